@@ -1,0 +1,121 @@
+#include "api/router.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/common.h"
+#include "net/auth.h"
+#include "util/log.h"
+
+/* WebSocket connections and what they are for; network thread only. */
+#define WS_TRIGGERS 1
+#define WS_EVENTS 2
+
+static struct {
+    uint64_t conn;
+    int kind;
+} *ws_tab;
+static size_t ws_n, ws_cap;
+
+static int ws_kind(uint64_t conn)
+{
+    for (size_t i = 0; i < ws_n; i++)
+        if (ws_tab[i].conn == conn)
+            return ws_tab[i].kind;
+    return 0;
+}
+
+static enum http_outcome on_http(void *ud, const struct http_req *req, struct http_resp *resp)
+{
+    struct app *a = ud;
+    const char *p = req->path;
+
+    if (!strcmp(p, "/health")) {
+        api_json(resp, 200, json_pack("{s:s}", "status", "ok"));
+        return HTTP_DONE;
+    }
+    if (!strcmp(p, "/http/triggers"))
+        return gravitee_http_triggers(a, req, resp);
+    if (!strcmp(p, "/http/events") || !strcmp(p, "/api/v1/events"))
+        return gravitee_http_events(a, req, resp);
+    if (!strncmp(p, "/api/v1/triggers", 16))
+        return api_triggers(a, req, resp);
+    if (!strncmp(p, "/api/v1/alerts", 14))
+        return api_alerts(a, req, resp);
+    if (!strcmp(p, "/api/v1/notifications"))
+        return api_notifications(a, req, resp);
+    if (!strcmp(p, "/api/v1/stats"))
+        return api_stats(a, req, resp);
+    if (!strcmp(p, "/api/v1/admin/clock"))
+        return api_admin_clock(a, req, resp);
+    http_resp_error(resp, 404, NULL, "no such resource: %.200s", p);
+    return HTTP_DONE;
+}
+
+static bool on_ws_open(void *ud, uint64_t conn, const char *path, const char *user)
+{
+    struct app *a = ud;
+    int kind = !strcmp(path, "/ws/triggers") ? WS_TRIGGERS
+               : !strcmp(path, "/ws/events") ? WS_EVENTS
+                                             : 0;
+
+    (void)user;
+    if (!kind)
+        return false;
+    if (ws_n == ws_cap) {
+        size_t nc = ws_cap ? ws_cap * 2 : 16;
+        void *n = realloc(ws_tab, nc * sizeof(*ws_tab));
+        if (!n)
+            return false;
+        ws_tab = n;
+        ws_cap = nc;
+    }
+    ws_tab[ws_n].conn = conn;
+    ws_tab[ws_n].kind = kind;
+    ws_n++;
+    gravitee_ws_open(a, conn, kind == WS_TRIGGERS);
+    return true;
+}
+
+static void on_ws_message(void *ud, uint64_t conn, const char *data, size_t len, bool binary)
+{
+    int kind = ws_kind(conn);
+
+    (void)binary;
+    if (kind)
+        gravitee_ws_message(ud, conn, kind == WS_TRIGGERS, data, len);
+}
+
+static void on_ws_close(void *ud, uint64_t conn)
+{
+    (void)ud;
+    for (size_t i = 0; i < ws_n; i++) {
+        if (ws_tab[i].conn == conn) {
+            ws_tab[i] = ws_tab[--ws_n];
+            break;
+        }
+    }
+    if (!ws_n) {
+        free(ws_tab);
+        ws_tab = NULL;
+        ws_cap = 0;
+    }
+}
+
+static bool authenticate(void *ud, const char *authorization, const char **user)
+{
+    struct app *a = ud;
+
+    return auth_check(a->auth, authorization, user);
+}
+
+void router_net_app(struct app *a, struct net_app *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->ud = a;
+    out->on_http = on_http;
+    out->on_ws_open = on_ws_open;
+    out->on_ws_message = on_ws_message;
+    out->on_ws_close = on_ws_close;
+    out->authenticate = a->auth ? authenticate : NULL;
+}

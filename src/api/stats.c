@@ -1,0 +1,108 @@
+/* /api/v1/stats and, with engine.test_clock, /api/v1/admin/clock. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/common.h"
+#include "notify/notifier.h"
+#include "util/err.h"
+
+#define LAT_WINDOW_MS 60000
+
+static int cmp_u32(const void *x, const void *y)
+{
+    uint32_t a = *(const uint32_t *)x, b = *(const uint32_t *)y;
+
+    return (a > b) - (a < b);
+}
+
+/* p50/p99/max of the engine latency samples of the last minute. */
+static json_t *latency(struct app *a)
+{
+    static uint32_t v[LAT_SAMPLES]; /* network thread only */
+    size_t n = 0;
+    int64_t since = clock_mono_ms() - LAT_WINDOW_MS;
+
+    pthread_mutex_lock(&a->stats_mu);
+    for (size_t i = 0; i < LAT_SAMPLES; i++)
+        if (a->lat_at_ms[i] && a->lat_at_ms[i] >= since)
+            v[n++] = a->lat_us[i];
+    pthread_mutex_unlock(&a->stats_mu);
+    if (!n)
+        return json_pack("{s:n,s:n,s:n,s:i}", "p50", "p99", "max", "samples", 0);
+    qsort(v, n, sizeof(v[0]), cmp_u32);
+    return json_pack("{s:I,s:I,s:I,s:I}", "p50", (json_int_t)v[(n - 1) / 2], "p99",
+                     (json_int_t)v[(n * 99 - 1) / 100], "max", (json_int_t)v[n - 1], "samples",
+                     (json_int_t)n);
+}
+
+enum http_outcome api_stats(struct app *a, const struct http_req *req, struct http_resp *resp)
+{
+    struct engine_stats es;
+    struct notifier_stats ns;
+
+    if (strcmp(req->method, "GET") != 0) {
+        http_resp_error(resp, 405, NULL, "method %s not allowed here", req->method);
+        return HTTP_DONE;
+    }
+    pthread_mutex_lock(&a->stats_mu);
+    es = a->est;
+    pthread_mutex_unlock(&a->stats_mu);
+    notifier_get_stats(a->notifier, &ns);
+    api_json(resp, 200,
+             json_pack("{s:{s:I,s:I,s:I},s:I,s:I,s:I,s:{s:I,s:I,s:I,s:I,s:o},"
+                       "s:{s:I,s:I,s:I,s:I,s:I}}",
+                       "events", "received", (json_int_t)a->events_received, "processed",
+                       (json_int_t)a->events_processed, "rejected",
+                       (json_int_t)a->events_rejected, "triggers", (json_int_t)es.triggers,
+                       "alertsOpen", (json_int_t)es.alerts_open, "keys", (json_int_t)es.groups,
+                       "engine", "batches", (json_int_t)a->batches, "evaluations",
+                       (json_int_t)es.evaluations, "fired", (json_int_t)es.fired, "keysDropped",
+                       (json_int_t)es.keys_dropped, "latencyUs", latency(a), "notifications",
+                       "delivered", (json_int_t)ns.delivered, "failed", (json_int_t)ns.failed,
+                       "retried", (json_int_t)ns.retried, "inFlight", (json_int_t)ns.in_flight,
+                       "queued", (json_int_t)ns.queued));
+    return HTTP_DONE;
+}
+
+enum http_outcome api_admin_clock(struct app *a, const struct http_req *req,
+                                  struct http_resp *resp)
+{
+    struct verr err = {0};
+    json_t *j = NULL;
+    const json_t *adv;
+    struct emsg *m;
+
+    if (!a->test_clock) {
+        http_resp_error(resp, 404, NULL, "no such resource (engine.test_clock is off)");
+        return HTTP_DONE;
+    }
+    if (strcmp(req->method, "POST") != 0) {
+        http_resp_error(resp, 405, NULL, "use POST");
+        return HTTP_DONE;
+    }
+    if (api_parse_json(req->body, req->body_len, &j, &err)) {
+        api_fail(resp, &err);
+        return HTTP_DONE;
+    }
+    adv = json_object_get(j, "advance");
+    if (!json_is_integer(adv) || json_integer_value(adv) < 0 ||
+        json_integer_value(adv) > 366LL * 24 * 3600 * 1000) {
+        json_decref(j);
+        http_resp_error(resp, 400, "advance", "must be an integer number of ms (0 .. 1 year)");
+        return HTTP_DONE;
+    }
+    m = emsg_new(EM_CLOCK);
+    if (!m) {
+        json_decref(j);
+        http_resp_error(resp, 503, NULL, "out of memory");
+        return HTTP_DONE;
+    }
+    m->advance_ms = json_integer_value(adv);
+    m->req_id = req->id;
+    json_decref(j);
+    if (app_to_engine(a, m, false)) {
+        http_resp_error(resp, 503, NULL, "engine busy, try again");
+        return HTTP_DONE;
+    }
+    return HTTP_DEFERRED;
+}

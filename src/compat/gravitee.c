@@ -1,0 +1,218 @@
+/* Gravitee Alert Engine's connector protocol: POST /http/triggers, POST /http/events,
+ * WS /ws/triggers and WS /ws/events, one object or an array per request or frame. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/common.h"
+#include "util/err.h"
+#include "util/id.h"
+#include "util/log.h"
+
+int gravitee_triggers_msg(struct app *a, const json_t *j, bool allow_array, struct emsg **out,
+                          struct verr *err)
+{
+    bool arr = json_is_array(j);
+    size_t n = arr ? json_array_size(j) : 1;
+    struct emsg *m;
+    int64_t now = app_now_ms(a);
+
+    *out = NULL;
+    if (arr && !allow_array)
+        return verr_set(err, "body", "expected one trigger object");
+    if (!arr && !json_is_object(j))
+        return verr_set(err, "body", "expected a trigger object or an array of triggers");
+    if (n == 0)
+        return verr_set(err, "body", "empty array");
+    if (n > a->cfg->max_batch) {
+        verr_set(err, "body", "%zu triggers in one batch (http.max_batch is %zu)", n,
+                 a->cfg->max_batch);
+        err->status = 413;
+        return TOCSIN_ETOOBIG;
+    }
+    m = emsg_new(EM_TRIGGERS);
+    if (!m || !(m->trigs = calloc(n, sizeof(*m->trigs)))) {
+        emsg_free(m);
+        return TOCSIN_ENOMEM;
+    }
+    for (size_t i = 0; i < n; i++) {
+        int rc = trigger_parse(arr ? json_array_get(j, i) : j, &a->tenv, now, &m->trigs[i], err);
+        if (rc) {
+            if (arr && rc == TOCSIN_EINVAL)
+                verr_prefix_index(err, "", i);
+            emsg_free(m);
+            return rc;
+        }
+        m->ntrigs = i + 1;
+    }
+    *out = m;
+    return TOCSIN_OK;
+}
+
+/* Parses one event or an array into an EM_EVENTS message. */
+static int events_msg(struct app *a, const json_t *j, size_t body_len, struct emsg **out,
+                      struct verr *err)
+{
+    bool arr = json_is_array(j);
+    size_t n = arr ? json_array_size(j) : 1;
+    struct emsg *m;
+
+    *out = NULL;
+    if (!arr && !json_is_object(j))
+        return verr_set(err, "body", "expected an event object or an array of events");
+    if (n > a->cfg->max_batch) {
+        verr_set(err, "body", "%zu events in one batch (http.max_batch is %zu)", n,
+                 a->cfg->max_batch);
+        err->status = 413;
+        return TOCSIN_ETOOBIG;
+    }
+    m = emsg_new(EM_EVENTS);
+    if (!m)
+        return TOCSIN_ENOMEM;
+    /* The events and their strings take a few times the JSON text at most. */
+    arena_init(&m->arena, body_len * 8 + 64 * 1024 + n * 512);
+    m->evs = n ? arena_alloc(&m->arena, n * sizeof(*m->evs)) : NULL;
+    if (n && !m->evs) {
+        emsg_free(m);
+        return TOCSIN_ENOMEM;
+    }
+    for (size_t i = 0; i < n; i++) {
+        int rc = event_from_json(arr ? json_array_get(j, i) : j, &m->arena, &m->evs[i], err);
+        if (rc) {
+            if (arr && rc == TOCSIN_EINVAL)
+                verr_prefix_index(err, "", i);
+            emsg_free(m);
+            return rc;
+        }
+    }
+    m->nevs = n;
+    *out = m;
+    return TOCSIN_OK;
+}
+
+static int parse(struct app *a, const char *body, size_t len, bool triggers, struct emsg **out,
+                 struct verr *err)
+{
+    json_t *j = NULL;
+    int rc = api_parse_json(body, len, &j, err);
+
+    if (rc)
+        return rc;
+    rc = triggers ? gravitee_triggers_msg(a, j, true, out, err) : events_msg(a, j, len, out, err);
+    json_decref(j);
+    if (rc == TOCSIN_ENOMEM) {
+        verr_set(err, NULL, "out of memory");
+        err->status = 503;
+    }
+    return rc;
+}
+
+enum http_outcome gravitee_http_triggers(struct app *a, const struct http_req *req,
+                                         struct http_resp *resp)
+{
+    struct verr err = {0};
+    struct emsg *m;
+
+    if (strcmp(req->method, "POST") != 0) {
+        http_resp_error(resp, 405, NULL, "use POST");
+        return HTTP_DONE;
+    }
+    if (parse(a, req->body, req->body_len, true, &m, &err)) {
+        api_fail(resp, &err);
+        return HTTP_DONE;
+    }
+    m->req_id = req->id;
+    m->reply = REPLY_COUNT;
+    if (app_to_engine(a, m, false)) {
+        http_resp_error(resp, 503, NULL, "engine busy, try again");
+        snprintf(resp->extra_headers, sizeof(resp->extra_headers), "Retry-After: 1\r\n");
+        return HTTP_DONE;
+    }
+    return HTTP_DEFERRED;
+}
+
+enum http_outcome gravitee_http_events(struct app *a, const struct http_req *req,
+                                       struct http_resp *resp)
+{
+    struct verr err = {0};
+    struct emsg *m;
+    size_t n;
+
+    if (strcmp(req->method, "POST") != 0) {
+        http_resp_error(resp, 405, NULL, "use POST");
+        return HTTP_DONE;
+    }
+    if (parse(a, req->body, req->body_len, false, &m, &err)) {
+        atomic_fetch_add(&a->events_rejected, 1);
+        api_fail(resp, &err);
+        return HTTP_DONE;
+    }
+    n = m->nevs;
+    if (app_to_engine(a, m, false)) {
+        http_resp_error(resp, 503, NULL, "engine busy, try again");
+        snprintf(resp->extra_headers, sizeof(resp->extra_headers), "Retry-After: 1\r\n");
+        return HTTP_DONE;
+    }
+    atomic_fetch_add(&a->events_received, n);
+    api_json(resp, 202, json_pack("{s:I}", "events", (json_int_t)n));
+    return HTTP_DONE;
+}
+
+void gravitee_ws_open(struct app *a, uint64_t conn, bool triggers)
+{
+    char id[37], *s;
+    json_t *o;
+
+    id_uuid4(id);
+    o = json_pack("{s:s,s:s,s:s,s:s,s:s}", "action", "CHANGE", "member", a->node_id, "endpoint",
+                  a->endpoint, "id", id, "type", "NODE_DISCOVERY");
+    s = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    if (s)
+        net_ws_send(a->net, conn, s, strlen(s));
+    free(s);
+    json_decref(o);
+    log_debug("ws_open", "conn=%llu socket=%s", (unsigned long long)conn,
+              triggers ? "triggers" : "events");
+}
+
+static void ws_error(struct app *a, uint64_t conn, const struct verr *err)
+{
+    json_t *o = json_pack("{s:s,s:s,s:i}", "type", "ERROR", "error", err->msg, "status",
+                          err->status ? err->status : 400);
+    char *s;
+
+    if (o && err->field[0])
+        json_object_set_new(o, "field", json_string(err->field));
+    s = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    if (s)
+        net_ws_send(a->net, conn, s, strlen(s));
+    free(s);
+    json_decref(o);
+}
+
+void gravitee_ws_message(struct app *a, uint64_t conn, bool triggers, const char *data,
+                         size_t len)
+{
+    struct verr err = {0};
+    struct emsg *m;
+    size_t n;
+
+    if (parse(a, data, len, triggers, &m, &err)) {
+        if (!triggers)
+            atomic_fetch_add(&a->events_rejected, 1);
+        ws_error(a, conn, &err);
+        return;
+    }
+    m->ws_conn = conn;
+    m->reply = REPLY_NONE;
+    n = m->nevs;
+    /* WebSocket producers get back-pressure: block until the engine has room. */
+    if (app_to_engine(a, m, true)) {
+        verr_set(&err, NULL, "shutting down");
+        err.status = 503;
+        ws_error(a, conn, &err);
+        return;
+    }
+    if (!triggers)
+        atomic_fetch_add(&a->events_received, n);
+}

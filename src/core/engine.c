@@ -1,0 +1,981 @@
+#include "core/engine.h"
+
+#include <math.h>
+#include <sodium.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/types.h>
+
+#include "core/timer.h"
+#include "core/window.h"
+#include "template/tmpl.h"
+#include "util/buf.h"
+#include "util/err.h"
+#include "util/smap.h"
+
+#define KEY_SEP '\x1f'
+#define KEY_MAX 1024
+#define container_of(p, type, member) ((type *)(void *)((char *)(p)-offsetof(type, member)))
+
+struct rt;
+
+/* State per (trigger, projection key). */
+struct group {
+    struct rt *rt;
+    char *key;                /* projection values joined by KEY_SEP; "" without projections */
+    struct damp_state damp;
+    struct window **wins;     /* windowed triggers: one per condition */
+    struct timer tick;        /* windowed: next evaluation */
+    struct timer resolve;     /* open alert: auto-resolve deadline */
+    struct alert_rec *alert;  /* the open alert, or NULL */
+    int64_t last_event_ms;
+};
+
+/* A trigger at run time. */
+struct rt {
+    struct trigger *t;
+    struct rt *next_src;      /* next trigger of the same source */
+    struct smap groups;       /* key -> struct group* */
+};
+
+struct engine {
+    struct engine_cfg cfg;
+    struct engine_env env;
+    struct smap by_id;        /* trigger id -> struct rt* */
+    struct smap by_source;    /* source -> struct rt* (list head) */
+    struct timer_wheel *wheel;
+    struct engine_stats st;
+    struct effects *fx;       /* effects of the call in progress */
+    int64_t now;
+};
+
+/* The outcome of evaluating a trigger once. */
+struct eval {
+    bool ok;
+    struct cond_result res;   /* the first condition's result, for notification.result */
+    const struct condition *cond;
+    const struct event *ev;   /* NULL for timer evaluations */
+};
+
+static void tick_fired(struct timer *tm, void *ud);
+static void resolve_fired(struct timer *tm, void *ud);
+
+/* ---- groups ---------------------------------------------------------------------------- */
+
+static void group_free(struct engine *e, struct group *g)
+{
+    timer_cancel(e->wheel, &g->tick);
+    timer_cancel(e->wheel, &g->resolve);
+    damp_state_clear(&g->damp);
+    if (g->wins) {
+        for (size_t i = 0; i < g->rt->t->nconds; i++)
+            window_free(g->wins[i]);
+        free(g->wins);
+    }
+    if (g->alert) {
+        alert_rec_free(g->alert);
+        e->st.alerts_open--;
+    }
+    free(g->key);
+    free(g);
+    e->st.groups--;
+}
+
+static struct group *group_new(struct engine *e, struct rt *rt, const char *key, size_t klen)
+{
+    struct group *g;
+    const struct trigger *t = rt->t;
+
+    if (rt->groups.count >= e->cfg.max_keys_per_trigger) {
+        e->st.keys_dropped++;
+        return NULL;
+    }
+    g = calloc(1, sizeof(*g));
+    if (!g)
+        return NULL;
+    g->rt = rt;
+    g->key = malloc(klen + 1);
+    timer_init(&g->tick, tick_fired);
+    timer_init(&g->resolve, resolve_fired);
+    e->st.groups++;
+    if (!g->key || damp_state_init(&g->damp, &t->damp))
+        goto fail;
+    memcpy(g->key, key, klen);
+    g->key[klen] = '\0';
+    if (t->windowed && !t->missing_only) {
+        g->wins = calloc(t->nconds, sizeof(*g->wins));
+        if (!g->wins)
+            goto fail;
+        for (size_t i = 0; i < t->nconds; i++) {
+            const struct condition *c = &t->conds[i];
+            g->wins[i] = window_new(c->duration_ms, c->type == COND_AGGREGATION &&
+                                                        c->fn >= AGG_P50);
+            if (!g->wins[i])
+                goto fail;
+        }
+    }
+    if (smap_put(&rt->groups, key, klen, g, NULL))
+        goto fail;
+    return g;
+fail:
+    group_free(e, g);
+    return NULL;
+}
+
+/* Drops a group with nothing worth keeping, so keys that come and go do not pile up. */
+static void group_maybe_evict(struct engine *e, struct group *g)
+{
+    const struct trigger *t = g->rt->t;
+
+    if (g->alert || timer_armed(&g->resolve) || g->damp.trues || g->damp.evals ||
+        g->damp.run_start >= 0)
+        return;
+    if (t->windowed) {
+        if (t->missing_only || !t->nprojections)
+            return; /* the timer is the point: keep watching */
+        for (size_t i = 0; i < t->nconds; i++)
+            if (window_count(g->wins[i], e->now))
+                return;
+    }
+    smap_del(&g->rt->groups, g->key, strlen(g->key));
+    group_free(e, g);
+}
+
+/* Builds the projection key of an event; returns its length or -1 if too long. */
+static ssize_t build_key(const struct trigger *t, const struct event *ev, char *key)
+{
+    size_t n = 0;
+
+    for (unsigned i = 0; i < t->nprojections; i++) {
+        const struct value *v = event_get(ev, t->projections[i]);
+        size_t l = v ? v->slen : 0;
+        if (n + l + 1 >= KEY_MAX)
+            return -1;
+        if (i)
+            key[n++] = KEY_SEP;
+        if (l)
+            memcpy(key + n, v->str, l);
+        n += l;
+    }
+    key[n] = '\0';
+    return (ssize_t)n;
+}
+
+static struct group *group_get(struct engine *e, struct rt *rt, const char *key, size_t klen)
+{
+    struct group *g = smap_get(&rt->groups, key, klen);
+
+    return g ? g : group_new(e, rt, key, klen);
+}
+
+/* ---- alerts and notifications ---------------------------------------------------------- */
+
+static void fingerprint(const struct trigger *t, const char *key, char out[33])
+{
+    unsigned char h[16];
+    crypto_generichash_state st;
+    static const char hex[] = "0123456789abcdef";
+
+    crypto_generichash_init(&st, NULL, 0, sizeof(h));
+    crypto_generichash_update(&st, (const unsigned char *)t->id, strlen(t->id) + 1);
+    crypto_generichash_update(&st, (const unsigned char *)key, strlen(key));
+    crypto_generichash_final(&st, h, sizeof(h));
+    for (int i = 0; i < 16; i++) {
+        out[2 * i] = hex[h[i] >> 4];
+        out[2 * i + 1] = hex[h[i] & 15];
+    }
+    out[32] = '\0';
+}
+
+static json_t *projection_json(const struct trigger *t, const char *key)
+{
+    json_t *o = json_object();
+    const char *p = key;
+
+    for (unsigned i = 0; o && i < t->nprojections; i++) {
+        const char *end = strchr(p, KEY_SEP);
+        size_t l = end ? (size_t)(end - p) : strlen(p);
+        json_object_set_new(o, t->projections[i], json_stringn(p, l));
+        p = end ? end + 1 : p + l;
+    }
+    return o;
+}
+
+static char *dump(json_t *j)
+{
+    char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
+
+    json_decref(j);
+    return s ? s : strdup("{}");
+}
+
+static void fmt_num(char *dst, size_t n, double v)
+{
+    if (v == floor(v) && fabs(v) < 1e15)
+        snprintf(dst, n, "%.0f", v);
+    else
+        snprintf(dst, n, "%.6g", v);
+}
+
+/* notification.message: what held, in words. No double quotes, so it embeds in JSON as is. */
+static char *eval_message(const struct trigger *t, const struct eval *ev, bool resolved)
+{
+    char a[40], b[40], msg[512];
+    const struct condition *c = ev->cond;
+    const char *prefix = resolved ? "Resolved: " : "";
+
+    if (resolved && !c) {
+        snprintf(msg, sizeof(msg), "Resolved: trigger '%s' no longer holds", t->name);
+        return strdup(msg);
+    }
+    fmt_num(a, sizeof(a), ev->res.value);
+    fmt_num(b, sizeof(b), ev->res.threshold);
+    if (!c)
+        snprintf(msg, sizeof(msg), "%sTrigger '%s' fired", prefix, t->name);
+    else if (c->type == COND_MISSING_DATA)
+        snprintf(msg, sizeof(msg), "%sNo event received for %lld ms", prefix,
+                 (long long)c->duration_ms);
+    else if (c->type == COND_AGGREGATION)
+        snprintf(msg, sizeof(msg), "%s%s(%s) = %s %s %s", prefix, agg_fn_name(c->fn),
+                 c->property ? c->property : "events", a, num_op_name(c->op), b);
+    else if (c->type == COND_RATE)
+        snprintf(msg, sizeof(msg), "%sRate = %s%% %s %s%%", prefix, a, num_op_name(c->op), b);
+    else if (ev->res.has_value)
+        snprintf(msg, sizeof(msg), "%s%s = %s %s %s", prefix, c->property, a,
+                 c->type == COND_THRESHOLD_RANGE ? "in range from" : num_op_name(c->op), b);
+    else
+        snprintf(msg, sizeof(msg), "%s%s %s '%.200s'", prefix, c->property,
+                 str_op_name(c->str_op), ev->res.text ? ev->res.text : "");
+    return strdup(msg);
+}
+
+static json_t *render_ctx(const struct group *g, const struct eval *ev, const char *message,
+                          json_t *props)
+{
+    const struct trigger *t = g->rt->t;
+    const struct alert_rec *a = g->alert;
+    json_t *alert, *notif, *result;
+
+    alert = json_pack("{s:s,s:s,s:s,s:s,s:s,s:O,s:s,s:s,s:s,s:I}", "id", t->id, "name",
+                      t->name, "source", t->source, "description", t->description, "severity",
+                      severity_name(t->severity), "conditions",
+                      t->conds_json ? t->conds_json : json_null(), "status",
+                      alert_status_name(a->status), "alertId", a->id, "fingerprint",
+                      a->fingerprint, "count", (json_int_t)a->count);
+    if (alert && json_object_get(t->json, "metadata"))
+        json_object_set(alert, "metadata", json_object_get(t->json, "metadata"));
+    result = json_object();
+    if (result && ev->res.has_value) {
+        json_object_set_new(result, "value", json_real(ev->res.value));
+        json_object_set_new(result, "threshold", json_real(ev->res.threshold));
+    }
+    notif = json_pack("{s:I,s:s,s:o,s:O}", "timestamp", (json_int_t)a->updated_ms, "message",
+                      message, "result", result, "properties", props);
+    return json_pack("{s:o,s:o}", "alert", alert, "notification", notif);
+}
+
+static int render(const struct tmpl *tp, const json_t *ctx, enum tmpl_escape esc, size_t max,
+                  char **out)
+{
+    struct buf b;
+    int rc;
+
+    buf_init(&b, max);
+    rc = tmpl_render(tp, ctx, esc, &b);
+    if (rc) {
+        buf_free(&b);
+        return rc;
+    }
+    *out = buf_steal(&b);
+    return TOCSIN_OK;
+}
+
+static bool header_says_json(const struct notif *n, const json_t *ctx, size_t max)
+{
+    for (size_t i = 0; i < n->nheaders; i++) {
+        char *v = NULL;
+        bool json;
+        if (strcasecmp(n->headers[i].name, "Content-Type") != 0)
+            continue;
+        if (render(n->headers[i].value, ctx, TMPL_ESC_NONE, max, &v))
+            return false;
+        json = strstr(v, "json") != NULL;
+        free(v);
+        return json;
+    }
+    return false;
+}
+
+static int render_headers(const struct notif *n, const json_t *ctx, size_t max, char **out)
+{
+    json_t *arr = json_array();
+    int rc = TOCSIN_OK;
+
+    for (size_t i = 0; arr && !rc && i < n->nheaders; i++) {
+        char *v = NULL;
+        rc = render(n->headers[i].value, ctx, TMPL_ESC_NONE, max, &v);
+        if (rc)
+            break;
+        for (char *p = v; *p; p++) /* no header injection through a value */
+            if (*p == '\r' || *p == '\n')
+                *p = ' ';
+        json_array_append_new(arr, json_pack("{s:s,s:s}", "name", n->headers[i].name, "value", v));
+        free(v);
+    }
+    if (rc) {
+        json_decref(arr);
+        return rc;
+    }
+    *out = dump(arr);
+    return TOCSIN_OK;
+}
+
+static int render_body(const struct notif *n, const json_t *ctx, size_t max, char **out)
+{
+    char *msg = NULL;
+    int rc;
+
+    if (n->kind == NOTIFIER_WEBHOOK)
+        return render(n->body, ctx, header_says_json(n, ctx, max) ? TMPL_ESC_JSON : TMPL_ESC_NONE,
+                      max, out);
+    rc = render(n->body, ctx, TMPL_ESC_NONE, max, &msg);
+    if (rc)
+        return rc;
+    *out = dump(n->headers ? json_pack("{s:s,s:s}", "channel", n->channel, "text", msg)
+                           : json_pack("{s:s}", "text", msg));
+    free(msg);
+    return TOCSIN_OK;
+}
+
+static struct notify_rec *notify_new(struct engine *e, const struct group *g,
+                                     const struct notif *n, bool resolve)
+{
+    struct notify_rec *r = calloc(1, sizeof(*r));
+
+    if (!r)
+        return NULL;
+    e->env.new_id(e->env.ud, r->id);
+    memcpy(r->alert_id, g->alert->id, sizeof(r->alert_id));
+    r->trigger_id = strdup(g->rt->t->id);
+    r->channel = strdup(n->type);
+    r->method = strdup(n->method ? n->method : "POST");
+    r->use_proxy = n->use_proxy;
+    r->tls_verify = n->tls_verify;
+    r->resolve = resolve;
+    r->status = NOTIFY_PENDING;
+    r->max_attempts = e->cfg.notify_max_attempts;
+    r->created_ms = r->updated_ms = e->now;
+    if (!r->trigger_id || !r->channel || !r->method) {
+        notify_rec_free(r);
+        return NULL;
+    }
+    return r;
+}
+
+static void notify_one(struct engine *e, const struct group *g, const struct notif *n,
+                       const json_t *ctx, bool resolve)
+{
+    struct notify_rec *r = notify_new(e, g, n, resolve);
+    int rc = TOCSIN_OK;
+
+    if (!r)
+        return;
+    if (n->kind == NOTIFIER_UNSUPPORTED) {
+        char msg[200];
+        snprintf(msg, sizeof(msg), "notifier type '%.64s' is not supported", n->type);
+        r->status = NOTIFY_FAILED;
+        r->last_error = strdup(msg);
+        r->url = strdup("");
+        r->headers_json = strdup("[]");
+        r->body = strdup("");
+    } else {
+        rc = render(n->url, ctx, TMPL_ESC_URL, e->cfg.max_render, &r->url);
+        if (!rc)
+            rc = render_headers(n, ctx, e->cfg.max_render, &r->headers_json);
+        if (!rc)
+            rc = render_body(n, ctx, e->cfg.max_render, &r->body);
+    }
+    if (rc || !r->url || !r->headers_json || !r->body) {
+        /* Kept, as failed, so the loss is visible in the API. */
+        e->st.render_errors++;
+        r->status = NOTIFY_FAILED;
+        free(r->last_error);
+        r->last_error = strdup(rc == TOCSIN_ETOOBIG ? "rendered notification too large"
+                                                    : "rendering failed");
+        if (!r->url)
+            r->url = strdup("");
+        if (!r->headers_json)
+            r->headers_json = strdup("[]");
+        if (!r->body)
+            r->body = strdup("");
+    }
+    e->st.notifications++;
+    effects_push(e->fx, EFF_NOTIFY, r);
+}
+
+static void notify_all(struct engine *e, const struct group *g, const struct eval *ev,
+                       json_t *props, bool resolve)
+{
+    const struct trigger *t = g->rt->t;
+    json_t *ctx;
+
+    if (!t->nnotifs || !periods_include(t->periods, t->nperiods, e->now)) {
+        json_decref(props);
+        return;
+    }
+    ctx = render_ctx(g, ev, g->alert->message, props);
+    json_decref(props);
+    if (!ctx)
+        return;
+    for (size_t i = 0; i < t->nnotifs; i++)
+        if (periods_include(t->notifs[i].periods, t->notifs[i].nperiods, e->now))
+            notify_one(e, g, &t->notifs[i], ctx, resolve);
+    json_decref(ctx);
+}
+
+static json_t *eval_props(const struct group *g, const struct eval *ev)
+{
+    return ev->ev ? event_props_json(ev->ev) : projection_json(g->rt->t, g->key);
+}
+
+static struct alert_rec *alert_open(struct engine *e, struct group *g)
+{
+    const struct trigger *t = g->rt->t;
+    struct alert_rec *a = calloc(1, sizeof(*a));
+    char fp[33];
+
+    if (!a)
+        return NULL;
+    e->env.new_id(e->env.ud, a->id);
+    fingerprint(t, g->key, fp);
+    a->fingerprint = strdup(fp);
+    a->trigger_id = strdup(t->id);
+    a->name = strdup(t->name);
+    a->source = strdup(t->source);
+    a->description = strdup(t->description);
+    a->projection_json = dump(projection_json(t, g->key));
+    a->status = ALERT_OPEN;
+    a->first_ms = e->now;
+    if (!a->fingerprint || !a->trigger_id || !a->name || !a->source || !a->description) {
+        alert_rec_free(a);
+        return NULL;
+    }
+    e->st.alerts_open++;
+    return a;
+}
+
+static void emit_alert(struct engine *e, const struct alert_rec *a)
+{
+    effects_push(e->fx, EFF_ALERT, alert_rec_dup(a));
+}
+
+static void raise_alert(struct engine *e, struct group *g, const struct eval *ev)
+{
+    const struct trigger *t = g->rt->t;
+    struct alert_rec *a = g->alert;
+    json_t *props = eval_props(g, ev);
+
+    e->st.fired++;
+    if (!a && !(a = g->alert = alert_open(e, g))) {
+        json_decref(props);
+        return;
+    }
+    a->count++;
+    a->severity = t->severity;
+    a->last_ms = a->updated_ms = e->now;
+    free(a->message);
+    a->message = eval_message(t, ev, false);
+    free(a->properties_json);
+    a->properties_json = props ? json_dumps(props, JSON_COMPACT) : NULL;
+    if (!a->properties_json)
+        a->properties_json = strdup("{}");
+    emit_alert(e, a);
+    notify_all(e, g, ev, props, false);
+}
+
+static void resolve_alert(struct engine *e, struct group *g, const char *why)
+{
+    const struct trigger *t = g->rt->t;
+    struct alert_rec *a = g->alert;
+    struct eval ev = {0};
+
+    if (!a)
+        return;
+    timer_cancel(e->wheel, &g->resolve);
+    a->status = ALERT_RESOLVED;
+    a->resolved_ms = a->updated_ms = e->now;
+    free(a->message);
+    if (why) {
+        char msg[512];
+        snprintf(msg, sizeof(msg), "Resolved: %s", why);
+        a->message = strdup(msg);
+    } else {
+        a->message = eval_message(t, &ev, true);
+    }
+    emit_alert(e, a);
+    if (t->notify_on_resolve)
+        notify_all(e, g, &ev, projection_json(t, g->key), true);
+    alert_rec_free(a);
+    g->alert = NULL;
+    e->st.alerts_open--;
+}
+
+/* ---- evaluation ------------------------------------------------------------------------ */
+
+static int64_t resolve_after(const struct engine *e, const struct trigger *t)
+{
+    return t->resolve_after_ms >= 0 ? t->resolve_after_ms : e->cfg.resolve_after_ms;
+}
+
+/* One evaluation of a trigger for a group: dampening, raise, or the auto-resolve clock. */
+static void evaluated(struct engine *e, struct group *g, const struct eval *ev)
+{
+    const struct trigger *t = g->rt->t;
+
+    e->st.evaluations++;
+    if (ev->ok) {
+        timer_cancel(e->wheel, &g->resolve);
+    } else if (g->alert && !timer_armed(&g->resolve)) {
+        int64_t after = resolve_after(e, t);
+        if (after <= 0) {
+            resolve_alert(e, g, NULL);
+        } else {
+            timer_arm(e->wheel, &g->resolve, e->now + after);
+        }
+    }
+    if (damp_feed(&g->damp, &t->damp, ev->ok, e->now))
+        raise_alert(e, g, ev);
+}
+
+static bool filters_pass(const struct trigger *t, const struct event *ev)
+{
+    for (size_t i = 0; i < t->nfilters; i++)
+        if (!cond_eval_event(&t->filters[i], ev, NULL))
+            return false;
+    return true;
+}
+
+static void eval_single(struct engine *e, struct group *g, const struct event *event)
+{
+    const struct trigger *t = g->rt->t;
+    struct eval ev = {.ok = !t->cond_or, .ev = event};
+
+    for (size_t i = 0; i < t->nconds; i++) {
+        struct cond_result r;
+        bool ok = cond_eval_event(&t->conds[i], event, &r);
+        if (!ev.cond || (ok && t->cond_or && !ev.res.ok)) {
+            ev.cond = &t->conds[i]; /* report the first, or the first that held for OR */
+            ev.res = r;
+        }
+        if (t->cond_or && ok) {
+            ev.ok = true;
+            break;
+        }
+        if (!t->cond_or && !ok) {
+            ev.ok = false;
+            break;
+        }
+    }
+    evaluated(e, g, &ev);
+}
+
+/* Feeds an event into a windowed group's windows (evaluation happens on the tick). */
+static void feed_windows(struct engine *e, struct group *g, const struct event *ev)
+{
+    const struct trigger *t = g->rt->t;
+
+    g->last_event_ms = e->now;
+    if (t->missing_only) {
+        struct eval r = {.ok = false, .cond = &t->conds[0]};
+        timer_arm(e->wheel, &g->tick, e->now + t->tick_ms);
+        evaluated(e, g, &r); /* data is here: the condition is false */
+        return;
+    }
+    for (size_t i = 0; i < t->nconds; i++) {
+        const struct condition *c = &t->conds[i];
+        double v = 0;
+        bool matched = false;
+        if (c->type == COND_AGGREGATION && c->fn != AGG_COUNT &&
+            !value_as_number(event_get(ev, c->property), &v))
+            continue;
+        if (c->type == COND_RATE)
+            matched = cond_eval_event(c->comparison, ev, NULL);
+        window_add(g->wins[i], e->now, v, matched);
+    }
+    if (!timer_armed(&g->tick))
+        timer_arm(e->wheel, &g->tick, e->now + t->tick_ms);
+}
+
+static bool eval_window_cond(struct engine *e, struct group *g, size_t i, struct cond_result *r)
+{
+    const struct condition *c = &g->rt->t->conds[i];
+    static const enum window_fn fns[AGG_FN_COUNT] = {WIN_COUNT, WIN_AVG, WIN_MIN, WIN_MAX,
+                                                     WIN_P50,   WIN_P90, WIN_P95, WIN_P99};
+    double v;
+
+    memset(r, 0, sizeof(*r));
+    if (c->type == COND_MISSING_DATA) {
+        r->ok = g->wins ? window_count(g->wins[i], e->now) == 0
+                        : e->now - g->last_event_ms >= c->duration_ms;
+        return r->ok;
+    }
+    if (c->type == COND_RATE) {
+        if (!window_rate(g->wins[i], e->now, c->sample_size, &v))
+            return false;
+    } else if (c->fn == AGG_COUNT) {
+        v = (double)window_count(g->wins[i], e->now);
+    } else if (!window_value(g->wins[i], e->now, fns[c->fn], &v)) {
+        return false;
+    }
+    r->has_value = true;
+    r->value = v;
+    r->threshold = c->threshold;
+    return r->ok = num_op_holds(c->op, v, c->threshold);
+}
+
+static void tick_fired(struct timer *tm, void *ud)
+{
+    struct engine *e = ud;
+    struct group *g = container_of(tm, struct group, tick);
+    const struct trigger *t = g->rt->t;
+    struct eval ev = {.ok = !t->cond_or};
+
+    for (size_t i = 0; i < t->nconds; i++) {
+        struct cond_result r;
+        bool ok = eval_window_cond(e, g, i, &r);
+        if (!ev.cond || (ok && t->cond_or && !ev.res.ok)) {
+            ev.cond = &t->conds[i];
+            ev.res = r;
+        }
+        ev.ok = t->cond_or ? (ev.ok || ok) : (ev.ok && ok);
+    }
+    timer_arm(e->wheel, &g->tick, e->now + t->tick_ms);
+    evaluated(e, g, &ev);
+    group_maybe_evict(e, g);
+}
+
+static void resolve_fired(struct timer *tm, void *ud)
+{
+    struct engine *e = ud;
+    struct group *g = container_of(tm, struct group, resolve);
+
+    resolve_alert(e, g, NULL);
+    group_maybe_evict(e, g);
+}
+
+/* ---- public API ------------------------------------------------------------------------ */
+
+struct engine *engine_new(const struct engine_cfg *cfg, const struct engine_env *env,
+                          int64_t now_ms)
+{
+    struct engine *e = calloc(1, sizeof(*e));
+
+    if (!e)
+        return NULL;
+    e->cfg = *cfg;
+    if (!e->cfg.max_render)
+        e->cfg.max_render = 1024 * 1024;
+    if (!e->cfg.notify_max_attempts)
+        e->cfg.notify_max_attempts = 10;
+    e->env = *env;
+    e->now = now_ms;
+    smap_init(&e->by_id);
+    smap_init(&e->by_source);
+    e->wheel = timer_wheel_new(now_ms);
+    if (!e->wheel || sodium_init() < 0) {
+        engine_free(e);
+        return NULL;
+    }
+    return e;
+}
+
+static void rt_free(struct engine *e, struct rt *rt)
+{
+    size_t it;
+    struct smap_entry *s = smap_first(&rt->groups, &it);
+
+    while (s) {
+        struct group *g = s->value;
+        s = smap_next(&rt->groups, s, &it);
+        group_free(e, g);
+    }
+    smap_free(&rt->groups);
+    trigger_free(rt->t);
+    free(rt);
+}
+
+void engine_free(struct engine *e)
+{
+    size_t it;
+    struct smap_entry *s;
+
+    if (!e)
+        return;
+    for (s = smap_first(&e->by_id, &it); s; s = smap_next(&e->by_id, s, &it))
+        rt_free(e, s->value);
+    smap_free(&e->by_id);
+    smap_free(&e->by_source);
+    timer_wheel_free(e->wheel);
+    free(e);
+}
+
+static void source_unlink(struct engine *e, struct rt *rt)
+{
+    const char *src = rt->t->source;
+    struct rt *head = smap_get(&e->by_source, src, strlen(src)), **pp = &head;
+
+    while (*pp && *pp != rt)
+        pp = &(*pp)->next_src;
+    if (*pp)
+        *pp = rt->next_src;
+    if (head)
+        smap_put(&e->by_source, src, strlen(src), head, NULL);
+    else
+        smap_del(&e->by_source, src, strlen(src));
+}
+
+static int source_link(struct engine *e, struct rt *rt)
+{
+    const char *src = rt->t->source;
+
+    rt->next_src = smap_get(&e->by_source, src, strlen(src));
+    return smap_put(&e->by_source, src, strlen(src), rt, NULL);
+}
+
+/* Moves the open alerts of `old` into `rt` (same keys), resolving those it cannot keep. */
+static void carry_alerts(struct engine *e, struct rt *old, struct rt *rt)
+{
+    size_t it;
+    struct smap_entry *s;
+
+    for (s = smap_first(&old->groups, &it); s; s = smap_next(&old->groups, s, &it)) {
+        struct group *og = s->value, *ng;
+        if (!og->alert)
+            continue;
+        if (!rt->t->enabled) {
+            resolve_alert(e, og, "trigger disabled");
+            continue;
+        }
+        ng = group_get(e, rt, og->key, strlen(og->key));
+        if (!ng) {
+            resolve_alert(e, og, "trigger replaced");
+            continue;
+        }
+        ng->alert = og->alert; /* the count of open alerts does not change */
+        og->alert = NULL;
+    }
+}
+
+static void start_unkeyed(struct engine *e, struct rt *rt)
+{
+    const struct trigger *t = rt->t;
+    struct group *g;
+
+    if (!t->enabled || !t->windowed || t->nprojections)
+        return;
+    g = group_get(e, rt, "", 0);
+    if (g && !timer_armed(&g->tick)) {
+        g->last_event_ms = e->now;
+        timer_arm(e->wheel, &g->tick, e->now + t->tick_ms);
+    }
+}
+
+static int install(struct engine *e, struct trigger *t, int64_t now_ms, bool emit)
+{
+    struct rt *rt, *old;
+    int rc;
+
+    e->now = now_ms;
+    old = smap_get(&e->by_id, t->id, strlen(t->id));
+    if (!old && e->by_id.count >= e->cfg.max_triggers) {
+        trigger_free(t);
+        return TOCSIN_ETOOBIG;
+    }
+    rt = calloc(1, sizeof(*rt));
+    if (!rt) {
+        trigger_free(t);
+        return TOCSIN_ENOMEM;
+    }
+    rt->t = t;
+    smap_init(&rt->groups);
+    if (old)
+        trigger_set_times(t, old->t->created_ms, now_ms);
+    if (emit) {
+        struct trigger_rec *r = calloc(1, sizeof(*r));
+        if (r) {
+            r->id = strdup(t->id);
+            r->json = json_dumps(t->json, JSON_COMPACT);
+            r->enabled = t->enabled;
+            r->created_ms = t->created_ms;
+            r->updated_ms = t->updated_ms;
+        }
+        if (!r || !r->id || !r->json) {
+            trigger_rec_free(r);
+            rt_free(e, rt);
+            return TOCSIN_ENOMEM;
+        }
+        effects_push(e->fx, EFF_TRIGGER_PUT, r);
+    }
+    if (old) {
+        carry_alerts(e, old, rt);
+        source_unlink(e, old);
+        rt_free(e, old);
+    }
+    rc = smap_put(&e->by_id, t->id, strlen(t->id), rt, NULL);
+    if (!rc)
+        rc = source_link(e, rt);
+    if (!rc)
+        start_unkeyed(e, rt);
+    return rc;
+}
+
+int engine_put_trigger(struct engine *e, struct trigger *t, int64_t now_ms, struct effects *fx)
+{
+    int rc;
+
+    e->fx = fx;
+    rc = install(e, t, now_ms, true);
+    e->st.triggers = e->by_id.count;
+    return rc;
+}
+
+int engine_load_trigger(struct engine *e, struct trigger *t, int64_t now_ms)
+{
+    struct effects none;
+    int rc;
+
+    effects_init(&none);
+    e->fx = &none;
+    rc = install(e, t, now_ms, false);
+    effects_free(&none);
+    e->st.triggers = e->by_id.count;
+    return rc;
+}
+
+int engine_delete_trigger(struct engine *e, const char *id, int64_t now_ms, struct effects *fx)
+{
+    struct rt *rt = smap_get(&e->by_id, id, strlen(id));
+    struct trigger_rec *r;
+    size_t it;
+    struct smap_entry *s;
+
+    if (!rt)
+        return TOCSIN_ENOTFOUND;
+    e->fx = fx;
+    e->now = now_ms;
+    for (s = smap_first(&rt->groups, &it); s; s = smap_next(&rt->groups, s, &it))
+        resolve_alert(e, s->value, "trigger deleted");
+    r = calloc(1, sizeof(*r));
+    if (r && !(r->id = strdup(id))) {
+        free(r);
+        r = NULL;
+    }
+    effects_push(fx, EFF_TRIGGER_DEL, r);
+    smap_del(&e->by_id, id, strlen(id));
+    source_unlink(e, rt);
+    rt_free(e, rt);
+    e->st.triggers = e->by_id.count;
+    return TOCSIN_OK;
+}
+
+bool engine_has_trigger(const struct engine *e, const char *id)
+{
+    return smap_get(&e->by_id, id, strlen(id)) != NULL;
+}
+
+static void ingest_one(struct engine *e, const struct event *ev)
+{
+    struct rt *rt = smap_get(&e->by_source, ev->type, strlen(ev->type));
+    char key[KEY_MAX];
+
+    for (; rt; rt = rt->next_src) {
+        const struct trigger *t = rt->t;
+        struct group *g;
+        ssize_t klen;
+
+        if (!t->enabled || !filters_pass(t, ev))
+            continue;
+        klen = build_key(t, ev, key);
+        if (klen < 0) {
+            e->st.keys_dropped++;
+            continue;
+        }
+        g = group_get(e, rt, key, (size_t)klen);
+        if (!g)
+            continue;
+        if (t->windowed) {
+            feed_windows(e, g, ev);
+        } else {
+            eval_single(e, g, ev);
+            if (t->nprojections)
+                group_maybe_evict(e, g);
+        }
+    }
+}
+
+void engine_ingest(struct engine *e, const struct event *evs, size_t n, int64_t now_ms,
+                   struct effects *fx)
+{
+    engine_advance(e, now_ms, fx);
+    for (size_t i = 0; i < n; i++)
+        ingest_one(e, &evs[i]);
+    e->st.events += n;
+}
+
+void engine_advance(struct engine *e, int64_t now_ms, struct effects *fx)
+{
+    e->fx = fx;
+    if (now_ms > e->now)
+        e->now = now_ms;
+    timer_wheel_advance(e->wheel, e->now, e);
+}
+
+int64_t engine_next_deadline(const struct engine *e)
+{
+    return timer_wheel_next(e->wheel);
+}
+
+int engine_restore_alert(struct engine *e, struct alert_rec *a)
+{
+    struct rt *rt = a->trigger_id ? smap_get(&e->by_id, a->trigger_id, strlen(a->trigger_id))
+                                  : NULL;
+    json_t *proj;
+    char key[KEY_MAX];
+    size_t n = 0;
+    struct group *g;
+
+    if (!rt || !rt->t->enabled) {
+        alert_rec_free(a);
+        return TOCSIN_ENOTFOUND;
+    }
+    proj = json_loads(a->projection_json ? a->projection_json : "{}", 0, NULL);
+    for (unsigned i = 0; i < rt->t->nprojections; i++) {
+        const char *v = json_string_value(json_object_get(proj, rt->t->projections[i]));
+        size_t l = v ? strlen(v) : 0;
+        if (n + l + 1 >= KEY_MAX)
+            break;
+        if (i)
+            key[n++] = KEY_SEP;
+        memcpy(key + n, v ? v : "", l);
+        n += l;
+    }
+    key[n] = '\0';
+    json_decref(proj);
+    g = group_get(e, rt, key, n);
+    if (!g || g->alert) {
+        alert_rec_free(a);
+        return g ? TOCSIN_EEXIST : TOCSIN_ENOMEM;
+    }
+    g->alert = a;
+    e->st.alerts_open++;
+    return TOCSIN_OK;
+}
+
+void engine_get_stats(const struct engine *e, struct engine_stats *out)
+{
+    *out = e->st;
+    out->triggers = e->by_id.count;
+}

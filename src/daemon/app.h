@@ -1,0 +1,116 @@
+/* The running daemon: the threads and the queues between them, shared by the HTTP/WS handlers
+ * (src/api, src/compat), which run on the network thread.
+ *
+ *   network thread --emsg--> engine thread --smsg--> store writer --> notifier (curl multi)
+ *        ^                                               |                 |
+ *        +------------- net_complete (deferred answers) -+   <--results----+
+ */
+#ifndef TOCSIN_APP_H
+#define TOCSIN_APP_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/effects.h"
+#include "core/engine.h"
+#include "core/event.h"
+#include "core/trigger.h"
+#include "util/arena.h"
+#include "util/clock.h"
+#include "util/config.h"
+#include "util/queue.h"
+
+struct net;
+struct store;
+struct notifier;
+struct auth;
+struct http_resp;
+
+enum emsg_kind { EM_EVENTS = 0, EM_TRIGGERS, EM_TRIGGER_DEL, EM_CLOCK };
+
+/* How a trigger write is answered once committed. */
+enum reply_shape {
+    REPLY_COUNT = 0,  /* 200 {"triggers": N} (Gravitee's /http/triggers) */
+    REPLY_TRIGGER,    /* 200/201 with the stored trigger (/api/v1/triggers) */
+    REPLY_NONE,       /* WebSocket: no answer */
+};
+
+/* A message to the engine thread. Owned by whoever holds it; free with emsg_free(). */
+struct emsg {
+    enum emsg_kind kind;
+    uint64_t req_id;          /* deferred HTTP request to answer, 0 if none */
+    uint64_t ws_conn;         /* WebSocket connection to report errors to, 0 if none */
+    int64_t enq_ns;           /* monotonic time it was queued (latency statistics) */
+    enum reply_shape reply;
+    int ok_status;            /* HTTP status on success */
+    struct arena arena;       /* EM_EVENTS: the events and their strings */
+    struct event *evs;
+    size_t nevs;
+    struct trigger **trigs;   /* EM_TRIGGERS */
+    size_t ntrigs;
+    char *id;                 /* EM_TRIGGER_DEL */
+    int64_t advance_ms;       /* EM_CLOCK */
+};
+
+struct emsg *emsg_new(enum emsg_kind kind);
+void emsg_free(struct emsg *m);
+
+struct completion {
+    uint64_t req_id;
+    int status;
+    char *body; /* owned */
+};
+
+/* A message to the store writer. */
+struct smsg {
+    struct effects fx;
+    struct completion *comps;
+    size_t ncomps, capcomps;
+    struct notify_rec *result; /* a delivery attempt's outcome */
+};
+
+#define LAT_SAMPLES 4096
+
+struct app {
+    const struct config *cfg;
+    struct net *net;
+    struct store *wstore;     /* the store writer thread's connection */
+    struct store *rstore;     /* the network thread's read connection */
+    struct engine *engine;    /* the engine thread's */
+    struct notifier *notifier;
+    struct auth *auth;
+    struct trigger_env tenv;
+    struct queue engine_q;    /* struct emsg* */
+    struct queue store_q;     /* struct smsg* */
+    pthread_t engine_thr, store_thr;
+    char node_id[37];
+    char endpoint[96];
+    /* the clock: real, or (engine.test_clock) moved only by POST /api/v1/admin/clock */
+    bool test_clock;
+    _Atomic int64_t test_now_ms;
+    struct clock real;
+    /* statistics */
+    atomic_uint_fast64_t events_received, events_processed, events_rejected, batches;
+    pthread_mutex_t stats_mu;
+    uint32_t lat_us[LAT_SAMPLES];
+    int64_t lat_at_ms[LAT_SAMPLES];
+    size_t lat_next;
+    struct engine_stats est;  /* copied from the engine thread under stats_mu */
+};
+
+int64_t app_now_ms(struct app *a);
+/* Queues a message to the engine. Blocks while the queue is full if `wait`; otherwise returns
+ * TOCSIN_EFULL (answer 503). Takes ownership of m in every case. */
+int app_to_engine(struct app *a, struct emsg *m, bool wait);
+/* Parses a body holding one object or an array of objects with jansson; errors name the field.
+ * *out is a new array reference. `what` is "trigger" or "event" for messages. */
+int app_parse_batch(struct app *a, const char *body, size_t len, json_t **out, int *status,
+                    char *field, size_t flen, char *msg, size_t mlen);
+
+/* Engine and store writer threads (daemon.c). */
+int app_start_threads(struct app *a);
+void app_stop_threads(struct app *a);
+
+#endif

@@ -1,0 +1,302 @@
+/* Start-up, the engine and store-writer threads, and an orderly shutdown. */
+#include "daemon/daemon.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "api/router.h"
+#include "daemon/app.h"
+#include "net/auth.h"
+#include "net/net.h"
+#include "notify/notifier.h"
+#include "store/store.h"
+#include "util/err.h"
+#include "util/id.h"
+#include "util/log.h"
+
+#define NOTIFY_DRAIN_MS 5000
+
+struct start {
+    struct app *a;
+    int64_t now;
+    size_t loaded, skipped;
+};
+
+static int load_trigger(void *ud, const char *id, const char *text)
+{
+    struct start *s = ud;
+    json_error_t jerr;
+    json_t *j = json_loads(text, 0, &jerr);
+    struct trigger *t = NULL;
+    struct verr err = {0};
+    const json_t *c = json_object_get(j, "created_at"), *u = json_object_get(j, "updated_at");
+
+    if (!j || trigger_parse(j, &s->a->tenv, s->now, &t, &err)) {
+        log_warn("trigger_skipped", "trigger=%s reason=invalid_stored_trigger field=%s", id,
+                 err.field);
+        s->skipped++;
+        json_decref(j);
+        return TOCSIN_OK;
+    }
+    trigger_set_times(t, json_is_integer(c) ? json_integer_value(c) : s->now,
+                      json_is_integer(u) ? json_integer_value(u) : s->now);
+    json_decref(j);
+    if (engine_load_trigger(s->a->engine, t, s->now) == TOCSIN_OK)
+        s->loaded++;
+    return TOCSIN_OK;
+}
+
+static int load_alert(void *ud, struct alert_rec *al)
+{
+    struct start *s = ud;
+
+    if (engine_restore_alert(s->a->engine, al) == TOCSIN_OK)
+        s->loaded++;
+    else
+        s->skipped++;
+    return TOCSIN_OK;
+}
+
+static int load_pending(void *ud, struct notify_rec *n)
+{
+    struct start *s = ud;
+
+    if (notifier_submit(s->a->notifier, n) == TOCSIN_OK)
+        s->loaded++;
+    return TOCSIN_OK;
+}
+
+static void new_id(void *ud, char out[TOCSIN_ID_LEN + 1])
+{
+    (void)ud;
+    id_uuid4(out);
+}
+
+static void on_notify_result(void *ud, struct notify_rec *rec)
+{
+    struct app *a = ud;
+    struct smsg *m = calloc(1, sizeof(*m));
+
+    if (!m) {
+        notify_rec_free(rec);
+        return;
+    }
+    m->result = rec;
+    if (queue_push_wait(&a->store_q, m)) {
+        notify_rec_free(rec); /* stopping: the row stays pending and is retried at start */
+        free(m);
+    }
+}
+
+static int lock_data_dir(const char *dir)
+{
+    char path[4096];
+    int fd;
+
+    if (mkdir(dir, 0700) && errno != EEXIST) {
+        log_error("start_failed", "reason=\"cannot create data directory\" dir=%s errno=%d", dir,
+                  errno);
+        return -1;
+    }
+    snprintf(path, sizeof(path), "%s/tocsin.lock", dir);
+    fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB)) {
+        log_error("start_failed", "reason=\"data directory in use by another tocsin\" dir=%s",
+                  dir);
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    return fd; /* held until exit */
+}
+
+static void write_port_file(const char *dir, uint16_t port)
+{
+    char path[4096], tmp[4096];
+    FILE *f;
+
+    snprintf(path, sizeof(path), "%s/tocsin.port", dir);
+    snprintf(tmp, sizeof(tmp), "%s/tocsin.port.tmp", dir);
+    f = fopen(tmp, "w");
+    if (!f)
+        return;
+    fprintf(f, "%u\n", port);
+    if (fclose(f) == 0)
+        rename(tmp, path);
+}
+
+static void *signal_main(void *arg)
+{
+    struct app *a = arg;
+    sigset_t set;
+    int sig;
+
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
+    for (;;) {
+        if (sigwait(&set, &sig))
+            continue;
+        if (sig == SIGHUP) {
+            log_info("sighup", "action=ignored reason=\"nothing to reload yet\"");
+            continue;
+        }
+        log_info("stopping", "signal=%d", sig);
+        net_stop(a->net);
+        return NULL;
+    }
+}
+
+static int open_parts(struct app *a, const struct config *cfg)
+{
+    char err[512];
+    struct engine_cfg ecfg = {
+        .resolve_after_ms = cfg->resolve_after_ms,
+        .max_triggers = cfg->max_triggers,
+        .max_keys_per_trigger = cfg->max_keys_per_trigger,
+        .notify_max_attempts = cfg->notify_max_attempts,
+        .max_render = 1024 * 1024,
+    };
+    struct engine_env env = {.new_id = new_id};
+    struct notifier_cfg ncfg = {
+        .concurrency = cfg->notify_concurrency,
+        .timeout_ms = cfg->notify_timeout_ms,
+        .backoff_base_ms = cfg->notify_backoff_base_ms,
+        .backoff_max_ms = cfg->notify_backoff_max_ms,
+        .max_attempts = cfg->notify_max_attempts,
+        .max_excerpt = 256,
+    };
+
+    if (store_open(cfg->data_dir, (enum durability)cfg->durability, false, &a->wstore, err,
+                   sizeof(err)) ||
+        store_open(cfg->data_dir, (enum durability)cfg->durability, true, &a->rstore, err,
+                   sizeof(err))) {
+        log_error("start_failed", "reason=store detail=\"%s\"", err);
+        return -1;
+    }
+    a->engine = engine_new(&ecfg, &env, app_now_ms(a));
+    a->notifier = notifier_new(&ncfg, a->real, on_notify_result, a);
+    if (!a->engine || !a->notifier)
+        return -1;
+    if (cfg->nusers) {
+        a->auth = auth_new(cfg->users, cfg->nusers);
+        if (!a->auth)
+            return -1;
+    }
+    return 0;
+}
+
+static int load_state(struct app *a)
+{
+    struct start s = {.a = a, .now = app_now_ms(a)};
+
+    if (store_trigger_load_all(a->wstore, load_trigger, &s))
+        return -1;
+    log_info("triggers_loaded", "count=%zu skipped=%zu", s.loaded, s.skipped);
+    s.loaded = s.skipped = 0;
+    if (store_alert_load_open(a->wstore, load_alert, &s))
+        return -1;
+    log_info("alerts_loaded", "open=%zu orphaned=%zu", s.loaded, s.skipped);
+    return 0;
+}
+
+static int load_outbox(struct app *a)
+{
+    struct start s = {.a = a};
+
+    if (store_outbox_load_pending(a->wstore, load_pending, &s))
+        return -1;
+    log_info("outbox_loaded", "pending=%zu", s.loaded);
+    return 0;
+}
+
+static void close_parts(struct app *a)
+{
+    net_free(a->net);
+    notifier_free(a->notifier);
+    engine_free(a->engine);
+    store_close(a->rstore);
+    store_close(a->wstore);
+    auth_free(a->auth);
+    queue_destroy(&a->engine_q);
+    queue_destroy(&a->store_q);
+    pthread_mutex_destroy(&a->stats_mu);
+}
+
+static int serve(struct app *a, const struct config *cfg)
+{
+    struct net_limits lim = {
+        .max_body = cfg->http_max_body,
+        .max_frame = cfg->ws_max_frame,
+        .max_conns = cfg->max_connections,
+        .ws_queue_max = 4096,
+    };
+    struct net_app napp;
+    pthread_t sig_thr;
+    int rc;
+
+    router_net_app(a, &napp);
+    a->net = net_new(cfg->listen, &lim, &napp);
+    if (!a->net)
+        return 1;
+    snprintf(a->endpoint, sizeof(a->endpoint), "http://%.*s:%u",
+             (int)(strrchr(cfg->listen, ':') - cfg->listen), cfg->listen, net_port(a->net));
+    if (pthread_create(&sig_thr, NULL, signal_main, a))
+        return 1;
+    pthread_detach(sig_thr);
+    write_port_file(cfg->data_dir, net_port(a->net));
+    log_info("listening", "addr=%s node=%s auth=%s", a->endpoint + 7, a->node_id,
+             a->auth ? "basic" : "off");
+    rc = net_run(a->net);
+    log_info("draining", "queued_batches=%zu", queue_len(&a->engine_q));
+    return rc ? 1 : 0;
+}
+
+int daemon_run(const struct config *cfg)
+{
+    struct app *a = calloc(1, sizeof(*a));
+    sigset_t set;
+    int lockfd, rc = 1;
+
+    if (!a || sodium_init() < 0)
+        goto out;
+    a->cfg = cfg;
+    a->real = clock_real();
+    a->test_clock = cfg->test_clock;
+    a->test_now_ms = clock_wall_ms();
+    a->tenv.tz_lookup = trigger_tz_lookup;
+    id_uuid4(a->node_id);
+    pthread_mutex_init(&a->stats_mu, NULL);
+    if (queue_init(&a->engine_q, cfg->engine_queue) || queue_init(&a->store_q, 65536))
+        goto out;
+    /* Signals go to the signal thread only; SIGPIPE never kills us. */
+    signal(SIGPIPE, SIG_IGN);
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    lockfd = lock_data_dir(cfg->data_dir);
+    if (lockfd < 0)
+        goto out;
+    if (open_parts(a, cfg) || load_state(a) || notifier_start(a->notifier) || load_outbox(a) ||
+        app_start_threads(a))
+        goto out_parts;
+    rc = serve(a, cfg);
+    app_stop_threads(a);
+    log_info("stopped", "exit=%d", rc);
+out_parts:
+    close_parts(a);
+    close(lockfd);
+out:
+    free(a);
+    return rc;
+}

@@ -1,0 +1,397 @@
+/* The engine thread and the store writer thread. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "daemon/app.h"
+#include "net/net.h"
+#include "notify/notifier.h"
+#include "store/store.h"
+#include "util/err.h"
+#include "util/log.h"
+
+#define ENGINE_BATCH 64
+#define STORE_BATCH 256
+#define IDLE_WAIT_MS 1000
+
+struct emsg *emsg_new(enum emsg_kind kind)
+{
+    struct emsg *m = calloc(1, sizeof(*m));
+
+    if (m) {
+        m->kind = kind;
+        arena_init(&m->arena, 0);
+    }
+    return m;
+}
+
+void emsg_free(struct emsg *m)
+{
+    if (!m)
+        return;
+    arena_free(&m->arena);
+    for (size_t i = 0; i < m->ntrigs; i++)
+        trigger_free(m->trigs[i]);
+    free(m->trigs);
+    free(m->id);
+    free(m);
+}
+
+int64_t app_now_ms(struct app *a)
+{
+    return a->test_clock ? a->test_now_ms : a->real.now_ms(a->real.ud);
+}
+
+int app_to_engine(struct app *a, struct emsg *m, bool wait)
+{
+    int rc;
+
+    m->enq_ns = clock_mono_ns();
+    rc = wait ? queue_push_wait(&a->engine_q, m) : queue_push(&a->engine_q, m);
+    if (rc)
+        emsg_free(m);
+    return rc;
+}
+
+/* ---- engine thread --------------------------------------------------------------------- */
+
+static int add_completion(struct smsg *sm, uint64_t req_id, int status, char *body)
+{
+    if (!req_id) {
+        free(body);
+        return TOCSIN_OK;
+    }
+    if (sm->ncomps == sm->capcomps) {
+        size_t nc = sm->capcomps ? sm->capcomps * 2 : 8;
+        struct completion *n = realloc(sm->comps, nc * sizeof(*n));
+        if (!n) {
+            free(body);
+            return TOCSIN_ENOMEM;
+        }
+        sm->comps = n;
+        sm->capcomps = nc;
+    }
+    sm->comps[sm->ncomps++] = (struct completion){req_id, status, body};
+    return TOCSIN_OK;
+}
+
+static char *error_body(int status, const char *field, const char *msg)
+{
+    json_t *o = json_pack("{s:s,s:i}", "error", msg, "status", status);
+    char *s;
+
+    if (field)
+        json_object_set_new(o, "field", json_string(field));
+    s = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    return s;
+}
+
+/* An error known on the engine thread: answered at once, not after a commit. */
+static void fail_now(struct app *a, const struct emsg *m, int status, const char *field,
+                     const char *msg)
+{
+    char *body = error_body(status, field, msg);
+
+    if (m->req_id) {
+        struct http_resp r = {.status = status, .body = body, .body_len = body ? strlen(body) : 0};
+        net_complete(a->net, m->req_id, &r);
+    } else {
+        if (m->ws_conn && body) {
+            json_t *o = json_loads(body, 0, NULL);
+            char *frame;
+            json_object_set_new(o, "type", json_string("ERROR"));
+            frame = json_dumps(o, JSON_COMPACT);
+            if (frame)
+                net_ws_send(a->net, m->ws_conn, frame, strlen(frame));
+            free(frame);
+            json_decref(o);
+        }
+        free(body);
+    }
+}
+
+static void do_triggers(struct app *a, struct emsg *m, struct smsg *sm, int64_t now)
+{
+    size_t fresh = 0;
+    char *reply = NULL;
+    int status = m->ok_status ? m->ok_status : 200;
+
+    for (size_t i = 0; i < m->ntrigs; i++)
+        fresh += !engine_has_trigger(a->engine, m->trigs[i]->id);
+    if (fresh && engine_has_trigger(a->engine, m->trigs[0]->id) == false && m->ntrigs == 1 &&
+        m->reply == REPLY_TRIGGER)
+        status = 201;
+    else if (m->reply == REPLY_TRIGGER)
+        status = 200;
+    {
+        struct engine_stats st;
+        engine_get_stats(a->engine, &st);
+        if (st.triggers + fresh > a->cfg->max_triggers) {
+            fail_now(a, m, 413, "body", "too many triggers (engine.max_triggers)");
+            return;
+        }
+    }
+    for (size_t i = 0; i < m->ntrigs; i++) {
+        struct trigger *t = m->trigs[i];
+        m->trigs[i] = NULL;
+        if (engine_put_trigger(a->engine, t, now, &sm->fx) == TOCSIN_OK &&
+            m->reply == REPLY_TRIGGER && i + 1 == m->ntrigs)
+            reply = json_dumps(t->json, JSON_COMPACT); /* t is the engine's now, still alive */
+    }
+    if (m->reply == REPLY_COUNT) {
+        json_t *o = json_pack("{s:I}", "triggers", (json_int_t)m->ntrigs);
+        reply = json_dumps(o, JSON_COMPACT);
+        json_decref(o);
+    }
+    add_completion(sm, m->req_id, status, reply);
+}
+
+static void record_latency(struct app *a, int64_t enq_ns, int64_t now_ms)
+{
+    int64_t us = (clock_mono_ns() - enq_ns) / 1000;
+
+    pthread_mutex_lock(&a->stats_mu);
+    a->lat_us[a->lat_next] = us > UINT32_MAX ? UINT32_MAX : (uint32_t)us;
+    a->lat_at_ms[a->lat_next] = now_ms;
+    a->lat_next = (a->lat_next + 1) % LAT_SAMPLES;
+    pthread_mutex_unlock(&a->stats_mu);
+}
+
+static void handle(struct app *a, struct emsg *m, struct smsg *sm)
+{
+    int64_t now = app_now_ms(a);
+    char *body;
+    int rc;
+
+    switch (m->kind) {
+    case EM_EVENTS:
+        engine_ingest(a->engine, m->evs, m->nevs, now, &sm->fx);
+        atomic_fetch_add(&a->events_processed, m->nevs);
+        atomic_fetch_add(&a->batches, 1);
+        record_latency(a, m->enq_ns, clock_mono_ms());
+        break;
+    case EM_TRIGGERS:
+        do_triggers(a, m, sm, now);
+        break;
+    case EM_TRIGGER_DEL:
+        rc = engine_delete_trigger(a->engine, m->id, now, &sm->fx);
+        if (rc == TOCSIN_ENOTFOUND)
+            fail_now(a, m, 404, "id", "no such trigger");
+        else
+            add_completion(sm, m->req_id, 204, NULL);
+        break;
+    case EM_CLOCK:
+        a->test_now_ms += m->advance_ms;
+        now = a->test_now_ms;
+        engine_advance(a->engine, now, &sm->fx);
+        {
+            json_t *o = json_pack("{s:I}", "now", (json_int_t)now);
+            body = json_dumps(o, JSON_COMPACT);
+            json_decref(o);
+        }
+        add_completion(sm, m->req_id, 200, body);
+        break;
+    }
+}
+
+static void *engine_main(void *arg)
+{
+    struct app *a = arg;
+    void *batch[ENGINE_BATCH];
+
+    for (;;) {
+        int64_t now = app_now_ms(a), next = engine_next_deadline(a->engine), wait;
+        struct smsg *sm;
+        size_t n;
+
+        wait = IDLE_WAIT_MS;
+        if (!a->test_clock && next != INT64_MAX)
+            wait = next <= now ? 0 : (next - now < IDLE_WAIT_MS ? next - now : IDLE_WAIT_MS);
+        n = queue_pop_batch(&a->engine_q, batch, ENGINE_BATCH, wait);
+        if (!n && queue_is_closed(&a->engine_q) && !queue_len(&a->engine_q))
+            break;
+        sm = calloc(1, sizeof(*sm));
+        if (!sm) {
+            for (size_t i = 0; i < n; i++)
+                emsg_free(batch[i]);
+            continue;
+        }
+        effects_init(&sm->fx);
+        if (!a->test_clock)
+            engine_advance(a->engine, app_now_ms(a), &sm->fx);
+        for (size_t i = 0; i < n; i++) {
+            handle(a, batch[i], sm);
+            emsg_free(batch[i]);
+        }
+        pthread_mutex_lock(&a->stats_mu);
+        engine_get_stats(a->engine, &a->est);
+        pthread_mutex_unlock(&a->stats_mu);
+        if (!sm->fx.n && !sm->ncomps) {
+            free(sm->comps);
+            effects_free(&sm->fx);
+            free(sm);
+        } else if (queue_push_wait(&a->store_q, sm)) {
+            log_error("engine_stalled", "reason=\"store queue closed\"");
+        }
+    }
+    return NULL;
+}
+
+/* ---- store writer ---------------------------------------------------------------------- */
+
+static int apply(struct store *s, struct smsg *m)
+{
+    int rc = TOCSIN_OK;
+
+    if (m->result)
+        return store_outbox_update(s, m->result);
+    for (size_t i = 0; !rc && i < m->fx.n; i++) {
+        struct effect *e = &m->fx.v[i];
+        switch (e->kind) {
+        case EFF_ALERT: rc = store_alert_upsert(s, e->u.alert); break;
+        case EFF_NOTIFY: rc = store_outbox_insert(s, e->u.notify); break;
+        case EFF_TRIGGER_PUT:
+            rc = store_trigger_put(s, e->u.trig->id, e->u.trig->json, e->u.trig->enabled,
+                                   e->u.trig->created_ms, e->u.trig->updated_ms);
+            break;
+        case EFF_TRIGGER_DEL:
+            rc = store_trigger_delete(s, e->u.trig->id);
+            if (rc == TOCSIN_ENOTFOUND)
+                rc = TOCSIN_OK;
+            break;
+        }
+    }
+    return rc;
+}
+
+/* Notifications the notifier could not take yet (its queue was full), oldest first. Store
+ * writer thread only. Bounded by the outbox itself: they are committed rows. */
+struct backlog {
+    struct notify_rec **v;
+    size_t head, n, cap;
+};
+
+static void backlog_push(struct backlog *b, struct notify_rec *r)
+{
+    if (b->head + b->n == b->cap) {
+        if (b->head) {
+            memmove(b->v, b->v + b->head, b->n * sizeof(*b->v));
+            b->head = 0;
+        } else {
+            size_t nc = b->cap ? b->cap * 2 : 256;
+            struct notify_rec **nv = realloc(b->v, nc * sizeof(*nv));
+            if (!nv) {
+                notify_rec_free(r); /* still pending in the outbox: retried at next start */
+                return;
+            }
+            b->v = nv;
+            b->cap = nc;
+        }
+    }
+    b->v[b->head + b->n++] = r;
+}
+
+static void backlog_drain(struct app *a, struct backlog *b)
+{
+    while (b->n && notifier_submit(a->notifier, b->v[b->head]) == TOCSIN_OK) {
+        b->head++;
+        b->n--;
+    }
+    if (!b->n)
+        b->head = 0;
+}
+
+static void backlog_free(struct backlog *b)
+{
+    for (size_t i = 0; i < b->n; i++)
+        notify_rec_free(b->v[b->head + i]);
+    free(b->v);
+}
+
+static void dispatch(struct app *a, struct smsg *m, bool committed, struct backlog *bl)
+{
+    for (size_t i = 0; i < m->ncomps; i++) {
+        struct http_resp r = {.status = m->comps[i].status, .body = m->comps[i].body};
+        if (!committed) {
+            free(r.body);
+            r.status = 503;
+            r.body = error_body(503, NULL, "the store could not commit; try again");
+            snprintf(r.extra_headers, sizeof(r.extra_headers), "Retry-After: 1\r\n");
+        }
+        r.body_len = r.body ? strlen(r.body) : 0;
+        net_complete(a->net, m->comps[i].req_id, &r);
+    }
+    for (size_t i = 0; committed && i < m->fx.n; i++) {
+        struct effect *e = &m->fx.v[i];
+        if (e->kind != EFF_NOTIFY || e->u.notify->status != NOTIFY_PENDING)
+            continue;
+        if (bl->n || notifier_submit(a->notifier, e->u.notify) != TOCSIN_OK)
+            backlog_push(bl, e->u.notify); /* keeps the order */
+        e->u.notify = NULL;                /* the notifier or the backlog owns it now */
+    }
+}
+
+static void smsg_free(struct smsg *m)
+{
+    free(m->comps);
+    effects_free(&m->fx); /* records handed on were set to NULL; freeing NULL is a no-op */
+    notify_rec_free(m->result);
+    free(m);
+}
+
+static void *store_main(void *arg)
+{
+    struct app *a = arg;
+    void *batch[STORE_BATCH];
+    struct backlog bl = {0};
+
+    for (;;) {
+        size_t n;
+        int rc;
+
+        backlog_drain(a, &bl);
+        n = queue_pop_batch(&a->store_q, batch, STORE_BATCH, bl.n ? 50 : -1);
+        if (!n) {
+            if (queue_is_closed(&a->store_q))
+                break;
+            continue;
+        }
+        rc = store_begin(a->wstore);
+        for (size_t i = 0; !rc && i < n; i++)
+            rc = apply(a->wstore, batch[i]);
+        if (!rc)
+            rc = store_commit(a->wstore);
+        if (rc) {
+            store_rollback(a->wstore);
+            log_error("store_commit_failed", "batch=%zu reason=\"%s\"", n, tocsin_strerror(rc));
+        }
+        for (size_t i = 0; i < n; i++) {
+            dispatch(a, batch[i], rc == TOCSIN_OK, &bl);
+            smsg_free(batch[i]);
+        }
+    }
+    backlog_free(&bl);
+    return NULL;
+}
+
+int app_start_threads(struct app *a)
+{
+    if (pthread_create(&a->store_thr, NULL, store_main, a))
+        return -1;
+    if (pthread_create(&a->engine_thr, NULL, engine_main, a)) {
+        queue_close(&a->store_q);
+        pthread_join(a->store_thr, NULL);
+        return -1;
+    }
+    return 0;
+}
+
+void app_stop_threads(struct app *a)
+{
+    queue_close(&a->engine_q);
+    pthread_join(a->engine_thr, NULL);
+    notifier_stop(a->notifier, 5000);
+    queue_close(&a->store_q);
+    pthread_join(a->store_thr, NULL);
+}

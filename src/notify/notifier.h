@@ -1,0 +1,82 @@
+/* The notifier: one thread running a libcurl multi loop that delivers rendered notify_recs over
+ * HTTP (http_channel.h), retries failures with exponential backoff and jitter (backoff.h), and
+ * reports the outcome of every attempt.
+ *
+ * Flow: notifier_submit() (any thread) -> bounded queue -> the loop wakes (curl_multi_wakeup)
+ * -> a min-heap by next_ms -> at most `concurrency` transfers in flight -> result callback.
+ *
+ * Outcome of an attempt (every attempt, successful or not, counts in rec->attempts):
+ *   2xx                                -> NOTIFY_DELIVERED
+ *   a URL/method/headers that can never be sent, a malformed URL or an unsupported protocol
+ *                                      -> NOTIFY_FAILED at once
+ *   any other failure (non-2xx answer, connect/TLS/timeout error)
+ *       attempts >= max_attempts       -> NOTIFY_FAILED
+ *       otherwise                      -> NOTIFY_PENDING, next_ms = now + backoff_delay_ms()
+ * last_http_status is the last HTTP status (0 if none); last_error is "HTTP <code>: <excerpt of
+ * the response>" or libcurl's error text, NULL after a delivery. The budget is
+ * rec->max_attempts, or cfg.max_attempts when the record has 0 (the record is then given it).
+ *
+ * The notifier does not write to the store: the result callback does that (outbox update). It
+ * keeps pending records in memory only; on notifier_stop() those not yet attempted are dropped
+ * (they are durable in the outbox and reloaded at the next start). */
+#ifndef TOCSIN_NOTIFIER_H
+#define TOCSIN_NOTIFIER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/model.h"
+#include "util/clock.h"
+
+#define NOTIFIER_QUEUE_CAP 4096        /* submissions waiting for the loop; then TOCSIN_EFULL */
+#define NOTIFIER_MAX_SCHEDULED 100000  /* records held in memory (scheduled + in flight) */
+#define NOTIFIER_MAX_CONCURRENCY 1024
+
+/* Zero fields take the defaults shown. */
+struct notifier_cfg {
+    unsigned concurrency;    /* transfers in flight, default 64, at most 1024 */
+    int64_t timeout_ms;      /* per attempt (whole transfer), default 10 s */
+    int64_t backoff_base_ms; /* default 1 s */
+    int64_t backoff_max_ms;  /* default 5 min */
+    unsigned max_attempts;   /* default 10 (used when a record carries 0) */
+    size_t max_excerpt;      /* bytes of response kept in last_error on failure, default 256 */
+};
+
+/* Called on the notifier thread after EVERY attempt with a record the callee owns (free with
+ * notify_rec_free): status is DELIVERED, FAILED or PENDING (will be retried at next_ms). It
+ * must not block for long: deliveries wait while it runs. Never called after notifier_stop()
+ * has returned. */
+typedef void (*notifier_result_fn)(void *ud, struct notify_rec *rec);
+
+struct notifier;
+
+/* clk gives wall ms (next_ms, updated_ms). Returns NULL if out of memory. Free with
+ * notifier_free(). Calls curl_global_init() (thread-safe in libcurl >= 7.84). */
+struct notifier *notifier_new(const struct notifier_cfg *cfg, struct clock clk,
+                              notifier_result_fn cb, void *ud);
+/* Spawns the thread. TOCSIN_EINVAL if already started or stopped, TOCSIN_EIO if it can't. */
+int notifier_start(struct notifier *n);
+/* Thread-safe. Hands `rec` over to be attempted at or after rec->next_ms (0 = now). On
+ * TOCSIN_OK the notifier owns rec; on failure the caller still does: TOCSIN_EFULL (queue full:
+ * back-pressure, the record stays in the outbox), TOCSIN_ESHUTDOWN (stopping), TOCSIN_EINVAL. */
+int notifier_submit(struct notifier *n, struct notify_rec *rec);
+/* Stops taking submissions, lets in-flight transfers finish for up to drain_ms (their results
+ * are reported; a PENDING one is not retried), drops the rest, and joins the thread. Transfers
+ * still running after drain_ms are aborted without a result (the outbox row stays as it was and
+ * is retried after a restart: the receiver may see it twice, with the same
+ * X-Tocsin-Notification). Safe to call more than once and without start. */
+void notifier_stop(struct notifier *n, int64_t drain_ms);
+/* Stops (drain 0) if still running, frees everything still held. NULL is fine. */
+void notifier_free(struct notifier *n);
+
+struct notifier_stats {
+    uint64_t delivered; /* attempts that delivered */
+    uint64_t failed;    /* records that ended FAILED */
+    uint64_t retried;   /* attempts that ended PENDING */
+    uint64_t in_flight; /* transfers now */
+    uint64_t queued;    /* records waiting (submitted or scheduled, not in flight) */
+};
+
+void notifier_get_stats(struct notifier *n, struct notifier_stats *out); /* thread-safe */
+
+#endif

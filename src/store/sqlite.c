@@ -1,0 +1,1230 @@
+/* The SQLite backend of the store (see store.h).
+ *
+ * File: <data_dir>/tocsin.db in WAL mode (plus its -wal and -shm files, created with the
+ * database file's mode 0600). Durability maps to PRAGMA synchronous:
+ *   DURABILITY_SYNC  -> FULL:   every commit is fsynced; survives kill -9 and power loss.
+ *   DURABILITY_BATCH -> NORMAL: in WAL mode a commit is written to the WAL (the OS page cache)
+ *                      before it returns, so it survives kill -9 of the process fully; only a
+ *                      power loss or OS crash can lose the last commits (never corrupts).
+ *   DURABILITY_NONE  -> OFF:    no fsync at all; survives kill -9, a power loss can corrupt.
+ *
+ * Connections are opened with SQLITE_OPEN_NOMUTEX: each struct store belongs to ONE thread.
+ * Readers are opened read-write (a read-only WAL connection would need an existing -shm file and
+ * write access to it anyway) but with PRAGMA query_only, so they can only ever run SELECTs.
+ *
+ * Schema migrations are an array of SQL scripts; PRAGMA user_version counts those applied.
+ * All pending ones run in one transaction. Prepared statements are cached per connection. Every
+ * value goes through a bound parameter. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <sqlite3.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "store/store.h"
+#include "util/buf.h"
+#include "util/err.h"
+#include "util/log.h"
+
+#define DB_FILE "tocsin.db"
+#define BUSY_TIMEOUT_MS 5000
+#define SQL_MAX 4096 /* bytes of a generated query */
+
+static const char *const migrations[] = {
+    /* 1: the first schema */
+    "CREATE TABLE triggers ("
+    " id TEXT PRIMARY KEY, json TEXT NOT NULL, enabled INTEGER NOT NULL DEFAULT 1,"
+    " created_ms INTEGER NOT NULL, updated_ms INTEGER NOT NULL);"
+    "CREATE TABLE alerts ("
+    " id TEXT PRIMARY KEY, fingerprint TEXT NOT NULL, trigger_id TEXT, name TEXT,"
+    " source TEXT, description TEXT, severity INTEGER NOT NULL, status INTEGER NOT NULL,"
+    " count INTEGER NOT NULL DEFAULT 0, first_ms INTEGER, last_ms INTEGER, updated_ms INTEGER,"
+    " resolved_ms INTEGER, projection TEXT, properties TEXT, message TEXT);"
+    /* One open alert per fingerprint; resolved ones are history. */
+    "CREATE UNIQUE INDEX alerts_fingerprint_open ON alerts(fingerprint) WHERE status = 0;"
+    "CREATE INDEX alerts_fingerprint ON alerts(fingerprint);"
+    "CREATE INDEX alerts_status_last ON alerts(status, last_ms);"
+    "CREATE INDEX alerts_severity ON alerts(severity);"
+    "CREATE INDEX alerts_trigger ON alerts(trigger_id);"
+    "CREATE TABLE outbox ("
+    " seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT UNIQUE NOT NULL, alert_id TEXT,"
+    " trigger_id TEXT, channel TEXT, method TEXT NOT NULL, url TEXT NOT NULL, headers TEXT,"
+    " body TEXT, use_proxy INTEGER, tls_verify INTEGER, resolve INTEGER,"
+    " status INTEGER NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,"
+    " max_attempts INTEGER NOT NULL DEFAULT 0, created_ms INTEGER, next_ms INTEGER,"
+    " updated_ms INTEGER, last_http_status INTEGER, last_error TEXT);"
+    "CREATE INDEX outbox_status_next ON outbox(status, next_ms);"
+    "CREATE INDEX outbox_alert ON outbox(alert_id);",
+};
+
+#define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
+
+#define ALERT_COLS                                                                                 \
+    "id, fingerprint, trigger_id, name, source, description, severity, status, count, first_ms,"  \
+    " last_ms, updated_ms, resolved_ms, projection, properties, message"
+#define OUTBOX_COLS                                                                                \
+    "seq, id, alert_id, trigger_id, channel, method, url, headers, body, use_proxy, tls_verify,"  \
+    " resolve, status, attempts, max_attempts, created_ms, next_ms, updated_ms,"                  \
+    " last_http_status, last_error"
+
+enum stmt_id {
+    ST_BEGIN,
+    ST_COMMIT,
+    ST_ROLLBACK,
+    ST_READ_BEGIN,
+    ST_TRIGGER_PUT,
+    ST_TRIGGER_DELETE,
+    ST_TRIGGER_GET,
+    ST_TRIGGER_ALL,
+    ST_TRIGGER_PAGE,
+    ST_TRIGGER_COUNT,
+    ST_ALERT_UPSERT,
+    ST_ALERT_GET,
+    ST_ALERT_OPEN,
+    ST_OUTBOX_INSERT,
+    ST_OUTBOX_UPDATE,
+    ST_OUTBOX_PENDING,
+    ST_COUNT
+};
+
+static const char *const stmt_sql[ST_COUNT] = {
+    [ST_BEGIN] = "BEGIN IMMEDIATE",
+    [ST_COMMIT] = "COMMIT",
+    [ST_ROLLBACK] = "ROLLBACK",
+    [ST_READ_BEGIN] = "BEGIN",
+    [ST_TRIGGER_PUT] =
+        "INSERT INTO triggers (id, json, enabled, created_ms, updated_ms)"
+        " VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT(id) DO UPDATE SET json = excluded.json,"
+        " enabled = excluded.enabled, updated_ms = excluded.updated_ms",
+    [ST_TRIGGER_DELETE] = "DELETE FROM triggers WHERE id = ?1",
+    [ST_TRIGGER_GET] = "SELECT json FROM triggers WHERE id = ?1",
+    [ST_TRIGGER_ALL] = "SELECT id, json FROM triggers ORDER BY rowid",
+    [ST_TRIGGER_PAGE] = "SELECT json FROM triggers ORDER BY rowid LIMIT ?1 OFFSET ?2",
+    [ST_TRIGGER_COUNT] = "SELECT count(*) FROM triggers",
+    [ST_ALERT_UPSERT] =
+        "INSERT INTO alerts (" ALERT_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10,"
+        " ?11, ?12, ?13, ?14, ?15, ?16) ON CONFLICT(id) DO UPDATE SET"
+        " fingerprint = excluded.fingerprint, trigger_id = excluded.trigger_id,"
+        " name = excluded.name, source = excluded.source, description = excluded.description,"
+        " severity = excluded.severity, status = excluded.status, count = excluded.count,"
+        " first_ms = excluded.first_ms, last_ms = excluded.last_ms,"
+        " updated_ms = excluded.updated_ms, resolved_ms = excluded.resolved_ms,"
+        " projection = excluded.projection, properties = excluded.properties,"
+        " message = excluded.message",
+    [ST_ALERT_GET] = "SELECT " ALERT_COLS " FROM alerts WHERE id = ?1",
+    [ST_ALERT_OPEN] = "SELECT " ALERT_COLS " FROM alerts WHERE status = ?1 ORDER BY last_ms",
+    [ST_OUTBOX_INSERT] =
+        "INSERT INTO outbox (id, alert_id, trigger_id, channel, method, url, headers, body,"
+        " use_proxy, tls_verify, resolve, status, attempts, max_attempts, created_ms, next_ms,"
+        " updated_ms, last_http_status, last_error) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9,"
+        " ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
+    [ST_OUTBOX_UPDATE] =
+        "UPDATE outbox SET status = ?2, attempts = ?3, next_ms = ?4, updated_ms = ?5,"
+        " last_http_status = ?6, last_error = ?7 WHERE id = ?1",
+    [ST_OUTBOX_PENDING] =
+        "SELECT " OUTBOX_COLS " FROM outbox WHERE status = ?1 ORDER BY next_ms, seq",
+};
+
+/* Filtered listings: a query per combination of filters (so each can use its index), built and
+ * prepared on first use. Index = kind * DYN_MASKS + mask of the filters present. */
+enum dyn_kind { DYN_ALERT_COUNT, DYN_ALERT_LIST, DYN_NOTIFY_COUNT, DYN_NOTIFY_LIST, DYN_KINDS };
+#define DYN_FILTERS 3
+#define DYN_MASKS (1 << DYN_FILTERS)
+
+struct dyn_spec {
+    const char *head;
+    const char *tail;
+    const char *conds[DYN_FILTERS];
+};
+
+static const struct dyn_spec dyn_specs[DYN_KINDS] = {
+    [DYN_ALERT_COUNT] = {"SELECT count(*) FROM alerts", "",
+                         {"status = :status", "severity = :severity", "trigger_id = :trigger"}},
+    [DYN_ALERT_LIST] = {"SELECT " ALERT_COLS " FROM alerts",
+                        " ORDER BY last_ms DESC, rowid DESC LIMIT :limit OFFSET :offset",
+                        {"status = :status", "severity = :severity", "trigger_id = :trigger"}},
+    [DYN_NOTIFY_COUNT] = {"SELECT count(*) FROM outbox", "",
+                          {"status = :status", "alert_id = :alert", "trigger_id = :trigger"}},
+    [DYN_NOTIFY_LIST] = {"SELECT " OUTBOX_COLS " FROM outbox",
+                         " ORDER BY seq DESC LIMIT :limit OFFSET :offset",
+                         {"status = :status", "alert_id = :alert", "trigger_id = :trigger"}},
+};
+
+struct sqlite_store {
+    struct store base; /* first: a struct store * points here */
+    sqlite3 *db;
+    bool readonly;
+    sqlite3_stmt *st[ST_COUNT];
+    sqlite3_stmt *dyn[DYN_KINDS * DYN_MASKS];
+};
+
+/* The bound values of a filtered listing. */
+struct qargs {
+    int status, severity;
+    const char *alert_id, *trigger_id;
+    int64_t limit, offset;
+};
+
+typedef json_t *(*row_json_fn)(sqlite3_stmt *st);
+
+static struct sqlite_store *S(struct store *s)
+{
+    return (struct sqlite_store *)s;
+}
+
+/* ---- errors, statements, binding ---- */
+
+/* Logs the connection's last error and maps the SQLite code to a tocsin error. */
+static int db_err(struct sqlite_store *s, const char *op, int code)
+{
+    char q[512];
+    int ext = sqlite3_extended_errcode(s->db);
+
+    log_error("store_error", "op=%s code=%d msg=%s", op, ext,
+              log_quote(q, sizeof(q), sqlite3_errmsg(s->db)));
+    if ((code & 0xff) == SQLITE_NOMEM)
+        return TOCSIN_ENOMEM;
+    if ((code & 0xff) == SQLITE_CONSTRAINT)
+        return (ext == SQLITE_CONSTRAINT_UNIQUE || ext == SQLITE_CONSTRAINT_PRIMARYKEY)
+                   ? TOCSIN_EEXIST
+                   : TOCSIN_EINVAL;
+    return TOCSIN_ESTORE;
+}
+
+static int prep(struct sqlite_store *s, sqlite3_stmt **slot, const char *sql, sqlite3_stmt **out)
+{
+    int rc;
+
+    if (!*slot) {
+        rc = sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, slot, NULL);
+        if (rc != SQLITE_OK) {
+            *slot = NULL;
+            return db_err(s, "prepare", rc);
+        }
+    }
+    *out = *slot;
+    return TOCSIN_OK;
+}
+
+static int stmt(struct sqlite_store *s, enum stmt_id id, sqlite3_stmt **out)
+{
+    return prep(s, &s->st[id], stmt_sql[id], out);
+}
+
+/* Makes a cached statement ready for its next use. */
+static void done(sqlite3_stmt *st)
+{
+    if (st) {
+        sqlite3_reset(st);
+        sqlite3_clear_bindings(st);
+    }
+}
+
+static int bind_text(sqlite3_stmt *st, int i, const char *v)
+{
+    return v ? sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC) : sqlite3_bind_null(st, i);
+}
+
+static int bind_i64(sqlite3_stmt *st, int i, int64_t v)
+{
+    return sqlite3_bind_int64(st, i, v);
+}
+
+static int64_t u64_to_i64(uint64_t v)
+{
+    return v > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)v;
+}
+
+/* Runs a statement that returns no rows. */
+static int run_done(struct sqlite_store *s, sqlite3_stmt *st, const char *op)
+{
+    int rc = sqlite3_step(st);
+
+    return rc == SQLITE_DONE ? TOCSIN_OK : db_err(s, op, rc);
+}
+
+static int run_simple(struct sqlite_store *s, enum stmt_id id, const char *op)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = stmt(s, id, &st);
+
+    if (!rc)
+        rc = run_done(s, st, op);
+    done(st);
+    return rc;
+}
+
+/* ---- opening ---- */
+
+/* Writes a reason into err (and the log) and returns rc. */
+static int set_err(char *err, size_t errlen, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static int set_err(char *err, size_t errlen, int rc, const char *fmt, ...)
+{
+    char msg[512], q[600];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    if (err && errlen)
+        snprintf(err, errlen, "%s", msg);
+    log_error("store_error", "op=open msg=%s", log_quote(q, sizeof(q), msg));
+    return rc;
+}
+
+/* Runs SQL text with no parameters (schema, pragmas). */
+static int exec_sql(struct sqlite_store *s, const char *sql, char *err, size_t errlen)
+{
+    char *msg = NULL;
+    int rc = sqlite3_exec(s->db, sql, NULL, NULL, &msg);
+
+    if (rc != SQLITE_OK) {
+        set_err(err, errlen, 0, "%s: %s", sql, msg ? msg : sqlite3_errmsg(s->db));
+        sqlite3_free(msg);
+        return TOCSIN_ESTORE;
+    }
+    return TOCSIN_OK;
+}
+
+/* Runs a one-row, one-column query and returns its text (or integer) into out. */
+static int query_one(struct sqlite_store *s, const char *sql, char *out, size_t outlen)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
+
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        const unsigned char *t = sqlite3_column_text(st, 0);
+        snprintf(out, outlen, "%s", t ? (const char *)t : "");
+        rc = SQLITE_OK;
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_OK ? TOCSIN_OK : TOCSIN_ESTORE;
+}
+
+static int user_version(struct sqlite_store *s, int *v)
+{
+    char t[32];
+    char *end;
+    long n;
+
+    if (query_one(s, "PRAGMA user_version", t, sizeof(t)))
+        return TOCSIN_ESTORE;
+    errno = 0;
+    n = strtol(t, &end, 10);
+    if (errno || end == t || *end || n < 0 || n > INT_MAX)
+        return TOCSIN_ESTORE;
+    *v = (int)n;
+    return TOCSIN_OK;
+}
+
+/* Applies every migration past the stored user_version, in one transaction. */
+static int migrate(struct sqlite_store *s, char *err, size_t errlen)
+{
+    char sql[64];
+    int rc, v = 0;
+
+    rc = exec_sql(s, "BEGIN IMMEDIATE", err, errlen);
+    if (rc)
+        return rc;
+    rc = user_version(s, &v);
+    if (rc) {
+        set_err(err, errlen, 0, "%s: %s", "reading user_version", sqlite3_errmsg(s->db));
+        goto out;
+    }
+    if (v > SCHEMA_VERSION) {
+        rc = set_err(err, errlen, TOCSIN_ESTORE,
+                     "database schema version %d is newer than this tocsin's %d", v,
+                     SCHEMA_VERSION);
+        goto out;
+    }
+    for (int i = v; i < SCHEMA_VERSION && !rc; i++)
+        rc = exec_sql(s, migrations[i], err, errlen);
+    if (!rc && v < SCHEMA_VERSION) {
+        snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", SCHEMA_VERSION);
+        rc = exec_sql(s, sql, err, errlen);
+    }
+    if (!rc)
+        rc = exec_sql(s, "COMMIT", err, errlen);
+    if (!rc && v < SCHEMA_VERSION)
+        log_info("store_migrated", "from=%d to=%d", v, SCHEMA_VERSION);
+out:
+    if (rc)
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    return rc;
+}
+
+static int setup_writer(struct sqlite_store *s, enum durability d, char *err, size_t errlen)
+{
+    static const char *const sync_sql[] = {
+        [DURABILITY_SYNC] = "PRAGMA synchronous = FULL",
+        [DURABILITY_BATCH] = "PRAGMA synchronous = NORMAL",
+        [DURABILITY_NONE] = "PRAGMA synchronous = OFF",
+    };
+    char mode[16];
+    int rc;
+
+    if ((unsigned)d > DURABILITY_NONE)
+        return set_err(err, errlen, TOCSIN_EINVAL, "bad durability mode %d", (int)d);
+    if (query_one(s, "PRAGMA journal_mode = WAL", mode, sizeof(mode)) || strcmp(mode, "wal"))
+        return set_err(err, errlen, TOCSIN_ESTORE, "cannot switch to WAL mode: %s",
+                       sqlite3_errmsg(s->db));
+    rc = exec_sql(s, sync_sql[d], err, errlen);
+    if (!rc)
+        rc = exec_sql(s, "PRAGMA foreign_keys = ON", err, errlen);
+    if (!rc)
+        rc = migrate(s, err, errlen);
+    return rc;
+}
+
+static int setup_reader(struct sqlite_store *s, char *err, size_t errlen)
+{
+    int rc, v = 0;
+
+    rc = exec_sql(s, "PRAGMA foreign_keys = ON; PRAGMA query_only = ON", err, errlen);
+    if (rc)
+        return rc;
+    if (user_version(s, &v))
+        return set_err(err, errlen, TOCSIN_ESTORE, "reading user_version: %s",
+                       sqlite3_errmsg(s->db));
+    if (v != SCHEMA_VERSION)
+        return set_err(err, errlen, TOCSIN_ESTORE,
+                       "schema version %d, expected %d (open the writer first)", v,
+                       SCHEMA_VERSION);
+    return TOCSIN_OK;
+}
+
+/* The writer creates the data directory and an empty database file with private modes (SQLite
+ * gives the -wal and -shm files the mode of the database file). */
+static int make_files(const char *dir, const char *path, char *err, size_t errlen)
+{
+    int fd;
+
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+        return set_err(err, errlen, TOCSIN_EIO, "mkdir %s: %s", dir, strerror(errno));
+    fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return set_err(err, errlen, TOCSIN_EIO, "open %s: %s", path, strerror(errno));
+    close(fd);
+    return TOCSIN_OK;
+}
+
+static void sq_close(struct store *base)
+{
+    struct sqlite_store *s = S(base);
+
+    if (!s)
+        return;
+    for (size_t i = 0; i < ST_COUNT; i++)
+        sqlite3_finalize(s->st[i]);
+    for (size_t i = 0; i < DYN_KINDS * DYN_MASKS; i++)
+        sqlite3_finalize(s->dyn[i]);
+    if (s->db && !sqlite3_get_autocommit(s->db))
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    sqlite3_close(s->db);
+    free(s);
+}
+
+static int sq_open(const char *dir, enum durability d, bool readonly, struct store **out,
+                   char *err, size_t errlen)
+{
+    struct sqlite_store *s = NULL;
+    char path[PATH_MAX];
+    int n, flags, rc;
+
+    *out = NULL;
+    if (!dir || !*dir)
+        return set_err(err, errlen, TOCSIN_EINVAL, "empty data directory");
+    n = snprintf(path, sizeof(path), "%s/%s", dir, DB_FILE);
+    if (n < 0 || (size_t)n >= sizeof(path))
+        return set_err(err, errlen, TOCSIN_ETOOBIG, "data directory path too long");
+    if (!readonly && (rc = make_files(dir, path, err, errlen)))
+        return rc;
+    s = calloc(1, sizeof(*s));
+    if (!s)
+        return set_err(err, errlen, TOCSIN_ENOMEM, "out of memory");
+    s->base.ops = &store_sqlite_ops;
+    s->readonly = readonly;
+    flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (readonly ? 0 : SQLITE_OPEN_CREATE);
+    if (sqlite3_open_v2(path, &s->db, flags, NULL) != SQLITE_OK) {
+        rc = set_err(err, errlen, TOCSIN_ESTORE, "%s: %s", path,
+                     s->db ? sqlite3_errmsg(s->db) : "out of memory");
+        goto out;
+    }
+    sqlite3_extended_result_codes(s->db, 1);
+    sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
+    rc = readonly ? setup_reader(s, err, errlen) : setup_writer(s, d, err, errlen);
+out:
+    if (rc)
+        sq_close(&s->base);
+    else
+        *out = &s->base;
+    return rc;
+}
+
+/* ---- writer ---- */
+
+static int sq_begin(struct store *base)
+{
+    return run_simple(S(base), ST_BEGIN, "begin");
+}
+
+static int sq_commit(struct store *base)
+{
+    return run_simple(S(base), ST_COMMIT, "commit");
+}
+
+static int sq_rollback(struct store *base)
+{
+    return run_simple(S(base), ST_ROLLBACK, "rollback");
+}
+
+static int sq_trigger_put(struct store *base, const char *id, const char *json, bool enabled,
+                          int64_t created_ms, int64_t updated_ms)
+{
+    struct sqlite_store *s = S(base);
+    sqlite3_stmt *st = NULL;
+    int rc;
+
+    if (!id || !json)
+        return TOCSIN_EINVAL;
+    rc = stmt(s, ST_TRIGGER_PUT, &st);
+    if (rc)
+        return rc;
+    if (bind_text(st, 1, id) | bind_text(st, 2, json) | sqlite3_bind_int(st, 3, enabled) |
+        bind_i64(st, 4, created_ms) | bind_i64(st, 5, updated_ms))
+        rc = db_err(s, "trigger_put", SQLITE_ERROR);
+    else
+        rc = run_done(s, st, "trigger_put");
+    done(st);
+    return rc;
+}
+
+static int sq_trigger_delete(struct store *base, const char *id)
+{
+    struct sqlite_store *s = S(base);
+    sqlite3_stmt *st = NULL;
+    int rc;
+
+    if (!id)
+        return TOCSIN_EINVAL;
+    rc = stmt(s, ST_TRIGGER_DELETE, &st);
+    if (rc)
+        return rc;
+    if (bind_text(st, 1, id))
+        rc = db_err(s, "trigger_delete", SQLITE_ERROR);
+    else
+        rc = run_done(s, st, "trigger_delete");
+    if (!rc && sqlite3_changes(s->db) == 0)
+        rc = TOCSIN_ENOTFOUND;
+    done(st);
+    return rc;
+}
+
+static int sq_alert_upsert(struct store *base, const struct alert_rec *a)
+{
+    struct sqlite_store *s = S(base);
+    sqlite3_stmt *st = NULL;
+    int rc, b;
+
+    if (!a || !a->id[0] || !a->fingerprint)
+        return TOCSIN_EINVAL;
+    rc = stmt(s, ST_ALERT_UPSERT, &st);
+    if (rc)
+        return rc;
+    b = bind_text(st, 1, a->id) | bind_text(st, 2, a->fingerprint) |
+        bind_text(st, 3, a->trigger_id) | bind_text(st, 4, a->name) |
+        bind_text(st, 5, a->source) | bind_text(st, 6, a->description) |
+        sqlite3_bind_int(st, 7, (int)a->severity) | sqlite3_bind_int(st, 8, (int)a->status) |
+        bind_i64(st, 9, u64_to_i64(a->count)) | bind_i64(st, 10, a->first_ms) |
+        bind_i64(st, 11, a->last_ms) | bind_i64(st, 12, a->updated_ms) |
+        bind_i64(st, 13, a->resolved_ms) | bind_text(st, 14, a->projection_json) |
+        bind_text(st, 15, a->properties_json) | bind_text(st, 16, a->message);
+    rc = b ? db_err(s, "alert_upsert", SQLITE_ERROR) : run_done(s, st, "alert_upsert");
+    done(st);
+    return rc;
+}
+
+static int sq_outbox_insert(struct store *base, struct notify_rec *n)
+{
+    struct sqlite_store *s = S(base);
+    sqlite3_stmt *st = NULL;
+    int rc, b;
+
+    if (!n || !n->id[0])
+        return TOCSIN_EINVAL;
+    rc = stmt(s, ST_OUTBOX_INSERT, &st);
+    if (rc)
+        return rc;
+    b = bind_text(st, 1, n->id) | bind_text(st, 2, n->alert_id[0] ? n->alert_id : NULL) |
+        bind_text(st, 3, n->trigger_id) | bind_text(st, 4, n->channel) |
+        bind_text(st, 5, n->method) | bind_text(st, 6, n->url) |
+        bind_text(st, 7, n->headers_json) | bind_text(st, 8, n->body) |
+        sqlite3_bind_int(st, 9, n->use_proxy) | sqlite3_bind_int(st, 10, n->tls_verify) |
+        sqlite3_bind_int(st, 11, n->resolve) | sqlite3_bind_int(st, 12, (int)n->status) |
+        bind_i64(st, 13, n->attempts) | bind_i64(st, 14, n->max_attempts) |
+        bind_i64(st, 15, n->created_ms) | bind_i64(st, 16, n->next_ms) |
+        bind_i64(st, 17, n->updated_ms) |
+        (n->last_http_status ? sqlite3_bind_int(st, 18, n->last_http_status)
+                             : sqlite3_bind_null(st, 18)) |
+        bind_text(st, 19, n->last_error);
+    rc = b ? db_err(s, "outbox_insert", SQLITE_ERROR) : run_done(s, st, "outbox_insert");
+    if (!rc)
+        n->seq = sqlite3_last_insert_rowid(s->db);
+    done(st);
+    return rc;
+}
+
+static int sq_outbox_update(struct store *base, const struct notify_rec *n)
+{
+    struct sqlite_store *s = S(base);
+    sqlite3_stmt *st = NULL;
+    int rc, b;
+
+    if (!n || !n->id[0])
+        return TOCSIN_EINVAL;
+    rc = stmt(s, ST_OUTBOX_UPDATE, &st);
+    if (rc)
+        return rc;
+    b = bind_text(st, 1, n->id) | sqlite3_bind_int(st, 2, (int)n->status) |
+        bind_i64(st, 3, n->attempts) | bind_i64(st, 4, n->next_ms) |
+        bind_i64(st, 5, n->updated_ms) |
+        (n->last_http_status ? sqlite3_bind_int(st, 6, n->last_http_status)
+                             : sqlite3_bind_null(st, 6)) |
+        bind_text(st, 7, n->last_error);
+    rc = b ? db_err(s, "outbox_update", SQLITE_ERROR) : run_done(s, st, "outbox_update");
+    if (!rc && sqlite3_changes(s->db) == 0)
+        rc = TOCSIN_ENOTFOUND;
+    done(st);
+    return rc;
+}
+
+/* ---- rows to records ---- */
+
+/* Copies column i (NULL stays NULL) into *out. */
+static int col_dup(sqlite3_stmt *st, int i, char **out)
+{
+    const unsigned char *t = sqlite3_column_text(st, i);
+
+    *out = NULL;
+    if (!t)
+        return TOCSIN_OK;
+    *out = strdup((const char *)t);
+    return *out ? TOCSIN_OK : TOCSIN_ENOMEM;
+}
+
+static void col_id(sqlite3_stmt *st, int i, char dst[TOCSIN_ID_LEN + 1])
+{
+    const unsigned char *t = sqlite3_column_text(st, i);
+    size_t n = t ? strnlen((const char *)t, TOCSIN_ID_LEN) : 0;
+
+    if (n)
+        memcpy(dst, t, n);
+    dst[n] = '\0';
+}
+
+static int alert_from_row(sqlite3_stmt *st, struct alert_rec **out)
+{
+    struct alert_rec *a = calloc(1, sizeof(*a));
+    int rc;
+
+    *out = NULL;
+    if (!a)
+        return TOCSIN_ENOMEM;
+    col_id(st, 0, a->id);
+    rc = col_dup(st, 1, &a->fingerprint) | col_dup(st, 2, &a->trigger_id) |
+         col_dup(st, 3, &a->name) | col_dup(st, 4, &a->source) |
+         col_dup(st, 5, &a->description) | col_dup(st, 13, &a->projection_json) |
+         col_dup(st, 14, &a->properties_json) | col_dup(st, 15, &a->message);
+    a->severity = (enum severity)sqlite3_column_int(st, 6);
+    a->status = (enum alert_status)sqlite3_column_int(st, 7);
+    a->count = (uint64_t)sqlite3_column_int64(st, 8);
+    a->first_ms = sqlite3_column_int64(st, 9);
+    a->last_ms = sqlite3_column_int64(st, 10);
+    a->updated_ms = sqlite3_column_int64(st, 11);
+    a->resolved_ms = sqlite3_column_int64(st, 12);
+    if (rc) {
+        alert_rec_free(a);
+        return TOCSIN_ENOMEM;
+    }
+    *out = a;
+    return TOCSIN_OK;
+}
+
+static int notify_from_row(sqlite3_stmt *st, struct notify_rec **out)
+{
+    struct notify_rec *n = calloc(1, sizeof(*n));
+    int rc;
+
+    *out = NULL;
+    if (!n)
+        return TOCSIN_ENOMEM;
+    n->seq = sqlite3_column_int64(st, 0);
+    col_id(st, 1, n->id);
+    col_id(st, 2, n->alert_id);
+    rc = col_dup(st, 3, &n->trigger_id) | col_dup(st, 4, &n->channel) |
+         col_dup(st, 5, &n->method) | col_dup(st, 6, &n->url) |
+         col_dup(st, 7, &n->headers_json) | col_dup(st, 8, &n->body) |
+         col_dup(st, 19, &n->last_error);
+    n->use_proxy = sqlite3_column_int(st, 9) != 0;
+    n->tls_verify = sqlite3_column_int(st, 10) != 0;
+    n->resolve = sqlite3_column_int(st, 11) != 0;
+    n->status = (enum notify_status)sqlite3_column_int(st, 12);
+    n->attempts = (uint32_t)sqlite3_column_int64(st, 13);
+    n->max_attempts = (uint32_t)sqlite3_column_int64(st, 14);
+    n->created_ms = sqlite3_column_int64(st, 15);
+    n->next_ms = sqlite3_column_int64(st, 16);
+    n->updated_ms = sqlite3_column_int64(st, 17);
+    n->last_http_status = sqlite3_column_int(st, 18);
+    if (rc) {
+        notify_rec_free(n);
+        return TOCSIN_ENOMEM;
+    }
+    *out = n;
+    return TOCSIN_OK;
+}
+
+/* ---- start-up loading ---- */
+
+static int sq_trigger_load_all(struct store *base, store_trigger_cb cb, void *ud)
+{
+    struct sqlite_store *s = S(base);
+    sqlite3_stmt *st = NULL;
+    int rc, src = SQLITE_DONE;
+
+    rc = stmt(s, ST_TRIGGER_ALL, &st);
+    while (!rc && (src = sqlite3_step(st)) == SQLITE_ROW)
+        rc = cb(ud, (const char *)sqlite3_column_text(st, 0),
+                (const char *)sqlite3_column_text(st, 1));
+    if (!rc && src != SQLITE_DONE)
+        rc = db_err(s, "trigger_load_all", src);
+    done(st);
+    return rc;
+}
+
+static int sq_alert_load_open(struct store *base, store_alert_cb cb, void *ud)
+{
+    struct sqlite_store *s = S(base);
+    sqlite3_stmt *st = NULL;
+    struct alert_rec *a;
+    int rc, src = SQLITE_DONE;
+
+    rc = stmt(s, ST_ALERT_OPEN, &st);
+    if (!rc && sqlite3_bind_int(st, 1, ALERT_OPEN))
+        rc = db_err(s, "alert_load_open", SQLITE_ERROR);
+    while (!rc && (src = sqlite3_step(st)) == SQLITE_ROW) {
+        rc = alert_from_row(st, &a);
+        if (!rc)
+            rc = cb(ud, a);
+    }
+    if (!rc && src != SQLITE_DONE)
+        rc = db_err(s, "alert_load_open", src);
+    done(st);
+    return rc;
+}
+
+static int sq_outbox_load_pending(struct store *base, store_notify_cb cb, void *ud)
+{
+    struct sqlite_store *s = S(base);
+    sqlite3_stmt *st = NULL;
+    struct notify_rec *n;
+    int rc, src = SQLITE_DONE;
+
+    rc = stmt(s, ST_OUTBOX_PENDING, &st);
+    if (!rc && sqlite3_bind_int(st, 1, NOTIFY_PENDING))
+        rc = db_err(s, "outbox_load_pending", SQLITE_ERROR);
+    while (!rc && (src = sqlite3_step(st)) == SQLITE_ROW) {
+        rc = notify_from_row(st, &n);
+        if (!rc)
+            rc = cb(ud, n);
+    }
+    if (!rc && src != SQLITE_DONE)
+        rc = db_err(s, "outbox_load_pending", src);
+    done(st);
+    return rc;
+}
+
+/* ---- JSON ---- */
+
+/* Sets o[k] = v, taking v; a NULL v (allocation failed) is an error. */
+static int put(json_t *o, const char *k, json_t *v)
+{
+    if (!v)
+        return TOCSIN_ENOMEM;
+    return json_object_set_new_nocheck(o, k, v) ? TOCSIN_ENOMEM : TOCSIN_OK;
+}
+
+/* Text column as a JSON string; SQL NULL (or text that is not UTF-8) as null. */
+static json_t *col_jstr(sqlite3_stmt *st, int i)
+{
+    const unsigned char *t = sqlite3_column_text(st, i);
+    json_t *v;
+
+    if (!t)
+        return json_null();
+    v = json_stringn((const char *)t, (size_t)sqlite3_column_bytes(st, i));
+    return v ? v : json_null();
+}
+
+/* Text column holding a JSON object; {} if NULL or unreadable. */
+static json_t *col_jobj(sqlite3_stmt *st, int i)
+{
+    const char *t = (const char *)sqlite3_column_text(st, i);
+    json_t *v = t ? json_loadb(t, (size_t)sqlite3_column_bytes(st, i), 0, NULL) : NULL;
+
+    if (v && json_is_object(v))
+        return v;
+    json_decref(v);
+    return json_object();
+}
+
+/* "2026-11-24T05:44:27.123Z", or null if the time cannot be shown. */
+static json_t *jtime(int64_t ms)
+{
+    char out[48];
+    int64_t sec = ms / 1000, rem = ms % 1000;
+    time_t t;
+    struct tm tm;
+    size_t n;
+
+    if (rem < 0) {
+        rem += 1000;
+        sec--;
+    }
+    t = (time_t)sec;
+    if (!gmtime_r(&t, &tm))
+        return json_null();
+    n = strftime(out, sizeof(out), "%Y-%m-%dT%H:%M:%S", &tm);
+    if (!n)
+        return json_null();
+    snprintf(out + n, sizeof(out) - n, ".%03dZ", (int)rem);
+    return json_string(out);
+}
+
+static json_t *alert_row_json(sqlite3_stmt *st)
+{
+    json_t *o = json_object();
+    int64_t resolved = sqlite3_column_int64(st, 12);
+    int status = sqlite3_column_int(st, 7);
+    int rc;
+
+    if (!o)
+        return NULL;
+    rc = put(o, "id", col_jstr(st, 0));
+    rc |= put(o, "fingerprint", col_jstr(st, 1));
+    rc |= put(o, "trigger", col_jstr(st, 2));
+    rc |= put(o, "name", col_jstr(st, 3));
+    rc |= put(o, "source", col_jstr(st, 4));
+    rc |= put(o, "description", col_jstr(st, 5));
+    rc |= put(o, "severity", json_string(severity_name((enum severity)sqlite3_column_int(st, 6))));
+    rc |= put(o, "status", json_string(alert_status_name((enum alert_status)status)));
+    rc |= put(o, "count", json_integer(sqlite3_column_int64(st, 8)));
+    rc |= put(o, "firstTime", jtime(sqlite3_column_int64(st, 9)));
+    rc |= put(o, "lastTime", jtime(sqlite3_column_int64(st, 10)));
+    rc |= put(o, "updatedTime", jtime(sqlite3_column_int64(st, 11)));
+    rc |= put(o, "resolvedTime",
+              status == ALERT_OPEN || resolved == 0 ? json_null() : jtime(resolved));
+    rc |= put(o, "projection", col_jobj(st, 13));
+    rc |= put(o, "properties", col_jobj(st, 14));
+    rc |= put(o, "message", col_jstr(st, 15));
+    if (rc) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+}
+
+/* The names of a headers_json array; never the values. */
+static json_t *header_names(const char *headers_json)
+{
+    json_t *names = json_array(), *arr, *h;
+    size_t i;
+
+    if (!names || !headers_json)
+        return names;
+    arr = json_loads(headers_json, 0, NULL);
+    json_array_foreach(arr, i, h) {
+        const char *name = json_string_value(json_object_get(h, "name"));
+        if (name && json_array_append_new(names, json_string(name))) {
+            json_decref(names);
+            names = NULL;
+            break;
+        }
+    }
+    json_decref(arr);
+    return names;
+}
+
+/* The URL with any user-info ("user:pass@") shown as "***@". */
+static json_t *url_json(const char *url)
+{
+    const char *auth, *at = NULL;
+    struct buf b;
+    json_t *v;
+    size_t alen;
+
+    if (!url)
+        return json_null();
+    auth = strstr(url, "://");
+    if (!auth)
+        return json_string(url);
+    auth += 3;
+    alen = strcspn(auth, "/?#");
+    for (size_t i = 0; i < alen; i++)
+        if (auth[i] == '@')
+            at = auth + i;
+    if (!at)
+        return json_string(url);
+    buf_init(&b, strlen(url) + 8);
+    if (buf_append(&b, url, (size_t)(auth - url)) || buf_puts(&b, "***") || buf_puts(&b, at)) {
+        buf_free(&b);
+        return NULL;
+    }
+    v = json_string(buf_str(&b));
+    buf_free(&b);
+    return v;
+}
+
+static json_t *notify_row_json(sqlite3_stmt *st)
+{
+    json_t *o = json_object();
+    int status = sqlite3_column_int(st, 12);
+    int http = sqlite3_column_int(st, 18);
+    int rc;
+
+    if (!o)
+        return NULL;
+    rc = put(o, "id", col_jstr(st, 1));
+    rc |= put(o, "alert", col_jstr(st, 2));
+    rc |= put(o, "trigger", col_jstr(st, 3));
+    rc |= put(o, "channel", col_jstr(st, 4));
+    rc |= put(o, "method", col_jstr(st, 5));
+    rc |= put(o, "url", url_json((const char *)sqlite3_column_text(st, 6)));
+    rc |= put(o, "headers", header_names((const char *)sqlite3_column_text(st, 7)));
+    rc |= put(o, "status", json_string(notify_status_name((enum notify_status)status)));
+    rc |= put(o, "attempts", json_integer(sqlite3_column_int64(st, 13)));
+    rc |= put(o, "maxAttempts", json_integer(sqlite3_column_int64(st, 14)));
+    rc |= put(o, "resolve", json_boolean(sqlite3_column_int(st, 11)));
+    rc |= put(o, "createdTime", jtime(sqlite3_column_int64(st, 15)));
+    rc |= put(o, "nextAttemptTime",
+              status == NOTIFY_PENDING ? jtime(sqlite3_column_int64(st, 16)) : json_null());
+    rc |= put(o, "updatedTime", jtime(sqlite3_column_int64(st, 17)));
+    rc |= put(o, "lastHttpStatus", http ? json_integer(http) : json_null());
+    rc |= put(o, "lastError", col_jstr(st, 19));
+    if (rc) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+}
+
+/* ---- reader ---- */
+
+static void page_norm(const struct store_page *p, int64_t *limit, int64_t *offset)
+{
+    size_t l = p ? p->limit : 0, o = p ? p->offset : 0;
+
+    if (l == 0)
+        l = STORE_PAGE_DEFAULT;
+    if (l > STORE_PAGE_MAX)
+        l = STORE_PAGE_MAX;
+    *limit = (int64_t)l;
+    *offset = o > (size_t)INT64_MAX ? INT64_MAX : (int64_t)o;
+}
+
+/* Count and page read in one snapshot: a read transaction unless one is already open. */
+static int read_begin(struct sqlite_store *s, bool *began)
+{
+    int rc;
+
+    *began = false;
+    if (!sqlite3_get_autocommit(s->db))
+        return TOCSIN_OK;
+    rc = run_simple(s, ST_READ_BEGIN, "read_begin");
+    *began = (rc == TOCSIN_OK);
+    return rc;
+}
+
+static void read_end(struct sqlite_store *s, bool began)
+{
+    if (began)
+        run_simple(s, ST_COMMIT, "read_end");
+}
+
+/* Steps a one-row count query. */
+static int count_rows(struct sqlite_store *s, sqlite3_stmt *st, int64_t *total)
+{
+    int rc = sqlite3_step(st);
+
+    if (rc != SQLITE_ROW)
+        return db_err(s, "count", rc);
+    *total = sqlite3_column_int64(st, 0);
+    return TOCSIN_OK;
+}
+
+/* Appends fn(row) for every row of st to arr. */
+static int collect_rows(struct sqlite_store *s, sqlite3_stmt *st, row_json_fn fn, json_t *arr)
+{
+    int src;
+
+    while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+        json_t *v = fn(st);
+        if (!v)
+            return TOCSIN_ESTORE;
+        if (json_array_append_new(arr, v))
+            return TOCSIN_ENOMEM;
+    }
+    return src == SQLITE_DONE ? TOCSIN_OK : db_err(s, "list", src);
+}
+
+static int dyn_stmt(struct sqlite_store *s, int kind, unsigned mask, sqlite3_stmt **out)
+{
+    const struct dyn_spec *d = &dyn_specs[kind];
+    sqlite3_stmt **slot = &s->dyn[(unsigned)kind * DYN_MASKS + mask];
+    struct buf b;
+    int rc, nc = 0;
+
+    if (*slot) {
+        *out = *slot;
+        return TOCSIN_OK;
+    }
+    buf_init(&b, SQL_MAX);
+    rc = buf_puts(&b, d->head);
+    for (unsigned i = 0; i < DYN_FILTERS && !rc; i++)
+        if (mask & (1u << i))
+            rc = buf_printf(&b, "%s%s", nc++ ? " AND " : " WHERE ", d->conds[i]);
+    if (!rc)
+        rc = buf_puts(&b, d->tail);
+    if (!rc)
+        rc = prep(s, slot, buf_str(&b), out);
+    buf_free(&b);
+    return rc;
+}
+
+static int bind_args(sqlite3_stmt *st, const struct qargs *q)
+{
+    int i, rc = SQLITE_OK;
+
+    if ((i = sqlite3_bind_parameter_index(st, ":status")))
+        rc |= sqlite3_bind_int(st, i, q->status);
+    if ((i = sqlite3_bind_parameter_index(st, ":severity")))
+        rc |= sqlite3_bind_int(st, i, q->severity);
+    if ((i = sqlite3_bind_parameter_index(st, ":alert")))
+        rc |= bind_text(st, i, q->alert_id);
+    if ((i = sqlite3_bind_parameter_index(st, ":trigger")))
+        rc |= bind_text(st, i, q->trigger_id);
+    if ((i = sqlite3_bind_parameter_index(st, ":limit")))
+        rc |= bind_i64(st, i, q->limit);
+    if ((i = sqlite3_bind_parameter_index(st, ":offset")))
+        rc |= bind_i64(st, i, q->offset);
+    return rc;
+}
+
+/* {key:[rows], "total", "limit", "offset"} for one filtered listing. */
+static int paged_query(struct sqlite_store *s, int kind, unsigned mask, const struct qargs *q,
+                       row_json_fn fn, const char *key, json_t **out)
+{
+    sqlite3_stmt *cst = NULL, *lst = NULL;
+    json_t *res = NULL, *arr = NULL;
+    int64_t total = 0;
+    bool began = false;
+    int rc;
+
+    *out = NULL;
+    rc = dyn_stmt(s, kind, mask, &cst);
+    if (!rc)
+        rc = dyn_stmt(s, kind + 1, mask, &lst);
+    if (!rc)
+        rc = read_begin(s, &began);
+    if (rc)
+        goto out;
+    if (bind_args(cst, q) || bind_args(lst, q)) {
+        rc = db_err(s, "bind", SQLITE_ERROR);
+        goto out;
+    }
+    rc = count_rows(s, cst, &total);
+    arr = json_array();
+    if (!rc && !arr)
+        rc = TOCSIN_ENOMEM;
+    if (!rc)
+        rc = collect_rows(s, lst, fn, arr);
+    if (!rc && !(res = json_object()))
+        rc = TOCSIN_ENOMEM;
+    if (!rc) {
+        rc = put(res, key, json_incref(arr));
+        rc |= put(res, "total", json_integer(total));
+        rc |= put(res, "limit", json_integer(q->limit));
+        rc |= put(res, "offset", json_integer(q->offset));
+    }
+out:
+    done(cst);
+    done(lst);
+    read_end(s, began);
+    json_decref(arr);
+    if (rc)
+        json_decref(res);
+    else
+        *out = res;
+    return rc;
+}
+
+static int sq_alert_query_json(struct store *base, const struct alert_query *aq, json_t **out)
+{
+    struct qargs q = {.status = -1, .severity = -1};
+    unsigned mask = 0;
+
+    *out = NULL;
+    if (aq) {
+        if (aq->status < -1 || aq->status >= ALERT_STATUS_COUNT || aq->severity < -1 ||
+            aq->severity >= SEV_COUNT)
+            return TOCSIN_EINVAL;
+        q.status = aq->status;
+        q.severity = aq->severity;
+        q.trigger_id = aq->trigger_id;
+    }
+    mask = (q.status >= 0 ? 1u : 0u) | (q.severity >= 0 ? 2u : 0u) | (q.trigger_id ? 4u : 0u);
+    page_norm(aq ? &aq->page : NULL, &q.limit, &q.offset);
+    return paged_query(S(base), DYN_ALERT_COUNT, mask, &q, alert_row_json, "alerts", out);
+}
+
+static int sq_notify_query_json(struct store *base, const struct notify_query *nq, json_t **out)
+{
+    struct qargs q = {.status = -1, .severity = -1};
+    unsigned mask = 0;
+
+    *out = NULL;
+    if (nq) {
+        if (nq->status < -1 || nq->status >= NOTIFY_STATUS_COUNT)
+            return TOCSIN_EINVAL;
+        q.status = nq->status;
+        q.alert_id = nq->alert_id;
+        q.trigger_id = nq->trigger_id;
+    }
+    mask = (q.status >= 0 ? 1u : 0u) | (q.alert_id ? 2u : 0u) | (q.trigger_id ? 4u : 0u);
+    page_norm(nq ? &nq->page : NULL, &q.limit, &q.offset);
+    return paged_query(S(base), DYN_NOTIFY_COUNT, mask, &q, notify_row_json, "notifications",
+                       out);
+}
+
+/* Runs a one-row lookup by id and converts the row. */
+static int get_one(struct sqlite_store *s, enum stmt_id id, const char *key, row_json_fn fn,
+                   json_t **out)
+{
+    sqlite3_stmt *st = NULL;
+    int rc, src;
+
+    *out = NULL;
+    if (!key)
+        return TOCSIN_EINVAL;
+    rc = stmt(s, id, &st);
+    if (rc)
+        return rc;
+    if (bind_text(st, 1, key)) {
+        rc = db_err(s, "get", SQLITE_ERROR);
+        goto out;
+    }
+    src = sqlite3_step(st);
+    if (src == SQLITE_DONE)
+        rc = TOCSIN_ENOTFOUND;
+    else if (src != SQLITE_ROW)
+        rc = db_err(s, "get", src);
+    else if (!(*out = fn(st)))
+        rc = TOCSIN_ESTORE;
+out:
+    done(st);
+    return rc;
+}
+
+/* The stored trigger JSON of column 0. */
+static json_t *trigger_row_json(sqlite3_stmt *st)
+{
+    const char *t = (const char *)sqlite3_column_text(st, 0);
+    json_t *v = t ? json_loadb(t, (size_t)sqlite3_column_bytes(st, 0), JSON_DECODE_ANY, NULL)
+                  : NULL;
+
+    if (!v)
+        log_error("store_error", "op=trigger_json msg=\"stored trigger JSON is unreadable\"");
+    return v;
+}
+
+static int sq_trigger_get_json(struct store *base, const char *id, json_t **out)
+{
+    return get_one(S(base), ST_TRIGGER_GET, id, trigger_row_json, out);
+}
+
+static int sq_alert_get_json(struct store *base, const char *id, json_t **out)
+{
+    return get_one(S(base), ST_ALERT_GET, id, alert_row_json, out);
+}
+
+static int sq_trigger_list_json(struct store *base, const struct store_page *p, json_t **out)
+{
+    struct sqlite_store *s = S(base);
+    sqlite3_stmt *cst = NULL, *lst = NULL;
+    json_t *res = NULL, *arr = NULL;
+    int64_t total = 0, limit, offset;
+    bool began = false;
+    int rc;
+
+    *out = NULL;
+    page_norm(p, &limit, &offset);
+    rc = stmt(s, ST_TRIGGER_COUNT, &cst);
+    if (!rc)
+        rc = stmt(s, ST_TRIGGER_PAGE, &lst);
+    if (!rc)
+        rc = read_begin(s, &began);
+    if (!rc && (bind_i64(lst, 1, limit) | bind_i64(lst, 2, offset)))
+        rc = db_err(s, "trigger_list", SQLITE_ERROR);
+    if (!rc)
+        rc = count_rows(s, cst, &total);
+    if (!rc && !(arr = json_array()))
+        rc = TOCSIN_ENOMEM;
+    if (!rc)
+        rc = collect_rows(s, lst, trigger_row_json, arr);
+    if (!rc && !(res = json_object()))
+        rc = TOCSIN_ENOMEM;
+    if (!rc) {
+        rc = put(res, "triggers", json_incref(arr));
+        rc |= put(res, "total", json_integer(total));
+    }
+    done(cst);
+    done(lst);
+    read_end(s, began);
+    json_decref(arr);
+    if (rc)
+        json_decref(res);
+    else
+        *out = res;
+    return rc;
+}
+
+const struct store_ops store_sqlite_ops = {
+    .name = "sqlite",
+    .open = sq_open,
+    .close = sq_close,
+    .begin = sq_begin,
+    .commit = sq_commit,
+    .rollback = sq_rollback,
+    .trigger_put = sq_trigger_put,
+    .trigger_delete = sq_trigger_delete,
+    .alert_upsert = sq_alert_upsert,
+    .outbox_insert = sq_outbox_insert,
+    .outbox_update = sq_outbox_update,
+    .trigger_load_all = sq_trigger_load_all,
+    .alert_load_open = sq_alert_load_open,
+    .outbox_load_pending = sq_outbox_load_pending,
+    .trigger_list_json = sq_trigger_list_json,
+    .trigger_get_json = sq_trigger_get_json,
+    .alert_query_json = sq_alert_query_json,
+    .alert_get_json = sq_alert_get_json,
+    .notify_query_json = sq_notify_query_json,
+};

@@ -1,0 +1,153 @@
+/* The durable store: triggers, alerts and the notification outbox.
+ *
+ * One interface, several backends behind an ops table: store/sqlite.c fills `store_sqlite_ops`
+ * (a later store/pg.c fills its own). The store_* functions below are thin wrappers that call
+ * `s->ops->...`.
+ *
+ * Threads and connections. A `struct store` is one database connection and is used by ONE thread
+ * only (SQLite connections are opened with SQLITE_OPEN_NOMUTEX). The daemon opens:
+ *   - one writer (readonly = false) for the store-writer thread. It creates the data directory
+ *     and the schema, and is the only connection that ever writes. It loads the start-up state
+ *     (store_*_load_*) before the other threads start.
+ *   - any number of readers (readonly = true), one per thread that serves queries, opened after
+ *     the writer. A reader only ever runs SELECTs (it is refused writes), and sees committed data.
+ *
+ * Errors: functions return TOCSIN_OK or an enum tocsin_err. A database failure is TOCSIN_ESTORE
+ * and is logged ("store_error", with SQLite's message); a uniqueness violation is TOCSIN_EEXIST,
+ * another constraint violation TOCSIN_EINVAL. Lookups of a missing object give TOCSIN_ENOTFOUND.
+ * Strings passed in are borrowed for the call only. */
+#ifndef TOCSIN_STORE_H
+#define TOCSIN_STORE_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/model.h"
+#include "util/config.h"
+
+#define STORE_PAGE_DEFAULT 50
+#define STORE_PAGE_MAX 1000
+
+/* A page of a listing. limit 0 means STORE_PAGE_DEFAULT; above STORE_PAGE_MAX it is cut to it. */
+struct store_page {
+    size_t limit;
+    size_t offset;
+};
+
+struct alert_query {
+    int status;             /* enum alert_status, -1 any */
+    int severity;           /* enum severity, -1 any */
+    const char *trigger_id; /* NULL any */
+    struct store_page page;
+};
+
+struct notify_query {
+    int status;             /* enum notify_status, -1 any */
+    const char *alert_id;   /* NULL any */
+    const char *trigger_id; /* NULL any */
+    struct store_page page;
+};
+
+/* Start-up loading callbacks. Returning non-zero stops the walk; the load function then returns
+ * that value. A callback must not call the store it is being fed from. */
+typedef int (*store_trigger_cb)(void *ud, const char *id, const char *json); /* borrowed */
+typedef int (*store_alert_cb)(void *ud, struct alert_rec *a);  /* callee owns a, always */
+typedef int (*store_notify_cb)(void *ud, struct notify_rec *n); /* callee owns n, always */
+
+struct store;
+
+/* A backend. Every member is required. See the store_* wrappers for each contract. */
+struct store_ops {
+    const char *name; /* "sqlite" */
+    int (*open)(const char *data_dir, enum durability d, bool readonly, struct store **out,
+                char *err, size_t errlen);
+    void (*close)(struct store *s);
+
+    int (*begin)(struct store *s);
+    int (*commit)(struct store *s);
+    int (*rollback)(struct store *s);
+    int (*trigger_put)(struct store *s, const char *id, const char *json, bool enabled,
+                       int64_t created_ms, int64_t updated_ms);
+    int (*trigger_delete)(struct store *s, const char *id);
+    int (*alert_upsert)(struct store *s, const struct alert_rec *a);
+    int (*outbox_insert)(struct store *s, struct notify_rec *n);
+    int (*outbox_update)(struct store *s, const struct notify_rec *n);
+
+    int (*trigger_load_all)(struct store *s, store_trigger_cb cb, void *ud);
+    int (*alert_load_open)(struct store *s, store_alert_cb cb, void *ud);
+    int (*outbox_load_pending)(struct store *s, store_notify_cb cb, void *ud);
+
+    int (*trigger_list_json)(struct store *s, const struct store_page *p, json_t **out);
+    int (*trigger_get_json)(struct store *s, const char *id, json_t **out);
+    int (*alert_query_json)(struct store *s, const struct alert_query *q, json_t **out);
+    int (*alert_get_json)(struct store *s, const char *id, json_t **out);
+    int (*notify_query_json)(struct store *s, const struct notify_query *q, json_t **out);
+};
+
+/* The common head of every backend's connection struct (a backend embeds it as its first
+ * member). Callers treat struct store as opaque. */
+struct store {
+    const struct store_ops *ops;
+};
+
+extern const struct store_ops store_sqlite_ops;
+
+/* Opens the SQLite store `<data_dir>/tocsin.db` (see store_open_ops). */
+int store_open(const char *data_dir, enum durability d, bool readonly, struct store **out,
+               char *err, size_t errlen);
+/* Opens a connection through the given backend. The writer (readonly = false) creates data_dir
+ * (mode 0700) and the database file (mode 0600) if missing and migrates the schema; a reader
+ * needs the schema to exist. On failure returns non-zero, sets *out = NULL and writes a reason
+ * into err. Caller frees with store_close(). */
+int store_open_ops(const struct store_ops *ops, const char *data_dir, enum durability d,
+                   bool readonly, struct store **out, char *err, size_t errlen);
+void store_close(struct store *s); /* NULL is fine; an open transaction is rolled back */
+const char *store_backend_name(const struct store *s);
+
+/* Writer API (the writer connection's thread only). Operations outside begin/commit are
+ * committed one by one; the writer groups many in one transaction. */
+int store_begin(struct store *s);
+int store_commit(struct store *s);
+int store_rollback(struct store *s);
+/* Inserts or replaces a trigger (an update keeps the first created_ms). */
+int store_trigger_put(struct store *s, const char *id, const char *json, bool enabled,
+                      int64_t created_ms, int64_t updated_ms);
+int store_trigger_delete(struct store *s, const char *id); /* TOCSIN_ENOTFOUND if absent */
+/* Inserts or replaces the alert with a->id. The fingerprint is unique: another alert with the
+ * same fingerprint gives TOCSIN_EEXIST. */
+int store_alert_upsert(struct store *s, const struct alert_rec *a);
+/* Inserts a new outbox row (n->id unique) and sets n->seq. */
+int store_outbox_insert(struct store *s, struct notify_rec *n);
+/* Updates the row with n->id: status, attempts, next_ms, updated_ms, last_http_status,
+ * last_error. TOCSIN_ENOTFOUND if absent. */
+int store_outbox_update(struct store *s, const struct notify_rec *n);
+
+/* Start-up loading (writer connection, before the threads start). Triggers in insertion order;
+ * open alerts; pending notifications by next_ms. */
+int store_trigger_load_all(struct store *s, store_trigger_cb cb, void *ud);
+int store_alert_load_open(struct store *s, store_alert_cb cb, void *ud);
+int store_outbox_load_pending(struct store *s, store_notify_cb cb, void *ud);
+
+/* Reader API for the REST API. On success *out is a new reference the caller decrefs.
+ * Times are ISO 8601 UTC with milliseconds ("2026-11-24T05:44:27.123Z").
+ *
+ * {"triggers":[<stored trigger JSON>...],"total":N}, in insertion order. */
+int store_trigger_list_json(struct store *s, const struct store_page *p, json_t **out);
+/* The stored trigger JSON; TOCSIN_ENOTFOUND. */
+int store_trigger_get_json(struct store *s, const char *id, json_t **out);
+/* {"alerts":[...],"total":N,"limit":L,"offset":O}, newest last_ms first. An alert is
+ * {"id","fingerprint","trigger","name","source","description","severity","status","count",
+ *  "firstTime","lastTime","updatedTime","resolvedTime"(null while open),"projection":{},
+ *  "properties":{},"message"}. TOCSIN_EINVAL for an out-of-range status or severity. */
+int store_alert_query_json(struct store *s, const struct alert_query *q, json_t **out);
+int store_alert_get_json(struct store *s, const char *id, json_t **out); /* TOCSIN_ENOTFOUND */
+/* {"notifications":[...],"total":N,"limit":L,"offset":O}, newest first. A notification is
+ * {"id","alert","trigger","channel","method","url","headers":[names only],"status","attempts",
+ *  "maxAttempts","resolve","createdTime","nextAttemptTime"(null unless pending),"updatedTime",
+ *  "lastHttpStatus"(null if none),"lastError"}. Header values are never returned, and the
+ * user-info part of the URL ("user:pass@") is shown as "***@". */
+int store_notify_query_json(struct store *s, const struct notify_query *q, json_t **out);
+
+#endif

@@ -1,0 +1,156 @@
+#include "util/buf.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/err.h"
+
+void buf_init(struct buf *b, size_t max)
+{
+    b->p = NULL;
+    b->len = b->cap = 0;
+    b->max = max;
+}
+
+void buf_free(struct buf *b)
+{
+    free(b->p);
+    b->p = NULL;
+    b->len = b->cap = 0;
+}
+
+void buf_reset(struct buf *b)
+{
+    b->len = 0;
+    if (b->p)
+        b->p[0] = '\0';
+}
+
+static int grow(struct buf *b, size_t extra)
+{
+    size_t need, ncap;
+    char *np;
+
+    if (extra > b->max || b->len > b->max - extra)
+        return TOCSIN_ETOOBIG;
+    need = b->len + extra + 1;
+    if (need <= b->cap)
+        return TOCSIN_OK;
+    ncap = b->cap ? b->cap : 64;
+    while (ncap < need)
+        ncap *= 2;
+    if (ncap > b->max + 1)
+        ncap = b->max + 1;
+    np = realloc(b->p, ncap);
+    if (!np)
+        return TOCSIN_ENOMEM;
+    b->p = np;
+    b->cap = ncap;
+    return TOCSIN_OK;
+}
+
+int buf_append(struct buf *b, const void *data, size_t n)
+{
+    int rc = grow(b, n);
+    if (rc)
+        return rc;
+    if (n)
+        memcpy(b->p + b->len, data, n);
+    b->len += n;
+    b->p[b->len] = '\0';
+    return TOCSIN_OK;
+}
+
+int buf_puts(struct buf *b, const char *s)
+{
+    return buf_append(b, s, strlen(s));
+}
+
+int buf_putc(struct buf *b, char c)
+{
+    return buf_append(b, &c, 1);
+}
+
+int buf_vprintf(struct buf *b, const char *fmt, va_list ap)
+{
+    va_list cp;
+    int n, rc;
+
+    va_copy(cp, ap);
+    n = vsnprintf(NULL, 0, fmt, cp);
+    va_end(cp);
+    if (n < 0)
+        return TOCSIN_EINVAL;
+    rc = grow(b, (size_t)n);
+    if (rc)
+        return rc;
+    vsnprintf(b->p + b->len, (size_t)n + 1, fmt, ap);
+    b->len += (size_t)n;
+    return TOCSIN_OK;
+}
+
+int buf_printf(struct buf *b, const char *fmt, ...)
+{
+    va_list ap;
+    int rc;
+
+    va_start(ap, fmt);
+    rc = buf_vprintf(b, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+int buf_json_escape(struct buf *b, const char *s, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t i, start = 0;
+    int rc = TOCSIN_OK;
+
+    for (i = 0; i < n && !rc; i++) {
+        unsigned char c = (unsigned char)s[i];
+        char esc[7];
+        size_t elen = 2;
+
+        if (c >= 0x20 && c != '"' && c != '\\')
+            continue;
+        rc = buf_append(b, s + start, i - start);
+        start = i + 1;
+        esc[0] = '\\';
+        switch (c) {
+        case '"': esc[1] = '"'; break;
+        case '\\': esc[1] = '\\'; break;
+        case '\n': esc[1] = 'n'; break;
+        case '\r': esc[1] = 'r'; break;
+        case '\t': esc[1] = 't'; break;
+        case '\b': esc[1] = 'b'; break;
+        case '\f': esc[1] = 'f'; break;
+        default:
+            memcpy(esc + 1, "u00", 3);
+            esc[4] = hex[c >> 4];
+            esc[5] = hex[c & 15];
+            elen = 6;
+        }
+        if (!rc)
+            rc = buf_append(b, esc, elen);
+    }
+    if (!rc)
+        rc = buf_append(b, s + start, n - start);
+    return rc;
+}
+
+char *buf_steal(struct buf *b)
+{
+    char *p = b->p;
+
+    if (!p)
+        p = calloc(1, 1);
+    b->p = NULL;
+    b->len = b->cap = 0;
+    return p;
+}
+
+const char *buf_str(const struct buf *b)
+{
+    return b->p ? b->p : "";
+}

@@ -1,0 +1,7 @@
+#ifndef TOCSIN_ID_H
+#define TOCSIN_ID_H
+
+/* A random (v4) UUID, lower-case, NUL-terminated in out[36]. Uses libsodium's CSPRNG. */
+void id_uuid4(char out[37]);
+
+#endif

@@ -1,0 +1,185 @@
+"""Alerts raised by triggers: the alert record, list filters and paging, GET by id, auto-resolve
+and resolve notifications (time passes only on the test clock)."""
+
+import re
+
+from helpers import check_error, expect_status, threshold, trigger, wait_for
+
+ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
+
+
+def test_alert_record(daemon):
+    d = daemon
+    d.add_triggers(trigger("al-1", name="High latency", source="REQUEST", severity="CRITICAL",
+                           description="latency over 100 ms",
+                           conditions=[threshold("rt", "GT", 100)]))
+    d.send_events({"type": "REQUEST", "properties": {"rt": 500, "api": "a1"}})
+    alert = d.wait_alerts("al-1")[0]
+    assert alert["trigger"] == "al-1"
+    assert alert["status"] == "open"
+    assert alert["severity"] == "critical"
+    assert alert["name"] == "High latency"
+    assert alert["source"] == "REQUEST"
+    assert alert["description"] == "latency over 100 ms"
+    assert alert["count"] == 1
+    assert alert["properties"].get("rt") == 500, alert["properties"]
+    assert alert["properties"].get("api") == "a1", alert["properties"]
+    assert alert["resolvedTime"] is None
+    assert isinstance(alert["id"], str) and alert["id"]
+    assert isinstance(alert["fingerprint"], str) and alert["fingerprint"]
+    for k in ("firstTime", "lastTime", "updatedTime"):
+        assert ISO.match(alert.get(k) or ""), f"{k} = {alert.get(k)!r} is not ISO-8601 UTC"
+    assert isinstance(alert["message"], str) and alert["message"]
+
+    # A second true evaluation updates the same alert.
+    d.send_events({"type": "REQUEST", "properties": {"rt": 700, "api": "a1"}})
+    wait_for(lambda: d.alerts_of("al-1")[0]["count"] == 2, what="alert count 2")
+    alerts = d.alerts_of("al-1")
+    assert len(alerts) == 1, alerts
+    again = alerts[0]
+    assert again["id"] == alert["id"]
+    assert again["fingerprint"] == alert["fingerprint"]
+    assert again["firstTime"] == alert["firstTime"]
+    assert again["lastTime"] >= alert["lastTime"]
+    assert again["properties"].get("rt") == 700
+
+    r = d.get(f"/api/v1/alerts/{alert['id']}")
+    expect_status(r, 200, "GET /api/v1/alerts/{id}")
+    assert r.json()["id"] == alert["id"]
+    assert r.json()["count"] == 2
+    check_error(d.get("/api/v1/alerts/00000000-0000-0000-0000-000000000000"), 404)
+    check_error(d.get("/api/v1/alerts/no-such-alert"), 404)
+
+
+def test_alert_per_projection_key(daemon):
+    d = daemon
+    d.add_triggers(trigger("proj", source="REQUEST", conditions=[
+        {"type": "STRING", "property": "status", "operator": "EQUALS", "pattern": "500",
+         "projections": [{"type": "PROPERTY", "property": "api"}]}]))
+    d.send_events([{"type": "REQUEST", "properties": {"status": "500", "api": a}}
+                   for a in ("a1", "a2", "a1")])
+    alerts = d.wait_alerts("proj", n=2)
+    wait_for(lambda: sum(a["count"] for a in d.alerts_of("proj")) == 3, what="3 fires")
+    alerts = d.alerts_of("proj")
+    assert len(alerts) == 2, alerts
+    by_key = {a["projection"]["api"]: a for a in alerts}
+    assert sorted(by_key) == ["a1", "a2"]
+    assert by_key["a1"]["count"] == 2 and by_key["a2"]["count"] == 1
+    assert by_key["a1"]["fingerprint"] != by_key["a2"]["fingerprint"]
+
+
+def test_alert_filters_and_paging(daemon):
+    d = daemon
+    for sev in ("INFO", "WARNING", "CRITICAL"):
+        d.add_triggers(trigger(f"sev-{sev.lower()}", source=f"S_{sev}", severity=sev,
+                               conditions=[threshold("v", "GT", 0)]))
+        d.send_events({"type": f"S_{sev}", "properties": {"v": 1}})
+    for sev in ("info", "warning", "critical"):
+        d.wait_alerts(f"sev-{sev}")
+
+    everything = d.alerts()
+    assert everything["total"] == 3, everything
+    assert everything["limit"] == 50 and everything["offset"] == 0, everything
+    assert {a["severity"] for a in everything["alerts"]} == {"info", "warning", "critical"}
+
+    crit = d.alerts(severity="critical")
+    assert crit["total"] == 1 and [a["trigger"] for a in crit["alerts"]] == ["sev-critical"]
+    assert d.alerts(status="open")["total"] == 3
+    resolved = d.alerts(status="resolved")
+    assert resolved["alerts"] == [] and resolved["total"] == 0, resolved
+    assert d.alerts(status="open", severity="warning")["total"] == 1
+    assert [a["severity"] for a in d.alerts(trigger="sev-info")["alerts"]] == ["info"]
+    assert d.alerts(trigger="nope")["total"] == 0
+
+    page1 = d.alerts(limit=2)
+    assert page1["total"] == 3 and page1["limit"] == 2 and page1["offset"] == 0
+    assert len(page1["alerts"]) == 2
+    page2 = d.alerts(limit=2, offset=2)
+    assert page2["total"] == 3 and page2["offset"] == 2 and len(page2["alerts"]) == 1
+    ids = [a["id"] for a in page1["alerts"] + page2["alerts"]]
+    assert len(set(ids)) == 3, ids
+    r = d.get("/api/v1/alerts", params={"limit": 5000})
+    if r.status_code == 200:
+        assert r.json()["limit"] == 1000, f"limit=5000 must be capped at 1000: {r.json()}"
+    else:
+        check_error(r, 400)
+
+    for bad in ({"status": "sleeping"}, {"severity": "apocalyptic"}, {"limit": "lots"}):
+        r = d.get("/api/v1/alerts", params=bad)
+        check_error(r, 400)
+
+
+RESOLVE_BODY = "${alert.name}|${alert.status}"
+
+
+def resolving_trigger(tid, url, notify_on_resolve):
+    t = trigger(tid, name=tid, source="RES", conditions=[threshold("rt", "GT", 100)],
+                resolveAfter={"duration": 10, "timeUnit": "SECONDS"},
+                notifications=[{"type": "webhook-notifier", "configuration": {
+                    "url": url, "method": "POST", "body": RESOLVE_BODY,
+                    "headers": [{"name": "Content-Type", "value": "text/plain"}]}}])
+    if notify_on_resolve:
+        t["notifyOnResolve"] = True
+    return t
+
+
+def test_auto_resolve_with_resolve_notification(daemon, receiver):
+    d = daemon
+    d.add_triggers(resolving_trigger("res-1", receiver.url, True))
+    d.send_events({"type": "RES", "properties": {"rt": 500}})
+    first = receiver.wait_for(1)[0]
+    assert first["body"] == b"res-1|open", first["body"]
+    alert = d.wait_alerts("res-1")[0]
+    assert alert["status"] == "open"
+
+    d.send_events({"type": "RES", "properties": {"rt": 50}})
+    d.sync()
+    d.advance(5000)
+    d.sync()
+    assert d.alerts_of("res-1")[0]["status"] == "open", "resolved before resolveAfter elapsed"
+    d.advance(5000)  # conditions false for 10 s now
+
+    wait_for(lambda: d.alerts_of("res-1", status="resolved"), what="alert resolved")
+    got = d.get(f"/api/v1/alerts/{alert['id']}").json()
+    assert got["status"] == "resolved"
+    assert ISO.match(got["resolvedTime"] or ""), got["resolvedTime"]
+    assert d.alerts(trigger="res-1", status="open")["total"] == 0
+
+    reqs = receiver.wait_for(2)
+    assert reqs[1]["body"] == b"res-1|resolved", reqs[1]["body"]
+    notes = wait_for(lambda: (lambda n: n if n["total"] == 2 and all(
+        x["status"] == "delivered" for x in n["notifications"]) else None)(
+        d.notifications(trigger="res-1")), what="2 delivered notifications")
+    assert sorted(x["resolve"] for x in notes["notifications"]) == [False, True]
+
+
+def test_auto_resolve_without_resolve_notification(daemon, receiver):
+    d = daemon
+    d.add_triggers(resolving_trigger("res-2", receiver.url, False))
+    d.send_events([{"type": "RES", "properties": {"rt": 500}},
+                   {"type": "RES", "properties": {"rt": 1}}])
+    receiver.wait_for(1)
+    d.sync()
+    d.advance(10000)
+    wait_for(lambda: d.alerts_of("res-2", status="resolved"), what="alert resolved")
+    d.sync()
+    assert len(receiver.received()) == 1, [r["body"] for r in receiver.received()]
+    assert d.notifications(trigger="res-2")["total"] == 1
+
+
+def test_true_evaluation_restarts_the_resolve_period(daemon, receiver):
+    d = daemon
+    d.add_triggers(resolving_trigger("res-3", receiver.url, True))
+    d.send_events([{"type": "RES", "properties": {"rt": 500}},
+                   {"type": "RES", "properties": {"rt": 1}}])
+    d.sync()
+    d.advance(5000)
+    d.send_events([{"type": "RES", "properties": {"rt": 500}},
+                   {"type": "RES", "properties": {"rt": 1}}])
+    d.sync()
+    d.advance(6000)  # 11 s after the first false, 6 s after the last one
+    d.sync()
+    alerts = d.alerts_of("res-3")
+    assert [a["status"] for a in alerts] == ["open"], alerts
+    d.advance(5000)
+    wait_for(lambda: d.alerts_of("res-3", status="resolved"), what="alert resolved")

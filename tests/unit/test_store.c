@@ -1,0 +1,685 @@
+/* The SQLite store: schema, writer operations, start-up loading and the JSON read API, each test
+ * on a fresh database in its own temporary directory. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <jansson.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/model.h"
+#include "store/store.h"
+#include "util/err.h"
+#include "util/log.h"
+
+#define T_ISO "2026-11-24T05:44:27.123Z"
+#define T_MS INT64_C(1795499067123)
+
+struct fx {
+    char dir[64];
+    struct store *w; /* the writer */
+};
+
+static int fx_setup(void **state)
+{
+    struct fx *f = calloc(1, sizeof(*f));
+    char err[256] = "";
+
+    assert_non_null(f);
+    snprintf(f->dir, sizeof(f->dir), "/tmp/tocsin-store-XXXXXX");
+    assert_non_null(mkdtemp(f->dir));
+    assert_int_equal(store_open(f->dir, DURABILITY_BATCH, false, &f->w, err, sizeof(err)),
+                     TOCSIN_OK);
+    *state = f;
+    return 0;
+}
+
+static void rm_tree(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    char path[512];
+
+    if (!d)
+        return;
+    while ((e = readdir(d))) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+            continue;
+        snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+        unlink(path);
+    }
+    closedir(d);
+    rmdir(dir);
+}
+
+static int fx_teardown(void **state)
+{
+    struct fx *f = *state;
+
+    store_close(f->w);
+    rm_tree(f->dir);
+    free(f);
+    return 0;
+}
+
+/* One integer from a raw SQLite connection (to look behind the API). */
+static int64_t raw_int(const char *dir, const char *sql)
+{
+    char path[256];
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    int64_t v = -1;
+
+    snprintf(path, sizeof(path), "%s/tocsin.db", dir);
+    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+    if (sqlite3_step(st) == SQLITE_ROW)
+        v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return v;
+}
+
+static struct alert_rec *mk_alert(const char *id, const char *fp, const char *trigger,
+                                  enum severity sev, enum alert_status status, int64_t last_ms)
+{
+    struct alert_rec *a = calloc(1, sizeof(*a));
+
+    assert_non_null(a);
+    snprintf(a->id, sizeof(a->id), "%s", id);
+    a->fingerprint = strdup(fp);
+    a->trigger_id = strdup(trigger);
+    a->name = strdup("High latency");
+    a->source = strdup("REQUEST");
+    a->description = strdup("p99 above 500 ms");
+    a->severity = sev;
+    a->status = status;
+    a->count = 3;
+    a->first_ms = T_MS - 1000;
+    a->last_ms = last_ms;
+    a->updated_ms = last_ms;
+    a->resolved_ms = status == ALERT_RESOLVED ? last_ms : 0;
+    a->projection_json = strdup("{\"api\":\"a1\"}");
+    a->properties_json = strdup("{\"response.time\":812}");
+    a->message = strdup("latency 812 > 500");
+    return a;
+}
+
+static struct notify_rec *mk_notify(const char *id, const char *alert, const char *trigger)
+{
+    struct notify_rec *n = calloc(1, sizeof(*n));
+
+    assert_non_null(n);
+    snprintf(n->id, sizeof(n->id), "%s", id);
+    snprintf(n->alert_id, sizeof(n->alert_id), "%s", alert);
+    n->trigger_id = strdup(trigger);
+    n->channel = strdup("webhook-notifier");
+    n->method = strdup("POST");
+    n->url = strdup("https://user:s3cret@hooks.example.com/x?y=1");
+    n->headers_json = strdup("[{\"name\":\"Authorization\",\"value\":\"Bearer TOPSECRET\"},"
+                             "{\"name\":\"X-Env\",\"value\":\"prod\"}]");
+    n->body = strdup("{\"alert\":\"x\"}");
+    n->use_proxy = true;
+    n->tls_verify = false;
+    n->resolve = true;
+    n->status = NOTIFY_PENDING;
+    n->max_attempts = 7;
+    n->created_ms = T_MS;
+    n->next_ms = T_MS + 5;
+    n->updated_ms = T_MS;
+    return n;
+}
+
+/* ---- schema ---- */
+
+static void test_migrations_fresh_and_reopen(void **state)
+{
+    struct fx *f = *state;
+    struct store *again = NULL;
+    char path[256], err[256] = "";
+    struct stat sb;
+
+    assert_int_equal(raw_int(f->dir, "PRAGMA user_version"), 1);
+    assert_int_equal(raw_int(f->dir, "SELECT count(*) FROM sqlite_master WHERE type = 'table'"
+                                     " AND name IN ('triggers', 'alerts', 'outbox')"),
+                     3);
+    assert_int_equal(raw_int(f->dir, "SELECT count(*) FROM sqlite_master WHERE type = 'index'"
+                                     " AND name IN ('alerts_status_last', 'alerts_severity',"
+                                     " 'alerts_trigger', 'outbox_status_next', 'outbox_alert')"),
+                     5);
+    snprintf(path, sizeof(path), "%s/tocsin.db", f->dir);
+    assert_int_equal(stat(path, &sb), 0);
+    assert_int_equal(sb.st_mode & 0777, 0600);
+
+    /* A second open of an up-to-date database migrates nothing and works. */
+    assert_int_equal(store_open(f->dir, DURABILITY_SYNC, false, &again, err, sizeof(err)),
+                     TOCSIN_OK);
+    assert_string_equal(store_backend_name(again), "sqlite");
+    store_close(again);
+    assert_int_equal(raw_int(f->dir, "PRAGMA user_version"), 1);
+}
+
+static void test_journal_is_wal(void **state)
+{
+    struct fx *f = *state;
+    char path[256];
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+
+    snprintf(path, sizeof(path), "%s/tocsin.db", f->dir);
+    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_string_equal((const char *)sqlite3_column_text(st, 0), "wal");
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+}
+
+static void test_open_errors(void **state)
+{
+    struct fx *f = *state;
+    struct store *s = (struct store *)1;
+    char dir[64], err[256] = "";
+
+    (void)f;
+    log_setup(LOG_OFF, NULL);
+    snprintf(dir, sizeof(dir), "/tmp/tocsin-store-XXXXXX");
+    assert_non_null(mkdtemp(dir));
+    /* A reader needs the writer to have created the schema. */
+    assert_int_not_equal(store_open(dir, DURABILITY_BATCH, true, &s, err, sizeof(err)),
+                         TOCSIN_OK);
+    assert_null(s);
+    assert_true(strlen(err) > 0);
+    assert_int_not_equal(store_open("", DURABILITY_BATCH, false, &s, err, sizeof(err)),
+                         TOCSIN_OK);
+    log_setup(LOG_WARN, NULL);
+    rm_tree(dir);
+}
+
+/* ---- triggers ---- */
+
+struct ids {
+    char v[8][40];
+    size_t n;
+};
+
+static int collect_trigger(void *ud, const char *id, const char *json)
+{
+    struct ids *ids = ud;
+
+    assert_non_null(json);
+    if (ids->n < 8)
+        snprintf(ids->v[ids->n++], sizeof(ids->v[0]), "%s", id);
+    return 0;
+}
+
+static void test_triggers(void **state)
+{
+    struct fx *f = *state;
+    struct store_page page = {.limit = 2, .offset = 0};
+    struct ids ids = {0};
+    json_t *j = NULL;
+
+    assert_int_equal(store_trigger_put(f->w, "t1", "{\"id\":\"t1\",\"v\":1}", true, 10, 10), 0);
+    assert_int_equal(store_trigger_put(f->w, "t2", "{\"id\":\"t2\",\"v\":1}", true, 20, 20), 0);
+    assert_int_equal(store_trigger_put(f->w, "t3", "{\"id\":\"t3\",\"v\":1}", false, 30, 30), 0);
+    /* Upsert: new JSON, first created_ms kept, position kept. */
+    assert_int_equal(store_trigger_put(f->w, "t2", "{\"id\":\"t2\",\"v\":2}", false, 99, 40), 0);
+    assert_int_equal(raw_int(f->dir, "SELECT created_ms FROM triggers WHERE id = 't2'"), 20);
+    assert_int_equal(raw_int(f->dir, "SELECT updated_ms FROM triggers WHERE id = 't2'"), 40);
+    assert_int_equal(raw_int(f->dir, "SELECT enabled FROM triggers WHERE id = 't2'"), 0);
+
+    assert_int_equal(store_trigger_get_json(f->w, "t2", &j), TOCSIN_OK);
+    assert_int_equal(json_integer_value(json_object_get(j, "v")), 2);
+    json_decref(j);
+
+    assert_int_equal(store_trigger_list_json(f->w, &page, &j), TOCSIN_OK);
+    assert_int_equal(json_integer_value(json_object_get(j, "total")), 3);
+    assert_int_equal(json_array_size(json_object_get(j, "triggers")), 2);
+    assert_string_equal(
+        json_string_value(json_object_get(json_array_get(json_object_get(j, "triggers"), 1), "id")),
+        "t2");
+    json_decref(j);
+    page.offset = 2;
+    assert_int_equal(store_trigger_list_json(f->w, &page, &j), TOCSIN_OK);
+    assert_int_equal(json_array_size(json_object_get(j, "triggers")), 1);
+    json_decref(j);
+
+    assert_int_equal(store_trigger_delete(f->w, "t2"), TOCSIN_OK);
+    assert_int_equal(store_trigger_delete(f->w, "t2"), TOCSIN_ENOTFOUND);
+    assert_int_equal(store_trigger_get_json(f->w, "t2", &j), TOCSIN_ENOTFOUND);
+    assert_null(j);
+
+    assert_int_equal(store_trigger_load_all(f->w, collect_trigger, &ids), TOCSIN_OK);
+    assert_int_equal(ids.n, 2);
+    assert_string_equal(ids.v[0], "t1");
+    assert_string_equal(ids.v[1], "t3");
+}
+
+static int stop_after_one(void *ud, const char *id, const char *json)
+{
+    (void)id;
+    (void)json;
+    ++*(int *)ud;
+    return 42;
+}
+
+static void test_transactions_and_callback_stop(void **state)
+{
+    struct fx *f = *state;
+    json_t *j = NULL;
+    int calls = 0;
+
+    assert_int_equal(store_begin(f->w), TOCSIN_OK);
+    assert_int_equal(store_trigger_put(f->w, "a", "{}", true, 1, 1), TOCSIN_OK);
+    assert_int_equal(store_rollback(f->w), TOCSIN_OK);
+    assert_int_equal(store_trigger_get_json(f->w, "a", &j), TOCSIN_ENOTFOUND);
+
+    assert_int_equal(store_begin(f->w), TOCSIN_OK);
+    assert_int_equal(store_trigger_put(f->w, "a", "{}", true, 1, 1), TOCSIN_OK);
+    assert_int_equal(store_trigger_put(f->w, "b", "{}", true, 1, 1), TOCSIN_OK);
+    assert_int_equal(store_commit(f->w), TOCSIN_OK);
+    assert_int_equal(store_trigger_get_json(f->w, "b", &j), TOCSIN_OK);
+    json_decref(j);
+
+    /* A callback's non-zero return stops the walk and is returned. */
+    assert_int_equal(store_trigger_load_all(f->w, stop_after_one, &calls), 42);
+    assert_int_equal(calls, 1);
+}
+
+/* ---- alerts ---- */
+
+static void put_alerts(struct store *w)
+{
+    struct alert_rec *a[5] = {
+        mk_alert("a1", "t1|x", "t1", SEV_CRITICAL, ALERT_OPEN, T_MS),
+        mk_alert("a2", "t1|y", "t1", SEV_WARNING, ALERT_OPEN, T_MS + 10),
+        mk_alert("a3", "t2|x", "t2", SEV_CRITICAL, ALERT_RESOLVED, T_MS + 20),
+        mk_alert("a4", "t2|y", "t2", SEV_INFO, ALERT_OPEN, T_MS + 30),
+        mk_alert("a5", "t3|x", "t3", SEV_CRITICAL, ALERT_OPEN, T_MS + 40),
+    };
+
+    for (int i = 0; i < 5; i++) {
+        assert_int_equal(store_alert_upsert(w, a[i]), TOCSIN_OK);
+        alert_rec_free(a[i]);
+    }
+}
+
+static const char *alert_id_at(json_t *res, size_t i)
+{
+    return json_string_value(json_object_get(json_array_get(json_object_get(res, "alerts"), i),
+                                             "id"));
+}
+
+static size_t query_count(struct store *s, int status, int sev, const char *trigger,
+                          json_t **keep)
+{
+    struct alert_query q = {.status = status, .severity = sev, .trigger_id = trigger};
+    json_t *res = NULL;
+    size_t total;
+
+    assert_int_equal(store_alert_query_json(s, &q, &res), TOCSIN_OK);
+    total = (size_t)json_integer_value(json_object_get(res, "total"));
+    assert_int_equal(json_array_size(json_object_get(res, "alerts")), total);
+    if (keep)
+        *keep = res;
+    else
+        json_decref(res);
+    return total;
+}
+
+static void test_alert_query_filters_and_paging(void **state)
+{
+    struct fx *f = *state;
+    struct alert_query q = {.status = -1, .severity = -1, .page = {.limit = 2, .offset = 1}};
+    json_t *res = NULL;
+
+    put_alerts(f->w);
+    assert_int_equal(query_count(f->w, -1, -1, NULL, &res), 5);
+    /* newest last_ms first */
+    assert_string_equal(alert_id_at(res, 0), "a5");
+    assert_string_equal(alert_id_at(res, 4), "a1");
+    assert_int_equal(json_integer_value(json_object_get(res, "limit")), 50);
+    assert_int_equal(json_integer_value(json_object_get(res, "offset")), 0);
+    json_decref(res);
+
+    assert_int_equal(query_count(f->w, ALERT_OPEN, -1, NULL, NULL), 4);
+    assert_int_equal(query_count(f->w, ALERT_RESOLVED, -1, NULL, NULL), 1);
+    assert_int_equal(query_count(f->w, -1, SEV_CRITICAL, NULL, NULL), 3);
+    assert_int_equal(query_count(f->w, -1, -1, "t2", NULL), 2);
+    assert_int_equal(query_count(f->w, ALERT_OPEN, SEV_CRITICAL, NULL, NULL), 2);
+    assert_int_equal(query_count(f->w, ALERT_OPEN, SEV_CRITICAL, "t1", NULL), 1);
+    assert_int_equal(query_count(f->w, -1, -1, "nope", NULL), 0);
+
+    assert_int_equal(store_alert_query_json(f->w, &q, &res), TOCSIN_OK);
+    assert_int_equal(json_integer_value(json_object_get(res, "total")), 5);
+    assert_int_equal(json_array_size(json_object_get(res, "alerts")), 2);
+    assert_string_equal(alert_id_at(res, 0), "a4");
+    assert_string_equal(alert_id_at(res, 1), "a3");
+    assert_int_equal(json_integer_value(json_object_get(res, "limit")), 2);
+    assert_int_equal(json_integer_value(json_object_get(res, "offset")), 1);
+    json_decref(res);
+
+    q.page.limit = 5000; /* cut to the maximum */
+    q.page.offset = 0;
+    assert_int_equal(store_alert_query_json(f->w, &q, &res), TOCSIN_OK);
+    assert_int_equal(json_integer_value(json_object_get(res, "limit")), STORE_PAGE_MAX);
+    json_decref(res);
+
+    log_setup(LOG_OFF, NULL);
+    q.status = 9;
+    assert_int_equal(store_alert_query_json(f->w, &q, &res), TOCSIN_EINVAL);
+    log_setup(LOG_WARN, NULL);
+}
+
+static void test_alert_json_shape(void **state)
+{
+    static const char *const keys[] = {
+        "id", "fingerprint", "trigger", "name", "source", "description", "severity", "status",
+        "count", "firstTime", "lastTime", "updatedTime", "resolvedTime", "projection",
+        "properties", "message"};
+    struct fx *f = *state;
+    json_t *j = NULL;
+
+    put_alerts(f->w);
+    assert_int_equal(store_alert_get_json(f->w, "a1", &j), TOCSIN_OK);
+    assert_int_equal(json_object_size(j), sizeof(keys) / sizeof(keys[0]));
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+        assert_non_null(json_object_get(j, keys[i]));
+    assert_string_equal(json_string_value(json_object_get(j, "fingerprint")), "t1|x");
+    assert_string_equal(json_string_value(json_object_get(j, "trigger")), "t1");
+    assert_string_equal(json_string_value(json_object_get(j, "severity")), "critical");
+    assert_string_equal(json_string_value(json_object_get(j, "status")), "open");
+    assert_int_equal(json_integer_value(json_object_get(j, "count")), 3);
+    assert_string_equal(json_string_value(json_object_get(j, "lastTime")), T_ISO);
+    assert_string_equal(json_string_value(json_object_get(j, "firstTime")),
+                        "2026-11-24T05:44:26.123Z");
+    assert_true(json_is_null(json_object_get(j, "resolvedTime")));
+    assert_string_equal(json_string_value(json_object_get(json_object_get(j, "projection"), "api")),
+                        "a1");
+    assert_int_equal(
+        json_integer_value(json_object_get(json_object_get(j, "properties"), "response.time")),
+        812);
+    json_decref(j);
+
+    assert_int_equal(store_alert_get_json(f->w, "a3", &j), TOCSIN_OK);
+    assert_string_equal(json_string_value(json_object_get(j, "status")), "resolved");
+    assert_string_equal(json_string_value(json_object_get(j, "resolvedTime")),
+                        "2026-11-24T05:44:27.143Z");
+    json_decref(j);
+    assert_int_equal(store_alert_get_json(f->w, "zz", &j), TOCSIN_ENOTFOUND);
+}
+
+static int collect_alert(void *ud, struct alert_rec *a)
+{
+    struct ids *ids = ud;
+
+    if (ids->n < 8)
+        snprintf(ids->v[ids->n++], sizeof(ids->v[0]), "%s", a->id);
+    assert_string_equal(a->projection_json, "{\"api\":\"a1\"}");
+    alert_rec_free(a);
+    return 0;
+}
+
+static void test_alert_upsert_update_unique_and_load(void **state)
+{
+    struct fx *f = *state;
+    struct alert_rec *a = mk_alert("a1", "t1|x", "t1", SEV_WARNING, ALERT_RESOLVED, T_MS + 99);
+    struct alert_rec *dup = mk_alert("other", "t1|y", "t1", SEV_INFO, ALERT_OPEN, T_MS);
+    struct alert_rec *again = mk_alert("a6", "t1|x", "t1", SEV_INFO, ALERT_OPEN, T_MS + 100);
+    struct ids ids = {0};
+    json_t *j = NULL;
+
+    put_alerts(f->w);
+    a->count = 9;
+    assert_int_equal(store_alert_upsert(f->w, a), TOCSIN_OK);
+    assert_int_equal(store_alert_get_json(f->w, "a1", &j), TOCSIN_OK);
+    assert_int_equal(json_integer_value(json_object_get(j, "count")), 9);
+    assert_string_equal(json_string_value(json_object_get(j, "severity")), "warning");
+    assert_string_equal(json_string_value(json_object_get(j, "status")), "resolved");
+    json_decref(j);
+
+    log_setup(LOG_OFF, NULL);
+    /* One open alert per fingerprint: a2 holds t1|y. */
+    assert_int_equal(store_alert_upsert(f->w, dup), TOCSIN_EEXIST);
+    log_setup(LOG_WARN, NULL);
+    /* a1 (t1|x) is resolved history: the same fingerprint may open again as a new alert. */
+    assert_int_equal(store_alert_upsert(f->w, again), TOCSIN_OK);
+
+    /* a1 and a3 are resolved now: a2, a4, a5, a6 are open, oldest last_ms first. */
+    assert_int_equal(store_alert_load_open(f->w, collect_alert, &ids), TOCSIN_OK);
+    assert_int_equal(ids.n, 4);
+    assert_string_equal(ids.v[0], "a2");
+    assert_string_equal(ids.v[3], "a6");
+    alert_rec_free(a);
+    alert_rec_free(dup);
+    alert_rec_free(again);
+}
+
+/* ---- outbox ---- */
+
+struct loaded {
+    struct notify_rec *n[4];
+    size_t count;
+};
+
+static int collect_notify(void *ud, struct notify_rec *n)
+{
+    struct loaded *l = ud;
+
+    if (l->count < 4)
+        l->n[l->count++] = n;
+    else
+        notify_rec_free(n);
+    return 0;
+}
+
+static void put_outbox(struct store *w, struct notify_rec *n[3])
+{
+    n[0] = mk_notify("n1", "a1", "t1");
+    n[1] = mk_notify("n2", "a1", "t1");
+    n[2] = mk_notify("n3", "a2", "t2");
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(store_outbox_insert(w, n[i]), TOCSIN_OK);
+}
+
+static void test_outbox_insert_update_load(void **state)
+{
+    struct fx *f = *state;
+    struct notify_rec *n[3];
+    struct loaded l = {0};
+
+    put_outbox(f->w, n);
+    assert_true(n[0]->seq > 0 && n[1]->seq > n[0]->seq && n[2]->seq > n[1]->seq);
+    log_setup(LOG_OFF, NULL);
+    assert_int_equal(store_outbox_insert(f->w, n[0]), TOCSIN_EEXIST);
+    log_setup(LOG_WARN, NULL);
+
+    n[0]->status = NOTIFY_DELIVERED;
+    n[0]->attempts = 1;
+    n[0]->last_http_status = 200;
+    n[0]->updated_ms = T_MS + 100;
+    assert_int_equal(store_outbox_update(f->w, n[0]), TOCSIN_OK);
+    n[1]->status = NOTIFY_FAILED;
+    n[1]->attempts = 7;
+    n[1]->last_http_status = 503;
+    n[1]->last_error = strdup("HTTP 503: busy");
+    assert_int_equal(store_outbox_update(f->w, n[1]), TOCSIN_OK);
+    n[2]->attempts = 2;
+    n[2]->next_ms = T_MS + 2000;
+    n[2]->last_error = strdup("Connection refused");
+    assert_int_equal(store_outbox_update(f->w, n[2]), TOCSIN_OK);
+
+    assert_int_equal(store_outbox_load_pending(f->w, collect_notify, &l), TOCSIN_OK);
+    assert_int_equal(l.count, 1);
+    assert_int_equal(l.n[0]->seq, n[2]->seq);
+    assert_string_equal(l.n[0]->id, "n3");
+    assert_string_equal(l.n[0]->alert_id, "a2");
+    assert_string_equal(l.n[0]->trigger_id, "t2");
+    assert_string_equal(l.n[0]->channel, "webhook-notifier");
+    assert_string_equal(l.n[0]->method, "POST");
+    assert_string_equal(l.n[0]->url, n[2]->url);
+    assert_string_equal(l.n[0]->headers_json, n[2]->headers_json);
+    assert_string_equal(l.n[0]->body, "{\"alert\":\"x\"}");
+    assert_true(l.n[0]->use_proxy && !l.n[0]->tls_verify && l.n[0]->resolve);
+    assert_int_equal(l.n[0]->status, NOTIFY_PENDING);
+    assert_int_equal(l.n[0]->attempts, 2);
+    assert_int_equal(l.n[0]->max_attempts, 7);
+    assert_int_equal(l.n[0]->created_ms, T_MS);
+    assert_int_equal(l.n[0]->next_ms, T_MS + 2000);
+    assert_int_equal(l.n[0]->last_http_status, 0);
+    assert_string_equal(l.n[0]->last_error, "Connection refused");
+    notify_rec_free(l.n[0]);
+
+    snprintf(n[0]->id, sizeof(n[0]->id), "missing");
+    assert_int_equal(store_outbox_update(f->w, n[0]), TOCSIN_ENOTFOUND);
+    for (int i = 0; i < 3; i++)
+        notify_rec_free(n[i]);
+}
+
+static json_t *notif_at(json_t *res, size_t i)
+{
+    return json_array_get(json_object_get(res, "notifications"), i);
+}
+
+static size_t notify_count(struct store *s, int status, const char *alert, const char *trigger)
+{
+    struct notify_query q = {.status = status, .alert_id = alert, .trigger_id = trigger};
+    json_t *res = NULL;
+    size_t total;
+
+    assert_int_equal(store_notify_query_json(s, &q, &res), TOCSIN_OK);
+    total = (size_t)json_integer_value(json_object_get(res, "total"));
+    json_decref(res);
+    return total;
+}
+
+static void test_notify_query_json(void **state)
+{
+    struct fx *f = *state;
+    struct notify_query q = {.status = -1};
+    struct notify_rec *n[3];
+    json_t *res = NULL, *o;
+    char *dump;
+
+    put_outbox(f->w, n);
+    n[0]->status = NOTIFY_DELIVERED;
+    n[0]->attempts = 1;
+    n[0]->last_http_status = 200;
+    n[0]->updated_ms = T_MS + 100;
+    assert_int_equal(store_outbox_update(f->w, n[0]), TOCSIN_OK);
+
+    assert_int_equal(notify_count(f->w, -1, NULL, NULL), 3);
+    assert_int_equal(notify_count(f->w, NOTIFY_PENDING, NULL, NULL), 2);
+    assert_int_equal(notify_count(f->w, -1, "a1", NULL), 2);
+    assert_int_equal(notify_count(f->w, -1, NULL, "t2"), 1);
+    assert_int_equal(notify_count(f->w, NOTIFY_DELIVERED, "a1", "t1"), 1);
+
+    assert_int_equal(store_notify_query_json(f->w, &q, &res), TOCSIN_OK);
+    assert_string_equal(json_string_value(json_object_get(notif_at(res, 0), "id")), "n3");
+    o = notif_at(res, 2); /* n1, the oldest, delivered */
+    assert_string_equal(json_string_value(json_object_get(o, "id")), "n1");
+    assert_string_equal(json_string_value(json_object_get(o, "alert")), "a1");
+    assert_string_equal(json_string_value(json_object_get(o, "trigger")), "t1");
+    assert_string_equal(json_string_value(json_object_get(o, "channel")), "webhook-notifier");
+    assert_string_equal(json_string_value(json_object_get(o, "method")), "POST");
+    assert_string_equal(json_string_value(json_object_get(o, "url")),
+                        "https://***@hooks.example.com/x?y=1");
+    assert_string_equal(json_string_value(json_object_get(o, "status")), "delivered");
+    assert_int_equal(json_integer_value(json_object_get(o, "attempts")), 1);
+    assert_int_equal(json_integer_value(json_object_get(o, "maxAttempts")), 7);
+    assert_true(json_is_true(json_object_get(o, "resolve")));
+    assert_string_equal(json_string_value(json_object_get(o, "createdTime")), T_ISO);
+    assert_true(json_is_null(json_object_get(o, "nextAttemptTime")));
+    assert_string_equal(json_string_value(json_object_get(o, "updatedTime")),
+                        "2026-11-24T05:44:27.223Z");
+    assert_int_equal(json_integer_value(json_object_get(o, "lastHttpStatus")), 200);
+    assert_true(json_is_null(json_object_get(o, "lastError")));
+    assert_int_equal(json_array_size(json_object_get(o, "headers")), 2);
+    assert_string_equal(json_string_value(json_array_get(json_object_get(o, "headers"), 0)),
+                        "Authorization");
+    o = notif_at(res, 0); /* n3, pending, never attempted */
+    assert_string_equal(json_string_value(json_object_get(o, "nextAttemptTime")),
+                        "2026-11-24T05:44:27.128Z");
+    assert_true(json_is_null(json_object_get(o, "lastHttpStatus")));
+    /* No secret anywhere in the answer. */
+    dump = json_dumps(res, 0);
+    assert_non_null(dump);
+    assert_null(strstr(dump, "TOPSECRET"));
+    assert_null(strstr(dump, "s3cret"));
+    assert_null(strstr(dump, "prod"));
+    free(dump);
+    json_decref(res);
+    for (int i = 0; i < 3; i++)
+        notify_rec_free(n[i]);
+}
+
+/* ---- reopening, readers ---- */
+
+static void test_reopen_and_reader(void **state)
+{
+    struct fx *f = *state;
+    struct store *r = NULL;
+    struct notify_rec *n[3];
+    char err[256] = "";
+    json_t *j = NULL;
+
+    assert_int_equal(store_trigger_put(f->w, "t1", "{\"id\":\"t1\"}", true, 1, 1), TOCSIN_OK);
+    put_alerts(f->w);
+    put_outbox(f->w, n);
+    for (int i = 0; i < 3; i++)
+        notify_rec_free(n[i]);
+    store_close(f->w);
+    f->w = NULL;
+    assert_int_equal(store_open(f->dir, DURABILITY_NONE, false, &f->w, err, sizeof(err)),
+                     TOCSIN_OK);
+    assert_int_equal(store_open(f->dir, DURABILITY_BATCH, true, &r, err, sizeof(err)),
+                     TOCSIN_OK);
+
+    assert_int_equal(store_trigger_get_json(r, "t1", &j), TOCSIN_OK);
+    json_decref(j);
+    assert_int_equal(query_count(r, -1, -1, NULL, NULL), 5);
+    assert_int_equal(notify_count(r, -1, NULL, NULL), 3);
+
+    /* The reader sees the writer's later commits. */
+    assert_int_equal(store_trigger_put(f->w, "t9", "{\"id\":\"t9\"}", true, 2, 2), TOCSIN_OK);
+    assert_int_equal(store_trigger_get_json(r, "t9", &j), TOCSIN_OK);
+    json_decref(j);
+
+    /* A reader never writes. */
+    log_setup(LOG_OFF, NULL);
+    assert_int_equal(store_trigger_put(r, "t2", "{}", true, 1, 1), TOCSIN_ESTORE);
+    log_setup(LOG_WARN, NULL);
+    store_close(r);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_migrations_fresh_and_reopen, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_journal_is_wal, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_open_errors, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_triggers, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_transactions_and_callback_stop, fx_setup,
+                                        fx_teardown),
+        cmocka_unit_test_setup_teardown(test_alert_query_filters_and_paging, fx_setup,
+                                        fx_teardown),
+        cmocka_unit_test_setup_teardown(test_alert_json_shape, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_alert_upsert_update_unique_and_load, fx_setup,
+                                        fx_teardown),
+        cmocka_unit_test_setup_teardown(test_outbox_insert_update_load, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_notify_query_json, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_reopen_and_reader, fx_setup, fx_teardown),
+    };
+
+    log_setup(LOG_WARN, NULL);
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
