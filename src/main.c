@@ -222,9 +222,11 @@ static int cmd_serve(int argc, char **argv)
     char err[ERR_MAX];
     int rc;
 
-    if (argc > 2 && (strcmp(argv[2], "--help") == 0 || strcmp(argv[2], "-h") == 0)) {
-        fputs(usage_text, stdout);
-        return 0;
+    for (int i = 2; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            fputs(usage_text, stdout);
+            return 0;
+        }
     }
     rc = parse_serve_args(argc, argv, &args);
     if (rc)
@@ -334,7 +336,7 @@ static void put_yaml_string(const char *s)
 static int cmd_passwd(int argc, char **argv)
 {
     const char *user = argc > 2 ? argv[2] : NULL;
-    char pw[PASSWORD_MAX], hash[128], err[ERR_MAX];
+    char pw[PASSWORD_MAX], hash[crypto_pwhash_STRBYTES], err[ERR_MAX];
     int rc;
 
     if (argc > 3 || (user && user[0] == '-'))

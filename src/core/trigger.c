@@ -378,6 +378,8 @@ static int build_json(const json_t *in, struct trigger *t)
         json_string_set(v, up);
     }
     json_object_set_new(o, "enabled", json_boolean(t->enabled));
+    if (json_is_string(json_object_get(o, "conditionsOperator")))
+        json_object_set_new(o, "conditionsOperator", json_string(t->cond_or ? "OR" : "AND"));
     if (!json_object_get(o, "dampening"))
         json_object_set_new(o, "dampening", damp_to_json(&t->damp));
     t->json = o;
@@ -434,6 +436,29 @@ static int derive(struct trigger *t, struct verr *err)
     return TOCSIN_OK;
 }
 
+/* resolveAfter {duration, timeUnit}: like a window duration, but 0 is allowed and means "resolve
+ * at the first false evaluation" (the engine resolves at once when the period is 0). */
+static int parse_resolve_after(const json_t *v, int64_t *out, struct verr *err)
+{
+    const json_t *d = json_object_get(v, "duration");
+    struct verr tmp = {0};
+    json_t *probe;
+    int rc;
+
+    if (!json_is_number(d) || json_number_value(d) != 0)
+        return parse_duration(v, "duration", "timeUnit", out, err);
+    /* Still check the unit: parse a probe of one unit; only a bad unit is an error here. */
+    probe = json_pack("{s:i,s:O?}", "duration", 1, "timeUnit", json_object_get(v, "timeUnit"));
+    if (!probe)
+        return TOCSIN_ENOMEM;
+    rc = parse_duration(probe, "duration", "timeUnit", out, &tmp);
+    json_decref(probe);
+    if (rc == TOCSIN_EINVAL && strcmp(tmp.field, "timeUnit") == 0)
+        return verr_set(err, "timeUnit", "%s", tmp.msg);
+    *out = 0;
+    return TOCSIN_OK;
+}
+
 static int parse_options(const json_t *j, struct trigger *t, struct verr *err)
 {
     const json_t *v = json_object_get(j, "severity");
@@ -461,7 +486,7 @@ static int parse_options(const json_t *j, struct trigger *t, struct verr *err)
     if (v && !json_is_null(v)) {
         if (!json_is_object(v))
             return verr_set(err, "resolveAfter", "must be an object {duration, timeUnit}");
-        if ((rc = parse_duration(v, "duration", "timeUnit", &t->resolve_after_ms, err))) {
+        if ((rc = parse_resolve_after(v, &t->resolve_after_ms, err))) {
             verr_prefix(err, "resolveAfter");
             return rc;
         }

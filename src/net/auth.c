@@ -28,8 +28,8 @@ struct auth {
     size_t nusers;
     uint8_t hkey[crypto_generichash_KEYBYTES]; /* random, per process */
     struct cache_entry cache[AUTH_CACHE_SIZE];
-    size_t next;                               /* the slot written next: the oldest */
-    char dummy[crypto_pwhash_STRBYTES];        /* verified against for unknown users */
+    size_t next;                        /* the slot written next: the oldest */
+    char dummy[crypto_pwhash_STRBYTES]; /* verified against for unknown users */
     bool have_dummy;
     struct auth_stats st;
 };
@@ -200,8 +200,7 @@ static long verify(struct auth *a, const char *h, size_t hlen)
     return user;
 }
 
-bool auth_check_at(struct auth *a, const char *authorization, const char **user_out,
-                   int64_t now_ms)
+bool auth_check_at(struct auth *a, const char *authorization, const char **user_out, int64_t now_ms)
 {
     uint8_t key[crypto_generichash_BYTES];
     size_t hlen;

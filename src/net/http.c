@@ -20,9 +20,9 @@ static const struct {
     enum lws_token_indexes tok;
     const char *name;
 } methods[] = {
-    {WSI_TOKEN_GET_URI, "GET"},       {WSI_TOKEN_POST_URI, "POST"},
-    {WSI_TOKEN_PUT_URI, "PUT"},       {WSI_TOKEN_DELETE_URI, "DELETE"},
-    {WSI_TOKEN_PATCH_URI, "PATCH"},   {WSI_TOKEN_HEAD_URI, "HEAD"},
+    {WSI_TOKEN_GET_URI, "GET"},         {WSI_TOKEN_POST_URI, "POST"},
+    {WSI_TOKEN_PUT_URI, "PUT"},         {WSI_TOKEN_DELETE_URI, "DELETE"},
+    {WSI_TOKEN_PATCH_URI, "PATCH"},     {WSI_TOKEN_HEAD_URI, "HEAD"},
     {WSI_TOKEN_OPTIONS_URI, "OPTIONS"},
 };
 #define NMETHODS (sizeof(methods) / sizeof(methods[0]))
@@ -38,41 +38,76 @@ static int method_of(struct lws *wsi)
 static const char *reason_of(int status)
 {
     switch (status) {
-    case 100: return "Continue";
-    case 200: return "OK";
-    case 201: return "Created";
-    case 202: return "Accepted";
-    case 204: return "No Content";
-    case 301: return "Moved Permanently";
-    case 302: return "Found";
-    case 303: return "See Other";
-    case 304: return "Not Modified";
-    case 307: return "Temporary Redirect";
-    case 308: return "Permanent Redirect";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 406: return "Not Acceptable";
-    case 408: return "Request Timeout";
-    case 409: return "Conflict";
-    case 410: return "Gone";
-    case 411: return "Length Required";
-    case 412: return "Precondition Failed";
-    case 413: return "Content Too Large";
-    case 414: return "URI Too Long";
-    case 415: return "Unsupported Media Type";
-    case 422: return "Unprocessable Content";
-    case 426: return "Upgrade Required";
-    case 429: return "Too Many Requests";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    case 501: return "Not Implemented";
-    case 502: return "Bad Gateway";
-    case 503: return "Service Unavailable";
-    case 504: return "Gateway Timeout";
-    default: return status < 400 ? "OK" : status < 500 ? "Client Error" : "Server Error";
+    case 100:
+        return "Continue";
+    case 200:
+        return "OK";
+    case 201:
+        return "Created";
+    case 202:
+        return "Accepted";
+    case 204:
+        return "No Content";
+    case 301:
+        return "Moved Permanently";
+    case 302:
+        return "Found";
+    case 303:
+        return "See Other";
+    case 304:
+        return "Not Modified";
+    case 307:
+        return "Temporary Redirect";
+    case 308:
+        return "Permanent Redirect";
+    case 400:
+        return "Bad Request";
+    case 401:
+        return "Unauthorized";
+    case 403:
+        return "Forbidden";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 406:
+        return "Not Acceptable";
+    case 408:
+        return "Request Timeout";
+    case 409:
+        return "Conflict";
+    case 410:
+        return "Gone";
+    case 411:
+        return "Length Required";
+    case 412:
+        return "Precondition Failed";
+    case 413:
+        return "Content Too Large";
+    case 414:
+        return "URI Too Long";
+    case 415:
+        return "Unsupported Media Type";
+    case 422:
+        return "Unprocessable Content";
+    case 426:
+        return "Upgrade Required";
+    case 429:
+        return "Too Many Requests";
+    case 431:
+        return "Request Header Fields Too Large";
+    case 500:
+        return "Internal Server Error";
+    case 501:
+        return "Not Implemented";
+    case 502:
+        return "Bad Gateway";
+    case 503:
+        return "Service Unavailable";
+    case 504:
+        return "Gateway Timeout";
+    default:
+        return status < 400 ? "OK" : status < 500 ? "Client Error" : "Server Error";
     }
 }
 
@@ -338,16 +373,29 @@ struct out {
     size_t cap, len;
 };
 
-static void __attribute__((format(printf, 2, 3))) outf(struct out *o, const char *fmt, ...)
+static void put(struct out *o, const char *s, size_t n)
 {
-    va_list ap;
-    int r;
+    if (n > o->cap - o->len)
+        n = o->cap - o->len;
+    memcpy(o->p + o->len, s, n);
+    o->len += n;
+}
 
-    va_start(ap, fmt);
-    r = vsnprintf(o->p + o->len, o->cap - o->len, fmt, ap);
-    va_end(ap);
-    if (r > 0)
-        o->len += (size_t)r < o->cap - o->len ? (size_t)r : o->cap - o->len - 1;
+static void puts_(struct out *o, const char *s)
+{
+    put(o, s, strlen(s));
+}
+
+static void put_uint(struct out *o, uint64_t v)
+{
+    char d[24];
+    size_t i = sizeof(d);
+
+    do {
+        d[--i] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    put(o, d + i, sizeof(d) - i);
 }
 
 static bool status_has_body(int status)
@@ -361,19 +409,27 @@ static size_t build_head(const struct http_resp *r, char *dst, bool close, bool 
     struct out o = {dst, NET_WHEAD, 0};
     size_t xl = strnlen(r->extra_headers, sizeof(r->extra_headers));
 
-    outf(&o, "HTTP/1.1 %d %s\r\n", r->status, reason_of(r->status));
+    puts_(&o, "HTTP/1.1 ");
+    put_uint(&o, (uint64_t)r->status);
+    put(&o, " ", 1);
+    puts_(&o, reason_of(r->status));
     if (status_has_body(r->status)) {
-        outf(&o, "Content-Type: %s\r\n", r->content_type ? r->content_type : "application/json");
-        outf(&o, "Content-Length: %zu\r\n", r->body ? r->body_len : 0);
+        puts_(&o, "\r\nContent-Type: ");
+        puts_(&o, r->content_type ? r->content_type : "application/json");
+        puts_(&o, "\r\nContent-Length: ");
+        put_uint(&o, r->body ? r->body_len : 0);
     }
     if (close)
-        outf(&o, "Connection: close\r\n");
+        puts_(&o, "\r\nConnection: close");
     else if (ka10)
-        outf(&o, "Connection: keep-alive\r\n");
-    if (xl)
-        outf(&o, "%.*s%s", (int)xl, r->extra_headers,
-             xl >= 2 && !memcmp(r->extra_headers + xl - 2, "\r\n", 2) ? "" : "\r\n");
-    outf(&o, "\r\n");
+        puts_(&o, "\r\nConnection: keep-alive");
+    puts_(&o, "\r\n");
+    if (xl) {
+        put(&o, r->extra_headers, xl);
+        if (xl < 2 || memcmp(r->extra_headers + xl - 2, "\r\n", 2))
+            puts_(&o, "\r\n");
+    }
+    puts_(&o, "\r\n");
     return o.len;
 }
 
@@ -454,6 +510,10 @@ static int respond(struct net *n, struct conn *c, struct lws *wsi, struct http_r
         free(c->resp->body);
         free(c->resp);
     }
+    if (resp->status < 200 || resp->status > 599) { /* an app bug: answer 500, not garbage */
+        log_warn("http_bad_status", "status=%d sent=500", resp->status);
+        resp->status = 500;
+    }
     c->resp = resp;
     c->resp_off = 0;
     return write_head(n, c, wsi);
@@ -486,14 +546,22 @@ static int refuse(struct net *n, struct conn *c, struct lws *wsi, int status, co
 static const char *status_message(int status)
 {
     switch (status) {
-    case 400: return "bad request";
-    case 405: return "method not allowed";
-    case 411: return "a request body needs Content-Length";
-    case 413: return "request body too large";
-    case 414: return "request path too long";
-    case 431: return "request headers too large";
-    case 503: return "too many connections";
-    default: return "internal error";
+    case 400:
+        return "bad request";
+    case 405:
+        return "method not allowed";
+    case 411:
+        return "a request body needs Content-Length";
+    case 413:
+        return "request body too large";
+    case 414:
+        return "request path too long";
+    case 431:
+        return "request headers too large";
+    case 503:
+        return "too many connections";
+    default:
+        return "internal error";
     }
 }
 

@@ -16,16 +16,28 @@
 #include "util/err.h"
 #include "util/log.h"
 
-#define STOP_DRAIN_MS 2000      /* how long net_run() waits for in-flight writes after a stop */
-#define TICK_US (50 * 1000)     /* loop wake-up period while draining */
+#define STOP_DRAIN_MS 2000  /* how long net_run() waits for in-flight writes after a stop */
+#define TICK_US (50 * 1000) /* loop wake-up period while draining */
 
 /* Non-standard request headers worth collecting (lws 4.1 cannot list unknown headers, so they
  * are probed by name; net_app.custom_headers adds more). */
 static const char *const builtin_custom[] = {
-    "x-request-id", "x-correlation-id", "x-api-key", "idempotency-key", "x-forwarded-proto",
-    "x-forwarded-host", "x-requested-with", "x-csrf-token", "last-event-id", "prefer",
-    "access-control-request-method", "sec-fetch-site", "sec-fetch-mode", "sec-fetch-dest",
-    "x-http-method-override", NULL,
+    "x-request-id",
+    "x-correlation-id",
+    "x-api-key",
+    "idempotency-key",
+    "x-forwarded-proto",
+    "x-forwarded-host",
+    "x-requested-with",
+    "x-csrf-token",
+    "last-event-id",
+    "prefer",
+    "access-control-request-method",
+    "sec-fetch-site",
+    "sec-fetch-mode",
+    "sec-fetch-dest",
+    "x-http-method-override",
+    NULL,
 };
 
 /* ---- id map ---------------------------------------------------------------------------- */
@@ -316,9 +328,13 @@ static int on_event(struct lws *wsi, enum lws_callback_reasons reason, void *use
     switch (reason) {
     case LWS_CALLBACK_SERVER_NEW_CLIENT_INSTANTIATED:
         return need_conn(wsi) ? 0 : -1;
-    case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
-        inbox_drain(net_of(wsi));
+    case LWS_CALLBACK_EVENT_WAIT_CANCELLED: {
+        struct net *n = net_of(wsi);
+
+        if (n && !n->app_off) /* after net_run(), net_free() frees what is left */
+            inbox_drain(n);
         return 0;
+    }
     case LWS_CALLBACK_CLOSED: {
         struct conn *c = conn_of(wsi);
 
@@ -368,8 +384,8 @@ static void lws_log_sink(int level, const char *line)
 }
 
 struct listen_addr {
-    char host[64];  /* numeric address, "" for every interface */
-    int af;         /* AF_INET, AF_INET6 */
+    char host[64]; /* numeric address, "" for every interface */
+    int af;        /* AF_INET, AF_INET6 */
     int port;
     union {
         struct in_addr v4;
@@ -444,8 +460,7 @@ static int check_listener(int fd, const struct listen_addr *want, int port, bool
         if (ntohs(sa->sin6_port) != port)
             return TOCSIN_OK;
         *found = true;
-        return want->af == AF_INET6 &&
-                       !memcmp(&sa->sin6_addr, &want->a.v6, sizeof(want->a.v6))
+        return want->af == AF_INET6 && !memcmp(&sa->sin6_addr, &want->a.v6, sizeof(want->a.v6))
                    ? TOCSIN_OK
                    : TOCSIN_EINVAL;
     }
@@ -600,8 +615,7 @@ struct net *net_new(const char *listen, const struct net_limits *lim, const stru
     int port, rc;
 
     if (!listen || !app || !app->on_http || !limits_ok(lim) || parse_listen(listen, &la)) {
-        log_error("net_config_invalid", "listen=%s",
-                  log_quote(q, sizeof(q), listen ? listen : ""));
+        log_error("net_config_invalid", "listen=%s", log_quote(q, sizeof(q), listen ? listen : ""));
         return NULL;
     }
     rc = probe_bind(&la);
@@ -639,7 +653,7 @@ struct net *net_new(const char *listen, const struct net_limits *lim, const stru
         net_free(n);
         return NULL;
     }
-    log_info("net_listening", "addr=%s port=%d", log_quote(q, sizeof(q), la.host), port);
+    log_debug("net_listening", "addr=%s port=%d", log_quote(q, sizeof(q), la.host), port);
     return n;
 fail:
     log_error("net_listen_failed", "listen=%s", log_quote(q, sizeof(q), listen));

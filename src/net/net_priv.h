@@ -17,20 +17,20 @@
 #include "net/net.h"
 #include "util/buf.h"
 
-#define NET_MAX_HEADERS 64            /* request headers kept per request */
-#define NET_MAX_HEADER_VALUE 8192     /* bytes per header value */
-#define NET_MAX_HEADER_BLOCK 16384    /* whole request head (lws's per-request header space) */
-#define NET_MAX_PATH 2048             /* decoded path bytes; over -> 414 */
-#define NET_MAX_CUSTOM_HEADERS 32     /* non-standard header names probed per request */
-#define NET_WCHUNK 65536              /* bytes of response body per write */
-#define NET_WHEAD 4096                /* space for a response head */
-#define NET_RX_BUFFER 16384           /* lws per-connection WS receive buffer */
+#define NET_MAX_HEADERS 64         /* request headers kept per request */
+#define NET_MAX_HEADER_VALUE 8192  /* bytes per header value */
+#define NET_MAX_HEADER_BLOCK 16384 /* whole request head (lws's per-request header space) */
+#define NET_MAX_PATH 2048          /* decoded path bytes; over -> 414 */
+#define NET_MAX_CUSTOM_HEADERS 32  /* non-standard header names probed per request */
+#define NET_WCHUNK 65536           /* bytes of response body per write */
+#define NET_WHEAD 4096             /* space for a response head */
+#define NET_RX_BUFFER 16384        /* lws per-connection WS receive buffer */
 
 /* A map from non-zero uint64 ids to pointers (open addressing, linear probing). */
 struct idmap {
     uint64_t *keys; /* 0 = empty slot */
     void **vals;
-    size_t cap;     /* power of two, or 0 */
+    size_t cap; /* power of two, or 0 */
     size_t len;
 };
 
@@ -47,18 +47,18 @@ enum cmd_kind { CMD_COMPLETE = 1, CMD_WS_SEND };
  * connection's outgoing FIFO. */
 struct cmd {
     struct cmd *next;
-    uint64_t id;              /* request id (CMD_COMPLETE) or connection id (CMD_WS_SEND) */
+    uint64_t id; /* request id (CMD_COMPLETE) or connection id (CMD_WS_SEND) */
     enum cmd_kind kind;
-    struct http_resp *resp;   /* CMD_COMPLETE: owned, with its body */
-    size_t len;               /* CMD_WS_SEND: payload bytes at data + LWS_PRE */
-    unsigned char data[];     /* CMD_WS_SEND: LWS_PRE headroom, then the payload */
+    struct http_resp *resp; /* CMD_COMPLETE: owned, with its body */
+    size_t len;             /* CMD_WS_SEND: payload bytes at data + LWS_PRE */
+    unsigned char data[];   /* CMD_WS_SEND: LWS_PRE headroom, then the payload */
 };
 
 void cmd_free(struct cmd *c);
 
 /* Where a request is assembled just before on_http (loop thread only, reused). */
 struct req_scratch {
-    struct buf arena;        /* method, path, query, header values, each NUL-terminated */
+    struct buf arena; /* method, path, query, header values, each NUL-terminated */
     size_t off_method, off_path, off_query;
     const char *hname[NET_MAX_HEADERS];
     size_t hoff[NET_MAX_HEADERS];
@@ -67,36 +67,36 @@ struct req_scratch {
 };
 
 enum http_state {
-    H_IDLE = 0,   /* waiting for a request head */
-    H_BODY,       /* reading a body we will pass to the app */
-    H_DISCARD,    /* reading a body we will drop, then send `resp` */
-    H_WAIT_APP,   /* deferred: waiting for net_complete() */
-    H_READY,      /* `resp` set, waiting for WRITEABLE to start writing */
-    H_WRITING,    /* head sent, body chunks left */
+    H_IDLE = 0, /* waiting for a request head */
+    H_BODY,     /* reading a body we will pass to the app */
+    H_DISCARD,  /* reading a body we will drop, then send `resp` */
+    H_WAIT_APP, /* deferred: waiting for net_complete() */
+    H_READY,    /* `resp` set, waiting for WRITEABLE to start writing */
+    H_WRITING,  /* head sent, body chunks left */
 };
 
 struct conn {
     struct net *n;
     struct lws *wsi;
     uint64_t id;
-    bool admitted;        /* counted against max_conns */
+    bool admitted; /* counted against max_conns */
     /* HTTP */
     enum http_state hs;
-    bool close_after;     /* close once the response is written */
-    bool ka10;            /* HTTP/1.0 with "Connection: keep-alive" */
-    bool head_only;       /* HEAD: no body bytes on the wire */
-    uint64_t req_id;      /* deferred request waiting in n->reqs, 0 if none */
-    const char *user;     /* authenticated user of the current request */
+    bool close_after; /* close once the response is written */
+    bool ka10;        /* HTTP/1.0 with "Connection: keep-alive" */
+    bool head_only;   /* HEAD: no body bytes on the wire */
+    uint64_t req_id;  /* deferred request waiting in n->reqs, 0 if none */
+    const char *user; /* authenticated user of the current request */
     struct buf body;
     struct http_resp *resp; /* response waiting or being written (owned) */
-    size_t resp_off;      /* body bytes already written */
+    size_t resp_off;        /* body bytes already written */
     /* WebSocket */
-    bool ws;              /* upgraded (on_ws_open said yes) */
-    bool ws_open;         /* on_ws_close still owed to the app */
-    bool ws_live;         /* handshake finished, writes allowed */
-    bool ws_closing;      /* close with 1008 on the next WRITEABLE */
-    bool rx_over;         /* the message being reassembled went over max_frame */
-    struct buf rx;        /* reassembly of a fragmented message (max = max_frame) */
+    bool ws;         /* upgraded (on_ws_open said yes) */
+    bool ws_open;    /* on_ws_close still owed to the app */
+    bool ws_live;    /* handshake finished, writes allowed */
+    bool ws_closing; /* close with 1008 on the next WRITEABLE */
+    bool rx_over;    /* the message being reassembled went over max_frame */
+    struct buf rx;   /* reassembly of a fragmented message (max = max_frame) */
     struct cmd *out_head, *out_tail;
     unsigned out_len;
 };
@@ -107,35 +107,38 @@ struct net {
     struct net_limits lim;
     struct net_app app;
     uint16_t port;
-    bool stopping;        /* draining after net_stop() */
-    bool app_off;         /* no more app callbacks (after net_run() returned) */
+    bool stopping; /* draining after net_stop() */
+    bool app_off;  /* no more app callbacks (after net_run() returned) */
     atomic_bool stop;
     lws_sorted_usec_list_t tick;
 
-    pthread_mutex_t mu;   /* guards the inbox */
+    pthread_mutex_t mu; /* guards the inbox */
     struct cmd *in_head, *in_tail;
 
-    struct idmap conns;   /* conn id -> struct conn *, every live connection */
-    struct idmap reqs;    /* deferred request id -> struct conn * */
+    struct idmap conns; /* conn id -> struct conn *, every live connection */
+    struct idmap reqs;  /* deferred request id -> struct conn * */
     uint64_t next_conn_id, next_req_id;
     unsigned nadmitted;
 
     /* Header names to collect: lws's known tokens, then probed custom names. */
-    struct { int tok; char name[40]; } tok[WSI_TOKEN_COUNT];
+    struct {
+        int tok;
+        char name[40];
+    } tok[WSI_TOKEN_COUNT];
     size_t ntok;
     char custom[NET_MAX_CUSTOM_HEADERS][64];     /* "x-request-id" */
     char custom_key[NET_MAX_CUSTOM_HEADERS][66]; /* "x-request-id:", as lws looks it up */
     size_t ncustom;
 
     struct req_scratch rs;
-    unsigned char *wbuf;  /* LWS_PRE + NET_WHEAD + NET_WCHUNK, for response writes */
+    unsigned char *wbuf; /* LWS_PRE + NET_WHEAD + NET_WCHUNK, for response writes */
 };
 
 /* net.c */
 struct net *net_of(struct lws *wsi);
-struct conn *conn_of(struct lws *wsi);      /* NULL for lws-internal wsis */
+struct conn *conn_of(struct lws *wsi); /* NULL for lws-internal wsis */
 struct conn *conn_attach(struct net *n, struct lws *wsi);
-void conn_detach(struct lws *wsi);          /* frees the conn; calls on_ws_close if owed */
+void conn_detach(struct lws *wsi); /* frees the conn; calls on_ws_close if owed */
 
 /* http.c */
 int http_on_request(struct net *n, struct conn *c, struct lws *wsi);

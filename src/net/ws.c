@@ -93,27 +93,9 @@ static int refuse_upgrade(struct net *n, struct lws *wsi, int status, const char
     return close ? -1 : 1;
 }
 
-/* "path" or "path?query" (the query re-encoded as http_req.query has it). */
-static char *upgrade_target(const struct http_req *req)
-{
-    size_t pl = strlen(req->path), ql = strlen(req->query);
-    char *s = malloc(pl + ql + 2);
-
-    if (!s)
-        return NULL;
-    memcpy(s, req->path, pl);
-    s[pl] = '\0';
-    if (ql) {
-        s[pl] = '?';
-        memcpy(s + pl + 1, req->query, ql + 1);
-    }
-    return s;
-}
-
 int ws_on_confirm_upgrade(struct net *n, struct conn *c, struct lws *wsi, const char *proto)
 {
     struct http_req req;
-    char *target;
     bool ok;
     int st;
 
@@ -126,11 +108,7 @@ int ws_on_confirm_upgrade(struct net *n, struct conn *c, struct lws *wsi, const 
     st = http_collect(n, c, wsi, &req);
     if (st)
         return refuse_upgrade(n, wsi, st, "bad upgrade request", true);
-    target = upgrade_target(&req);
-    if (!target)
-        return -1;
-    ok = n->app.on_ws_open && n->app.on_ws_open(n->app.ud, c->id, target, c->user);
-    free(target);
+    ok = n->app.on_ws_open && n->app.on_ws_open(n->app.ud, c->id, req.path, c->user);
     if (!ok)
         return refuse_upgrade(n, wsi, 404, "not found", false);
     c->ws = true;

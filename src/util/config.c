@@ -1244,11 +1244,11 @@ void config_help(FILE *out)
         else if (o->type != OPT_STRING && o->type != OPT_BOOL)
             fprintf(out, " %s..%s", fmt_num(o->type, o->min, lo, sizeof(lo)),
                     fmt_num(o->type, o->max, hi, sizeof(hi)));
-        fprintf(out, ", default %s%s\n      %s\n", o->def, o->reloadable ? ", reloadable" : "",
-                o->help);
+        /* `reloadable` marks what a future SIGHUP reload may change; nothing reloads yet. */
+        fprintf(out, ", default %s\n      %s\n", o->def, o->help);
     }
     fprintf(out,
-            "  %s (config file only)\n      list of {name, password_hash}; reloadable\n"
+            "  %s (config file only)\n      list of {name, password_hash}\n"
             "      HTTP Basic users; auth is on when there is at least one.\n",
             USERS_NAME);
 }

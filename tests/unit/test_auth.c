@@ -139,9 +139,17 @@ static void test_malformed(void **state)
     struct auth_stats st;
     char h[256], *huge;
     const char *bad[] = {
-        "", "Basic", "Basic ", "Basic    ", "Basic !!!", "Basic YWxpY2U6czNjcmV0!",
-        "Bearer YWxpY2U6czNjcmV0", "BasicYWxpY2U6czNjcmV0", "Basic YWxpY2U6czNjcmV0 extra",
-        "Basic ====", "Digest username=alice",
+        "",
+        "Basic",
+        "Basic ",
+        "Basic    ",
+        "Basic !!!",
+        "Basic YWxpY2U6czNjcmV0!",
+        "Bearer YWxpY2U6czNjcmV0",
+        "BasicYWxpY2U6czNjcmV0",
+        "Basic YWxpY2U6czNjcmV0 extra",
+        "Basic ====",
+        "Digest username=alice",
     };
 
     assert_false(auth_check_at(f->auth, NULL, NULL, T0));
@@ -154,8 +162,7 @@ static void test_malformed(void **state)
         static const unsigned char cred[] = "alice:s3\0cret";
         char b64[64];
 
-        sodium_bin2base64(b64, sizeof(b64), cred, sizeof(cred) - 1,
-                          sodium_base64_VARIANT_ORIGINAL);
+        sodium_bin2base64(b64, sizeof(b64), cred, sizeof(cred) - 1, sodium_base64_VARIANT_ORIGINAL);
         memcpy(h, "Basic ", 6);
         memcpy(h + 6, b64, strlen(b64) + 1);
         assert_false(auth_check_at(f->auth, h, NULL, T0));

@@ -256,7 +256,10 @@ static void test_set_units(void **state)
     expect_set_error(&c, "notify.timeout", "11m",
                      "notify.timeout: 11m is out of range (100ms..10m)");
     expect_set_error(&c, "notify.timeout", "soon", "expected a duration");
-    expect_set_error(&c, "engine.resolve_after", "0", "(1s..30d)");
+    /* 0 is allowed: the first false evaluation resolves the alert. */
+    assert_int_equal(config_set(&c, "engine.resolve_after", "0", err, sizeof(err)), 0);
+    assert_int_equal(c.resolve_after_ms, 0);
+    expect_set_error(&c, "engine.resolve_after", "31d", "(0ms..30d)");
     config_free(&c);
 }
 
@@ -760,7 +763,7 @@ static void test_help_lists_everything(void **state)
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
         assert_contains(text, names[i]);
     assert_contains(text, "size 1k..64m, default 1m");
-    assert_contains(text, "integer 1..100, default 10, reloadable");
+    assert_contains(text, "integer 1..100, default 10\n");
     assert_contains(text, "one of sync|batch|none, default batch");
     free(text);
 }

@@ -38,9 +38,9 @@ struct app {
     pthread_cond_t cv;
     struct net *net;
     struct auth *auth;
-    uint64_t defer_id;   /* a deferred request waiting for the completer thread */
+    uint64_t defer_id; /* a deferred request waiting for the completer thread */
     bool defer_ready;
-    uint64_t hold_id;    /* a deferred request the test completes by hand */
+    uint64_t hold_id; /* a deferred request the test completes by hand */
     int ws_opens, ws_closes;
     uint64_t last_conn;
     char last_user[32];
@@ -215,11 +215,13 @@ static void *completer_main(void *arg)
 static struct server *server_start(const char *listen, const struct net_limits *lim, bool auth)
 {
     struct server *s = calloc(1, sizeof(*s));
-    struct net_limits def = {.max_body = MAX_BODY, .max_frame = MAX_FRAME, .max_conns = 64,
-                             .ws_queue_max = 16};
+    struct net_limits def = {
+        .max_body = MAX_BODY, .max_frame = MAX_FRAME, .max_conns = 64, .ws_queue_max = 16};
     static const char *const extra[] = {"X-Tenant", NULL};
-    struct net_app app = {.on_http = on_http, .on_ws_open = on_ws_open,
-                          .on_ws_message = on_ws_message, .on_ws_close = on_ws_close,
+    struct net_app app = {.on_http = on_http,
+                          .on_ws_open = on_ws_open,
+                          .on_ws_message = on_ws_message,
+                          .on_ws_close = on_ws_close,
                           .custom_headers = extra};
 
     assert_non_null(s);
@@ -402,8 +404,7 @@ static size_t head_end(const struct client *c)
     return 0;
 }
 
-static const char *head_value(const struct response *r, const char *name, char *dst,
-                              size_t dstlen)
+static const char *head_value(const struct response *r, const char *name, char *dst, size_t dstlen)
 {
     size_t nl = strlen(name);
 
@@ -672,7 +673,8 @@ static void test_http_post_echo(void **state)
     assert_int_equal(r.body_len, MAX_BODY);
     free(r.body);
     /* Expect: 100-continue gets its interim response first. */
-    send_str(c, "POST /echo HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\n");
+    send_str(c,
+             "POST /echo HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\n");
     read_response(c, &r, true);
     assert_int_equal(r.status, 100);
     free(r.body);
@@ -791,7 +793,7 @@ static void test_http_deferred_client_gone(void **state)
     free(r.body);
     memset(&resp, 0, sizeof(resp));
     http_resp_json(&resp, 200, dup_str("{\"late\":true}"));
-    net_complete(s->net, id, &resp); /* dropped and freed */
+    net_complete(s->net, id, &resp);        /* dropped and freed */
     net_complete(s->net, 987654321, &resp); /* unknown id, NULL body */
     assert_int_equal(request(c, "GET /hello HTTP/1.1\r\n\r\n", &r), 200);
     free(r.body);
@@ -912,9 +914,8 @@ static void test_auth(void **state)
     assert_string_equal(r.body, "{\"error\":\"authentication required\",\"status\":401}");
     free(r.body);
     /* Wrong password, then a refused POST whose body is read and dropped (keep-alive). */
-    assert_int_equal(request(c, "GET /hello HTTP/1.1\r\nAuthorization: Basic YWxpY2U6eA==\r\n\r\n",
-                             &r),
-                     401);
+    assert_int_equal(
+        request(c, "GET /hello HTTP/1.1\r\nAuthorization: Basic YWxpY2U6eA==\r\n\r\n", &r), 401);
     free(r.body);
     assert_int_equal(request(c, "POST /echo HTTP/1.1\r\nContent-Length: 4\r\n\r\nabcd", &r), 401);
     free(r.body);
@@ -943,8 +944,8 @@ static void test_auth(void **state)
 
 static void test_max_conns(void **state)
 {
-    struct net_limits lim = {.max_body = MAX_BODY, .max_frame = MAX_FRAME, .max_conns = 2,
-                             .ws_queue_max = 16};
+    struct net_limits lim = {
+        .max_body = MAX_BODY, .max_frame = MAX_FRAME, .max_conns = 2, .ws_queue_max = 16};
     struct server *s = server_start("127.0.0.1:0", &lim, false);
     struct client *a = client_new(net_port(s->net)), *b = client_new(net_port(s->net)), *c;
     struct response r;

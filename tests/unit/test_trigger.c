@@ -307,6 +307,8 @@ static void test_conditions_operator(void **state)
     trigger_free(t);
     t = ok_with(two, ",\"conditionsOperator\":\"or\"");
     assert_true(t->cond_or);
+    /* stored upper case, like every enum */
+    assert_string_equal(json_string_value(json_object_get(t->json, "conditionsOperator")), "OR");
     trigger_free(t);
     t = ok_with(two, ",\"conditionsOperator\":\"and\"");
     assert_false(t->cond_or);
@@ -563,6 +565,15 @@ static void test_resolve_after(void **state)
     assert_int_equal(t->resolve_after_ms, 0);
     trigger_free(t);
 
+    t = ok_with(THR, ",\"resolveAfter\":{\"duration\":0}");
+    assert_int_equal(t->resolve_after_ms, 0);
+    trigger_free(t);
+    t = ok_with(THR, ",\"resolveAfter\":{\"duration\":0,\"timeUnit\":\"NANOSECONDS\"}");
+    assert_int_equal(t->resolve_after_ms, 0);
+    trigger_free(t);
+
+    err_with(THR, ",\"resolveAfter\":{\"duration\":0,\"timeUnit\":\"EONS\"}",
+             "resolveAfter.timeUnit");
     err_with(THR, ",\"resolveAfter\":60", "resolveAfter");
     err_with(THR, ",\"resolveAfter\":{\"duration\":5,\"timeUnit\":\"EONS\"}",
              "resolveAfter.timeUnit");
