@@ -50,6 +50,10 @@
 #define LG_API_COUNT 10
 #define LG_SENDBUF ((size_t)64 * 1024)
 #define LG_RDBUF ((size_t)64 * 1024)
+/* Kernel send buffer per connection (Linux doubles it). Left to autotuning, loopback grows it to
+ * ~4 MB: tens of thousands of events in flight, runs that end seconds after --duration, and
+ * POLLOUT only after megabytes are read. */
+#define LG_SOCK_SNDBUF (128 * 1024)
 #define LG_BODY_MAX ((size_t)16 << 20)
 #define LG_STR_MAX 512 /* longest string option */
 #define LG_IO_TIMEOUT_MS 10000
@@ -357,18 +361,20 @@ static int wait_fd(int fd, short events, int timeout_ms)
 static int sock_setup(int fd)
 {
     struct timeval tv = {.tv_sec = LG_IO_TIMEOUT_MS / 1000, .tv_usec = 0};
-    int one = 1, fl = fcntl(fd, F_GETFL);
+    int one = 1, sndbuf = LG_SOCK_SNDBUF, fl = fcntl(fd, F_GETFL);
 
     if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0)
         return fail("fcntl: %s", strerror(errno));
     if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) < 0 ||
         setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv) < 0 ||
+        setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf) < 0 ||
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) < 0)
         return fail("setsockopt: %s", strerror(errno));
     return 0;
 }
 
-/* A blocking TCP socket with 10 s read/write timeouts and TCP_NODELAY, or -1. */
+/* A blocking TCP socket with 10 s read/write timeouts, a bounded send buffer and TCP_NODELAY,
+ * or -1. */
 static int tcp_connect(const char *host, long long port)
 {
     struct sockaddr_in sa;
@@ -2021,17 +2027,20 @@ static const char *fmt_ms(char *buf, size_t cap, double ms)
 }
 
 static void print_latency(const struct opts *o, struct receiver *rx, long long sent,
-                          long long errors)
+                          long long errors, double send_s)
 {
     size_t n = rx->nlat;
     long long got = atomic_load(&rx->received);
     char p50[32], p90[32], p99[32], mx[32];
+    long long expected = (long long)(o->rate * run_seconds(o));
 
+    if (o->count > 0 && o->count < expected)
+        expected = o->count;
     qsort(rx->lat, n, sizeof *rx->lat, cmp_i64);
-    printf("mode=latency rate=%.0f seconds=%.1f sent=%lld count=%lld lost=%lld dup=%lld "
-           "stale=%lld bad=%lld errors=%lld p50_ms=%s p90_ms=%s p99_ms=%s max_ms=%s "
+    printf("mode=latency rate=%.0f seconds=%.1f expected=%lld sent=%lld count=%lld lost=%lld "
+           "dup=%lld stale=%lld bad=%lld errors=%lld p50_ms=%s p90_ms=%s p99_ms=%s max_ms=%s "
            "webhook_port=%lld\n",
-           o->rate, run_seconds(o), sent, got, sent - got, (long long)atomic_load(&rx->dup),
+           o->rate, send_s, expected, sent, got, sent - got, (long long)atomic_load(&rx->dup),
            (long long)atomic_load(&rx->stale), (long long)atomic_load(&rx->bad), errors,
            fmt_ms(p50, sizeof p50, pct_ms(rx->lat, n, 0.50)),
            fmt_ms(p90, sizeof p90, pct_ms(rx->lat, n, 0.90)),
@@ -2042,7 +2051,7 @@ static void print_latency(const struct opts *o, struct receiver *rx, long long s
 
 /* Sends the LATENCY events over one WebSocket, then waits for the webhooks (grace 5 s). */
 static int latency_send(const struct opts *o, struct receiver *rx, long long *sent,
-                        long long *errors)
+                        long long *errors, double *send_s)
 {
     struct ws w;
     struct lat_src ls = {.base = {lat_peek, lat_emit}, .seq = 0};
@@ -2057,6 +2066,7 @@ static int latency_send(const struct opts *o, struct receiver *rx, long long *se
     limits_init(&lim, o, o->count > 0 ? o->count : (long long)rx->cap, o->rate);
     if (ws_stream(&w, &ls.base, &lim, sent) < 0 || ws_close(&w) < 0)
         goto out;
+    *send_s = (double)(now_ns() - lim.start) / 1e9;
     deadline = now_ns() + LG_GRACE_MS * NS_PER_MS;
     while (atomic_load(&rx->received) < *sent && now_ns() < deadline)
         sleep_ms(10);
@@ -2074,6 +2084,7 @@ static int cmd_latency(struct opts *o)
     struct receiver rx;
     pthread_t th;
     long long sent = 0, errors = 0;
+    double send_s = 0;
     int rc = -1, started = 0;
 
     if (o->rate <= 0)
@@ -2089,7 +2100,7 @@ static int cmd_latency(struct opts *o)
         goto out;
     }
     started = 1;
-    if (latency_send(o, &rx, &sent, &errors) < 0)
+    if (latency_send(o, &rx, &sent, &errors, &send_s) < 0)
         goto out;
     rc = 0;
 out:
@@ -2098,7 +2109,7 @@ out:
         pthread_join(th, NULL);
     }
     if (rc == 0)
-        print_latency(o, &rx, sent, errors);
+        print_latency(o, &rx, sent, errors, send_s);
     rx_free(&rx);
     return rc;
 }

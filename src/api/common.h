@@ -30,6 +30,8 @@ enum http_outcome gravitee_http_events(struct app *a, const struct http_req *req
 void gravitee_ws_open(struct app *a, uint64_t conn, bool triggers);
 void gravitee_ws_message(struct app *a, uint64_t conn, bool triggers, const char *data,
                          size_t len);
+/* Hands the WebSocket events gathered so far to the engine (called when the loop goes idle). */
+void gravitee_ws_flush(struct app *a);
 /* Parses one trigger or an array into an EM_TRIGGERS message. */
 int gravitee_triggers_msg(struct app *a, const json_t *j, bool allow_array, struct emsg **out,
                           struct verr *err);

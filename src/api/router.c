@@ -86,9 +86,14 @@ static void on_ws_message(void *ud, uint64_t conn, const char *data, size_t len,
         gravitee_ws_message(ud, conn, kind == WS_TRIGGERS, data, len);
 }
 
+static void on_idle(void *ud)
+{
+    gravitee_ws_flush(ud);
+}
+
 static void on_ws_close(void *ud, uint64_t conn)
 {
-    (void)ud;
+    gravitee_ws_flush(ud); /* what the connection sent is accepted: hand it on */
     for (size_t i = 0; i < ws_n; i++) {
         if (ws_tab[i].conn == conn) {
             ws_tab[i] = ws_tab[--ws_n];
@@ -117,5 +122,6 @@ void router_net_app(struct app *a, struct net_app *out)
     out->on_ws_open = on_ws_open;
     out->on_ws_message = on_ws_message;
     out->on_ws_close = on_ws_close;
+    out->on_idle = on_idle;
     out->authenticate = a->auth ? authenticate : NULL;
 }

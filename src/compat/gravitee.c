@@ -49,15 +49,16 @@ int gravitee_triggers_msg(struct app *a, const json_t *j, bool allow_array, stru
     return TOCSIN_OK;
 }
 
-/* Parses one event or an array into an EM_EVENTS message. */
-static int events_msg(struct app *a, const json_t *j, size_t body_len, struct emsg **out,
-                      struct verr *err)
+#define WS_BATCH_EVENTS 1024          /* a gathered WebSocket batch is flushed at this size */
+#define WS_BATCH_BYTES (8 * 1024 * 1024) /* ... or when its strings take this much */
+
+/* Appends one event or an array of them to m. On error m is left as it was (the arena keeps
+ * what was copied; it is bounded by the flush sizes). */
+static int append_events(struct app *a, const json_t *j, struct emsg *m, struct verr *err)
 {
     bool arr = json_is_array(j);
-    size_t n = arr ? json_array_size(j) : 1;
-    struct emsg *m;
+    size_t n = arr ? json_array_size(j) : 1, first = m->nevs;
 
-    *out = NULL;
     if (!arr && !json_is_object(j))
         return verr_set(err, "body", "expected an event object or an array of events");
     if (n > a->cfg->max_batch) {
@@ -66,39 +67,50 @@ static int events_msg(struct app *a, const json_t *j, size_t body_len, struct em
         err->status = 413;
         return TOCSIN_ETOOBIG;
     }
-    m = emsg_new(EM_EVENTS);
-    if (!m)
-        return TOCSIN_ENOMEM;
-    /* The events and their strings take a few times the JSON text at most. */
-    arena_init(&m->arena, body_len * 8 + 64 * 1024 + n * 512);
-    m->evs = n ? arena_alloc(&m->arena, n * sizeof(*m->evs)) : NULL;
-    if (n && !m->evs) {
-        emsg_free(m);
-        return TOCSIN_ENOMEM;
+    if (m->nevs + n > m->evcap) {
+        size_t nc = m->evcap ? m->evcap : 16;
+        struct event *ne;
+        while (nc < m->nevs + n)
+            nc *= 2;
+        ne = realloc(m->evs, nc * sizeof(*ne));
+        if (!ne)
+            return TOCSIN_ENOMEM;
+        m->evs = ne;
+        m->evcap = nc;
     }
     for (size_t i = 0; i < n; i++) {
-        int rc = event_from_json(arr ? json_array_get(j, i) : j, &m->arena, &m->evs[i], err);
+        int rc = event_from_json(arr ? json_array_get(j, i) : j, &m->arena, &m->evs[first + i],
+                                 err);
         if (rc) {
             if (arr && rc == TOCSIN_EINVAL)
                 verr_prefix_index(err, "", i);
-            emsg_free(m);
+            m->nevs = first;
             return rc;
         }
     }
-    m->nevs = n;
-    *out = m;
+    m->nevs = first + n;
     return TOCSIN_OK;
 }
 
+static struct emsg *events_emsg(size_t arena_max)
+{
+    struct emsg *m = emsg_new(EM_EVENTS);
+
+    if (m)
+        arena_init(&m->arena, arena_max);
+    return m;
+}
+
+/* Parses a body into a new message (triggers) or into `into` (events). */
 static int parse(struct app *a, const char *body, size_t len, bool triggers, struct emsg **out,
-                 struct verr *err)
+                 struct emsg *into, struct verr *err)
 {
     json_t *j = NULL;
     int rc = api_parse_json(body, len, &j, err);
 
     if (rc)
         return rc;
-    rc = triggers ? gravitee_triggers_msg(a, j, true, out, err) : events_msg(a, j, len, out, err);
+    rc = triggers ? gravitee_triggers_msg(a, j, true, out, err) : append_events(a, j, into, err);
     json_decref(j);
     if (rc == TOCSIN_ENOMEM) {
         verr_set(err, NULL, "out of memory");
@@ -117,7 +129,7 @@ enum http_outcome gravitee_http_triggers(struct app *a, const struct http_req *r
         http_resp_error(resp, 405, NULL, "use POST");
         return HTTP_DONE;
     }
-    if (parse(a, req->body, req->body_len, true, &m, &err)) {
+    if (parse(a, req->body, req->body_len, true, &m, NULL, &err)) {
         api_fail(resp, &err);
         return HTTP_DONE;
     }
@@ -142,7 +154,13 @@ enum http_outcome gravitee_http_events(struct app *a, const struct http_req *req
         http_resp_error(resp, 405, NULL, "use POST");
         return HTTP_DONE;
     }
-    if (parse(a, req->body, req->body_len, false, &m, &err)) {
+    m = events_emsg(req->body_len * 8 + 64 * 1024);
+    if (!m) {
+        http_resp_error(resp, 503, NULL, "out of memory");
+        return HTTP_DONE;
+    }
+    if (parse(a, req->body, req->body_len, false, NULL, m, &err)) {
+        emsg_free(m);
         atomic_fetch_add(&a->events_rejected, 1);
         api_fail(resp, &err);
         return HTTP_DONE;
@@ -190,29 +208,61 @@ static void ws_error(struct app *a, uint64_t conn, const struct verr *err)
     json_decref(o);
 }
 
-void gravitee_ws_message(struct app *a, uint64_t conn, bool triggers, const char *data,
-                         size_t len)
+void gravitee_ws_flush(struct app *a)
+{
+    struct emsg *m = a->ws_pending;
+    size_t n;
+
+    a->ws_pending = NULL;
+    if (!m || !m->nevs) {
+        emsg_free(m);
+        return;
+    }
+    n = m->nevs;
+    /* WebSocket producers get back-pressure: block until the engine has room. */
+    if (app_to_engine(a, m, true) == TOCSIN_OK)
+        atomic_fetch_add(&a->events_received, n);
+}
+
+static void ws_triggers(struct app *a, uint64_t conn, const char *data, size_t len)
 {
     struct verr err = {0};
     struct emsg *m;
-    size_t n;
 
-    if (parse(a, data, len, triggers, &m, &err)) {
-        if (!triggers)
-            atomic_fetch_add(&a->events_rejected, 1);
+    if (parse(a, data, len, true, &m, NULL, &err)) {
         ws_error(a, conn, &err);
         return;
     }
     m->ws_conn = conn;
     m->reply = REPLY_NONE;
-    n = m->nevs;
-    /* WebSocket producers get back-pressure: block until the engine has room. */
+    gravitee_ws_flush(a); /* events sent before the trigger are evaluated before it changes */
     if (app_to_engine(a, m, true)) {
         verr_set(&err, NULL, "shutting down");
         err.status = 503;
         ws_error(a, conn, &err);
+    }
+}
+
+void gravitee_ws_message(struct app *a, uint64_t conn, bool triggers, const char *data,
+                         size_t len)
+{
+    struct verr err = {0};
+
+    if (triggers) {
+        ws_triggers(a, conn, data, len);
         return;
     }
-    if (!triggers)
-        atomic_fetch_add(&a->events_received, n);
+    if (!a->ws_pending && !(a->ws_pending = events_emsg(WS_BATCH_BYTES + 2 * a->cfg->ws_max_frame * 8))) {
+        verr_set(&err, NULL, "out of memory");
+        err.status = 503;
+        ws_error(a, conn, &err);
+        return;
+    }
+    if (parse(a, data, len, false, NULL, a->ws_pending, &err)) {
+        atomic_fetch_add(&a->events_rejected, 1);
+        ws_error(a, conn, &err);
+        return;
+    }
+    if (a->ws_pending->nevs >= WS_BATCH_EVENTS || a->ws_pending->arena.used >= WS_BATCH_BYTES)
+        gravitee_ws_flush(a);
 }

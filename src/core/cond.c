@@ -497,8 +497,13 @@ static bool str_holds(const struct condition *c, const struct value *v, const ch
 
 bool cond_eval_event(const struct condition *c, const struct event *ev, struct cond_result *res)
 {
-    const struct value *v = c->property ? event_get(ev, c->property) : NULL;
-    const struct value *v2;
+    return cond_eval_values(c, c->property ? event_get(ev, c->property) : NULL,
+                            c->property2 ? event_get(ev, c->property2) : NULL, res);
+}
+
+bool cond_eval_values(const struct condition *c, const struct value *v, const struct value *v2,
+                      struct cond_result *res)
+{
     double a, b;
     struct cond_result dummy;
 
@@ -512,7 +517,6 @@ bool cond_eval_event(const struct condition *c, const struct event *ev, struct c
         res->text = v->str;
         return res->ok = str_holds(c, v, c->pattern);
     case COND_STRING_COMPARE:
-        v2 = event_get(ev, c->property2);
         res->text = v->str;
         return res->ok = (v2 && str_holds(c, v, v2->str));
     case COND_THRESHOLD:
@@ -531,7 +535,6 @@ bool cond_eval_event(const struct condition *c, const struct event *ev, struct c
         return res->ok = (c->op_low == RANGE_INCLUSIVE ? a >= c->low : a > c->low) &&
                          (c->op_high == RANGE_INCLUSIVE ? a <= c->high : a < c->high);
     case COND_COMPARE:
-        v2 = event_get(ev, c->property2);
         if (!value_as_number(v, &a) || !value_as_number(v2, &b))
             return false;
         res->has_value = true;

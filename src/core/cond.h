@@ -54,6 +54,7 @@ struct condition {
     struct condition *comparison;   /* RATE: a single-value condition */
     char *projections[COND_MAX_PROJECTIONS];
     unsigned nprojections;
+    uint32_t sym, sym2; /* the engine's interned ids of property / property2 (0: none yet) */
 };
 
 /* The outcome of one evaluation, for notification.result.* and the message. */
@@ -78,6 +79,9 @@ json_t *cond_to_json(const struct condition *c);
 
 /* Evaluates a single-value condition on an event. A missing property makes it false. */
 bool cond_eval_event(const struct condition *c, const struct event *ev, struct cond_result *res);
+/* The same, given the values of property and property2 already looked up (NULL if absent). */
+bool cond_eval_values(const struct condition *c, const struct value *v, const struct value *v2,
+                      struct cond_result *res);
 /* Compares a number with the condition's operator and threshold. */
 bool num_op_holds(enum num_op op, double value, double threshold);
 const char *num_op_name(enum num_op op);

@@ -39,6 +39,8 @@ struct rt {
     struct trigger *t;
     struct rt *next_src;      /* next trigger of the same source */
     struct smap groups;       /* key -> struct group* */
+    struct group *single;     /* the group of a trigger without projections, once created */
+    uint32_t proj_syms[TRIGGER_MAX_PROJECTIONS];
 };
 
 struct engine {
@@ -50,6 +52,12 @@ struct engine {
     struct engine_stats st;
     struct effects *fx;       /* effects of the call in progress */
     int64_t now;
+    /* Property names used by any trigger are interned to small ids; the event being evaluated
+     * is indexed by id once, so each condition finds its value in O(1), not by name. */
+    struct smap syms;         /* name -> id, stored as the pointer value */
+    uint32_t nsyms, slot_cap, gen;
+    const struct value **slot; /* slot[id]: the current event's value, valid when ... */
+    uint32_t *slot_gen;        /* ... slot_gen[id] == gen */
 };
 
 /* The outcome of evaluating a trigger once. */
@@ -79,6 +87,8 @@ static void group_free(struct engine *e, struct group *g)
         alert_rec_free(g->alert);
         e->st.alerts_open--;
     }
+    if (g->rt->single == g)
+        g->rt->single = NULL;
     free(g->key);
     free(g);
     e->st.groups--;
@@ -125,13 +135,30 @@ fail:
     return NULL;
 }
 
+/* True when nothing in a dampening state can count towards a future fire, so a fresh state
+ * behaves the same: no run under way, no true evaluation in the RELAXED_COUNT ring (false ones
+ * only fill it), no RELAXED_TIME true recent enough to be among N within T from now on. */
+static bool damp_idle(const struct damp_state *s, const struct dampening *d, int64_t now)
+{
+    switch (d->mode) {
+    case DAMP_STRICT_TIME:
+        return s->run_start < 0;
+    case DAMP_RELAXED_TIME:
+        for (uint32_t i = 0; s->times && i < s->trues && i < d->true_evals; i++)
+            if (now - s->times[i] <= d->duration_ms)
+                return false;
+        return true;
+    default:
+        return s->trues == 0;
+    }
+}
+
 /* Drops a group with nothing worth keeping, so keys that come and go do not pile up. */
 static void group_maybe_evict(struct engine *e, struct group *g)
 {
     const struct trigger *t = g->rt->t;
 
-    if (g->alert || timer_armed(&g->resolve) || g->damp.trues || g->damp.evals ||
-        g->damp.run_start >= 0)
+    if (g->alert || timer_armed(&g->resolve) || !damp_idle(&g->damp, &t->damp, e->now))
         return;
     if (t->windowed) {
         if (t->missing_only || !t->nprojections)
@@ -144,13 +171,92 @@ static void group_maybe_evict(struct engine *e, struct group *g)
     group_free(e, g);
 }
 
-/* Builds the projection key of an event; returns its length or -1 if too long. */
-static ssize_t build_key(const struct trigger *t, const struct event *ev, char *key)
+/* ---- interned property names ----------------------------------------------------------- */
+
+static uint32_t intern(struct engine *e, const char *name)
 {
+    size_t len = strlen(name);
+    void *v = smap_get(&e->syms, name, len);
+
+    if (v)
+        return (uint32_t)(uintptr_t)v;
+    if (e->nsyms + 1 >= e->slot_cap) {
+        uint32_t nc = e->slot_cap ? e->slot_cap * 2 : 64;
+        const struct value **ns = realloc(e->slot, nc * sizeof(*ns));
+        uint32_t *ng;
+        if (!ns)
+            return 0;
+        e->slot = ns;
+        ng = realloc(e->slot_gen, nc * sizeof(*ng));
+        if (!ng)
+            return 0;
+        memset(ng + e->slot_cap, 0, (nc - e->slot_cap) * sizeof(*ng));
+        e->slot_gen = ng;
+        e->slot_cap = nc;
+    }
+    if (smap_put(&e->syms, name, len, (void *)(uintptr_t)(e->nsyms + 1), NULL))
+        return 0;
+    return ++e->nsyms;
+}
+
+static void intern_cond(struct engine *e, struct condition *c)
+{
+    if (c->property)
+        c->sym = intern(e, c->property);
+    if (c->property2)
+        c->sym2 = intern(e, c->property2);
+    if (c->comparison)
+        intern_cond(e, c->comparison);
+}
+
+static void intern_trigger(struct engine *e, struct rt *rt)
+{
+    struct trigger *t = rt->t;
+
+    for (size_t i = 0; i < t->nconds; i++)
+        intern_cond(e, &t->conds[i]);
+    for (size_t i = 0; i < t->nfilters; i++)
+        intern_cond(e, &t->filters[i]);
+    for (unsigned i = 0; i < t->nprojections; i++)
+        rt->proj_syms[i] = intern(e, t->projections[i]);
+}
+
+/* Points the slots of the names some trigger uses at this event's values (first one wins, as
+ * event_get does). */
+static void index_event(struct engine *e, const struct event *ev)
+{
+    if (++e->gen == 0) {
+        memset(e->slot_gen, 0, e->slot_cap * sizeof(*e->slot_gen));
+        e->gen = 1;
+    }
+    for (uint32_t i = 0; i < ev->nprops; i++) {
+        const char *k = ev->props[i].key;
+        uint32_t id = (uint32_t)(uintptr_t)smap_get(&e->syms, k, strlen(k));
+        if (id && e->slot_gen[id] != e->gen) {
+            e->slot[id] = &ev->props[i].v;
+            e->slot_gen[id] = e->gen;
+        }
+    }
+}
+
+static inline const struct value *lookup(const struct engine *e, uint32_t id)
+{
+    return id && e->slot_gen[id] == e->gen ? e->slot[id] : NULL;
+}
+
+static bool eval_cond(const struct engine *e, const struct condition *c, struct cond_result *r)
+{
+    return cond_eval_values(c, lookup(e, c->sym), c->sym2 ? lookup(e, c->sym2) : NULL, r);
+}
+
+/* Builds the projection key of the current event; returns its length or -1 if too long. */
+static ssize_t build_key(const struct engine *e, const struct rt *rt, char *key)
+{
+    const struct trigger *t = rt->t;
     size_t n = 0;
 
     for (unsigned i = 0; i < t->nprojections; i++) {
-        const struct value *v = event_get(ev, t->projections[i]);
+        const struct value *v = lookup(e, rt->proj_syms[i]);
         size_t l = v ? v->slen : 0;
         if (n + l + 1 >= KEY_MAX)
             return -1;
@@ -368,6 +474,7 @@ static struct notify_rec *notify_new(struct engine *e, const struct group *g,
     r->status = NOTIFY_PENDING;
     r->max_attempts = e->cfg.notify_max_attempts;
     r->created_ms = r->updated_ms = e->now;
+    r->next_ms = e->now; /* due at once (the outbox orders pending deliveries by next_ms) */
     if (!r->trigger_id || !r->channel || !r->method) {
         notify_rec_free(r);
         return NULL;
@@ -550,12 +657,28 @@ static void evaluated(struct engine *e, struct group *g, const struct eval *ev)
         raise_alert(e, g, ev);
 }
 
-static bool filters_pass(const struct trigger *t, const struct event *ev)
+static bool filters_pass(const struct engine *e, const struct trigger *t)
 {
     for (size_t i = 0; i < t->nfilters; i++)
-        if (!cond_eval_event(&t->filters[i], ev, NULL))
+        if (!eval_cond(e, &t->filters[i], NULL))
             return false;
     return true;
+}
+
+/* True when a false evaluation would change nothing for g: no open alert, and a dampening state
+ * that a false evaluation leaves as it is (RELAXED_COUNT must record every evaluation). */
+static bool quiet(const struct group *g)
+{
+    const struct damp_state *d = &g->damp;
+
+    if (g->alert)
+        return false;
+    switch (g->rt->t->damp.mode) {
+    case DAMP_STRICT_COUNT: return d->trues == 0;
+    case DAMP_STRICT_TIME: return d->run_start < 0;
+    case DAMP_RELAXED_TIME: return true;
+    default: return false;
+    }
 }
 
 static void eval_single(struct engine *e, struct group *g, const struct event *event)
@@ -565,7 +688,7 @@ static void eval_single(struct engine *e, struct group *g, const struct event *e
 
     for (size_t i = 0; i < t->nconds; i++) {
         struct cond_result r;
-        bool ok = cond_eval_event(&t->conds[i], event, &r);
+        bool ok = eval_cond(e, &t->conds[i], &r);
         if (!ev.cond || (ok && t->cond_or && !ev.res.ok)) {
             ev.cond = &t->conds[i]; /* report the first, or the first that held for OR */
             ev.res = r;
@@ -579,11 +702,15 @@ static void eval_single(struct engine *e, struct group *g, const struct event *e
             break;
         }
     }
+    if (!ev.ok && quiet(g)) {
+        e->st.evaluations++; /* nothing to remember: the common case, kept cheap */
+        return;
+    }
     evaluated(e, g, &ev);
 }
 
 /* Feeds an event into a windowed group's windows (evaluation happens on the tick). */
-static void feed_windows(struct engine *e, struct group *g, const struct event *ev)
+static void feed_windows(struct engine *e, struct group *g)
 {
     const struct trigger *t = g->rt->t;
 
@@ -599,17 +726,21 @@ static void feed_windows(struct engine *e, struct group *g, const struct event *
         double v = 0;
         bool matched = false;
         if (c->type == COND_AGGREGATION && c->fn != AGG_COUNT &&
-            !value_as_number(event_get(ev, c->property), &v))
+            !value_as_number(lookup(e, c->sym), &v))
             continue;
         if (c->type == COND_RATE)
-            matched = cond_eval_event(c->comparison, ev, NULL);
+            matched = eval_cond(e, c->comparison, NULL);
         window_add(g->wins[i], e->now, v, matched);
     }
     if (!timer_armed(&g->tick))
         timer_arm(e->wheel, &g->tick, e->now + t->tick_ms);
 }
 
-static bool eval_window_cond(struct engine *e, struct group *g, size_t i, struct cond_result *r)
+/* Evaluates window condition i as of `at`, the time the tick was due. The windows are read at
+ * at - 1: timers fire before the events of the same ms are ingested, so no sample is at `at`
+ * yet, and the sample taken exactly one duration before the tick (the one that opened the key,
+ * whose tick is armed one duration later) is still counted, whatever the slice alignment. */
+static bool eval_window_cond(struct group *g, size_t i, int64_t at, struct cond_result *r)
 {
     const struct condition *c = &g->rt->t->conds[i];
     static const enum window_fn fns[AGG_FN_COUNT] = {WIN_COUNT, WIN_AVG, WIN_MIN, WIN_MAX,
@@ -618,16 +749,17 @@ static bool eval_window_cond(struct engine *e, struct group *g, size_t i, struct
 
     memset(r, 0, sizeof(*r));
     if (c->type == COND_MISSING_DATA) {
-        r->ok = g->wins ? window_count(g->wins[i], e->now) == 0
-                        : e->now - g->last_event_ms >= c->duration_ms;
+        /* Its own duration since the last event (or since watching began), even when a
+         * shorter window of another condition sets the tick. */
+        r->ok = at - g->last_event_ms >= c->duration_ms;
         return r->ok;
     }
     if (c->type == COND_RATE) {
-        if (!window_rate(g->wins[i], e->now, c->sample_size, &v))
+        if (!window_rate(g->wins[i], at - 1, c->sample_size, &v))
             return false;
     } else if (c->fn == AGG_COUNT) {
-        v = (double)window_count(g->wins[i], e->now);
-    } else if (!window_value(g->wins[i], e->now, fns[c->fn], &v)) {
+        v = (double)window_count(g->wins[i], at - 1);
+    } else if (!window_value(g->wins[i], at - 1, fns[c->fn], &v)) {
         return false;
     }
     r->has_value = true;
@@ -642,10 +774,11 @@ static void tick_fired(struct timer *tm, void *ud)
     struct group *g = container_of(tm, struct group, tick);
     const struct trigger *t = g->rt->t;
     struct eval ev = {.ok = !t->cond_or};
+    int64_t at = tm->deadline < e->now ? tm->deadline : e->now;
 
     for (size_t i = 0; i < t->nconds; i++) {
         struct cond_result r;
-        bool ok = eval_window_cond(e, g, i, &r);
+        bool ok = eval_window_cond(g, i, at, &r);
         if (!ev.cond || (ok && t->cond_or && !ev.res.ok)) {
             ev.cond = &t->conds[i];
             ev.res = r;
@@ -684,6 +817,7 @@ struct engine *engine_new(const struct engine_cfg *cfg, const struct engine_env 
     e->now = now_ms;
     smap_init(&e->by_id);
     smap_init(&e->by_source);
+    smap_init(&e->syms);
     e->wheel = timer_wheel_new(now_ms);
     if (!e->wheel || sodium_init() < 0) {
         engine_free(e);
@@ -718,6 +852,9 @@ void engine_free(struct engine *e)
         rt_free(e, s->value);
     smap_free(&e->by_id);
     smap_free(&e->by_source);
+    smap_free(&e->syms);
+    free(e->slot);
+    free(e->slot_gen);
     timer_wheel_free(e->wheel);
     free(e);
 }
@@ -745,6 +882,19 @@ static int source_link(struct engine *e, struct rt *rt)
     return smap_put(&e->by_source, src, strlen(src), rt, NULL);
 }
 
+/* A group given an alert without an event (a replaced trigger's, or one restored from the store):
+ * a windowed trigger evaluates it on its tick, so that it can resolve without new data. */
+static void watch_group(struct engine *e, struct group *g)
+{
+    const struct trigger *t = g->rt->t;
+
+    if (!t->enabled || !t->windowed || timer_armed(&g->tick))
+        return;
+    if (!g->last_event_ms)
+        g->last_event_ms = e->now;
+    timer_arm(e->wheel, &g->tick, e->now + t->tick_ms);
+}
+
 /* Moves the open alerts of `old` into `rt` (same keys), resolving those it cannot keep. */
 static void carry_alerts(struct engine *e, struct rt *old, struct rt *rt)
 {
@@ -766,6 +916,8 @@ static void carry_alerts(struct engine *e, struct rt *old, struct rt *rt)
         }
         ng->alert = og->alert; /* the count of open alerts does not change */
         og->alert = NULL;
+        ng->last_event_ms = og->last_event_ms;
+        watch_group(e, ng);
     }
 }
 
@@ -800,6 +952,7 @@ static int install(struct engine *e, struct trigger *t, int64_t now_ms, bool emi
         return TOCSIN_ENOMEM;
     }
     rt->t = t;
+    intern_trigger(e, rt);
     smap_init(&rt->groups);
     if (old)
         trigger_set_times(t, old->t->created_ms, now_ms);
@@ -891,23 +1044,29 @@ static void ingest_one(struct engine *e, const struct event *ev)
     struct rt *rt = smap_get(&e->by_source, ev->type, strlen(ev->type));
     char key[KEY_MAX];
 
+    if (rt)
+        index_event(e, ev);
     for (; rt; rt = rt->next_src) {
         const struct trigger *t = rt->t;
         struct group *g;
         ssize_t klen;
 
-        if (!t->enabled || !filters_pass(t, ev))
+        if (!t->enabled || !filters_pass(e, t))
             continue;
-        klen = build_key(t, ev, key);
-        if (klen < 0) {
-            e->st.keys_dropped++;
-            continue;
+        if (!t->nprojections) {
+            g = rt->single ? rt->single : (rt->single = group_get(e, rt, "", 0));
+        } else {
+            klen = build_key(e, rt, key);
+            if (klen < 0) {
+                e->st.keys_dropped++;
+                continue;
+            }
+            g = group_get(e, rt, key, (size_t)klen);
         }
-        g = group_get(e, rt, key, (size_t)klen);
         if (!g)
             continue;
         if (t->windowed) {
-            feed_windows(e, g, ev);
+            feed_windows(e, g);
         } else {
             eval_single(e, g, ev);
             if (t->nprojections)
@@ -971,6 +1130,7 @@ int engine_restore_alert(struct engine *e, struct alert_rec *a)
     }
     g->alert = a;
     e->st.alerts_open++;
+    watch_group(e, g);
     return TOCSIN_OK;
 }
 

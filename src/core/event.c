@@ -180,7 +180,8 @@ static int parse_header(const json_t *j, struct arena *a, struct event *out, str
     if (ts && !json_is_null(ts)) {
         if (json_is_integer(ts))
             out->ts_ms = json_integer_value(ts);
-        else if (json_is_real(ts) && isfinite(json_real_value(ts)))
+        else if (json_is_real(ts) && json_real_value(ts) >= -9223372036854775808.0 &&
+                 json_real_value(ts) < 9223372036854775808.0) /* converting is defined */
             out->ts_ms = (int64_t)json_real_value(ts);
         else
             return verr_set(err, "timestamp", "must be a number (epoch milliseconds)");

@@ -219,6 +219,10 @@ static int parse_slack(const json_t *cfg, struct notif *n, struct verr *err)
     n->method = strdup("POST");
     if (!n->channel)
         n->channel = strdup("#public");
+    if (!n->method || !n->channel) {
+        rc = TOCSIN_ENOMEM;
+        goto out;
+    }
     if (token) {
         char auth[600];
         snprintf(auth, sizeof(auth), "Bearer %s", token);
@@ -229,6 +233,10 @@ static int parse_slack(const json_t *cfg, struct notif *n, struct verr *err)
         }
         n->nheaders = 1;
         n->headers[0].name = strdup("Authorization");
+        if (!n->headers[0].name) {
+            rc = TOCSIN_ENOMEM;
+            goto out;
+        }
         char msg[160];
         rc = tmpl_compile(auth, strlen(auth), &n->headers[0].value, msg, sizeof(msg));
         if (rc)

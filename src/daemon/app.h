@@ -45,9 +45,9 @@ struct emsg {
     int64_t enq_ns;           /* monotonic time it was queued (latency statistics) */
     enum reply_shape reply;
     int ok_status;            /* HTTP status on success */
-    struct arena arena;       /* EM_EVENTS: the events and their strings */
-    struct event *evs;
-    size_t nevs;
+    struct arena arena;       /* EM_EVENTS: the events' strings */
+    struct event *evs;        /* malloc'd array of nevs (capacity evcap) */
+    size_t nevs, evcap;
     struct trigger **trigs;   /* EM_TRIGGERS */
     size_t ntrigs;
     char *id;                 /* EM_TRIGGER_DEL */
@@ -98,6 +98,9 @@ struct app {
     int64_t lat_at_ms[LAT_SAMPLES];
     size_t lat_next;
     struct engine_stats est;  /* copied from the engine thread under stats_mu */
+    /* WebSocket events gathered across frames on the network thread, handed to the engine as
+     * one batch when the loop goes idle or the batch is full (network thread only). */
+    struct emsg *ws_pending;
 };
 
 int64_t app_now_ms(struct app *a);

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "api/common.h"
 #include "api/router.h"
 #include "daemon/app.h"
 #include "net/auth.h"
@@ -256,6 +257,7 @@ static int serve(struct app *a, const struct config *cfg)
     log_info("listening", "addr=%s node=%s auth=%s", a->endpoint + 7, a->node_id,
              a->auth ? "basic" : "off");
     rc = net_run(a->net);
+    gravitee_ws_flush(a);
     log_info("draining", "queued_batches=%zu", queue_len(&a->engine_q));
     return rc ? 1 : 0;
 }

@@ -30,6 +30,7 @@ void emsg_free(struct emsg *m)
     if (!m)
         return;
     arena_free(&m->arena);
+    free(m->evs);
     for (size_t i = 0; i < m->ntrigs; i++)
         trigger_free(m->trigs[i]);
     free(m->trigs);

@@ -7,11 +7,14 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <jansson.h>
+#include <linux/tcp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 
 #include "util/err.h"
 #include "util/log.h"
@@ -442,6 +445,15 @@ static size_t body_len_of(const struct conn *c)
     return r->body_len;
 }
 
+/* Keeps a small body buffer for the next request on this connection, frees a big one. */
+static void release_body(struct conn *c)
+{
+    if (c->body.cap > 65536)
+        buf_free(&c->body);
+    else
+        buf_reset(&c->body);
+}
+
 static void reset_request(struct conn *c)
 {
     if (c->resp) {
@@ -452,10 +464,48 @@ static void reset_request(struct conn *c)
     c->resp_off = 0;
     c->hs = H_IDLE;
     c->user = NULL;
-    if (c->body.cap > 65536)
-        buf_free(&c->body);
-    else
-        buf_reset(&c->body);
+    release_body(c);
+}
+
+/* Bytes the process has read from the TCP socket so far: received minus still queued. The
+ * queue length is read between two identical TCP_INFO snapshots so the pair is consistent. */
+static bool read_total(struct lws *wsi, uint64_t *out)
+{
+    int fd = (int)lws_get_socket_fd(wsi), inq = 0;
+
+    for (int tries = 0; fd >= 0 && tries < 4; tries++) {
+        struct tcp_info a, b;
+        socklen_t al = sizeof(a), bl = sizeof(b);
+
+        if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &a, &al) || ioctl(fd, FIONREAD, &inq) ||
+            getsockopt(fd, IPPROTO_TCP, TCP_INFO, &b, &bl) || inq < 0 ||
+            al < offsetof(struct tcp_info, tcpi_bytes_received) + sizeof(a.tcpi_bytes_received))
+            return false;
+        if (a.tcpi_bytes_received == b.tcpi_bytes_received) {
+            *out = (uint64_t)a.tcpi_bytes_received - (uint64_t)inq;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* lws 4.1.6 bug: a request with a body that was pipelined behind another one on the same
+ * connection is parsed from lws's internal buffer, and lws_http_action() then feeds that buffer,
+ * starting with the request's own head, to LWS_CALLBACK_HTTP_BODY and loops forever (and
+ * refusing from inside that loop is a use-after-free in lws). The only safe way out is to
+ * refuse the request from LWS_CALLBACK_HTTP. Such a request is recognised because lws has not
+ * read a single byte from the socket since the previous request ended: its head was already
+ * buffered. Clients must not pipeline requests with bodies anyway; the usual ones do not. */
+static bool pipelined(struct conn *c, struct lws *wsi)
+{
+    uint64_t now;
+
+    return c->mark_valid && read_total(wsi, &now) && now == c->read_mark;
+}
+
+void http_mark_read(struct conn *c, struct lws *wsi)
+{
+    c->mark_valid = read_total(wsi, &c->read_mark);
 }
 
 static int finish(struct conn *c, struct lws *wsi)
@@ -465,6 +515,7 @@ static int finish(struct conn *c, struct lws *wsi)
     reset_request(c);
     if (close)
         return -1;
+    http_mark_read(c, wsi);
     return lws_http_transaction_completed(wsi) ? -1 : 0;
 }
 
@@ -673,6 +724,7 @@ static int dispatch(struct net *n, struct conn *c, struct lws *wsi)
     req.body_len = c->body.len;
     req.user = c->user;
     out = n->app.on_http(n->app.ud, &req, resp);
+    release_body(c); /* borrowed for the call only */
     if (out != HTTP_DEFERRED)
         return respond(n, c, wsi, resp);
     free(resp->body);
@@ -700,6 +752,10 @@ int http_on_request(struct net *n, struct conn *c, struct lws *wsi)
     st = precheck(n, wsi, m, &cl);
     if (st)
         return refuse(n, c, wsi, st, st == 413 ? "body" : NULL, status_message(st), true);
+    if (cl && pipelined(c, wsi)) {
+        log_warn("http_pipelined_body", "conn=%" PRIu64 " action=close", c->id);
+        return -1;
+    }
     denied = n->app.authenticate && !is_health(wsi, m) && !authenticate(n, c, wsi);
     if (!cl)
         return denied ? refuse(n, c, wsi, 401, NULL, NULL, false) : dispatch(n, c, wsi);

@@ -728,6 +728,8 @@ int net_run(struct net *n)
             rc = -1;
             break;
         }
+        if (n->app.on_idle)
+            n->app.on_idle(n->app.ud);
     }
     if (!rc)
         drain_output(n);

@@ -14,10 +14,10 @@
 struct net;
 
 struct net_limits {
-    size_t max_body;        /* HTTP request body bytes; over -> 413 JSON error */
-    size_t max_frame;       /* WS message bytes (after reassembly); over -> error frame, dropped */
-    unsigned max_conns;     /* concurrent connections */
-    unsigned ws_queue_max;  /* outgoing frames queued per WS connection before it is closed */
+    size_t max_body;       /* HTTP request body bytes; over -> 413 JSON error */
+    size_t max_frame;      /* WS message bytes (after reassembly); over -> error frame, dropped */
+    unsigned max_conns;    /* concurrent connections */
+    unsigned ws_queue_max; /* outgoing frames queued per WS connection before it is closed */
 };
 
 struct http_header {
@@ -27,13 +27,13 @@ struct http_header {
 
 /* A request, borrowed for the duration of on_http only (copy what you keep). */
 struct http_req {
-    uint64_t id;          /* unique for the process; pass to net_complete() when deferred */
-    const char *method;   /* "GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS" */
-    const char *path;     /* URL-decoded path, no query, e.g. "/api/v1/triggers/abc" */
-    const char *query;    /* raw query string without '?', "" if none */
-    const char *body;     /* NUL-terminated (body_len excludes the NUL); "" if none */
+    uint64_t id;        /* unique for the process; pass to net_complete() when deferred */
+    const char *method; /* "GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS" */
+    const char *path;   /* URL-decoded path, no query, e.g. "/api/v1/triggers/abc" */
+    const char *query;  /* raw query string without '?', "" if none */
+    const char *body;   /* NUL-terminated (body_len excludes the NUL); "" if none */
     size_t body_len;
-    const char *user;     /* authenticated user name, or NULL when auth is off */
+    const char *user;                  /* authenticated user name, or NULL when auth is off */
     const struct http_header *headers; /* every request header, lower-case names */
     size_t nheaders;
 };
@@ -49,7 +49,7 @@ struct http_resp {
     const char *content_type; /* static string; default "application/json" */
     char *body;
     size_t body_len;
-    char extra_headers[256];  /* "Name: value\r\n" lines, e.g. Retry-After, Location */
+    char extra_headers[256]; /* "Name: value\r\n" lines, e.g. Retry-After, Location */
 };
 
 enum http_outcome { HTTP_DONE = 0, HTTP_DEFERRED = 1 };
@@ -73,6 +73,9 @@ struct net_app {
      * built-in set (x-request-id, x-api-key, idempotency-key, ...) and these are seen. Copied
      * by net_new(). */
     const char *const *custom_headers;
+    /* Optional: called after each turn of the loop, once the ready sockets have been read, so
+     * the application can hand on what it gathered during the turn as one batch. */
+    void (*on_idle)(void *ud);
 };
 
 /* Binds to `listen` ("127.0.0.1:8072", port 0 picks a free one). The bound address is checked:

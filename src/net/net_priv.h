@@ -82,11 +82,13 @@ struct conn {
     bool admitted; /* counted against max_conns */
     /* HTTP */
     enum http_state hs;
-    bool close_after; /* close once the response is written */
-    bool ka10;        /* HTTP/1.0 with "Connection: keep-alive" */
-    bool head_only;   /* HEAD: no body bytes on the wire */
-    uint64_t req_id;  /* deferred request waiting in n->reqs, 0 if none */
-    const char *user; /* authenticated user of the current request */
+    bool close_after;   /* close once the response is written */
+    bool ka10;          /* HTTP/1.0 with "Connection: keep-alive" */
+    bool head_only;     /* HEAD: no body bytes on the wire */
+    uint64_t req_id;    /* deferred request waiting in n->reqs, 0 if none */
+    const char *user;   /* authenticated user of the current request */
+    bool mark_valid;    /* read_mark holds a value */
+    uint64_t read_mark; /* bytes lws had read from the socket when the last request ended */
     struct buf body;
     struct http_resp *resp; /* response waiting or being written (owned) */
     size_t resp_off;        /* body bytes already written */
@@ -158,6 +160,8 @@ void http_resp_auth_failed(struct http_resp *resp);
 /* Runs app->authenticate on the request's Authorization header (true when auth is off) and
  * sets c->user. */
 bool http_check_auth(struct net *n, struct conn *c, struct lws *wsi);
+/* Notes how much lws has read from the socket when a request ends (see http.c: pipelined()). */
+void http_mark_read(struct conn *c, struct lws *wsi);
 
 /* ws.c */
 int ws_on_confirm_upgrade(struct net *n, struct conn *c, struct lws *wsi, const char *proto);

@@ -79,7 +79,8 @@ void ws_on_send(struct net *n, struct cmd *cmd)
 
 /* Refuses an upgrade with an HTTP response. >0 tells lws we answered (it then finishes the
  * transaction); <0 hangs up after the answer. */
-static int refuse_upgrade(struct net *n, struct lws *wsi, int status, const char *msg, bool close)
+static int refuse_upgrade(struct net *n, struct conn *c, struct lws *wsi, int status,
+                          const char *msg, bool close)
 {
     struct http_resp r;
 
@@ -90,7 +91,10 @@ static int refuse_upgrade(struct net *n, struct lws *wsi, int status, const char
         http_resp_error(&r, status, NULL, "%s", msg);
     if (http_write_now(n, wsi, &r, false, close))
         return -1;
-    return close ? -1 : 1;
+    if (close)
+        return -1;
+    http_mark_read(c, wsi); /* lws ends the transaction when we return 1 */
+    return 1;
 }
 
 int ws_on_confirm_upgrade(struct net *n, struct conn *c, struct lws *wsi, const char *proto)
@@ -100,17 +104,17 @@ int ws_on_confirm_upgrade(struct net *n, struct conn *c, struct lws *wsi, const 
     int st;
 
     if (!proto || strcmp(proto, "websocket")) /* h2c: our responses are HTTP/1.1 only */
-        return refuse_upgrade(n, wsi, 400, "only websocket upgrades are supported", true);
+        return refuse_upgrade(n, c, wsi, 400, "only websocket upgrades are supported", true);
     if (!c->admitted)
-        return refuse_upgrade(n, wsi, 503, "too many connections", true);
+        return refuse_upgrade(n, c, wsi, 503, "too many connections", true);
     if (!http_check_auth(n, c, wsi))
-        return refuse_upgrade(n, wsi, 401, NULL, false);
+        return refuse_upgrade(n, c, wsi, 401, NULL, false);
     st = http_collect(n, c, wsi, &req);
     if (st)
-        return refuse_upgrade(n, wsi, st, "bad upgrade request", true);
+        return refuse_upgrade(n, c, wsi, st, "bad upgrade request", true);
     ok = n->app.on_ws_open && n->app.on_ws_open(n->app.ud, c->id, req.path, c->user);
     if (!ok)
-        return refuse_upgrade(n, wsi, 404, "not found", false);
+        return refuse_upgrade(n, c, wsi, 404, "not found", false);
     c->ws = true;
     c->ws_open = true;
     return 0;

@@ -65,7 +65,7 @@ class _Factory:
         self.password_hash_fn = password_hash_fn
         self.started = []
 
-    def __call__(self, config=None, auth=False, extra_args=None, start=True):
+    def __call__(self, config=None, auth=False, extra_args=None, start=True, env=None):
         config = dict(config or {})
         creds = None
         if auth:
@@ -73,7 +73,7 @@ class _Factory:
                                          "password_hash": self.password_hash_fn()}]}
             creds = ADMIN
         d = Daemon(self.tmp.mktemp("tocsin"), config=config, auth=creds,
-                   extra_args=extra_args, allow_errors=self.allow_errors)
+                   extra_args=extra_args, allow_errors=self.allow_errors, env=env)
         self.started.append(d)
         if start:
             d.start()

@@ -42,7 +42,7 @@ class TestFailure(AssertionError):
     pass
 
 
-def wait_for(cond, timeout=10.0, interval=0.02, what="condition"):
+def wait_for(cond, timeout=15.0, interval=0.02, what="condition"):
     """Polls cond() until it returns a truthy value, which is returned. Raises after timeout."""
     deadline = time.monotonic() + timeout
     last = None
@@ -53,6 +53,26 @@ def wait_for(cond, timeout=10.0, interval=0.02, what="condition"):
         if time.monotonic() >= deadline:
             raise TestFailure(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
         time.sleep(interval)
+
+
+def utc_now():
+    t = time.time()
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + ".%03dZ" % (int(t * 1000) % 1000)
+
+
+def thread_stacks(pid):
+    """Best effort: the thread backtraces of a hung process (gdb, if installed)."""
+    if not os.path.exists("/usr/bin/gdb"):
+        return ""
+    try:
+        p = subprocess.run(["/usr/bin/gdb", "-p", str(pid), "-batch", "-nx",
+                            "-ex", "thread apply all bt 12"],
+                           capture_output=True, timeout=60, stdin=subprocess.DEVNULL)
+        lines = [ln for ln in p.stdout.decode(errors="replace").splitlines()
+                 if ln.startswith(("Thread ", "#"))]
+        return "---- thread stacks ----\n" + "\n".join(lines[:200])
+    except (OSError, subprocess.SubprocessError):
+        return ""
 
 
 def basic_auth_header(user, password):
@@ -118,8 +138,10 @@ def to_yaml(cfg):
 class Daemon:
     """One tocsin process on a data directory. Restartable on the same directory."""
 
-    def __init__(self, data_dir, config=None, auth=None, extra_args=None, allow_errors=False):
+    def __init__(self, data_dir, config=None, auth=None, extra_args=None, allow_errors=False,
+                 env=None):
         self.dir = str(data_dir)
+        self.env = dict(env or {})
         self.config = merge_config(DEFAULT_CONFIG, config)
         self.auth = auth  # (user, password) or None
         self.extra_args = list(extra_args or [])
@@ -144,6 +166,7 @@ class Daemon:
         env = dict(os.environ)
         env.setdefault("ASAN_OPTIONS", "detect_leaks=1")
         env.setdefault("UBSAN_OPTIONS", "print_stacktrace=1")
+        env.update(self.env)
         args = [BIN, "serve", "--listen", "127.0.0.1:0", "--data", self.dir,
                 "--config", self.config_path] + self.extra_args
         logf = open(self.log_path, "ab")
@@ -167,7 +190,7 @@ class Daemon:
         self.port = port
         self.url = f"http://127.0.0.1:{port}"
         listening = f"event=listening addr=127.0.0.1:{port}"
-        wait_for(lambda: listening in self.log(), timeout=5,
+        wait_for(lambda: listening in self.log(), timeout=10,
                  what=f"'{listening}' in the log")
         self.session = requests.Session()
         if self.auth:
@@ -197,14 +220,16 @@ class Daemon:
         """SIGTERM; the process must exit 0 within 10 s."""
         if not self.running():
             return self.proc.returncode if self.proc else None
+        sent = utc_now()
         self.proc.send_signal(signal.SIGTERM)
         try:
             rc = self.proc.wait(timeout=STOP_TIMEOUT)
         except subprocess.TimeoutExpired:
+            stacks = thread_stacks(self.proc.pid)
             self.proc.kill()
             self.proc.wait()
-            raise TestFailure(f"tocsin did not exit within {STOP_TIMEOUT}s of SIGTERM\n"
-                              + self.log_tail())
+            raise TestFailure(f"tocsin did not exit within {STOP_TIMEOUT}s of SIGTERM (sent at "
+                              f"{sent})\n" + self.log_tail() + "\n" + stacks)
         finally:
             if self.session:
                 self.session.close()
@@ -296,7 +321,7 @@ class Daemon:
     def alerts_of(self, trigger_id, **params):
         return self.alerts(trigger=trigger_id, **params)["alerts"]
 
-    def wait_alerts(self, trigger_id, n=1, timeout=10.0, **params):
+    def wait_alerts(self, trigger_id, n=1, timeout=15.0, **params):
         return wait_for(lambda: (lambda a: a if len(a) >= n else None)(
             self.alerts_of(trigger_id, **params)), timeout=timeout,
             what=f"{n} alert(s) of trigger {trigger_id} {params}")
@@ -335,7 +360,7 @@ class Daemon:
             alerts = self.alerts_of("__sync")
             return any(a.get("count", 0) >= seq or (a.get("properties") or {}).get("seq") == seq
                        for a in alerts)
-        wait_for(done, timeout=10, what=f"sync barrier {seq}")
+        wait_for(done, timeout=20, what=f"sync barrier {seq}")
 
 
 def expect_status(r, status, what=""):
@@ -399,8 +424,13 @@ class Receiver:
             def log_message(self, *args):
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
+        class Server(ThreadingHTTPServer):
+            daemon_threads = True
+
+            def handle_error(self, request, client_address):
+                pass  # a peer killed with -9 resets its connection: not the receiver's problem
+
+        self.server = Server(("127.0.0.1", 0), Handler)
         self.port = self.server.server_address[1]
         self.url = f"http://127.0.0.1:{self.port}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
@@ -427,7 +457,7 @@ class Receiver:
             reqs = [r for r in reqs if r["path"].startswith(path_prefix)]
         return reqs
 
-    def wait_for(self, n, timeout=10.0, path_prefix=None):
+    def wait_for(self, n, timeout=15.0, path_prefix=None):
         return wait_for(lambda: (lambda r: r if len(r) >= n else None)(
             self.received(path_prefix)), timeout=timeout,
             what=f"{n} webhook request(s) at {self.url}{path_prefix or ''}")

@@ -141,6 +141,10 @@ def test_ws_bad_trigger_frame_gets_error_frame_and_connection_stays_usable(
         # The connection is still usable: a good trigger sent after is stored and works.
         ws.send(json.dumps(response_time_trigger("after-bad", receiver.url, source="AFTER")))
         wait_trigger(d, "after-bad")
+        # Exactly one error frame per refused frame: the next frame answers the next bad one.
+        ws.send(json.dumps({"id": "z", "name": "z", "source": "S", "conditions": [
+            {"type": "THRESHOLD", "property": "p", "operator": "LT", "threshold": "x"}]}))
+        check_error_frame(recv_json(ws), "conditions[0].threshold")
     finally:
         ws.close()
     # A batch is refused as a whole.
@@ -165,6 +169,9 @@ def test_ws_bad_event_frames_get_error_frames(auth_daemon, receiver):
         ws.send("x" * 70000)  # over http.max_frame (65536)
         frame = recv_json(ws)
         assert frame.get("type") == "ERROR" and 400 <= frame.get("status", 0) < 500, frame
+        ws.send(json.dumps([{"type": "EVB", "properties": {"response.response_time": 1}}] * 101))
+        frame = recv_json(ws)  # over http.max_batch (100)
+        assert frame.get("type") == "ERROR" and frame.get("status") in (400, 413), frame
         # Still usable: a good event fires the trigger.
         ws.send(json.dumps({"type": "EVB", "properties": {"response.response_time": 7}}))
         reqs = receiver.wait_for(1)

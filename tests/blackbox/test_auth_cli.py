@@ -158,6 +158,15 @@ def test_check_config_accepts_good_file(tmp_path, password_hash):
     assert not (tmp_path / "tocsin.port").exists(), "--check-config must not start the server"
 
 
+def test_bad_env_value_is_refused(tmp_path):
+    cfg = write_config(tmp_path, to_yaml(DEFAULT_CONFIG))
+    env = dict(os.environ, TOCSIN_NOTIFY_MAX_ATTEMPTS="banana")
+    p = run(["serve", "--check-config", "--config", cfg, "--data", str(tmp_path)], env=env)
+    out = (p.stdout + p.stderr).decode(errors="replace")
+    assert p.returncode == 1, f"exit {p.returncode}: {out!r}"
+    assert "TOCSIN_NOTIFY_MAX_ATTEMPTS" in out, out
+
+
 def test_missing_config_file(tmp_path):
     p = run(["serve", "--check-config", "--config", str(tmp_path / "nope.yaml")])
     assert p.returncode != 0

@@ -2,10 +2,12 @@
 config), templated url / headers / body, and the outbox visible at /api/v1/notifications."""
 
 import socket
+import ssl
+import subprocess
 
 import pytest
 
-from helpers import check_error, expect_status, threshold, trigger, wait_for, webhook
+from helpers import Receiver, check_error, expect_status, threshold, trigger, wait_for, webhook
 
 
 def fire_trigger(d, tid, notifications, name=None, severity="INFO", source="NOTE"):
@@ -73,6 +75,17 @@ def test_always_failing_receiver_gives_failed(daemon, receiver):
 
 
 @pytest.mark.allow_errors
+def test_env_var_overrides_config_file(daemon_factory, receiver):
+    """TOCSIN_NOTIFY_MAX_ATTEMPTS beats notify.max_attempts: 3 in the file."""
+    d = daemon_factory(env={"TOCSIN_NOTIFY_MAX_ATTEMPTS": "2"})
+    receiver.answer(default=500)
+    fire_trigger(d, "env-attempts", [webhook(receiver.url)])
+    note = wait_notification(d, "env-attempts", "failed")[0]
+    assert note["maxAttempts"] == 2 and note["attempts"] == 2, note
+    assert len(receiver.received()) == 2
+
+
+@pytest.mark.allow_errors
 def test_unreachable_receiver_gives_failed_with_error(daemon):
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
@@ -121,6 +134,67 @@ def test_body_template_variables(daemon, receiver):
     assert parts[:7] == ["response.response_time", "LT", "a1", "gw-1", "info", "VARS",
                          "open"], got
     assert parts[7].isdigit() and int(parts[7]) > 0, f"notification.timestamp {parts[7]!r}"
+
+
+def test_numeric_template_variables(daemon, receiver):
+    d = daemon
+    body = ("${alert.conditions[0].threshold}|${notification.result.value}|"
+            "${notification.result.threshold}|${notification.properties['response.response_time']}")
+    d.add_triggers(trigger("nums", source="NUMS", conditions=[
+        threshold("response.response_time", "LT", 1500)], notifications=[webhook(receiver.url,
+                                                                                  body=body)]))
+    d.add_triggers(trigger("fracs", source="FRACS", conditions=[threshold("v", "LT", 1.5)],
+                           notifications=[webhook(receiver.url + "/f", body=(
+                               "${alert.conditions[0].threshold}|${notification.result.value}"))]))
+    d.send_events({"type": "NUMS", "properties": {"response.response_time": 500}})
+    assert receiver.wait_for(1)[0]["body"] == b"1500|500|1500|500"
+    d.send_events({"type": "FRACS", "properties": {"v": 0.25}})
+    assert receiver.wait_for(1, path_prefix="/f")[0]["body"] == b"1.5|0.25"
+
+
+def test_use_system_proxy(daemon_factory, receiver):
+    """useSystemProxy true goes through http_proxy from the environment; false goes direct even
+    when the environment names a proxy."""
+    proxy = receiver  # the proxy sees absolute-form request targets
+    direct = Receiver()
+    try:
+        d = daemon_factory(env={"http_proxy": proxy.url, "HTTP_PROXY": proxy.url,
+                                "no_proxy": "", "NO_PROXY": ""})
+        via = webhook("http://tocsin-proxy-test.invalid/via", body="via")
+        via["configuration"]["useSystemProxy"] = True
+        fire_trigger(d, "proxied", [via], source="PROXIED")
+        fire_trigger(d, "direct", [webhook(direct.url + "/direct", body="direct")],
+                     source="DIRECT")
+        got = proxy.wait_for(1)[0]
+        assert got["path"] == "http://tocsin-proxy-test.invalid/via", got["path"]
+        assert got["body"] == b"via"
+        assert direct.wait_for(1)[0]["path"] == "/direct"
+        wait_notification(d, "direct", "delivered")
+        assert len(proxy.received()) == 1, [r["path"] for r in proxy.received()]
+    finally:
+        direct.close()
+
+
+@pytest.mark.allow_errors
+def test_tls_verification_on_by_default(daemon, tmp_path):
+    """A webhook to an https server with a self-signed certificate is refused."""
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-subj", "/CN=127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True, timeout=60)
+    tls = Receiver()
+    try:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(str(cert), str(key))
+        tls.server.socket = ctx.wrap_socket(tls.server.socket, server_side=True)
+        url = f"https://127.0.0.1:{tls.port}/secure"
+        fire_trigger(daemon, "tls", [webhook(url)])
+        note = wait_notification(daemon, "tls", "failed")[0]
+        assert note["lastHttpStatus"] in (None, 0), note
+        assert "certificate" in (note["lastError"] or "").lower(), note
+        assert tls.received() == [], "a request went through despite an untrusted certificate"
+    finally:
+        tls.close()
 
 
 def test_two_webhooks_on_one_trigger(daemon, receiver):

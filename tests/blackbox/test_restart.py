@@ -79,3 +79,16 @@ def test_graceful_restart_keeps_alerts_and_outbox(daemon, receiver):
     assert after.json()["count"] == alert["count"]
     assert d.notifications(trigger="gr", status="delivered")["total"] == 1
     assert len(receiver.received()) == 1, "a delivered notification was sent again after restart"
+
+
+def test_sigterm_drains_accepted_events(daemon):
+    """Events answered 202 are queued to the engine; SIGTERM drains them before exiting, so
+    their alert changes are in the store after a restart."""
+    d = daemon
+    d.add_triggers(trigger("drain", source="DRAIN", conditions=[threshold("rt", "GT", 0)]))
+    for _ in range(2):
+        d.send_events([{"type": "DRAIN", "properties": {"rt": 1}}] * 100)
+    d.stop()
+    d.start()
+    alerts = d.alerts_of("drain")
+    assert len(alerts) == 1 and alerts[0]["count"] == 200, alerts

@@ -137,6 +137,13 @@ static void test_timestamp_types(void **state)
     assert_string_equal(f->err.field, "timestamp");
     assert_int_equal(parse(f, "{\"type\":\"T\",\"timestamp\":{}}"), TOCSIN_EINVAL);
     assert_string_equal(f->err.field, "timestamp");
+    /* reals outside the int64 range cannot be converted: refused, not undefined behaviour */
+    assert_int_equal(parse(f, "{\"type\":\"T\",\"timestamp\":1e300}"), TOCSIN_EINVAL);
+    assert_string_equal(f->err.field, "timestamp");
+    assert_int_equal(parse(f, "{\"type\":\"T\",\"timestamp\":-1e19}"), TOCSIN_EINVAL);
+    assert_string_equal(f->err.field, "timestamp");
+    assert_int_equal(parse(f, "{\"type\":\"T\",\"timestamp\":-5.0}"), TOCSIN_OK);
+    assert_int_equal(f->ev.ts_ms, -5);
 }
 
 static void test_type_errors(void **state)
