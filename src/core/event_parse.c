@@ -124,11 +124,16 @@ static inline int peek(const struct pctx *c)
     return c->p < c->end ? (unsigned char)*c->p : -1;
 }
 
+static void ws_slow(struct pctx *c)
+{
+    while (c->p < c->end && (*c->p == ' ' || *c->p == '\n' || *c->p == '\r' || *c->p == '\t'))
+        c->p++;
+}
+
 static inline void ws(struct pctx *c)
 {
-    while (c->p < c->end && (unsigned char)*c->p <= ' ' &&
-           (*c->p == ' ' || *c->p == '\n' || *c->p == '\r' || *c->p == '\t'))
-        c->p++;
+    if (c->p < c->end && (unsigned char)*c->p <= ' ')
+        ws_slow(c);
 }
 
 static int enter(struct pctx *c)
@@ -147,10 +152,15 @@ static void leave(struct pctx *c)
 }
 
 /* Moves to the next key of an object: *more is false at its '}'. */
-static int obj_step(struct pctx *c, bool first, bool *more)
+static inline int obj_step(struct pctx *c, bool first, bool *more)
 {
     int ch;
 
+    if (c->end - c->p >= 2 && c->p[first ? 0 : 1] == '"' && (first || c->p[0] == ',')) {
+        c->p += first ? 0 : 1; /* compact JSON: no white space before the next key */
+        *more = true;
+        return TOCSIN_OK;
+    }
     ws(c);
     ch = peek(c);
     *more = false;
@@ -189,8 +199,13 @@ static int arr_step(struct pctx *c, bool first, bool *more)
     return TOCSIN_OK;
 }
 
-static int colon(struct pctx *c)
+static inline int colon(struct pctx *c)
 {
+    if (c->p < c->end && *c->p == ':' && c->p + 1 < c->end &&
+        (unsigned char)c->p[1] > ' ') { /* compact JSON */
+        c->p++;
+        return TOCSIN_OK;
+    }
     ws(c);
     if (peek(c) != ':')
         return syn(c, c->p, c->p < c->end ? "expected ':'" : "unexpected end of input");
@@ -358,8 +373,16 @@ static int scan_string(struct pctx *c, struct sref *s)
     s->b = (const char *)p;
     s->esc = false;
     for (;;) {
-        while (end - p >= 8 && !special8(load8(p)))
+        while (end - p >= 8) {
+            uint64_t sp = special8(load8(p));
+            if (sp) {
+#if defined(__GNUC__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+                p += __builtin_ctzll(sp) >> 3; /* the lowest flag is always exact */
+#endif
+                break;
+            }
             p += 8;
+        }
         while (p < end && is_plain(*p))
             p++;
         if (p >= end)
@@ -543,19 +566,6 @@ static int real_slow(struct pctx *c, const struct num *n, double *out)
     return TOCSIN_OK;
 }
 
-/* Integer-part digits: the first 19 significant ones go to *m. */
-static const char *int_digits(const char *p, const char *end, uint64_t *m, int *nsig, int *e10)
-{
-    for (; p < end && is_digit(*p); p++) {
-        if (*nsig < 19)
-            *m = *m * 10 + (uint64_t)(*p - '0');
-        else
-            (*e10)++;
-        (*nsig)++;
-    }
-    return p;
-}
-
 /* Fraction digits after the '.'. */
 static const char *frac_digits(const char *p, const char *end, uint64_t *m, int *nsig, int *e10)
 {
@@ -604,7 +614,12 @@ static int scan_number(struct pctx *c, struct num *n)
         return syn(c, p, p < end ? "invalid number" : "unexpected end of input");
     if (*p == '0' && ++p < end && is_digit(*p))
         return syn(c, p, "leading zero in a number");
-    p = int_digits(p, end, &m, &nsig, &e10);
+    for (; p < end && is_digit(*p); p++, nsig++) { /* the first 19 digits go to m */
+        if (nsig < 19)
+            m = m * 10 + (uint64_t)(*p - '0');
+        else
+            e10++;
+    }
     if (p < end && *p == '.') {
         real = true;
         if (++p >= end || !is_digit(*p))
@@ -823,18 +838,38 @@ static int skip_value(struct pctx *c)
 
 /* ---- duplicate keys ---- */
 
+static inline uint32_t load4(const char *p)
+{
+    uint32_t w;
+
+    memcpy(&w, p, sizeof(w));
+    return w;
+}
+
+/* A hash of the n bytes at s that reads every byte and nothing past s + n (overlapping loads).
+ * Equal keys hash equal; a collision only sends the event down the slow path. */
 static uint64_t key_hash(const char *s, size_t n)
 {
-    uint64_t h = 0x9E3779B97F4A7C15ull ^ n, w = 0;
+    const uint64_t k1 = 0x9E3779B97F4A7C15ull, k2 = 0xC2B2AE3D27D4EB4Full;
+    uint64_t a, b, h;
 
-    for (; n >= 8; s += 8, n -= 8) {
-        memcpy(&w, s, 8);
-        h = (h ^ w) * 0xFF51AFD7ED558CCDull;
-        h ^= h >> 32;
+    if (n >= 8) {
+        a = load8((const unsigned char *)s);
+        b = load8((const unsigned char *)s + n - 8);
+        for (size_t i = 8; i + 8 < n; i += 8)
+            a = (a ^ load8((const unsigned char *)s + i)) * k1;
+    } else if (n >= 4) {
+        a = load4(s);
+        b = load4(s + n - 4);
+    } else {
+        a = n ? (unsigned char)s[0] | (unsigned)(unsigned char)s[n / 2] << 8 |
+                    (unsigned)(unsigned char)s[n - 1] << 16
+              : 0;
+        b = 0;
     }
-    w = 0;
-    memcpy(&w, s, n);
-    h = (h ^ w) * 0xC4CEB9FE1A85EC53ull;
+    h = (a * k1) ^ ((b ^ n) * k2);
+    h ^= h >> 31;
+    h *= 0x94D049BB133111EBull;
     return h ^ (h >> 29);
 }
 

@@ -78,6 +78,9 @@ struct app {
     struct net *net;
     struct store *wstore;     /* the store writer thread's connection */
     struct store *rstore;     /* the network thread's read connection */
+    struct store *mstore;     /* the maintenance thread's (checkpoints) */
+    struct queue maint_q;     /* nothing is queued: closing it stops the maintenance thread */
+    pthread_t maint_thr;
     struct engine *engine;    /* the engine thread's */
     struct notifier *notifier;
     struct auth *auth;

@@ -179,7 +179,10 @@ static int open_parts(struct app *a, const struct config *cfg)
     if (store_open(cfg->data_dir, (enum durability)cfg->durability, false, &a->wstore, err,
                    sizeof(err)) ||
         store_open(cfg->data_dir, (enum durability)cfg->durability, true, &a->rstore, err,
-                   sizeof(err))) {
+                   sizeof(err)) ||
+        store_open(cfg->data_dir, (enum durability)cfg->durability, true, &a->mstore, err,
+                   sizeof(err)) ||
+        store_manual_checkpoints(a->wstore)) {
         log_error("start_failed", "reason=store detail=\"%s\"", err);
         return -1;
     }
@@ -224,11 +227,13 @@ static void close_parts(struct app *a)
     net_free(a->net);
     notifier_free(a->notifier);
     engine_free(a->engine);
+    store_close(a->mstore);
     store_close(a->rstore);
     store_close(a->wstore);
     auth_free(a->auth);
     queue_destroy(&a->engine_q);
     queue_destroy(&a->store_q);
+    queue_destroy(&a->maint_q);
     pthread_mutex_destroy(&a->stats_mu);
 }
 
@@ -277,7 +282,8 @@ int daemon_run(const struct config *cfg)
     a->tenv.tz_lookup = trigger_tz_lookup;
     id_uuid4(a->node_id);
     pthread_mutex_init(&a->stats_mu, NULL);
-    if (queue_init(&a->engine_q, cfg->engine_queue) || queue_init(&a->store_q, 65536))
+    if (queue_init(&a->engine_q, cfg->engine_queue) || queue_init(&a->store_q, 65536) ||
+        queue_init(&a->maint_q, 1))
         goto out;
     /* Signals go to the signal thread only; SIGPIPE never kills us. */
     signal(SIGPIPE, SIG_IGN);

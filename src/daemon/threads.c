@@ -376,6 +376,24 @@ static void *store_main(void *arg)
     return NULL;
 }
 
+/* ---- maintenance ----------------------------------------------------------------------- */
+
+#define CHECKPOINT_EVERY_MS 250
+
+/* Checkpoints the WAL from its own connection, so that the store writer's commits never wait
+ * for a checkpoint's fsync. */
+static void *maint_main(void *arg)
+{
+    struct app *a = arg;
+    void *none;
+
+    while (!queue_pop_batch(&a->maint_q, &none, 1, CHECKPOINT_EVERY_MS) &&
+           !queue_is_closed(&a->maint_q))
+        store_checkpoint(a->mstore);
+    store_checkpoint(a->mstore);
+    return NULL;
+}
+
 int app_start_threads(struct app *a)
 {
     if (pthread_create(&a->store_thr, NULL, store_main, a))
@@ -383,6 +401,11 @@ int app_start_threads(struct app *a)
     if (pthread_create(&a->engine_thr, NULL, engine_main, a)) {
         queue_close(&a->store_q);
         pthread_join(a->store_thr, NULL);
+        return -1;
+    }
+    if (pthread_create(&a->maint_thr, NULL, maint_main, a)) {
+        queue_close(&a->maint_q); /* no thread to join */
+        app_stop_threads(a);
         return -1;
     }
     return 0;
@@ -395,4 +418,8 @@ void app_stop_threads(struct app *a)
     notifier_stop(a->notifier, 5000);
     queue_close(&a->store_q);
     pthread_join(a->store_thr, NULL);
+    if (!queue_is_closed(&a->maint_q)) {
+        queue_close(&a->maint_q);
+        pthread_join(a->maint_thr, NULL);
+    }
 }

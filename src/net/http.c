@@ -500,7 +500,25 @@ static bool pipelined(struct conn *c, struct lws *wsi)
 {
     uint64_t now;
 
-    return c->mark_valid && read_total(wsi, &now) && now == c->read_mark;
+    /* +1: a FIN that arrived since counts as one received byte. */
+    return c->mark_valid && read_total(wsi, &now) && now >= c->read_mark && now - c->read_mark <= 1;
+}
+
+/* While the app works on a deferred request, lws would spin on any pipelined input it holds for
+ * this connection; hold the input meanwhile. (lws 4.1 also stops HTTP_WRITEABLE for an h1
+ * connection whose input is held, so input resumes before the response is written.) */
+static void pause_rx(struct conn *c, struct lws *wsi)
+{
+    if (!c->rx_paused && !lws_rx_flow_control(wsi, 0))
+        c->rx_paused = true;
+}
+
+static void resume_rx(struct conn *c, struct lws *wsi)
+{
+    if (c->rx_paused) {
+        lws_rx_flow_control(wsi, 1);
+        c->rx_paused = false;
+    }
 }
 
 void http_mark_read(struct conn *c, struct lws *wsi)
@@ -734,6 +752,7 @@ static int dispatch(struct net *n, struct conn *c, struct lws *wsi)
     c->req_id = req.id;
     c->hs = H_WAIT_APP;
     lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
+    pause_rx(c, wsi);
     return 0;
 }
 
@@ -819,6 +838,7 @@ void http_on_complete(struct net *n, struct cmd *cmd)
     cmd->resp = NULL;
     cmd_free(cmd);
     c->hs = H_READY;
+    resume_rx(c, c->wsi);
     lws_callback_on_writable(c->wsi);
 }
 

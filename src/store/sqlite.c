@@ -1207,6 +1207,25 @@ static int sq_trigger_list_json(struct store *base, const struct store_page *p, 
     return rc;
 }
 
+static int sq_manual_checkpoints(struct store *base)
+{
+    struct sqlite_store *s = (struct sqlite_store *)base;
+
+    return exec_sql(s, "PRAGMA wal_autocheckpoint = 0", NULL, 0);
+}
+
+static int sq_checkpoint(struct store *base)
+{
+    struct sqlite_store *s = (struct sqlite_store *)base;
+    int rc = sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+
+    if (rc != SQLITE_OK && rc != SQLITE_BUSY && rc != SQLITE_LOCKED) {
+        log_warn("store_checkpoint_failed", "rc=%d reason=\"%s\"", rc, sqlite3_errmsg(s->db));
+        return TOCSIN_ESTORE;
+    }
+    return TOCSIN_OK;
+}
+
 const struct store_ops store_sqlite_ops = {
     .name = "sqlite",
     .open = sq_open,
@@ -1227,4 +1246,6 @@ const struct store_ops store_sqlite_ops = {
     .alert_query_json = sq_alert_query_json,
     .alert_get_json = sq_alert_get_json,
     .notify_query_json = sq_notify_query_json,
+    .manual_checkpoints = sq_manual_checkpoints,
+    .checkpoint = sq_checkpoint,
 };

@@ -115,3 +115,13 @@ int store_notify_query_json(struct store *s, const struct notify_query *q, json_
 {
     return s->ops->notify_query_json(s, q, out);
 }
+
+int store_manual_checkpoints(struct store *writer)
+{
+    return writer->ops->manual_checkpoints(writer);
+}
+
+int store_checkpoint(struct store *s)
+{
+    return s->ops->checkpoint(s);
+}

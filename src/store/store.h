@@ -84,6 +84,10 @@ struct store_ops {
     int (*alert_query_json)(struct store *s, const struct alert_query *q, json_t **out);
     int (*alert_get_json)(struct store *s, const char *id, json_t **out);
     int (*notify_query_json)(struct store *s, const struct notify_query *q, json_t **out);
+    /* Maintenance: stop checkpointing inside commits (the writer), and checkpoint from another
+     * connection (any reader) so commits never wait for a checkpoint's fsync. */
+    int (*manual_checkpoints)(struct store *s);
+    int (*checkpoint)(struct store *s);
 };
 
 /* The common head of every backend's connection struct (a backend embeds it as its first
@@ -149,5 +153,12 @@ int store_alert_get_json(struct store *s, const char *id, json_t **out); /* TOCS
  *  "lastHttpStatus"(null if none),"lastError"}. Header values are never returned, and the
  * user-info part of the URL ("user:pass@") is shown as "***@". */
 int store_notify_query_json(struct store *s, const struct notify_query *q, json_t **out);
+
+/* Checkpoints (the daemon's maintenance thread): on the writer, store_manual_checkpoints() turns
+ * off SQLite's automatic checkpoint at commit; then store_checkpoint() on a separate connection
+ * copies the WAL into the database in the background (PASSIVE: never blocks the writer).
+ * Without them (tests, tools) SQLite checkpoints by itself. */
+int store_manual_checkpoints(struct store *writer);
+int store_checkpoint(struct store *s);
 
 #endif

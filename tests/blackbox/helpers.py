@@ -68,9 +68,9 @@ def thread_stacks(pid):
         p = subprocess.run(["/usr/bin/gdb", "-p", str(pid), "-batch", "-nx",
                             "-ex", "thread apply all bt 12"],
                            capture_output=True, timeout=60, stdin=subprocess.DEVNULL)
-        lines = [ln for ln in p.stdout.decode(errors="replace").splitlines()
-                 if ln.startswith(("Thread ", "#"))]
-        return "---- thread stacks ----\n" + "\n".join(lines[:200])
+        lines = [ln for ln in (p.stdout + p.stderr).decode(errors="replace").splitlines()
+                 if ln.startswith(("Thread ", "#")) or "ptrace" in ln or "No such" in ln]
+        return "---- thread stacks (gdb) ----\n" + "\n".join(lines[:200])
     except (OSError, subprocess.SubprocessError):
         return ""
 
@@ -426,6 +426,7 @@ class Receiver:
 
         class Server(ThreadingHTTPServer):
             daemon_threads = True
+            block_on_close = False  # close() must not wait for the sender's keep-alive links
 
             def handle_error(self, request, client_address):
                 pass  # a peer killed with -9 resets its connection: not the receiver's problem

@@ -366,19 +366,14 @@ static void test_max_triggers_and_load(void **state)
 
 /* ---- the AE example, end to end ---- */
 
-static void test_ae_example(void **state)
+/* The effects of the first true event for the AE example trigger, field by field. */
+static void assert_ae_first_alert(const struct fx *f)
 {
-    struct fx *f = *state;
     const struct alert_rec *a;
     const struct notify_rec *n;
-    char alert_id[TOCSIN_ID_LEN + 1], fp[64];
 
-    put(f, ae_trigger, T0);
-    clear(f);
-    event(f, T0 + SEC, "REQUEST", "{`response`:{`response_time`:500,`status`:200}}");
     expect(f, 1, 1);
     assert_int_equal(f->fx.v[0].kind, EFF_ALERT); /* the alert change comes first */
-
     a = alert(f, 0);
     assert_int_equal(a->status, ALERT_OPEN);
     assert_int_equal(a->count, 1);
@@ -396,13 +391,12 @@ static void test_ae_example(void **state)
     assert_json_eq(a->projection_json, "{}");
     assert_json_eq(a->properties_json, "{`response.response_time`:500,`response.status`:200}");
     assert_string_equal(a->message, "response.response_time = 500 LT 1500");
-    snprintf(alert_id, sizeof(alert_id), "%s", a->id);
-    snprintf(fp, sizeof(fp), "%s", a->fingerprint);
 
     n = notif(f, 0);
     assert_string_equal(n->body, "response-time-threshold-id - Response time Threshold - "
                                  "REQUEST -  - info - response.response_time = 500 LT 1500");
-    assert_string_equal(n->alert_id, alert_id);
+    assert_string_equal(n->alert_id, a->id);
+    assert_string_not_equal(n->id, a->id);
     assert_string_equal(n->trigger_id, "response-time-threshold-id");
     assert_string_equal(n->channel, "webhook-notifier");
     assert_string_equal(n->method, "POST");
@@ -420,7 +414,21 @@ static void test_ae_example(void **state)
     assert_int_equal(n->seq, 0);
     assert_null(n->last_error);
     assert_int_equal(n->last_http_status, 0);
-    assert_string_not_equal(n->id, alert_id);
+}
+
+static void test_ae_example(void **state)
+{
+    struct fx *f = *state;
+    const struct alert_rec *a;
+    char alert_id[TOCSIN_ID_LEN + 1], fp[64];
+
+    put(f, ae_trigger, T0);
+    clear(f);
+    event(f, T0 + SEC, "REQUEST", "{`response`:{`response_time`:500,`status`:200}}");
+    assert_ae_first_alert(f);
+    a = alert(f, 0);
+    snprintf(alert_id, sizeof(alert_id), "%s", a->id);
+    snprintf(fp, sizeof(fp), "%s", a->fingerprint);
     clear(f);
 
     /* Another true event updates the same alert. */
@@ -749,9 +757,10 @@ static void test_filters_and_sources(void **state)
     clear(f);
 
     /* A batch: only the events of the trigger's source that pass the filters count. */
-    ingest(f, T0 + 3, "[{`type`:`REQUEST`,`properties`:{`rt`:5,`status`:503,`installation`:`i1`}},"
-                      "{`type`:`HEALTH`,`properties`:{`rt`:500,`status`:503,`installation`:`i1`}},"
-                      "{`type`:`REQUEST`,`properties`:{`rt`:600,`status`:503,`installation`:`i1`}}]");
+    ingest(f, T0 + 3,
+           "[{`type`:`REQUEST`,`properties`:{`rt`:5,`status`:503,`installation`:`i1`}},"
+           "{`type`:`HEALTH`,`properties`:{`rt`:500,`status`:503,`installation`:`i1`}},"
+           "{`type`:`REQUEST`,`properties`:{`rt`:600,`status`:503,`installation`:`i1`}}]");
     expect(f, 1, 0);
     assert_int_equal(alert(f, 0)->count, 2);
     assert_int_equal(stats(f).events, 8);
@@ -1220,7 +1229,8 @@ static void test_notification_periods(void **state)
     const int64_t day = utc(2023, 11, 15, 0, 0, 0);
 
     put_trig(f, "two", "S", RT_GT_100,
-             ",`notifications`:[{`type`:`webhook-notifier`,`configuration`:{`url`:`http://always/`}},"
+             ",`notifications`:[{`type`:`webhook-notifier`,"
+             "`configuration`:{`url`:`http://always/`}},"
              "{`type`:`webhook-notifier`,`periods`:[{`days`:[3],`zoneId`:`UTC`,"
              "`beginHour`:3600,`endHour`:7200}],`configuration`:{`url`:`http://night/`}}]",
              T0);

@@ -225,7 +225,40 @@ static void diff_event(const struct event *x, const struct event *y, char *why, 
     }
 }
 
-static int mismatches;
+static int mismatches, nul_quirks;
+
+/* jansson 2.14 drops one NUL byte that directly follows a number or true/false/null (its
+ * look-ahead byte is pushed back and lost); event_parse rejects it, as RFC 8259 does. Returns true
+ * when that explains the difference: event_parse, given the input without those bytes, gives
+ * exactly what jansson gave for the original. */
+static bool nul_quirk(const char *buf, size_t len, size_t max, const struct res *want)
+{
+    char *clean = malloc(len ? len : 1);
+    size_t n = 0;
+    struct arena a;
+    struct res got;
+    bool same;
+
+    assert_non_null(clean);
+    for (size_t i = 0; i < len; i++) {
+        unsigned char prev = i ? (unsigned char)buf[i - 1] : 0;
+        bool after_token = (prev >= '0' && prev <= '9') || (prev >= 'a' && prev <= 'z');
+        if (buf[i] != '\0' || !after_token)
+            clean[n++] = buf[i];
+    }
+    arena_init(&a, ARENA_MAX);
+    my_parse(clean, n, &a, max, &got);
+    same = n < len && got.rc == want->rc && got.n == want->n;
+    for (size_t i = 0; same && i < got.n; i++) {
+        char why[1024];
+        diff_event(&want->evs[i], &got.evs[i], why, sizeof(why));
+        same = !why[0];
+    }
+    arena_free(&a);
+    free(clean);
+    nul_quirks += same;
+    return same;
+}
 
 /* Compares both readers on one input; returns false (after printing) if they differ in a way the
  * documented differences do not explain. */
@@ -242,6 +275,9 @@ static bool compare_one(const char *buf, size_t len, size_t max)
     if (got.rc == TOCSIN_EINVAL && strstr(got.err.msg, "nesting deeper than 64")) {
         if (nesting(buf, len) <= EVENT_PARSE_MAX_NEST)
             snprintf(why, sizeof(why), "nesting error at depth %d", nesting(buf, len));
+    } else if (want.rc == TOCSIN_OK && got.rc == TOCSIN_EINVAL && memchr(buf, 0, len) &&
+               nul_quirk(buf, len, max, &want)) {
+        /* the documented NUL difference */
     } else if (want.rc != got.rc) {
         snprintf(why, sizeof(why), "rc %d/%d (%s: %s | %s: %s)", want.rc, got.rc, want.err.field,
                  want.err.msg, got.err.field, got.err.msg);
@@ -325,7 +361,7 @@ static void gen_key(struct sb *b)
                                   "\"response\"", "\"x.y\"", "\"\\u0061\"", "\"\xC3\xA9\"",
                                   "\"response.status\"", "\"c\"", "\"\""};
 
-    if (rn(3))
+    if (rn(5) == 0) /* shared names: context overlaps properties, some keys repeat */
         sb_puts(b, vocab[rn(sizeof(vocab) / sizeof(vocab[0]))]);
     else
         gen_string(b, 12);
@@ -729,6 +765,8 @@ static const struct bad_case bad_cases[] = {
     {WITH_NUL("{\"type\":\"t\"}\0"), TOCSIN_EINVAL, "body"},
     {WITH_NUL("{\"type\":\"t\",\0\"x\":1}"), TOCSIN_EINVAL, "body"},
     {WITH_NUL("\0{\"type\":\"t\"}"), TOCSIN_EINVAL, "body"},
+    {WITH_NUL(EV("{\"n\":1\0}")), TOCSIN_EINVAL, "body"},  /* jansson drops that NUL */
+    {WITH_NUL(EV("{\"n\":true\0}")), TOCSIN_EINVAL, "body"}, /* (see nul_quirk) */
     /* escapes */
     {STRV("\\x"), 0, TOCSIN_EINVAL, "body"},
     {STRV("\\U0041"), 0, TOCSIN_EINVAL, "body"},
@@ -811,8 +849,8 @@ static const struct bad_case bad_cases[] = {
      "\"i\":{\"j\":1}}}}}}}}}}}",
      0, TOCSIN_EINVAL, "properties"},
     {"{\"type\":\"t\",\"properties\":{\"a\":{\"b\":{\"c\":{\"d\":{\"e\":{\"f\":{\"g\":{\"h\":{"
-     "}}}}}}}}}}",
-     0, TOCSIN_EINVAL, "properties"},
+     "\"i\":{}}}}}}}}}}}",
+     0, TOCSIN_EINVAL, "properties"}, /* even an empty object is too deep */
     {"{\"type\":\"t\",\"context\":[]}", 0, TOCSIN_EINVAL, "context"},
     {"{\"type\":\"t\",\"context\":\"x\"}", 0, TOCSIN_EINVAL, "context"},
     {"{\"type\":\"t\",\"context\":{\"a\":{\"b\":1}}}", 0, TOCSIN_EINVAL, "context"},
@@ -882,7 +920,7 @@ static void many_props(struct sb *b, unsigned n, unsigned m, bool ctx_dup)
     for (unsigned i = 0; i < m; i++)
         sb_printf(b, "%s\"c%u\":%u", i ? "," : "", i, i);
     if (ctx_dup)
-        sb_printf(b, "%s\"p0\":\"ctx\"", m ? "," : "");
+        sb_printf(b, "%s\"nest.p0\":\"ctx\"", m ? "," : "");
     sb_puts(b, "},\"properties\":{\"nest\":{");
     for (unsigned i = 0; i < n; i++)
         sb_printf(b, "%s\"p%u\":%u", i ? "," : "", i, i);
@@ -923,54 +961,39 @@ static void test_limits(void **state)
     check_bad(&bc);
     /* 256 properties are fine; one more (from properties or context) is not */
     many_props(&b, 256, 0, false);
-    assert_same(b.p);
-    bc.in = b.p;
-    bc.rc = TOCSIN_OK;
-    bc.field = NULL;
-    check_bad(&bc);
+    check_input(b.p, b.n, TOCSIN_OK, NULL);
     many_props(&b, 256, 0, true); /* a context key that is already a property is skipped */
-    check_bad(&bc);
+    check_input(b.p, b.n, TOCSIN_OK, NULL);
     many_props(&b, 257, 0, false);
-    bc.rc = TOCSIN_EINVAL;
-    bc.field = "properties";
-    check_bad(&bc);
+    check_input(b.p, b.n, TOCSIN_EINVAL, "properties");
     many_props(&b, 255, 2, false);
-    check_bad(&bc);
+    check_input(b.p, b.n, TOCSIN_EINVAL, "properties");
     many_props(&b, 0, 300, false);
-    check_bad(&bc);
+    check_input(b.p, b.n, TOCSIN_EINVAL, "properties");
     many_props(&b, 600, 600, false);
-    check_bad(&bc);
+    check_input(b.p, b.n, TOCSIN_EINVAL, "properties");
     many_props(&b, 10, 1100, false); /* more context keys than the duplicate check keeps */
-    check_bad(&bc);
+    check_input(b.p, b.n, TOCSIN_EINVAL, "properties");
     /* names: 511 bytes fine, 512 not */
     b.n = 0;
     sb_puts(&b, "{\"type\":\"t\",\"properties\":{\"abc\":{\"");
     for (int i = 0; i < 507; i++)
         sb_putc(&b, 'k');
     sb_puts(&b, "\":1}}}");
-    bc.in = b.p;
-    bc.rc = TOCSIN_OK;
-    bc.field = NULL;
-    check_bad(&bc);
+    check_input(b.p, b.n, TOCSIN_OK, NULL);
     b.n -= 6;
     sb_puts(&b, "k\":1}}}");
-    bc.rc = TOCSIN_EINVAL;
-    bc.field = "properties";
-    check_bad(&bc);
+    check_input(b.p, b.n, TOCSIN_EINVAL, "properties");
     /* type: 256 bytes fine, 257 not */
     b.n = 0;
     sb_puts(&b, "{\"type\":\"");
     for (int i = 0; i < 256; i++)
         sb_putc(&b, 't');
     sb_puts(&b, "\"}");
-    bc.rc = TOCSIN_OK;
-    bc.field = NULL;
-    check_bad(&bc);
+    check_input(b.p, b.n, TOCSIN_OK, NULL);
     b.n -= 2;
     sb_puts(&b, "\\u0074\"}");
-    bc.rc = TOCSIN_EINVAL;
-    bc.field = "type";
-    check_bad(&bc);
+    check_input(b.p, b.n, TOCSIN_EINVAL, "type");
     free(b.p);
 }
 
@@ -1029,13 +1052,28 @@ static void mutate(struct sb *out, const struct sb *seed, const struct sb *other
                                    "\\u", "\\ud800", "\\udc00", "null", "true", "1e999",
                                    "\xC3", "\xED\xA0\x80", "\xF4\x90", "\x80", "\x01", " ",
                                    "\"type\":", "\"properties\":{", "{\"a\":", "\"a\":1,"};
-    unsigned ops = 1 + rn(4);
+    unsigned ops = rn(2) ? 1 : 1 + rn(4);
 
     out->n = 0;
     sb_put(out, seed->p, seed->n);
     for (unsigned k = 0; k < ops; k++) {
         size_t len = out->n, at = len ? rn((unsigned)len) : 0;
-        switch (rn(7)) {
+        switch (rn(10)) {
+        case 7: /* a digit for a digit, a letter for a letter: often still valid */
+            if (len && out->p[at] >= '0' && out->p[at] <= '9')
+                out->p[at] = (char)('0' + rn(10));
+            else if (len && out->p[at] >= 'a' && out->p[at] <= 'z')
+                out->p[at] = (char)('a' + rn(26));
+            break;
+        case 8: { /* white space */
+            char *rest = malloc(len - at + 1);
+            memcpy(rest, out->p + at, len - at);
+            out->n = at;
+            sb_putc(out, " \n\t\r"[rn(4)]);
+            sb_put(out, rest, len - at);
+            free(rest);
+            break;
+        }
         case 0: /* bit flip */
             if (len)
                 out->p[at] = (char)(out->p[at] ^ (1 << rn(8)));
@@ -1103,7 +1141,8 @@ static void test_fuzz(void **state)
         gen_body(&seeds[nseeds++]);
     for (int i = 0; i < 200000; i++) {
         char *exact;
-        mutate(&m, &seeds[rn((unsigned)nseeds)], &seeds[rn((unsigned)nseeds)]);
+        size_t s1 = rn((unsigned)nseeds), s2 = rn((unsigned)nseeds);
+        mutate(&m, &seeds[s1], &seeds[s2]);
         exact = malloc(m.n ? m.n : 1); /* exact size so ASan sees any over-read */
         assert_non_null(exact);
         memcpy(exact, m.p, m.n);
@@ -1121,7 +1160,8 @@ static void test_fuzz(void **state)
     for (size_t i = 0; i < nseeds; i++)
         free(seeds[i].p);
     free(m.p);
-    print_message("fuzz: 200000 inputs, %d accepted by both, %d mismatches\n", accepted, bad);
+    print_message("fuzz: 200000 inputs, %d accepted, %d mismatches, %d explained by jansson's "
+                  "NUL quirk\n", accepted, bad, nul_quirks);
     assert_int_equal(bad, 0);
 }
 
