@@ -509,7 +509,10 @@ bool cond_eval_values(const struct condition *c, const struct value *v, const st
 
     if (!res)
         res = &dummy;
-    memset(res, 0, sizeof(*res));
+    /* Hot path (every trigger, every event): set the fields, do not clear the struct. */
+    res->ok = res->has_value = false;
+    res->value = res->threshold = 0;
+    res->text = NULL;
     if (!v)
         return false;
     switch (c->type) {
@@ -520,14 +523,14 @@ bool cond_eval_values(const struct condition *c, const struct value *v, const st
         res->text = v->str;
         return res->ok = (v2 && str_holds(c, v, v2->str));
     case COND_THRESHOLD:
-        if (!value_as_number(v, &a))
+        if (!value_number(v, &a))
             return false;
         res->has_value = true;
         res->value = a;
         res->threshold = c->threshold;
         return res->ok = num_op_holds(c->op, a, c->threshold);
     case COND_THRESHOLD_RANGE:
-        if (!value_as_number(v, &a))
+        if (!value_number(v, &a))
             return false;
         res->has_value = true;
         res->value = a;
@@ -535,7 +538,7 @@ bool cond_eval_values(const struct condition *c, const struct value *v, const st
         return res->ok = (c->op_low == RANGE_INCLUSIVE ? a >= c->low : a > c->low) &&
                          (c->op_high == RANGE_INCLUSIVE ? a <= c->high : a < c->high);
     case COND_COMPARE:
-        if (!value_as_number(v, &a) || !value_as_number(v2, &b))
+        if (!value_number(v, &a) || !value_number(v2, &b))
             return false;
         res->has_value = true;
         res->value = a;

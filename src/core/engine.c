@@ -684,7 +684,22 @@ static bool quiet(const struct group *g)
 static void eval_single(struct engine *e, struct group *g, const struct event *event)
 {
     const struct trigger *t = g->rt->t;
-    struct eval ev = {.ok = !t->cond_or, .ev = event};
+    struct eval ev;
+
+    if (t->nconds == 1) { /* the common shape, without the bookkeeping of several */
+        ev.ok = eval_cond(e, &t->conds[0], &ev.res);
+        if (!ev.ok && quiet(g)) {
+            e->st.evaluations++;
+            return;
+        }
+        ev.cond = &t->conds[0];
+        ev.ev = event;
+        evaluated(e, g, &ev);
+        return;
+    }
+    memset(&ev, 0, sizeof(ev));
+    ev.ok = !t->cond_or;
+    ev.ev = event;
 
     for (size_t i = 0; i < t->nconds; i++) {
         struct cond_result r;

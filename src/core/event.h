@@ -50,4 +50,14 @@ json_t *event_props_json(const struct event *ev);
 /* Converts a value to a number: VAL_NUM as is, VAL_STR if it parses fully, bools as 0/1. */
 bool value_as_number(const struct value *v, double *out);
 
+/* value_as_number with the common case inline. */
+static inline bool value_number(const struct value *v, double *out)
+{
+    if (v && v->type == VAL_NUM) {
+        *out = v->num;
+        return true;
+    }
+    return value_as_number(v, out);
+}
+
 #endif

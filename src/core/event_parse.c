@@ -29,11 +29,13 @@
 #define NAME_MAX_BYTES 511          /* longest dotted property name (event_from_json) */
 #define TYPE_MAX_BYTES 256          /* longest event type (event_from_json) */
 #define KEY_SLOTS 1024              /* keys of open objects kept for the duplicate check */
+#define OBJ_KEYS 128                /* keys of one object checked (past that: jansson decides) */
 #define CTX_SLOTS (EVENT_MAX_PROPS + 1) /* context entries that can matter, see ctx_object */
 #define DUMP_INLINE 1024            /* array text kept on the stack before it moves to the arena */
 #define SUB_MIN 512                 /* arena blocks that strings are carved from */
 #define SUB_MAX 16384
 #define NUM_INLINE 64               /* number text copied on the stack for strtod */
+#define EXP_CAP 100000              /* decimal exponents saturate here (strtod reads the text) */
 #define TWO_53 9007199254740992.0
 #define TWO_63 9223372036854775808.0
 
@@ -91,7 +93,7 @@ struct pctx {
     struct verr sem; /* first semantic error */
     struct evstate ev;
     struct event *evs;
-    size_t nevs, evcap, nseen;
+    size_t nevs, evcap, nseen, first_cap;
     uint32_t nkeys;
     char name[NAME_MAX_BYTES + 1];
     uint64_t keys[KEY_SLOTS];
@@ -484,6 +486,7 @@ static size_t unescape(const char *b, const char *e, char *out, bool count_only)
 static char *str_copy(struct pctx *c, const struct sref *s, size_t *len)
 {
     size_t raw = (size_t)(s->e - s->b);
+    bool from_block = c->sleft >= raw + 1;
     char *d = salloc(c, raw + 1);
 
     if (!d)
@@ -493,7 +496,7 @@ static char *str_copy(struct pctx *c, const struct sref *s, size_t *len)
         *len = raw;
     } else {
         *len = unescape(s->b, s->e, d, false);
-        if (d + raw + 1 == c->sp) { /* give back what unescaping saved */
+        if (from_block) { /* give back what unescaping saved */
             c->sp -= raw - *len;
             c->sleft += raw - *len;
         }
@@ -566,19 +569,16 @@ static int real_slow(struct pctx *c, const struct num *n, double *out)
     return TOCSIN_OK;
 }
 
-/* Fraction digits after the '.'. */
+/* Fraction digits after the '.': the first 19 significant ones go to *m. */
 static const char *frac_digits(const char *p, const char *end, uint64_t *m, int *nsig, int *e10)
 {
     for (; p < end && is_digit(*p); p++) {
-        if (*m == 0 && *p == '0') {
-            (*e10)--;
-        } else if (*nsig < 19) {
+        if (*nsig < 19 && (*m || *p != '0'))
             *m = *m * 10 + (uint64_t)(*p - '0');
+        if (*nsig < 19 && *e10 > -EXP_CAP)
             (*e10)--;
+        if (*m && *nsig <= 19)
             (*nsig)++;
-        } else {
-            (*nsig)++;
-        }
     }
     return p;
 }
@@ -614,11 +614,12 @@ static int scan_number(struct pctx *c, struct num *n)
         return syn(c, p, p < end ? "invalid number" : "unexpected end of input");
     if (*p == '0' && ++p < end && is_digit(*p))
         return syn(c, p, "leading zero in a number");
-    for (; p < end && is_digit(*p); p++, nsig++) { /* the first 19 digits go to m */
+    for (; p < end && is_digit(*p); p++) { /* the first 19 digits go to m */
         if (nsig < 19)
             m = m * 10 + (uint64_t)(*p - '0');
-        else
+        else if (e10 < EXP_CAP)
             e10++;
+        nsig += nsig <= 19;
     }
     if (p < end && *p == '.') {
         real = true;
@@ -636,7 +637,7 @@ static int scan_number(struct pctx *c, struct num *n)
         if (p >= end || !is_digit(*p))
             return syn(c, p, "expected a digit in the exponent");
         for (; p < end && is_digit(*p); p++)
-            x = x < 100000 ? x * 10 + (*p - '0') : x;
+            x = x < EXP_CAP ? x * 10 + (*p - '0') : x;
         e10 += eneg ? -x : x;
     }
     n->e = c->p = p;
@@ -879,10 +880,18 @@ static inline void kset_begin(struct pctx *c, struct kset *k)
     k->bloom = 0;
 }
 
+/* Notes key hash h in the object; marks the event for the slow path on a (possible) repeat, or
+ * when the object has too many keys to check cheaply. */
 static void kset_add(struct pctx *c, struct kset *k, uint64_t h)
 {
     uint64_t bit = 1ull << (h >> 58);
 
+    if (c->ev.dup)
+        return; /* decided already */
+    if (c->nkeys - k->base >= OBJ_KEYS || c->nkeys >= KEY_SLOTS) {
+        c->ev.dup = true; /* cannot tell cheaply: let jansson decide */
+        return;
+    }
     if (k->bloom & bit)
         for (uint32_t i = k->base; i < c->nkeys; i++)
             if (c->keys[i] == h) {
@@ -890,10 +899,7 @@ static void kset_add(struct pctx *c, struct kset *k, uint64_t h)
                 break;
             }
     k->bloom |= bit;
-    if (c->nkeys < KEY_SLOTS)
-        c->keys[c->nkeys++] = h;
-    else
-        c->ev.dup = true; /* cannot tell: let jansson decide */
+    c->keys[c->nkeys++] = h;
 }
 
 static inline void kset_end(struct pctx *c, const struct kset *k)
@@ -1404,7 +1410,7 @@ static int reread(struct pctx *c, struct event *out)
 static int push_event(struct pctx *c, const struct event *ev)
 {
     if (c->nevs == c->evcap) {
-        size_t cap = c->evcap ? c->evcap * 2 : 8;
+        size_t cap = c->evcap ? c->evcap * 2 : c->first_cap;
         struct event *ne = arena_alloc(c->a, cap * sizeof(*ne));
         if (!ne)
             return TOCSIN_ENOMEM;
@@ -1498,6 +1504,7 @@ static void ctx_init(struct pctx *c, const char *buf, size_t len, struct arena *
     c->sem.status = 0;
     c->evs = NULL;
     c->nevs = c->evcap = c->nseen = 0;
+    c->first_cap = 1;
     c->nkeys = 0;
 }
 
@@ -1512,6 +1519,7 @@ static int parse_body(struct pctx *c, size_t max_events, bool *was_array)
         c->nseen = 1;
     } else if (ch == '[') {
         *was_array = true;
+        c->first_cap = 8;
         rc = event_array(c, max_events);
     } else {
         rc = skip_value(c);

@@ -43,6 +43,7 @@ struct emsg {
     uint64_t req_id;          /* deferred HTTP request to answer, 0 if none */
     uint64_t ws_conn;         /* WebSocket connection to report errors to, 0 if none */
     int64_t enq_ns;           /* monotonic time it was queued (latency statistics) */
+    size_t bytes;             /* what it counts in app.queued_bytes */
     enum reply_shape reply;
     int ok_status;            /* HTTP status on success */
     struct arena arena;       /* EM_EVENTS: the events' strings */
@@ -86,6 +87,11 @@ struct app {
     struct auth *auth;
     struct trigger_env tenv;
     struct queue engine_q;    /* struct emsg* */
+    /* Bytes of events queued to the engine, bounded by engine.queue_bytes: the queue's own
+     * bound counts batches, and a batch may hold one event or thousands. */
+    pthread_mutex_t qb_mu;
+    pthread_cond_t qb_cv;
+    size_t queued_bytes;
     struct queue store_q;     /* struct smsg* */
     pthread_t engine_thr, store_thr;
     char node_id[37];

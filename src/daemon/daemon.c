@@ -235,6 +235,8 @@ static void close_parts(struct app *a)
     queue_destroy(&a->store_q);
     queue_destroy(&a->maint_q);
     pthread_mutex_destroy(&a->stats_mu);
+    pthread_mutex_destroy(&a->qb_mu);
+    pthread_cond_destroy(&a->qb_cv);
 }
 
 static int serve(struct app *a, const struct config *cfg)
@@ -282,6 +284,8 @@ int daemon_run(const struct config *cfg)
     a->tenv.tz_lookup = trigger_tz_lookup;
     id_uuid4(a->node_id);
     pthread_mutex_init(&a->stats_mu, NULL);
+    pthread_mutex_init(&a->qb_mu, NULL);
+    pthread_cond_init(&a->qb_cv, NULL);
     if (queue_init(&a->engine_q, cfg->engine_queue) || queue_init(&a->store_q, 65536) ||
         queue_init(&a->maint_q, 1))
         goto out;

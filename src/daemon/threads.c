@@ -43,12 +43,48 @@ int64_t app_now_ms(struct app *a)
     return a->test_clock ? a->test_now_ms : a->real.now_ms(a->real.ud);
 }
 
+/* Waits (or, without `wait`, fails with TOCSIN_EFULL) while the engine has too many bytes of
+ * events queued, then counts m's. */
+static int reserve_bytes(struct app *a, struct emsg *m, bool wait)
+{
+    size_t limit = a->cfg->engine_queue_bytes;
+    int rc = TOCSIN_OK;
+
+    m->bytes = sizeof(*m) + m->arena.reserved + m->evcap * sizeof(struct event);
+    pthread_mutex_lock(&a->qb_mu);
+    while (a->queued_bytes && a->queued_bytes + m->bytes > limit) {
+        if (!wait || queue_is_closed(&a->engine_q)) {
+            rc = wait ? TOCSIN_ESHUTDOWN : TOCSIN_EFULL;
+            break;
+        }
+        pthread_cond_wait(&a->qb_cv, &a->qb_mu);
+    }
+    if (!rc)
+        a->queued_bytes += m->bytes;
+    pthread_mutex_unlock(&a->qb_mu);
+    return rc;
+}
+
+static void release_bytes(struct app *a, size_t bytes)
+{
+    if (!bytes)
+        return;
+    pthread_mutex_lock(&a->qb_mu);
+    a->queued_bytes -= bytes;
+    pthread_cond_broadcast(&a->qb_cv);
+    pthread_mutex_unlock(&a->qb_mu);
+}
+
 int app_to_engine(struct app *a, struct emsg *m, bool wait)
 {
-    int rc;
+    int rc = reserve_bytes(a, m, wait);
 
     m->enq_ns = clock_mono_ns();
-    rc = wait ? queue_push_wait(&a->engine_q, m) : queue_push(&a->engine_q, m);
+    if (!rc) {
+        rc = wait ? queue_push_wait(&a->engine_q, m) : queue_push(&a->engine_q, m);
+        if (rc)
+            release_bytes(a, m->bytes);
+    }
     if (rc)
         emsg_free(m);
     return rc;
@@ -222,8 +258,10 @@ static void *engine_main(void *arg)
         if (!a->test_clock)
             engine_advance(a->engine, app_now_ms(a), &sm->fx);
         for (size_t i = 0; i < n; i++) {
-            handle(a, batch[i], sm);
-            emsg_free(batch[i]);
+            struct emsg *m = batch[i];
+            handle(a, m, sm);
+            release_bytes(a, m->bytes);
+            emsg_free(m);
         }
         pthread_mutex_lock(&a->stats_mu);
         engine_get_stats(a->engine, &a->est);
@@ -414,6 +452,9 @@ int app_start_threads(struct app *a)
 void app_stop_threads(struct app *a)
 {
     queue_close(&a->engine_q);
+    pthread_mutex_lock(&a->qb_mu); /* wake producers waiting for room */
+    pthread_cond_broadcast(&a->qb_cv);
+    pthread_mutex_unlock(&a->qb_mu);
     pthread_join(a->engine_thr, NULL);
     notifier_stop(a->notifier, 5000);
     queue_close(&a->store_q);

@@ -467,22 +467,32 @@ static void reset_request(struct conn *c)
     release_body(c);
 }
 
-/* Bytes the process has read from the TCP socket so far: received minus still queued. The
- * queue length is read between two identical TCP_INFO snapshots so the pair is consistent. */
-static bool read_total(struct lws *wsi, uint64_t *out)
+/* Bytes received on the TCP connection so far (a FIN counts as one), or false. */
+static bool received(int fd, uint64_t *out)
 {
-    int fd = (int)lws_get_socket_fd(wsi), inq = 0;
+    struct tcp_info ti;
+    socklen_t want =
+        offsetof(struct tcp_info, tcpi_bytes_received) + sizeof(ti.tcpi_bytes_received);
+    socklen_t len = want;
 
-    for (int tries = 0; fd >= 0 && tries < 4; tries++) {
-        struct tcp_info a, b;
-        socklen_t al = sizeof(a), bl = sizeof(b);
+    if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) || len < want)
+        return false;
+    *out = (uint64_t)ti.tcpi_bytes_received;
+    return true;
+}
 
-        if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &a, &al) || ioctl(fd, FIONREAD, &inq) ||
-            getsockopt(fd, IPPROTO_TCP, TCP_INFO, &b, &bl) || inq < 0 ||
-            al < offsetof(struct tcp_info, tcpi_bytes_received) + sizeof(a.tcpi_bytes_received))
+/* Bytes the process has read from the socket so far: received minus still queued, with the
+ * queue length taken between two equal snapshots so the pair is consistent. */
+static bool read_total(int fd, uint64_t *out)
+{
+    for (int tries = 0; tries < 4; tries++) {
+        uint64_t a, b;
+        int inq = 0;
+
+        if (!received(fd, &a) || ioctl(fd, FIONREAD, &inq) || inq < 0 || !received(fd, &b))
             return false;
-        if (a.tcpi_bytes_received == b.tcpi_bytes_received) {
-            *out = (uint64_t)a.tcpi_bytes_received - (uint64_t)inq;
+        if (a == b) {
+            *out = a - (uint64_t)inq;
             return true;
         }
     }
@@ -491,17 +501,24 @@ static bool read_total(struct lws *wsi, uint64_t *out)
 
 /* lws 4.1.6 bug: a request with a body that was pipelined behind another one on the same
  * connection is parsed from lws's internal buffer, and lws_http_action() then feeds that buffer,
- * starting with the request's own head, to LWS_CALLBACK_HTTP_BODY and loops forever (and
- * refusing from inside that loop is a use-after-free in lws). The only safe way out is to
- * refuse the request from LWS_CALLBACK_HTTP. Such a request is recognised because lws has not
- * read a single byte from the socket since the previous request ended: its head was already
- * buffered. Clients must not pipeline requests with bodies anyway; the usual ones do not. */
+ * starting with the request's own head, to LWS_CALLBACK_HTTP_BODY and loops forever (refusing
+ * from inside that loop is a use-after-free in lws). The only safe way out is to refuse the
+ * request from LWS_CALLBACK_HTTP. Such a request is recognised because lws has read nothing from
+ * the socket since the previous request ended: its head was already buffered.
+ * read_mark is the byte count received when the previous request ended, never less than what
+ * lws had read then (equal unless the client had already sent more, i.e. was pipelining); +1
+ * allows for a FIN. Clients must not pipeline requests with bodies; the usual ones do not. */
 static bool pipelined(struct conn *c, struct lws *wsi)
 {
     uint64_t now;
 
-    /* +1: a FIN that arrived since counts as one received byte. */
-    return c->mark_valid && read_total(wsi, &now) && now >= c->read_mark && now - c->read_mark <= 1;
+    return c->mark_valid && read_total((int)lws_get_socket_fd(wsi), &now) &&
+           now <= c->read_mark + 1;
+}
+
+void http_mark_read(struct conn *c, struct lws *wsi)
+{
+    c->mark_valid = received((int)lws_get_socket_fd(wsi), &c->read_mark);
 }
 
 /* While the app works on a deferred request, lws would spin on any pipelined input it holds for
@@ -519,11 +536,6 @@ static void resume_rx(struct conn *c, struct lws *wsi)
         lws_rx_flow_control(wsi, 1);
         c->rx_paused = false;
     }
-}
-
-void http_mark_read(struct conn *c, struct lws *wsi)
-{
-    c->mark_valid = read_total(wsi, &c->read_mark);
 }
 
 static int finish(struct conn *c, struct lws *wsi)

@@ -89,7 +89,7 @@ struct conn {
     const char *user;   /* authenticated user of the current request */
     bool mark_valid;    /* read_mark holds a value */
     bool rx_paused;     /* lws rx flow control is holding this connection's input */
-    uint64_t read_mark; /* bytes lws had read from the socket when the last request ended */
+    uint64_t read_mark; /* bytes received on the socket when the last request ended */
     struct buf body;
     struct http_resp *resp; /* response waiting or being written (owned) */
     size_t resp_off;        /* body bytes already written */

@@ -14,7 +14,7 @@ struct arena_chunk {
 void arena_init(struct arena *a, size_t max)
 {
     a->head = NULL;
-    a->used = 0;
+    a->used = a->reserved = 0;
     a->max = max;
 }
 
@@ -28,7 +28,7 @@ void arena_free(struct arena *a)
         c = next;
     }
     a->head = NULL;
-    a->used = 0;
+    a->used = a->reserved = 0;
 }
 
 void *arena_alloc(struct arena *a, size_t n)
@@ -48,6 +48,7 @@ void *arena_alloc(struct arena *a, size_t n)
             return NULL;
         c->cap = cap;
         c->off = 0;
+        a->reserved += sizeof(*c) + cap;
         c->next = a->head;
         a->head = c;
     }

@@ -10,6 +10,7 @@ struct arena_chunk;
 struct arena {
     struct arena_chunk *head;
     size_t used;  /* bytes handed out, all chunks */
+    size_t reserved; /* bytes of the chunks themselves (what the arena really holds) */
     size_t max;
 };
 

@@ -34,6 +34,7 @@ struct config {
     /* engine */
     int64_t resolve_after_ms;  /* default period of false evaluations before auto-resolve: 60 s */
     size_t engine_queue;       /* batches queued to the engine, default 4096 */
+    size_t engine_queue_bytes; /* bytes of events queued to the engine, default 64 MiB */
     size_t max_keys_per_trigger; /* projection keys tracked per trigger, default 100000 */
     size_t max_triggers;       /* default 100000 */
     bool test_clock;           /* engine.test_clock: the engine clock moves only by POST

@@ -186,7 +186,11 @@ class Daemon:
                 break
             time.sleep(0.01)
         if not port:
-            raise TestFailure("tocsin did not write tocsin.port in time\n" + self.log_tail())
+            stacks = thread_stacks(self.proc.pid)
+            self.proc.kill()
+            self.proc.wait()
+            raise TestFailure(f"tocsin did not write tocsin.port within {START_TIMEOUT}s\n"
+                              + self.log_tail() + "\n" + stacks)
         self.port = port
         self.url = f"http://127.0.0.1:{port}"
         listening = f"event=listening addr=127.0.0.1:{port}"
