@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "api/common.h"
+#include "core/event_parse.h"
 #include "util/err.h"
 #include "util/id.h"
 #include "util/log.h"
@@ -52,21 +53,27 @@ int gravitee_triggers_msg(struct app *a, const json_t *j, bool allow_array, stru
 #define WS_BATCH_EVENTS 1024          /* a gathered WebSocket batch is flushed at this size */
 #define WS_BATCH_BYTES (8 * 1024 * 1024) /* ... or when its strings take this much */
 
-/* Appends one event or an array of them to m. On error m is left as it was (the arena keeps
- * what was copied; it is bounded by the flush sizes). */
-static int append_events(struct app *a, const json_t *j, struct emsg *m, struct verr *err)
+/* Parses one event or an array of them (core/event_parse.c: one pass, straight into m's arena)
+ * and appends them to m. On error m keeps the events it had (the arena keeps what was copied;
+ * it is bounded by the flush sizes). */
+static int append_events(struct app *a, const char *body, size_t len, struct emsg *m,
+                         struct verr *err)
 {
-    bool arr = json_is_array(j);
-    size_t n = arr ? json_array_size(j) : 1, first = m->nevs;
+    struct event *evs = NULL;
+    size_t n = 0;
+    bool arr;
+    int rc;
 
-    if (!arr && !json_is_object(j))
-        return verr_set(err, "body", "expected an event object or an array of events");
-    if (n > a->cfg->max_batch) {
-        verr_set(err, "body", "%zu events in one batch (http.max_batch is %zu)", n,
+    if (len == 0)
+        return verr_set(err, "body", "empty body: a JSON document is required");
+    rc = event_parse(body, len, &m->arena, a->cfg->max_batch, &evs, &n, &arr, err);
+    if (rc == TOCSIN_ETOOBIG) {
+        verr_set(err, "body", "more than %zu events in one batch (http.max_batch)",
                  a->cfg->max_batch);
         err->status = 413;
-        return TOCSIN_ETOOBIG;
     }
+    if (rc)
+        return rc;
     if (m->nevs + n > m->evcap) {
         size_t nc = m->evcap ? m->evcap : 16;
         struct event *ne;
@@ -78,17 +85,9 @@ static int append_events(struct app *a, const json_t *j, struct emsg *m, struct 
         m->evs = ne;
         m->evcap = nc;
     }
-    for (size_t i = 0; i < n; i++) {
-        int rc = event_from_json(arr ? json_array_get(j, i) : j, &m->arena, &m->evs[first + i],
-                                 err);
-        if (rc) {
-            if (arr && rc == TOCSIN_EINVAL)
-                verr_prefix_index(err, "", i);
-            m->nevs = first;
-            return rc;
-        }
-    }
-    m->nevs = first + n;
+    if (n)
+        memcpy(m->evs + m->nevs, evs, n * sizeof(*evs));
+    m->nevs += n;
     return TOCSIN_OK;
 }
 
@@ -106,12 +105,16 @@ static int parse(struct app *a, const char *body, size_t len, bool triggers, str
                  struct emsg *into, struct verr *err)
 {
     json_t *j = NULL;
-    int rc = api_parse_json(body, len, &j, err);
+    int rc;
 
-    if (rc)
-        return rc;
-    rc = triggers ? gravitee_triggers_msg(a, j, true, out, err) : append_events(a, j, into, err);
-    json_decref(j);
+    if (triggers) {
+        rc = api_parse_json(body, len, &j, err);
+        if (!rc)
+            rc = gravitee_triggers_msg(a, j, true, out, err);
+        json_decref(j);
+    } else {
+        rc = append_events(a, body, len, into, err);
+    }
     if (rc == TOCSIN_ENOMEM) {
         verr_set(err, NULL, "out of memory");
         err->status = 503;

@@ -474,7 +474,7 @@ static struct notify_rec *notify_new(struct engine *e, const struct group *g,
     r->status = NOTIFY_PENDING;
     r->max_attempts = e->cfg.notify_max_attempts;
     r->created_ms = r->updated_ms = e->now;
-    r->next_ms = e->now; /* due at once (the outbox orders pending deliveries by next_ms) */
+    r->next_ms = 0; /* due at once: the notifier runs on the real clock, not the engine's */
     if (!r->trigger_id || !r->channel || !r->method) {
         notify_rec_free(r);
         return NULL;

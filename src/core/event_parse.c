@@ -26,16 +26,16 @@
 #include "util/err.h"
 
 #define MAX_NEST EVENT_PARSE_MAX_NEST
-#define NAME_MAX_BYTES 511          /* longest dotted property name (event_from_json) */
-#define TYPE_MAX_BYTES 256          /* longest event type (event_from_json) */
-#define KEY_SLOTS 1024              /* keys of open objects kept for the duplicate check */
-#define OBJ_KEYS 128                /* keys of one object checked (past that: jansson decides) */
+#define NAME_MAX_BYTES 511 /* longest dotted property name (event_from_json) */
+#define TYPE_MAX_BYTES 256 /* longest event type (event_from_json) */
+#define KEY_SLOTS 1024     /* keys of open objects kept for the duplicate check */
+#define OBJ_KEYS 128       /* keys of one object checked (past that: jansson decides) */
 #define CTX_SLOTS (EVENT_MAX_PROPS + 1) /* context entries that can matter, see ctx_object */
-#define DUMP_INLINE 1024            /* array text kept on the stack before it moves to the arena */
-#define SUB_MIN 512                 /* arena blocks that strings are carved from */
+#define DUMP_INLINE 1024 /* array text kept on the stack before it moves to the arena */
+#define SUB_MIN 512      /* arena blocks that strings are carved from */
 #define SUB_MAX 16384
-#define NUM_INLINE 64               /* number text copied on the stack for strtod */
-#define EXP_CAP 100000              /* decimal exponents saturate here (strtod reads the text) */
+#define NUM_INLINE 64  /* number text copied on the stack for strtod */
+#define EXP_CAP 100000 /* decimal exponents saturate here (strtod reads the text) */
 #define TWO_53 9007199254740992.0
 #define TWO_63 9223372036854775808.0
 
@@ -93,7 +93,7 @@ struct pctx {
     struct verr sem; /* first semantic error */
     struct evstate ev;
     struct event *evs;
-    size_t nevs, evcap, nseen, first_cap;
+    size_t nevs, evcap, nseen, first_cap, max_events;
     uint32_t nkeys;
     char name[NAME_MAX_BYTES + 1];
     uint64_t keys[KEY_SLOTS];
@@ -340,7 +340,14 @@ static int scan_escape(struct pctx *c, const unsigned char **pp)
     if (end - p < 2)
         return syn(c, end, "unterminated string");
     switch (p[1]) {
-    case '"': case '\\': case '/': case 'b': case 'f': case 'n': case 'r': case 't':
+    case '"':
+    case '\\':
+    case '/':
+    case 'b':
+    case 'f':
+    case 'n':
+    case 'r':
+    case 't':
         *pp = p + 2;
         return TOCSIN_OK;
     case 'u':
@@ -440,13 +447,26 @@ static uint32_t escape_cp(const char **bp)
     uint32_t cp;
 
     switch (b[1]) {
-    case 'b': *bp += 2; return '\b';
-    case 'f': *bp += 2; return '\f';
-    case 'n': *bp += 2; return '\n';
-    case 'r': *bp += 2; return '\r';
-    case 't': *bp += 2; return '\t';
-    case 'u': break;
-    default: *bp += 2; return b[1]; /* '"', '\\', '/' */
+    case 'b':
+        *bp += 2;
+        return '\b';
+    case 'f':
+        *bp += 2;
+        return '\f';
+    case 'n':
+        *bp += 2;
+        return '\n';
+    case 'r':
+        *bp += 2;
+        return '\r';
+    case 't':
+        *bp += 2;
+        return '\t';
+    case 'u':
+        break;
+    default:
+        *bp += 2;
+        return b[1]; /* '"', '\\', '/' */
     }
     cp = (uint32_t)hex4(b + 2);
     if (cp >= 0xD800 && cp <= 0xDBFF) {
@@ -525,8 +545,12 @@ static size_t dump_escape(const char *b, const char *e, char *out)
             *o++ = '\\';
             *o++ = (char)cp;
         } else if (cp < 0x20) {
-            const char *s = cp == '\b' ? "b" : cp == '\f' ? "f" : cp == '\n' ? "n"
-                            : cp == '\r' ? "r" : cp == '\t' ? "t" : NULL;
+            const char *s = cp == '\b'   ? "b"
+                            : cp == '\f' ? "f"
+                            : cp == '\n' ? "n"
+                            : cp == '\r' ? "r"
+                            : cp == '\t' ? "t"
+                                         : NULL;
             *o++ = '\\';
             if (s) {
                 *o++ = *s;
@@ -598,8 +622,8 @@ static int int_value(struct pctx *c, struct num *n, uint64_t m, int ndig, bool n
 static int scan_number(struct pctx *c, struct num *n)
 {
     static const double exact_pow10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
-                                    1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
-                                    1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+                                         1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+                                         1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
     const char *p = c->p, *end = c->end;
     uint64_t m = 0;
     int nsig = 0, e10 = 0, x = 0;
@@ -1210,12 +1234,18 @@ static enum tkey top_key(const struct sref *k)
         s = tmp;
     }
     switch (n) {
-    case 2: return memcmp(s, "id", 2) == 0 ? K_ID : K_OTHER;
-    case 4: return memcmp(s, "type", 4) == 0 ? K_TYPE : K_OTHER;
-    case 7: return memcmp(s, "context", 7) == 0 ? K_CTX : K_OTHER;
-    case 9: return memcmp(s, "timestamp", 9) == 0 ? K_TS : K_OTHER;
-    case 10: return memcmp(s, "properties", 10) == 0 ? K_PROPS : K_OTHER;
-    default: return K_OTHER;
+    case 2:
+        return memcmp(s, "id", 2) == 0 ? K_ID : K_OTHER;
+    case 4:
+        return memcmp(s, "type", 4) == 0 ? K_TYPE : K_OTHER;
+    case 7:
+        return memcmp(s, "context", 7) == 0 ? K_CTX : K_OTHER;
+    case 9:
+        return memcmp(s, "timestamp", 9) == 0 ? K_TS : K_OTHER;
+    case 10:
+        return memcmp(s, "properties", 10) == 0 ? K_PROPS : K_OTHER;
+    default:
+        return K_OTHER;
     }
 }
 
@@ -1247,8 +1277,8 @@ static int ts_field(struct pctx *c)
 
     e->ts = 0;
     if (ch != '-' && !is_digit(ch)) {
-        e->ts_st = ch == 'n' && c->end - c->p >= 4 && memcmp(c->p, "null", 4) == 0 ? F_ABSENT
-                                                                                  : F_BAD;
+        e->ts_st =
+            ch == 'n' && c->end - c->p >= 4 && memcmp(c->p, "null", 4) == 0 ? F_ABSENT : F_BAD;
         return skip_value(c);
     }
     if ((rc = scan_number(c, &n)))
@@ -1293,12 +1323,18 @@ static int top_member(struct pctx *c, bool live)
     if (!live)
         return skip_value(c);
     switch (top_key(&k)) {
-    case K_TYPE: return str_field(c, &c->ev.type_st, &c->ev.type, true);
-    case K_ID: return str_field(c, &c->ev.id_st, &c->ev.id, false);
-    case K_TS: return ts_field(c);
-    case K_PROPS: return obj_field(c, true);
-    case K_CTX: return obj_field(c, false);
-    default: return skip_value(c);
+    case K_TYPE:
+        return str_field(c, &c->ev.type_st, &c->ev.type, true);
+    case K_ID:
+        return str_field(c, &c->ev.id_st, &c->ev.id, false);
+    case K_TS:
+        return ts_field(c);
+    case K_PROPS:
+        return obj_field(c, true);
+    case K_CTX:
+        return obj_field(c, false);
+    default:
+        return skip_value(c);
     }
 }
 
@@ -1337,13 +1373,11 @@ static int merge_context(struct pctx *c, uint32_t *np)
 
     for (uint32_t i = 0; i < c->ev.nctx; i++) {
         if (c->cbad[i])
-            return verr_set(&c->sem, "context", "context['%.64s'] must be a string",
-                            c->ctx[i].key);
+            return verr_set(&c->sem, "context", "context['%.64s'] must be a string", c->ctx[i].key);
         if (has_key(c, n, c->ctx[i].key, c->clen[i]))
             continue;
         if (n >= EVENT_MAX_PROPS)
-            return verr_set(&c->sem, "properties", "too many properties (max %d)",
-                            EVENT_MAX_PROPS);
+            return verr_set(&c->sem, "properties", "too many properties (max %d)", EVENT_MAX_PROPS);
         c->props[n] = c->ctx[i];
         c->plen[n++] = c->clen[i];
     }
@@ -1407,11 +1441,22 @@ static int reread(struct pctx *c, struct event *out)
     return rc;
 }
 
+/* Appends to the events array. When it is full, the new size is estimated from the bytes read
+ * per event so far, so a batch of like events is allocated once. */
 static int push_event(struct pctx *c, const struct event *ev)
 {
     if (c->nevs == c->evcap) {
-        size_t cap = c->evcap ? c->evcap * 2 : c->first_cap;
-        struct event *ne = arena_alloc(c->a, cap * sizeof(*ne));
+        size_t read = (size_t)(c->p - c->buf), left = (size_t)(c->end - c->p);
+        size_t per = left / (read ? read : 1), seen = c->nevs + 1;
+        size_t est = per < (c->max_events - seen) / seen ? seen * (per + 1) : c->max_events;
+        size_t cap = c->evcap ? c->evcap + c->evcap / 2 : c->first_cap;
+        struct event *ne;
+        est = est < SIZE_MAX / 2 ? est + est / 8 : est;
+        cap = est > cap ? est : cap;
+        cap = cap > c->max_events ? c->max_events : cap;
+        if (cap <= c->nevs || cap > SIZE_MAX / sizeof(*ne))
+            return TOCSIN_ENOMEM;
+        ne = arena_alloc(c->a, cap * sizeof(*ne));
         if (!ne)
             return TOCSIN_ENOMEM;
         if (c->nevs)
@@ -1490,7 +1535,8 @@ static int body_error(const struct pctx *c, struct verr *err)
     return verr_set(err, "body", "invalid JSON: %s (line %d, column %d)", what, line, col);
 }
 
-static void ctx_init(struct pctx *c, const char *buf, size_t len, struct arena *a)
+static void ctx_init(struct pctx *c, const char *buf, size_t len, struct arena *a,
+                     size_t max_events)
 {
     c->buf = c->p = buf;
     c->end = buf + len;
@@ -1505,6 +1551,7 @@ static void ctx_init(struct pctx *c, const char *buf, size_t len, struct arena *
     c->evs = NULL;
     c->nevs = c->evcap = c->nseen = 0;
     c->first_cap = 1;
+    c->max_events = max_events;
     c->nkeys = 0;
 }
 
@@ -1536,8 +1583,8 @@ static int parse_body(struct pctx *c, size_t max_events, bool *was_array)
     return rc;
 }
 
-int event_parse(const char *buf, size_t len, struct arena *a, size_t max_events,
-                struct event **evs, size_t *n, bool *was_array, struct verr *err)
+int event_parse(const char *buf, size_t len, struct arena *a, size_t max_events, struct event **evs,
+                size_t *n, bool *was_array, struct verr *err)
 {
     struct pctx c;
     int rc;
@@ -1545,7 +1592,7 @@ int event_parse(const char *buf, size_t len, struct arena *a, size_t max_events,
     *evs = NULL;
     *n = 0;
     *was_array = false;
-    ctx_init(&c, buf, len, a);
+    ctx_init(&c, buf, len, a, max_events);
     rc = parse_body(&c, max_events, was_array);
     if (rc == TOCSIN_EINVAL)
         return body_error(&c, err);

@@ -38,80 +38,52 @@ static int method_of(struct lws *wsi)
     return -1;
 }
 
+static const struct {
+    int status;
+    const char *text;
+} reasons[] = {
+    {100, "Continue"},
+    {200, "OK"},
+    {201, "Created"},
+    {202, "Accepted"},
+    {204, "No Content"},
+    {301, "Moved Permanently"},
+    {302, "Found"},
+    {303, "See Other"},
+    {304, "Not Modified"},
+    {307, "Temporary Redirect"},
+    {308, "Permanent Redirect"},
+    {400, "Bad Request"},
+    {401, "Unauthorized"},
+    {403, "Forbidden"},
+    {404, "Not Found"},
+    {405, "Method Not Allowed"},
+    {406, "Not Acceptable"},
+    {408, "Request Timeout"},
+    {409, "Conflict"},
+    {410, "Gone"},
+    {411, "Length Required"},
+    {412, "Precondition Failed"},
+    {413, "Content Too Large"},
+    {414, "URI Too Long"},
+    {415, "Unsupported Media Type"},
+    {422, "Unprocessable Content"},
+    {426, "Upgrade Required"},
+    {429, "Too Many Requests"},
+    {431, "Request Header Fields Too Large"},
+    {500, "Internal Server Error"},
+    {501, "Not Implemented"},
+    {502, "Bad Gateway"},
+    {503, "Service Unavailable"},
+    {504, "Gateway Timeout"},
+};
+
 static const char *reason_of(int status)
 {
-    switch (status) {
-    case 100:
-        return "Continue";
-    case 200:
-        return "OK";
-    case 201:
-        return "Created";
-    case 202:
-        return "Accepted";
-    case 204:
-        return "No Content";
-    case 301:
-        return "Moved Permanently";
-    case 302:
-        return "Found";
-    case 303:
-        return "See Other";
-    case 304:
-        return "Not Modified";
-    case 307:
-        return "Temporary Redirect";
-    case 308:
-        return "Permanent Redirect";
-    case 400:
-        return "Bad Request";
-    case 401:
-        return "Unauthorized";
-    case 403:
-        return "Forbidden";
-    case 404:
-        return "Not Found";
-    case 405:
-        return "Method Not Allowed";
-    case 406:
-        return "Not Acceptable";
-    case 408:
-        return "Request Timeout";
-    case 409:
-        return "Conflict";
-    case 410:
-        return "Gone";
-    case 411:
-        return "Length Required";
-    case 412:
-        return "Precondition Failed";
-    case 413:
-        return "Content Too Large";
-    case 414:
-        return "URI Too Long";
-    case 415:
-        return "Unsupported Media Type";
-    case 422:
-        return "Unprocessable Content";
-    case 426:
-        return "Upgrade Required";
-    case 429:
-        return "Too Many Requests";
-    case 431:
-        return "Request Header Fields Too Large";
-    case 500:
-        return "Internal Server Error";
-    case 501:
-        return "Not Implemented";
-    case 502:
-        return "Bad Gateway";
-    case 503:
-        return "Service Unavailable";
-    case 504:
-        return "Gateway Timeout";
-    default:
-        return status < 400 ? "OK" : status < 500 ? "Client Error" : "Server Error";
-    }
+    for (size_t i = 0; i < sizeof(reasons) / sizeof(reasons[0]); i++)
+        if (reasons[i].status == status)
+            return reasons[i].text;
+    return status < 400 ? "OK" : status < 500 ? "Client Error" : "Server Error";
 }
 
 /* ---- public helpers -------------------------------------------------------------------- */
@@ -481,22 +453,33 @@ static bool received(int fd, uint64_t *out)
     return true;
 }
 
-/* Bytes the process has read from the socket so far: received minus still queued, with the
- * queue length taken between two equal snapshots so the pair is consistent. */
-static bool read_total(int fd, uint64_t *out)
+/* A snapshot of how many bytes the process has read from the socket: received minus queued.
+ * `est` never exceeds the truth; it is exact when nothing arrived between the two reads of the
+ * received count (`exact`). lws reads nothing while we are inside its callback, so the truth
+ * stays put while we retry. */
+static bool read_snapshot(int fd, int64_t *est, bool *exact)
 {
-    for (int tries = 0; tries < 4; tries++) {
-        uint64_t a, b;
-        int inq = 0;
+    uint64_t r1, r2;
+    int inq = 0;
 
-        if (!received(fd, &a) || ioctl(fd, FIONREAD, &inq) || inq < 0 || !received(fd, &b))
-            return false;
-        if (a == b) {
-            *out = a - (uint64_t)inq;
-            return true;
-        }
-    }
-    return false;
+    if (!received(fd, &r1) || ioctl(fd, FIONREAD, &inq) || inq < 0 || !received(fd, &r2))
+        return false;
+    *est = (int64_t)r1 - inq;
+    *exact = r1 == r2;
+    return true;
+}
+
+#define SNAPSHOT_TRIES 256 /* until arrivals pause: the peer stops when its window fills */
+
+void http_mark_read(struct conn *c, struct lws *wsi)
+{
+    int fd = (int)lws_get_socket_fd(wsi);
+    bool exact = false;
+
+    for (int i = 0; i < SNAPSHOT_TRIES && !exact; i++)
+        if (!read_snapshot(fd, &c->read_mark, &exact))
+            break;
+    c->mark = exact ? MARK_EXACT : MARK_UNKNOWN;
 }
 
 /* lws 4.1.6 bug: a request with a body that was pipelined behind another one on the same
@@ -504,21 +487,30 @@ static bool read_total(int fd, uint64_t *out)
  * starting with the request's own head, to LWS_CALLBACK_HTTP_BODY and loops forever (refusing
  * from inside that loop is a use-after-free in lws). The only safe way out is to refuse the
  * request from LWS_CALLBACK_HTTP. Such a request is recognised because lws has read nothing from
- * the socket since the previous request ended: its head was already buffered.
- * read_mark is the byte count received when the previous request ended, never less than what
- * lws had read then (equal unless the client had already sent more, i.e. was pipelining); +1
- * allows for a FIN. Clients must not pipeline requests with bodies; the usual ones do not. */
+ * the socket since the previous request ended (http_mark_read): its head was already buffered.
+ * (+1 allows for a FIN.) When the counts cannot be read exactly the request is refused too: that
+ * needs a peer that keeps sending while it should be waiting for our answer. Clients must not
+ * pipeline requests with bodies; the usual ones do not. */
 static bool pipelined(struct conn *c, struct lws *wsi)
 {
-    uint64_t now;
+    int fd = (int)lws_get_socket_fd(wsi);
 
-    return c->mark_valid && read_total((int)lws_get_socket_fd(wsi), &now) &&
-           now <= c->read_mark + 1;
-}
+    if (c->mark == MARK_NONE)
+        return false; /* the first request on the connection */
+    if (c->mark == MARK_UNKNOWN)
+        return true;
+    for (int i = 0; i < SNAPSHOT_TRIES; i++) {
+        int64_t est;
+        bool exact;
 
-void http_mark_read(struct conn *c, struct lws *wsi)
-{
-    c->mark_valid = received((int)lws_get_socket_fd(wsi), &c->read_mark);
+        if (!read_snapshot(fd, &est, &exact))
+            return true;
+        if (est > c->read_mark + 1)
+            return false; /* lws read the head from the socket */
+        if (exact)
+            return true;
+    }
+    return true;
 }
 
 /* While the app works on a deferred request, lws would spin on any pipelined input it holds for

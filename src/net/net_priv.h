@@ -82,14 +82,14 @@ struct conn {
     bool admitted; /* counted against max_conns */
     /* HTTP */
     enum http_state hs;
-    bool close_after;   /* close once the response is written */
-    bool ka10;          /* HTTP/1.0 with "Connection: keep-alive" */
-    bool head_only;     /* HEAD: no body bytes on the wire */
-    uint64_t req_id;    /* deferred request waiting in n->reqs, 0 if none */
-    const char *user;   /* authenticated user of the current request */
-    bool mark_valid;    /* read_mark holds a value */
-    bool rx_paused;     /* lws rx flow control is holding this connection's input */
-    uint64_t read_mark; /* bytes received on the socket when the last request ended */
+    bool close_after; /* close once the response is written */
+    bool ka10;        /* HTTP/1.0 with "Connection: keep-alive" */
+    bool head_only;   /* HEAD: no body bytes on the wire */
+    uint64_t req_id;  /* deferred request waiting in n->reqs, 0 if none */
+    const char *user; /* authenticated user of the current request */
+    enum { MARK_NONE = 0, MARK_EXACT, MARK_UNKNOWN } mark;
+    int64_t read_mark; /* bytes lws had read from the socket when the last request ended */
+    bool rx_paused;    /* lws rx flow control holds this connection's input */
     struct buf body;
     struct http_resp *resp; /* response waiting or being written (owned) */
     size_t resp_off;        /* body bytes already written */

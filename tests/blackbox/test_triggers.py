@@ -160,9 +160,16 @@ def test_notification_periods(daemon, receiver):
     d.sync()
     assert d.notifications(trigger="periods")["total"] == 0
     assert receiver.received() == []
-    d.advance(2 * 3600 * 1000)  # now + 2 h is inside the period
+    later = d.advance(2 * 3600 * 1000)  # now + 2 h is inside the period
     d.send_events({"type": "PER", "properties": {"api": "k2"}})
-    reqs = receiver.wait_for(1)
+    d.wait_alerts("periods", n=2)
+    try:
+        reqs = receiver.wait_for(1)
+    except AssertionError as e:
+        raise AssertionError(f"{e}\nperiod begin={begin} end={end}, engine now {now_ms} -> "
+                             f"{later} (second of day {(later // 1000) % 86400})\nalerts: "
+                             f"{d.alerts_of('periods')}\nnotifications: "
+                             f"{d.notifications(trigger='periods')}") from None
     assert reqs[0]["body"] == b"k2", reqs[0]["body"]
 
 

@@ -410,7 +410,7 @@ static void assert_ae_first_alert(const struct fx *f)
     assert_int_equal(n->attempts, 0);
     assert_int_equal(n->created_ms, T0 + SEC);
     assert_int_equal(n->updated_ms, T0 + SEC);
-    assert_int_equal(n->next_ms, T0 + SEC); /* due at once */
+    assert_int_equal(n->next_ms, 0); /* due at once, whatever the engine clock says */
     assert_int_equal(n->seq, 0);
     assert_null(n->last_error);
     assert_int_equal(n->last_http_status, 0);

@@ -107,9 +107,8 @@ static void guard_ts(json_t *ev)
 {
     json_t *ts = json_object_get(ev, "timestamp");
 
-    if (json_is_real(ts) &&
-        !(json_real_value(ts) >= -9223372036854775808.0 &&
-          json_real_value(ts) < 9223372036854775808.0))
+    if (json_is_real(ts) && !(json_real_value(ts) >= -9223372036854775808.0 &&
+                              json_real_value(ts) < 9223372036854775808.0))
         json_object_set_new(ev, "timestamp", json_string("out of range"));
 }
 
@@ -285,8 +284,7 @@ static bool compare_one(const char *buf, size_t len, size_t max)
         if (strcmp(want.err.field, got.err.field) != 0 || want.err.status != got.err.status ||
             (strcmp(want.err.field, "body") != 0 && strcmp(want.err.msg, got.err.msg) != 0))
             snprintf(why, sizeof(why), "error %s (%s) %d / %s (%s) %d", want.err.field,
-                     want.err.msg, want.err.status, got.err.field, got.err.msg,
-                     got.err.status);
+                     want.err.msg, want.err.status, got.err.field, got.err.msg, got.err.status);
     } else if (want.n != got.n || want.was_array != got.was_array) {
         snprintf(why, sizeof(why), "n %zu/%zu array %d/%d", want.n, got.n, want.was_array,
                  got.was_array);
@@ -326,7 +324,7 @@ static void gen_ws(struct sb *b)
 static void gen_char(struct sb *b)
 {
     static const char *esc[] = {"\\\"", "\\\\", "\\/", "\\b", "\\f", "\\n", "\\r", "\\t"};
-    static const char *utf8[] = {"\xC3\xA9", "\xE2\x82\xAC", "\xF0\x9F\x98\x80", "\xDF\xBF",
+    static const char *utf8[] = {"\xC3\xA9",     "\xE2\x82\xAC", "\xF0\x9F\x98\x80", "\xDF\xBF",
                                  "\xE0\xA0\x80", "\xEF\xBF\xBF", "\xF4\x8F\xBF\xBF", "\x7F"};
     unsigned k = rn(20);
 
@@ -357,9 +355,10 @@ static void gen_string(struct sb *b, unsigned maxlen)
 
 static void gen_key(struct sb *b)
 {
-    static const char *vocab[] = {"\"a\"", "\"b\"", "\"api\"", "\"status\"", "\"node.id\"",
-                                  "\"response\"", "\"x.y\"", "\"\\u0061\"", "\"\xC3\xA9\"",
-                                  "\"response.status\"", "\"c\"", "\"\""};
+    static const char *vocab[] = {
+        "\"a\"",        "\"b\"",   "\"api\"",     "\"status\"",   "\"node.id\"",
+        "\"response\"", "\"x.y\"", "\"\\u0061\"", "\"\xC3\xA9\"", "\"response.status\"",
+        "\"c\"",        "\"\""};
 
     if (rn(5) == 0) /* shared names: context overlaps properties, some keys repeat */
         sb_puts(b, vocab[rn(sizeof(vocab) / sizeof(vocab[0]))]);
@@ -375,12 +374,35 @@ static void gen_digits(struct sb *b, unsigned n, bool lead)
 
 static void gen_number(struct sb *b)
 {
-    static const char *fixed[] = {
-        "0", "-0", "1e3", "1.5", "9007199254740993", "-1", "1E-7", "-0.0", "0.1", "1e16",
-        "9223372036854775807", "-9223372036854775808", "1e22", "1e23", "5e-324", "1e-400",
-        "1.7976931348623157e308", "2.2250738585072014E-308", "123456789012345678", "0e99999",
-        "1.00000000000000000000000000001", "9007199254740992.0", "-9007199254740991.0",
-        "4503599627370496.5", "1e+2", "1E-02", "0.000001234", "1234567.0e-3", "100e-2"};
+    static const char *fixed[] = {"0",
+                                  "-0",
+                                  "1e3",
+                                  "1.5",
+                                  "9007199254740993",
+                                  "-1",
+                                  "1E-7",
+                                  "-0.0",
+                                  "0.1",
+                                  "1e16",
+                                  "9223372036854775807",
+                                  "-9223372036854775808",
+                                  "1e22",
+                                  "1e23",
+                                  "5e-324",
+                                  "1e-400",
+                                  "1.7976931348623157e308",
+                                  "2.2250738585072014E-308",
+                                  "123456789012345678",
+                                  "0e99999",
+                                  "1.00000000000000000000000000001",
+                                  "9007199254740992.0",
+                                  "-9007199254740991.0",
+                                  "4503599627370496.5",
+                                  "1e+2",
+                                  "1E-02",
+                                  "0.000001234",
+                                  "1234567.0e-3",
+                                  "100e-2"};
     bool frac = rn(2), exp = rn(3) == 0;
 
     if (rn(4) == 0) {
@@ -408,10 +430,19 @@ static void gen_number(struct sb *b)
 static void gen_scalar(struct sb *b)
 {
     switch (rn(6)) {
-    case 0: case 1: gen_string(b, 10); break;
-    case 2: case 3: gen_number(b); break;
-    case 4: sb_puts(b, rn(2) ? "true" : "false"); break;
-    default: sb_puts(b, "null");
+    case 0:
+    case 1:
+        gen_string(b, 10);
+        break;
+    case 2:
+    case 3:
+        gen_number(b);
+        break;
+    case 4:
+        sb_puts(b, rn(2) ? "true" : "false");
+        break;
+    default:
+        sb_puts(b, "null");
     }
 }
 
@@ -765,7 +796,7 @@ static const struct bad_case bad_cases[] = {
     {WITH_NUL("{\"type\":\"t\"}\0"), TOCSIN_EINVAL, "body"},
     {WITH_NUL("{\"type\":\"t\",\0\"x\":1}"), TOCSIN_EINVAL, "body"},
     {WITH_NUL("\0{\"type\":\"t\"}"), TOCSIN_EINVAL, "body"},
-    {WITH_NUL(EV("{\"n\":1\0}")), TOCSIN_EINVAL, "body"},  /* jansson drops that NUL */
+    {WITH_NUL(EV("{\"n\":1\0}")), TOCSIN_EINVAL, "body"},    /* jansson drops that NUL */
     {WITH_NUL(EV("{\"n\":true\0}")), TOCSIN_EINVAL, "body"}, /* (see nul_quirk) */
     /* escapes */
     {STRV("\\x"), 0, TOCSIN_EINVAL, "body"},
@@ -855,8 +886,7 @@ static const struct bad_case bad_cases[] = {
     {"{\"type\":\"t\",\"context\":\"x\"}", 0, TOCSIN_EINVAL, "context"},
     {"{\"type\":\"t\",\"context\":{\"a\":{\"b\":1}}}", 0, TOCSIN_EINVAL, "context"},
     {"{\"type\":\"t\",\"context\":{\"a\":[1]}}", 0, TOCSIN_EINVAL, "context"},
-    {"{\"context\":{\"a\":[1]},\"type\":\"t\",\"properties\":[]}", 0, TOCSIN_EINVAL,
-     "properties"},
+    {"{\"context\":{\"a\":[1]},\"type\":\"t\",\"properties\":[]}", 0, TOCSIN_EINVAL, "properties"},
     {"[{\"type\":\"a\"},{\"type\":\"b\"},{\"typ\":\"c\"},{\"id\":1}]", 0, TOCSIN_EINVAL,
      "[2].type"},
     {"[{\"type\":\"a\"},5,{\"id\":1}]", 0, TOCSIN_EINVAL, "[1]"},
@@ -1058,8 +1088,9 @@ static void test_big_values(void **state)
 /* With every arena limit, the result is either the full one or TOCSIN_ENOMEM. */
 static void test_arena_limits(void **state)
 {
-    static const char *inputs[] = {NULL, "{\"type\":\"t\",\"properties\":{\"a\":[1,2,[3,\"x\"]],"
-                                         "\"a2\":\"\\u00e9\",\"n\":1.5}}",
+    static const char *inputs[] = {NULL,
+                                   "{\"type\":\"t\",\"properties\":{\"a\":[1,2,[3,\"x\"]],"
+                                   "\"a2\":\"\\u00e9\",\"n\":1.5}}",
                                    "[{\"type\":\"a\"},{\"type\":\"b\",\"context\":{\"c\":1}}]",
                                    "{\"type\":\"t\",\"properties\":{\"a\":1,\"a\":2}}"};
 
@@ -1117,10 +1148,20 @@ static void test_truncations(void **state)
 
 static void mutate(struct sb *out, const struct sb *seed, const struct sb *other)
 {
-    static const char *tokens[] = {"\"", "\\", "{", "}", "[", "]", ",", ":", "0", "-", ".", "e",
-                                   "\\u", "\\ud800", "\\udc00", "null", "true", "1e999",
-                                   "\xC3", "\xED\xA0\x80", "\xF4\x90", "\x80", "\x01", " ",
-                                   "\"type\":", "\"properties\":{", "{\"a\":", "\"a\":1,"};
+    static const char *tokens[] = {"\"",        "\\",
+                                   "{",         "}",
+                                   "[",         "]",
+                                   ",",         ":",
+                                   "0",         "-",
+                                   ".",         "e",
+                                   "\\u",       "\\ud800",
+                                   "\\udc00",   "null",
+                                   "true",      "1e999",
+                                   "\xC3",      "\xED\xA0\x80",
+                                   "\xF4\x90",  "\x80",
+                                   "\x01",      " ",
+                                   "\"type\":", "\"properties\":{",
+                                   "{\"a\":",   "\"a\":1,"};
     unsigned ops = rn(2) ? 1 : 1 + rn(4);
 
     out->n = 0;
@@ -1230,7 +1271,8 @@ static void test_fuzz(void **state)
         free(seeds[i].p);
     free(m.p);
     print_message("fuzz: 200000 inputs, %d accepted, %d mismatches, %d explained by jansson's "
-                  "NUL quirk\n", accepted, bad, nul_quirks);
+                  "NUL quirk\n",
+                  accepted, bad, nul_quirks);
     assert_int_equal(bad, 0);
 }
 
@@ -1311,8 +1353,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_bad_table),       cmocka_unit_test(test_limits),
         cmocka_unit_test(test_batch_limit),     cmocka_unit_test(test_big_values),
         cmocka_unit_test(test_arena_limits),    cmocka_unit_test(test_error_position),
-        cmocka_unit_test(test_truncations),
-        cmocka_unit_test(test_fuzz),
+        cmocka_unit_test(test_truncations),     cmocka_unit_test(test_fuzz),
     };
 
     if (argc > 1 && strcmp(argv[1], "--bench") == 0) {
