@@ -22,6 +22,14 @@
 
 struct rt;
 
+/* The outcome of evaluating a trigger once. */
+struct eval {
+    bool ok;
+    struct cond_result res;   /* the first condition's result, for notification.result */
+    const struct condition *cond;
+    const struct event *ev;   /* NULL for timer evaluations */
+};
+
 /* State per (trigger, projection key). */
 struct group {
     struct rt *rt;
@@ -32,6 +40,12 @@ struct group {
     struct timer resolve;     /* open alert: auto-resolve deadline */
     struct alert_rec *alert;  /* the open alert, or NULL */
     int64_t last_event_ms;
+    /* An alert fired several times in one engine call is written once, at the end of the call:
+     * `last` is the latest firing (its event lives until then), `dirty` is 1 + its place in
+     * engine.dirty, 0 when there is nothing to write. */
+    struct eval last;
+    bool last_pending;
+    uint32_t dirty;
 };
 
 /* A trigger at run time. */
@@ -58,15 +72,10 @@ struct engine {
     uint32_t nsyms, slot_cap, gen;
     const struct value **slot; /* slot[id]: the current event's value, valid when ... */
     uint32_t *slot_gen;        /* ... slot_gen[id] == gen */
+    struct group **dirty;      /* groups whose alert changed during this call (NULL: gone) */
+    uint32_t ndirty, capdirty;
 };
 
-/* The outcome of evaluating a trigger once. */
-struct eval {
-    bool ok;
-    struct cond_result res;   /* the first condition's result, for notification.result */
-    const struct condition *cond;
-    const struct event *ev;   /* NULL for timer evaluations */
-};
 
 static void tick_fired(struct timer *tm, void *ud);
 static void resolve_fired(struct timer *tm, void *ud);
@@ -75,6 +84,8 @@ static void resolve_fired(struct timer *tm, void *ud);
 
 static void group_free(struct engine *e, struct group *g)
 {
+    if (g->dirty)
+        e->dirty[g->dirty - 1] = NULL;
     timer_cancel(e->wheel, &g->tick);
     timer_cancel(e->wheel, &g->resolve);
     damp_state_clear(&g->damp);
@@ -579,28 +590,89 @@ static void emit_alert(struct engine *e, const struct alert_rec *a)
     effects_push(e->fx, EFF_ALERT, alert_rec_dup(a));
 }
 
-static void raise_alert(struct engine *e, struct group *g, const struct eval *ev)
+/* Builds the alert's message and properties from its latest firing, once. */
+static void settle(struct group *g)
 {
-    const struct trigger *t = g->rt->t;
     struct alert_rec *a = g->alert;
-    json_t *props = eval_props(g, ev);
+    json_t *props;
 
-    e->st.fired++;
-    if (!a && !(a = g->alert = alert_open(e, g))) {
-        json_decref(props);
+    if (!g->last_pending || !a)
         return;
-    }
-    a->count++;
-    a->severity = t->severity;
-    a->last_ms = a->updated_ms = e->now;
+    g->last_pending = false;
+    props = eval_props(g, &g->last);
     free(a->message);
-    a->message = eval_message(t, ev, false);
+    a->message = eval_message(g->rt->t, &g->last, false);
     free(a->properties_json);
     a->properties_json = props ? json_dumps(props, JSON_COMPACT) : NULL;
     if (!a->properties_json)
         a->properties_json = strdup("{}");
-    emit_alert(e, a);
-    notify_all(e, g, ev, props, false);
+    json_decref(props);
+}
+
+static void mark_dirty(struct engine *e, struct group *g)
+{
+    if (g->dirty)
+        return;
+    if (e->ndirty == e->capdirty) {
+        uint32_t nc = e->capdirty ? e->capdirty * 2 : 64;
+        struct group **nd = realloc(e->dirty, nc * sizeof(*nd));
+        if (!nd) { /* write it now instead */
+            settle(g);
+            emit_alert(e, g->alert);
+            return;
+        }
+        e->dirty = nd;
+        e->capdirty = nc;
+    }
+    e->dirty[e->ndirty++] = g;
+    g->dirty = e->ndirty;
+}
+
+/* Writes a group's pending alert change now (before a resolve, a move or a free). */
+static void flush_group(struct engine *e, struct group *g)
+{
+    if (!g->dirty)
+        return;
+    e->dirty[g->dirty - 1] = NULL;
+    g->dirty = 0;
+    settle(g);
+    if (g->alert)
+        emit_alert(e, g->alert);
+}
+
+/* End of an engine call: one EFF_ALERT per alert that changed. */
+static void flush_dirty(struct engine *e)
+{
+    for (uint32_t i = 0; i < e->ndirty; i++) {
+        struct group *g = e->dirty[i];
+        if (!g)
+            continue;
+        g->dirty = 0;
+        settle(g);
+        if (g->alert)
+            emit_alert(e, g->alert);
+    }
+    e->ndirty = 0;
+}
+
+static void raise_alert(struct engine *e, struct group *g, const struct eval *ev)
+{
+    const struct trigger *t = g->rt->t;
+    struct alert_rec *a = g->alert;
+
+    e->st.fired++;
+    if (!a && !(a = g->alert = alert_open(e, g)))
+        return;
+    a->count++;
+    a->severity = t->severity;
+    a->last_ms = a->updated_ms = e->now;
+    g->last = *ev;
+    g->last_pending = true;
+    mark_dirty(e, g);
+    if (t->nnotifs) {
+        settle(g); /* the message is part of the notification */
+        notify_all(e, g, ev, eval_props(g, ev), false);
+    }
 }
 
 static void resolve_alert(struct engine *e, struct group *g, const char *why)
@@ -611,6 +683,11 @@ static void resolve_alert(struct engine *e, struct group *g, const char *why)
 
     if (!a)
         return;
+    if (g->dirty) { /* resolved in the same call it fired in: one write, the final state */
+        e->dirty[g->dirty - 1] = NULL;
+        g->dirty = 0;
+    }
+    settle(g);
     timer_cancel(e->wheel, &g->resolve);
     a->status = ALERT_RESOLVED;
     a->resolved_ms = a->updated_ms = e->now;
@@ -868,6 +945,7 @@ void engine_free(struct engine *e)
     smap_free(&e->by_id);
     smap_free(&e->by_source);
     smap_free(&e->syms);
+    free(e->dirty);
     free(e->slot);
     free(e->slot_gen);
     timer_wheel_free(e->wheel);
@@ -920,6 +998,7 @@ static void carry_alerts(struct engine *e, struct rt *old, struct rt *rt)
         struct group *og = s->value, *ng;
         if (!og->alert)
             continue;
+        flush_group(e, og); /* its pending change belongs to the old trigger's firing */
         if (!rt->t->enabled) {
             resolve_alert(e, og, "trigger disabled");
             continue;
@@ -1097,6 +1176,7 @@ void engine_ingest(struct engine *e, const struct event *evs, size_t n, int64_t 
     for (size_t i = 0; i < n; i++)
         ingest_one(e, &evs[i]);
     e->st.events += n;
+    flush_dirty(e); /* while the events, which the pending firings point into, still live */
 }
 
 void engine_advance(struct engine *e, int64_t now_ms, struct effects *fx)
@@ -1105,6 +1185,7 @@ void engine_advance(struct engine *e, int64_t now_ms, struct effects *fx)
     if (now_ms > e->now)
         e->now = now_ms;
     timer_wheel_advance(e->wheel, e->now, e);
+    flush_dirty(e);
 }
 
 int64_t engine_next_deadline(const struct engine *e)
