@@ -1,5 +1,6 @@
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include "core/cond.h"
+#include "core/jfield.h"
 
 #include <math.h>
 #include <pcre2.h>
@@ -74,24 +75,6 @@ static int get_enum(const json_t *j, const char *field, const char *const *names
     return TOCSIN_OK;
 }
 
-static int get_string(const json_t *j, const char *field, bool required, char **out,
-                      struct verr *err)
-{
-    const json_t *v = json_object_get(j, field);
-
-    *out = NULL;
-    if (!v || json_is_null(v))
-        return required ? verr_set(err, field, "missing required field") : TOCSIN_OK;
-    if (!json_is_string(v))
-        return verr_set(err, field, "must be a string");
-    if (required && json_string_length(v) == 0)
-        return verr_set(err, field, "must not be empty");
-    if (json_string_length(v) > 1024)
-        return verr_set(err, field, "longer than 1024 bytes");
-    *out = strdup(json_string_value(v));
-    return *out ? TOCSIN_OK : TOCSIN_ENOMEM;
-}
-
 static int get_number(const json_t *j, const char *field, bool required, double *out,
                       struct verr *err)
 {
@@ -104,18 +87,6 @@ static int get_number(const json_t *j, const char *field, bool required, double 
     *out = json_number_value(v);
     if (!isfinite(*out))
         return verr_set(err, field, "must be finite");
-    return TOCSIN_OK;
-}
-
-static int get_bool(const json_t *j, const char *field, bool *out, struct verr *err)
-{
-    const json_t *v = json_object_get(j, field);
-
-    if (!v || json_is_null(v))
-        return TOCSIN_OK;
-    if (!json_is_boolean(v))
-        return verr_set(err, field, "must be true or false");
-    *out = json_is_true(v);
     return TOCSIN_OK;
 }
 
@@ -208,14 +179,14 @@ static int parse_single(const json_t *j, struct condition *c, struct verr *err)
     switch (c->type) {
     case COND_STRING:
     case COND_STRING_COMPARE:
-        if ((rc = get_string(j, "property", true, &c->property, err)) ||
+        if ((rc = jf_string(j, "property", true, 1024, &c->property, err)) ||
             (rc = get_enum(j, "operator", str_op_names, STR_OP_COUNT, &v, err)) ||
-            (rc = get_bool(j, "ignoreCase", &c->ignore_case, err)))
+            (rc = jf_bool(j, "ignoreCase", &c->ignore_case, err)))
             return rc;
         c->str_op = (enum str_op)v;
         if (c->type == COND_STRING_COMPARE)
-            return get_string(j, "property2", true, &c->property2, err);
-        if ((rc = get_string(j, "pattern", false, &c->pattern, err)))
+            return jf_string(j, "property2", true, 1024, &c->property2, err);
+        if ((rc = jf_string(j, "pattern", false, 1024, &c->pattern, err)))
             return rc;
         if (!c->pattern && !(c->pattern = strdup("")))
             return TOCSIN_ENOMEM;
@@ -223,18 +194,18 @@ static int parse_single(const json_t *j, struct condition *c, struct verr *err)
             rc = compile_regex(c, err);
         return rc;
     case COND_THRESHOLD:
-        if ((rc = get_string(j, "property", true, &c->property, err)) ||
+        if ((rc = jf_string(j, "property", true, 1024, &c->property, err)) ||
             (rc = get_enum(j, "operator", num_op_names, NUM_OP_COUNT, &v, err)))
             return rc;
         c->op = (enum num_op)v;
         return get_number(j, "threshold", true, &c->threshold, err);
     case COND_COMPARE:
-        if ((rc = get_string(j, "property", true, &c->property, err)) ||
+        if ((rc = jf_string(j, "property", true, 1024, &c->property, err)) ||
             (rc = get_enum(j, "operator", num_op_names, NUM_OP_COUNT, &v, err)) ||
             (rc = get_number(j, "multiplier", true, &c->multiplier, err)))
             return rc;
         c->op = (enum num_op)v;
-        return get_string(j, "property2", true, &c->property2, err);
+        return jf_string(j, "property2", true, 1024, &c->property2, err);
     default:
         return TOCSIN_OK;
     }
@@ -266,7 +237,7 @@ static int parse_range(const json_t *j, struct condition *c, struct verr *err)
 {
     int rc;
 
-    if ((rc = get_string(j, "property", true, &c->property, err)) ||
+    if ((rc = jf_string(j, "property", true, 1024, &c->property, err)) ||
         (rc = get_range_op(j, "operatorLow", true, &c->op_low, err)) ||
         (rc = get_range_op(j, "operatorHigh", false, &c->op_high, err)) ||
         (rc = get_number(j, "thresholdLow", true, &c->low, err)) ||
@@ -296,7 +267,7 @@ static int parse_window(const json_t *j, struct condition *c, struct verr *err)
         if ((rc = get_enum(j, "function", agg_fn_names, AGG_FN_COUNT, &v, err)))
             return rc;
         c->fn = (enum agg_fn)v;
-        return get_string(j, "property", c->fn != AGG_COUNT, &c->property, err);
+        return jf_string(j, "property", c->fn != AGG_COUNT, 1024, &c->property, err);
     }
     if ((rc = get_number(j, "sampleSize", false, &ss, err)))
         return rc;

@@ -1,4 +1,5 @@
 #include "core/trigger.h"
+#include "core/jfield.h"
 
 #include <ctype.h>
 #include <stdlib.h>
@@ -16,36 +17,6 @@ const struct tz *trigger_tz_lookup(void *ud, const char *name)
 {
     (void)ud;
     return tz_get(name);
-}
-
-static int req_string(const json_t *j, const char *field, size_t max, char **out, bool required,
-                      struct verr *err)
-{
-    const json_t *v = json_object_get(j, field);
-
-    *out = NULL;
-    if (!v || json_is_null(v))
-        return required ? verr_set(err, field, "missing required field") : TOCSIN_OK;
-    if (!json_is_string(v))
-        return verr_set(err, field, "must be a string");
-    if (required && json_string_length(v) == 0)
-        return verr_set(err, field, "must not be empty");
-    if (json_string_length(v) > max)
-        return verr_set(err, field, "longer than %zu bytes", max);
-    *out = strdup(json_string_value(v));
-    return *out ? TOCSIN_OK : TOCSIN_ENOMEM;
-}
-
-static int opt_bool(const json_t *j, const char *field, bool *out, struct verr *err)
-{
-    const json_t *v = json_object_get(j, field);
-
-    if (!v || json_is_null(v))
-        return TOCSIN_OK;
-    if (!json_is_boolean(v))
-        return verr_set(err, field, "must be true or false");
-    *out = json_is_true(v);
-    return TOCSIN_OK;
 }
 
 /* An optional array field with at most max elements; *arr is NULL when absent. */
@@ -165,7 +136,7 @@ static int parse_headers(const json_t *cfg, struct notif *n, struct verr *err)
         if (!json_is_object(h))
             return verr_set(err, f, "must be an object {name, value}");
         n->nheaders = i + 1;
-        if ((rc = req_string(h, "name", 128, &nh->name, true, err)) ||
+        if ((rc = jf_string(h, "name", true, 128, &nh->name, err)) ||
             (rc = compile_field(h, "value", false, &nh->value, err))) {
             verr_prefix(err, f);
             return rc;
@@ -185,7 +156,7 @@ static int parse_webhook(const json_t *cfg, struct notif *n, struct verr *err)
     bool skip_verify = false;
 
     if ((rc = compile_field(cfg, "url", true, &n->url, err)) ||
-        (rc = req_string(cfg, "method", 16, &n->method, false, err)))
+        (rc = jf_string(cfg, "method", false, 16, &n->method, err)))
         return rc;
     if (!n->method && !(n->method = strdup("POST")))
         return TOCSIN_ENOMEM;
@@ -196,8 +167,8 @@ static int parse_webhook(const json_t *cfg, struct notif *n, struct verr *err)
         return verr_set(err, "method", "unknown HTTP method '%.16s'", n->method);
     memcpy(n->method, http_methods[idx], strlen(http_methods[idx]) + 1);
     if ((rc = parse_headers(cfg, n, err)) || (rc = compile_field(cfg, "body", false, &n->body, err)) ||
-        (rc = opt_bool(cfg, "useSystemProxy", &n->use_proxy, err)) ||
-        (rc = opt_bool(cfg, "skipVerify", &skip_verify, err)))
+        (rc = jf_bool(cfg, "useSystemProxy", &n->use_proxy, err)) ||
+        (rc = jf_bool(cfg, "skipVerify", &skip_verify, err)))
         return rc;
     n->tls_verify = !skip_verify;
     return TOCSIN_OK;
@@ -210,10 +181,10 @@ static int parse_slack(const json_t *cfg, struct notif *n, struct verr *err)
     char *token = NULL;
     int rc;
 
-    if ((rc = req_string(cfg, "token", 512, &token, false, err)) ||
-        (rc = req_string(cfg, "channel", 256, &n->channel, false, err)) ||
+    if ((rc = jf_string(cfg, "token", false, 512, &token, err)) ||
+        (rc = jf_string(cfg, "channel", false, 256, &n->channel, err)) ||
         (rc = compile_field(cfg, "message", true, &n->body, err)) ||
-        (rc = opt_bool(cfg, "useSystemProxy", &n->use_proxy, err)))
+        (rc = jf_bool(cfg, "useSystemProxy", &n->use_proxy, err)))
         goto out;
     n->tls_verify = true;
     n->method = strdup("POST");
@@ -263,7 +234,7 @@ static int parse_notif(const json_t *j, const struct trigger_env *env, struct no
     n->tls_verify = true;
     if (!json_is_object(j))
         return verr_set(err, "", "a notification must be an object");
-    if ((rc = req_string(j, "type", 128, &n->type, true, err)))
+    if ((rc = jf_string(j, "type", true, 128, &n->type, err)))
         return rc;
     if ((rc = opt_array(j, "periods", TRIGGER_MAX_PERIODS, &periods, err)))
         return rc;
@@ -480,8 +451,8 @@ static int parse_options(const json_t *j, struct trigger *t, struct verr *err)
             return verr_set(err, "severity", "must be one of INFO, WARNING, CRITICAL");
         t->severity = (enum severity)sev;
     }
-    if ((rc = opt_bool(j, "enabled", &t->enabled, err)) ||
-        (rc = opt_bool(j, "notifyOnResolve", &t->notify_on_resolve, err)))
+    if ((rc = jf_bool(j, "enabled", &t->enabled, err)) ||
+        (rc = jf_bool(j, "notifyOnResolve", &t->notify_on_resolve, err)))
         return rc;
     v = json_object_get(j, "conditionsOperator");
     if (v && !json_is_null(v)) {
@@ -511,10 +482,10 @@ static int parse_body(const json_t *j, const struct trigger_env *env, struct tri
     const json_t *arr;
     int rc;
 
-    if ((rc = req_string(j, "id", 256, &t->id, true, err)) ||
-        (rc = req_string(j, "name", 1024, &t->name, true, err)) ||
-        (rc = req_string(j, "source", 256, &t->source, true, err)) ||
-        (rc = req_string(j, "description", 4096, &t->description, false, err)) ||
+    if ((rc = jf_string(j, "id", true, 256, &t->id, err)) ||
+        (rc = jf_string(j, "name", true, 1024, &t->name, err)) ||
+        (rc = jf_string(j, "source", true, 256, &t->source, err)) ||
+        (rc = jf_string(j, "description", false, 4096, &t->description, err)) ||
         (rc = parse_options(j, t, err)))
         return rc;
     if (!t->description && !(t->description = strdup("")))
