@@ -28,3 +28,45 @@ def test_every_json_block_parses():
         except ValueError as e:
             bad.append(f"docs/api.md:{line}: {e}\n{block}")
     assert not bad, "JSON code blocks that do not parse:\n" + "\n".join(bad)
+
+
+README = os.path.join(REPO, "README.md")
+
+
+def test_readme_tour(daemon, receiver):
+    """The README's five-minute tour, run as written: its example trigger and event, and the
+    exact line it says the webhook receiver prints."""
+    with open(README, encoding="utf-8") as f:
+        text = f.read()
+    printed = re.search(r"^POST /hook (.+)$", text, re.MULTILINE)
+    assert printed, "README.md no longer shows what the receiver prints"
+    with open(os.path.join(REPO, "examples", "response-time-trigger.json")) as f:
+        trig = json.load(f)
+    with open(os.path.join(REPO, "examples", "request-event.json")) as f:
+        event = json.load(f)
+    trig["notifications"][0]["configuration"]["url"] = receiver.url + "/hook"
+    daemon.add_triggers(trig)
+    daemon.send_events(event)
+    got = receiver.wait_for(1)
+    assert got[0]["path"] == "/hook"
+    assert got[0]["body"].decode() == printed.group(1)
+    assert daemon.alerts(status="open")["total"] == 1
+
+
+def doc_blocks(name):
+    with open(os.path.join(REPO, "docs", name), encoding="utf-8") as f:
+        return [m.group(1) for m in BLOCK.finditer(f.read())]
+
+
+def test_triggers_doc_examples_are_accepted(daemon):
+    """docs/triggers.md: the trigger example registers as shown, and the event example is
+    accepted as an event."""
+    blocks = [json.loads(b) for b in doc_blocks("triggers.md")]
+    triggers = [b for b in blocks if "conditions" in b]
+    events = [b for b in blocks if "properties" in b and "conditions" not in b]
+    assert triggers and events
+    daemon.add_triggers(triggers)
+    daemon.send_events(events)
+    r = daemon.get("/api/v1/triggers/" + triggers[0]["id"])
+    assert r.status_code == 200
+    assert r.json()["conditions"][0]["type"] == "AGGREGATION"
