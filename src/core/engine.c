@@ -51,17 +51,33 @@ struct group {
 /* A trigger at run time. */
 struct rt {
     struct trigger *t;
-    struct rt *next_src;      /* next trigger of the same source */
+    struct rt *next_src;      /* next trigger on the same list of by_source */
+    char *lkey;               /* that list's key: the source, or source\0property\0value */
+    size_t lklen;
+    const char *iprop;        /* the indexed filter's property, NULL if on the plain list */
     struct smap groups;       /* key -> struct group* */
     struct group *single;     /* the group of a trigger without projections, once created */
     uint32_t proj_syms[TRIGGER_MAX_PROJECTIONS];
+};
+
+/* The properties used as index keys by a source's triggers, with reference counts. */
+struct propset {
+    uint32_t n, cap;
+    struct pref {
+        char *prop;
+        uint32_t sym, refs;
+    } *v;
 };
 
 struct engine {
     struct engine_cfg cfg;
     struct engine_env env;
     struct smap by_id;        /* trigger id -> struct rt* */
-    struct smap by_source;    /* source -> struct rt* (list head) */
+    /* Triggers by source: key = source for the plain list; triggers whose filters include a
+     * case-sensitive STRING EQUALS are listed under source\0property\0value instead, so an
+     * event meets only those whose value it has (APIM's per-API triggers). */
+    struct smap by_source;    /* key -> struct rt* (list head) */
+    struct smap src_props;    /* source -> struct propset*: the indexed properties */
     struct timer_wheel *wheel;
     struct engine_stats st;
     struct effects *fx;       /* effects of the call in progress */
@@ -910,6 +926,7 @@ struct engine *engine_new(const struct engine_cfg *cfg, const struct engine_env 
     smap_init(&e->by_id);
     smap_init(&e->by_source);
     smap_init(&e->syms);
+    smap_init(&e->src_props);
     e->wheel = timer_wheel_new(now_ms);
     if (!e->wheel || sodium_init() < 0) {
         engine_free(e);
@@ -929,6 +946,7 @@ static void rt_free(struct engine *e, struct rt *rt)
         group_free(e, g);
     }
     smap_free(&rt->groups);
+    free(rt->lkey);
     trigger_free(rt->t);
     free(rt);
 }
@@ -944,6 +962,14 @@ void engine_free(struct engine *e)
         rt_free(e, s->value);
     smap_free(&e->by_id);
     smap_free(&e->by_source);
+    for (s = smap_first(&e->src_props, &it); s; s = smap_next(&e->src_props, s, &it)) {
+        struct propset *ps = s->value;
+        for (uint32_t i = 0; i < ps->n; i++)
+            free(ps->v[i].prop);
+        free(ps->v);
+        free(ps);
+    }
+    smap_free(&e->src_props);
     smap_free(&e->syms);
     free(e->dirty);
     free(e->slot);
@@ -952,27 +978,127 @@ void engine_free(struct engine *e)
     free(e);
 }
 
+
+static const struct condition *index_filter(const struct trigger *t)
+{
+    for (size_t i = 0; i < t->nfilters; i++) {
+        const struct condition *f = &t->filters[i];
+        if (f->type == COND_STRING && f->str_op == STR_EQUALS && !f->ignore_case && f->pattern)
+            return f;
+    }
+    return NULL;
+}
+
+static int propset_ref(struct engine *e, const char *src, const struct condition *f)
+{
+    struct propset *ps = smap_get(&e->src_props, src, strlen(src));
+
+    if (!ps) {
+        ps = calloc(1, sizeof(*ps));
+        if (!ps || smap_put(&e->src_props, src, strlen(src), ps, NULL)) {
+            free(ps);
+            return TOCSIN_ENOMEM;
+        }
+    }
+    for (uint32_t i = 0; i < ps->n; i++) {
+        if (strcmp(ps->v[i].prop, f->property) == 0) {
+            ps->v[i].refs++;
+            return TOCSIN_OK;
+        }
+    }
+    if (ps->n == ps->cap) {
+        uint32_t nc = ps->cap ? ps->cap * 2 : 4;
+        struct pref *nv = realloc(ps->v, nc * sizeof(*nv));
+        if (!nv)
+            return TOCSIN_ENOMEM;
+        ps->v = nv;
+        ps->cap = nc;
+    }
+    ps->v[ps->n].prop = strdup(f->property);
+    if (!ps->v[ps->n].prop)
+        return TOCSIN_ENOMEM;
+    ps->v[ps->n].sym = f->sym;
+    ps->v[ps->n].refs = 1;
+    ps->n++;
+    return TOCSIN_OK;
+}
+
+static void propset_unref(struct engine *e, const char *src, const char *prop)
+{
+    struct propset *ps = smap_get(&e->src_props, src, strlen(src));
+
+    for (uint32_t i = 0; ps && i < ps->n; i++) {
+        if (strcmp(ps->v[i].prop, prop) != 0 || --ps->v[i].refs)
+            continue;
+        free(ps->v[i].prop);
+        ps->v[i] = ps->v[--ps->n];
+        if (!ps->n) {
+            smap_del(&e->src_props, src, strlen(src));
+            free(ps->v);
+            free(ps);
+        }
+        return;
+    }
+}
+
+/* Writes source\0property\0value into key (at most KEY_MAX); returns the length, or 0 if it
+ * does not fit. */
+static size_t index_key(char *key, const char *src, const char *prop, const char *val,
+                        size_t vlen)
+{
+    size_t sl = strlen(src), pl = strlen(prop);
+
+    if (sl + pl + vlen + 2 > KEY_MAX)
+        return 0;
+    memcpy(key, src, sl + 1);
+    memcpy(key + sl + 1, prop, pl + 1);
+    memcpy(key + sl + pl + 2, val, vlen);
+    return sl + pl + 2 + vlen;
+}
+
 static void source_unlink(struct engine *e, struct rt *rt)
 {
-    const char *src = rt->t->source;
-    struct rt *head = smap_get(&e->by_source, src, strlen(src)), **pp = &head;
+    struct rt *head = smap_get(&e->by_source, rt->lkey, rt->lklen), **pp = &head;
 
     while (*pp && *pp != rt)
         pp = &(*pp)->next_src;
     if (*pp)
         *pp = rt->next_src;
     if (head)
-        smap_put(&e->by_source, src, strlen(src), head, NULL);
+        smap_put(&e->by_source, rt->lkey, rt->lklen, head, NULL);
     else
-        smap_del(&e->by_source, src, strlen(src));
+        smap_del(&e->by_source, rt->lkey, rt->lklen);
+    if (rt->iprop)
+        propset_unref(e, rt->t->source, rt->iprop);
+    free(rt->lkey);
+    rt->lkey = NULL;
+    rt->iprop = NULL;
 }
 
 static int source_link(struct engine *e, struct rt *rt)
 {
-    const char *src = rt->t->source;
+    const struct trigger *t = rt->t;
+    const struct condition *f = index_filter(t);
+    char key[KEY_MAX];
+    size_t n = f ? index_key(key, t->source, f->property, f->pattern, strlen(f->pattern)) : 0;
 
-    rt->next_src = smap_get(&e->by_source, src, strlen(src));
-    return smap_put(&e->by_source, src, strlen(src), rt, NULL);
+    if (n && f->sym && propset_ref(e, t->source, f) == TOCSIN_OK) {
+        rt->iprop = f->property;
+    } else {
+        n = strlen(t->source);
+        memcpy(key, t->source, n);
+    }
+    rt->lkey = malloc(n);
+    if (!rt->lkey) {
+        if (rt->iprop)
+            propset_unref(e, t->source, rt->iprop);
+        rt->iprop = NULL;
+        return TOCSIN_ENOMEM;
+    }
+    memcpy(rt->lkey, key, n);
+    rt->lklen = n;
+    rt->next_src = smap_get(&e->by_source, key, n);
+    return smap_put(&e->by_source, key, n, rt, NULL);
 }
 
 /* A group given an alert without an event (a replaced trigger's, or one restored from the store):
@@ -1133,13 +1259,11 @@ bool engine_has_trigger(const struct engine *e, const char *id)
     return smap_get(&e->by_id, id, strlen(id)) != NULL;
 }
 
-static void ingest_one(struct engine *e, const struct event *ev)
+/* Evaluates the triggers of one list (plain or indexed) on the current event. */
+static void visit(struct engine *e, struct rt *rt, const struct event *ev)
 {
-    struct rt *rt = smap_get(&e->by_source, ev->type, strlen(ev->type));
     char key[KEY_MAX];
 
-    if (rt)
-        index_event(e, ev);
     for (; rt; rt = rt->next_src) {
         const struct trigger *t = rt->t;
         struct group *g;
@@ -1166,6 +1290,25 @@ static void ingest_one(struct engine *e, const struct event *ev)
             if (t->nprojections)
                 group_maybe_evict(e, g);
         }
+    }
+}
+
+static void ingest_one(struct engine *e, const struct event *ev)
+{
+    size_t tl = strlen(ev->type);
+    struct rt *plain = smap_get(&e->by_source, ev->type, tl);
+    const struct propset *ps = smap_get(&e->src_props, ev->type, tl);
+    char key[KEY_MAX];
+
+    if (!plain && !ps)
+        return;
+    index_event(e, ev);
+    visit(e, plain, ev);
+    for (uint32_t i = 0; ps && i < ps->n; i++) {
+        const struct value *v = lookup(e, ps->v[i].sym);
+        size_t n = v ? index_key(key, ev->type, ps->v[i].prop, v->str, v->slen) : 0;
+        if (n)
+            visit(e, smap_get(&e->by_source, key, n), ev);
     }
 }
 

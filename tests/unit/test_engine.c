@@ -417,6 +417,82 @@ static void assert_ae_first_alert(const struct fx *f)
     assert_int_equal(n->last_http_status, 0);
 }
 
+/* A trigger per API, as APIM registers them: each filtered by STRING EQUALS on `api`. */
+static void put_api_trigger(struct fx *f, const char *id, const char *api, const char *extra)
+{
+    char text[1024];
+
+    snprintf(text, sizeof(text),
+             "{`id`:`%s`,`name`:`n`,`source`:`REQUEST`,"
+             "`filters`:[{`type`:`STRING`,`property`:`api`,`operator`:`EQUALS`,`pattern`:`%s`%s}],"
+             "`conditions`:[{`type`:`THRESHOLD`,`property`:`rt`,`operator`:`GT`,`threshold`:10}]}",
+             id, api, extra);
+    put(f, text, T0);
+}
+
+static size_t alerts_of(const struct fx *f, const char *trigger)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; i < f->fx.n; i++)
+        if (f->fx.v[i].kind == EFF_ALERT && !strcmp(f->fx.v[i].u.alert->trigger_id, trigger))
+            n++;
+    return n;
+}
+
+/* Triggers filtered by a case-sensitive STRING EQUALS are found through the event's value; the
+ * others (here: ignoreCase) are checked one by one. Both must behave the same. */
+static void test_filter_index(void **state)
+{
+    struct fx *f = *state;
+
+    put_api_trigger(f, "t-a1", "a1", "");
+    put_api_trigger(f, "t-a2", "a2", "");
+    put_api_trigger(f, "t-a2-bis", "a2", "");
+    put_api_trigger(f, "t-num", "500", "");
+    put_api_trigger(f, "t-icase", "A1", ",`ignoreCase`:true");
+    put(f, "{`id`:`t-plain`,`name`:`n`,`source`:`REQUEST`,`conditions`:[{`type`:`THRESHOLD`,"
+           "`property`:`rt`,`operator`:`GT`,`threshold`:10}]}", T0);
+    clear(f);
+
+    event(f, T0 + SEC, "REQUEST", "{`api`:`a2`,`rt`:50}");
+    assert_int_equal(alerts_of(f, "t-a2"), 1);
+    assert_int_equal(alerts_of(f, "t-a2-bis"), 1);
+    assert_int_equal(alerts_of(f, "t-plain"), 1);
+    assert_int_equal(alerts_of(f, "t-a1") + alerts_of(f, "t-icase") + alerts_of(f, "t-num"), 0);
+    clear(f);
+
+    event(f, T0 + 2 * SEC, "REQUEST", "{`api`:`a1`,`rt`:50}");
+    assert_int_equal(alerts_of(f, "t-a1"), 1);
+    assert_int_equal(alerts_of(f, "t-icase"), 1);
+    assert_int_equal(alerts_of(f, "t-a2"), 0);
+    clear(f);
+
+    event(f, T0 + 3 * SEC, "REQUEST", "{`api`:500,`rt`:50}"); /* a number's text is "500" */
+    assert_int_equal(alerts_of(f, "t-num"), 1);
+    clear(f);
+
+    event(f, T0 + 4 * SEC, "REQUEST", "{`rt`:50}"); /* no api: only the unfiltered one */
+    assert_int_equal(f->fx.n, 1);
+    assert_int_equal(alerts_of(f, "t-plain"), 1);
+    clear(f);
+
+    /* Re-pointing a trigger at another API moves it; deleting one unlinks it. */
+    put_api_trigger(f, "t-a1", "a3", "");
+    assert_int_equal(engine_delete_trigger(f->e, "t-a2", T0, &f->fx), TOCSIN_OK);
+    clear(f);
+    event(f, T0 + 5 * SEC, "REQUEST", "{`api`:`a1`,`rt`:50}");
+    assert_int_equal(alerts_of(f, "t-a1"), 0);
+    assert_int_equal(alerts_of(f, "t-icase"), 1);
+    clear(f);
+    event(f, T0 + 6 * SEC, "REQUEST", "{`api`:`a3`,`rt`:50}");
+    assert_int_equal(alerts_of(f, "t-a1"), 1);
+    clear(f);
+    event(f, T0 + 7 * SEC, "REQUEST", "{`api`:`a2`,`rt`:50}");
+    assert_int_equal(alerts_of(f, "t-a2"), 0);
+    assert_int_equal(alerts_of(f, "t-a2-bis"), 1);
+}
+
 /* Three firings of one alert in one batch: three notifications, one alert write with the
  * final count and the last event's properties. */
 static void test_alert_writes_coalesced(void **state)
@@ -1730,6 +1806,7 @@ int main(void)
         T(test_max_triggers_and_load),
         T(test_ae_example),
         T(test_alert_writes_coalesced),
+        T(test_filter_index),
         T(test_fingerprints_per_key),
         T(test_render_url_headers_json),
         T(test_render_failures_and_other_notifiers),
