@@ -44,18 +44,25 @@ enum http_outcome api_stats(struct app *a, const struct http_req *req, struct ht
         http_resp_error(resp, 405, NULL, "method %s not allowed here", req->method);
         return HTTP_DONE;
     }
+    size_t qbytes;
+
     pthread_mutex_lock(&a->stats_mu);
     es = a->est;
     pthread_mutex_unlock(&a->stats_mu);
+    pthread_mutex_lock(&a->qb_mu);
+    qbytes = a->queued_bytes;
+    pthread_mutex_unlock(&a->qb_mu);
     notifier_get_stats(a->notifier, &ns);
     api_json(resp, 200,
-             json_pack("{s:{s:I,s:I,s:I},s:I,s:I,s:I,s:{s:I,s:I,s:I,s:I,s:o},"
+             json_pack("{s:{s:I,s:I,s:I},s:I,s:I,s:I,s:{s:I,s:I,s:I,s:I,s:I,s:I,s:o},"
                        "s:{s:I,s:I,s:I,s:I,s:I}}",
                        "events", "received", (json_int_t)a->events_received, "processed",
                        (json_int_t)a->events_processed, "rejected",
                        (json_int_t)a->events_rejected, "triggers", (json_int_t)es.triggers,
                        "alertsOpen", (json_int_t)es.alerts_open, "keys", (json_int_t)es.groups,
-                       "engine", "batches", (json_int_t)a->batches, "evaluations",
+                       "engine", "batches", (json_int_t)a->batches, "queuedBatches",
+                       (json_int_t)queue_len(&a->engine_q), "queuedBytes", (json_int_t)qbytes,
+                       "evaluations",
                        (json_int_t)es.evaluations, "fired", (json_int_t)es.fired, "keysDropped",
                        (json_int_t)es.keys_dropped, "latencyUs", latency(a), "notifications",
                        "delivered", (json_int_t)ns.delivered, "failed", (json_int_t)ns.failed,

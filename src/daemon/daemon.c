@@ -22,7 +22,8 @@
 #include "util/id.h"
 #include "util/log.h"
 
-#define NOTIFY_DRAIN_MS 5000
+/* Engine turns waiting for the store writer; beyond it the engine waits, and so do producers. */
+#define STORE_QUEUE 64
 
 struct start {
     struct app *a;
@@ -286,7 +287,7 @@ int daemon_run(const struct config *cfg)
     pthread_mutex_init(&a->stats_mu, NULL);
     pthread_mutex_init(&a->qb_mu, NULL);
     pthread_cond_init(&a->qb_cv, NULL);
-    if (queue_init(&a->engine_q, cfg->engine_queue) || queue_init(&a->store_q, 65536) ||
+    if (queue_init(&a->engine_q, cfg->engine_queue) || queue_init(&a->store_q, STORE_QUEUE) ||
         queue_init(&a->maint_q, 1))
         goto out;
     /* Signals go to the signal thread only; SIGPIPE never kills us. */

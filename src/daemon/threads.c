@@ -232,6 +232,55 @@ static void handle(struct app *a, struct emsg *m, struct smsg *sm)
     }
 }
 
+/* Runs of event messages are evaluated in one engine call, so an alert that fires on many of
+ * them is written once per turn, not once per message. The messages (whose arenas hold the
+ * events) live until the call is over. */
+static void handle_all(struct app *a, void **batch, size_t n, struct smsg *sm)
+{
+    static _Thread_local struct event *evs;
+    static _Thread_local size_t cap;
+    size_t i = 0;
+
+    while (i < n) {
+        struct emsg *m = batch[i];
+        size_t j = i, total = 0;
+
+        if (m->kind != EM_EVENTS) {
+            handle(a, m, sm);
+            i++;
+            continue;
+        }
+        while (j < n && ((struct emsg *)batch[j])->kind == EM_EVENTS)
+            total += ((struct emsg *)batch[j++])->nevs;
+        if (total > cap) {
+            struct event *ne = realloc(evs, total * sizeof(*ne));
+            if (!ne) { /* evaluate them one message at a time instead */
+                for (; i < j; i++)
+                    handle(a, batch[i], sm);
+                continue;
+            }
+            evs = ne;
+            cap = total;
+        }
+        total = 0;
+        for (size_t k = i; k < j; k++) {
+            struct emsg *e = batch[k];
+            if (e->nevs)
+                memcpy(evs + total, e->evs, e->nevs * sizeof(*evs));
+            total += e->nevs;
+        }
+        engine_ingest(a->engine, evs, total, app_now_ms(a), &sm->fx);
+        atomic_fetch_add(&a->events_processed, total);
+        atomic_fetch_add(&a->batches, j - i);
+        for (; i < j; i++)
+            record_latency(a, ((struct emsg *)batch[i])->enq_ns, clock_mono_ms());
+    }
+    for (i = 0; i < n; i++) {
+        release_bytes(a, ((struct emsg *)batch[i])->bytes);
+        emsg_free(batch[i]);
+    }
+}
+
 static void *engine_main(void *arg)
 {
     struct app *a = arg;
@@ -257,12 +306,7 @@ static void *engine_main(void *arg)
         effects_init(&sm->fx);
         if (!a->test_clock)
             engine_advance(a->engine, app_now_ms(a), &sm->fx);
-        for (size_t i = 0; i < n; i++) {
-            struct emsg *m = batch[i];
-            handle(a, m, sm);
-            release_bytes(a, m->bytes);
-            emsg_free(m);
-        }
+        handle_all(a, batch, n, sm);
         pthread_mutex_lock(&a->stats_mu);
         engine_get_stats(a->engine, &a->est);
         pthread_mutex_unlock(&a->stats_mu);
