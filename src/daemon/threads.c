@@ -11,6 +11,7 @@
 #include "util/log.h"
 
 #define ENGINE_BATCH 64
+#define WAL_RESET_FRAMES 32768 /* 32 MiB of 1 KiB pages: then the idle writer checkpoints */
 #define STORE_BATCH 256
 #define IDLE_WAIT_MS 1000
 
@@ -434,7 +435,11 @@ static void *store_main(void *arg)
         int rc;
 
         backlog_drain(a, &bl);
-        n = queue_pop_batch(&a->store_q, batch, STORE_BATCH, bl.n ? 50 : -1);
+        n = queue_pop_batch(&a->store_q, batch, STORE_BATCH, 0);
+        if (!n) { /* idle: a good moment to let the WAL start over */
+            store_writer_checkpoint(a->wstore, WAL_RESET_FRAMES);
+            n = queue_pop_batch(&a->store_q, batch, STORE_BATCH, bl.n ? 50 : -1);
+        }
         if (!n) {
             if (queue_is_closed(&a->store_q))
                 break;

@@ -125,3 +125,8 @@ int store_checkpoint(struct store *s)
 {
     return s->ops->checkpoint(s);
 }
+
+int store_writer_checkpoint(struct store *writer, int min_frames)
+{
+    return writer->ops->writer_checkpoint(writer, min_frames);
+}
