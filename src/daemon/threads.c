@@ -236,10 +236,13 @@ static void handle(struct app *a, struct emsg *m, struct smsg *sm)
 /* Runs of event messages are evaluated in one engine call, so an alert that fires on many of
  * them is written once per turn, not once per message. The messages (whose arenas hold the
  * events) live until the call is over. */
-static void handle_all(struct app *a, void **batch, size_t n, struct smsg *sm)
+struct scratch {
+    struct event *evs; /* the events of a run of messages, side by side; engine thread only */
+    size_t cap;
+};
+
+static void handle_all(struct app *a, void **batch, size_t n, struct smsg *sm, struct scratch *sc)
 {
-    static _Thread_local struct event *evs;
-    static _Thread_local size_t cap;
     size_t i = 0;
 
     while (i < n) {
@@ -253,24 +256,24 @@ static void handle_all(struct app *a, void **batch, size_t n, struct smsg *sm)
         }
         while (j < n && ((struct emsg *)batch[j])->kind == EM_EVENTS)
             total += ((struct emsg *)batch[j++])->nevs;
-        if (total > cap) {
-            struct event *ne = realloc(evs, total * sizeof(*ne));
+        if (total > sc->cap) {
+            struct event *ne = realloc(sc->evs, total * sizeof(*ne));
             if (!ne) { /* evaluate them one message at a time instead */
                 for (; i < j; i++)
                     handle(a, batch[i], sm);
                 continue;
             }
-            evs = ne;
-            cap = total;
+            sc->evs = ne;
+            sc->cap = total;
         }
         total = 0;
         for (size_t k = i; k < j; k++) {
             struct emsg *e = batch[k];
             if (e->nevs)
-                memcpy(evs + total, e->evs, e->nevs * sizeof(*evs));
+                memcpy(sc->evs + total, e->evs, e->nevs * sizeof(*sc->evs));
             total += e->nevs;
         }
-        engine_ingest(a->engine, evs, total, app_now_ms(a), &sm->fx);
+        engine_ingest(a->engine, sc->evs, total, app_now_ms(a), &sm->fx);
         atomic_fetch_add(&a->events_processed, total);
         atomic_fetch_add(&a->batches, j - i);
         for (; i < j; i++)
@@ -286,6 +289,7 @@ static void *engine_main(void *arg)
 {
     struct app *a = arg;
     void *batch[ENGINE_BATCH];
+    struct scratch sc = {0};
 
     for (;;) {
         int64_t now = app_now_ms(a), next = engine_next_deadline(a->engine), wait;
@@ -307,7 +311,7 @@ static void *engine_main(void *arg)
         effects_init(&sm->fx);
         if (!a->test_clock)
             engine_advance(a->engine, app_now_ms(a), &sm->fx);
-        handle_all(a, batch, n, sm);
+        handle_all(a, batch, n, sm, &sc);
         pthread_mutex_lock(&a->stats_mu);
         engine_get_stats(a->engine, &a->est);
         pthread_mutex_unlock(&a->stats_mu);
@@ -319,6 +323,7 @@ static void *engine_main(void *arg)
             log_error("engine_stalled", "reason=\"store queue closed\"");
         }
     }
+    free(sc.evs);
     return NULL;
 }
 
