@@ -11,17 +11,11 @@
 #define WS_TRIGGERS 1
 #define WS_EVENTS 2
 
-static struct {
-    uint64_t conn;
-    int kind;
-} *ws_tab;
-static size_t ws_n, ws_cap;
-
-static int ws_kind(uint64_t conn)
+static int ws_kind(const struct app *a, uint64_t conn)
 {
-    for (size_t i = 0; i < ws_n; i++)
-        if (ws_tab[i].conn == conn)
-            return ws_tab[i].kind;
+    for (size_t i = 0; i < a->ws_n; i++)
+        if (a->ws_tab[i].conn == conn)
+            return a->ws_tab[i].kind;
     return 0;
 }
 
@@ -62,24 +56,24 @@ static bool on_ws_open(void *ud, uint64_t conn, const char *path, const char *us
     (void)user;
     if (!kind)
         return false;
-    if (ws_n == ws_cap) {
-        size_t nc = ws_cap ? ws_cap * 2 : 16;
-        void *n = realloc(ws_tab, nc * sizeof(*ws_tab));
+    if (a->ws_n == a->ws_cap) {
+        size_t nc = a->ws_cap ? a->ws_cap * 2 : 16;
+        struct app_ws *n = realloc(a->ws_tab, nc * sizeof(*n));
         if (!n)
             return false;
-        ws_tab = n;
-        ws_cap = nc;
+        a->ws_tab = n;
+        a->ws_cap = nc;
     }
-    ws_tab[ws_n].conn = conn;
-    ws_tab[ws_n].kind = kind;
-    ws_n++;
+    a->ws_tab[a->ws_n].conn = conn;
+    a->ws_tab[a->ws_n].kind = kind;
+    a->ws_n++;
     gravitee_ws_open(a, conn, kind == WS_TRIGGERS);
     return true;
 }
 
 static void on_ws_message(void *ud, uint64_t conn, const char *data, size_t len, bool binary)
 {
-    int kind = ws_kind(conn);
+    int kind = ws_kind(ud, conn);
 
     (void)binary;
     if (kind)
@@ -93,17 +87,19 @@ static void on_idle(void *ud)
 
 static void on_ws_close(void *ud, uint64_t conn)
 {
-    gravitee_ws_flush(ud); /* what the connection sent is accepted: hand it on */
-    for (size_t i = 0; i < ws_n; i++) {
-        if (ws_tab[i].conn == conn) {
-            ws_tab[i] = ws_tab[--ws_n];
+    struct app *a = ud;
+
+    gravitee_ws_flush(a); /* what the connection sent is accepted: hand it on */
+    for (size_t i = 0; i < a->ws_n; i++) {
+        if (a->ws_tab[i].conn == conn) {
+            a->ws_tab[i] = a->ws_tab[--a->ws_n];
             break;
         }
     }
-    if (!ws_n) {
-        free(ws_tab);
-        ws_tab = NULL;
-        ws_cap = 0;
+    if (!a->ws_n) {
+        free(a->ws_tab);
+        a->ws_tab = NULL;
+        a->ws_cap = 0;
     }
 }
 

@@ -346,16 +346,9 @@ static int build_json(const json_t *in, struct trigger *t)
     for (size_t i = 0; i < sizeof(norm) / sizeof(norm[0]); i++)
         if ((v = json_object_get(o, norm[i])))
             upcase_enums(v);
-    json_object_set_new(o, "severity", json_string(severity_name(t->severity)));
-    v = json_object_get(o, "severity");
-    {
-        char up[16];
-        size_t i;
-        for (i = 0; json_string_value(v)[i] && i < sizeof(up) - 1; i++)
-            up[i] = (char)toupper((unsigned char)json_string_value(v)[i]);
-        up[i] = '\0';
-        json_string_set(v, up);
-    }
+    static const char *const sev_upper[SEV_COUNT] = {"INFO", "WARNING", "CRITICAL"};
+
+    json_object_set_new(o, "severity", json_string(sev_upper[t->severity]));
     json_object_set_new(o, "enabled", json_boolean(t->enabled));
     if (json_is_string(json_object_get(o, "conditionsOperator")))
         json_object_set_new(o, "conditionsOperator", json_string(t->cond_or ? "OR" : "AND"));

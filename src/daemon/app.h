@@ -110,6 +110,12 @@ struct app {
     /* WebSocket events gathered across frames on the network thread, handed to the engine as
      * one batch when the loop goes idle or the batch is full (network thread only). */
     struct emsg *ws_pending;
+    /* Open WebSocket connections and what each is for (network thread only). */
+    struct app_ws {
+        uint64_t conn;
+        int kind;
+    } *ws_tab;
+    size_t ws_n, ws_cap;
 };
 
 int64_t app_now_ms(struct app *a);
