@@ -19,6 +19,29 @@ int api_parse_json(const char *body, size_t len, json_t **out, struct verr *err)
     return TOCSIN_OK;
 }
 
+char *api_error_json(int status, const char *field, const char *msg, bool ws_frame)
+{
+    json_t *o = ws_frame ? json_pack("{s:s,s:s,s:i}", "type", "ERROR", "error", msg, "status",
+                                     status)
+                         : json_pack("{s:s,s:i}", "error", msg, "status", status);
+    char *s;
+
+    if (o && field && *field)
+        json_object_set_new(o, "field", json_string(field));
+    s = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
+    return s;
+}
+
+void api_ws_error(struct app *a, uint64_t conn, int status, const char *field, const char *msg)
+{
+    char *s = api_error_json(status, field, msg, true);
+
+    if (s)
+        net_ws_send(a->net, conn, s, strlen(s));
+    free(s);
+}
+
 void api_fail(struct http_resp *resp, const struct verr *err)
 {
     http_resp_error(resp, err->status ? err->status : 400, err->field[0] ? err->field : NULL,

@@ -11,6 +11,11 @@
 
 /* Parses a JSON body. On error fills err (field "body", status 400) and returns TOCSIN_EINVAL. */
 int api_parse_json(const char *body, size_t len, json_t **out, struct verr *err);
+/* The JSON of an error: {"error": msg, "field": field (omitted if NULL or ""), "status": N},
+ * with "type": "ERROR" first when it is a WebSocket frame. Caller frees; NULL if out of memory. */
+char *api_error_json(int status, const char *field, const char *msg, bool ws_frame);
+/* Sends that error as a WebSocket frame (thread-safe, as net_ws_send). */
+void api_ws_error(struct app *a, uint64_t conn, int status, const char *field, const char *msg);
 /* Answers with the error in err (its status, default 400). */
 void api_fail(struct http_resp *resp, const struct verr *err);
 /* Answers 200 (or status) with j (takes the reference). */

@@ -198,17 +198,7 @@ void gravitee_ws_open(struct app *a, uint64_t conn, bool triggers)
 
 static void ws_error(struct app *a, uint64_t conn, const struct verr *err)
 {
-    json_t *o = json_pack("{s:s,s:s,s:i}", "type", "ERROR", "error", err->msg, "status",
-                          err->status ? err->status : 400);
-    char *s;
-
-    if (o && err->field[0])
-        json_object_set_new(o, "field", json_string(err->field));
-    s = o ? json_dumps(o, JSON_COMPACT) : NULL;
-    if (s)
-        net_ws_send(a->net, conn, s, strlen(s));
-    free(s);
-    json_decref(o);
+    api_ws_error(a, conn, err->status ? err->status : 400, err->field, err->msg);
 }
 
 void gravitee_ws_flush(struct app *a)

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/common.h"
 #include "daemon/app.h"
 #include "net/net.h"
 #include "notify/notifier.h"
@@ -113,39 +114,18 @@ static int add_completion(struct smsg *sm, uint64_t req_id, int status, char *bo
     return TOCSIN_OK;
 }
 
-static char *error_body(int status, const char *field, const char *msg)
-{
-    json_t *o = json_pack("{s:s,s:i}", "error", msg, "status", status);
-    char *s;
-
-    if (field)
-        json_object_set_new(o, "field", json_string(field));
-    s = json_dumps(o, JSON_COMPACT);
-    json_decref(o);
-    return s;
-}
-
 /* An error known on the engine thread: answered at once, not after a commit. */
 static void fail_now(struct app *a, const struct emsg *m, int status, const char *field,
                      const char *msg)
 {
-    char *body = error_body(status, field, msg);
+    char *body;
 
     if (m->req_id) {
+        body = api_error_json(status, field, msg, false);
         struct http_resp r = {.status = status, .body = body, .body_len = body ? strlen(body) : 0};
         net_complete(a->net, m->req_id, &r);
-    } else {
-        if (m->ws_conn && body) {
-            json_t *o = json_loads(body, 0, NULL);
-            char *frame;
-            json_object_set_new(o, "type", json_string("ERROR"));
-            frame = json_dumps(o, JSON_COMPACT);
-            if (frame)
-                net_ws_send(a->net, m->ws_conn, frame, strlen(frame));
-            free(frame);
-            json_decref(o);
-        }
-        free(body);
+    } else if (m->ws_conn) {
+        api_ws_error(a, m->ws_conn, status, field, msg);
     }
 }
 
@@ -405,7 +385,7 @@ static void dispatch(struct app *a, struct smsg *m, bool committed, struct backl
         if (!committed) {
             free(r.body);
             r.status = 503;
-            r.body = error_body(503, NULL, "the store could not commit; try again");
+            r.body = api_error_json(503, NULL, "the store could not commit; try again", false);
             snprintf(r.extra_headers, sizeof(r.extra_headers), "Retry-After: 1\r\n");
         }
         r.body_len = r.body ? strlen(r.body) : 0;
