@@ -18,6 +18,7 @@
 
 #define KEY_SEP '\x1f'
 #define KEY_MAX 1024
+#define KEY_IDLE_MS (3600 * 1000LL) /* silence after which a key forgets a dampening run */
 #define container_of(p, type, member) ((type *)(void *)((char *)(p)-offsetof(type, member)))
 
 struct rt;
@@ -94,6 +95,7 @@ struct engine {
 
 
 static void tick_fired(struct timer *tm, void *ud);
+static void idle_fired(struct timer *tm, void *ud);
 static void resolve_fired(struct timer *tm, void *ud);
 
 /* ---- groups ---------------------------------------------------------------------------- */
@@ -135,7 +137,7 @@ static struct group *group_new(struct engine *e, struct rt *rt, const char *key,
         return NULL;
     g->rt = rt;
     g->key = malloc(klen + 1);
-    timer_init(&g->tick, tick_fired);
+    timer_init(&g->tick, t->windowed ? tick_fired : idle_fired);
     timer_init(&g->resolve, resolve_fired);
     e->st.groups++;
     if (!g->key || damp_state_init(&g->damp, &t->damp))
@@ -180,22 +182,48 @@ static bool damp_idle(const struct damp_state *s, const struct dampening *d, int
     }
 }
 
-/* Drops a group with nothing worth keeping, so keys that come and go do not pile up. */
-static void group_maybe_evict(struct engine *e, struct group *g)
+/* Drops a group with nothing worth keeping, so keys that come and go do not pile up. Returns
+ * true if g was freed. */
+static bool group_maybe_evict(struct engine *e, struct group *g)
 {
     const struct trigger *t = g->rt->t;
 
     if (g->alert || timer_armed(&g->resolve) || !damp_idle(&g->damp, &t->damp, e->now))
-        return;
+        return false;
     if (t->windowed) {
         if (t->missing_only || !t->nprojections)
-            return; /* the timer is the point: keep watching */
+            return false; /* the timer is the point: keep watching */
         for (size_t i = 0; i < t->nconds; i++)
             if (window_count(g->wins[i], e->now))
-                return;
+                return false;
     }
     smap_del(&g->rt->groups, g->key, strlen(g->key));
     group_free(e, g);
+    return true;
+}
+
+/* A key of a single-event trigger that went silent in the middle of a dampening run: after
+ * KEY_IDLE_MS without events it forgets the run and goes. */
+static void idle_fired(struct timer *tm, void *ud)
+{
+    struct engine *e = ud;
+    struct group *g = container_of(tm, struct group, tick);
+
+    if (g->alert)
+        return;
+    damp_state_reset(&g->damp, &g->rt->t->damp);
+    group_maybe_evict(e, g);
+}
+
+/* After an evaluation of a keyed single-event trigger: evict the key, or watch it for silence. */
+static void keep_or_evict(struct engine *e, struct group *g)
+{
+    const struct dampening *d = &g->rt->t->damp;
+
+    if (group_maybe_evict(e, g) || g->alert)
+        return;
+    timer_arm(e->wheel, &g->tick, e->now + (d->duration_ms > KEY_IDLE_MS ? d->duration_ms
+                                                                          : KEY_IDLE_MS));
 }
 
 /* ---- interned property names ----------------------------------------------------------- */
@@ -1288,7 +1316,7 @@ static void visit(struct engine *e, struct rt *rt, const struct event *ev)
         } else {
             eval_single(e, g, ev);
             if (t->nprojections)
-                group_maybe_evict(e, g);
+                keep_or_evict(e, g);
         }
     }
 }

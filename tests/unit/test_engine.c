@@ -493,6 +493,35 @@ static void test_filter_index(void **state)
     assert_int_equal(alerts_of(f, "t-a2-bis"), 1);
 }
 
+/* A key that stops in the middle of a STRICT_COUNT 3 run is forgotten after an hour of
+ * silence, so keys that come and go do not pile up; a key that keeps coming keeps its run. */
+static void test_silent_key_forgotten(void **state)
+{
+    struct fx *f = *state;
+    struct engine_stats st;
+
+    put(f, "{`id`:`k`,`name`:`n`,`source`:`S`,`dampening`:{`mode`:`STRICT_COUNT`,"
+           "`trueEvaluations`:3},`conditions`:[{`type`:`THRESHOLD`,`property`:`v`,"
+           "`operator`:`GT`,`threshold`:1,`projections`:[{`type`:`PROPERTY`,`property`:`h`}]}]}",
+        T0);
+    clear(f);
+    event(f, T0 + SEC, "S", "{`h`:`gone`,`v`:5}");
+    event(f, T0 + SEC, "S", "{`h`:`stays`,`v`:5}");
+    engine_get_stats(f->e, &st);
+    assert_int_equal(st.groups, 2);
+    advance(f, T0 + SEC + 3599 * SEC);
+    event(f, T0 + 3600 * SEC, "S", "{`h`:`stays`,`v`:5}"); /* its run goes on: 2 of 3 */
+    advance(f, T0 + 2 * SEC + 3600 * SEC);
+    engine_get_stats(f->e, &st);
+    assert_int_equal(st.groups, 1); /* `gone` was forgotten */
+    assert_int_equal(f->fx.n, 0);
+    event(f, T0 + 3601 * SEC, "S", "{`h`:`stays`,`v`:5}");
+    assert_int_equal(count(f, EFF_ALERT), 1); /* the third true of its run fires */
+    clear(f);
+    event(f, T0 + 3602 * SEC, "S", "{`h`:`gone`,`v`:5}"); /* starts a new run: no fire */
+    assert_int_equal(f->fx.n, 0);
+}
+
 /* Three firings of one alert in one batch: three notifications, one alert write with the
  * final count and the last event's properties. */
 static void test_alert_writes_coalesced(void **state)
@@ -1807,6 +1836,7 @@ int main(void)
         T(test_ae_example),
         T(test_alert_writes_coalesced),
         T(test_filter_index),
+        T(test_silent_key_forgotten),
         T(test_fingerprints_per_key),
         T(test_render_url_headers_json),
         T(test_render_failures_and_other_notifiers),
