@@ -9,9 +9,12 @@ DATA       ?= ./data
 PKGS = gcc make cmake pkg-config ca-certificates tzdata curl \
        libwebsockets-dev libjansson-dev libcurl4-openssl-dev libsqlite3-dev \
        libpcre2-dev libfyaml-dev libsodium-dev libcmocka-dev \
-       python3 python3-pytest python3-requests python3-websocket wrk
+       python3 python3-pytest python3-requests python3-websocket
+FUZZ_PKGS = clang libclang-rt-14-dev
 
-.PHONY: all deps build run test bench clean format
+FUZZ_SECONDS ?= 30
+
+.PHONY: all deps build run test bench fuzz clean format
 
 all: build
 
@@ -42,8 +45,15 @@ test: deps
 bench: build
 	./bench/run.sh $(BUILD)
 
+# libFuzzer harnesses (clang, ASan, UBSan), FUZZ_SECONDS per target; not part of `make test`.
+fuzz:
+	$(MAKE) deps PKGS="$(PKGS) $(FUZZ_PKGS)"
+	CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=Debug -DTOCSIN_FUZZ=ON >/dev/null
+	cmake --build build-fuzz -j $(JOBS) --target fuzzers
+	sh tests/fuzz/run.sh build-fuzz $(FUZZ_SECONDS)
+
 format:
 	clang-format -i src/*.c src/*/*.[ch] tests/unit/*.c bench/*.c
 
 clean:
-	rm -rf $(BUILD) $(BUILD_SAN)
+	rm -rf $(BUILD) $(BUILD_SAN) build-fuzz
