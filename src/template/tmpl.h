@@ -14,7 +14,8 @@
  *   x!"d"?upper_case      built-ins after a default apply to the default only
  *   (a.b)!"d"             guards the whole path, as in FreeMarker
  *   (x!"d")?upper_case    built-ins after a parenthesised default apply to either result
- * Everything else is literal text: a `$` not followed by `{`, `\${`, and (for now) `{{`.
+ * Everything else is literal text: a `$` not followed by `{`, and (for now) `{{`. A backslash is
+ * not an escape (as in FreeMarker): in `\${x}` the backslash stays and `${x}` is substituted.
  *
  * Values: strings as-is; integers (and integral reals below 2^53) without a decimal point; other
  * reals in the shortest form that reads back the same; true/false; objects and arrays as compact
