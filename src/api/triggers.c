@@ -47,7 +47,6 @@ static enum http_outcome write_trigger(struct app *a, const struct http_req *req
         return HTTP_DONE;
     }
     m->reply = REPLY_TRIGGER;
-    m->ok_status = id ? 200 : 201;
     return submit(a, req, resp, m);
 }
 

@@ -45,7 +45,6 @@ struct emsg {
     int64_t enq_ns;           /* monotonic time it was queued (latency statistics) */
     size_t bytes;             /* what it counts in app.queued_bytes */
     enum reply_shape reply;
-    int ok_status;            /* HTTP status on success */
     struct arena arena;       /* EM_EVENTS: the events' strings */
     struct event *evs;        /* malloc'd array of nevs (capacity evcap) */
     size_t nevs, evcap;
@@ -122,10 +121,6 @@ int64_t app_now_ms(struct app *a);
 /* Queues a message to the engine. Blocks while the queue is full if `wait`; otherwise returns
  * TOCSIN_EFULL (answer 503). Takes ownership of m in every case. */
 int app_to_engine(struct app *a, struct emsg *m, bool wait);
-/* Parses a body holding one object or an array of objects with jansson; errors name the field.
- * *out is a new array reference. `what` is "trigger" or "event" for messages. */
-int app_parse_batch(struct app *a, const char *body, size_t len, json_t **out, int *status,
-                    char *field, size_t flen, char *msg, size_t mlen);
 
 /* Engine and store writer threads (daemon.c). */
 int app_start_threads(struct app *a);

@@ -133,15 +133,12 @@ static void do_triggers(struct app *a, struct emsg *m, struct smsg *sm, int64_t 
 {
     size_t fresh = 0;
     char *reply = NULL;
-    int status = m->ok_status ? m->ok_status : 200;
+    int status;
 
     for (size_t i = 0; i < m->ntrigs; i++)
         fresh += !engine_has_trigger(a->engine, m->trigs[i]->id);
-    if (fresh && engine_has_trigger(a->engine, m->trigs[0]->id) == false && m->ntrigs == 1 &&
-        m->reply == REPLY_TRIGGER)
-        status = 201;
-    else if (m->reply == REPLY_TRIGGER)
-        status = 200;
+    /* /api/v1/triggers answers 201 for a new trigger, 200 for a replaced one. */
+    status = m->reply == REPLY_TRIGGER && fresh ? 201 : 200;
     {
         struct engine_stats st;
         engine_get_stats(a->engine, &st);
@@ -176,6 +173,20 @@ static void record_latency(struct app *a, int64_t enq_ns, int64_t now_ms)
     pthread_mutex_unlock(&a->stats_mu);
 }
 
+/* Evaluates the events of messages batch[0..nmsgs) (gathered in evs) and counts them. */
+static void ingest(struct app *a, const struct event *evs, size_t n, void *const *batch,
+                   size_t nmsgs, struct smsg *sm)
+{
+    int64_t done_ms;
+
+    engine_ingest(a->engine, evs, n, app_now_ms(a), &sm->fx);
+    atomic_fetch_add(&a->events_processed, n);
+    atomic_fetch_add(&a->batches, nmsgs);
+    done_ms = clock_mono_ms();
+    for (size_t k = 0; k < nmsgs; k++)
+        record_latency(a, ((const struct emsg *)batch[k])->enq_ns, done_ms);
+}
+
 static void handle(struct app *a, struct emsg *m, struct smsg *sm)
 {
     int64_t now = app_now_ms(a);
@@ -184,10 +195,7 @@ static void handle(struct app *a, struct emsg *m, struct smsg *sm)
 
     switch (m->kind) {
     case EM_EVENTS:
-        engine_ingest(a->engine, m->evs, m->nevs, now, &sm->fx);
-        atomic_fetch_add(&a->events_processed, m->nevs);
-        atomic_fetch_add(&a->batches, 1);
-        record_latency(a, m->enq_ns, clock_mono_ms());
+        ingest(a, m->evs, m->nevs, (void *const[]){m}, 1, sm);
         break;
     case EM_TRIGGERS:
         do_triggers(a, m, sm, now);
@@ -253,11 +261,8 @@ static void handle_all(struct app *a, void **batch, size_t n, struct smsg *sm, s
                 memcpy(sc->evs + total, e->evs, e->nevs * sizeof(*sc->evs));
             total += e->nevs;
         }
-        engine_ingest(a->engine, sc->evs, total, app_now_ms(a), &sm->fx);
-        atomic_fetch_add(&a->events_processed, total);
-        atomic_fetch_add(&a->batches, j - i);
-        for (; i < j; i++)
-            record_latency(a, ((struct emsg *)batch[i])->enq_ns, clock_mono_ms());
+        ingest(a, sc->evs, total, batch + i, j - i, sm);
+        i = j;
     }
     for (i = 0; i < n; i++) {
         release_bytes(a, ((struct emsg *)batch[i])->bytes);
