@@ -1,0 +1,778 @@
+#include "core/alert.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "util/err.h"
+
+/* ---- severities ------------------------------------------------------------------------------ */
+
+static const struct {
+    const char *name;
+    uint8_t code;
+} default_sev[] = {
+    {"security", 0}, {"critical", 1}, {"major", 2},   {"minor", 3},       {"warning", 4},
+    {"indeterminate", 5}, {"informational", 6}, {"normal", 7}, {"ok", 7}, {"cleared", 7},
+    {"debug", 8},    {"trace", 9},    {"unknown", 10},
+};
+
+void sevmap_default(struct sevmap *m)
+{
+    memset(m, 0, sizeof(*m));
+    for (size_t i = 0; i < sizeof(default_sev) / sizeof(default_sev[0]); i++) {
+        snprintf(m->name[i], SEV_NAME_MAX, "%s", default_sev[i].name);
+        m->code[i] = default_sev[i].code;
+    }
+    m->n = sizeof(default_sev) / sizeof(default_sev[0]);
+    m->normal = 7;
+    m->informational = 6;
+    m->indeterminate = 5;
+    m->normal_name = 7;
+}
+
+int sevmap_find(const struct sevmap *m, const char *name, size_t len)
+{
+    for (size_t i = 0; i < m->n; i++)
+        if (strlen(m->name[i]) == len && !memcmp(m->name[i], name, len))
+            return (int)i;
+    return -1;
+}
+
+void sevmap_list(const struct sevmap *m, char *out, size_t outlen)
+{
+    size_t used = 0;
+
+    if (!outlen)
+        return;
+    out[0] = '\0';
+    for (unsigned code = 0; code < 256; code++) {
+        for (size_t i = 0; i < m->n; i++) {
+            int w;
+            if (m->code[i] != code)
+                continue;
+            w = snprintf(out + used, outlen - used, "%s%s", used ? ", " : "", m->name[i]);
+            if (w < 0 || (size_t)w >= outlen - used)
+                return;
+            used += (size_t)w;
+        }
+    }
+}
+
+/* ---- statuses, actions, trends --------------------------------------------------------------- */
+
+static const char *const status_names[AST_COUNT] = {
+    "open", "assign", "ack", "shelved", "blackout", "closed", "expired", "unknown",
+};
+
+const char *astatus_name(int s)
+{
+    return s >= 0 && s < AST_COUNT ? status_names[s] : "unknown";
+}
+
+int astatus_parse(const char *s, size_t len)
+{
+    for (int i = 0; i < AST_COUNT; i++)
+        if (strlen(status_names[i]) == len && !memcmp(status_names[i], s, len))
+            return i;
+    return -1;
+}
+
+static const char *const action_names[ACT_COUNT] = {
+    "open", "assign", "ack", "unack", "shelve", "unshelve", "close", "expired", "timeout", "",
+};
+
+const char *aaction_name(int a)
+{
+    return a >= 0 && a < ACT_CUSTOM ? action_names[a] : "custom";
+}
+
+int aaction_parse(const char *s)
+{
+    for (int i = 0; i < ACT_CUSTOM; i++)
+        if (!strcmp(action_names[i], s))
+            return i;
+    return ACT_CUSTOM;
+}
+
+const char *trend_name(int t)
+{
+    switch (t) {
+    case TREND_MORE:
+        return "moreSevere";
+    case TREND_LESS:
+        return "lessSevere";
+    case TREND_NOCHANGE:
+        return "noChange";
+    default:
+        return "";
+    }
+}
+
+int alert_trend(int from, int to)
+{
+    if (to < from)
+        return TREND_MORE;
+    if (to > from)
+        return TREND_LESS;
+    return TREND_NOCHANGE;
+}
+
+void alert_in_init(struct alert_in *in)
+{
+    memset(in, 0, sizeof(*in));
+    in->severity = -1;
+    in->status = -1;
+    in->timeout_s = -1;
+}
+
+/* ---- the blob -------------------------------------------------------------------------------- */
+
+static uint32_t varint_get(const char **p)
+{
+    const unsigned char *q = (const unsigned char *)*p;
+    uint32_t v = 0;
+    unsigned shift = 0;
+
+    for (;;) {
+        uint32_t c = *q++;
+        v |= (c & 0x7f) << shift;
+        if (!(c & 0x80))
+            break;
+        shift += 7;
+    }
+    *p = (const char *)q;
+    return v;
+}
+
+static size_t varint_put(char *out, uint32_t v)
+{
+    size_t n = 0;
+
+    while (v >= 0x80) {
+        out[n++] = (char)(v | 0x80);
+        v >>= 7;
+    }
+    out[n++] = (char)v;
+    return n;
+}
+
+static uint32_t count_nuls(const char *p, uint32_t len)
+{
+    uint32_t n = 0;
+
+    for (uint32_t i = 0; i < len; i++)
+        n += p[i] == '\0';
+    return n;
+}
+
+struct aview alert_get(const struct alert *a, enum afield f)
+{
+    struct aview v = {"", 0, 0, false};
+    const char *p = a->blob;
+
+    if (!p)
+        return v;
+    for (int i = 0;; i++) {
+        uint32_t len = varint_get(&p);
+        if (i == (int)f) {
+            v.p = p;
+            v.len = len;
+            break;
+        }
+        p += len;
+    }
+    if (f >= AF_FIRST_LIST) {
+        v.n = count_nuls(v.p, v.len);
+        if (f >= AF_FIRST_MAP)
+            v.n /= 2;
+    } else if ((f == AF_VALUE && (a->nulls & 1)) || (f == AF_CUSTOMER && (a->nulls & 2))) {
+        v.null = true;
+    }
+    return v;
+}
+
+bool aview_next(const struct aview *v, uint32_t *pos, const char **k, const char **val)
+{
+    const char *s;
+
+    if (*pos >= v->len)
+        return false;
+    s = v->p + *pos;
+    *k = s;
+    *pos += (uint32_t)strlen(s) + 1;
+    if (val) {
+        s = v->p + *pos;
+        *val = s;
+        *pos += (uint32_t)strlen(s) + 1;
+    }
+    return true;
+}
+
+bool aview_has(const struct aview *list, const char *s)
+{
+    uint32_t pos = 0;
+    const char *item;
+
+    while (aview_next(list, &pos, &item, NULL))
+        if (!strcmp(item, s))
+            return true;
+    return false;
+}
+
+int alert_set_blob(struct alert *a, const struct ablob_parts *parts)
+{
+    size_t total = 0;
+    char *blob, *w;
+
+    for (int f = 0; f < AF_COUNT; f++)
+        total += 5 + parts->f[f].len;
+    blob = malloc(total ? total : 1);
+    if (!blob)
+        return TOCSIN_ENOMEM;
+    w = blob;
+    for (int f = 0; f < AF_COUNT; f++) {
+        w += varint_put(w, parts->f[f].len);
+        if (parts->f[f].len)
+            memcpy(w, parts->f[f].p, parts->f[f].len);
+        w += parts->f[f].len;
+    }
+    a->nulls = (uint8_t)((parts->f[AF_VALUE].null ? 1 : 0) | (parts->f[AF_CUSTOMER].null ? 2 : 0));
+    /* shrink to fit: the blob lives as long as the alert */
+    {
+        size_t used = (size_t)(w - blob);
+        char *s = realloc(blob, used ? used : 1);
+        if (s)
+            blob = s;
+        a->blob_len = (uint32_t)used;
+    }
+    free(a->blob);
+    a->blob = blob;
+    return TOCSIN_OK;
+}
+
+struct alert *alert_clone(const struct alert *a)
+{
+    struct alert *c = malloc(sizeof(*c));
+
+    if (!c)
+        return NULL;
+    *c = *a;
+    c->next_key = c->next_res = c->next_id = NULL;
+    c->ret_prev = c->ret_next = NULL;
+    memset(&c->tm, 0, sizeof(c->tm));
+    c->blob = malloc(a->blob_len ? a->blob_len : 1);
+    if (!c->blob) {
+        free(c);
+        return NULL;
+    }
+    if (a->blob_len)
+        memcpy(c->blob, a->blob, a->blob_len);
+    return c;
+}
+
+void alert_free(struct alert *a)
+{
+    if (!a)
+        return;
+    free(a->blob);
+    free(a);
+}
+
+size_t alert_heap_bytes(const struct alert *a)
+{
+    return sizeof(*a) + a->blob_len;
+}
+
+/* ---- UUIDs and times ------------------------------------------------------------------------- */
+
+void uuid_to_text(const uint8_t id[16], char out[37])
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t o = 0;
+
+    for (int i = 0; i < 16; i++) {
+        if (i == 4 || i == 6 || i == 8 || i == 10)
+            out[o++] = '-';
+        out[o++] = hex[id[i] >> 4];
+        out[o++] = hex[id[i] & 15];
+    }
+    out[o] = '\0';
+}
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+bool uuid_from_text(const char *s, size_t len, uint8_t out[16])
+{
+    size_t o = 0;
+
+    if (len != 36)
+        return false;
+    for (size_t i = 0; i < 36;) {
+        int hi, lo;
+        if (i == 8 || i == 13 || i == 18 || i == 23) {
+            if (s[i] != '-')
+                return false;
+            i++;
+            continue;
+        }
+        hi = hexval(s[i]);
+        lo = hexval(s[i + 1]);
+        if (hi < 0 || lo < 0)
+            return false;
+        out[o++] = (uint8_t)(hi << 4 | lo);
+        i += 2;
+    }
+    return o == 16;
+}
+
+/* Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm). */
+static int64_t days_from_civil(int64_t y, int64_t m, int64_t d)
+{
+    int64_t era, yoe, doy, doe;
+
+    y -= m <= 2;
+    era = (y >= 0 ? y : y - 399) / 400;
+    yoe = y - era * 400;
+    doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+void iso8601_ms(int64_t ms, char out[32])
+{
+    int64_t sec = ms / 1000, rem = ms % 1000;
+    time_t t;
+    struct tm tm;
+    size_t n;
+
+    if (rem < 0) {
+        rem += 1000;
+        sec--;
+    }
+    t = (time_t)sec;
+    if (!gmtime_r(&t, &tm) || !(n = strftime(out, 32, "%Y-%m-%dT%H:%M:%S", &tm))) {
+        snprintf(out, 32, "1970-01-01T00:00:00.000Z");
+        return;
+    }
+    snprintf(out + n, 32 - n, ".%03dZ", (int)rem);
+}
+
+static bool digits(const char *s, size_t n, int64_t *v)
+{
+    *v = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return false;
+        *v = *v * 10 + (s[i] - '0');
+    }
+    return true;
+}
+
+bool iso8601_parse(const char *s, size_t len, int64_t *ms)
+{
+    int64_t y, mo, d, h = 0, mi = 0, se = 0, frac = 0, off = 0;
+    size_t i = 10;
+
+    if (len < 10 || !digits(s, 4, &y) || s[4] != '-' || !digits(s + 5, 2, &mo) || s[7] != '-' ||
+        !digits(s + 8, 2, &d))
+        return false;
+    if (mo < 1 || mo > 12 || d < 1 || d > 31)
+        return false;
+    if (i < len && (s[i] == 'T' || s[i] == ' ')) {
+        if (len < i + 6 || !digits(s + i + 1, 2, &h) || s[i + 3] != ':' ||
+            !digits(s + i + 4, 2, &mi))
+            return false;
+        i += 6;
+        if (i < len && s[i] == ':') {
+            if (len < i + 3 || !digits(s + i + 1, 2, &se))
+                return false;
+            i += 3;
+            if (i < len && (s[i] == '.' || s[i] == ',')) {
+                int64_t scale = 100;
+                size_t start = ++i;
+                while (i < len && s[i] >= '0' && s[i] <= '9') {
+                    frac += (s[i] - '0') * scale;
+                    scale /= 10;
+                    i++;
+                }
+                if (i == start)
+                    return false;
+            }
+        }
+        if (h > 23 || mi > 59 || se > 60)
+            return false;
+        if (i < len && s[i] == 'Z') {
+            i++;
+        } else if (i < len && (s[i] == '+' || s[i] == '-')) {
+            int64_t oh, om = 0;
+            int sign = s[i] == '-' ? -1 : 1;
+            if (len < i + 3 || !digits(s + i + 1, 2, &oh))
+                return false;
+            i += 3;
+            if (i < len && s[i] == ':')
+                i++;
+            if (i + 2 <= len && digits(s + i, 2, &om))
+                i += 2;
+            if (oh > 23 || om > 59)
+                return false;
+            off = sign * (oh * 60 + om) * 60;
+        }
+    }
+    if (i != len)
+        return false;
+    *ms = ((days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + se) - off) * 1000 + frac;
+    return true;
+}
+
+/* ---- the state machine ----------------------------------------------------------------------- */
+
+static int sev_code(const struct sevmap *m, int idx)
+{
+    return idx >= 0 && (size_t)idx < m->n ? m->code[idx] : m->normal;
+}
+
+/* A 409: `already` picks Alerta's wording. */
+static int conflict(char *why, size_t whylen, bool already, const char *status)
+{
+    if (already)
+        snprintf(why, whylen, "alert is already in %s status", status);
+    else
+        snprintf(why, whylen, "invalid action for current %s status", status);
+    return -1;
+}
+
+int alert_action_transition(const struct sevmap *m, const struct alert *a, int action,
+                            struct transition *out, char *why, size_t whylen)
+{
+    int st = a->status;
+    const char *sn = astatus_name(st);
+
+    out->status = st;
+    out->sev_name = a->sev_name;
+    switch (action) {
+    case ACT_CUSTOM:
+        return 0;
+    case ACT_UNACK:
+        if (st != AST_ACK)
+            return conflict(why, whylen, false, sn);
+        out->status = a->before_ack;
+        return 0;
+    case ACT_UNSHELVE:
+        if (st != AST_SHELVED)
+            return conflict(why, whylen, false, sn);
+        out->status = a->before_shelve;
+        return 0;
+    case ACT_EXPIRED:
+        out->status = AST_EXPIRED;
+        return 0;
+    case ACT_TIMEOUT:
+        out->status = a->hist_prev == AST_ACK ? AST_ACK : AST_OPEN;
+        return 0;
+    default:
+        break;
+    }
+    switch (st) {
+    case AST_OPEN:
+    case AST_ASSIGN:
+        if (action == ACT_OPEN)
+            return conflict(why, whylen, true, sn);
+        if (action == ACT_ASSIGN) {
+            if (st == AST_ASSIGN)
+                return conflict(why, whylen, true, sn);
+            out->status = AST_ASSIGN;
+        } else if (action == ACT_ACK) {
+            out->status = AST_ACK;
+        } else if (action == ACT_SHELVE) {
+            out->status = AST_SHELVED;
+        } else if (action == ACT_CLOSE) {
+            out->status = AST_CLOSED;
+            out->sev_name = m->normal_name;
+        }
+        return 0;
+    case AST_ACK:
+        if (action == ACT_OPEN) {
+            out->status = AST_OPEN;
+        } else if (action == ACT_ACK) {
+            return conflict(why, whylen, true, sn);
+        } else if (action == ACT_ASSIGN) {
+            out->status = AST_ASSIGN;
+        } else if (action == ACT_SHELVE) {
+            out->status = AST_SHELVED;
+        } else if (action == ACT_CLOSE) {
+            out->status = AST_CLOSED;
+            out->sev_name = m->normal_name;
+        }
+        return 0;
+    case AST_SHELVED:
+        if (action == ACT_OPEN) {
+            out->status = AST_OPEN;
+        } else if (action == ACT_ACK || action == ACT_ASSIGN) {
+            return conflict(why, whylen, false, sn);
+        } else if (action == ACT_SHELVE) {
+            return conflict(why, whylen, true, sn);
+        } else if (action == ACT_CLOSE) {
+            out->status = AST_CLOSED;
+            out->sev_name = m->normal_name;
+        }
+        return 0;
+    case AST_BLACKOUT:
+        if (action == ACT_CLOSE) {
+            out->status = AST_CLOSED;
+            out->sev_name = m->normal_name;
+        } else if (a->hist_prev != AST_BLACKOUT && a->hist_prev != AST_UNKNOWN) {
+            out->status = a->hist_prev;
+        }
+        return 0;
+    case AST_CLOSED:
+        if (action == ACT_OPEN) {
+            out->status = AST_OPEN;
+            out->sev_name = a->prev_sev_name;
+            return 0;
+        }
+        if (action == ACT_CLOSE)
+            return conflict(why, whylen, true, sn);
+        return conflict(why, whylen, false, sn);
+    case AST_EXPIRED:
+        if (action != ACT_OPEN)
+            return conflict(why, whylen, false, sn);
+        if (sev_code(m, a->sev_name) != m->normal)
+            out->status = AST_OPEN;
+        return 0;
+    default:
+        if (action == ACT_CLOSE) {
+            out->status = AST_CLOSED;
+            out->sev_name = m->normal_name;
+        } else if (action == ACT_OPEN) {
+            out->status = AST_OPEN;
+        } else if (action == ACT_ACK) {
+            out->status = AST_ACK;
+        } else if (action == ACT_SHELVE) {
+            out->status = AST_SHELVED;
+        }
+        return 0;
+    }
+}
+
+struct transition alert_receive_transition(const struct sevmap *m, const struct alert *a,
+                                           int sev_name, int prev_sev_name, int sent_status)
+{
+    struct transition t = {a->status, sev_name};
+    int code = sev_code(m, sev_name);
+    int st = a->status;
+
+    /* 1. the sender set a status other than open: kept, except that normal closes */
+    if (sent_status >= 0 && sent_status != AST_OPEN) {
+        if (code == m->normal) {
+            t.status = AST_CLOSED;
+            t.sev_name = m->normal_name;
+        } else {
+            t.status = sent_status;
+        }
+        return t;
+    }
+    /* 2. an ack is re-opened by a real severity increase (not just from the default) */
+    if (st == AST_ACK && sev_code(m, prev_sev_name) != m->indeterminate &&
+        alert_trend(sev_code(m, prev_sev_name), code) == TREND_MORE) {
+        t.status = AST_OPEN;
+        return t;
+    }
+    /* blackout goes back to what it was before */
+    if (st == AST_BLACKOUT) {
+        if (a->hist_prev != AST_BLACKOUT && a->hist_prev != AST_UNKNOWN)
+            t.status = a->hist_prev;
+        return t;
+    }
+    /* 3. closed with a non-normal severity re-opens (shelved if it was shelved before) */
+    if (st == AST_CLOSED && code != m->normal) {
+        t.status = a->hist_prev == AST_SHELVED ? AST_SHELVED : AST_OPEN;
+        return t;
+    }
+    /* 4. a normal severity closes, whatever the state */
+    if (code == m->normal) {
+        t.status = AST_CLOSED;
+        t.sev_name = sev_name;
+        return t;
+    }
+    /* 5. expired with a non-normal severity re-opens */
+    if (st == AST_EXPIRED) {
+        t.status = AST_OPEN;
+        return t;
+    }
+    return t;
+}
+
+/* ---- rendering -------------------------------------------------------------------------------- */
+
+static int put_key(struct buf *b, const char *k, bool first)
+{
+    int rc = first ? 0 : buf_putc(b, ',');
+    rc |= buf_putc(b, '"');
+    rc |= buf_puts(b, k);
+    return rc | buf_puts(b, "\":");
+}
+
+static int put_str(struct buf *b, const char *s, size_t n)
+{
+    int rc = buf_putc(b, '"');
+    rc |= buf_json_escape(b, s, n);
+    return rc | buf_putc(b, '"');
+}
+
+static int put_view_str(struct buf *b, const struct aview *v)
+{
+    if (v->null)
+        return buf_puts(b, "null");
+    return put_str(b, v->p, v->len);
+}
+
+static int put_list(struct buf *b, const struct aview *v)
+{
+    uint32_t pos = 0;
+    const char *item;
+    int rc = buf_putc(b, '[');
+    bool first = true;
+
+    while (aview_next(v, &pos, &item, NULL)) {
+        if (!first)
+            rc |= buf_putc(b, ',');
+        first = false;
+        rc |= put_str(b, item, strlen(item));
+    }
+    return rc | buf_putc(b, ']');
+}
+
+static int put_map(struct buf *b, const struct aview *v, bool raw_values)
+{
+    uint32_t pos = 0;
+    const char *k, *val;
+    int rc = buf_putc(b, '{');
+    bool first = true;
+
+    while (aview_next(v, &pos, &k, &val)) {
+        if (!first)
+            rc |= buf_putc(b, ',');
+        first = false;
+        rc |= put_str(b, k, strlen(k));
+        rc |= buf_putc(b, ':');
+        rc |= raw_values ? buf_puts(b, val) : put_str(b, val, strlen(val));
+    }
+    return rc | buf_putc(b, '}');
+}
+
+static int put_time(struct buf *b, int64_t ms)
+{
+    char t[32];
+
+    if (!ms)
+        return buf_puts(b, "null");
+    iso8601_ms(ms, t);
+    return put_str(b, t, strlen(t));
+}
+
+int alert_render_json(struct buf *b, const struct sevmap *m, const struct alert *a,
+                      const char *href_base)
+{
+    char id[37], lrid[37];
+    struct aview v;
+    int rc = 0;
+
+    uuid_to_text(a->id, id);
+    uuid_to_text(a->last_receive_id, lrid);
+    rc |= buf_puts(b, "{\"id\":\"");
+    rc |= buf_puts(b, id);
+    rc |= buf_putc(b, '"');
+    if (href_base)
+        rc |= buf_printf(b, ",\"href\":\"%s/alert/%s\"", href_base, id);
+    rc |= put_key(b, "resource", false);
+    v = alert_get(a, AF_RESOURCE);
+    rc |= put_view_str(b, &v);
+    rc |= put_key(b, "event", false);
+    v = alert_get(a, AF_EVENT);
+    rc |= put_view_str(b, &v);
+    rc |= put_key(b, "environment", false);
+    v = alert_get(a, AF_ENVIRONMENT);
+    rc |= put_view_str(b, &v);
+    rc |= put_key(b, "severity", false);
+    rc |= put_str(b, m->name[a->sev_name], strlen(m->name[a->sev_name]));
+    rc |= put_key(b, "correlate", false);
+    v = alert_get(a, AF_CORRELATE);
+    rc |= put_list(b, &v);
+    rc |= put_key(b, "status", false);
+    rc |= put_str(b, astatus_name(a->status), strlen(astatus_name(a->status)));
+    rc |= put_key(b, "service", false);
+    v = alert_get(a, AF_SERVICE);
+    rc |= put_list(b, &v);
+    rc |= put_key(b, "group", false);
+    v = alert_get(a, AF_GROUP);
+    rc |= put_view_str(b, &v);
+    rc |= put_key(b, "value", false);
+    v = alert_get(a, AF_VALUE);
+    rc |= put_view_str(b, &v);
+    rc |= put_key(b, "text", false);
+    v = alert_get(a, AF_TEXT);
+    rc |= put_view_str(b, &v);
+    rc |= put_key(b, "tags", false);
+    v = alert_get(a, AF_TAGS);
+    rc |= put_list(b, &v);
+    rc |= put_key(b, "attributes", false);
+    v = alert_get(a, AF_ATTRIBUTES);
+    rc |= put_map(b, &v, true);
+    rc |= put_key(b, "origin", false);
+    v = alert_get(a, AF_ORIGIN);
+    rc |= put_view_str(b, &v);
+    rc |= put_key(b, "type", false);
+    v = alert_get(a, AF_TYPE);
+    rc |= put_view_str(b, &v);
+    rc |= put_key(b, "createTime", false);
+    rc |= put_time(b, a->create_ms);
+    rc |= buf_printf(b, ",\"timeout\":%ld", (long)a->timeout_s);
+    rc |= put_key(b, "customer", false);
+    v = alert_get(a, AF_CUSTOMER);
+    rc |= put_view_str(b, &v);
+    rc |= buf_printf(b, ",\"duplicateCount\":%lu,\"repeat\":%s", (unsigned long)a->duplicate_count,
+                     a->repeat ? "true" : "false");
+    rc |= put_key(b, "previousSeverity", false);
+    rc |= put_str(b, m->name[a->prev_sev_name], strlen(m->name[a->prev_sev_name]));
+    rc |= put_key(b, "trendIndication", false);
+    rc |= put_str(b, trend_name(a->trend), strlen(trend_name(a->trend)));
+    rc |= put_key(b, "receiveTime", false);
+    rc |= put_time(b, a->receive_ms);
+    rc |= put_key(b, "lastReceiveId", false);
+    rc |= put_str(b, lrid, 36);
+    rc |= put_key(b, "lastReceiveTime", false);
+    rc |= put_time(b, a->last_receive_ms);
+    rc |= put_key(b, "updateTime", false);
+    rc |= put_time(b, a->update_ms);
+    rc |= put_key(b, "fingerprint", false);
+    v = alert_get(a, AF_FINGERPRINT);
+    rc |= put_view_str(b, &v);
+    rc |= put_key(b, "labels", false);
+    v = alert_get(a, AF_LABELS);
+    rc |= put_map(b, &v, false);
+    rc |= put_key(b, "annotations", false);
+    v = alert_get(a, AF_ANNOTATIONS);
+    rc |= put_map(b, &v, false);
+    rc |= put_key(b, "source", false);
+    v = alert_get(a, AF_SOURCE);
+    rc |= put_view_str(b, &v);
+    v = alert_get(a, AF_GENERATOR_URL);
+    rc |= put_key(b, "generatorURL", false);
+    rc |= v.len ? put_view_str(b, &v) : buf_puts(b, "null");
+    rc |= put_key(b, "startsAt", false);
+    rc |= put_time(b, a->starts_ms ? a->starts_ms : a->create_ms);
+    rc |= put_key(b, "endsAt", false);
+    rc |= put_time(b, a->ends_ms);
+    rc |= buf_putc(b, '}');
+    return rc ? TOCSIN_ENOMEM : TOCSIN_OK;
+}

@@ -1,0 +1,83 @@
+/* The SQL schema of alerts, their history and notes (SQLite). Shared by the store writer
+ * (store/sqlite.c), the read side (store/alert_read.c) and their tests.
+ *
+ * Times are INTEGER milliseconds since the epoch (UTC). Lists (service, tags, correlate) are JSON
+ * arrays of strings and maps (attributes, labels, annotations) JSON objects, as TEXT; attribute
+ * values are any JSON. `severity` keeps the name the sender used ("ok" stays "ok"); `sevcode` is
+ * its code in the severity map (lower is more severe), for sorting. `status` is the status name.
+ * `rid` is assigned by the engine and never changes; `id` is the alert's UUID. `state` holds the
+ * engine's own bookkeeping (history positions, action timeouts) and is not part of the API.
+ *
+ * History: one row per entry, newest has the highest seq, at most alerts.history_limit rows per
+ * alert (the writer deletes older ones). Notes: Alerta's notes on an alert. */
+#ifndef TOCSIN_ALERT_SCHEMA_H
+#define TOCSIN_ALERT_SCHEMA_H
+
+#define ALERT_SCHEMA_SQL                                                                         \
+    "CREATE TABLE IF NOT EXISTS alert ("                                                         \
+    " rid INTEGER PRIMARY KEY,"                                                                  \
+    " id TEXT NOT NULL,"                                                                         \
+    " resource TEXT NOT NULL,"                                                                   \
+    " event TEXT NOT NULL,"                                                                      \
+    " environment TEXT NOT NULL,"                                                                \
+    " severity TEXT NOT NULL,"                                                                   \
+    " sevcode INTEGER NOT NULL,"                                                                 \
+    " status TEXT NOT NULL,"                                                                     \
+    " service TEXT NOT NULL,"                                                                    \
+    " grp TEXT NOT NULL,"                                                                        \
+    " value TEXT,"                                                                               \
+    " text TEXT NOT NULL,"                                                                       \
+    " tags TEXT NOT NULL,"                                                                       \
+    " attributes TEXT NOT NULL,"                                                                 \
+    " origin TEXT NOT NULL,"                                                                     \
+    " type TEXT NOT NULL,"                                                                       \
+    " customer TEXT,"                                                                            \
+    " correlate TEXT NOT NULL,"                                                                  \
+    " timeout INTEGER NOT NULL,"                                                                 \
+    " create_time INTEGER NOT NULL,"                                                             \
+    " receive_time INTEGER NOT NULL,"                                                            \
+    " last_receive_time INTEGER NOT NULL,"                                                       \
+    " last_receive_id TEXT NOT NULL,"                                                            \
+    " update_time INTEGER NOT NULL,"                                                             \
+    " duplicate_count INTEGER NOT NULL,"                                                         \
+    " repeat INTEGER NOT NULL,"                                                                  \
+    " previous_severity TEXT NOT NULL,"                                                          \
+    " trend TEXT NOT NULL,"                                                                      \
+    " fingerprint TEXT NOT NULL,"                                                                \
+    " labels TEXT NOT NULL,"                                                                     \
+    " annotations TEXT NOT NULL,"                                                                \
+    " source TEXT NOT NULL,"                                                                     \
+    " generator_url TEXT,"                                                                       \
+    " starts_at INTEGER,"                                                                        \
+    " ends_at INTEGER,"                                                                          \
+    " raw_data TEXT,"                                                                            \
+    " state BLOB);"                                                                              \
+    "CREATE UNIQUE INDEX IF NOT EXISTS alert_by_id ON alert(id);"                                \
+    "CREATE INDEX IF NOT EXISTS alert_by_status ON alert(status, last_receive_time);"            \
+    "CREATE INDEX IF NOT EXISTS alert_by_lrt ON alert(last_receive_time);"                       \
+    "CREATE TABLE IF NOT EXISTS alert_history ("                                                 \
+    " rid INTEGER NOT NULL,"                                                                     \
+    " seq INTEGER NOT NULL,"                                                                     \
+    " id TEXT NOT NULL,"                                                                         \
+    " event TEXT NOT NULL,"                                                                      \
+    " severity TEXT,"                                                                            \
+    " status TEXT,"                                                                              \
+    " value TEXT,"                                                                               \
+    " text TEXT,"                                                                                \
+    " type TEXT NOT NULL,"                                                                       \
+    " update_time INTEGER NOT NULL,"                                                             \
+    " user TEXT,"                                                                                \
+    " timeout INTEGER,"                                                                          \
+    " PRIMARY KEY (rid, seq)) WITHOUT ROWID;"                                                    \
+    "CREATE INDEX IF NOT EXISTS alert_history_by_time ON alert_history(update_time);"            \
+    "CREATE TABLE IF NOT EXISTS alert_note ("                                                    \
+    " id TEXT PRIMARY KEY,"                                                                      \
+    " rid INTEGER NOT NULL,"                                                                     \
+    " text TEXT NOT NULL,"                                                                       \
+    " user TEXT,"                                                                                \
+    " create_time INTEGER NOT NULL,"                                                             \
+    " update_time INTEGER NOT NULL,"                                                             \
+    " attributes TEXT NOT NULL DEFAULT '{}');"                                                   \
+    "CREATE INDEX IF NOT EXISTS alert_note_by_rid ON alert_note(rid, create_time);"
+
+#endif
