@@ -1,4 +1,4 @@
-/* /api/v1/alerts and /api/v1/notifications: read from the store's read connection. */
+/* /api/v1/notifications: read from the store's read connection. (Alerts: compat/alerta.c.) */
 #include <string.h>
 
 #include "api/common.h"
@@ -20,46 +20,6 @@ static bool enum_param(const struct http_req *req, const char *key, int (*parse)
         return false;
     }
     return true;
-}
-
-enum http_outcome api_alerts(struct app *a, const struct http_req *req, struct http_resp *resp)
-{
-    char id[300], trig[300];
-    struct verr err = {0};
-    struct alert_query q = {0};
-    json_t *out = NULL;
-    int rc;
-
-    if (strcmp(req->method, "GET") != 0) {
-        http_resp_error(resp, 405, NULL, "method %s not allowed here", req->method);
-        return HTTP_DONE;
-    }
-    if (api_path_id(req->path, "/api/v1/alerts", id, sizeof(id))) {
-        rc = store_alert_get_json(a->rstore, id, &out);
-        if (rc)
-            api_store_fail(resp, rc, "alert");
-        else
-            api_json(resp, 200, out);
-        return HTTP_DONE;
-    }
-    if (strcmp(req->path, "/api/v1/alerts") != 0) {
-        http_resp_error(resp, 404, NULL, "no such resource");
-        return HTTP_DONE;
-    }
-    if (!enum_param(req, "status", alert_status_parse, "open, resolved", &q.status, &err) ||
-        !enum_param(req, "severity", severity_parse, "info, warning, critical", &q.severity,
-                    &err) ||
-        !api_paging(req, &q.page.limit, &q.page.offset, &err)) {
-        api_fail(resp, &err);
-        return HTTP_DONE;
-    }
-    q.trigger_id = http_req_query(req, "trigger", trig, sizeof(trig));
-    rc = store_alert_query_json(a->rstore, &q, &out);
-    if (rc)
-        api_store_fail(resp, rc, "alert");
-    else
-        api_json(resp, 200, out);
-    return HTTP_DONE;
 }
 
 enum http_outcome api_notifications(struct app *a, const struct http_req *req,

@@ -33,6 +33,19 @@ char *api_error_json(int status, const char *field, const char *msg, bool ws_fra
     return s;
 }
 
+char *alerta_error_json(int status, const char *field, const char *msg)
+{
+    json_t *o = json_pack("{s:s,s:s,s:i,s:n}", "status", "error", "message", msg, "code", status,
+                          "errors");
+    char *s;
+
+    if (o && field && *field)
+        json_object_set_new(o, "field", json_string(field));
+    s = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
+    return s;
+}
+
 void api_ws_error(struct app *a, uint64_t conn, int status, const char *field, const char *msg)
 {
     char *s = api_error_json(status, field, msg, true);

@@ -14,6 +14,9 @@ int api_parse_json(const char *body, size_t len, json_t **out, struct verr *err)
 /* The JSON of an error: {"error": msg, "field": field (omitted if NULL or ""), "status": N},
  * with "type": "ERROR" first when it is a WebSocket frame. Caller frees; NULL if out of memory. */
 char *api_error_json(int status, const char *field, const char *msg, bool ws_frame);
+/* Alerta's error body: {"status":"error","message":msg,"code":status,"errors":null} plus
+ * "field" when given. Caller frees; NULL if out of memory. */
+char *alerta_error_json(int status, const char *field, const char *msg);
 /* Sends that error as a WebSocket frame (thread-safe, as net_ws_send). */
 void api_ws_error(struct app *a, uint64_t conn, int status, const char *field, const char *msg);
 /* Answers with the error in err (its status, default 400). */
@@ -42,7 +45,9 @@ int gravitee_triggers_msg(struct app *a, const json_t *j, bool allow_array, stru
                           struct verr *err);
 
 enum http_outcome api_triggers(struct app *a, const struct http_req *req, struct http_resp *resp);
+/* /api/v1/alerts and /alerta/... (compat/alerta.c). */
 enum http_outcome api_alerts(struct app *a, const struct http_req *req, struct http_resp *resp);
+enum http_outcome alerta_http(struct app *a, const struct http_req *req, struct http_resp *resp);
 enum http_outcome api_notifications(struct app *a, const struct http_req *req,
                                     struct http_resp *resp);
 enum http_outcome api_stats(struct app *a, const struct http_req *req, struct http_resp *resp);

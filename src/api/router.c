@@ -34,8 +34,10 @@ static enum http_outcome on_http(void *ud, const struct http_req *req, struct ht
         return gravitee_http_events(a, req, resp);
     if (!strncmp(p, "/api/v1/triggers", 16))
         return api_triggers(a, req, resp);
-    if (!strncmp(p, "/api/v1/alerts", 14))
+    if (!strncmp(p, "/api/v1/alerts", 14) && (!p[14] || p[14] == '/'))
         return api_alerts(a, req, resp);
+    if (!strncmp(p, "/alerta", 7) && (!p[7] || p[7] == '/'))
+        return alerta_http(a, req, resp);
     if (!strcmp(p, "/api/v1/notifications"))
         return api_notifications(a, req, resp);
     if (!strcmp(p, "/api/v1/stats"))

@@ -32,6 +32,59 @@ void sevmap_default(struct sevmap *m)
     m->normal_name = 7;
 }
 
+static int sev_named(const struct sevmap *m, const char *name)
+{
+    int i = sevmap_find(m, name, strlen(name));
+    return i;
+}
+
+int sevmap_parse(const char *text, struct sevmap *m, char *why, size_t whylen)
+{
+    const char *p = text;
+    int in, ii, id;
+
+    memset(m, 0, sizeof(*m));
+    while (*p) {
+        size_t n = strspn(p, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-");
+        char *end;
+        long code;
+        if (!n || n >= SEV_NAME_MAX || p[n] != '=') {
+            snprintf(why, whylen, "expected name=code at \"%.20s\"", p);
+            return -1;
+        }
+        if (m->n == SEVMAP_MAX) {
+            snprintf(why, whylen, "more than %d severities", SEVMAP_MAX);
+            return -1;
+        }
+        if (sevmap_find(m, p, n) >= 0) {
+            snprintf(why, whylen, "severity \"%.*s\" given twice", (int)n, p);
+            return -1;
+        }
+        memcpy(m->name[m->n], p, n);
+        m->name[m->n][n] = '\0';
+        p += n + 1;
+        code = strtol(p, &end, 10);
+        if (end == p || code < 0 || code > 255 || (*end && *end != ',')) {
+            snprintf(why, whylen, "code of \"%s\" must be 0..255", m->name[m->n]);
+            return -1;
+        }
+        m->code[m->n++] = (uint8_t)code;
+        p = *end ? end + 1 : end;
+    }
+    in = sev_named(m, "normal");
+    ii = sev_named(m, "informational");
+    id = sev_named(m, "indeterminate");
+    if (in < 0 || ii < 0 || id < 0) {
+        snprintf(why, whylen, "the map must name normal, informational and indeterminate");
+        return -1;
+    }
+    m->normal = m->code[in];
+    m->normal_name = (uint8_t)in;
+    m->informational = m->code[ii];
+    m->indeterminate = m->code[id];
+    return 0;
+}
+
 int sevmap_find(const struct sevmap *m, const char *name, size_t len)
 {
     for (size_t i = 0; i < m->n; i++)
@@ -668,6 +721,17 @@ static int put_map(struct buf *b, const struct aview *v, bool raw_values)
         rc |= raw_values ? buf_puts(b, val) : put_str(b, val, strlen(val));
     }
     return rc | buf_putc(b, '}');
+}
+
+int alert_field_json(struct buf *b, const struct alert *a, enum afield f)
+{
+    struct aview v = alert_get(a, f);
+
+    if (f < AF_FIRST_LIST)
+        return TOCSIN_EINVAL;
+    if (f < AF_FIRST_MAP)
+        return put_list(b, &v) ? TOCSIN_ENOMEM : TOCSIN_OK;
+    return put_map(b, &v, f == AF_ATTRIBUTES) ? TOCSIN_ENOMEM : TOCSIN_OK;
 }
 
 static int put_time(struct buf *b, int64_t ms)

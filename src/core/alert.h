@@ -28,6 +28,8 @@
                                       annotations */
 #define ALERT_MAX_ATTR_VALUE 16384 /* one attribute value, as compact JSON */
 #define ALERT_MAX_TIMEOUT (10LL * 366 * 86400) /* seconds */
+#define ALERT_BLOB_MAX (64 * 1024 * 1024) /* bytes of one record's fields (far above the sum of
+                                            the limits above) */
 
 /* ---- severities ------------------------------------------------------------------------------ */
 #define SEVMAP_MAX 32
@@ -49,6 +51,9 @@ struct sevmap {
 void sevmap_default(struct sevmap *m);
 /* Index of `name` (exact, case-sensitive as Alerta), -1 if unknown. */
 int sevmap_find(const struct sevmap *m, const char *name, size_t len);
+/* Parses "name=code,name=code,..." (codes 0..255, names [A-Za-z0-9_-], at most SEVMAP_MAX);
+ * the map must name normal, informational and indeterminate. Returns 0, or -1 with a reason. */
+int sevmap_parse(const char *text, struct sevmap *m, char *why, size_t whylen);
 /* "security, critical, ..." in code order, for the 400 message. */
 void sevmap_list(const struct sevmap *m, char *out, size_t outlen);
 
@@ -219,6 +224,9 @@ int alert_trend(int from, int to);
  * (e.g. "http://127.0.0.1:8072/alerta") makes "href"; NULL leaves it out. */
 int alert_render_json(struct buf *b, const struct sevmap *m, const struct alert *a,
                       const char *href_base);
+/* Appends the JSON of a list (array of strings) or map field (object; attribute values are raw
+ * JSON, labels and annotations strings). */
+int alert_field_json(struct buf *b, const struct alert *a, enum afield f);
 /* ISO 8601 UTC with milliseconds, "2026-11-24T05:44:27.123Z" (24 chars + NUL). */
 void iso8601_ms(int64_t ms, char out[32]);
 /* Parses ISO 8601 ("2026-11-24T05:44:27Z", fractions, offsets "+02:00"); false if invalid. */

@@ -24,6 +24,7 @@ static void free_one(enum effect_kind kind, void *rec)
     switch (kind) {
     case EFF_ALERT: alert_rec_free(rec); break;
     case EFF_NOTIFY: notify_rec_free(rec); break;
+    case EFF_ACHANGE: alert_change_free(rec); break;
     default: trigger_rec_free(rec); break;
     }
 }

@@ -9,7 +9,12 @@
 
 #include "core/model.h"
 
-enum effect_kind { EFF_ALERT = 0, EFF_NOTIFY, EFF_TRIGGER_PUT, EFF_TRIGGER_DEL };
+/* EFF_ALERT is a trigger's alert (struct alert_rec), which the daemon turns into an alert of
+ * core/alertdb.h; EFF_ACHANGE is a change of such an alert for the store. */
+enum effect_kind { EFF_ALERT = 0, EFF_NOTIFY, EFF_TRIGGER_PUT, EFF_TRIGGER_DEL, EFF_ACHANGE };
+
+struct alert_change;                          /* core/alertdb.h */
+void alert_change_free(struct alert_change *c); /* core/alertdb.c */
 
 struct trigger_rec {
     char *id;
@@ -24,6 +29,7 @@ struct effect {
         struct alert_rec *alert;
         struct notify_rec *notify;
         struct trigger_rec *trig;
+        struct alert_change *achange;
     } u;
 };
 

@@ -13,6 +13,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "core/alert.h"
+#include "core/alertdb.h"
 #include "core/effects.h"
 #include "core/engine.h"
 #include "core/event.h"
@@ -28,13 +30,23 @@ struct notifier;
 struct auth;
 struct http_resp;
 
-enum emsg_kind { EM_EVENTS = 0, EM_TRIGGERS, EM_TRIGGER_DEL, EM_CLOCK };
+enum emsg_kind { EM_EVENTS = 0, EM_TRIGGERS, EM_TRIGGER_DEL, EM_CLOCK, EM_ALERTS, EM_ALERT_OP };
+
+/* What an EM_ALERT_OP does to one alert (or, for AOP_HOUSEKEEPING, to all). */
+enum alert_op {
+    AOP_ACTION = 0, AOP_STATUS, AOP_TAG, AOP_UNTAG, AOP_ATTRIBUTES, AOP_NOTE, AOP_DELETE,
+    AOP_HOUSEKEEPING
+};
 
 /* How a trigger write is answered once committed. */
 enum reply_shape {
     REPLY_COUNT = 0,  /* 200 {"triggers": N} (Gravitee's /http/triggers) */
     REPLY_TRIGGER,    /* 200/201 with the stored trigger (/api/v1/triggers) */
     REPLY_NONE,       /* WebSocket: no answer */
+    REPLY_ALERTA,     /* 201 {"status":"ok","id","alert"} (Alerta's POST /alert) */
+    REPLY_ALERTS,     /* 201 {"status":"ok","count","created","duplicates","correlated","ids"} */
+    REPLY_ALERTA_OK,  /* 200 {"status":"ok"} (Alerta's PUT /alert/{id}/...) */
+    REPLY_OK,         /* 200 {"status":"ok"}, errors in tocsin's shape */
 };
 
 /* A message to the engine thread. Owned by whoever holds it; free with emsg_free(). */
@@ -52,6 +64,21 @@ struct emsg {
     size_t ntrigs;
     char *id;                 /* EM_TRIGGER_DEL */
     int64_t advance_ms;       /* EM_CLOCK */
+    /* EM_ALERTS: validated alerts (strings in arena) */
+    struct alert_in *ains;
+    size_t nains;
+    /* EM_ALERT_OP */
+    enum alert_op op;
+    uint8_t alert_id[16];
+    char *text;               /* action/status/note text (owned) */
+    char *action;             /* AOP_ACTION: the action's name (owned) */
+    int status;               /* AOP_STATUS */
+    int64_t timeout_s;        /* -1: the default */
+    int64_t hk_expired_s, hk_info_s; /* AOP_HOUSEKEEPING thresholds, -1: configured */
+    struct strlist tags;      /* AOP_TAG / AOP_UNTAG (arena) */
+    struct kvlist attrs;      /* AOP_ATTRIBUTES (arena) */
+    char *user;               /* who (history), owned; NULL: anonymous */
+    char *href_base;          /* for the answer's "href", owned */
 };
 
 struct emsg *emsg_new(enum emsg_kind kind);
@@ -82,6 +109,14 @@ struct app {
     struct queue maint_q;     /* nothing is queued: closing it stops the maintenance thread */
     pthread_t maint_thr;
     struct engine *engine;    /* the engine thread's */
+    struct alertdb *alerts;   /* the engine thread's: every stored alert */
+    struct sevmap sev;        /* severities (alerts.severity_map) */
+    /* Reader threads: queries from the store, off the network and engine threads. */
+    struct queue read_q;      /* struct rjob* */
+    pthread_t *read_thr;
+    struct store **rstores;   /* one read connection per reader thread */
+    unsigned nreaders;
+    unsigned nread_started;
     struct notifier *notifier;
     struct auth *auth;
     struct trigger_env tenv;
@@ -106,6 +141,7 @@ struct app {
     int64_t lat_at_ms[LAT_SAMPLES];
     size_t lat_next;
     struct engine_stats est;  /* copied from the engine thread under stats_mu */
+    struct alertdb_stats ast; /* likewise */
     /* WebSocket events gathered across frames on the network thread, handed to the engine as
      * one batch when the loop goes idle or the batch is full (network thread only). */
     struct emsg *ws_pending;
@@ -116,6 +152,17 @@ struct app {
     } *ws_tab;
     size_t ws_n, ws_cap;
 };
+
+/* A query run on a reader thread: fn fills resp from the reader's store, then the request is
+ * answered. ctx is freed with free_ctx (may be NULL). */
+struct rjob {
+    uint64_t req_id;
+    void (*fn)(struct app *a, struct store *rs, struct rjob *j, struct http_resp *resp);
+    void *ctx;
+    void (*free_ctx)(void *ctx);
+};
+/* Queues a read job; TOCSIN_EFULL when the readers are saturated (answer 503). Takes j. */
+int app_to_reader(struct app *a, struct rjob *j);
 
 int64_t app_now_ms(struct app *a);
 /* Queues a message to the engine. Blocks while the queue is full if `wait`; otherwise returns

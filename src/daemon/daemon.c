@@ -177,6 +177,23 @@ static int open_parts(struct app *a, const struct config *cfg)
         .max_excerpt = 256,
     };
 
+    struct alertdb_cfg acfg;
+
+    alertdb_cfg_default(&acfg);
+    if (cfg->alert_severity_map && *cfg->alert_severity_map &&
+        sevmap_parse(cfg->alert_severity_map, &acfg.sev, err, sizeof(err))) {
+        log_error("start_failed", "reason=alerts.severity_map detail=\"%s\"", err);
+        return -1;
+    }
+    a->sev = acfg.sev;
+    acfg.default_timeout_s = cfg->alert_timeout_ms / 1000;
+    acfg.history_limit = (uint32_t)cfg->alert_history_limit;
+    acfg.history_on_value_change = cfg->alert_history_on_value;
+    acfg.delete_expired_after_s = cfg->alert_delete_expired_ms / 1000;
+    acfg.delete_info_after_s = cfg->alert_delete_info_ms / 1000;
+    acfg.shelve_timeout_s = cfg->alert_shelve_timeout_ms / 1000;
+    acfg.ack_timeout_s = cfg->alert_ack_timeout_ms / 1000;
+    acfg.max_alerts = cfg->alert_max;
     if (store_open(cfg->data_dir, (enum durability)cfg->durability, false, &a->wstore, err,
                    sizeof(err)) ||
         store_open(cfg->data_dir, (enum durability)cfg->durability, true, &a->rstore, err,
@@ -187,6 +204,23 @@ static int open_parts(struct app *a, const struct config *cfg)
         log_error("start_failed", "reason=store detail=\"%s\"", err);
         return -1;
     }
+    a->nreaders = cfg->readers ? cfg->readers : 1;
+    a->rstores = calloc(a->nreaders, sizeof(*a->rstores));
+    if (!a->rstores)
+        return -1;
+    for (unsigned i = 0; i < a->nreaders; i++) {
+        if (store_open(cfg->data_dir, (enum durability)cfg->durability, true, &a->rstores[i], err,
+                       sizeof(err))) {
+            log_error("start_failed", "reason=store detail=\"%s\"", err);
+            return -1;
+        }
+        store_set_sevmap(a->rstores[i], &a->sev);
+    }
+    store_set_sevmap(a->wstore, &a->sev);
+    store_set_sevmap(a->rstore, &a->sev);
+    a->alerts = alertdb_new(&acfg, app_now_ms(a));
+    if (!a->alerts)
+        return -1;
     a->engine = engine_new(&ecfg, &env, app_now_ms(a));
     a->notifier = notifier_new(&ncfg, a->real, on_notify_result, a);
     if (!a->engine || !a->notifier)
@@ -199,6 +233,24 @@ static int open_parts(struct app *a, const struct config *cfg)
     return 0;
 }
 
+static int load_xalert(void *ud, struct alert *al)
+{
+    struct start *s = ud;
+
+    if (al->sev_name >= s->a->sev.n || al->prev_sev_name >= s->a->sev.n) {
+        /* the severity map changed since it was stored: keep the alert, by its code */
+        al->sev_name = al->prev_sev_name = s->a->sev.normal_name;
+        for (size_t i = 0; i < s->a->sev.n; i++)
+            if (s->a->sev.code[i] == al->severity)
+                al->sev_name = (uint8_t)i;
+    }
+    if (alertdb_restore(s->a->alerts, al, s->now) == TOCSIN_OK)
+        s->loaded++;
+    else
+        s->skipped++;
+    return TOCSIN_OK;
+}
+
 static int load_state(struct app *a)
 {
     struct start s = {.a = a, .now = app_now_ms(a)};
@@ -209,7 +261,11 @@ static int load_state(struct app *a)
     s.loaded = s.skipped = 0;
     if (store_alert_load_open(a->wstore, load_alert, &s))
         return -1;
-    log_info("alerts_loaded", "open=%zu orphaned=%zu", s.loaded, s.skipped);
+    log_info("firing_loaded", "open=%zu orphaned=%zu", s.loaded, s.skipped);
+    s.loaded = s.skipped = 0;
+    if (store_alert_load_all(a->wstore, load_xalert, &s))
+        return -1;
+    log_info("alerts_loaded", "alerts=%zu skipped=%zu", s.loaded, s.skipped);
     return 0;
 }
 
@@ -228,6 +284,10 @@ static void close_parts(struct app *a)
     net_free(a->net);
     notifier_free(a->notifier);
     engine_free(a->engine);
+    alertdb_free(a->alerts);
+    for (unsigned i = 0; a->rstores && i < a->nreaders; i++)
+        store_close(a->rstores[i]);
+    free(a->rstores);
     store_close(a->mstore);
     store_close(a->rstore);
     store_close(a->wstore);
@@ -235,6 +295,7 @@ static void close_parts(struct app *a)
     queue_destroy(&a->engine_q);
     queue_destroy(&a->store_q);
     queue_destroy(&a->maint_q);
+    queue_destroy(&a->read_q);
     pthread_mutex_destroy(&a->stats_mu);
     pthread_mutex_destroy(&a->qb_mu);
     pthread_cond_destroy(&a->qb_cv);
@@ -288,7 +349,7 @@ int daemon_run(const struct config *cfg)
     pthread_mutex_init(&a->qb_mu, NULL);
     pthread_cond_init(&a->qb_cv, NULL);
     if (queue_init(&a->engine_q, cfg->engine_queue) || queue_init(&a->store_q, STORE_QUEUE) ||
-        queue_init(&a->maint_q, 1))
+        queue_init(&a->maint_q, 1) || queue_init(&a->read_q, 1024))
         goto out;
     /* Signals go to the signal thread only; SIGPIPE never kills us. */
     signal(SIGPIPE, SIG_IGN);

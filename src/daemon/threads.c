@@ -15,6 +15,7 @@
 #define WAL_RESET_FRAMES 32768 /* 32 MiB of 1 KiB pages: then the idle writer checkpoints */
 #define STORE_BATCH 256
 #define IDLE_WAIT_MS 1000
+#define REPLY_MAX (64 * 1024 * 1024) /* bytes of one answer built here */
 
 struct emsg *emsg_new(enum emsg_kind kind)
 {
@@ -37,6 +38,11 @@ void emsg_free(struct emsg *m)
         trigger_free(m->trigs[i]);
     free(m->trigs);
     free(m->id);
+    free(m->ains);
+    free(m->text);
+    free(m->action);
+    free(m->user);
+    free(m->href_base);
     free(m);
 }
 
@@ -114,6 +120,11 @@ static int add_completion(struct smsg *sm, uint64_t req_id, int status, char *bo
     return TOCSIN_OK;
 }
 
+static bool alerta_shaped(const struct emsg *m)
+{
+    return m->reply == REPLY_ALERTA || m->reply == REPLY_ALERTA_OK;
+}
+
 /* An error known on the engine thread: answered at once, not after a commit. */
 static void fail_now(struct app *a, const struct emsg *m, int status, const char *field,
                      const char *msg)
@@ -121,13 +132,17 @@ static void fail_now(struct app *a, const struct emsg *m, int status, const char
     char *body;
 
     if (m->req_id) {
-        body = api_error_json(status, field, msg, false);
+        body = alerta_shaped(m) ? alerta_error_json(status, field, msg)
+                                : api_error_json(status, field, msg, false);
         struct http_resp r = {.status = status, .body = body, .body_len = body ? strlen(body) : 0};
         net_complete(a->net, m->req_id, &r);
     } else if (m->ws_conn) {
         api_ws_error(a, m->ws_conn, status, field, msg);
     }
 }
+
+static void take_engine_effects(struct app *a, struct effects *tfx, struct smsg *sm,
+                                int64_t now);
 
 static void do_triggers(struct app *a, struct emsg *m, struct smsg *sm, int64_t now)
 {
@@ -150,7 +165,13 @@ static void do_triggers(struct app *a, struct emsg *m, struct smsg *sm, int64_t 
     for (size_t i = 0; i < m->ntrigs; i++) {
         struct trigger *t = m->trigs[i];
         m->trigs[i] = NULL;
-        if (engine_put_trigger(a->engine, t, now, &sm->fx) == TOCSIN_OK &&
+        struct effects tfx;
+        int prc;
+        effects_init(&tfx);
+        prc = engine_put_trigger(a->engine, t, now, &tfx);
+        take_engine_effects(a, &tfx, sm, now);
+        effects_free(&tfx);
+        if (prc == TOCSIN_OK &&
             m->reply == REPLY_TRIGGER && i + 1 == m->ntrigs)
             reply = json_dumps(t->json, JSON_COMPACT); /* t is the engine's now, still alive */
     }
@@ -160,6 +181,18 @@ static void do_triggers(struct app *a, struct emsg *m, struct smsg *sm, int64_t 
         json_decref(o);
     }
     add_completion(sm, m->req_id, status, reply);
+}
+
+/* Fires the engine's and the alert store's timers up to now. */
+static void advance_all(struct app *a, int64_t now, struct smsg *sm)
+{
+    struct effects tfx;
+
+    effects_init(&tfx);
+    engine_advance(a->engine, now, &tfx);
+    take_engine_effects(a, &tfx, sm, now);
+    effects_free(&tfx);
+    alertdb_advance(a->alerts, now, &sm->fx);
 }
 
 static void record_latency(struct app *a, int64_t enq_ns, int64_t now_ms)
@@ -177,14 +210,270 @@ static void record_latency(struct app *a, int64_t enq_ns, int64_t now_ms)
 static void ingest(struct app *a, const struct event *evs, size_t n, void *const *batch,
                    size_t nmsgs, struct smsg *sm)
 {
-    int64_t done_ms;
+    int64_t done_ms, now = app_now_ms(a);
+    struct effects tfx;
 
-    engine_ingest(a->engine, evs, n, app_now_ms(a), &sm->fx);
+    effects_init(&tfx);
+    engine_ingest(a->engine, evs, n, now, &tfx);
+    take_engine_effects(a, &tfx, sm, now);
+    effects_free(&tfx);
     atomic_fetch_add(&a->events_processed, n);
     atomic_fetch_add(&a->batches, nmsgs);
     done_ms = clock_mono_ms();
     for (size_t k = 0; k < nmsgs; k++)
         record_latency(a, ((const struct emsg *)batch[k])->enq_ns, done_ms);
+}
+
+/* ---- alerts ---------------------------------------------------------------------------- */
+
+static char *ok_json(void)
+{
+    return strdup("{\"status\":\"ok\"}");
+}
+
+/* Receives the alerts of m; answers as m->reply says once they are committed. */
+static void do_alerts(struct app *a, struct emsg *m, struct smsg *sm, int64_t now)
+{
+    struct buf b;
+    uint64_t kinds[3] = {0, 0, 0};
+    size_t done = 0;
+    int rc = TOCSIN_OK;
+
+    buf_init(&b, REPLY_MAX);
+    if (m->reply == REPLY_ALERTS)
+        buf_puts(&b, "\"ids\":[");
+    for (; done < m->nains; done++) {
+        struct alert *rec = NULL;
+        int kind = RECV_NEW;
+        char id[37];
+        rc = alertdb_receive(a->alerts, &m->ains[done], NULL, NULL, m->user, false, now, &sm->fx,
+                             &rec, &kind);
+        if (rc)
+            break;
+        kinds[kind]++;
+        uuid_to_text(rec->id, id);
+        if (m->reply == REPLY_ALERTS) {
+            buf_printf(&b, "%s\"%s\"", done ? "," : "", id);
+        } else if (m->reply == REPLY_ALERTA) {
+            buf_printf(&b, "{\"status\":\"ok\",\"id\":\"%s\",\"alert\":", id);
+            alert_render_json(&b, &a->sev, rec, m->href_base);
+            buf_putc(&b, '}');
+        }
+    }
+    if (rc && !done) {
+        buf_free(&b);
+        fail_now(a, m, rc == TOCSIN_EFULL ? 429 : 503, "body",
+                 rc == TOCSIN_EFULL ? "too many alerts stored (alerts.max) and none can be deleted"
+                                    : "out of memory");
+        return;
+    }
+    if (m->reply == REPLY_ALERTS) {
+        struct buf o;
+        buf_init(&o, REPLY_MAX);
+        buf_printf(&o,
+                   "{\"status\":\"%s\",\"count\":%zu,\"created\":%lu,\"duplicates\":%lu,"
+                   "\"correlated\":%lu,%s]%s}",
+                   rc ? "error" : "ok", done, (unsigned long)kinds[RECV_NEW],
+                   (unsigned long)kinds[RECV_DUPLICATE], (unsigned long)kinds[RECV_CORRELATED],
+                   buf_str(&b),
+                   rc ? ",\"message\":\"too many alerts stored (alerts.max); the rest were "
+                        "refused\""
+                      : "");
+        buf_free(&b);
+        add_completion(sm, m->req_id, rc ? 429 : 201, buf_steal(&o));
+        return;
+    }
+    add_completion(sm, m->req_id, 201, buf_steal(&b));
+}
+
+static char *note_json(const struct emsg *m, const char *note_id, int64_t now)
+{
+    char t[32], aid[37];
+    json_t *o;
+    char *s;
+
+    iso8601_ms(now, t);
+    uuid_to_text(m->alert_id, aid);
+    o = json_pack("{s:s,s:{s:s,s:s,s:s?,s:{},s:s,s:s,s:s,s:{s:s},s:n}}", "status", "ok", "note",
+                  "id", note_id, "text", m->text ? m->text : "", "user", m->user, "attributes",
+                  "type", "alert", "createTime", t, "updateTime", t, "related", "alert", aid,
+                  "customer");
+    if (o && m->href_base) {
+        char href[600];
+        snprintf(href, sizeof(href), "%s/alert/%s/note/%s", m->href_base, aid, note_id);
+        json_object_set_new(json_object_get(o, "note"), "href", json_string(href));
+    }
+    s = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
+    return s;
+}
+
+static void do_alert_op(struct app *a, struct emsg *m, struct smsg *sm, int64_t now)
+{
+    char why[160] = "", note_id[37];
+    struct housekeeping_counts hk;
+    int rc = TOCSIN_OK, status = 200;
+    char *body = NULL;
+
+    switch (m->op) {
+    case AOP_ACTION:
+        rc = alertdb_action(a->alerts, m->alert_id, m->action, m->text, m->timeout_s, m->user,
+                            now, &sm->fx, why, sizeof(why));
+        break;
+    case AOP_STATUS:
+        rc = alertdb_set_status(a->alerts, m->alert_id, m->status, m->text, m->timeout_s, m->user,
+                                now, &sm->fx);
+        break;
+    case AOP_TAG:
+    case AOP_UNTAG:
+        rc = alertdb_tag(a->alerts, m->alert_id, &m->tags, m->op == AOP_UNTAG, now, &sm->fx);
+        break;
+    case AOP_ATTRIBUTES:
+        rc = alertdb_attributes(a->alerts, m->alert_id, &m->attrs, now, &sm->fx);
+        break;
+    case AOP_NOTE:
+        rc = alertdb_note(a->alerts, m->alert_id, m->text ? m->text : "", m->user, now, &sm->fx,
+                          note_id);
+        if (!rc) {
+            status = 201;
+            body = note_json(m, note_id, now);
+        }
+        break;
+    case AOP_DELETE:
+        rc = alertdb_delete(a->alerts, m->alert_id, &sm->fx);
+        break;
+    case AOP_HOUSEKEEPING:
+        alertdb_housekeeping(a->alerts, m->hk_expired_s, m->hk_info_s, now, &sm->fx, &hk);
+        {
+            json_t *o = json_pack("{s:s,s:I,s:I,s:I,s:I,s:I}", "status", "ok", "expired",
+                                  (json_int_t)hk.expired, "unshelve", (json_int_t)hk.unshelved,
+                                  "unack", (json_int_t)hk.unacked, "deleted",
+                                  (json_int_t)hk.deleted, "count",
+                                  (json_int_t)(hk.expired + hk.unshelved + hk.unacked +
+                                               hk.deleted));
+            body = o ? json_dumps(o, JSON_COMPACT) : NULL;
+            json_decref(o);
+        }
+        break;
+    }
+    if (rc == TOCSIN_ENOTFOUND) {
+        fail_now(a, m, 404, "id", "not found");
+        return;
+    }
+    if (rc == TOCSIN_ECONFLICT) {
+        fail_now(a, m, 409, "action", why);
+        return;
+    }
+    if (rc) {
+        fail_now(a, m, 503, NULL, "out of memory");
+        return;
+    }
+    add_completion(sm, m->req_id, status, body ? body : ok_json());
+}
+
+/* A trigger's alert (core/engine.c) becomes an alert of the alert store: resource = the
+ * projection's values (or the trigger's source), event = the trigger's name, severity from the
+ * trigger's, and normal once it resolves, which closes it. Returns the alert's id. */
+static const struct {
+    const char *name;
+} trigger_sev[] = {{"informational"}, {"warning"}, {"critical"}};
+
+static int absorb_trigger_alert(struct app *a, const struct alert_rec *r, int64_t now,
+                                struct effects *fx, uint8_t id_out[16])
+{
+    struct alert_in in;
+    struct kv labels[64];
+    struct kv attrs[2];
+    char resource[1024] = "", origin[300], count[32], trig[300];
+    json_t *proj = json_loads(r->projection_json ? r->projection_json : "{}", 0, NULL);
+    const char *k;
+    json_t *v;
+    size_t nl = 0, used = 0;
+    struct alert *rec = NULL;
+    int kind, sev, rc;
+
+    alert_in_init(&in);
+    json_object_foreach(proj, k, v) {
+        const char *sv = json_is_string(v) ? json_string_value(v) : "";
+        if (nl < sizeof(labels) / sizeof(labels[0])) {
+            labels[nl].k = k;
+            labels[nl].v = sv;
+            nl++;
+        }
+        used += (size_t)snprintf(resource + used, used < sizeof(resource) ? sizeof(resource) - used : 0,
+                                 "%s%s", used ? "," : "", sv);
+        if (used >= sizeof(resource))
+            used = sizeof(resource) - 1;
+    }
+    in.resource = resource[0] ? resource : (r->source ? r->source : "trigger");
+    in.event = r->name && r->name[0] ? r->name : (r->trigger_id ? r->trigger_id : "trigger");
+    sev = r->status == ALERT_RESOLVED ? -1 : (int)r->severity;
+    in.severity = sevmap_find(&a->sev, sev < 0 ? "normal" : trigger_sev[sev].name,
+                              strlen(sev < 0 ? "normal" : trigger_sev[sev].name));
+    in.text = r->message;
+    snprintf(origin, sizeof(origin), "trigger/%s", r->trigger_id ? r->trigger_id : "");
+    in.origin = origin;
+    in.source = "trigger";
+    in.type = "triggerAlert";
+    in.group = r->source;
+    in.fingerprint = r->fingerprint;
+    in.raw_data = r->properties_json;
+    in.flags |= AIN_RAW | AIN_LABELS | AIN_ATTRIBUTES;
+    in.labels.v = labels;
+    in.labels.n = (uint32_t)nl;
+    snprintf(trig, sizeof(trig), "\"%s\"", r->trigger_id ? r->trigger_id : "");
+    snprintf(count, sizeof(count), "%lu", (unsigned long)r->count);
+    attrs[0] = (struct kv){"trigger", trig};
+    attrs[1] = (struct kv){"count", count};
+    in.attributes.v = attrs;
+    in.attributes.n = 2;
+    in.create_ms = r->last_ms;
+    rc = in.severity < 0 ? TOCSIN_EINVAL
+                         : alertdb_receive(a->alerts, &in, NULL, NULL, NULL, false, now, fx, &rec,
+                                           &kind);
+    json_decref(proj);
+    if (!rc)
+        memcpy(id_out, rec->id, 16);
+    return rc;
+}
+
+/* Moves the effects of an engine call into sm, turning the triggers' alerts into alert-store
+ * alerts (the firing state itself is still written: it is what the engine reloads), and giving
+ * notifications the alert-store id. */
+static void take_engine_effects(struct app *a, struct effects *tfx, struct smsg *sm, int64_t now)
+{
+    struct idmap {
+        char rec_id[TOCSIN_ID_LEN + 1];
+        char id[37];
+    } *map = NULL;
+    size_t nmap = 0;
+
+    for (size_t i = 0; i < tfx->n; i++) {
+        uint8_t id[16];
+        struct idmap *nm;
+        if (tfx->v[i].kind != EFF_ALERT ||
+            absorb_trigger_alert(a, tfx->v[i].u.alert, now, &sm->fx, id))
+            continue;
+        nm = realloc(map, (nmap + 1) * sizeof(*map));
+        if (!nm)
+            continue;
+        map = nm;
+        memcpy(map[nmap].rec_id, tfx->v[i].u.alert->id, sizeof(map[nmap].rec_id));
+        uuid_to_text(id, map[nmap].id);
+        nmap++;
+    }
+    for (size_t i = 0; i < tfx->n; i++) {
+        struct effect *e = &tfx->v[i];
+        if (e->kind == EFF_NOTIFY) {
+            for (size_t k = 0; k < nmap; k++)
+                if (!strcmp(map[k].rec_id, e->u.notify->alert_id))
+                    memcpy(e->u.notify->alert_id, map[k].id, 37);
+        }
+        if (effects_push(&sm->fx, e->kind, e->u.alert) == TOCSIN_OK)
+            e->u.alert = NULL;
+    }
+    tfx->n = 0; /* every record moved (or freed by a failed push) */
+    free(map);
 }
 
 static void handle(struct app *a, struct emsg *m, struct smsg *sm)
@@ -200,17 +489,28 @@ static void handle(struct app *a, struct emsg *m, struct smsg *sm)
     case EM_TRIGGERS:
         do_triggers(a, m, sm, now);
         break;
-    case EM_TRIGGER_DEL:
-        rc = engine_delete_trigger(a->engine, m->id, now, &sm->fx);
+    case EM_TRIGGER_DEL: {
+        struct effects tfx;
+        effects_init(&tfx);
+        rc = engine_delete_trigger(a->engine, m->id, now, &tfx);
+        take_engine_effects(a, &tfx, sm, now);
+        effects_free(&tfx);
         if (rc == TOCSIN_ENOTFOUND)
             fail_now(a, m, 404, "id", "no such trigger");
         else
             add_completion(sm, m->req_id, 204, NULL);
         break;
+    }
+    case EM_ALERTS:
+        do_alerts(a, m, sm, now);
+        break;
+    case EM_ALERT_OP:
+        do_alert_op(a, m, sm, now);
+        break;
     case EM_CLOCK:
         a->test_now_ms += m->advance_ms;
         now = a->test_now_ms;
-        engine_advance(a->engine, now, &sm->fx);
+        advance_all(a, now, sm);
         {
             json_t *o = json_pack("{s:I}", "now", (json_int_t)now);
             body = json_dumps(o, JSON_COMPACT);
@@ -278,10 +578,13 @@ static void *engine_main(void *arg)
 
     for (;;) {
         int64_t now = app_now_ms(a), next = engine_next_deadline(a->engine), wait;
+        int64_t anext = alertdb_next_deadline(a->alerts);
         struct smsg *sm;
         size_t n;
 
         wait = IDLE_WAIT_MS;
+        if (anext < next)
+            next = anext;
         if (!a->test_clock && next != INT64_MAX)
             wait = next <= now ? 0 : (next - now < IDLE_WAIT_MS ? next - now : IDLE_WAIT_MS);
         n = queue_pop_batch(&a->engine_q, batch, ENGINE_BATCH, wait);
@@ -295,10 +598,11 @@ static void *engine_main(void *arg)
         }
         effects_init(&sm->fx);
         if (!a->test_clock)
-            engine_advance(a->engine, app_now_ms(a), &sm->fx);
+            advance_all(a, app_now_ms(a), sm);
         handle_all(a, batch, n, sm, &sc);
         pthread_mutex_lock(&a->stats_mu);
         engine_get_stats(a->engine, &a->est);
+        alertdb_get_stats(a->alerts, &a->ast);
         pthread_mutex_unlock(&a->stats_mu);
         if (!sm->fx.n && !sm->ncomps) {
             free(sm->comps);
@@ -334,6 +638,7 @@ static int apply(struct store *s, struct smsg *m)
             if (rc == TOCSIN_ENOTFOUND)
                 rc = TOCSIN_OK;
             break;
+        case EFF_ACHANGE: rc = store_achange_apply(s, e->u.achange); break;
         }
     }
     return rc;
@@ -453,6 +758,96 @@ static void *store_main(void *arg)
     return NULL;
 }
 
+/* ---- readers ------------------------------------------------------------------------- */
+
+#define READ_QUEUE 1024
+
+struct reader_arg {
+    struct app *a;
+    struct store *rs;
+};
+
+static void rjob_free(struct rjob *j)
+{
+    if (j->free_ctx)
+        j->free_ctx(j->ctx);
+    free(j);
+}
+
+int app_to_reader(struct app *a, struct rjob *j)
+{
+    int rc = queue_push(&a->read_q, j);
+
+    if (rc)
+        rjob_free(j);
+    return rc;
+}
+
+static void *reader_main(void *arg)
+{
+    struct reader_arg *ra = arg;
+    void *batch[8];
+
+    for (;;) {
+        size_t n = queue_pop_batch(&ra->a->read_q, batch, 8, -1);
+        if (!n && queue_is_closed(&ra->a->read_q))
+            break;
+        for (size_t i = 0; i < n; i++) {
+            struct rjob *j = batch[i];
+            struct http_resp r;
+            memset(&r, 0, sizeof(r));
+            r.status = 500;
+            j->fn(ra->a, ra->rs, j, &r);
+            if (r.body && !r.body_len)
+                r.body_len = strlen(r.body);
+            if (r.status) /* 0: handed on to the engine, which answers */
+                net_complete(ra->a->net, j->req_id, &r);
+            else
+                free(r.body);
+            rjob_free(j);
+        }
+    }
+    free(ra);
+    return NULL;
+}
+
+static int start_readers(struct app *a)
+{
+    a->read_thr = calloc(a->nreaders, sizeof(*a->read_thr));
+    if (!a->read_thr)
+        return -1;
+    for (unsigned i = 0; i < a->nreaders; i++) {
+        struct reader_arg *ra = malloc(sizeof(*ra));
+        if (!ra)
+            return -1;
+        ra->a = a;
+        ra->rs = a->rstores[i];
+        if (pthread_create(&a->read_thr[i], NULL, reader_main, ra)) {
+            free(ra);
+            return -1;
+        }
+        a->nread_started++;
+    }
+    return 0;
+}
+
+static void stop_readers(struct app *a)
+{
+    queue_close(&a->read_q);
+    for (unsigned i = 0; i < a->nread_started; i++)
+        pthread_join(a->read_thr[i], NULL);
+    a->nread_started = 0;
+    free(a->read_thr);
+    a->read_thr = NULL;
+    {
+        void *left[64];
+        size_t n;
+        while ((n = queue_pop_batch(&a->read_q, left, 64, 0)) > 0)
+            for (size_t i = 0; i < n; i++)
+                rjob_free(left[i]);
+    }
+}
+
 /* ---- maintenance ----------------------------------------------------------------------- */
 
 #define CHECKPOINT_EVERY_MS 250
@@ -485,11 +880,16 @@ int app_start_threads(struct app *a)
         app_stop_threads(a);
         return -1;
     }
+    if (start_readers(a)) {
+        app_stop_threads(a);
+        return -1;
+    }
     return 0;
 }
 
 void app_stop_threads(struct app *a)
 {
+    stop_readers(a); /* the network loop has stopped: nobody queues reads any more */
     queue_close(&a->engine_q);
     pthread_mutex_lock(&a->qb_mu); /* wake producers waiting for room */
     pthread_cond_broadcast(&a->qb_cv);

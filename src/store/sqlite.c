@@ -27,6 +27,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/alertdb.h"
+#include "store/alert_read.h"
+#include "store/alert_schema.h"
 #include "store/store.h"
 #include "util/buf.h"
 #include "util/err.h"
@@ -61,6 +64,9 @@ static const char *const migrations[] = {
     " updated_ms INTEGER, last_http_status INTEGER, last_error TEXT);"
     "CREATE INDEX outbox_status_next ON outbox(status, next_ms);"
     "CREATE INDEX outbox_alert ON outbox(alert_id);",
+    /* 2: Alerta-model alerts, their history and notes (store/alert_schema.h). The first
+     * schema's `alerts` table stays: it holds the triggers' firing state. */
+    ALERT_SCHEMA_SQL,
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -85,11 +91,18 @@ enum stmt_id {
     ST_TRIGGER_PAGE,
     ST_TRIGGER_COUNT,
     ST_ALERT_UPSERT,
-    ST_ALERT_GET,
     ST_ALERT_OPEN,
     ST_OUTBOX_INSERT,
     ST_OUTBOX_UPDATE,
     ST_OUTBOX_PENDING,
+    ST_ACH_PUT,
+    ST_ACH_DEL,
+    ST_ACH_DEL_HIST,
+    ST_ACH_DEL_NOTES,
+    ST_HIST_INSERT,
+    ST_HIST_TRIM,
+    ST_NOTE_INSERT,
+    ST_ACH_LOAD,
     ST_COUNT
 };
 
@@ -117,7 +130,6 @@ static const char *const stmt_sql[ST_COUNT] = {
         " updated_ms = excluded.updated_ms, resolved_ms = excluded.resolved_ms,"
         " projection = excluded.projection, properties = excluded.properties,"
         " message = excluded.message",
-    [ST_ALERT_GET] = "SELECT " ALERT_COLS " FROM alerts WHERE id = ?1",
     [ST_ALERT_OPEN] = "SELECT " ALERT_COLS " FROM alerts WHERE status = ?1 ORDER BY last_ms",
     [ST_OUTBOX_INSERT] =
         "INSERT INTO outbox (id, alert_id, trigger_id, channel, method, url, headers, body,"
@@ -129,11 +141,49 @@ static const char *const stmt_sql[ST_COUNT] = {
         " last_http_status = ?6, last_error = ?7 WHERE id = ?1",
     [ST_OUTBOX_PENDING] =
         "SELECT " OUTBOX_COLS " FROM outbox WHERE status = ?1 ORDER BY next_ms, seq",
+    [ST_ACH_PUT] =
+        "INSERT INTO alert (rid, id, resource, event, environment, severity, sevcode, status,"
+        " service, grp, value, text, tags, attributes, origin, type, customer, correlate,"
+        " timeout, create_time, receive_time, last_receive_time, last_receive_id, update_time,"
+        " duplicate_count, repeat, previous_severity, trend, fingerprint, labels, annotations,"
+        " source, generator_url, starts_at, ends_at, raw_data, state) VALUES (?1, ?2, ?3, ?4,"
+        " ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22,"
+        " ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32, ?33, ?34, ?35, ?36, ?37)"
+        " ON CONFLICT(rid) DO UPDATE SET id = excluded.id, resource = excluded.resource,"
+        " event = excluded.event, environment = excluded.environment,"
+        " severity = excluded.severity, sevcode = excluded.sevcode, status = excluded.status,"
+        " service = excluded.service, grp = excluded.grp, value = excluded.value,"
+        " text = excluded.text, tags = excluded.tags, attributes = excluded.attributes,"
+        " origin = excluded.origin, type = excluded.type, customer = excluded.customer,"
+        " correlate = excluded.correlate, timeout = excluded.timeout,"
+        " create_time = excluded.create_time, receive_time = excluded.receive_time,"
+        " last_receive_time = excluded.last_receive_time,"
+        " last_receive_id = excluded.last_receive_id, update_time = excluded.update_time,"
+        " duplicate_count = excluded.duplicate_count, repeat = excluded.repeat,"
+        " previous_severity = excluded.previous_severity, trend = excluded.trend,"
+        " fingerprint = excluded.fingerprint, labels = excluded.labels,"
+        " annotations = excluded.annotations, source = excluded.source,"
+        " generator_url = excluded.generator_url, starts_at = excluded.starts_at,"
+        " ends_at = excluded.ends_at,"
+        " raw_data = CASE WHEN ?38 THEN excluded.raw_data ELSE alert.raw_data END,"
+        " state = excluded.state",
+    [ST_ACH_DEL] = "DELETE FROM alert WHERE rid = ?1",
+    [ST_ACH_DEL_HIST] = "DELETE FROM alert_history WHERE rid = ?1",
+    [ST_ACH_DEL_NOTES] = "DELETE FROM alert_note WHERE rid = ?1",
+    [ST_HIST_INSERT] =
+        "INSERT OR REPLACE INTO alert_history (rid, seq, id, event, severity, status, value,"
+        " text, type, update_time, user, timeout) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9,"
+        " ?10, ?11, ?12)",
+    [ST_HIST_TRIM] = "DELETE FROM alert_history WHERE rid = ?1 AND seq < ?2",
+    [ST_NOTE_INSERT] =
+        "INSERT INTO alert_note (id, rid, text, user, create_time, update_time)"
+        " VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
+    [ST_ACH_LOAD] = "SELECT state FROM alert ORDER BY rid",
 };
 
 /* Filtered listings: a query per combination of filters (so each can use its index), built and
  * prepared on first use. Index = kind * DYN_MASKS + mask of the filters present. */
-enum dyn_kind { DYN_ALERT_COUNT, DYN_ALERT_LIST, DYN_NOTIFY_COUNT, DYN_NOTIFY_LIST, DYN_KINDS };
+enum dyn_kind { DYN_NOTIFY_COUNT, DYN_NOTIFY_LIST, DYN_KINDS };
 #define DYN_FILTERS 3
 #define DYN_MASKS (1 << DYN_FILTERS)
 
@@ -144,11 +194,6 @@ struct dyn_spec {
 };
 
 static const struct dyn_spec dyn_specs[DYN_KINDS] = {
-    [DYN_ALERT_COUNT] = {"SELECT count(*) FROM alerts", "",
-                         {"status = :status", "severity = :severity", "trigger_id = :trigger"}},
-    [DYN_ALERT_LIST] = {"SELECT " ALERT_COLS " FROM alerts",
-                        " ORDER BY last_ms DESC, rowid DESC LIMIT :limit OFFSET :offset",
-                        {"status = :status", "severity = :severity", "trigger_id = :trigger"}},
     [DYN_NOTIFY_COUNT] = {"SELECT count(*) FROM outbox", "",
                           {"status = :status", "alert_id = :alert", "trigger_id = :trigger"}},
     [DYN_NOTIFY_LIST] = {"SELECT " OUTBOX_COLS " FROM outbox",
@@ -163,6 +208,7 @@ struct sqlite_store {
     bool readonly;
     sqlite3_stmt *st[ST_COUNT];
     sqlite3_stmt *dyn[DYN_KINDS * DYN_MASKS];
+    struct sevmap sev; /* severity names of alerts (Alerta's default until set) */
 };
 
 /* The bound values of a filtered listing. */
@@ -473,6 +519,7 @@ static int sq_open(const char *dir, enum durability d, bool readonly, struct sto
         return set_err(err, errlen, TOCSIN_ENOMEM, "out of memory");
     s->base.ops = &store_sqlite_ops;
     s->readonly = readonly;
+    sevmap_default(&s->sev);
     flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (readonly ? 0 : SQLITE_OPEN_CREATE);
     if (sqlite3_open_v2(path, &s->db, flags, NULL) != SQLITE_OK) {
         rc = set_err(err, errlen, TOCSIN_ESTORE, "%s: %s", path,
@@ -482,6 +529,8 @@ static int sq_open(const char *dir, enum durability d, bool readonly, struct sto
     sqlite3_extended_result_codes(s->db, 1);
     sqlite3_busy_handler(s->db, on_busy, NULL);
     rc = readonly ? setup_reader(s, err, errlen) : setup_writer(s, d, err, errlen);
+    if (!rc && aread_init_db(s->db) != TOCSIN_OK)
+        rc = set_err(err, errlen, TOCSIN_ESTORE, "%s: cannot register query functions", path);
 out:
     if (rc)
         sq_close(&s->base);
@@ -795,17 +844,6 @@ static json_t *col_jstr(sqlite3_stmt *st, int i)
 }
 
 /* Text column holding a JSON object; {} if NULL or unreadable. */
-static json_t *col_jobj(sqlite3_stmt *st, int i)
-{
-    const char *t = (const char *)sqlite3_column_text(st, i);
-    json_t *v = t ? json_loadb(t, (size_t)sqlite3_column_bytes(st, i), 0, NULL) : NULL;
-
-    if (v && json_is_object(v))
-        return v;
-    json_decref(v);
-    return json_object();
-}
-
 /* "2026-11-24T05:44:27.123Z", or null if the time cannot be shown. */
 static json_t *jtime(int64_t ms)
 {
@@ -827,39 +865,6 @@ static json_t *jtime(int64_t ms)
         return json_null();
     snprintf(out + n, sizeof(out) - n, ".%03dZ", (int)rem);
     return json_string(out);
-}
-
-static json_t *alert_row_json(sqlite3_stmt *st)
-{
-    json_t *o = json_object();
-    int64_t resolved = sqlite3_column_int64(st, 12);
-    int status = sqlite3_column_int(st, 7);
-    int rc;
-
-    if (!o)
-        return NULL;
-    rc = put(o, "id", col_jstr(st, 0));
-    rc |= put(o, "fingerprint", col_jstr(st, 1));
-    rc |= put(o, "trigger", col_jstr(st, 2));
-    rc |= put(o, "name", col_jstr(st, 3));
-    rc |= put(o, "source", col_jstr(st, 4));
-    rc |= put(o, "description", col_jstr(st, 5));
-    rc |= put(o, "severity", json_string(severity_name((enum severity)sqlite3_column_int(st, 6))));
-    rc |= put(o, "status", json_string(alert_status_name((enum alert_status)status)));
-    rc |= put(o, "count", json_integer(sqlite3_column_int64(st, 8)));
-    rc |= put(o, "firstTime", jtime(sqlite3_column_int64(st, 9)));
-    rc |= put(o, "lastTime", jtime(sqlite3_column_int64(st, 10)));
-    rc |= put(o, "updatedTime", jtime(sqlite3_column_int64(st, 11)));
-    rc |= put(o, "resolvedTime",
-              status == ALERT_OPEN || resolved == 0 ? json_null() : jtime(resolved));
-    rc |= put(o, "projection", col_jobj(st, 13));
-    rc |= put(o, "properties", col_jobj(st, 14));
-    rc |= put(o, "message", col_jstr(st, 15));
-    if (rc) {
-        json_decref(o);
-        return NULL;
-    }
-    return o;
 }
 
 /* The names of a headers_json array; never the values. */
@@ -1096,25 +1101,6 @@ out:
     return rc;
 }
 
-static int sq_alert_query_json(struct store *base, const struct alert_query *aq, json_t **out)
-{
-    struct qargs q = {.status = -1, .severity = -1};
-    unsigned mask = 0;
-
-    *out = NULL;
-    if (aq) {
-        if (aq->status < -1 || aq->status >= ALERT_STATUS_COUNT || aq->severity < -1 ||
-            aq->severity >= SEV_COUNT)
-            return TOCSIN_EINVAL;
-        q.status = aq->status;
-        q.severity = aq->severity;
-        q.trigger_id = aq->trigger_id;
-    }
-    mask = (q.status >= 0 ? 1u : 0u) | (q.severity >= 0 ? 2u : 0u) | (q.trigger_id ? 4u : 0u);
-    page_norm(aq ? &aq->page : NULL, &q.limit, &q.offset);
-    return paged_query(S(base), DYN_ALERT_COUNT, mask, &q, alert_row_json, "alerts", out);
-}
-
 static int sq_notify_query_json(struct store *base, const struct notify_query *nq, json_t **out)
 {
     struct qargs q = {.status = -1, .severity = -1};
@@ -1178,11 +1164,6 @@ static json_t *trigger_row_json(sqlite3_stmt *st)
 static int sq_trigger_get_json(struct store *base, const char *id, json_t **out)
 {
     return get_one(S(base), ST_TRIGGER_GET, id, trigger_row_json, out);
-}
-
-static int sq_alert_get_json(struct store *base, const char *id, json_t **out)
-{
-    return get_one(S(base), ST_ALERT_GET, id, alert_row_json, out);
 }
 
 static int sq_trigger_list_json(struct store *base, const struct store_page *p, json_t **out)
@@ -1274,6 +1255,204 @@ static int sq_checkpoint(struct store *base)
     return TOCSIN_OK;
 }
 
+/* ---- Alerta-model alerts (core/alertdb.h changes) ---- */
+
+static const struct sevmap *sevmap_of(struct sqlite_store *s)
+{
+    return &s->sev;
+}
+
+static void sq_set_sevmap(struct store *base, const struct sevmap *m)
+{
+    S(base)->sev = *m;
+}
+
+/* JSON texts of an alert's list and map fields, for binding. */
+struct field_texts {
+    struct buf b[AF_COUNT];
+};
+
+static int bind_view(sqlite3_stmt *st, int i, const struct alert *a, enum afield f)
+{
+    struct aview v = alert_get(a, f);
+
+    if (v.null)
+        return sqlite3_bind_null(st, i);
+    return sqlite3_bind_text(st, i, v.p, (int)v.len, SQLITE_STATIC);
+}
+
+static int bind_json(sqlite3_stmt *st, int i, struct field_texts *t, const struct alert *a,
+                     enum afield f)
+{
+    buf_init(&t->b[f], ALERT_BLOB_MAX);
+    if (alert_field_json(&t->b[f], a, f))
+        return SQLITE_NOMEM;
+    return sqlite3_bind_text(st, i, buf_str(&t->b[f]), (int)t->b[f].len, SQLITE_STATIC);
+}
+
+static int bind_time(sqlite3_stmt *st, int i, int64_t ms)
+{
+    return ms ? bind_i64(st, i, ms) : sqlite3_bind_null(st, i);
+}
+
+static int ach_put(struct sqlite_store *s, const struct alert_change *c)
+{
+    const struct alert *a = c->snap;
+    const struct sevmap *m = sevmap_of(s);
+    struct field_texts t;
+    sqlite3_stmt *st = NULL;
+    char id[37], lrid[37];
+    void *state;
+    size_t state_len = 0;
+    int rc, b;
+
+    memset(&t, 0, sizeof(t));
+    rc = stmt(s, ST_ACH_PUT, &st);
+    if (rc)
+        return rc;
+    state = alert_state_pack(a, &state_len);
+    if (!state)
+        return TOCSIN_ENOMEM;
+    uuid_to_text(a->id, id);
+    uuid_to_text(a->last_receive_id, lrid);
+    b = bind_i64(st, 1, u64_to_i64(a->rid)) | bind_text(st, 2, id) |
+        bind_view(st, 3, a, AF_RESOURCE) | bind_view(st, 4, a, AF_EVENT) |
+        bind_view(st, 5, a, AF_ENVIRONMENT) | bind_text(st, 6, m->name[a->sev_name]) |
+        sqlite3_bind_int(st, 7, a->severity) | bind_text(st, 8, astatus_name(a->status)) |
+        bind_json(st, 9, &t, a, AF_SERVICE) | bind_view(st, 10, a, AF_GROUP) |
+        bind_view(st, 11, a, AF_VALUE) | bind_view(st, 12, a, AF_TEXT) |
+        bind_json(st, 13, &t, a, AF_TAGS) | bind_json(st, 14, &t, a, AF_ATTRIBUTES) |
+        bind_view(st, 15, a, AF_ORIGIN) | bind_view(st, 16, a, AF_TYPE) |
+        bind_view(st, 17, a, AF_CUSTOMER) | bind_json(st, 18, &t, a, AF_CORRELATE) |
+        bind_i64(st, 19, a->timeout_s) | bind_i64(st, 20, a->create_ms) |
+        bind_i64(st, 21, a->receive_ms) | bind_i64(st, 22, a->last_receive_ms) |
+        bind_text(st, 23, lrid) | bind_i64(st, 24, a->update_ms) |
+        bind_i64(st, 25, a->duplicate_count) | sqlite3_bind_int(st, 26, a->repeat) |
+        bind_text(st, 27, m->name[a->prev_sev_name]) | bind_text(st, 28, trend_name(a->trend)) |
+        bind_view(st, 29, a, AF_FINGERPRINT) | bind_json(st, 30, &t, a, AF_LABELS) |
+        bind_json(st, 31, &t, a, AF_ANNOTATIONS) | bind_view(st, 32, a, AF_SOURCE) |
+        bind_view(st, 33, a, AF_GENERATOR_URL) | bind_time(st, 34, a->starts_ms) |
+        bind_time(st, 35, a->ends_ms) | bind_text(st, 36, c->raw_set ? c->raw : NULL) |
+        sqlite3_bind_blob(st, 37, state, (int)state_len, SQLITE_STATIC) |
+        sqlite3_bind_int(st, 38, c->raw_set);
+    rc = b ? db_err(s, "alert_put", SQLITE_ERROR) : run_done(s, st, "alert_put");
+    done(st);
+    free(state);
+    for (int f = 0; f < AF_COUNT; f++)
+        buf_free(&t.b[f]);
+    return rc;
+}
+
+static int run_rid(struct sqlite_store *s, enum stmt_id id, uint64_t rid, int64_t arg2,
+                   const char *op)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = stmt(s, id, &st);
+
+    if (rc)
+        return rc;
+    if (bind_i64(st, 1, u64_to_i64(rid)) || (arg2 && bind_i64(st, 2, arg2)))
+        rc = db_err(s, op, SQLITE_ERROR);
+    else
+        rc = run_done(s, st, op);
+    done(st);
+    return rc;
+}
+
+static int hist_put(struct sqlite_store *s, const struct alert_change *c, const char *id,
+                    const struct hist_entry *h)
+{
+    const struct sevmap *m = sevmap_of(s);
+    sqlite3_stmt *st = NULL;
+    int rc = stmt(s, ST_HIST_INSERT, &st), b;
+
+    if (rc)
+        return rc;
+    b = bind_i64(st, 1, u64_to_i64(c->rid)) | bind_i64(st, 2, h->seq) | bind_text(st, 3, id) |
+        bind_text(st, 4, h->event) |
+        bind_text(st, 5, h->sev_name >= 0 && (size_t)h->sev_name < m->n ? m->name[h->sev_name]
+                                                                        : NULL) |
+        bind_text(st, 6, h->status >= 0 ? astatus_name(h->status) : NULL) |
+        bind_text(st, 7, h->value) | bind_text(st, 8, h->text) |
+        bind_text(st, 9, htype_name(h->type)) | bind_i64(st, 10, h->update_ms) |
+        bind_text(st, 11, h->user) | bind_i64(st, 12, h->timeout_s);
+    rc = b ? db_err(s, "history_put", SQLITE_ERROR) : run_done(s, st, "history_put");
+    done(st);
+    return rc;
+}
+
+static int note_put(struct sqlite_store *s, const struct alert_change *c)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = stmt(s, ST_NOTE_INSERT, &st), b;
+
+    if (rc)
+        return rc;
+    b = bind_text(st, 1, c->note_id) | bind_i64(st, 2, u64_to_i64(c->rid)) |
+        bind_text(st, 3, c->note_text) | bind_text(st, 4, c->note_user) |
+        bind_i64(st, 5, c->note_ms);
+    rc = b ? db_err(s, "note_put", SQLITE_ERROR) : run_done(s, st, "note_put");
+    done(st);
+    return rc;
+}
+
+static int sq_achange_apply(struct store *base, const struct alert_change *c)
+{
+    struct sqlite_store *s = S(base);
+    char id[37];
+    int rc = TOCSIN_OK;
+
+    switch (c->op) {
+    case ACH_DEL:
+        rc = run_rid(s, ST_ACH_DEL, c->rid, 0, "alert_delete");
+        if (!rc)
+            rc = run_rid(s, ST_ACH_DEL_HIST, c->rid, 0, "alert_delete");
+        if (!rc)
+            rc = run_rid(s, ST_ACH_DEL_NOTES, c->rid, 0, "alert_delete");
+        return rc;
+    case ACH_NOTE:
+        return note_put(s, c);
+    case ACH_PUT:
+        break;
+    }
+    if (!c->snap)
+        return TOCSIN_EINVAL;
+    rc = ach_put(s, c);
+    uuid_to_text(c->snap->id, id);
+    for (uint32_t i = 0; !rc && i < c->nhist; i++)
+        rc = hist_put(s, c, id, &c->hist[i]);
+    if (!rc && c->hist_keep_from)
+        rc = run_rid(s, ST_HIST_TRIM, c->rid, c->hist_keep_from, "history_trim");
+    return rc;
+}
+
+static int sq_alert_load_all(struct store *base, store_xalert_cb cb, void *ud)
+{
+    struct sqlite_store *s = S(base);
+    sqlite3_stmt *st = NULL;
+    int rc, src = SQLITE_DONE;
+
+    rc = stmt(s, ST_ACH_LOAD, &st);
+    while (!rc && (src = sqlite3_step(st)) == SQLITE_ROW) {
+        struct alert *a = alert_from_state(sqlite3_column_blob(st, 0),
+                                           (size_t)sqlite3_column_bytes(st, 0));
+        if (!a) {
+            log_warn("alert_unreadable", "reason=\"bad state column\"");
+            continue;
+        }
+        rc = cb(ud, a);
+    }
+    if (!rc && src != SQLITE_DONE)
+        rc = db_err(s, "alert_load_all", src);
+    done(st);
+    return rc;
+}
+
+static void *sq_native(struct store *base)
+{
+    return S(base)->db;
+}
+
 const struct store_ops store_sqlite_ops = {
     .name = "sqlite",
     .open = sq_open,
@@ -1291,8 +1470,10 @@ const struct store_ops store_sqlite_ops = {
     .outbox_load_pending = sq_outbox_load_pending,
     .trigger_list_json = sq_trigger_list_json,
     .trigger_get_json = sq_trigger_get_json,
-    .alert_query_json = sq_alert_query_json,
-    .alert_get_json = sq_alert_get_json,
+    .achange_apply = sq_achange_apply,
+    .alert_load_all = sq_alert_load_all,
+    .set_sevmap = sq_set_sevmap,
+    .native = sq_native,
     .notify_query_json = sq_notify_query_json,
     .manual_checkpoints = sq_manual_checkpoints,
     .writer_checkpoint = sq_writer_checkpoint,

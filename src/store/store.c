@@ -101,14 +101,24 @@ int store_trigger_get_json(struct store *s, const char *id, json_t **out)
     return s->ops->trigger_get_json(s, id, out);
 }
 
-int store_alert_query_json(struct store *s, const struct alert_query *q, json_t **out)
+int store_achange_apply(struct store *s, const struct alert_change *c)
 {
-    return s->ops->alert_query_json(s, q, out);
+    return s->ops->achange_apply(s, c);
 }
 
-int store_alert_get_json(struct store *s, const char *id, json_t **out)
+int store_alert_load_all(struct store *s, store_xalert_cb cb, void *ud)
 {
-    return s->ops->alert_get_json(s, id, out);
+    return s->ops->alert_load_all(s, cb, ud);
+}
+
+void store_set_sevmap(struct store *s, const struct sevmap *m)
+{
+    s->ops->set_sevmap(s, m);
+}
+
+void *store_native(struct store *s)
+{
+    return s->ops->native(s);
 }
 
 int store_notify_query_json(struct store *s, const struct notify_query *q, json_t **out)

@@ -1,4 +1,4 @@
-/* The durable store: triggers, alerts and the notification outbox.
+/* The durable store: triggers, alerts (and the triggers' firing state), the notification outbox.
  *
  * One interface, several backends behind an ops table: store/sqlite.c fills `store_sqlite_ops`
  * (a later store/pg.c fills its own). The store_* functions below are thin wrappers that call
@@ -36,13 +36,6 @@ struct store_page {
     size_t offset;
 };
 
-struct alert_query {
-    int status;             /* enum alert_status, -1 any */
-    int severity;           /* enum severity, -1 any */
-    const char *trigger_id; /* NULL any */
-    struct store_page page;
-};
-
 struct notify_query {
     int status;             /* enum notify_status, -1 any */
     const char *alert_id;   /* NULL any */
@@ -55,6 +48,10 @@ struct notify_query {
 typedef int (*store_trigger_cb)(void *ud, const char *id, const char *json); /* borrowed */
 typedef int (*store_alert_cb)(void *ud, struct alert_rec *a);  /* callee owns a, always */
 typedef int (*store_notify_cb)(void *ud, struct notify_rec *n); /* callee owns n, always */
+struct alert;
+struct alert_change;
+struct sevmap;
+typedef int (*store_xalert_cb)(void *ud, struct alert *a); /* callee owns a, always */
 
 struct store;
 
@@ -81,8 +78,12 @@ struct store_ops {
 
     int (*trigger_list_json)(struct store *s, const struct store_page *p, json_t **out);
     int (*trigger_get_json)(struct store *s, const char *id, json_t **out);
-    int (*alert_query_json)(struct store *s, const struct alert_query *q, json_t **out);
-    int (*alert_get_json)(struct store *s, const char *id, json_t **out);
+    /* Alerta-model alerts (core/alertdb.h): writes, start-up load; reads go through the
+     * backend's native handle (store/alert_read.h for SQLite). */
+    int (*achange_apply)(struct store *s, const struct alert_change *c);
+    int (*alert_load_all)(struct store *s, store_xalert_cb cb, void *ud);
+    void (*set_sevmap)(struct store *s, const struct sevmap *m);
+    void *(*native)(struct store *s);
     int (*notify_query_json)(struct store *s, const struct notify_query *q, json_t **out);
     /* Maintenance: stop checkpointing inside commits (the writer), and checkpoint from another
      * connection (any reader) so commits never wait for a checkpoint's fsync. */
@@ -142,12 +143,14 @@ int store_outbox_load_pending(struct store *s, store_notify_cb cb, void *ud);
 int store_trigger_list_json(struct store *s, const struct store_page *p, json_t **out);
 /* The stored trigger JSON; TOCSIN_ENOTFOUND. */
 int store_trigger_get_json(struct store *s, const char *id, json_t **out);
-/* {"alerts":[...],"total":N,"limit":L,"offset":O}, newest last_ms first. An alert is
- * {"id","fingerprint","trigger","name","source","description","severity","status","count",
- *  "firstTime","lastTime","updatedTime","resolvedTime"(null while open),"projection":{},
- *  "properties":{},"message"}. TOCSIN_EINVAL for an out-of-range status or severity. */
-int store_alert_query_json(struct store *s, const struct alert_query *q, json_t **out);
-int store_alert_get_json(struct store *s, const char *id, json_t **out); /* TOCSIN_ENOTFOUND */
+/* Alerts of core/alertdb.h. The writer applies changes (inside begin/commit); the start-up
+ * load hands every stored alert to cb in rid order; set_sevmap gives the severity names (call
+ * on every connection before use; Alerta's default otherwise). store_native is the backend's
+ * own handle (sqlite3 * for SQLite), for the read side of store/alert_read.h. */
+int store_achange_apply(struct store *s, const struct alert_change *c);
+int store_alert_load_all(struct store *s, store_xalert_cb cb, void *ud);
+void store_set_sevmap(struct store *s, const struct sevmap *m);
+void *store_native(struct store *s);
 /* {"notifications":[...],"total":N,"limit":L,"offset":O}, newest first. A notification is
  * {"id","alert","trigger","channel","method","url","headers":[names only],"status","attempts",
  *  "maxAttempts","resolve","createdTime","nextAttemptTime"(null unless pending),"updatedTime",

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "core/alert.h"
 #include "util/buf.h"
 #include "util/err.h"
 #include "util/log.h"
@@ -42,6 +43,7 @@ struct opt {
 };
 
 static int check_listen(const struct opt *o, const char *text, char *msg, size_t len);
+static int check_sevmap(const struct opt *o, const char *text, char *msg, size_t len);
 
 #define KIB ((int64_t)1024)
 #define MIB (1024 * KIB)
@@ -92,6 +94,37 @@ static const struct opt opts[] = {
     {"engine.test_clock", OPT_BOOL, OFF(test_clock), 0, 1, "false", false, NULL,
      "Tests only: the engine clock moves only by POST /api/v1/admin/clock. Never in production.",
      NULL},
+    {"alerts.timeout", OPT_DURATION, OFF(alert_timeout_ms), 0, 3650 * DAY_MS, "1d", false, NULL,
+     "Default alert timeout: an alert not received again for this long expires (0: never).",
+     NULL},
+    {"alerts.history_limit", OPT_COUNT, OFF(alert_history_limit), 1, 10000, "100", false, NULL,
+     "History entries kept per alert (older ones are deleted).", NULL},
+    {"alerts.history_on_value_change", OPT_BOOL, OFF(alert_history_on_value), 0, 1, "true", false,
+     NULL, "A duplicate whose value changed adds a history entry.", NULL},
+    {"alerts.delete_expired_after", OPT_DURATION, OFF(alert_delete_expired_ms), 0, 3650 * DAY_MS,
+     "2h", false, NULL,
+     "Closed and expired alerts are deleted this long after they were last received (0: never).",
+     NULL},
+    {"alerts.delete_info_after", OPT_DURATION, OFF(alert_delete_info_ms), 0, 3650 * DAY_MS, "12h",
+     false, NULL,
+     "Informational alerts are deleted this long after they were last received (0: never).",
+     NULL},
+    {"alerts.shelve_timeout", OPT_DURATION, OFF(alert_shelve_timeout_ms), 0, 3650 * DAY_MS, "2h",
+     false, NULL, "A shelved alert is unshelved after this long unless the action says (0: never).",
+     NULL},
+    {"alerts.ack_timeout", OPT_DURATION, OFF(alert_ack_timeout_ms), 0, 3650 * DAY_MS, "0", false,
+     NULL, "An acknowledged alert is re-opened after this long unless the action says (0: never).",
+     NULL},
+    {"alerts.max", OPT_COUNT, OFF(alert_max), 1000, 1000000000, "5000000", false, NULL,
+     "Most alerts stored: past it the oldest closed or expired ones are deleted, and new alerts "
+     "are refused (429) while none can be.",
+     NULL},
+    {"alerts.severity_map", OPT_STRING, OFF(alert_severity_map), 0, 4095, "", false, NULL,
+     "Severities and their codes, \"name=code,...\" (lower is more severe); empty: Alerta's "
+     "default. Must name normal, informational and indeterminate.",
+     check_sevmap},
+    {"http.readers", OPT_UNSIGNED, OFF(readers), 1, 64, "2", false, NULL,
+     "Threads serving queries from the store.", NULL},
     {"store.durability", OPT_ENUM, OFF(durability), 0, 2, "batch", false, durability_names,
      "sync: fsync every commit; batch: group commit (a few ms); none: leave it to the OS.", NULL},
     {"notify.max_attempts", OPT_UNSIGNED, OFF(notify_max_attempts), 1, 100, "10", true, NULL,
@@ -619,6 +652,17 @@ int config_listen_split(const char *listen, char *host, size_t hostlen, unsigned
     if (port)
         *port = (unsigned)p;
     return TOCSIN_OK;
+}
+
+static int check_sevmap(const struct opt *o, const char *text, char *msg, size_t len)
+{
+    struct sevmap m;
+    char why[160];
+
+    if (!*text || !sevmap_parse(text, &m, why, sizeof(why)))
+        return 0;
+    snprintf(msg, len, "%s: %s", o->name, why);
+    return TOCSIN_EINVAL;
 }
 
 static int check_listen(const struct opt *o, const char *text, char *msg, size_t len)

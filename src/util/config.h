@@ -39,6 +39,17 @@ struct config {
     size_t max_triggers;       /* default 100000 */
     bool test_clock;           /* engine.test_clock: the engine clock moves only by POST
                                   /api/v1/admin/clock (black-box tests); never in production */
+    /* alerts (Alerta's settings of the same meaning in brackets) */
+    int64_t alert_timeout_ms;          /* [ALERT_TIMEOUT] default expiry, 1 d; 0: never */
+    size_t alert_history_limit;        /* [HISTORY_LIMIT] 100 */
+    bool alert_history_on_value;       /* [HISTORY_ON_VALUE_CHANGE] true */
+    int64_t alert_delete_expired_ms;   /* [DELETE_EXPIRED_AFTER] 2 h; 0: never */
+    int64_t alert_delete_info_ms;      /* [DELETE_INFO_AFTER] 12 h; 0: never */
+    int64_t alert_shelve_timeout_ms;   /* [SHELVE_TIMEOUT] 2 h */
+    int64_t alert_ack_timeout_ms;      /* [ACK_TIMEOUT] 0: never */
+    size_t alert_max;                  /* retention bound on stored alerts */
+    char *alert_severity_map;          /* [SEVERITY_MAP] "name=code,..."; "" = Alerta's */
+    unsigned readers;                  /* reader threads serving queries */
     /* store */
     int durability;            /* enum durability, default batch */
     /* notify */

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "core/model.h"
+#include "core/alertdb.h"
 #include "store/store.h"
 #include "util/err.h"
 #include "util/log.h"
@@ -147,10 +148,11 @@ static void test_migrations_fresh_and_reopen(void **state)
     char path[256], err[256] = "";
     struct stat sb;
 
-    assert_int_equal(raw_int(f->dir, "PRAGMA user_version"), 1);
+    assert_int_equal(raw_int(f->dir, "PRAGMA user_version"), 2);
     assert_int_equal(raw_int(f->dir, "SELECT count(*) FROM sqlite_master WHERE type = 'table'"
-                                     " AND name IN ('triggers', 'alerts', 'outbox')"),
-                     3);
+                                     " AND name IN ('triggers', 'alerts', 'outbox', 'alert',"
+                                     " 'alert_history', 'alert_note')"),
+                     6);
     assert_int_equal(raw_int(f->dir, "SELECT count(*) FROM sqlite_master WHERE type = 'index'"
                                      " AND name IN ('alerts_status_last', 'alerts_severity',"
                                      " 'alerts_trigger', 'outbox_status_next', 'outbox_alert')"),
@@ -164,7 +166,7 @@ static void test_migrations_fresh_and_reopen(void **state)
                      TOCSIN_OK);
     assert_string_equal(store_backend_name(again), "sqlite");
     store_close(again);
-    assert_int_equal(raw_int(f->dir, "PRAGMA user_version"), 1);
+    assert_int_equal(raw_int(f->dir, "PRAGMA user_version"), 2);
 }
 
 static void test_journal_is_wal(void **state)
@@ -313,111 +315,6 @@ static void put_alerts(struct store *w)
     }
 }
 
-static const char *alert_id_at(json_t *res, size_t i)
-{
-    return json_string_value(json_object_get(json_array_get(json_object_get(res, "alerts"), i),
-                                             "id"));
-}
-
-static size_t query_count(struct store *s, int status, int sev, const char *trigger,
-                          json_t **keep)
-{
-    struct alert_query q = {.status = status, .severity = sev, .trigger_id = trigger};
-    json_t *res = NULL;
-    size_t total;
-
-    assert_int_equal(store_alert_query_json(s, &q, &res), TOCSIN_OK);
-    total = (size_t)json_integer_value(json_object_get(res, "total"));
-    assert_int_equal(json_array_size(json_object_get(res, "alerts")), total);
-    if (keep)
-        *keep = res;
-    else
-        json_decref(res);
-    return total;
-}
-
-static void test_alert_query_filters_and_paging(void **state)
-{
-    struct fx *f = *state;
-    struct alert_query q = {.status = -1, .severity = -1, .page = {.limit = 2, .offset = 1}};
-    json_t *res = NULL;
-
-    put_alerts(f->w);
-    assert_int_equal(query_count(f->w, -1, -1, NULL, &res), 5);
-    /* newest last_ms first */
-    assert_string_equal(alert_id_at(res, 0), "a5");
-    assert_string_equal(alert_id_at(res, 4), "a1");
-    assert_int_equal(json_integer_value(json_object_get(res, "limit")), 50);
-    assert_int_equal(json_integer_value(json_object_get(res, "offset")), 0);
-    json_decref(res);
-
-    assert_int_equal(query_count(f->w, ALERT_OPEN, -1, NULL, NULL), 4);
-    assert_int_equal(query_count(f->w, ALERT_RESOLVED, -1, NULL, NULL), 1);
-    assert_int_equal(query_count(f->w, -1, SEV_CRITICAL, NULL, NULL), 3);
-    assert_int_equal(query_count(f->w, -1, -1, "t2", NULL), 2);
-    assert_int_equal(query_count(f->w, ALERT_OPEN, SEV_CRITICAL, NULL, NULL), 2);
-    assert_int_equal(query_count(f->w, ALERT_OPEN, SEV_CRITICAL, "t1", NULL), 1);
-    assert_int_equal(query_count(f->w, -1, -1, "nope", NULL), 0);
-
-    assert_int_equal(store_alert_query_json(f->w, &q, &res), TOCSIN_OK);
-    assert_int_equal(json_integer_value(json_object_get(res, "total")), 5);
-    assert_int_equal(json_array_size(json_object_get(res, "alerts")), 2);
-    assert_string_equal(alert_id_at(res, 0), "a4");
-    assert_string_equal(alert_id_at(res, 1), "a3");
-    assert_int_equal(json_integer_value(json_object_get(res, "limit")), 2);
-    assert_int_equal(json_integer_value(json_object_get(res, "offset")), 1);
-    json_decref(res);
-
-    q.page.limit = 5000; /* cut to the maximum */
-    q.page.offset = 0;
-    assert_int_equal(store_alert_query_json(f->w, &q, &res), TOCSIN_OK);
-    assert_int_equal(json_integer_value(json_object_get(res, "limit")), STORE_PAGE_MAX);
-    json_decref(res);
-
-    log_setup(LOG_OFF, NULL);
-    q.status = 9;
-    assert_int_equal(store_alert_query_json(f->w, &q, &res), TOCSIN_EINVAL);
-    log_setup(LOG_WARN, NULL);
-}
-
-static void test_alert_json_shape(void **state)
-{
-    static const char *const keys[] = {
-        "id", "fingerprint", "trigger", "name", "source", "description", "severity", "status",
-        "count", "firstTime", "lastTime", "updatedTime", "resolvedTime", "projection",
-        "properties", "message"};
-    struct fx *f = *state;
-    json_t *j = NULL;
-
-    put_alerts(f->w);
-    assert_int_equal(store_alert_get_json(f->w, "a1", &j), TOCSIN_OK);
-    assert_int_equal(json_object_size(j), sizeof(keys) / sizeof(keys[0]));
-    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
-        assert_non_null(json_object_get(j, keys[i]));
-    assert_string_equal(json_string_value(json_object_get(j, "fingerprint")), "t1|x");
-    assert_string_equal(json_string_value(json_object_get(j, "trigger")), "t1");
-    assert_string_equal(json_string_value(json_object_get(j, "severity")), "critical");
-    assert_string_equal(json_string_value(json_object_get(j, "status")), "open");
-    assert_int_equal(json_integer_value(json_object_get(j, "count")), 3);
-    assert_string_equal(json_string_value(json_object_get(j, "lastTime")), T_ISO);
-    assert_string_equal(json_string_value(json_object_get(j, "firstTime")),
-                        "2026-11-24T05:44:26.123Z");
-    assert_true(json_is_null(json_object_get(j, "resolvedTime")));
-    assert_string_equal(json_string_value(json_object_get(json_object_get(j, "projection"), "api")),
-                        "a1");
-    assert_int_equal(
-        json_integer_value(json_object_get(json_object_get(j, "properties"), "response.time")),
-        812);
-    json_decref(j);
-
-    assert_int_equal(store_alert_get_json(f->w, "a3", &j), TOCSIN_OK);
-    assert_string_equal(json_string_value(json_object_get(j, "status")), "resolved");
-    assert_string_equal(json_string_value(json_object_get(j, "resolvedTime")),
-                        "2026-11-24T05:44:27.143Z");
-    json_decref(j);
-    assert_int_equal(store_alert_get_json(f->w, "zz", &j), TOCSIN_ENOTFOUND);
-}
-
 static int collect_alert(void *ud, struct alert_rec *a)
 {
     struct ids *ids = ud;
@@ -436,16 +333,12 @@ static void test_alert_upsert_update_unique_and_load(void **state)
     struct alert_rec *dup = mk_alert("other", "t1|y", "t1", SEV_INFO, ALERT_OPEN, T_MS);
     struct alert_rec *again = mk_alert("a6", "t1|x", "t1", SEV_INFO, ALERT_OPEN, T_MS + 100);
     struct ids ids = {0};
-    json_t *j = NULL;
 
     put_alerts(f->w);
     a->count = 9;
     assert_int_equal(store_alert_upsert(f->w, a), TOCSIN_OK);
-    assert_int_equal(store_alert_get_json(f->w, "a1", &j), TOCSIN_OK);
-    assert_int_equal(json_integer_value(json_object_get(j, "count")), 9);
-    assert_string_equal(json_string_value(json_object_get(j, "severity")), "warning");
-    assert_string_equal(json_string_value(json_object_get(j, "status")), "resolved");
-    json_decref(j);
+    assert_int_equal(raw_int(f->dir, "SELECT count FROM alerts WHERE id = 'a1'"), 9);
+    assert_int_equal(raw_int(f->dir, "SELECT severity FROM alerts WHERE id = 'a1'"), SEV_WARNING);
 
     log_setup(LOG_OFF, NULL);
     /* One open alert per fingerprint: a2 holds t1|y. */
@@ -462,6 +355,89 @@ static void test_alert_upsert_update_unique_and_load(void **state)
     alert_rec_free(a);
     alert_rec_free(dup);
     alert_rec_free(again);
+}
+
+/* Alerta-model alerts: a change written, history trimmed, a note, a delete, and the start-up
+ * load giving back the same record. */
+static int collect_xalert(void *ud, struct alert *a)
+{
+    struct alert **slot = ud;
+
+    if (*slot)
+        alert_free(*slot);
+    *slot = a;
+    return 0;
+}
+
+static void test_xalert_apply_and_load(void **state)
+{
+    struct fx *f = *state;
+    struct alertdb_cfg cfg;
+    struct alertdb *db;
+    struct effects fx;
+    struct alert_in in;
+    struct alert *a = NULL, *back = NULL;
+    struct buf j1, j2;
+    char note[37], why[64];
+    int kind;
+
+    alertdb_cfg_default(&cfg);
+    cfg.history_limit = 2;
+    db = alertdb_new(&cfg, T_MS);
+    effects_init(&fx);
+    alert_in_init(&in);
+    in.resource = "web01";
+    in.event = "HttpError";
+    in.severity = sevmap_find(&cfg.sev, "major", 5);
+    in.raw_data = "raw!";
+    in.flags |= AIN_RAW;
+    assert_int_equal(alertdb_receive(db, &in, NULL, NULL, "bob", false, T_MS, &fx, &a, &kind), 0);
+    assert_int_equal(alertdb_action(db, a->id, "ack", "mine", -1, "bob", T_MS, &fx, why,
+                                    sizeof(why)),
+                     0);
+    assert_int_equal(alertdb_action(db, a->id, "unack", "", -1, "bob", T_MS, &fx, why,
+                                    sizeof(why)),
+                     0);
+    assert_int_equal(alertdb_note(db, a->id, "a note", "bob", T_MS, &fx, note), 0);
+    assert_int_equal(store_begin(f->w), TOCSIN_OK);
+    for (size_t i = 0; i < fx.n; i++)
+        assert_int_equal(store_achange_apply(f->w, fx.v[i].u.achange), TOCSIN_OK);
+    assert_int_equal(store_commit(f->w), TOCSIN_OK);
+    assert_int_equal(raw_int(f->dir, "SELECT count(*) FROM alert"), 1);
+    assert_int_equal(raw_int(f->dir, "SELECT count(*) FROM alert_history"), 2); /* capped */
+    assert_int_equal(raw_int(f->dir, "SELECT min(seq) FROM alert_history"), 3);
+    assert_int_equal(raw_int(f->dir, "SELECT count(*) FROM alert_note"), 1);
+    assert_int_equal(raw_int(f->dir, "SELECT length(raw_data) FROM alert"), 4);
+    assert_int_equal(raw_int(f->dir, "SELECT sevcode FROM alert"), 2);
+    /* a duplicate without rawData sets it to null (Alerta overwrites it) */
+    effects_clear(&fx);
+    in.flags &= ~(unsigned)AIN_RAW;
+    in.raw_data = NULL;
+    assert_int_equal(alertdb_receive(db, &in, NULL, NULL, "bob", false, T_MS, &fx, &a, &kind), 0);
+    for (size_t i = 0; i < fx.n; i++)
+        assert_int_equal(store_achange_apply(f->w, fx.v[i].u.achange), TOCSIN_OK);
+    assert_int_equal(raw_int(f->dir, "SELECT raw_data IS NULL FROM alert"), 1);
+    assert_int_equal(raw_int(f->dir, "SELECT duplicate_count FROM alert"), 1);
+    /* the state column gives back the same record */
+    assert_int_equal(store_alert_load_all(f->w, collect_xalert, &back), TOCSIN_OK);
+    assert_non_null(back);
+    buf_init(&j1, 1 << 20);
+    buf_init(&j2, 1 << 20);
+    alert_render_json(&j1, &cfg.sev, a, NULL);
+    alert_render_json(&j2, &cfg.sev, back, NULL);
+    assert_string_equal(buf_str(&j1), buf_str(&j2));
+    buf_free(&j1);
+    buf_free(&j2);
+    alert_free(back);
+    /* a delete takes history and notes with it */
+    effects_clear(&fx);
+    assert_int_equal(alertdb_delete(db, a->id, &fx), 0);
+    assert_int_equal(store_achange_apply(f->w, fx.v[0].u.achange), TOCSIN_OK);
+    assert_int_equal(raw_int(f->dir, "SELECT count(*) FROM alert"), 0);
+    assert_int_equal(raw_int(f->dir, "SELECT count(*) FROM alert_history"), 0);
+    assert_int_equal(raw_int(f->dir, "SELECT count(*) FROM alert_note"), 0);
+    effects_free(&fx);
+    alertdb_free(db);
 }
 
 /* ---- outbox ---- */
@@ -646,7 +622,7 @@ static void test_reopen_and_reader(void **state)
 
     assert_int_equal(store_trigger_get_json(r, "t1", &j), TOCSIN_OK);
     json_decref(j);
-    assert_int_equal(query_count(r, -1, -1, NULL, NULL), 5);
+    assert_int_equal(raw_int(f->dir, "SELECT count(*) FROM alerts"), 5);
     assert_int_equal(notify_count(r, -1, NULL, NULL), 3);
 
     /* The reader sees the writer's later commits. */
@@ -670,9 +646,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_triggers, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_transactions_and_callback_stop, fx_setup,
                                         fx_teardown),
-        cmocka_unit_test_setup_teardown(test_alert_query_filters_and_paging, fx_setup,
-                                        fx_teardown),
-        cmocka_unit_test_setup_teardown(test_alert_json_shape, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_xalert_apply_and_load, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_alert_upsert_update_unique_and_load, fx_setup,
                                         fx_teardown),
         cmocka_unit_test_setup_teardown(test_outbox_insert_update_load, fx_setup, fx_teardown),

@@ -1,0 +1,1496 @@
+#include "core/alertdb.h"
+
+#include <sodium.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/err.h"
+#include "util/id.h"
+
+#define HT_MIN_BUCKETS 1024
+
+void alertdb_cfg_default(struct alertdb_cfg *c)
+{
+    memset(c, 0, sizeof(*c));
+    sevmap_default(&c->sev);
+    c->default_timeout_s = 86400;
+    c->history_limit = 100;
+    c->history_on_value_change = true;
+    c->delete_expired_after_s = 7200;
+    c->delete_info_after_s = 43200;
+    c->shelve_timeout_s = 7200;
+    c->ack_timeout_s = 0;
+    c->max_alerts = 5000000;
+}
+
+static const char *const htype_names[HT_COUNT] = {
+    "new",   "severity", "status",  "value", "action",   "open",    "assign",  "ack",
+    "unack", "shelve",   "unshelve", "close", "note",    "dismiss", "timeout", "expired",
+};
+
+const char *htype_name(int t)
+{
+    return t >= 0 && t < HT_COUNT ? htype_names[t] : "action";
+}
+
+/* ---- intrusive hash tables ------------------------------------------------------------------- */
+
+/* Chains through the `struct alert *` at byte offset `link` of each alert. */
+struct htab {
+    struct alert **b;
+    size_t mask; /* buckets - 1 */
+    size_t n;
+    size_t link;
+};
+
+#define LINK(a, off) (*(struct alert **)((char *)(a) + (off)))
+
+static int htab_init(struct htab *t, size_t link)
+{
+    t->b = calloc(HT_MIN_BUCKETS, sizeof(*t->b));
+    t->mask = HT_MIN_BUCKETS - 1;
+    t->n = 0;
+    t->link = link;
+    return t->b ? TOCSIN_OK : TOCSIN_ENOMEM;
+}
+
+typedef uint64_t (*hash_fn)(const struct alert *a);
+
+static void htab_grow(struct htab *t, hash_fn h)
+{
+    size_t nb = (t->mask + 1) * 2;
+    struct alert **b = calloc(nb, sizeof(*b));
+
+    if (!b)
+        return; /* longer chains, still correct */
+    for (size_t i = 0; i <= t->mask; i++) {
+        struct alert *a = t->b[i];
+        while (a) {
+            struct alert *next = LINK(a, t->link);
+            size_t k = h(a) & (nb - 1);
+            LINK(a, t->link) = b[k];
+            b[k] = a;
+            a = next;
+        }
+    }
+    free(t->b);
+    t->b = b;
+    t->mask = nb - 1;
+}
+
+static void htab_add(struct htab *t, struct alert *a, uint64_t hv, hash_fn h)
+{
+    size_t k = hv & t->mask;
+
+    LINK(a, t->link) = t->b[k];
+    t->b[k] = a;
+    if (++t->n > t->mask + 1)
+        htab_grow(t, h);
+}
+
+static void htab_del(struct htab *t, struct alert *a, uint64_t hv)
+{
+    struct alert **pp = &t->b[hv & t->mask];
+
+    while (*pp && *pp != a)
+        pp = &LINK(*pp, t->link);
+    if (*pp) {
+        *pp = LINK(a, t->link);
+        LINK(a, t->link) = NULL;
+        t->n--;
+    }
+}
+
+/* FNV-1a over fields separated by a byte that never occurs in them (strings hold no NUL). */
+static uint64_t fnv(uint64_t h, const char *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        h ^= (unsigned char)p[i];
+        h *= 1099511628211ULL;
+    }
+    h ^= 0xff; /* field separator */
+    return h * 1099511628211ULL;
+}
+
+#define FNV0 14695981039346656037ULL
+
+static uint64_t res_hash_parts(const char *env, size_t envn, const char *res, size_t resn,
+                               const char *cust, size_t custn, bool cust_null)
+{
+    uint64_t h = fnv(FNV0, env, envn);
+    h = fnv(h, res, resn);
+    return cust_null ? h : fnv(h ^ 1, cust, custn);
+}
+
+static uint64_t res_hash(const struct alert *a)
+{
+    struct aview e = alert_get(a, AF_ENVIRONMENT), r = alert_get(a, AF_RESOURCE),
+                 c = alert_get(a, AF_CUSTOMER);
+    return res_hash_parts(e.p, e.len, r.p, r.len, c.p, c.len, c.null);
+}
+
+static uint64_t key_hash_parts(uint64_t rh, const char *ev, size_t evn)
+{
+    return fnv(rh * 31 + 7, ev, evn);
+}
+
+static uint64_t key_hash(const struct alert *a)
+{
+    struct aview ev = alert_get(a, AF_EVENT);
+    return key_hash_parts(res_hash(a), ev.p, ev.len);
+}
+
+static uint64_t id_hash(const struct alert *a)
+{
+    uint64_t h;
+    memcpy(&h, a->id, sizeof(h));
+    return h;
+}
+
+/* ---- the db ---------------------------------------------------------------------------------- */
+
+struct alertdb {
+    struct alertdb_cfg cfg;
+    struct timer_wheel *wheel;
+    struct htab by_key, by_res, by_id;
+    struct alert *ret_head, *ret_tail; /* closed/expired, oldest first: evicted first */
+    struct effects *fx;                /* during a call: where changes go */
+    int64_t now;
+    uint64_t next_rid;
+    struct alertdb_stats st;
+};
+
+void alert_change_free(struct alert_change *c)
+{
+    if (!c)
+        return;
+    alert_free(c->snap);
+    free(c->raw);
+    for (uint32_t i = 0; i < c->nhist; i++) {
+        free(c->hist[i].event);
+        free(c->hist[i].value);
+        free(c->hist[i].text);
+        free(c->hist[i].user);
+    }
+    free(c->hist);
+    free(c->note_text);
+    free(c->note_user);
+    free(c);
+}
+
+static void on_timer(struct timer *t, void *ud);
+
+struct alertdb *alertdb_new(const struct alertdb_cfg *cfg, int64_t now_ms)
+{
+    struct alertdb *db = calloc(1, sizeof(*db));
+
+    if (!db)
+        return NULL;
+    db->cfg = *cfg;
+    if (!db->cfg.history_limit)
+        db->cfg.history_limit = 1;
+    db->wheel = timer_wheel_new(now_ms);
+    db->next_rid = 1;
+    db->now = now_ms;
+    if (!db->wheel || htab_init(&db->by_key, offsetof(struct alert, next_key)) ||
+        htab_init(&db->by_res, offsetof(struct alert, next_res)) ||
+        htab_init(&db->by_id, offsetof(struct alert, next_id))) {
+        alertdb_free(db);
+        return NULL;
+    }
+    return db;
+}
+
+void alertdb_free(struct alertdb *db)
+{
+    if (!db)
+        return;
+    timer_wheel_free(db->wheel); /* disarms every timer first */
+    if (db->by_id.b) {
+        for (size_t i = 0; i <= db->by_id.mask; i++) {
+            struct alert *a = db->by_id.b[i];
+            while (a) {
+                struct alert *next = a->next_id;
+                alert_free(a);
+                a = next;
+            }
+        }
+    }
+    free(db->by_key.b);
+    free(db->by_res.b);
+    free(db->by_id.b);
+    free(db);
+}
+
+const struct alertdb_cfg *alertdb_config(const struct alertdb *db)
+{
+    return &db->cfg;
+}
+
+static int sev_code(const struct alertdb *db, int idx)
+{
+    return idx >= 0 && (size_t)idx < db->cfg.sev.n ? db->cfg.sev.code[idx] : db->cfg.sev.normal;
+}
+
+static int indeterminate_name(const struct alertdb *db)
+{
+    for (size_t i = 0; i < db->cfg.sev.n; i++)
+        if (db->cfg.sev.code[i] == db->cfg.sev.indeterminate)
+            return (int)i;
+    return db->cfg.sev.normal_name;
+}
+
+/* ---- retention list (closed and expired alerts, oldest first) --------------------------------- */
+
+static bool in_ret(const struct alertdb *db, const struct alert *a)
+{
+    return a->ret_prev || db->ret_head == a;
+}
+
+static void ret_unlink(struct alertdb *db, struct alert *a)
+{
+    if (!in_ret(db, a))
+        return;
+    if (a->ret_prev)
+        a->ret_prev->ret_next = a->ret_next;
+    else
+        db->ret_head = a->ret_next;
+    if (a->ret_next)
+        a->ret_next->ret_prev = a->ret_prev;
+    else
+        db->ret_tail = a->ret_prev;
+    a->ret_prev = a->ret_next = NULL;
+}
+
+static void ret_sync(struct alertdb *db, struct alert *a)
+{
+    bool done = a->status == AST_CLOSED || a->status == AST_EXPIRED;
+
+    if (done == in_ret(db, a))
+        return;
+    if (!done) {
+        ret_unlink(db, a);
+        return;
+    }
+    a->ret_prev = db->ret_tail;
+    a->ret_next = NULL;
+    if (db->ret_tail)
+        db->ret_tail->ret_next = a;
+    else
+        db->ret_head = a;
+    db->ret_tail = a;
+}
+
+/* ---- changes --------------------------------------------------------------------------------- */
+
+static char *dup_or_null(const char *s, size_t n)
+{
+    char *d;
+
+    if (!s)
+        return NULL;
+    d = malloc(n + 1);
+    if (d) {
+        memcpy(d, s, n);
+        d[n] = '\0';
+    }
+    return d;
+}
+
+static struct alert_change *change_new(enum achange_op op, uint64_t rid)
+{
+    struct alert_change *c = calloc(1, sizeof(*c));
+
+    if (c) {
+        c->op = op;
+        c->rid = rid;
+    }
+    return c;
+}
+
+/* Appends a history entry to c and moves a's history bookkeeping. */
+static int hist_add(struct alertdb *db, struct alert *a, struct alert_change *c, int type,
+                    int sev_name, int status, const char *text, const char *user,
+                    int32_t timeout_s, int64_t when)
+{
+    struct hist_entry *h, *nv = realloc(c->hist, (c->nhist + 1) * sizeof(*nv));
+    struct aview ev = alert_get(a, AF_EVENT), val = alert_get(a, AF_VALUE);
+
+    if (!nv)
+        return TOCSIN_ENOMEM;
+    c->hist = nv;
+    h = &c->hist[c->nhist++];
+    memset(h, 0, sizeof(*h));
+    h->seq = ++a->hist_seq;
+    h->type = (uint8_t)type;
+    h->sev_name = (int16_t)sev_name;
+    h->status = (int16_t)status;
+    h->timeout_s = timeout_s;
+    h->update_ms = when;
+    h->event = dup_or_null(ev.p, ev.len);
+    h->value = val.null ? NULL : dup_or_null(val.p, val.len);
+    h->text = dup_or_null(text ? text : "", text ? strlen(text) : 0);
+    h->user = user ? dup_or_null(user, strlen(user)) : NULL;
+    if (a->hist_n < db->cfg.history_limit)
+        a->hist_n++;
+    else
+        c->hist_keep_from = a->hist_seq - db->cfg.history_limit + 1;
+    if (status >= 0) {
+        if (type == HT_ACK)
+            a->before_ack = a->hist_last;
+        if (type == HT_SHELVE)
+            a->before_shelve = a->hist_last;
+        a->hist_prev = a->hist_last;
+        a->hist_last = (uint8_t)status;
+    }
+    return h->event && h->text ? TOCSIN_OK : TOCSIN_ENOMEM;
+}
+
+/* Queues the change with a copy of the record as it is now. */
+static int emit(struct alertdb *db, struct alert *a, struct alert_change *c)
+{
+    c->snap = alert_clone(a);
+    if (!c->snap) {
+        alert_change_free(c);
+        return TOCSIN_ENOMEM;
+    }
+    return effects_push(db->fx, EFF_ACHANGE, c);
+}
+
+/* ---- timers ---------------------------------------------------------------------------------- */
+
+static int64_t add_s(int64_t ms, int64_t s)
+{
+    return s > (INT64_MAX - ms) / 1000 ? INT64_MAX : ms + s * 1000;
+}
+
+static int64_t min64(int64_t a, int64_t b)
+{
+    return a < b ? a : b;
+}
+
+/* Deadlines of a, with the deletion thresholds given (so housekeeping can override them). */
+struct due {
+    int64_t expire, timeout, del;
+};
+
+static struct due due_of(const struct alertdb *db, const struct alert *a, int64_t exp_after,
+                         int64_t info_after)
+{
+    struct due d = {INT64_MAX, INT64_MAX, INT64_MAX};
+
+    if (a->status != AST_EXPIRED && a->status != AST_CLOSED && a->timeout_s > 0)
+        d.expire = add_s(a->last_receive_ms, a->timeout_s);
+    if ((a->status == AST_SHELVED || a->status == AST_ACK) && a->action_timeout_s > 0)
+        d.timeout = add_s(a->action_ms, a->action_timeout_s);
+    if ((a->status == AST_CLOSED || a->status == AST_EXPIRED) && exp_after > 0)
+        d.del = add_s(a->last_receive_ms, exp_after);
+    if (sev_code(db, a->sev_name) == db->cfg.sev.informational && info_after > 0)
+        d.del = min64(d.del, add_s(a->last_receive_ms, info_after));
+    return d;
+}
+
+static void rearm(struct alertdb *db, struct alert *a)
+{
+    struct due d = due_of(db, a, db->cfg.delete_expired_after_s, db->cfg.delete_info_after_s);
+    int64_t next = min64(d.expire, min64(d.timeout, d.del));
+
+    if (next == INT64_MAX) {
+        timer_cancel(db->wheel, &a->tm);
+        return;
+    }
+    timer_arm(db->wheel, &a->tm, next);
+}
+
+/* ---- index ----------------------------------------------------------------------------------- */
+
+static void index_add(struct alertdb *db, struct alert *a)
+{
+    htab_add(&db->by_key, a, key_hash(a), key_hash);
+    htab_add(&db->by_res, a, res_hash(a), res_hash);
+    htab_add(&db->by_id, a, id_hash(a), id_hash);
+    db->st.alerts++;
+    db->st.by_status[a->status]++;
+    db->st.heap_bytes += alert_heap_bytes(a);
+    ret_sync(db, a);
+}
+
+static void index_del(struct alertdb *db, struct alert *a)
+{
+    htab_del(&db->by_key, a, key_hash(a));
+    htab_del(&db->by_res, a, res_hash(a));
+    htab_del(&db->by_id, a, id_hash(a));
+    db->st.alerts--;
+    db->st.by_status[a->status]--;
+    db->st.heap_bytes -= alert_heap_bytes(a);
+    ret_unlink(db, a);
+    timer_cancel(db->wheel, &a->tm);
+}
+
+static bool view_eq(const struct aview *v, const char *s, size_t n)
+{
+    return v->len == n && (!n || !memcmp(v->p, s, n));
+}
+
+static bool cust_eq(const struct alert *a, const char *cust)
+{
+    struct aview c = alert_get(a, AF_CUSTOMER);
+
+    if (c.null || !cust)
+        return c.null && !cust;
+    return view_eq(&c, cust, strlen(cust));
+}
+
+static bool same_res(const struct alert *a, const char *env, const char *res, const char *cust)
+{
+    struct aview e = alert_get(a, AF_ENVIRONMENT), r = alert_get(a, AF_RESOURCE);
+    return view_eq(&e, env, strlen(env)) && view_eq(&r, res, strlen(res)) && cust_eq(a, cust);
+}
+
+struct alert *alertdb_find_key(struct alertdb *db, const char *env, const char *res,
+                               const char *event, const char *cust)
+{
+    uint64_t rh = res_hash_parts(env, strlen(env), res, strlen(res), cust ? cust : "",
+                                 cust ? strlen(cust) : 0, !cust);
+    uint64_t kh = key_hash_parts(rh, event, strlen(event));
+
+    for (struct alert *a = db->by_key.b[kh & db->by_key.mask]; a; a = a->next_key) {
+        struct aview ev = alert_get(a, AF_EVENT);
+        if (view_eq(&ev, event, strlen(event)) && same_res(a, env, res, cust))
+            return a;
+    }
+    return NULL;
+}
+
+/* An alert of (env, res, cust) with another event whose correlate list holds `event`. */
+static struct alert *find_correlated(struct alertdb *db, const char *env, const char *res,
+                                     const char *event, const char *cust)
+{
+    uint64_t rh = res_hash_parts(env, strlen(env), res, strlen(res), cust ? cust : "",
+                                 cust ? strlen(cust) : 0, !cust);
+
+    for (struct alert *a = db->by_res.b[rh & db->by_res.mask]; a; a = a->next_res) {
+        struct aview ev = alert_get(a, AF_EVENT), corr;
+        if (view_eq(&ev, event, strlen(event)) || !same_res(a, env, res, cust))
+            continue;
+        corr = alert_get(a, AF_CORRELATE);
+        if (aview_has(&corr, event))
+            return a;
+    }
+    return NULL;
+}
+
+struct alert *alertdb_find(struct alertdb *db, const uint8_t id[16])
+{
+    uint64_t h;
+
+    memcpy(&h, id, sizeof(h));
+    for (struct alert *a = db->by_id.b[h & db->by_id.mask]; a; a = a->next_id)
+        if (!memcmp(a->id, id, 16))
+            return a;
+    return NULL;
+}
+
+/* ---- building blobs -------------------------------------------------------------------------- */
+
+/* Scratch for a record's new blob: one growable buffer per list/map field. */
+struct parts {
+    struct ablob_parts p;
+    struct buf b[AF_COUNT];
+};
+
+static void parts_init(struct parts *pp)
+{
+    memset(pp, 0, sizeof(*pp));
+    for (int f = 0; f < AF_COUNT; f++)
+        buf_init(&pp->b[f], ALERT_BLOB_MAX);
+}
+
+static void parts_free(struct parts *pp)
+{
+    for (int f = 0; f < AF_COUNT; f++)
+        buf_free(&pp->b[f]);
+}
+
+static void set_str(struct parts *pp, enum afield f, const char *s)
+{
+    pp->p.f[f].p = s ? s : "";
+    pp->p.f[f].len = s ? (uint32_t)strlen(s) : 0;
+    pp->p.f[f].null = !s;
+}
+
+static void keep(struct parts *pp, const struct alert *a, enum afield f)
+{
+    pp->p.f[f] = alert_get(a, f);
+}
+
+static int put_item(struct buf *b, const char *s)
+{
+    return buf_append(b, s, strlen(s) + 1);
+}
+
+static void use_buf(struct parts *pp, enum afield f)
+{
+    pp->p.f[f].p = pp->b[f].p ? pp->b[f].p : "";
+    pp->p.f[f].len = (uint32_t)pp->b[f].len;
+}
+
+static int list_from(struct parts *pp, enum afield f, const struct strlist *l)
+{
+    int rc = 0;
+
+    buf_reset(&pp->b[f]);
+    for (uint32_t i = 0; i < l->n; i++) {
+        bool dup = false; /* Alerta keeps a list; a duplicate item in one list is kept once */
+        for (uint32_t j = 0; j < i && !dup; j++)
+            dup = !strcmp(l->v[i], l->v[j]);
+        if (!dup)
+            rc |= put_item(&pp->b[f], l->v[i]);
+    }
+    use_buf(pp, f);
+    return rc;
+}
+
+/* Set union: the stored items, then new ones in the order given. */
+static int list_union(struct parts *pp, const struct alert *a, enum afield f,
+                      const struct strlist *add)
+{
+    struct aview old = alert_get(a, f);
+    int rc = 0;
+
+    buf_reset(&pp->b[f]);
+    rc |= buf_append(&pp->b[f], old.p, old.len);
+    for (uint32_t i = 0; i < add->n; i++) {
+        struct aview cur = {pp->b[f].p ? pp->b[f].p : "", (uint32_t)pp->b[f].len, 0, false};
+        if (!aview_has(&cur, add->v[i]))
+            rc |= put_item(&pp->b[f], add->v[i]);
+    }
+    use_buf(pp, f);
+    return rc;
+}
+
+static int list_minus(struct parts *pp, const struct alert *a, enum afield f,
+                      const struct strlist *del)
+{
+    struct aview old = alert_get(a, f);
+    uint32_t pos = 0;
+    const char *item;
+    int rc = 0;
+
+    buf_reset(&pp->b[f]);
+    while (aview_next(&old, &pos, &item, NULL)) {
+        bool drop = false;
+        for (uint32_t i = 0; i < del->n && !drop; i++)
+            drop = !strcmp(del->v[i], item);
+        if (!drop)
+            rc |= put_item(&pp->b[f], item);
+    }
+    use_buf(pp, f);
+    return rc;
+}
+
+static const struct kv *kv_find(const struct kvlist *l, const char *k)
+{
+    /* the last value given for a key wins, as in a JSON object read by Python */
+    for (uint32_t i = l->n; i-- > 0;)
+        if (!strcmp(l->v[i].k, k))
+            return &l->v[i];
+    return NULL;
+}
+
+/* Shallow merge: stored pairs with incoming values replacing them, then new keys; with
+ * `null_deletes`, an incoming "null" removes the key (attributes). */
+static int map_merge(struct parts *pp, const struct alert *a, enum afield f,
+                     const struct kvlist *in, bool null_deletes)
+{
+    struct aview old = a ? alert_get(a, f) : (struct aview){"", 0, 0, false};
+    uint32_t pos = 0;
+    const char *k, *v;
+    int rc = 0;
+    struct buf *b = &pp->b[f];
+
+    buf_reset(b);
+    while (aview_next(&old, &pos, &k, &v)) {
+        const struct kv *n = kv_find(in, k);
+        if (n) {
+            if (null_deletes && !strcmp(n->v, "null"))
+                continue;
+            v = n->v;
+        }
+        rc |= put_item(b, k);
+        rc |= put_item(b, v);
+    }
+    for (uint32_t i = 0; i < in->n; i++) {
+        const struct kv *n = kv_find(in, in->v[i].k);
+        uint32_t p2 = 0;
+        bool seen = false;
+        const char *k2, *v2;
+        if (n != &in->v[i])
+            continue; /* an earlier copy of a repeated key */
+        if (null_deletes && !strcmp(n->v, "null"))
+            continue;
+        while (!seen && aview_next(&old, &p2, &k2, &v2))
+            seen = !strcmp(k2, n->k);
+        if (seen)
+            continue;
+        rc |= put_item(b, n->k);
+        rc |= put_item(b, n->v);
+    }
+    use_buf(pp, f);
+    return rc;
+}
+
+static int map_replace(struct parts *pp, enum afield f, const struct kvlist *in)
+{
+    return map_merge(pp, NULL, f, in, false);
+}
+
+/* ---- receive --------------------------------------------------------------------------------- */
+
+static void fingerprint_of(const char *env, const char *res, const char *event, const char *cust,
+                           char out[33])
+{
+    unsigned char h[16];
+    crypto_generichash_state st;
+    static const char hex[] = "0123456789abcdef";
+
+    crypto_generichash_init(&st, NULL, 0, sizeof(h));
+    crypto_generichash_update(&st, (const unsigned char *)env, strlen(env) + 1);
+    crypto_generichash_update(&st, (const unsigned char *)res, strlen(res) + 1);
+    crypto_generichash_update(&st, (const unsigned char *)event, strlen(event) + 1);
+    if (cust)
+        crypto_generichash_update(&st, (const unsigned char *)cust, strlen(cust));
+    crypto_generichash_final(&st, h, sizeof(h));
+    for (int i = 0; i < 16; i++) {
+        out[2 * i] = hex[h[i] >> 4];
+        out[2 * i + 1] = hex[h[i] & 15];
+    }
+    out[32] = '\0';
+}
+
+static int32_t timeout_of(const struct alertdb *db, const struct alert_in *in)
+{
+    int64_t t = in->timeout_s >= 0 ? in->timeout_s : db->cfg.default_timeout_s;
+    return (int32_t)(t > INT32_MAX ? INT32_MAX : t);
+}
+
+static void set_status(struct alertdb *db, struct alert *a, int status)
+{
+    if (a->status == status)
+        return;
+    db->st.by_status[a->status]--;
+    db->st.by_status[status]++;
+    a->status = (uint8_t)status;
+    ret_sync(db, a);
+}
+
+/* Replaces a's blob with pp (keeping the statistics right). */
+static int commit_blob(struct alertdb *db, struct alert *a, struct parts *pp)
+{
+    size_t before = alert_heap_bytes(a);
+    int rc = alert_set_blob(a, &pp->p);
+
+    db->st.heap_bytes = db->st.heap_bytes - before + alert_heap_bytes(a);
+    return rc;
+}
+
+static void new_lrid(struct alert *a, const struct alert_in *in)
+{
+    char txt[37];
+
+    if (in->id && uuid_from_text(in->id, strlen(in->id), a->last_receive_id))
+        return;
+    id_uuid4(txt);
+    uuid_from_text(txt, 36, a->last_receive_id);
+}
+
+static int evict_one(struct alertdb *db)
+{
+    struct alert *v = db->ret_head;
+    struct alert_change *c;
+
+    if (!v)
+        return TOCSIN_EFULL;
+    c = change_new(ACH_DEL, v->rid);
+    if (!c)
+        return TOCSIN_ENOMEM;
+    index_del(db, v);
+    alert_free(v);
+    db->st.evicted++;
+    return effects_push(db->fx, EFF_ACHANGE, c);
+}
+
+static int receive_new(struct alertdb *db, const struct alert_in *in, const char *env,
+                       const char *origin, const char *source, const char *user, bool blackout,
+                       struct alert **out)
+{
+    struct alert *a;
+    struct parts pp;
+    struct alert_change *c;
+    char fp[33], idtxt[37];
+    int sev = in->severity >= 0 ? in->severity : db->cfg.sev.normal_name;
+    struct transition t;
+    int rc;
+
+    if (db->st.alerts >= db->cfg.max_alerts && (rc = evict_one(db))) {
+        db->st.refused++;
+        return rc;
+    }
+    a = calloc(1, sizeof(*a));
+    c = change_new(ACH_PUT, 0);
+    if (!a || !c) {
+        free(a);
+        alert_change_free(c);
+        return TOCSIN_ENOMEM;
+    }
+    timer_init(&a->tm, on_timer);
+    a->rid = db->next_rid++;
+    c->rid = a->rid;
+    if (in->id && uuid_from_text(in->id, strlen(in->id), a->id) && !alertdb_find(db, a->id)) {
+        /* the sender's id */
+    } else {
+        id_uuid4(idtxt);
+        uuid_from_text(idtxt, 36, a->id);
+    }
+    memcpy(a->last_receive_id, a->id, 16);
+    a->create_ms = in->create_ms ? in->create_ms : db->now;
+    a->receive_ms = a->last_receive_ms = a->update_ms = db->now;
+    a->starts_ms = in->starts_ms;
+    a->ends_ms = in->ends_ms;
+    a->timeout_s = timeout_of(db, in);
+    a->sev_name = (uint8_t)sev;
+    a->severity = (uint8_t)sev_code(db, sev);
+    a->prev_sev_name = (uint8_t)indeterminate_name(db);
+    a->previous_severity = db->cfg.sev.indeterminate;
+    a->trend = (uint8_t)alert_trend(a->previous_severity, a->severity);
+    a->status = AST_OPEN;
+    a->hist_last = a->hist_prev = a->before_ack = a->before_shelve = AST_UNKNOWN;
+    t = alert_receive_transition(&db->cfg.sev, a, sev, a->prev_sev_name, in->status);
+    if (blackout)
+        t.status = AST_BLACKOUT;
+    a->status = (uint8_t)t.status;
+    a->sev_name = (uint8_t)t.sev_name;
+    a->severity = (uint8_t)sev_code(db, t.sev_name);
+
+    parts_init(&pp);
+    set_str(&pp, AF_RESOURCE, in->resource);
+    set_str(&pp, AF_EVENT, in->event);
+    set_str(&pp, AF_ENVIRONMENT, env);
+    set_str(&pp, AF_GROUP, in->group ? in->group : "Misc");
+    set_str(&pp, AF_VALUE, in->value);
+    set_str(&pp, AF_TEXT, in->text ? in->text : "");
+    set_str(&pp, AF_ORIGIN, in->origin ? in->origin : origin);
+    set_str(&pp, AF_TYPE, in->type ? in->type : "exceptionAlert");
+    set_str(&pp, AF_CUSTOMER, in->customer);
+    set_str(&pp, AF_SOURCE, in->source ? in->source : source);
+    if (in->fingerprint) {
+        set_str(&pp, AF_FINGERPRINT, in->fingerprint);
+    } else {
+        fingerprint_of(env, in->resource, in->event, in->customer, fp);
+        set_str(&pp, AF_FINGERPRINT, fp);
+    }
+    set_str(&pp, AF_GENERATOR_URL, in->generator_url ? in->generator_url : "");
+    rc = list_from(&pp, AF_SERVICE, &in->service);
+    rc |= list_from(&pp, AF_TAGS, &in->tags);
+    {
+        /* Alerta appends the event itself to a non-empty correlate list */
+        struct strlist corr = in->correlate;
+        const char *tmp[ALERT_MAX_ITEMS + 1];
+        if (corr.n && corr.n <= ALERT_MAX_ITEMS) {
+            memcpy(tmp, corr.v, corr.n * sizeof(*tmp));
+            tmp[corr.n] = in->event;
+            corr.v = tmp;
+            corr.n++;
+        }
+        rc |= list_from(&pp, AF_CORRELATE, &corr);
+    }
+    rc |= map_merge(&pp, NULL, AF_ATTRIBUTES, &in->attributes, true);
+    rc |= map_replace(&pp, AF_LABELS, &in->labels);
+    rc |= map_replace(&pp, AF_ANNOTATIONS, &in->annotations);
+    if (!rc)
+        rc = alert_set_blob(a, &pp.p);
+    parts_free(&pp);
+    if (rc) {
+        alert_free(a);
+        alert_change_free(c);
+        return TOCSIN_ENOMEM;
+    }
+    if (hist_add(db, a, c, HT_NEW, a->sev_name, a->status, in->text, user, a->timeout_s,
+                 db->now)) {
+        alert_free(a);
+        alert_change_free(c);
+        return TOCSIN_ENOMEM;
+    }
+    if (in->flags & AIN_RAW) {
+        c->raw_set = true;
+        c->raw = in->raw_data ? dup_or_null(in->raw_data, strlen(in->raw_data)) : NULL;
+    }
+    index_add(db, a);
+    rearm(db, a);
+    db->st.created++;
+    *out = a;
+    return emit(db, a, c);
+}
+
+/* Fields a duplicate and a correlated alert both take from the incoming one. */
+static int take_common(struct alertdb *db, struct alert *a, const struct alert_in *in,
+                       struct parts *pp, bool rekey_event)
+{
+    int rc;
+
+    for (int f = 0; f < AF_COUNT; f++)
+        keep(pp, a, (enum afield)f);
+    if (rekey_event)
+        set_str(pp, AF_EVENT, in->event);
+    set_str(pp, AF_VALUE, in->value);
+    set_str(pp, AF_TEXT, in->text ? in->text : "");
+    rc = list_from(pp, AF_SERVICE, &in->service);
+    rc |= list_union(pp, a, AF_TAGS, &in->tags);
+    rc |= map_merge(pp, a, AF_ATTRIBUTES, &in->attributes, true);
+    if (in->flags & AIN_LABELS)
+        rc |= map_replace(pp, AF_LABELS, &in->labels);
+    if (in->flags & AIN_ANNOTATIONS)
+        rc |= map_replace(pp, AF_ANNOTATIONS, &in->annotations);
+    if (in->generator_url)
+        set_str(pp, AF_GENERATOR_URL, in->generator_url);
+    a->timeout_s = timeout_of(db, in);
+    a->last_receive_ms = db->now;
+    if (in->ends_ms)
+        a->ends_ms = in->ends_ms;
+    new_lrid(a, in);
+    (void)db;
+    return rc;
+}
+
+static bool value_changed(const struct alert *a, const struct alert_in *in)
+{
+    struct aview v = alert_get(a, AF_VALUE);
+
+    if (v.null || !in->value)
+        return v.null != !in->value;
+    return !view_eq(&v, in->value, strlen(in->value));
+}
+
+static int receive_dup(struct alertdb *db, struct alert *a, const struct alert_in *in,
+                       const char *user, bool blackout)
+{
+    struct parts pp;
+    struct alert_change *c = change_new(ACH_PUT, a->rid);
+    struct transition t;
+    bool vchange = value_changed(a, in);
+    int old_status = a->status, rc;
+
+    if (!c)
+        return TOCSIN_ENOMEM;
+    t = alert_receive_transition(&db->cfg.sev, a, a->sev_name, a->prev_sev_name, in->status);
+    if (blackout)
+        t.status = AST_BLACKOUT;
+    parts_init(&pp);
+    rc = take_common(db, a, in, &pp, false);
+    if (!rc)
+        rc = commit_blob(db, a, &pp);
+    parts_free(&pp);
+    if (rc) {
+        alert_change_free(c);
+        return TOCSIN_ENOMEM;
+    }
+    a->duplicate_count++;
+    a->repeat = true;
+    set_status(db, a, t.status);
+    if (t.status != old_status) {
+        a->update_ms = db->now;
+        rc = hist_add(db, a, c, HT_STATUS, a->sev_name, t.status, in->text, user, a->timeout_s,
+                      db->now);
+    } else if (vchange && db->cfg.history_on_value_change) {
+        a->update_ms = db->now;
+        rc = hist_add(db, a, c, HT_VALUE, a->sev_name, t.status, in->text, user, a->timeout_s,
+                      db->now);
+    }
+    if (rc) {
+        alert_change_free(c);
+        return rc;
+    }
+    if (t.status != AST_SHELVED && t.status != AST_ACK)
+        a->action_timeout_s = 0;
+    c->raw_set = true;
+    c->raw = in->raw_data ? dup_or_null(in->raw_data, strlen(in->raw_data)) : NULL;
+    db->st.duplicates++;
+    rearm(db, a);
+    return emit(db, a, c);
+}
+
+static int receive_corr(struct alertdb *db, struct alert *a, const struct alert_in *in,
+                        const char *user, bool blackout)
+{
+    struct parts pp;
+    struct alert_change *c = change_new(ACH_PUT, a->rid);
+    struct transition t;
+    int sev = in->severity >= 0 ? in->severity : db->cfg.sev.normal_name;
+    struct aview ev = alert_get(a, AF_EVENT);
+    bool rekey = !view_eq(&ev, in->event, strlen(in->event));
+    int rc;
+
+    if (!c)
+        return TOCSIN_ENOMEM;
+    if (rekey) { /* the key moves with the event */
+        htab_del(&db->by_key, a, key_hash(a));
+    }
+    t = alert_receive_transition(&db->cfg.sev, a, sev, a->sev_name, in->status);
+    if (blackout)
+        t.status = AST_BLACKOUT;
+    parts_init(&pp);
+    rc = take_common(db, a, in, &pp, rekey);
+    if (!rc)
+        rc = commit_blob(db, a, &pp);
+    parts_free(&pp);
+    if (rekey)
+        htab_add(&db->by_key, a, key_hash(a), key_hash);
+    if (rc) {
+        alert_change_free(c);
+        return TOCSIN_ENOMEM;
+    }
+    a->prev_sev_name = a->sev_name;
+    a->previous_severity = a->severity;
+    a->sev_name = (uint8_t)t.sev_name;
+    a->severity = (uint8_t)sev_code(db, t.sev_name);
+    a->trend = (uint8_t)alert_trend(a->previous_severity, a->severity);
+    a->duplicate_count = 0;
+    a->repeat = false;
+    a->create_ms = in->create_ms ? in->create_ms : db->now;
+    a->receive_ms = db->now;
+    a->update_ms = db->now;
+    set_status(db, a, t.status);
+    if (t.status != AST_SHELVED && t.status != AST_ACK)
+        a->action_timeout_s = 0;
+    rc = hist_add(db, a, c, HT_SEVERITY, a->sev_name, t.status, in->text, user, a->timeout_s,
+                  a->create_ms);
+    if (rc) {
+        alert_change_free(c);
+        return rc;
+    }
+    c->raw_set = true;
+    c->raw = in->raw_data ? dup_or_null(in->raw_data, strlen(in->raw_data)) : NULL;
+    db->st.correlated++;
+    rearm(db, a);
+    return emit(db, a, c);
+}
+
+int alertdb_receive(struct alertdb *db, const struct alert_in *in, const char *origin_default,
+                    const char *source_default, const char *user, bool blackout, int64_t now_ms,
+                    struct effects *fx, struct alert **out, int *kind)
+{
+    const char *env = in->environment ? in->environment : "";
+    struct alert *a;
+    int rc;
+
+    db->fx = fx;
+    db->now = now_ms;
+    db->st.received++;
+    a = alertdb_find_key(db, env, in->resource, in->event, in->customer);
+    if (a) {
+        int sev = in->severity >= 0 ? in->severity : db->cfg.sev.normal_name;
+        if (sev == a->sev_name) {
+            *kind = RECV_DUPLICATE;
+            rc = receive_dup(db, a, in, user, blackout);
+        } else {
+            *kind = RECV_CORRELATED;
+            rc = receive_corr(db, a, in, user, blackout);
+        }
+        *out = a;
+        return rc;
+    }
+    a = find_correlated(db, env, in->resource, in->event, in->customer);
+    if (a) {
+        *kind = RECV_CORRELATED;
+        *out = a;
+        return receive_corr(db, a, in, user, blackout);
+    }
+    *kind = RECV_NEW;
+    return receive_new(db, in, env, origin_default ? origin_default : "tocsin",
+                       source_default ? source_default : "alerta", user, blackout, out);
+}
+
+/* ---- operator changes ------------------------------------------------------------------------ */
+
+static int action_htype(int action)
+{
+    switch (action) {
+    case ACT_OPEN: return HT_OPEN;
+    case ACT_ASSIGN: return HT_ASSIGN;
+    case ACT_ACK: return HT_ACK;
+    case ACT_UNACK: return HT_UNACK;
+    case ACT_SHELVE: return HT_SHELVE;
+    case ACT_UNSHELVE: return HT_UNSHELVE;
+    case ACT_CLOSE: return HT_CLOSE;
+    case ACT_EXPIRED: return HT_EXPIRED;
+    case ACT_TIMEOUT: return HT_TIMEOUT;
+    default: return HT_ACTION;
+    }
+}
+
+/* Applies a transition with its history entry. */
+static int apply_transition(struct alertdb *db, struct alert *a, int action,
+                            const struct transition *t, const char *text, int64_t timeout_s,
+                            const char *user)
+{
+    struct alert_change *c = change_new(ACH_PUT, a->rid);
+    int old = a->status, rc;
+    int32_t hto;
+
+    if (!c)
+        return TOCSIN_ENOMEM;
+    if (timeout_s < 0)
+        timeout_s = action == ACT_SHELVE ? db->cfg.shelve_timeout_s
+                    : action == ACT_ACK  ? db->cfg.ack_timeout_s
+                                         : a->timeout_s;
+    hto = (int32_t)(timeout_s > INT32_MAX ? INT32_MAX : timeout_s);
+    if (t->sev_name != a->sev_name) {
+        a->prev_sev_name = a->sev_name;
+        a->previous_severity = a->severity;
+        a->sev_name = (uint8_t)t->sev_name;
+        a->severity = (uint8_t)sev_code(db, t->sev_name);
+        a->trend = (uint8_t)alert_trend(a->previous_severity, a->severity);
+    }
+    set_status(db, a, t->status);
+    if (t->status != old)
+        a->update_ms = db->now;
+    if (action == ACT_ACK || action == ACT_SHELVE) {
+        a->action_ms = db->now;
+        a->action_timeout_s = hto;
+    } else if (t->status != AST_ACK && t->status != AST_SHELVED) {
+        a->action_timeout_s = 0;
+    }
+    rc = hist_add(db, a, c, action_htype(action), a->sev_name, t->status, text, user, hto,
+                  db->now);
+    if (rc) {
+        alert_change_free(c);
+        return rc;
+    }
+    rearm(db, a);
+    return emit(db, a, c);
+}
+
+static struct alert *begin(struct alertdb *db, const uint8_t id[16], int64_t now_ms,
+                           struct effects *fx)
+{
+    db->fx = fx;
+    db->now = now_ms;
+    return alertdb_find(db, id);
+}
+
+int alertdb_action(struct alertdb *db, const uint8_t id[16], const char *action, const char *text,
+                   int64_t timeout_s, const char *user, int64_t now_ms, struct effects *fx,
+                   char *why, size_t whylen)
+{
+    struct alert *a = begin(db, id, now_ms, fx);
+    int act = aaction_parse(action);
+    struct transition t;
+
+    if (!a)
+        return TOCSIN_ENOTFOUND;
+    if (alert_action_transition(&db->cfg.sev, a, act, &t, why, whylen))
+        return TOCSIN_ECONFLICT;
+    return apply_transition(db, a, act, &t, text, timeout_s, user);
+}
+
+int alertdb_set_status(struct alertdb *db, const uint8_t id[16], int status, const char *text,
+                       int64_t timeout_s, const char *user, int64_t now_ms, struct effects *fx)
+{
+    struct alert *a = begin(db, id, now_ms, fx);
+    struct alert_change *c;
+    int rc;
+
+    if (!a)
+        return TOCSIN_ENOTFOUND;
+    c = change_new(ACH_PUT, a->rid);
+    if (!c)
+        return TOCSIN_ENOMEM;
+    if (status != a->status)
+        a->update_ms = now_ms;
+    set_status(db, a, status);
+    if (status != AST_ACK && status != AST_SHELVED)
+        a->action_timeout_s = 0;
+    rc = hist_add(db, a, c, HT_STATUS, a->sev_name, status, text, user,
+                  (int32_t)(timeout_s >= 0 && timeout_s < INT32_MAX ? timeout_s : a->timeout_s),
+                  now_ms);
+    if (rc) {
+        alert_change_free(c);
+        return rc;
+    }
+    rearm(db, a);
+    return emit(db, a, c);
+}
+
+int alertdb_tag(struct alertdb *db, const uint8_t id[16], const struct strlist *tags, bool untag,
+                int64_t now_ms, struct effects *fx)
+{
+    struct alert *a = begin(db, id, now_ms, fx);
+    struct alert_change *c;
+    struct parts pp;
+    int rc;
+
+    if (!a)
+        return TOCSIN_ENOTFOUND;
+    c = change_new(ACH_PUT, a->rid);
+    if (!c)
+        return TOCSIN_ENOMEM;
+    parts_init(&pp);
+    for (int f = 0; f < AF_COUNT; f++)
+        keep(&pp, a, (enum afield)f);
+    rc = untag ? list_minus(&pp, a, AF_TAGS, tags) : list_union(&pp, a, AF_TAGS, tags);
+    if (!rc)
+        rc = commit_blob(db, a, &pp);
+    parts_free(&pp);
+    if (rc) {
+        alert_change_free(c);
+        return TOCSIN_ENOMEM;
+    }
+    return emit(db, a, c);
+}
+
+int alertdb_attributes(struct alertdb *db, const uint8_t id[16], const struct kvlist *attrs,
+                       int64_t now_ms, struct effects *fx)
+{
+    struct alert *a = begin(db, id, now_ms, fx);
+    struct alert_change *c;
+    struct parts pp;
+    int rc;
+
+    if (!a)
+        return TOCSIN_ENOTFOUND;
+    c = change_new(ACH_PUT, a->rid);
+    if (!c)
+        return TOCSIN_ENOMEM;
+    parts_init(&pp);
+    for (int f = 0; f < AF_COUNT; f++)
+        keep(&pp, a, (enum afield)f);
+    rc = map_merge(&pp, a, AF_ATTRIBUTES, attrs, true);
+    if (!rc)
+        rc = commit_blob(db, a, &pp);
+    parts_free(&pp);
+    if (rc) {
+        alert_change_free(c);
+        return TOCSIN_ENOMEM;
+    }
+    return emit(db, a, c);
+}
+
+int alertdb_note(struct alertdb *db, const uint8_t id[16], const char *text, const char *user,
+                 int64_t now_ms, struct effects *fx, char note_id_out[37])
+{
+    struct alert *a = begin(db, id, now_ms, fx);
+    struct alert_change *c, *n;
+    int rc;
+
+    if (!a)
+        return TOCSIN_ENOTFOUND;
+    c = change_new(ACH_PUT, a->rid);
+    n = change_new(ACH_NOTE, a->rid);
+    if (!c || !n) {
+        alert_change_free(c);
+        alert_change_free(n);
+        return TOCSIN_ENOMEM;
+    }
+    id_uuid4(n->note_id);
+    memcpy(note_id_out, n->note_id, 37);
+    n->note_text = dup_or_null(text, strlen(text));
+    n->note_user = user ? dup_or_null(user, strlen(user)) : NULL;
+    n->note_ms = now_ms;
+    rc = hist_add(db, a, c, HT_NOTE, a->sev_name, a->status, text, user, a->timeout_s, now_ms);
+    if (rc || !n->note_text) {
+        alert_change_free(c);
+        alert_change_free(n);
+        return TOCSIN_ENOMEM;
+    }
+    if ((rc = emit(db, a, c))) {
+        alert_change_free(n);
+        return rc;
+    }
+    return effects_push(fx, EFF_ACHANGE, n);
+}
+
+static int delete_alert(struct alertdb *db, struct alert *a)
+{
+    struct alert_change *c = change_new(ACH_DEL, a->rid);
+
+    if (!c)
+        return TOCSIN_ENOMEM;
+    index_del(db, a);
+    alert_free(a);
+    db->st.deleted++;
+    return effects_push(db->fx, EFF_ACHANGE, c);
+}
+
+int alertdb_delete(struct alertdb *db, const uint8_t id[16], struct effects *fx)
+{
+    struct alert *a = begin(db, id, db->now, fx);
+
+    if (!a)
+        return TOCSIN_ENOTFOUND;
+    return delete_alert(db, a);
+}
+
+/* ---- time ------------------------------------------------------------------------------------ */
+
+/* What is due for a at `now` with these thresholds; counts into hk if given. */
+static void run_due(struct alertdb *db, struct alert *a, int64_t exp_after, int64_t info_after,
+                    struct housekeeping_counts *hk)
+{
+    struct due d = due_of(db, a, exp_after, info_after);
+    struct transition t;
+    char why[96];
+
+    if (d.del <= db->now) {
+        if (hk)
+            hk->deleted++;
+        delete_alert(db, a);
+        return;
+    }
+    if (d.expire <= db->now) {
+        alert_action_transition(&db->cfg.sev, a, ACT_EXPIRED, &t, why, sizeof(why));
+        apply_transition(db, a, ACT_EXPIRED, &t, "expired after timeout", a->timeout_s, NULL);
+        db->st.expired++;
+        if (hk)
+            hk->expired++;
+        return;
+    }
+    if (d.timeout <= db->now) {
+        int was = a->status;
+        alert_action_transition(&db->cfg.sev, a, ACT_TIMEOUT, &t, why, sizeof(why));
+        apply_transition(db, a, ACT_TIMEOUT, &t,
+                         was == AST_SHELVED ? "unshelved after timeout" : "unacked after timeout",
+                         0, NULL);
+        if (hk)
+            hk->unshelved += was == AST_SHELVED, hk->unacked += was == AST_ACK;
+        return;
+    }
+    rearm(db, a);
+}
+
+static void on_timer(struct timer *t, void *ud)
+{
+    struct alertdb *db = ud;
+    struct alert *a = (struct alert *)(void *)((char *)t - offsetof(struct alert, tm));
+
+    run_due(db, a, db->cfg.delete_expired_after_s, db->cfg.delete_info_after_s, NULL);
+}
+
+void alertdb_advance(struct alertdb *db, int64_t now_ms, struct effects *fx)
+{
+    db->fx = fx;
+    db->now = now_ms;
+    timer_wheel_advance(db->wheel, now_ms, db);
+}
+
+int64_t alertdb_next_deadline(const struct alertdb *db)
+{
+    return timer_wheel_next(db->wheel);
+}
+
+void alertdb_housekeeping(struct alertdb *db, int64_t expired_after_s, int64_t info_after_s,
+                          int64_t now_ms, struct effects *fx, struct housekeeping_counts *out)
+{
+    int64_t ea = expired_after_s >= 0 ? expired_after_s : db->cfg.delete_expired_after_s;
+    int64_t ia = info_after_s >= 0 ? info_after_s : db->cfg.delete_info_after_s;
+
+    memset(out, 0, sizeof(*out));
+    alertdb_advance(db, now_ms, fx);
+    /* Everything due under the configured thresholds has run on the wheel; only overridden
+     * thresholds can find more, so only then walk every alert. */
+    if (ea == db->cfg.delete_expired_after_s && ia == db->cfg.delete_info_after_s)
+        return;
+    for (size_t i = 0; i <= db->by_id.mask; i++) {
+        struct alert *a = db->by_id.b[i];
+        while (a) {
+            struct alert *next = a->next_id; /* a may be deleted */
+            run_due(db, a, ea, ia, out);
+            a = next;
+        }
+    }
+}
+
+/* ---- start-up and statistics ----------------------------------------------------------------- */
+
+int alertdb_restore(struct alertdb *db, struct alert *a, int64_t now_ms)
+{
+    struct aview e = alert_get(a, AF_ENVIRONMENT), r = alert_get(a, AF_RESOURCE),
+                 ev = alert_get(a, AF_EVENT), cu = alert_get(a, AF_CUSTOMER);
+    char *env = dup_or_null(e.p, e.len), *res = dup_or_null(r.p, r.len),
+         *evt = dup_or_null(ev.p, ev.len), *cust = cu.null ? NULL : dup_or_null(cu.p, cu.len);
+    bool clash = !env || !res || !evt || (!cu.null && !cust) || alertdb_find(db, a->id) ||
+                 alertdb_find_key(db, env, res, evt, cust);
+
+    free(env);
+    free(res);
+    free(evt);
+    free(cust);
+    if (clash) {
+        alert_free(a);
+        return TOCSIN_EEXIST;
+    }
+    db->now = now_ms;
+    timer_init(&a->tm, on_timer);
+    a->next_key = a->next_res = a->next_id = a->ret_prev = a->ret_next = NULL;
+    if (a->rid >= db->next_rid)
+        db->next_rid = a->rid + 1;
+    index_add(db, a);
+    rearm(db, a);
+    return TOCSIN_OK;
+}
+
+void alertdb_get_stats(const struct alertdb *db, struct alertdb_stats *out)
+{
+    *out = db->st;
+}
+
+/* ---- the state column ------------------------------------------------------------------------ */
+
+#define STATE_VERSION 1
+
+struct state_head {
+    uint8_t version;
+    uint8_t severity, previous_severity, sev_name, prev_sev_name, status, trend, repeat;
+    uint8_t hist_last, hist_prev, before_ack, before_shelve, nulls, pad[3];
+    uint16_t hist_n;
+    uint16_t pad2;
+    uint32_t duplicate_count, hist_seq;
+    int32_t timeout_s, action_timeout_s;
+    uint64_t rid;
+    int64_t create_ms, receive_ms, last_receive_ms, update_ms, starts_ms, ends_ms, action_ms;
+    uint8_t id[16], last_receive_id[16];
+    uint32_t blob_len;
+};
+
+void *alert_state_pack(const struct alert *a, size_t *len)
+{
+    struct state_head h;
+    char *out;
+
+    memset(&h, 0, sizeof(h));
+    h.version = STATE_VERSION;
+    h.severity = a->severity;
+    h.previous_severity = a->previous_severity;
+    h.sev_name = a->sev_name;
+    h.prev_sev_name = a->prev_sev_name;
+    h.status = a->status;
+    h.trend = a->trend;
+    h.repeat = a->repeat;
+    h.hist_last = a->hist_last;
+    h.hist_prev = a->hist_prev;
+    h.before_ack = a->before_ack;
+    h.before_shelve = a->before_shelve;
+    h.nulls = a->nulls;
+    h.hist_n = a->hist_n;
+    h.duplicate_count = a->duplicate_count;
+    h.hist_seq = a->hist_seq;
+    h.timeout_s = a->timeout_s;
+    h.action_timeout_s = a->action_timeout_s;
+    h.rid = a->rid;
+    h.create_ms = a->create_ms;
+    h.receive_ms = a->receive_ms;
+    h.last_receive_ms = a->last_receive_ms;
+    h.update_ms = a->update_ms;
+    h.starts_ms = a->starts_ms;
+    h.ends_ms = a->ends_ms;
+    h.action_ms = a->action_ms;
+    memcpy(h.id, a->id, 16);
+    memcpy(h.last_receive_id, a->last_receive_id, 16);
+    h.blob_len = a->blob_len;
+    out = malloc(sizeof(h) + a->blob_len);
+    if (!out)
+        return NULL;
+    memcpy(out, &h, sizeof(h));
+    if (a->blob_len)
+        memcpy(out + sizeof(h), a->blob, a->blob_len);
+    *len = sizeof(h) + a->blob_len;
+    return out;
+}
+
+/* The blob of a state read back from disk: AF_COUNT fields inside len, every list and map item
+ * NUL-terminated, no NUL inside a string field, so alert_get and aview_next stay in bounds. */
+static bool blob_valid(const char *p, uint32_t len)
+{
+    const char *end = p + len;
+
+    for (int f = 0; f < AF_COUNT; f++) {
+        uint32_t n = 0;
+        unsigned shift = 0;
+        for (;;) {
+            unsigned char c;
+            if (p >= end || shift > 28)
+                return false;
+            c = (unsigned char)*p++;
+            n |= (uint32_t)(c & 0x7f) << shift;
+            if (!(c & 0x80))
+                break;
+            shift += 7;
+        }
+        if (n > (uint32_t)(end - p))
+            return false;
+        if (f < AF_FIRST_LIST ? memchr(p, '\0', n) != NULL : (n && p[n - 1] != '\0'))
+            return false;
+        if (f >= AF_FIRST_MAP) {
+            uint32_t nuls = 0;
+            for (uint32_t i = 0; i < n; i++)
+                nuls += p[i] == '\0';
+            if (nuls % 2)
+                return false;
+        }
+        p += n;
+    }
+    return p == end;
+}
+
+struct alert *alert_from_state(const void *p, size_t len)
+{
+    struct state_head h;
+    struct alert *a;
+
+    if (len < sizeof(h))
+        return NULL;
+    memcpy(&h, p, sizeof(h));
+    if (h.version != STATE_VERSION || len != sizeof(h) + h.blob_len || h.status >= AST_COUNT ||
+        !blob_valid((const char *)p + sizeof(h), h.blob_len))
+        return NULL;
+    a = calloc(1, sizeof(*a));
+    if (!a)
+        return NULL;
+    a->blob = malloc(h.blob_len ? h.blob_len : 1);
+    if (!a->blob) {
+        free(a);
+        return NULL;
+    }
+    if (h.blob_len)
+        memcpy(a->blob, (const char *)p + sizeof(h), h.blob_len);
+    a->blob_len = h.blob_len;
+    a->severity = h.severity;
+    a->previous_severity = h.previous_severity;
+    a->sev_name = h.sev_name;
+    a->prev_sev_name = h.prev_sev_name;
+    a->status = h.status;
+    a->trend = h.trend;
+    a->repeat = h.repeat;
+    a->hist_last = h.hist_last;
+    a->hist_prev = h.hist_prev;
+    a->before_ack = h.before_ack;
+    a->before_shelve = h.before_shelve;
+    a->nulls = h.nulls;
+    a->hist_n = h.hist_n;
+    a->duplicate_count = h.duplicate_count;
+    a->hist_seq = h.hist_seq;
+    a->timeout_s = h.timeout_s;
+    a->action_timeout_s = h.action_timeout_s;
+    a->rid = h.rid;
+    a->create_ms = h.create_ms;
+    a->receive_ms = h.receive_ms;
+    a->last_receive_ms = h.last_receive_ms;
+    a->update_ms = h.update_ms;
+    a->starts_ms = h.starts_ms;
+    a->ends_ms = h.ends_ms;
+    a->action_ms = h.action_ms;
+    memcpy(a->id, h.id, 16);
+    memcpy(a->last_receive_id, h.last_receive_id, 16);
+    return a;
+}
