@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "api/common.h"
+#include "compat/alerta_hbbo.h"
 #include "net/auth.h"
 #include "util/clock.h"
 #include "util/err.h"
@@ -40,6 +41,8 @@ static enum http_outcome on_http(void *ud, const struct http_req *req, struct ht
         return api_alerts(a, req, resp);
     if (!strncmp(p, "/alerta", 7) && (!p[7] || p[7] == '/'))
         return alerta_http(a, req, resp);
+    if (alerta_hbbo_owns(p, false))
+        return alerta_hbbo_http(a, req, resp, false, p);
     if (!strcmp(p, "/api/v1/notifications"))
         return api_notifications(a, req, resp);
     if (!strcmp(p, "/api/v1/stats"))

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "api/common.h"
+#include "compat/alerta_hbbo.h"
 #include "compat/alerta_parse.h"
 #include "store/alert_read.h"
 #include "store/store.h"
@@ -584,6 +585,8 @@ enum http_outcome alerta_http(struct app *a, const struct http_req *req, struct 
     }
     if (!strcmp(p, "/management/housekeeping"))
         return housekeeping(a, req, resp);
+    if (alerta_hbbo_owns(p, true))
+        return alerta_hbbo_http(a, req, resp, true, p);
     if (!strcmp(p, "") || !strcmp(p, "/")) {
         api_json(resp, 200, json_pack("{s:s,s:s}", "status", "ok", "server", "tocsin"));
         return HTTP_DONE;

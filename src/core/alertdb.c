@@ -1214,6 +1214,55 @@ int alertdb_note(struct alertdb *db, const uint8_t id[16], const char *text, con
     return effects_push(fx, EFF_ACHANGE, n);
 }
 
+/* ---- blackouts ------------------------------------------------------------------------------ */
+
+static int release_one(struct alertdb *db, struct alert *a)
+{
+    struct alert_change *c = change_new(ACH_PUT, a->rid);
+    int to = a->hist_prev, rc;
+
+    if (!c)
+        return TOCSIN_ENOMEM;
+    /* Alerta's previous status defaults to open; a "blackout" before the blackout (a correlated
+     * alert received during it) would keep the alert there for good, so it re-opens too. */
+    if (to == AST_UNKNOWN || to == AST_BLACKOUT || to >= AST_COUNT)
+        to = AST_OPEN;
+    set_status(db, a, to);
+    a->update_ms = db->now;
+    if (to != AST_ACK && to != AST_SHELVED)
+        a->action_timeout_s = 0;
+    rc = hist_add(db, a, c, HT_STATUS, a->sev_name, to, "blackout ended", NULL, a->timeout_s,
+                  db->now);
+    if (rc) {
+        alert_change_free(c);
+        return rc;
+    }
+    rearm(db, a);
+    return emit(db, a, c);
+}
+
+int alertdb_blackout_release(struct alertdb *db, alertdb_covered_fn covered, void *ud,
+                             int64_t now_ms, struct effects *fx, size_t *released)
+{
+    size_t n = 0;
+    int rc = TOCSIN_OK;
+
+    db->fx = fx;
+    db->now = now_ms;
+    /* A status change moves no alert between id chains, so the walk can change them. */
+    for (size_t i = 0; !rc && db->st.by_status[AST_BLACKOUT] && i <= db->by_id.mask; i++) {
+        for (struct alert *a = db->by_id.b[i]; a && !rc; a = a->next_id) {
+            if (a->status != AST_BLACKOUT || covered(ud, a))
+                continue;
+            rc = release_one(db, a);
+            n += !rc;
+        }
+    }
+    if (released)
+        *released = n;
+    return rc;
+}
+
 static int delete_alert(struct alertdb *db, struct alert *a)
 {
     struct alert_change *c = change_new(ACH_DEL, a->rid);

@@ -133,6 +133,18 @@ struct housekeeping_counts {
 void alertdb_housekeeping(struct alertdb *db, int64_t expired_after_s, int64_t info_after_s,
                           int64_t now_ms, struct effects *fx, struct housekeeping_counts *out);
 
+/* A blackout ended (tocsin's event; Alerta has none): each alert in status blackout for which
+ * `covered(ud, alert)` is false goes back to the status it had before the blackout, as Alerta's
+ * transition does for an alert in blackout (rule BLK-2: the previous history entry's status;
+ * when that is unknown or blackout too, open), with a "status" history entry "blackout ended".
+ * `covered` must not change the db. Cost: one walk over the id index, O(alerts), skipped when
+ * no alert is in blackout: blackouts end rarely, and keeping a per-status index for them would
+ * tax every status change instead. *released (may be NULL) counts the alerts changed.
+ * TOCSIN_ENOMEM (alerts changed before the failure stay changed). */
+typedef bool (*alertdb_covered_fn)(void *ud, const struct alert *a);
+int alertdb_blackout_release(struct alertdb *db, alertdb_covered_fn covered, void *ud,
+                             int64_t now_ms, struct effects *fx, size_t *released);
+
 /* Start-up: takes a record read back from the store (alert_from_state), indexes it and arms
  * its timer. TOCSIN_EEXIST if its key or id is already held (the record is freed). */
 int alertdb_restore(struct alertdb *db, struct alert *a, int64_t now_ms);

@@ -29,9 +29,12 @@ struct store;
 struct notifier;
 struct auth;
 struct http_resp;
+struct hbbo;
+struct hbbo_req;
 
 enum emsg_kind {
-    EM_EVENTS = 0, EM_TRIGGERS, EM_TRIGGER_DEL, EM_CLOCK, EM_ALERTS, EM_ALERT_OP, EM_OBJECT
+    EM_EVENTS = 0, EM_TRIGGERS, EM_TRIGGER_DEL, EM_CLOCK, EM_ALERTS, EM_ALERT_OP, EM_OBJECT,
+    EM_HBBO /* a heartbeat or blackout request (daemon/hbbo.h), reads too */
 };
 
 /* What an EM_ALERT_OP does to one alert (or, for AOP_HOUSEKEEPING, to all). */
@@ -84,6 +87,7 @@ struct emsg {
     /* EM_OBJECT: store (or, ojson NULL, delete) object (okind, id) and answer ostatus/obody */
     char *okind, *ojson, *obody;
     int ostatus;
+    struct hbbo_req *hbbo;    /* EM_HBBO, owned */
 };
 
 struct emsg *emsg_new(enum emsg_kind kind);
@@ -116,6 +120,7 @@ struct app {
     struct engine *engine;    /* the engine thread's */
     struct alertdb *alerts;   /* the engine thread's: every stored alert */
     struct sevmap sev;        /* severities (alerts.severity_map) */
+    struct hbbo *hbbo;        /* the engine thread's: heartbeats and blackouts */
     /* Reader threads: queries from the store, off the network and engine threads. */
     struct queue read_q;      /* struct rjob* */
     pthread_t *read_thr;

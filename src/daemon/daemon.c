@@ -15,6 +15,7 @@
 #include "api/common.h"
 #include "api/router.h"
 #include "daemon/app.h"
+#include "daemon/hbbo.h"
 #include "net/auth.h"
 #include "net/keys.h"
 #include "net/net.h"
@@ -221,7 +222,7 @@ static int open_parts(struct app *a, const struct config *cfg)
     store_set_sevmap(a->wstore, &a->sev);
     store_set_sevmap(a->rstore, &a->sev);
     a->alerts = alertdb_new(&acfg, app_now_ms(a));
-    if (!a->alerts)
+    if (!a->alerts || hbbo_open(a))
         return -1;
     a->engine = engine_new(&ecfg, &env, app_now_ms(a));
     a->notifier = notifier_new(&ncfg, a->real, on_notify_result, a);
@@ -308,7 +309,7 @@ static int load_state(struct app *a)
     if (store_object_load(a->wstore, "key", load_key, &s))
         return -1;
     log_info("keys_loaded", "keys=%zu skipped=%zu", s.loaded, s.skipped);
-    return 0;
+    return hbbo_load(a); /* after the alerts: it releases those no blackout holds any more */
 }
 
 static int load_outbox(struct app *a)
@@ -326,6 +327,7 @@ static void close_parts(struct app *a)
     net_free(a->net);
     notifier_free(a->notifier);
     engine_free(a->engine);
+    hbbo_close(a);
     alertdb_free(a->alerts);
     for (unsigned i = 0; a->rstores && i < a->nreaders; i++)
         store_close(a->rstores[i]);

@@ -5,6 +5,7 @@
 
 #include "api/common.h"
 #include "daemon/app.h"
+#include "daemon/hbbo.h"
 #include "net/net.h"
 #include "notify/notifier.h"
 #include "store/store.h"
@@ -46,6 +47,7 @@ void emsg_free(struct emsg *m)
     free(m->okind);
     free(m->ojson);
     free(m->obody);
+    hbbo_req_free(m->hbbo);
     free(m);
 }
 
@@ -195,6 +197,7 @@ static void advance_all(struct app *a, int64_t now, struct smsg *sm)
     engine_advance(a->engine, now, &tfx);
     take_engine_effects(a, &tfx, sm, now);
     effects_free(&tfx);
+    hbbo_advance(a, now, &sm->fx); /* first: the alert changes it makes may be due already */
     alertdb_advance(a->alerts, now, &sm->fx);
 }
 
@@ -238,8 +241,9 @@ static char *ok_json(void)
 static void do_alerts(struct app *a, struct emsg *m, struct smsg *sm, int64_t now)
 {
     struct buf b;
-    uint64_t kinds[3] = {0, 0, 0};
-    size_t done = 0;
+    uint64_t kinds[3] = {0, 0, 0}, taken[2] = {0, 0}; /* heartbeats, dropped by a blackout */
+    size_t done = 0, stored = 0;
+    struct hbbo_verdict v = {0};
     int rc = TOCSIN_OK;
 
     buf_init(&b, REPLY_MAX);
@@ -249,15 +253,27 @@ static void do_alerts(struct app *a, struct emsg *m, struct smsg *sm, int64_t no
         struct alert *rec = NULL;
         int kind = RECV_NEW;
         char id[37];
-        rc = alertdb_receive(a->alerts, &m->ains[done], NULL, NULL, m->user, false, now, &sm->fx,
-                             &rec, &kind);
+        /* Alerta's heartbeat and blackout plugins come first: either may take the alert */
+        rc = hbbo_incoming(a, &m->ains[done], now, &sm->fx, &v);
+        if (rc)
+            break;
+        if (v.kind == HBBO_HEARTBEAT || v.kind == HBBO_DROPPED) {
+            taken[v.kind == HBBO_DROPPED]++;
+            if (m->reply == REPLY_ALERTA)
+                buf_puts(&b, v.body);
+            free(v.body);
+            continue;
+        }
+        rc = alertdb_receive(a->alerts, &m->ains[done], NULL, NULL, m->user,
+                             v.kind == HBBO_BLACKOUT, now, &sm->fx, &rec, &kind);
         if (rc)
             break;
         kinds[kind]++;
         uuid_to_text(rec->id, id);
         if (m->reply == REPLY_ALERTS) {
-            buf_printf(&b, "%s\"%s\"", done ? "," : "", id);
+            buf_printf(&b, "%s\"%s\"", stored++ ? "," : "", id);
         } else if (m->reply == REPLY_ALERTA) {
+            stored++;
             buf_printf(&b, "{\"status\":\"ok\",\"id\":\"%s\",\"alert\":", id);
             alert_render_json(&b, &a->sev, rec, m->href_base);
             buf_putc(&b, '}');
@@ -265,9 +281,13 @@ static void do_alerts(struct app *a, struct emsg *m, struct smsg *sm, int64_t no
     }
     if (rc && !done) {
         buf_free(&b);
-        fail_now(a, m, rc == TOCSIN_EFULL ? 429 : 503, "body",
-                 rc == TOCSIN_EFULL ? "too many alerts stored (alerts.max) and none can be deleted"
-                                    : "out of memory");
+        if (v.err.status)
+            fail_now(a, m, v.err.status, v.err.field[0] ? v.err.field : NULL, v.err.msg);
+        else
+            fail_now(a, m, rc == TOCSIN_EFULL ? 429 : 503, "body",
+                     rc == TOCSIN_EFULL
+                         ? "too many alerts stored (alerts.max) and none can be deleted"
+                         : "out of memory");
         return;
     }
     if (m->reply == REPLY_ALERTS) {
@@ -275,18 +295,25 @@ static void do_alerts(struct app *a, struct emsg *m, struct smsg *sm, int64_t no
         buf_init(&o, REPLY_MAX);
         buf_printf(&o,
                    "{\"status\":\"%s\",\"count\":%zu,\"created\":%lu,\"duplicates\":%lu,"
-                   "\"correlated\":%lu,%s]%s}",
+                   "\"correlated\":%lu,\"heartbeats\":%lu,\"suppressed\":%lu,%s]",
                    rc ? "error" : "ok", done, (unsigned long)kinds[RECV_NEW],
                    (unsigned long)kinds[RECV_DUPLICATE], (unsigned long)kinds[RECV_CORRELATED],
-                   buf_str(&b),
-                   rc ? ",\"message\":\"too many alerts stored (alerts.max); the rest were "
-                        "refused\""
-                      : "");
+                   (unsigned long)taken[0], (unsigned long)taken[1], buf_str(&b));
+        if (rc && v.err.status) {
+            buf_puts(&o, ",\"message\":\"");
+            buf_json_escape(&o, v.err.msg, strlen(v.err.msg));
+            buf_puts(&o, "; the rest were refused\"");
+        } else if (rc) {
+            buf_puts(&o, ",\"message\":\"too many alerts stored (alerts.max); the rest were "
+                         "refused\"");
+        }
+        buf_putc(&o, '}');
         buf_free(&b);
-        add_completion(sm, m->req_id, rc ? 429 : 201, buf_steal(&o));
+        add_completion(sm, m->req_id, rc ? (v.err.status ? v.err.status : 429) : stored ? 201 : 202,
+                       buf_steal(&o));
         return;
     }
-    add_completion(sm, m->req_id, 201, buf_steal(&b));
+    add_completion(sm, m->req_id, stored ? 201 : 202, buf_steal(&b));
 }
 
 static char *note_json(const struct emsg *m, const char *note_id, int64_t now)
@@ -518,6 +545,10 @@ static void handle(struct app *a, struct emsg *m, struct smsg *sm)
         add_completion(sm, m->req_id, m->ostatus, m->obody);
         m->obody = NULL;
         break;
+    case EM_HBBO:
+        if (hbbo_handle(a, m, &sm->fx, now, &rc, &body))
+            add_completion(sm, m->req_id, rc, body);
+        break;
     case EM_CLOCK:
         a->test_now_ms += m->advance_ms;
         now = a->test_now_ms;
@@ -589,13 +620,15 @@ static void *engine_main(void *arg)
 
     for (;;) {
         int64_t now = app_now_ms(a), next = engine_next_deadline(a->engine), wait;
-        int64_t anext = alertdb_next_deadline(a->alerts);
+        int64_t anext = alertdb_next_deadline(a->alerts), hnext = hbbo_next_deadline(a);
         struct smsg *sm;
         size_t n;
 
         wait = IDLE_WAIT_MS;
         if (anext < next)
             next = anext;
+        if (hnext < next)
+            next = hnext;
         if (!a->test_clock && next != INT64_MAX)
             wait = next <= now ? 0 : (next - now < IDLE_WAIT_MS ? next - now : IDLE_WAIT_MS);
         n = queue_pop_batch(&a->engine_q, batch, ENGINE_BATCH, wait);

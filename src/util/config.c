@@ -45,6 +45,7 @@ struct opt {
 
 static int check_listen(const struct opt *o, const char *text, char *msg, size_t len);
 static int check_sevmap(const struct opt *o, const char *text, char *msg, size_t len);
+static int check_sev_list(const struct opt *o, const char *text, char *msg, size_t len);
 
 #define KIB ((int64_t)1024)
 #define MIB (1024 * KIB)
@@ -124,6 +125,24 @@ static const struct opt opts[] = {
      "Severities and their codes, \"name=code,...\" (lower is more severe); empty: Alerta's "
      "default. Must name normal, informational and indeterminate.",
      check_sevmap},
+    {"heartbeats.timeout", OPT_DURATION, OFF(heartbeat_timeout_ms), 0, 3650 * DAY_MS, "1d", false,
+     NULL, "Timeout of a heartbeat sent without one: past it the heartbeat is expired and its "
+     "HeartbeatFail alert is raised.",
+     NULL},
+    {"heartbeats.max_latency", OPT_DURATION, OFF(heartbeat_max_latency_ms), 0, DAY_MS, "2000ms",
+     false, NULL, "A heartbeat whose latency (receive - create time) is above this is \"slow\".",
+     NULL},
+    {"blackouts.notification_blackout", OPT_BOOL, OFF(notification_blackout), 0, 1, "false",
+     false, NULL,
+     "true: an alert inside a blackout is stored with status blackout; false: it is dropped "
+     "(202).",
+     NULL},
+    {"blackouts.accept", OPT_STRING, OFF(blackout_accept), 0, 1023, "", false, NULL,
+     "Severities never dropped by a blackout, \"sev,sev\" (only with notification_blackout "
+     "false).",
+     check_sev_list},
+    {"blackouts.duration", OPT_DURATION, OFF(blackout_duration_ms), SEC_MS, 3650 * DAY_MS, "1h",
+     false, NULL, "Length of a blackout created with neither endTime nor duration.", NULL},
     {"http.readers", OPT_UNSIGNED, OFF(readers), 1, 64, "2", false, NULL,
      "Threads serving queries from the store.", NULL},
     {"store.durability", OPT_ENUM, OFF(durability), 0, 2, "batch", false, durability_names,
@@ -680,6 +699,36 @@ static int check_sevmap(const struct opt *o, const char *text, char *msg, size_t
         return 0;
     snprintf(msg, len, "%s: %s", o->name, why);
     return TOCSIN_EINVAL;
+}
+
+/* "name,name": severity names as the severity map spells them ([A-Za-z0-9_-]); whether each is
+ * in the map is checked at start-up, when the map is known. */
+static int check_sev_list(const struct opt *o, const char *text, char *msg, size_t len)
+{
+    size_t run = 0, n = 0;
+
+    for (const char *p = text;; p++) {
+        if (*p == ',' || !*p) {
+            if (!run && *text) {
+                seterr(msg, len, "%s: an empty severity name", o->name);
+                return TOCSIN_EINVAL;
+            }
+            if (++n > SEVMAP_MAX) {
+                seterr(msg, len, "%s: at most %d severities", o->name, SEVMAP_MAX);
+                return TOCSIN_EINVAL;
+            }
+            run = 0;
+            if (!*p)
+                return TOCSIN_OK;
+            continue;
+        }
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+              *p == '_' || *p == '-') ||
+            ++run >= SEV_NAME_MAX) {
+            seterr(msg, len, "%s: '%.64s' is not a list of severity names", o->name, text);
+            return TOCSIN_EINVAL;
+        }
+    }
 }
 
 static int check_listen(const struct opt *o, const char *text, char *msg, size_t len)

@@ -57,6 +57,12 @@ struct config {
     size_t alert_max;                  /* retention bound on stored alerts */
     char *alert_severity_map;          /* [SEVERITY_MAP] "name=code,..."; "" = Alerta's */
     unsigned readers;                  /* reader threads serving queries */
+    /* heartbeats and blackouts (Alerta's settings in brackets) */
+    int64_t heartbeat_timeout_ms;      /* [HEARTBEAT_TIMEOUT] a heartbeat sent without one, 1 d */
+    int64_t heartbeat_max_latency_ms;  /* [HEARTBEAT_MAX_LATENCY] 2000 ms */
+    bool notification_blackout;        /* [NOTIFICATION_BLACKOUT] false: drop (202) */
+    char *blackout_accept;             /* [BLACKOUT_ACCEPT] "sev,sev"; "" = none */
+    int64_t blackout_duration_ms;      /* [BLACKOUT_DURATION] 1 h */
     /* store */
     int durability;            /* enum durability, default batch */
     /* notify */
