@@ -448,6 +448,8 @@ static enum http_outcome alert_op(struct app *a, const struct http_req *req,
         json_decref(j);
         return busy(resp, alerta);
     }
+    arena_free(&m->arena); /* tags and attributes are copied into it */
+    arena_init(&m->arena, req->body_len * 2 + 64 * 1024);
     m->timeout_s = -1;
     if (!strcmp(what, "action")) {
         m->op = AOP_ACTION;
