@@ -81,6 +81,8 @@ static const struct opt opts[] = {
      "Most events or triggers in one request or frame.", NULL},
     {"http.max_connections", OPT_UNSIGNED, OFF(max_connections), 1, 100000, "1024", false, NULL,
      "Most concurrent client connections.", NULL},
+    {"http.readers", OPT_UNSIGNED, OFF(readers), 1, 64, "2", false, NULL,
+     "Threads serving queries from the store.", NULL},
     {"engine.resolve_after", OPT_DURATION, OFF(resolve_after_ms), 0, 30 * DAY_MS, "60s", true,
      NULL, "Default period of false evaluations before an alert resolves itself.", NULL},
     {"engine.queue", OPT_COUNT, OFF(engine_queue), 1, 1048576, "4096", false, NULL,
@@ -124,8 +126,6 @@ static const struct opt opts[] = {
      "Severities and their codes, \"name=code,...\" (lower is more severe); empty: Alerta's "
      "default. Must name normal, informational and indeterminate.",
      check_sevmap},
-    {"http.readers", OPT_UNSIGNED, OFF(readers), 1, 64, "2", false, NULL,
-     "Threads serving queries from the store.", NULL},
     {"store.durability", OPT_ENUM, OFF(durability), 0, 2, "batch", false, durability_names,
      "sync: fsync every commit; batch: group commit (a few ms); none: leave it to the OS.", NULL},
     {"notify.max_attempts", OPT_UNSIGNED, OFF(notify_max_attempts), 1, 100, "10", true, NULL,

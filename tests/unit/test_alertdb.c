@@ -437,7 +437,7 @@ static void test_normal_closes_any(void **state)
     const char *actions[] = {NULL, "ack", "shelve"};
 
     for (int i = 0; i < 3; i++) {
-        char res[8];
+        char res[16];
         struct alert *a;
         snprintf(res, sizeof(res), "r%d", i);
         a = recv_sev(f, res, "e", "major", NULL);
