@@ -233,7 +233,7 @@ static struct emsg *new_alerts_msg(size_t body_len)
 
     if (m) {
         arena_free(&m->arena);
-        arena_init(&m->arena, body_len * 8 + 64 * 1024);
+        arena_init(&m->arena, body_len * 24 + 64 * 1024); /* alerta_parse.h: the ceiling */
     }
     return m;
 }
