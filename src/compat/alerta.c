@@ -69,6 +69,8 @@ struct read_ctx {
     char *href;
     int64_t now;
     struct emsg *then; /* RK_RESOLVE: the operation to hand to the engine once resolved */
+    bool have_counts;  /* counts below are the engine's (lists and counts only) */
+    uint64_t counts[AST_COUNT][SEVMAP_MAX];
     size_t ncust;      /* the principal's customers (0: all), copied: it is borrowed */
     char cust[PRINCIPAL_MAX_CUSTOMERS][PRINCIPAL_NAME_MAX + 1];
     const char *custp[PRINCIPAL_MAX_CUSTOMERS];
@@ -92,7 +94,8 @@ static void run_read(struct app *a, struct store *rs, struct rjob *j, struct htt
     struct read_ctx *c = j->ctx;
     sqlite3 *db = store_native(rs);
     struct aread_opts o = {.now_ms = c->now, .href_base = c->href, .sev = &a->sev,
-                           .customers = c->ncust ? c->custp : NULL, .ncustomers = c->ncust};
+                           .customers = c->ncust ? c->custp : NULL, .ncustomers = c->ncust,
+                           .counts = c->have_counts ? &c->counts[0][0] : NULL};
     struct qparam *p = calloc(QPARAMS_MAX, sizeof(*p));
     char *scratch = malloc(strlen(c->query) + 1);
     struct verr err = {0};
@@ -183,6 +186,12 @@ static enum http_outcome start_read(struct app *a, const struct http_req *req,
     c->kind = kind;
     c->alerta = alerta;
     c->href = href_base(req, alerta);
+    if (kind == RK_ALERTS || kind == RK_COUNT) {
+        pthread_mutex_lock(&a->stats_mu);
+        memcpy(c->counts, a->ast.by_status_sev, sizeof(c->counts));
+        pthread_mutex_unlock(&a->stats_mu);
+        c->have_counts = true;
+    }
     {
         const char *cs[PRINCIPAL_MAX_CUSTOMERS];
         c->ncust = principal_customers(req->principal, cs, PRINCIPAL_MAX_CUSTOMERS);

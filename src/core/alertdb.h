@@ -140,6 +140,10 @@ int alertdb_restore(struct alertdb *db, struct alert *a, int64_t now_ms);
 struct alertdb_stats {
     uint64_t alerts;
     uint64_t by_status[AST_COUNT];
+    /* alerts by status and severity (index in the sevmap): what Alerta's statusCounts and
+     * severityCounts of an unfiltered or status-only list add up, kept here because counting a
+     * million rows in the store takes 0.1-0.4 s */
+    uint64_t by_status_sev[AST_COUNT][SEVMAP_MAX];
     uint64_t heap_bytes;  /* records and their blobs */
     uint64_t received, duplicates, correlated, created, evicted, refused, deleted, expired;
 };

@@ -622,13 +622,40 @@ static int count_groups(struct rd *r, const struct areq *q, struct counts *c, js
     return rc;
 }
 
+/* The counts of a filter on exact statuses only, from the engine's counters. */
+static int counts_kept(const struct rd *r, const struct areq *q, struct counts *c, json_t *stc,
+                       json_t *sev)
+{
+    const struct sevmap *m = r->o->sev;
+
+    for (int st = 0; st < AST_COUNT; st++) {
+        json_int_t in_status = 0;
+        if (q->status_mask && !(q->status_mask & (1u << st)))
+            continue;
+        for (size_t i = 0; i < SEVMAP_MAX; i++) {
+            json_int_t k = (json_int_t)r->o->counts[(size_t)st * SEVMAP_MAX + i];
+            if (!k)
+                continue;
+            in_status += k;
+            if (i < m->n && aj_add(sev, m->name[i], k))
+                return TOCSIN_ENOMEM;
+        }
+        if (in_status && aj_add(stc, astatus_name(st), in_status))
+            return TOCSIN_ENOMEM;
+        c->total += in_status;
+    }
+    return TOCSIN_OK;
+}
+
 static int run_counts(struct rd *r, const struct areq *q, struct counts *c)
 {
     json_t *stc = json_object(), *sev = json_object();
     int rc = stc && sev ? TOCSIN_OK : TOCSIN_ENOMEM;
 
     memset(c, 0, sizeof(*c));
-    if (!rc)
+    if (!rc && r->o->counts && r->o->sev && q->counts_simple)
+        rc = counts_kept(r, q, c, stc, sev);
+    else if (!rc)
         rc = count_groups(r, q, c, stc, sev);
     if (!rc && (!(c->status = aj_sorted(stc)) || !(c->severity = aj_sorted(sev))))
         rc = TOCSIN_ENOMEM;
@@ -1139,18 +1166,12 @@ int aread_notes(sqlite3 *db, const char *alert_id, const struct aread_opts *o, j
 /* ---- set-up and the query string
  * ------------------------------------------------------------------ */
 
-/* Reads on a big table are mostly index walks that fetch a few rows by rid; through mmap a fetch
- * is a memory read instead of a read(2) into SQLite's small page cache (it halves the filtered
- * lists measured at a million alerts). SQLite caps it at its compile-time maximum. */
-#define AREAD_MMAP_BYTES (1024LL * 1024 * 1024)
-
+/* No mmap (PRAGMA mmap_size): it halves the filtered lists at a million alerts, but every page
+ * it touches counts in the daemon's RSS (a 1 GB database would show as 1 GB), an I/O error on
+ * the file becomes SIGBUS, and the lists the consoles send (by status) do not need it. The
+ * readers use SQLite's page cache (store/sqlite.c sets its size). */
 int aread_init_db(sqlite3 *db)
 {
-    char sql[64];
-
-    snprintf(sql, sizeof(sql), "PRAGMA mmap_size = %lld", AREAD_MMAP_BYTES);
-    if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK)
-        return TOCSIN_ESTORE;
     return aread_regexp_register(db);
 }
 

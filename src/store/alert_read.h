@@ -78,6 +78,12 @@ struct aread_opts {
     const struct sevmap *sev;     /* names severityCounts by code (NULL: counted by name) */
     const char *const *customers; /* tenant restriction: only these customers; NULL: all */
     size_t ncustomers;
+    /* Optional: alerts by status and severity index ([AST_COUNT][SEVMAP_MAX], flattened) as
+     * the engine keeps them. A list or count filtered by nothing but exact statuses (what
+     * consoles send) takes its total, statusCounts and severityCounts from here instead of
+     * counting rows (0.1-0.4 s at a million). They may run a few ms ahead of the page's
+     * snapshot. NULL: always count rows. */
+    const uint64_t *counts;
 };
 
 /* Registers REGEXP (PCRE2, compiled patterns cached per statement) and sets mmap_size (index

@@ -143,6 +143,9 @@ struct areq {
     bool show_history, show_raw;
     bool index_only;            /* alert_by_status_sev decides the WHERE (see index_use) */
     bool walk;                  /* ... and gives the order: the page may walk it */
+    bool counts_simple;         /* filtered by exact statuses only: counts can come from
+                                   aread_opts.counts */
+    unsigned status_mask;       /* with counts_simple: 1u << status per status asked, 0 all */
     const struct qfield *group; /* group-by, NULL if none */
 };
 

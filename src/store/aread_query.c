@@ -771,15 +771,27 @@ static void index_use(struct areq *r, const struct qparam *p, size_t n, const st
 
     r->index_only = !o->customers;
     r->walk = r->index_only;
+    r->counts_simple = r->index_only;
+    r->status_mask = 0;
     for (size_t i = 0; i < n; i++) {
         const char *k = p[i].k, *v = p[i].v;
         size_t base = strcspn(k, ".!");
+        if (!strcmp(k, "status")) {
+            int st = astatus_parse(v, strlen(v));
+            if (st < 0)
+                r->counts_simple = false;
+            else
+                r->status_mask |= 1u << st;
+        } else if (name_is("status", k, base) || !strcmp(k, "from-date") ||
+                   !strcmp(k, "to-date")) {
+            r->counts_simple = false;
+        }
         if (!strcmp(k, "sort-by")) {
             v += *v == '-';
             r->walk &= !strcmp(v, "lastReceiveTime") && ++sorts == 1;
         } else if ((!strcmp(k, "q") && *v) || !strcmp(k, "id") ||
                    (!excluded(k, base) && !name_is("status", k, base))) {
-            r->index_only = r->walk = false;
+            r->index_only = r->walk = r->counts_simple = false;
         }
     }
 }
