@@ -6,6 +6,7 @@
 #include "api/common.h"
 #include "compat/alerta_hbbo.h"
 #include "net/auth.h"
+#include "net/authz.h"
 #include "util/clock.h"
 #include "util/err.h"
 #include "util/log.h"
@@ -31,6 +32,31 @@ static enum http_outcome on_http(void *ud, const struct http_req *req, struct ht
         api_json(resp, 200, json_pack("{s:s}", "status", "ok"));
         return HTTP_DONE;
     }
+    /* tocsin's own resources: read:<r> to look, write:<r> to change (Alerta's scope rules) */
+    {
+        static const struct {
+            const char *prefix;
+            const char *resource;
+        } res[] = {
+            {"/http/triggers", "triggers"}, {"/http/events", "events"},
+            {"/api/v1/events", "events"},   {"/api/v1/triggers", "triggers"},
+            {"/api/v1/notifications", "notifications"}, {"/api/v1/stats", "management"},
+            {"/api/v1/admin/", "management"},
+        };
+        for (size_t i = 0; i < sizeof(res) / sizeof(res[0]); i++) {
+            char scope[64];
+            if (strncmp(p, res[i].prefix, strlen(res[i].prefix)) != 0)
+                continue;
+            snprintf(scope, sizeof(scope), "%s:%s",
+                     !strncmp(p, "/api/v1/admin/", 14) ? "admin"
+                     : !strcmp(req->method, "GET")     ? "read"
+                                                       : "write",
+                     res[i].resource);
+            if (!authz_require(req->principal, scope, resp))
+                return HTTP_DONE;
+            break;
+        }
+    }
     if (!strcmp(p, "/http/triggers"))
         return gravitee_http_triggers(a, req, resp);
     if (!strcmp(p, "/http/events") || !strcmp(p, "/api/v1/events"))
@@ -41,6 +67,8 @@ static enum http_outcome on_http(void *ud, const struct http_req *req, struct ht
         return api_alerts(a, req, resp);
     if (!strncmp(p, "/alerta", 7) && (!p[7] || p[7] == '/'))
         return alerta_http(a, req, resp);
+    if (!strncmp(p, "/api/v1/keys", 12) && (!p[12] || p[12] == '/'))
+        return api_keys(a, req, resp, p + 7, false);
     if (alerta_hbbo_owns(p, false))
         return alerta_hbbo_http(a, req, resp, false, p);
     if (!strcmp(p, "/api/v1/notifications"))
@@ -60,8 +88,7 @@ static bool on_ws_open(void *ud, uint64_t conn, const char *path, const struct p
                : !strcmp(path, "/ws/events") ? WS_EVENTS
                                              : 0;
 
-    (void)who;
-    if (!kind)
+    if (!kind || !principal_allows(who, kind == WS_TRIGGERS ? "write:triggers" : "write:events"))
         return false;
     if (a->ws_n == a->ws_cap) {
         size_t nc = a->ws_cap ? a->ws_cap * 2 : 16;

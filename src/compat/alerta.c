@@ -10,6 +10,7 @@
 #include "api/common.h"
 #include "compat/alerta_hbbo.h"
 #include "compat/alerta_parse.h"
+#include "net/authz.h"
 #include "store/alert_read.h"
 #include "store/store.h"
 #include "util/err.h"
@@ -69,6 +70,11 @@ struct read_ctx {
     char *href;
     int64_t now;
     struct emsg *then; /* RK_RESOLVE: the operation to hand to the engine once resolved */
+    bool have_counts;  /* counts below are the engine's (lists and counts only) */
+    uint64_t counts[AST_COUNT][SEVMAP_MAX];
+    size_t ncust;      /* the principal's customers (0: all), copied: it is borrowed */
+    char cust[PRINCIPAL_MAX_CUSTOMERS][PRINCIPAL_NAME_MAX + 1];
+    const char *custp[PRINCIPAL_MAX_CUSTOMERS];
 };
 
 static void read_ctx_free(void *p)
@@ -88,7 +94,9 @@ static void run_read(struct app *a, struct store *rs, struct rjob *j, struct htt
 {
     struct read_ctx *c = j->ctx;
     sqlite3 *db = store_native(rs);
-    struct aread_opts o = {.now_ms = c->now, .href_base = c->href, .sev = &a->sev};
+    struct aread_opts o = {.now_ms = c->now, .href_base = c->href, .sev = &a->sev,
+                           .customers = c->ncust ? c->custp : NULL, .ncustomers = c->ncust,
+                           .counts = c->have_counts ? &c->counts[0][0] : NULL};
     struct qparam *p = calloc(QPARAMS_MAX, sizeof(*p));
     char *scratch = malloc(strlen(c->query) + 1);
     struct verr err = {0};
@@ -179,6 +187,20 @@ static enum http_outcome start_read(struct app *a, const struct http_req *req,
     c->kind = kind;
     c->alerta = alerta;
     c->href = href_base(req, alerta);
+    if (kind == RK_ALERTS || kind == RK_COUNT) {
+        pthread_mutex_lock(&a->stats_mu);
+        memcpy(c->counts, a->ast.by_status_sev, sizeof(c->counts));
+        pthread_mutex_unlock(&a->stats_mu);
+        c->have_counts = true;
+    }
+    {
+        const char *cs[PRINCIPAL_MAX_CUSTOMERS];
+        c->ncust = principal_customers(req->principal, cs, PRINCIPAL_MAX_CUSTOMERS);
+        for (size_t i = 0; i < c->ncust; i++) {
+            snprintf(c->cust[i], sizeof(c->cust[i]), "%s", cs[i]);
+            c->custp[i] = c->cust[i];
+        }
+    }
     c->now = app_now_ms(a);
     c->then = then;
     j->req_id = req->id;
@@ -205,7 +227,10 @@ static enum http_outcome submit(struct app *a, const struct http_req *req, struc
         return HTTP_DONE;
     }
     m->href_base = href_base(req, alerta);
-    if (id && !uuid_from_text(id, strlen(id), m->alert_id))
+    /* A prefix is resolved by a reader; so is any id for a principal restricted to customers,
+     * since the reader applies the restriction (an alert of another customer is "not found"). */
+    if (id && (!uuid_from_text(id, strlen(id), m->alert_id) ||
+               (req->principal && req->principal->ncustomers > 0)))
         return start_read(a, req, resp, alerta, RK_RESOLVE, id, m);
     if (app_to_engine(a, m, false))
         return busy(resp, alerta);
@@ -218,7 +243,7 @@ static struct emsg *new_alerts_msg(size_t body_len)
 
     if (m) {
         arena_free(&m->arena);
-        arena_init(&m->arena, body_len * 8 + 64 * 1024);
+        arena_init(&m->arena, body_len * 24 + 64 * 1024); /* alerta_parse.h: the ceiling */
     }
     return m;
 }
@@ -233,6 +258,10 @@ static enum http_outcome post_alerts(struct app *a, const struct http_req *req,
     bool was_array = false;
     size_t n = 0;
 
+    if (!authz_require(req->principal, "write:alerts", resp)) {
+        emsg_free(m);
+        return HTTP_DONE;
+    }
     if (!m) {
         fail(resp, alerta, 503, NULL, "out of memory");
         return HTTP_DONE;
@@ -247,6 +276,21 @@ static enum http_outcome post_alerts(struct app *a, const struct http_req *req,
         emsg_free(m);
         fail(resp, alerta, 400, "body", "no alerts");
         return HTTP_DONE;
+    }
+    for (size_t i = 0; i < n; i++) { /* Alerta's assign_customer */
+        char msg[300];
+        if (authz_assign_customer(req->principal, ins[i].customer, "admin:alerts",
+                                  &ins[i].customer, msg, sizeof(msg))) {
+            emsg_free(m);
+            fail(resp, alerta, 400, "customer", msg);
+            return HTTP_DONE;
+        }
+        if (ins[i].customer && !(ins[i].customer = arena_strndup(&m->arena, ins[i].customer,
+                                                                 strlen(ins[i].customer)))) {
+            emsg_free(m);
+            fail(resp, alerta, 503, NULL, "out of memory");
+            return HTTP_DONE;
+        }
     }
     /* the engine owns the array: copy it out of the arena's lifetime rules into malloc */
     m->ains = malloc(n * sizeof(*m->ains));
@@ -414,6 +458,8 @@ static enum http_outcome alert_op(struct app *a, const struct http_req *req,
         json_decref(j);
         return busy(resp, alerta);
     }
+    arena_free(&m->arena); /* tags and attributes are copied into it */
+    arena_init(&m->arena, req->body_len * 2 + 64 * 1024);
     m->timeout_s = -1;
     if (!strcmp(what, "action")) {
         m->op = AOP_ACTION;
@@ -497,6 +543,12 @@ static enum http_outcome one_alert(struct app *a, const struct http_req *req,
         fail(resp, alerta, 404, NULL, "not found");
         return HTTP_DONE;
     }
+    if (!authz_require(req->principal,
+                       !strcmp(req->method, "GET")      ? "read:alerts"
+                       : !strcmp(req->method, "DELETE") ? "delete:alerts"
+                                                        : "write:alerts",
+                       resp))
+        return HTTP_DONE;
     if (!strcmp(req->method, "GET")) {
         if (!*what)
             return start_read(a, req, resp, alerta, RK_ALERT, id, NULL);
@@ -513,6 +565,8 @@ static enum http_outcome one_alert(struct app *a, const struct http_req *req,
 static enum http_outcome collection(struct app *a, const struct http_req *req,
                                     struct http_resp *resp, bool alerta, const char *rest)
 {
+    if (!authz_require(req->principal, "read:alerts", resp))
+        return HTTP_DONE;
     if (!*rest)
         return start_read(a, req, resp, alerta, RK_ALERTS, NULL, NULL);
     if (!strcmp(rest, "/count"))
@@ -574,8 +628,13 @@ enum http_outcome alerta_http(struct app *a, const struct http_req *req, struct 
         }
         return collection(a, req, resp, true, p + 7);
     }
-    if (!strcmp(p, "/environments") || !strcmp(p, "/services"))
+    if (!strcmp(p, "/environments") || !strcmp(p, "/services")) {
+        if (!authz_require(req->principal, "read:alerts", resp))
+            return HTTP_DONE;
         return start_read(a, req, resp, true, RK_FACET, p + 1, NULL);
+    }
+    if (!strncmp(p, "/key", 4))
+        return api_keys(a, req, resp, p, true);
     if (!strcmp(p, "/management/gtg")) {
         resp->status = 200;
         resp->content_type = "text/plain";
@@ -583,8 +642,11 @@ enum http_outcome alerta_http(struct app *a, const struct http_req *req, struct 
         resp->body_len = 2;
         return HTTP_DONE;
     }
-    if (!strcmp(p, "/management/housekeeping"))
+    if (!strcmp(p, "/management/housekeeping")) {
+        if (!authz_require(req->principal, "admin:management", resp))
+            return HTTP_DONE;
         return housekeeping(a, req, resp);
+    }
     if (alerta_hbbo_owns(p, true))
         return alerta_hbbo_http(a, req, resp, true, p);
     if (!strcmp(p, "") || !strcmp(p, "/")) {

@@ -87,8 +87,8 @@ bool alerta_hbbo_owns(const char *path, bool alerta)
 static enum http_outcome fail(struct http_resp *resp, bool alerta, int status, const char *field,
                               const char *msg)
 {
-    char *body = alerta ? alerta_error_json(status, field, msg)
-                        : api_error_json(status, field, msg, false);
+    char *body =
+        alerta ? alerta_error_json(status, field, msg) : api_error_json(status, field, msg, false);
 
     resp->status = status;
     resp->body = body;
@@ -179,7 +179,7 @@ struct listq {
 static enum http_outcome parse_query(const struct http_req *req, struct http_resp *resp,
                                      bool alerta, struct hbbo_req *r, bool hb)
 {
-    char *scratch = strdup(req->query), *save = NULL;
+    char *scratch = strdup(req->query), *next;
     struct listq q = {.nsorts = 0};
     struct verr err = {0};
     size_t n = 0;
@@ -187,10 +187,14 @@ static enum http_outcome parse_query(const struct http_req *req, struct http_res
 
     if (!scratch)
         return fail(resp, alerta, 503, NULL, "out of memory");
-    for (char *kv = strtok_r(scratch, "&", &save); kv && n < QPARAMS_MAX;
-         kv = strtok_r(NULL, "&", &save), n++) {
-        char *v = strchr(kv, '=');
+    for (char *kv = scratch; kv && n < QPARAMS_MAX; kv = next, n++) {
+        char *v;
         int st;
+        if ((next = strchr(kv, '&')))
+            *next++ = '\0';
+        if (!*kv)
+            continue;
+        v = strchr(kv, '=');
         if (v)
             *v++ = '\0';
         else
@@ -217,10 +221,9 @@ static enum http_outcome parse_query(const struct http_req *req, struct http_res
     r->page_size = 0;
     if (!rc && hb && q.page && !whole(q.page, INT32_MIN, INT32_MAX, &r->page))
         rc = verr_set(&err, "page", "page must be a whole number");
-    if (!rc && hb && q.page_size &&
-        !whole(q.page_size, 0, HBBO_MAX_PAGE, &r->page_size))
-        rc = verr_set(&err, "page-size", "page-size must be a whole number up to %d",
-                      HBBO_MAX_PAGE);
+    if (!rc && hb && q.page_size && !whole(q.page_size, 0, HBBO_MAX_PAGE, &r->page_size))
+        rc =
+            verr_set(&err, "page-size", "page-size must be a whole number up to %d", HBBO_MAX_PAGE);
     if (!rc && hb && !q.page_size && q.limit && !whole(q.limit, 0, HBBO_MAX_PAGE, &r->page_size))
         rc = verr_set(&err, "limit", "limit must be a whole number up to %d", HBBO_MAX_PAGE);
     free(scratch); /* the sort names were copied by the parse */
@@ -240,8 +243,8 @@ static enum http_outcome parse_query(const struct http_req *req, struct http_res
 static bool pick_op(const struct route *rt, const char *method, enum hbbo_op *op,
                     const char **scope)
 {
-    bool get = !strcmp(method, "GET"), post = !strcmp(method, "POST"),
-         put = !strcmp(method, "PUT"), del = !strcmp(method, "DELETE");
+    bool get = !strcmp(method, "GET"), post = !strcmp(method, "POST"), put = !strcmp(method, "PUT"),
+         del = !strcmp(method, "DELETE");
     const char *rd = rt->hb ? "read:heartbeats" : "read:blackouts";
     const char *wr = rt->hb ? "write:heartbeats" : "write:blackouts";
 
@@ -276,8 +279,8 @@ static bool pick_op(const struct route *rt, const char *method, enum hbbo_op *op
     return false;
 }
 
-static enum http_outcome read_body(const struct http_req *req, struct http_resp *resp,
-                                   bool alerta, struct hbbo_req *r)
+static enum http_outcome read_body(const struct http_req *req, struct http_resp *resp, bool alerta,
+                                   struct hbbo_req *r)
 {
     struct verr err = {0};
 

@@ -242,6 +242,15 @@ static int indeterminate_name(const struct alertdb *db)
     return db->cfg.sev.normal_name;
 }
 
+/* Counts a in (delta 1) or out (delta -1) of the statistics by status and severity. Every change
+ * of status or severity is bracketed by the two. */
+static void account(struct alertdb *db, const struct alert *a, int delta)
+{
+    db->st.by_status[a->status] += (uint64_t)(int64_t)delta;
+    if (a->sev_name < SEVMAP_MAX)
+        db->st.by_status_sev[a->status][a->sev_name] += (uint64_t)(int64_t)delta;
+}
+
 /* ---- retention list (closed and expired alerts, oldest first) --------------------------------- */
 
 static bool in_ret(const struct alertdb *db, const struct alert *a)
@@ -412,7 +421,7 @@ static void index_add(struct alertdb *db, struct alert *a)
     htab_add(&db->by_res, a, res_hash(a), res_hash);
     htab_add(&db->by_id, a, id_hash(a), id_hash);
     db->st.alerts++;
-    db->st.by_status[a->status]++;
+    account(db, a, 1);
     db->st.heap_bytes += alert_heap_bytes(a);
     ret_sync(db, a);
 }
@@ -423,7 +432,7 @@ static void index_del(struct alertdb *db, struct alert *a)
     htab_del(&db->by_res, a, res_hash(a));
     htab_del(&db->by_id, a, id_hash(a));
     db->st.alerts--;
-    db->st.by_status[a->status]--;
+    account(db, a, -1);
     db->st.heap_bytes -= alert_heap_bytes(a);
     ret_unlink(db, a);
     timer_cancel(db->wheel, &a->tm);
@@ -676,12 +685,11 @@ static int32_t timeout_of(const struct alertdb *db, const struct alert_in *in)
     return (int32_t)(t > INT32_MAX ? INT32_MAX : t);
 }
 
+/* Within an account(-1) .. account(1) bracket. */
 static void set_status(struct alertdb *db, struct alert *a, int status)
 {
     if (a->status == status)
         return;
-    db->st.by_status[a->status]--;
-    db->st.by_status[status]++;
     a->status = (uint8_t)status;
     ret_sync(db, a);
 }
@@ -901,7 +909,9 @@ static int receive_dup(struct alertdb *db, struct alert *a, const struct alert_i
     }
     a->duplicate_count++;
     a->repeat = true;
+    account(db, a, -1);
     set_status(db, a, t.status);
+    account(db, a, 1);
     if (t.status != old_status) {
         a->update_ms = db->now;
         rc = hist_add(db, a, c, HT_STATUS, a->sev_name, t.status, in->text, user, a->timeout_s,
@@ -954,6 +964,7 @@ static int receive_corr(struct alertdb *db, struct alert *a, const struct alert_
         alert_change_free(c);
         return TOCSIN_ENOMEM;
     }
+    account(db, a, -1);
     a->prev_sev_name = a->sev_name;
     a->previous_severity = a->severity;
     a->sev_name = (uint8_t)t.sev_name;
@@ -965,6 +976,7 @@ static int receive_corr(struct alertdb *db, struct alert *a, const struct alert_
     a->receive_ms = db->now;
     a->update_ms = db->now;
     set_status(db, a, t.status);
+    account(db, a, 1);
     if (t.status != AST_SHELVED && t.status != AST_ACK)
         a->action_timeout_s = 0;
     rc = hist_add(db, a, c, HT_SEVERITY, a->sev_name, t.status, in->text, user, a->timeout_s,
@@ -1049,6 +1061,7 @@ static int apply_transition(struct alertdb *db, struct alert *a, int action,
                     : action == ACT_ACK  ? db->cfg.ack_timeout_s
                                          : a->timeout_s;
     hto = (int32_t)(timeout_s > INT32_MAX ? INT32_MAX : timeout_s);
+    account(db, a, -1);
     if (t->sev_name != a->sev_name) {
         a->prev_sev_name = a->sev_name;
         a->previous_severity = a->severity;
@@ -1057,6 +1070,7 @@ static int apply_transition(struct alertdb *db, struct alert *a, int action,
         a->trend = (uint8_t)alert_trend(a->previous_severity, a->severity);
     }
     set_status(db, a, t->status);
+    account(db, a, 1);
     if (t->status != old)
         a->update_ms = db->now;
     if (action == ACT_ACK || action == ACT_SHELVE) {
@@ -1112,7 +1126,9 @@ int alertdb_set_status(struct alertdb *db, const uint8_t id[16], int status, con
         return TOCSIN_ENOMEM;
     if (status != a->status)
         a->update_ms = now_ms;
+    account(db, a, -1);
     set_status(db, a, status);
+    account(db, a, 1);
     if (status != AST_ACK && status != AST_SHELVED)
         a->action_timeout_s = 0;
     rc = hist_add(db, a, c, HT_STATUS, a->sev_name, status, text, user,
@@ -1227,7 +1243,9 @@ static int release_one(struct alertdb *db, struct alert *a)
      * alert received during it) would keep the alert there for good, so it re-opens too. */
     if (to == AST_UNKNOWN || to == AST_BLACKOUT || to >= AST_COUNT)
         to = AST_OPEN;
+    account(db, a, -1);
     set_status(db, a, to);
+    account(db, a, 1);
     a->update_ms = db->now;
     if (to != AST_ACK && to != AST_SHELVED)
         a->action_timeout_s = 0;

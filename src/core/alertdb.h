@@ -135,8 +135,9 @@ void alertdb_housekeeping(struct alertdb *db, int64_t expired_after_s, int64_t i
 
 /* A blackout ended (tocsin's event; Alerta has none): each alert in status blackout for which
  * `covered(ud, alert)` is false goes back to the status it had before the blackout, as Alerta's
- * transition does for an alert in blackout (rule BLK-2: the previous history entry's status;
- * when that is unknown or blackout too, open), with a "status" history entry "blackout ended".
+ * transition does for an alert in blackout (rule BLK-2: the previous history entry's status,
+ * open when there is none), with a "status" history entry "blackout ended". When that status
+ * is blackout too, the alert opens (Alerta's BLK-* would keep it in blackout for good).
  * `covered` must not change the db. Cost: one walk over the id index, O(alerts), skipped when
  * no alert is in blackout: blackouts end rarely, and keeping a per-status index for them would
  * tax every status change instead. *released (may be NULL) counts the alerts changed.
@@ -152,6 +153,10 @@ int alertdb_restore(struct alertdb *db, struct alert *a, int64_t now_ms);
 struct alertdb_stats {
     uint64_t alerts;
     uint64_t by_status[AST_COUNT];
+    /* alerts by status and severity (index in the sevmap): what Alerta's statusCounts and
+     * severityCounts of an unfiltered or status-only list add up, kept here because counting a
+     * million rows in the store takes 0.1-0.4 s */
+    uint64_t by_status_sev[AST_COUNT][SEVMAP_MAX];
     uint64_t heap_bytes;  /* records and their blobs */
     uint64_t received, duplicates, correlated, created, evicted, refused, deleted, expired;
 };

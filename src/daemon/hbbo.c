@@ -15,10 +15,10 @@
 #include "util/id.h"
 #include "util/log.h"
 
-#define OWN_ORIGIN "tocsin"        /* origin of an alert sent without one (alertdb's default) */
-#define OWN_SOURCE "heartbeat"     /* source of the alerts heartbeats raise */
-#define ALERT_ARENA_MAX (1 << 20)  /* bytes of one heartbeat alert or one blackout subject */
-#define MSG_MAX 256                /* an error message built here */
+#define OWN_ORIGIN "tocsin"       /* origin of an alert sent without one (alertdb's default) */
+#define OWN_SOURCE "heartbeat"    /* source of the alerts heartbeats raise */
+#define ALERT_ARENA_MAX (1 << 20) /* bytes of one heartbeat alert or one blackout subject */
+#define MSG_MAX 256               /* an error message built here */
 
 struct hbbo {
     struct app *a;
@@ -67,8 +67,8 @@ static void forget(struct hbbo *h, const char *kind, const char *id)
 
 static bool is_normal(const struct app *a, const struct alert_in *in)
 {
-    int s = in->severity >= 0 && (size_t)in->severity < a->sev.n ? in->severity
-                                                                   : a->sev.normal_name;
+    int s =
+        in->severity >= 0 && (size_t)in->severity < a->sev.n ? in->severity : a->sev.normal_name;
     return a->sev.code[s] == a->sev.normal;
 }
 
@@ -98,8 +98,8 @@ static void resolve_alert(struct hbbo *h, const struct heartbeat *hb, int64_t at
 
     arena_init(&ar, ALERT_ARENA_MAX);
     rc = heartbeat_ok_alert(h->hbs, hb, &h->a->sev, at, &ar, &in);
-    if (!rc && alertdb_find_key(h->a->alerts, in.environment, in.resource, "HeartbeatFail",
-                                in.customer))
+    if (!rc &&
+        alertdb_find_key(h->a->alerts, in.environment, in.resource, "HeartbeatFail", in.customer))
         rc = receive_own(h, &in, at);
     if (rc)
         log_warn("heartbeat_alert_failed", "heartbeat=%s alert=HeartbeatOK reason=\"%s\"", hb->id,
@@ -119,8 +119,8 @@ static void on_expired(void *ud, struct heartbeat *hb, int64_t deadline_ms)
     if (!rc)
         rc = receive_own(h, &in, deadline_ms);
     if (rc)
-        log_warn("heartbeat_alert_failed", "heartbeat=%s alert=HeartbeatFail reason=\"%s\"",
-                 hb->id, tocsin_strerror(rc));
+        log_warn("heartbeat_alert_failed", "heartbeat=%s alert=HeartbeatFail reason=\"%s\"", hb->id,
+                 tocsin_strerror(rc));
     arena_free(&ar);
     save_hb(h, hb); /* "raised" is part of the stored form */
 }
@@ -369,7 +369,9 @@ int hbbo_incoming(struct app *a, const struct alert_in *in, int64_t now_ms, stru
         }
     } else {
         switch (blackout_decide(h->bos, &a->sev, in, &d, now_ms, NULL)) {
-        case BLACKOUT_PASS: v->kind = HBBO_PASS; break;
+        case BLACKOUT_PASS:
+            v->kind = HBBO_PASS;
+            break;
         case BLACKOUT_DROP:
             v->kind = HBBO_DROPPED;
             v->body = accepted_json(in, "Suppressed alert during blackout period");
@@ -487,8 +489,7 @@ static bool hb_post(struct hbbo *h, struct emsg *m, int64_t now, int *status, ch
         fail_err(h->a, m, rc, &err);
         return false;
     }
-    if (authz_assign_customer(&r->who, hb->customer, "admin:heartbeats", &cust, msg,
-                              sizeof(msg))) {
+    if (authz_assign_customer(&r->who, hb->customer, "admin:heartbeats", &cust, msg, sizeof(msg))) {
         heartbeat_free(hb);
         fail_req(h->a, m, 400, "customer", msg);
         return false;
@@ -591,8 +592,8 @@ static void hb_list(struct hbbo *h, struct emsg *m, int64_t now)
         }
     free(v);
     o = json_pack("{s:s,s:I,s:I,s:I,s:b,s:o*,s:I}", "status", "ok", "page", (json_int_t)r->page,
-                  "pageSize", (json_int_t)ps, "pages", (json_int_t)pages, "more",
-                  r->page < pages, "heartbeats", arr, "total", (json_int_t)n);
+                  "pageSize", (json_int_t)ps, "pages", (json_int_t)pages, "more", r->page < pages,
+                  "heartbeats", arr, "total", (json_int_t)n);
     if (o && !n)
         json_object_set_new(o, "message", json_string("not found"));
     s = dump(o);
@@ -630,8 +631,8 @@ static bool bo_post(struct hbbo *h, struct emsg *m, int64_t now, int *status, ch
     /* Alerta's view: an admin may name the user, anybody else is the user. */
     if ((!is_blackout_admin(&r->who) || !b->user) && set_str(&b->user, principal_user(&r->who)))
         rc = TOCSIN_ENOMEM;
-    if (!rc && authz_assign_customer(&r->who, b->customer, "admin:blackouts", &cust, msg,
-                                     sizeof(msg))) {
+    if (!rc &&
+        authz_assign_customer(&r->who, b->customer, "admin:blackouts", &cust, msg, sizeof(msg))) {
         blackout_free(b);
         fail_req(h->a, m, 400, "customer", msg);
         return false;
@@ -649,8 +650,8 @@ static bool bo_post(struct hbbo *h, struct emsg *m, int64_t now, int *status, ch
     }
     save_bo(h, b);
     *status = 201;
-    *body = dump(json_pack("{s:s,s:s,s:o*}", "status", "ok", "id", b->id, "blackout",
-                           bo_json(m, b, now)));
+    *body = dump(
+        json_pack("{s:s,s:s,s:o*}", "status", "ok", "id", b->id, "blackout", bo_json(m, b, now)));
     return true;
 }
 
@@ -673,8 +674,8 @@ static void bo_get(struct hbbo *h, struct emsg *m, int64_t now)
         fail_req(h->a, m, 404, "id", "not found");
         return;
     }
-    s = dump(json_pack("{s:s,s:i,s:o*}", "status", "ok", "total", 1, "blackout",
-                       bo_json(m, b, now)));
+    s = dump(
+        json_pack("{s:s,s:i,s:o*}", "status", "ok", "total", 1, "blackout", bo_json(m, b, now)));
     if (!s)
         fail_req(h->a, m, 503, NULL, "out of memory");
     else
@@ -734,8 +735,8 @@ static bool bo_put(struct hbbo *h, struct emsg *m, int64_t now, int *status, cha
      * when it was given or the principal forces one, so an update that does not mention it
      * keeps it. A customer of the wrong type is left to the update's own 400. */
     if (json_object_size(r->body) && (!given || json_is_string(given) || json_is_null(given))) {
-        if (authz_assign_customer(&r->who, json_string_value(given), "admin:blackouts", &cust,
-                                  msg, sizeof(msg))) {
+        if (authz_assign_customer(&r->who, json_string_value(given), "admin:blackouts", &cust, msg,
+                                  sizeof(msg))) {
             fail_req(h->a, m, 400, "customer", msg);
             return false;
         }
@@ -784,16 +785,36 @@ bool hbbo_handle(struct app *a, struct emsg *m, struct effects *fx, int64_t now_
         return false;
     h->fx = fx;
     switch (m->hbbo->op) {
-    case HBBO_HB_POST: later = hb_post(h, m, now_ms, status, body); break;
-    case HBBO_HB_GET: hb_get(h, m, now_ms); break;
-    case HBBO_HB_LIST: hb_list(h, m, now_ms); break;
-    case HBBO_HB_DELETE: later = hb_delete(h, m, now_ms, status, body); break;
-    case HBBO_HEALTH: health(h, m, now_ms); break;
-    case HBBO_BO_POST: later = bo_post(h, m, now_ms, status, body); break;
-    case HBBO_BO_GET: bo_get(h, m, now_ms); break;
-    case HBBO_BO_LIST: bo_list(h, m, now_ms); break;
-    case HBBO_BO_PUT: later = bo_put(h, m, now_ms, status, body); break;
-    case HBBO_BO_DELETE: later = bo_delete(h, m, now_ms, status, body); break;
+    case HBBO_HB_POST:
+        later = hb_post(h, m, now_ms, status, body);
+        break;
+    case HBBO_HB_GET:
+        hb_get(h, m, now_ms);
+        break;
+    case HBBO_HB_LIST:
+        hb_list(h, m, now_ms);
+        break;
+    case HBBO_HB_DELETE:
+        later = hb_delete(h, m, now_ms, status, body);
+        break;
+    case HBBO_HEALTH:
+        health(h, m, now_ms);
+        break;
+    case HBBO_BO_POST:
+        later = bo_post(h, m, now_ms, status, body);
+        break;
+    case HBBO_BO_GET:
+        bo_get(h, m, now_ms);
+        break;
+    case HBBO_BO_LIST:
+        bo_list(h, m, now_ms);
+        break;
+    case HBBO_BO_PUT:
+        later = bo_put(h, m, now_ms, status, body);
+        break;
+    case HBBO_BO_DELETE:
+        later = bo_delete(h, m, now_ms, status, body);
+        break;
     }
     h->fx = NULL;
     if (later && !*body) { /* the change stands; only its answer could not be built */

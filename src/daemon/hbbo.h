@@ -26,12 +26,20 @@
 struct app;
 struct emsg;
 
-#define HBBO_PAGE_SIZE 50      /* heartbeats per page when page-size is not given (Alerta's) */
-#define HBBO_MAX_PAGE 10000    /* largest page-size accepted */
+#define HBBO_PAGE_SIZE 50   /* heartbeats per page when page-size is not given (Alerta's) */
+#define HBBO_MAX_PAGE 10000 /* largest page-size accepted */
 
 enum hbbo_op {
-    HBBO_HB_POST = 0, HBBO_HB_GET, HBBO_HB_LIST, HBBO_HB_DELETE, HBBO_HEALTH,
-    HBBO_BO_POST, HBBO_BO_GET, HBBO_BO_LIST, HBBO_BO_PUT, HBBO_BO_DELETE
+    HBBO_HB_POST = 0,
+    HBBO_HB_GET,
+    HBBO_HB_LIST,
+    HBBO_HB_DELETE,
+    HBBO_HEALTH,
+    HBBO_BO_POST,
+    HBBO_BO_GET,
+    HBBO_BO_LIST,
+    HBBO_BO_PUT,
+    HBBO_BO_DELETE
 };
 
 /* What an EM_HBBO message asks (emsg.hbbo). Validated on the network thread as far as can be
@@ -78,7 +86,7 @@ enum hbbo_verdict_kind {
 };
 struct hbbo_verdict {
     enum hbbo_verdict_kind kind;
-    char *body; /* HBBO_HEARTBEAT / HBBO_DROPPED: Alerta's 202 body, owned by the caller */
+    char *body;      /* HBBO_HEARTBEAT / HBBO_DROPPED: Alerta's 202 body, owned by the caller */
     struct verr err; /* on error: status (400, 409, 413, 503), field and message */
 };
 /* Returns TOCSIN_OK with *v filled, or an error with v->err set (the alert is refused). */

@@ -9,6 +9,7 @@ the tests move the engine's test clock."""
 import time
 
 import pytest
+import requests
 
 from helpers import expect_status
 
@@ -279,7 +280,7 @@ def test_blackout_bad_input(daemon):
     t = now(daemon)
     for body, field in [({}, "environment"), ({"environment": ""}, "environment"),
                         ({"environment": "P", "service": "Web"}, "service"),
-                        ({"environment": "P", "tags": [1]}, "tags"),
+                        ({"environment": "P", "tags": [1]}, "tags[0]"),
                         ({"environment": "P", "startTime": "soon"}, "startTime"),
                         ({"environment": "P", "startTime": iso(t), "endTime": iso(t - 1000)},
                          "endTime"),
@@ -403,3 +404,69 @@ def test_lists_empty(daemon, path):
     r = daemon.get(path)
     expect_status(r, 200)
     assert r.json()["total"] == 0
+
+
+# ---- scopes and customers -------------------------------------------------------------------
+
+def make_key(d, **body):
+    r = d.post("/alerta/key", body)
+    expect_status(r, 201, f"POST /alerta/key {body}")
+    return r.json()["key"]
+
+
+def with_key(d, key, method, path, **kw):
+    return requests.request(method, d.url + path, headers={"Authorization": f"Key {key}"},
+                            timeout=10, **kw)
+
+
+def test_scopes(daemon_factory):
+    d = daemon_factory(auth=True, admin=True)
+    reader = make_key(d, scopes=["read:heartbeats", "read:blackouts"])
+    writer = make_key(d, scopes=["write:heartbeats"])
+    expect_status(with_key(d, reader, "GET", "/alerta/heartbeats"), 200)
+    expect_status(with_key(d, reader, "GET", "/api/v1/blackouts"), 200)
+    r = with_key(d, reader, "POST", "/alerta/heartbeat", json={"origin": "x"})
+    expect_status(r, 403)
+    assert r.json()["message"] == "Missing required scope: write:heartbeats"
+    r = with_key(d, reader, "POST", "/api/v1/blackouts", json={"environment": "P"})
+    expect_status(r, 403)
+    assert r.json()["error"] == "Missing required scope: write:blackouts"
+    hid = with_key(d, writer, "POST", "/alerta/heartbeat", json={"origin": "x"}).json()["id"]
+    expect_status(with_key(d, writer, "GET", f"/alerta/heartbeat/{hid}"), 200)  # write > read
+    expect_status(with_key(d, writer, "GET", "/alerta/blackouts"), 403)
+    expect_status(with_key(d, reader, "DELETE", f"/alerta/heartbeat/{hid}"), 403)
+    expect_status(with_key(d, writer, "DELETE", f"/alerta/heartbeat/{hid}"), 200)
+    # the healthcheck needs no scope, only credentials
+    expect_status(with_key(d, reader, "GET", "/alerta/management/healthcheck"), 200)
+
+
+def test_customers(daemon_factory):
+    d = daemon_factory(auth=True, admin=True, config={"auth": {"customer_views": "true"}})
+    acme = make_key(d, scopes=["read", "write"], customer="acme")
+    other = make_key(d, scopes=["read", "write"], customer="other")
+    r = with_key(d, acme, "POST", "/alerta/heartbeat", json={"origin": "job"})
+    expect_status(r, 201)
+    hb = r.json()["heartbeat"]
+    assert hb["customer"] == "acme"
+    r = with_key(d, acme, "POST", "/alerta/heartbeat", json={"origin": "job", "customer": "other"})
+    expect_status(r, 400)
+    assert r.json()["field"] == "customer"
+    # the same origin for another customer is another heartbeat
+    assert with_key(d, other, "POST", "/alerta/heartbeat",
+                    json={"origin": "job"}).json()["id"] != hb["id"]
+    assert [h["customer"] for h in with_key(d, acme, "GET", "/alerta/heartbeats")
+            .json()["heartbeats"]] == ["acme"]
+    expect_status(with_key(d, other, "GET", f"/alerta/heartbeat/{hb['id']}"), 404)
+    expect_status(with_key(d, other, "DELETE", f"/alerta/heartbeat/{hb['id']}"), 404)
+    assert d.get("/alerta/heartbeats").json()["total"] == 2  # the administrator sees both
+    r = with_key(d, acme, "POST", "/alerta/blackout", json={"environment": "Production"})
+    expect_status(r, 201)
+    b = r.json()["blackout"]
+    assert b["customer"] == "acme" and b["user"] == "admin"
+    expect_status(with_key(d, other, "GET", f"/alerta/blackout/{b['id']}"), 404)
+    expect_status(with_key(d, other, "PUT", f"/alerta/blackout/{b['id']}",
+                           json={"text": "x"}), 404)
+    assert with_key(d, other, "GET", "/alerta/blackouts").json()["total"] == 0
+    # with customer views, acme's blackout holds acme's alerts only
+    expect_status(with_key(d, acme, "POST", "/alerta/alert", json=alert()), 202)
+    expect_status(with_key(d, other, "POST", "/alerta/alert", json=alert()), 201)

@@ -437,7 +437,7 @@ static void test_normal_closes_any(void **state)
     const char *actions[] = {NULL, "ack", "shelve"};
 
     for (int i = 0; i < 3; i++) {
-        char res[8];
+        char res[16];
         struct alert *a;
         snprintf(res, sizeof(res), "r%d", i);
         a = recv_sev(f, res, "e", "major", NULL);
@@ -879,6 +879,38 @@ static void test_many(void **state)
     assert_int_equal(st.received, 20000);
     assert_int_equal(st.created + st.duplicates + st.correlated, 20000);
     assert_int_equal(st.by_status[AST_OPEN], 5000);
+    {
+        uint64_t major = 0, minor = 0, total = 0;
+        for (int s2 = 0; s2 < AST_COUNT; s2++)
+            for (int i = 0; i < SEVMAP_MAX; i++)
+                total += st.by_status_sev[s2][i];
+        major = st.by_status_sev[AST_OPEN][sev(f, "major")];
+        minor = st.by_status_sev[AST_OPEN][sev(f, "minor")];
+        assert_int_equal(total, 5000);
+        assert_int_equal(major + minor, 5000);
+    }
+}
+
+/* The counts by status and severity follow every kind of change. */
+static void test_counts_follow_changes(void **state)
+{
+    struct fx *f = *state;
+    struct alert *a = recv_sev(f, "r", "e", "major", NULL);
+    struct alertdb_stats st;
+
+    recv_sev(f, "r", "e", "critical", NULL); /* correlated */
+    assert_int_equal(act(f, a, "ack"), TOCSIN_OK);
+    assert_int_equal(act(f, a, "close"), TOCSIN_OK);
+    recv_sev(f, "r2", "e", "minor", NULL);
+    alertdb_get_stats(f->db, &st);
+    assert_int_equal(st.by_status_sev[AST_CLOSED][sev(f, "normal")], 1);
+    assert_int_equal(st.by_status_sev[AST_OPEN][sev(f, "minor")], 1);
+    assert_int_equal(st.by_status_sev[AST_OPEN][sev(f, "critical")], 0);
+    assert_int_equal(st.by_status_sev[AST_ACK][sev(f, "critical")], 0);
+    assert_int_equal(alertdb_delete(f->db, a->id, &f->fx), TOCSIN_OK);
+    alertdb_get_stats(f->db, &st);
+    assert_int_equal(st.by_status_sev[AST_CLOSED][sev(f, "normal")], 0);
+    assert_int_equal(st.by_status[AST_CLOSED], 0);
 }
 
 int main(void)
@@ -919,6 +951,7 @@ int main(void)
         T(test_retention),
         T(test_state_roundtrip),
         T(test_many),
+        T(test_counts_follow_changes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -90,15 +90,15 @@ static void test_release(void **state)
     char why[128];
     int calls = 0;
     size_t n = 99;
-    struct alert *born = recv(f, "born", "major", true);   /* new in blackout: no status before */
+    struct alert *born = recv(f, "born", "major", true); /* new in blackout: no status before */
     struct alert *was_open = recv(f, "open", "major", false);
     struct alert *was_ack = recv(f, "acked", "major", false);
     struct alert *kept = recv(f, "keep1", "major", true);
     const struct hist_entry *h;
 
-    assert_int_equal(alertdb_action(f->db, was_ack->id, "ack", "", -1, NULL, f->now, &f->fx, why,
-                                    sizeof(why)),
-                     TOCSIN_OK);
+    assert_int_equal(
+        alertdb_action(f->db, was_ack->id, "ack", "", -1, NULL, f->now, &f->fx, why, sizeof(why)),
+        TOCSIN_OK);
     recv(f, "open", "major", true); /* duplicates received during the blackout */
     recv(f, "acked", "major", true);
     assert_int_equal(born->status, AST_BLACKOUT);
