@@ -470,3 +470,16 @@ def test_customers(daemon_factory):
     # with customer views, acme's blackout holds acme's alerts only
     expect_status(with_key(d, acme, "POST", "/alerta/alert", json=alert()), 202)
     expect_status(with_key(d, other, "POST", "/alerta/alert", json=alert()), 201)
+
+
+def test_restart_releases_alerts_no_blackout_holds(daemon):
+    """At start-up, alerts in status blackout that no blackout covers any more (it ended while
+    tocsin was down) go back to their status."""
+    a = daemon.post("/alerta/alert", alert()).json()["alert"]
+    r = daemon.put(f"/alerta/alert/{a['id']}/status", {"status": "blackout", "text": "by hand"})
+    expect_status(r, 200)
+    assert alerts(daemon, resource="web01")[0]["status"] == "blackout"
+    daemon.kill9()
+    daemon.restart()
+    got = alerts(daemon, resource="web01", **{"show-history": "true"})[0]
+    assert got["status"] == "open" and got["history"][0]["text"] == "blackout ended"
