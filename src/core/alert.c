@@ -495,6 +495,13 @@ static int sev_code(const struct sevmap *m, int idx)
     return idx >= 0 && (size_t)idx < m->n ? m->code[idx] : m->normal;
 }
 
+/* Where an alert in blackout goes: the status before it (Alerta's BLK-2), or open when that is
+ * unknown or blackout too (BLK-*: the incoming alert's status, open). */
+static int after_blackout(const struct alert *a)
+{
+    return a->hist_prev != AST_BLACKOUT && a->hist_prev != AST_UNKNOWN ? a->hist_prev : AST_OPEN;
+}
+
 /* A 409: `already` picks Alerta's wording. */
 static int conflict(char *why, size_t whylen, bool already, const char *status)
 {
@@ -583,8 +590,8 @@ int alert_action_transition(const struct sevmap *m, const struct alert *a, int a
         if (action == ACT_CLOSE) {
             out->status = AST_CLOSED;
             out->sev_name = m->normal_name;
-        } else if (a->hist_prev != AST_BLACKOUT && a->hist_prev != AST_UNKNOWN) {
-            out->status = a->hist_prev;
+        } else {
+            out->status = after_blackout(a);
         }
         return 0;
     case AST_CLOSED:
@@ -642,8 +649,7 @@ struct transition alert_receive_transition(const struct sevmap *m, const struct 
     }
     /* blackout goes back to what it was before */
     if (st == AST_BLACKOUT) {
-        if (a->hist_prev != AST_BLACKOUT && a->hist_prev != AST_UNKNOWN)
-            t.status = a->hist_prev;
+        t.status = after_blackout(a);
         return t;
     }
     /* 3. closed with a non-normal severity re-opens (shelved if it was shelved before) */

@@ -68,8 +68,8 @@ static const char *const migrations[] = {
      * schema's `alerts` table stays: it holds the triggers' firing state. */
     ALERT_SCHEMA_SQL,
     /* 3: small objects kept whole as JSON: API keys, heartbeats, blackouts */
-    "CREATE TABLE object (kind TEXT NOT NULL, id TEXT NOT NULL, json TEXT NOT NULL,"
-    " PRIMARY KEY (kind, id)) WITHOUT ROWID;",
+    ("CREATE TABLE object (kind TEXT NOT NULL, id TEXT NOT NULL, json TEXT NOT NULL,"
+     " PRIMARY KEY (kind, id)) WITHOUT ROWID;"),
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
