@@ -702,10 +702,13 @@ static int precheck(struct net *n, struct lws *wsi, int m, uint64_t *cl)
     return *cl > n->lim.max_body ? 413 : 0;
 }
 
+/* Liveness probes answer without credentials, as Alerta's do (a load balancer has none). */
 static bool is_health(struct lws *wsi, int m)
 {
     return m >= 0 && methods[m].tok == WSI_TOKEN_GET_URI &&
-           hdr_is(wsi, WSI_TOKEN_GET_URI, "/health");
+           (hdr_is(wsi, WSI_TOKEN_GET_URI, "/health") ||
+            hdr_is(wsi, WSI_TOKEN_GET_URI, "/alerta/management/gtg") ||
+            hdr_is(wsi, WSI_TOKEN_GET_URI, "/alerta/management/healthcheck"));
 }
 
 /* Header `tok` into dst, NUL-terminated: 1 if present, 0 if absent, -1 if it does not fit. */

@@ -118,3 +118,11 @@ def test_customers_isolate_alerts(daemon_factory):
                            json={"action": "ack"}), 200)
     # the administrator sees every customer
     assert d.get("/alerta/alerts").json()["total"] == 2
+
+
+def test_probes_need_no_credentials(daemon_factory):
+    d = daemon_factory(auth=True)
+    for path in ("/health", "/alerta/management/gtg", "/alerta/management/healthcheck"):
+        r = requests.get(d.url + path, timeout=10)
+        expect_status(r, 200, path)
+    expect_status(requests.get(d.url + "/alerta/alerts", timeout=10), 401)
