@@ -409,8 +409,9 @@ static const struct {
 } trigger_sev[] = {{"informational"}, {"warning"}, {"critical"}};
 
 static int absorb_trigger_alert(struct app *a, const struct alert_rec *r, int64_t now,
-                                struct effects *fx, uint8_t id_out[16])
+                                struct effects *fx, uint8_t id_out[16], bool *suppressed)
 {
+    struct hbbo_verdict verdict = {0};
     struct alert_in in;
     struct kv labels[64];
     struct kv attrs[2];
@@ -436,6 +437,7 @@ static int absorb_trigger_alert(struct app *a, const struct alert_rec *r, int64_
             used = sizeof(resource) - 1;
     }
     in.resource = resource[0] ? resource : (r->source ? r->source : "trigger");
+    in.environment = a->cfg->alert_trigger_env;
     in.event = r->name && r->name[0] ? r->name : (r->trigger_id ? r->trigger_id : "trigger");
     sev = r->status == ALERT_RESOLVED ? -1 : (int)r->severity;
     in.severity = sevmap_find(&a->sev, sev < 0 ? "normal" : trigger_sev[sev].name,
@@ -458,9 +460,18 @@ static int absorb_trigger_alert(struct app *a, const struct alert_rec *r, int64_
     in.attributes.v = attrs;
     in.attributes.n = 2;
     in.create_ms = r->last_ms;
-    rc = in.severity < 0 ? TOCSIN_EINVAL
-                         : alertdb_receive(a->alerts, &in, NULL, NULL, NULL, false, now, fx, &rec,
-                                           &kind);
+    *suppressed = false;
+    rc = in.severity < 0 ? TOCSIN_EINVAL : hbbo_incoming(a, &in, now, fx, &verdict);
+    free(verdict.body);
+    if (!rc && (verdict.kind == HBBO_DROPPED || verdict.kind == HBBO_HEARTBEAT)) {
+        /* inside a blackout (Alerta's default policy): neither stored nor notified */
+        *suppressed = true;
+        rc = TOCSIN_ENOTFOUND;
+    } else if (!rc) {
+        *suppressed = verdict.kind == HBBO_BLACKOUT; /* stored as blackout, not notified */
+        rc = alertdb_receive(a->alerts, &in, NULL, NULL, NULL, verdict.kind == HBBO_BLACKOUT, now, fx,
+                             &rec, &kind);
+    }
     json_decref(proj);
     if (!rc)
         memcpy(id_out, rec->id, 16);
@@ -475,14 +486,19 @@ static void take_engine_effects(struct app *a, struct effects *tfx, struct smsg 
     struct idmap {
         char rec_id[TOCSIN_ID_LEN + 1];
         char id[37];
+        bool suppressed; /* a blackout holds it: its notifications are not sent */
     } *map = NULL;
     size_t nmap = 0;
 
     for (size_t i = 0; i < tfx->n; i++) {
-        uint8_t id[16];
+        uint8_t id[16] = {0};
         struct idmap *nm;
-        if (tfx->v[i].kind != EFF_ALERT ||
-            absorb_trigger_alert(a, tfx->v[i].u.alert, now, &sm->fx, id))
+        bool suppressed = false;
+        int rc;
+        if (tfx->v[i].kind != EFF_ALERT)
+            continue;
+        rc = absorb_trigger_alert(a, tfx->v[i].u.alert, now, &sm->fx, id, &suppressed);
+        if (rc && !suppressed)
             continue;
         nm = realloc(map, (nmap + 1) * sizeof(*map));
         if (!nm)
@@ -490,14 +506,26 @@ static void take_engine_effects(struct app *a, struct effects *tfx, struct smsg 
         map = nm;
         memcpy(map[nmap].rec_id, tfx->v[i].u.alert->id, sizeof(map[nmap].rec_id));
         uuid_to_text(id, map[nmap].id);
+        map[nmap].suppressed = suppressed;
         nmap++;
     }
     for (size_t i = 0; i < tfx->n; i++) {
         struct effect *e = &tfx->v[i];
+        bool drop = false;
         if (e->kind == EFF_NOTIFY) {
-            for (size_t k = 0; k < nmap; k++)
-                if (!strcmp(map[k].rec_id, e->u.notify->alert_id))
-                    memcpy(e->u.notify->alert_id, map[k].id, 37);
+            for (size_t k = 0; k < nmap; k++) {
+                if (strcmp(map[k].rec_id, e->u.notify->alert_id) != 0)
+                    continue;
+                memcpy(e->u.notify->alert_id, map[k].id, 37);
+                drop = map[k].suppressed;
+            }
+        }
+        if (drop) {
+            log_info("notification_suppressed", "alert=%s trigger=%s reason=blackout",
+                     e->u.notify->alert_id, e->u.notify->trigger_id ? e->u.notify->trigger_id : "");
+            notify_rec_free(e->u.notify);
+            e->u.notify = NULL;
+            continue;
         }
         if (effects_push(&sm->fx, e->kind, e->u.alert) == TOCSIN_OK)
             e->u.alert = NULL;

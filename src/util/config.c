@@ -123,6 +123,10 @@ static const struct opt opts[] = {
      "Most alerts stored: past it the oldest closed or expired ones are deleted, and new alerts "
      "are refused (429) while none can be.",
      NULL},
+    {"alerts.trigger_environment", OPT_STRING, OFF(alert_trigger_env), 1, 255, "Production",
+     false, NULL,
+     "Environment of the alerts that triggers raise (an alert's key, and what blackouts match).",
+     NULL},
     {"alerts.severity_map", OPT_STRING, OFF(alert_severity_map), 0, 4095, "", false, NULL,
      "Severities and their codes, \"name=code,...\" (lower is more severe); empty: Alerta's "
      "default. Must name normal, informational and indeterminate.",

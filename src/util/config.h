@@ -56,6 +56,7 @@ struct config {
     int64_t alert_ack_timeout_ms;      /* [ACK_TIMEOUT] 0: never */
     size_t alert_max;                  /* retention bound on stored alerts */
     char *alert_severity_map;          /* [SEVERITY_MAP] "name=code,..."; "" = Alerta's */
+    char *alert_trigger_env;           /* environment of the alerts triggers raise */
     unsigned readers;                  /* reader threads serving queries */
     /* heartbeats and blackouts (Alerta's settings in brackets) */
     int64_t heartbeat_timeout_ms;      /* [HEARTBEAT_TIMEOUT] a heartbeat sent without one, 1 d */

@@ -483,3 +483,24 @@ def test_restart_releases_alerts_no_blackout_holds(daemon):
     daemon.restart()
     got = alerts(daemon, resource="web01", **{"show-history": "true"})[0]
     assert got["status"] == "open" and got["history"][0]["text"] == "blackout ended"
+
+
+def test_trigger_alerts_respect_blackouts(daemon, receiver):
+    """A trigger's alert is an alert like any other: inside a blackout (default policy) it is
+    neither stored nor notified; once the blackout is over it fires and notifies."""
+    from helpers import threshold, trigger, webhook
+    # a trigger's alert has environment alerts.trigger_environment (Production), resource the
+    # trigger's source when it has no projection
+    bo_post(daemon, {"environment": "Production", "resource": "BO", "duration": 600})
+    daemon.add_triggers(trigger("bo-t", name="Slow", source="BO",
+                                conditions=[threshold("rt", "GT", 100)],
+                                notifications=[webhook(receiver.url)]))
+    daemon.send_events({"type": "BO", "properties": {"rt": 500}})
+    daemon.sync()
+    assert alerts(daemon, event="Slow") == []
+    assert daemon.notifications(trigger="bo-t")["total"] == 0
+    daemon.advance(600_000)
+    daemon.send_events({"type": "BO", "properties": {"rt": 700}})
+    daemon.sync()
+    receiver.wait_for(1)
+    assert len(alerts(daemon, event="Slow")) == 1
