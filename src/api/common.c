@@ -46,6 +46,35 @@ char *alerta_error_json(int status, const char *field, const char *msg)
     return s;
 }
 
+enum http_outcome api_fail_as(struct http_resp *resp, bool alerta, int status, const char *field,
+                              const char *msg)
+{
+    char *body = alerta ? alerta_error_json(status, field, msg)
+                        : api_error_json(status, field, msg, false);
+
+    resp->status = status;
+    resp->body = body;
+    resp->body_len = body ? strlen(body) : 0;
+    return HTTP_DONE;
+}
+
+enum http_outcome api_fail_verr_as(struct http_resp *resp, bool alerta, const struct verr *e)
+{
+    return api_fail_as(resp, alerta, e->status ? e->status : 400, e->field[0] ? e->field : NULL,
+                       e->msg);
+}
+
+char *api_href_base(const struct http_req *req, bool alerta)
+{
+    const char *host = http_req_header(req, "host");
+    char out[300];
+
+    if (!host || strlen(host) > 255 || strpbrk(host, "\"\\<> \t\r\n"))
+        return NULL;
+    snprintf(out, sizeof(out), "http://%s%s", host, alerta ? "/alerta" : "/api/v1");
+    return strdup(out);
+}
+
 void api_ws_error(struct app *a, uint64_t conn, int status, const char *field, const char *msg)
 {
     char *s = api_error_json(status, field, msg, true);

@@ -17,6 +17,13 @@ char *api_error_json(int status, const char *field, const char *msg, bool ws_fra
 /* Alerta's error body: {"status":"error","message":msg,"code":status,"errors":null} plus
  * "field" when given. Caller frees; NULL if out of memory. */
 char *alerta_error_json(int status, const char *field, const char *msg);
+/* Answers an error in Alerta's shape (alerta) or tocsin's, and returns HTTP_DONE. */
+enum http_outcome api_fail_as(struct http_resp *resp, bool alerta, int status, const char *field,
+                              const char *msg);
+enum http_outcome api_fail_verr_as(struct http_resp *resp, bool alerta, const struct verr *e);
+/* "http://<Host>/alerta" (alerta) or "http://<Host>/api/v1" for hrefs, from the Host header;
+ * NULL when there is none or it holds characters that have no place in a URL. Caller frees. */
+char *api_href_base(const struct http_req *req, bool alerta);
 /* Sends that error as a WebSocket frame (thread-safe, as net_ws_send). */
 void api_ws_error(struct app *a, uint64_t conn, int status, const char *field, const char *msg);
 /* Answers with the error in err (its status, default 400). */

@@ -17,17 +17,6 @@
 
 #define KEY_PATH_MAX 300
 
-static void fail(struct http_resp *resp, bool alerta, int status, const char *field,
-                 const char *msg)
-{
-    char *body = alerta ? alerta_error_json(status, field, msg)
-                        : api_error_json(status, field, msg, false);
-
-    resp->status = status;
-    resp->body = body;
-    resp->body_len = body ? strlen(body) : 0;
-}
-
 /* Persists (json non-NULL) or deletes the record and answers status/body after the commit. */
 static enum http_outcome persist(struct app *a, const struct http_req *req,
                                  struct http_resp *resp, bool alerta, const char *id,
@@ -44,7 +33,7 @@ static enum http_outcome persist(struct app *a, const struct http_req *req,
         free(json);
         free(body);
         emsg_free(m);
-        fail(resp, alerta, 503, NULL, "out of memory");
+        api_fail_as(resp, alerta, 503, NULL, "out of memory");
         return HTTP_DONE;
     }
     m->ojson = json;
@@ -53,7 +42,7 @@ static enum http_outcome persist(struct app *a, const struct http_req *req,
     m->req_id = req->id;
     m->reply = alerta ? REPLY_ALERTA_OK : REPLY_OK;
     if (app_to_engine(a, m, false)) {
-        fail(resp, alerta, 503, NULL, "busy, try again");
+        api_fail_as(resp, alerta, 503, NULL, "busy, try again");
         return HTTP_DONE;
     }
     return HTTP_DEFERRED;
@@ -110,12 +99,12 @@ static enum http_outcome create(struct app *a, const struct http_req *req, struc
     if (!authz_require(p, "write:keys", resp))
         return HTTP_DONE;
     if (req->body_len && api_parse_json(req->body, req->body_len, &j, &verr)) {
-        fail(resp, alerta, 400, verr.field, verr.msg);
+        api_fail_as(resp, alerta, 400, verr.field, verr.msg);
         return HTTP_DONE;
     }
     if (j && !json_is_object(j)) {
         json_decref(j);
-        fail(resp, alerta, 400, "body", "must be a JSON object");
+        api_fail_as(resp, alerta, 400, "body", "must be a JSON object");
         return HTTP_DONE;
     }
     memset(&want, 0, sizeof(want));
@@ -129,13 +118,13 @@ static enum http_outcome create(struct app *a, const struct http_req *req, struc
     if (v && !json_is_null(v)) {
         if (scope_set_parse_json(&want, v, err, sizeof(err))) {
             json_decref(j);
-            fail(resp, alerta, 400, "scopes", err);
+            api_fail_as(resp, alerta, 400, "scopes", err);
             return HTTP_DONE;
         }
     } else if ((v = json_object_get(j, "type")) && json_is_string(v)) {
         if (keys_type_to_scopes(json_string_value(v), principal_allows(p, "admin"), &want)) {
             json_decref(j);
-            fail(resp, alerta, 400, "type", "type must be read-only or read-write");
+            api_fail_as(resp, alerta, 400, "type", "type must be read-only or read-write");
             return HTTP_DONE;
         }
     }
@@ -143,14 +132,14 @@ static enum http_outcome create(struct app *a, const struct http_req *req, struc
         char msg[300];
         json_decref(j);
         snprintf(msg, sizeof(msg), "Requested scope '%s' not in existing scopes", denied);
-        fail(resp, alerta, 403, "scopes", msg);
+        api_fail_as(resp, alerta, 403, "scopes", msg);
         return HTTP_DONE;
     }
     v = json_object_get(j, "customer");
     if (authz_assign_customer(p, json_is_string(v) ? json_string_value(v) : NULL, "admin:keys",
                               &cust, err, sizeof(err))) {
         json_decref(j);
-        fail(resp, alerta, 400, "customer", err);
+        api_fail_as(resp, alerta, 400, "customer", err);
         return HTTP_DONE;
     }
     v = json_object_get(j, "expireTime");
@@ -158,7 +147,7 @@ static enum http_outcome create(struct app *a, const struct http_req *req, struc
         (!json_is_string(v) ||
          !iso8601_parse(json_string_value(v), json_string_length(v), &kp.expire_ms))) {
         json_decref(j);
-        fail(resp, alerta, 400, "expireTime", "expireTime must be an ISO 8601 time");
+        api_fail_as(resp, alerta, 400, "expireTime", "expireTime must be an ISO 8601 time");
         return HTTP_DONE;
     }
     v = json_object_get(j, "text");
@@ -169,7 +158,7 @@ static enum http_outcome create(struct app *a, const struct http_req *req, struc
     memset(&rec, 0, sizeof(rec));
     if (keys_create(a->keys, &kp, now, key, &rec, err, sizeof(err))) {
         json_decref(j);
-        fail(resp, alerta, 400, "body", err);
+        api_fail_as(resp, alerta, 400, "body", err);
         return HTTP_DONE;
     }
     json_decref(j);
@@ -196,7 +185,7 @@ static enum http_outcome list(struct app *a, const struct http_req *req, struct 
         return HTTP_DONE;
     if (keys_list(a->keys, principal_allows(p, "admin:keys") ? NULL : principal_user(p), &recs,
                   &n)) {
-        fail(resp, alerta, 503, NULL, "out of memory");
+        api_fail_as(resp, alerta, 503, NULL, "out of memory");
         return HTTP_DONE;
     }
     arr = json_array();
@@ -222,7 +211,7 @@ static enum http_outcome one(struct app *a, const struct http_req *req, struct h
     if (!authz_require(p, strcmp(req->method, "GET") ? "write:keys" : "read:keys", resp))
         return HTTP_DONE;
     if (find(a, req, what, &rec)) {
-        fail(resp, alerta, 404, "key", "not found");
+        api_fail_as(resp, alerta, 404, "key", "not found");
         return HTTP_DONE;
     }
     if (!strcmp(req->method, "GET")) {
@@ -239,13 +228,13 @@ static enum http_outcome one(struct app *a, const struct http_req *req, struct h
     }
     if (strcmp(req->method, "PUT") != 0) {
         key_record_clear(&rec);
-        fail(resp, alerta, 405, NULL, "method not allowed here");
+        api_fail_as(resp, alerta, 405, NULL, "method not allowed here");
         return HTTP_DONE;
     }
     if (api_parse_json(req->body, req->body_len, &j, &verr) || !json_is_object(j)) {
         key_record_clear(&rec);
         json_decref(j);
-        fail(resp, alerta, 400, "body", verr.msg[0] ? verr.msg : "must be a JSON object");
+        api_fail_as(resp, alerta, 400, "body", verr.msg[0] ? verr.msg : "must be a JSON object");
         return HTTP_DONE;
     }
     if ((v = json_object_get(j, "text")) && json_is_string(v) &&
@@ -260,7 +249,7 @@ static enum http_outcome one(struct app *a, const struct http_req *req, struct h
             !scope_set_within(&want, &p->scopes, NULL, denied, sizeof(denied))) {
             key_record_clear(&rec);
             json_decref(j);
-            fail(resp, alerta, 400, "scopes", "invalid or not held scopes");
+            api_fail_as(resp, alerta, 400, "scopes", "invalid or not held scopes");
             return HTTP_DONE;
         }
         rec.scopes = want;
@@ -269,7 +258,7 @@ static enum http_outcome one(struct app *a, const struct http_req *req, struct h
         !iso8601_parse(json_string_value(v), json_string_length(v), &rec.expire_ms)) {
         key_record_clear(&rec);
         json_decref(j);
-        fail(resp, alerta, 400, "expireTime", "expireTime must be an ISO 8601 time");
+        api_fail_as(resp, alerta, 400, "expireTime", "expireTime must be an ISO 8601 time");
         return HTTP_DONE;
     }
     json_decref(j);
@@ -293,6 +282,6 @@ enum http_outcome api_keys(struct app *a, const struct http_req *req, struct htt
     if ((api_path_id(rest, "/key", what, sizeof(what)) ||
          api_path_id(rest, "/keys", what, sizeof(what))))
         return one(a, req, resp, alerta, what);
-    fail(resp, alerta, 404, NULL, "not found");
+    api_fail_as(resp, alerta, 404, NULL, "not found");
     return HTTP_DONE;
 }

@@ -21,39 +21,11 @@
 
 /* ---- answers ----------------------------------------------------------------------------- */
 
-static void fail(struct http_resp *resp, bool alerta, int status, const char *field,
-                 const char *msg)
-{
-    char *body = alerta ? alerta_error_json(status, field, msg)
-                        : api_error_json(status, field, msg, false);
-
-    resp->status = status;
-    resp->body = body;
-    resp->body_len = body ? strlen(body) : 0;
-}
-
-static void fail_verr(struct http_resp *resp, bool alerta, const struct verr *e)
-{
-    fail(resp, alerta, e->status ? e->status : 400, e->field[0] ? e->field : NULL, e->msg);
-}
-
 static enum http_outcome busy(struct http_resp *resp, bool alerta)
 {
-    fail(resp, alerta, 503, NULL, "busy, try again");
+    api_fail_as(resp, alerta, 503, NULL, "busy, try again");
     snprintf(resp->extra_headers, sizeof(resp->extra_headers), "Retry-After: 1\r\n");
     return HTTP_DONE;
-}
-
-/* "http://<host>/alerta", from the request's Host header. */
-static char *href_base(const struct http_req *req, bool alerta)
-{
-    const char *host = http_req_header(req, "host");
-    char out[300];
-
-    if (!host || strlen(host) > 255 || strpbrk(host, "\"\\<> \t\r\n"))
-        return NULL;
-    snprintf(out, sizeof(out), "http://%s%s", host, alerta ? "/alerta" : "/api/v1");
-    return strdup(out);
 }
 
 /* ---- reads ------------------------------------------------------------------------------- */
@@ -107,7 +79,7 @@ static void run_read(struct app *a, struct store *rs, struct rjob *j, struct htt
     if (!p || !scratch) {
         free(p);
         free(scratch);
-        fail(resp, c->alerta, 503, NULL, "out of memory");
+        api_fail_as(resp, c->alerta, 503, NULL, "out of memory");
         return;
     }
     n = aread_split_query(c->query, scratch, p, QPARAMS_MAX);
@@ -132,7 +104,7 @@ static void run_read(struct app *a, struct store *rs, struct rjob *j, struct htt
                 resp->status = 0; /* the engine answers it */
                 break;
             }
-            fail(resp, c->alerta, 503, NULL, "busy, try again");
+            api_fail_as(resp, c->alerta, 503, NULL, "busy, try again");
             rc = TOCSIN_OK;
             break;
         }
@@ -147,18 +119,18 @@ static void run_read(struct app *a, struct store *rs, struct rjob *j, struct htt
     if (c->kind == RK_RESOLVE && (rc == TOCSIN_OK))
         return;
     if (rc == TOCSIN_ENOTFOUND) {
-        fail(resp, c->alerta, 404, err.field[0] ? err.field : "id", "not found");
+        api_fail_as(resp, c->alerta, 404, err.field[0] ? err.field : "id", "not found");
     } else if (rc) {
         if (!err.msg[0])
             verr_set(&err, NULL, "query failed");
         if (!err.status)
             err.status = rc == TOCSIN_EINVAL ? 400 : 500;
-        fail_verr(resp, c->alerta, &err);
+        api_fail_verr_as(resp, c->alerta, &err);
     } else {
         char *s = json_dumps(out, JSON_COMPACT);
         json_decref(out);
         if (!s) {
-            fail(resp, c->alerta, 503, NULL, "out of memory");
+            api_fail_as(resp, c->alerta, 503, NULL, "out of memory");
             return;
         }
         resp->status = 200;
@@ -181,12 +153,12 @@ static enum http_outcome start_read(struct app *a, const struct http_req *req,
         else
             emsg_free(then);
         read_ctx_free(c);
-        fail(resp, alerta, 503, NULL, "out of memory");
+        api_fail_as(resp, alerta, 503, NULL, "out of memory");
         return HTTP_DONE;
     }
     c->kind = kind;
     c->alerta = alerta;
-    c->href = href_base(req, alerta);
+    c->href = api_href_base(req, alerta);
     if (kind == RK_ALERTS || kind == RK_COUNT) {
         pthread_mutex_lock(&a->stats_mu);
         memcpy(c->counts, a->ast.by_status_sev, sizeof(c->counts));
@@ -223,10 +195,10 @@ static enum http_outcome submit(struct app *a, const struct http_req *req, struc
     m->reply = alerta ? REPLY_ALERTA_OK : REPLY_OK;
     if (req->user && !(m->user = strdup(req->user))) {
         emsg_free(m);
-        fail(resp, alerta, 503, NULL, "out of memory");
+        api_fail_as(resp, alerta, 503, NULL, "out of memory");
         return HTTP_DONE;
     }
-    m->href_base = href_base(req, alerta);
+    m->href_base = api_href_base(req, alerta);
     /* A prefix is resolved by a reader; so is any id for a principal restricted to customers,
      * since the reader applies the restriction (an alert of another customer is "not found"). */
     if (id && (!uuid_from_text(id, strlen(id), m->alert_id) ||
@@ -263,18 +235,18 @@ static enum http_outcome post_alerts(struct app *a, const struct http_req *req,
         return HTTP_DONE;
     }
     if (!m) {
-        fail(resp, alerta, 503, NULL, "out of memory");
+        api_fail_as(resp, alerta, 503, NULL, "out of memory");
         return HTTP_DONE;
     }
     if (alerta_parse(req->body, req->body_len, &m->arena, &a->sev, a->cfg->max_batch, !alerta,
                      &ins, &n, &was_array, &err)) {
         emsg_free(m);
-        fail_verr(resp, alerta, &err);
+        api_fail_verr_as(resp, alerta, &err);
         return HTTP_DONE;
     }
     if (!n) {
         emsg_free(m);
-        fail(resp, alerta, 400, "body", "no alerts");
+        api_fail_as(resp, alerta, 400, "body", "no alerts");
         return HTTP_DONE;
     }
     for (size_t i = 0; i < n; i++) { /* Alerta's assign_customer */
@@ -282,13 +254,13 @@ static enum http_outcome post_alerts(struct app *a, const struct http_req *req,
         if (authz_assign_customer(req->principal, ins[i].customer, "admin:alerts",
                                   &ins[i].customer, msg, sizeof(msg))) {
             emsg_free(m);
-            fail(resp, alerta, 400, "customer", msg);
+            api_fail_as(resp, alerta, 400, "customer", msg);
             return HTTP_DONE;
         }
         if (ins[i].customer && !(ins[i].customer = arena_strndup(&m->arena, ins[i].customer,
                                                                  strlen(ins[i].customer)))) {
             emsg_free(m);
-            fail(resp, alerta, 503, NULL, "out of memory");
+            api_fail_as(resp, alerta, 503, NULL, "out of memory");
             return HTTP_DONE;
         }
     }
@@ -296,7 +268,7 @@ static enum http_outcome post_alerts(struct app *a, const struct http_req *req,
     m->ains = malloc(n * sizeof(*m->ains));
     if (!m->ains) {
         emsg_free(m);
-        fail(resp, alerta, 503, NULL, "out of memory");
+        api_fail_as(resp, alerta, 503, NULL, "out of memory");
         return HTTP_DONE;
     }
     memcpy(m->ains, ins, n * sizeof(*ins));
@@ -305,10 +277,10 @@ static enum http_outcome post_alerts(struct app *a, const struct http_req *req,
     m->reply = was_array ? REPLY_ALERTS : REPLY_ALERTA;
     if (req->user && !(m->user = strdup(req->user))) {
         emsg_free(m);
-        fail(resp, alerta, 503, NULL, "out of memory");
+        api_fail_as(resp, alerta, 503, NULL, "out of memory");
         return HTTP_DONE;
     }
-    m->href_base = href_base(req, alerta);
+    m->href_base = api_href_base(req, alerta);
     if (app_to_engine(a, m, false))
         return busy(resp, alerta);
     return HTTP_DEFERRED;
@@ -321,12 +293,12 @@ static json_t *op_body(const struct http_req *req, struct http_resp *resp, bool 
     json_t *j = NULL;
 
     if (api_parse_json(req->body, req->body_len, &j, &err)) {
-        fail_verr(resp, alerta, &err);
+        api_fail_verr_as(resp, alerta, &err);
         return NULL;
     }
     if (!json_is_object(j)) {
         json_decref(j);
-        fail(resp, alerta, 400, "body", "must be a JSON object");
+        api_fail_as(resp, alerta, 400, "body", "must be a JSON object");
         return NULL;
     }
     return j;
@@ -343,7 +315,7 @@ static bool opt_str(json_t *j, const char *k, char **out, struct http_resp *resp
     if (!json_is_string(v) || json_string_length(v) > ALERT_MAX_TEXT) {
         char msg[96];
         snprintf(msg, sizeof(msg), "%s must be a string of at most %d bytes", k, ALERT_MAX_TEXT);
-        fail(resp, alerta, 400, k, msg);
+        api_fail_as(resp, alerta, 400, k, msg);
         return false;
     }
     *out = strdup(json_string_value(v));
@@ -359,7 +331,7 @@ static bool opt_timeout(json_t *j, int64_t *out, struct http_resp *resp, bool al
         return true;
     if (!json_is_integer(v) || json_integer_value(v) < 0 ||
         json_integer_value(v) > ALERT_MAX_TIMEOUT) {
-        fail(resp, alerta, 400, "timeout", "timeout must be an integer");
+        api_fail_as(resp, alerta, 400, "timeout", "timeout must be an integer");
         return false;
     }
     *out = json_integer_value(v);
@@ -375,7 +347,7 @@ static bool str_list(json_t *j, const char *k, struct emsg *m, struct strlist *o
 
     if (!json_is_array(v) || json_array_size(v) > OP_BODY_MAX_ITEMS) {
         snprintf(msg, sizeof(msg), "must supply '%s' as json list", k);
-        fail(resp, alerta, 400, k, msg);
+        api_fail_as(resp, alerta, 400, k, msg);
         return false;
     }
     out->n = 0;
@@ -385,7 +357,7 @@ static bool str_list(json_t *j, const char *k, struct emsg *m, struct strlist *o
     json_array_foreach(v, i, e) {
         if (!json_is_string(e) || json_string_length(e) > ALERT_MAX_NAME) {
             snprintf(msg, sizeof(msg), "%s[%zu] must be a string", k, i);
-            fail(resp, alerta, 400, k, msg);
+            api_fail_as(resp, alerta, 400, k, msg);
             return false;
         }
         out->v[out->n] = arena_strndup(&m->arena, json_string_value(e), json_string_length(e));
@@ -402,7 +374,7 @@ static bool attr_map(json_t *j, struct emsg *m, struct kvlist *out, struct http_
     const char *k;
 
     if (!json_is_object(v) || json_object_size(v) > OP_BODY_MAX_ITEMS) {
-        fail(resp, alerta, 400, "attributes", "must supply 'attributes' as json data");
+        api_fail_as(resp, alerta, 400, "attributes", "must supply 'attributes' as json data");
         return false;
     }
     out->n = 0;
@@ -412,13 +384,13 @@ static bool attr_map(json_t *j, struct emsg *m, struct kvlist *out, struct http_
     json_object_foreach(v, k, e) {
         char *txt;
         if (strpbrk(k, ".$") || strlen(k) > ALERT_MAX_NAME) {
-            fail(resp, alerta, 400, "attributes", "Attribute keys must not contain \".\" or \"$\"");
+            api_fail_as(resp, alerta, 400, "attributes", "Attribute keys must not contain \".\" or \"$\"");
             return false;
         }
         txt = json_dumps(e, JSON_COMPACT | JSON_ENCODE_ANY);
         if (!txt || strlen(txt) > ALERT_MAX_ATTR_VALUE) {
             free(txt);
-            fail(resp, alerta, 400, "attributes", "attribute value too large");
+            api_fail_as(resp, alerta, 400, "attributes", "attribute value too large");
             return false;
         }
         out->v[out->n].k = arena_strndup(&m->arena, k, strlen(k));
@@ -448,7 +420,7 @@ static enum http_outcome alert_op(struct app *a, const struct http_req *req,
         return submit(a, req, resp, alerta, m, id);
     }
     if (strcmp(req->method, "PUT") != 0) {
-        fail(resp, alerta, 405, NULL, "method not allowed here");
+        api_fail_as(resp, alerta, 405, NULL, "method not allowed here");
         return HTTP_DONE;
     }
     if (!(j = op_body(req, resp, alerta)))
@@ -466,7 +438,7 @@ static enum http_outcome alert_op(struct app *a, const struct http_req *req,
         ok = opt_str(j, "action", &m->action, resp, alerta) &&
              opt_str(j, "text", &m->text, resp, alerta) && opt_timeout(j, &m->timeout_s, resp, alerta);
         if (ok && (!m->action || !*m->action || strlen(m->action) > 64)) {
-            fail(resp, alerta, 400, "action", "must supply 'action' as json data");
+            api_fail_as(resp, alerta, 400, "action", "must supply 'action' as json data");
             ok = false;
         }
     } else if (!strcmp(what, "status")) {
@@ -475,7 +447,7 @@ static enum http_outcome alert_op(struct app *a, const struct http_req *req,
         ok = opt_str(j, "status", &st, resp, alerta) &&
              opt_str(j, "text", &m->text, resp, alerta) && opt_timeout(j, &m->timeout_s, resp, alerta);
         if (ok && (!st || (m->status = astatus_parse(st, strlen(st))) < 0)) {
-            fail(resp, alerta, 400, "status", "must supply a valid 'status' as json data");
+            api_fail_as(resp, alerta, 400, "status", "must supply a valid 'status' as json data");
             ok = false;
         }
         free(st);
@@ -489,17 +461,17 @@ static enum http_outcome alert_op(struct app *a, const struct http_req *req,
         m->op = AOP_NOTE;
         ok = opt_str(j, "text", &m->text, resp, alerta);
         if (ok && (!m->text || !*m->text)) {
-            fail(resp, alerta, 400, "text", "must supply 'text' as json data");
+            api_fail_as(resp, alerta, 400, "text", "must supply 'text' as json data");
             ok = false;
         }
     } else {
-        fail(resp, alerta, 404, NULL, "not found");
+        api_fail_as(resp, alerta, 404, NULL, "not found");
         ok = false;
     }
     json_decref(j);
     if (!ok) {
         if (!resp->body)
-            fail(resp, alerta, 503, NULL, "out of memory");
+            api_fail_as(resp, alerta, 503, NULL, "out of memory");
         emsg_free(m);
         return HTTP_DONE;
     }
@@ -540,7 +512,7 @@ static enum http_outcome one_alert(struct app *a, const struct http_req *req,
     char id[ID_MAX], what[32];
 
     if (!split_id(rest, id, what, sizeof(what))) {
-        fail(resp, alerta, 404, NULL, "not found");
+        api_fail_as(resp, alerta, 404, NULL, "not found");
         return HTTP_DONE;
     }
     if (!authz_require(req->principal,
@@ -554,7 +526,7 @@ static enum http_outcome one_alert(struct app *a, const struct http_req *req,
             return start_read(a, req, resp, alerta, RK_ALERT, id, NULL);
         if (!strcmp(what, "notes"))
             return start_read(a, req, resp, alerta, RK_NOTES, id, NULL);
-        fail(resp, alerta, 404, NULL, "not found");
+        api_fail_as(resp, alerta, 404, NULL, "not found");
         return HTTP_DONE;
     }
     return alert_op(a, req, resp, alerta, id, what);
@@ -605,7 +577,7 @@ static enum http_outcome housekeeping(struct app *a, const struct http_req *req,
         h = strtoll(v, &end, 10);
         if (end == v || *end || h < 0 || h > 24LL * 3650) {
             emsg_free(m);
-            fail(resp, true, 400, keys[i], "must be a number of hours");
+            api_fail_as(resp, true, 400, keys[i], "must be a number of hours");
             return HTTP_DONE;
         }
         *dst[i] = h * 3600;
@@ -623,7 +595,7 @@ enum http_outcome alerta_http(struct app *a, const struct http_req *req, struct 
         return one_alert(a, req, resp, true, p + 6);
     if (!strncmp(p, "/alerts", 7) && (!p[7] || p[7] == '/')) {
         if (strcmp(req->method, "GET") != 0) {
-            fail(resp, true, 405, NULL, "method not allowed here");
+            api_fail_as(resp, true, 405, NULL, "method not allowed here");
             return HTTP_DONE;
         }
         return collection(a, req, resp, true, p + 7);
@@ -653,7 +625,7 @@ enum http_outcome alerta_http(struct app *a, const struct http_req *req, struct 
         api_json(resp, 200, json_pack("{s:s,s:s}", "status", "ok", "server", "tocsin"));
         return HTTP_DONE;
     }
-    fail(resp, true, 404, NULL, "not found");
+    api_fail_as(resp, true, 404, NULL, "not found");
     return HTTP_DONE;
 }
 
@@ -667,6 +639,6 @@ enum http_outcome api_alerts(struct app *a, const struct http_req *req, struct h
         return collection(a, req, resp, false, rest);
     if (*rest)
         return one_alert(a, req, resp, false, rest);
-    fail(resp, false, 405, NULL, "method not allowed here");
+    api_fail_as(resp, false, 405, NULL, "method not allowed here");
     return HTTP_DONE;
 }

@@ -84,35 +84,6 @@ bool alerta_hbbo_owns(const char *path, bool alerta)
 
 /* ---- answers ----------------------------------------------------------------------------- */
 
-static enum http_outcome fail(struct http_resp *resp, bool alerta, int status, const char *field,
-                              const char *msg)
-{
-    char *body =
-        alerta ? alerta_error_json(status, field, msg) : api_error_json(status, field, msg, false);
-
-    resp->status = status;
-    resp->body = body;
-    resp->body_len = body ? strlen(body) : 0;
-    return HTTP_DONE;
-}
-
-static enum http_outcome fail_verr(struct http_resp *resp, bool alerta, const struct verr *e)
-{
-    return fail(resp, alerta, e->status ? e->status : 400, e->field[0] ? e->field : NULL, e->msg);
-}
-
-/* "http://<host>/alerta" or "http://<host>/api/v1", from the Host header (NULL: no href). */
-static char *href_base(const struct http_req *req, bool alerta)
-{
-    const char *host = http_req_header(req, "host");
-    char out[300];
-
-    if (!host || strlen(host) > 255 || strpbrk(host, "\"\\<> \t\r\n"))
-        return NULL;
-    snprintf(out, sizeof(out), "http://%s%s", host, alerta ? "/alerta" : "/api/v1");
-    return strdup(out);
-}
-
 static bool allowed(const struct http_req *req, struct http_resp *resp, bool alerta,
                     const char *scope)
 {
@@ -123,7 +94,7 @@ static bool allowed(const struct http_req *req, struct http_resp *resp, bool ale
     if (alerta)
         return authz_require(req->principal, scope, resp);
     snprintf(msg, sizeof(msg), "Missing required scope: %s", scope);
-    fail(resp, false, 403, NULL, msg);
+    api_fail_as(resp, false, 403, NULL, msg);
     return false;
 }
 
@@ -186,7 +157,7 @@ static enum http_outcome parse_query(const struct http_req *req, struct http_res
     int rc;
 
     if (!scratch)
-        return fail(resp, alerta, 503, NULL, "out of memory");
+        return api_fail_as(resp, alerta, 503, NULL, "out of memory");
     for (char *kv = scratch; kv && n < QPARAMS_MAX; kv = next, n++) {
         char *v;
         int st;
@@ -230,9 +201,9 @@ static enum http_outcome parse_query(const struct http_req *req, struct http_res
     if (!r->page_size)
         r->page_size = HBBO_PAGE_SIZE; /* Alerta: 0 or absent is the default */
     if (rc)
-        return fail_verr(resp, alerta, &err);
+        return api_fail_verr_as(resp, alerta, &err);
     if (hb && r->page < 1) /* Alerta checks it before counting */
-        return fail(resp, alerta, 416, "page", "page out of range");
+        return api_fail_as(resp, alerta, 416, "page", "page out of range");
     return HTTP_DEFERRED;
 }
 
@@ -285,9 +256,9 @@ static enum http_outcome read_body(const struct http_req *req, struct http_resp 
     struct verr err = {0};
 
     if (api_parse_json(req->body, req->body_len, &r->body, &err))
-        return fail_verr(resp, alerta, &err);
+        return api_fail_verr_as(resp, alerta, &err);
     if (!json_is_object(r->body))
-        return fail(resp, alerta, 400, "body", "must be a JSON object");
+        return api_fail_as(resp, alerta, 400, "body", "must be a JSON object");
     return HTTP_DEFERRED;
 }
 
@@ -301,17 +272,17 @@ enum http_outcome alerta_hbbo_http(struct app *a, const struct http_req *req,
     enum hbbo_op op;
 
     if (!parse_route(path, alerta, &rt))
-        return fail(resp, alerta, 404, NULL, "not found");
+        return api_fail_as(resp, alerta, 404, NULL, "not found");
     if (!pick_op(&rt, req->method, &op, &scope))
-        return fail(resp, alerta, 405, NULL, "method not allowed here");
+        return api_fail_as(resp, alerta, 405, NULL, "method not allowed here");
     if (!allowed(req, resp, alerta, scope))
         return HTTP_DONE;
     if (rt.form == F_ITEM && !rt.id_ok)
-        return fail(resp, alerta, 404, "id", "not found");
+        return api_fail_as(resp, alerta, 404, "id", "not found");
     r = calloc(1, sizeof(*r));
     if (!r || (rt.form == F_ITEM && !(r->id = strdup(rt.id)))) {
         hbbo_req_free(r);
-        return fail(resp, alerta, 503, NULL, "out of memory");
+        return api_fail_as(resp, alerta, 503, NULL, "out of memory");
     }
     r->op = op;
     r->alerta = alerta;
@@ -326,14 +297,14 @@ enum http_outcome alerta_hbbo_http(struct app *a, const struct http_req *req,
     m = emsg_new(EM_HBBO);
     if (!m) {
         hbbo_req_free(r);
-        return fail(resp, alerta, 503, NULL, "out of memory");
+        return api_fail_as(resp, alerta, 503, NULL, "out of memory");
     }
     m->hbbo = r;
     m->req_id = req->id;
     m->reply = alerta ? REPLY_ALERTA_OK : REPLY_OK;
-    m->href_base = href_base(req, alerta);
+    m->href_base = api_href_base(req, alerta);
     if (app_to_engine(a, m, false)) {
-        fail(resp, alerta, 503, NULL, "busy, try again");
+        api_fail_as(resp, alerta, 503, NULL, "busy, try again");
         snprintf(resp->extra_headers, sizeof(resp->extra_headers), "Retry-After: 1\r\n");
         return HTTP_DONE;
     }
