@@ -1142,8 +1142,12 @@ int alertdb_set_status(struct alertdb *db, const uint8_t id[16], int status, con
     return emit(db, a, c);
 }
 
-int alertdb_tag(struct alertdb *db, const uint8_t id[16], const struct strlist *tags, bool untag,
-                int64_t now_ms, struct effects *fx)
+/* Rewrites one list or map field of an alert (tags, attributes): `edit` fills pp's field from
+ * the record; the change has no history entry (Alerta adds none). */
+typedef int (*field_edit_fn)(struct parts *pp, const struct alert *a, const void *arg);
+
+static int edit_field(struct alertdb *db, const uint8_t id[16], int64_t now_ms,
+                      struct effects *fx, field_edit_fn edit, const void *arg)
 {
     struct alert *a = begin(db, id, now_ms, fx);
     struct alert_change *c;
@@ -1158,7 +1162,7 @@ int alertdb_tag(struct alertdb *db, const uint8_t id[16], const struct strlist *
     parts_init(&pp);
     for (int f = 0; f < AF_COUNT; f++)
         keep(&pp, a, (enum afield)f);
-    rc = untag ? list_minus(&pp, a, AF_TAGS, tags) : list_union(&pp, a, AF_TAGS, tags);
+    rc = edit(&pp, a, arg);
     if (!rc)
         rc = commit_blob(db, a, &pp);
     parts_free(&pp);
@@ -1169,31 +1173,31 @@ int alertdb_tag(struct alertdb *db, const uint8_t id[16], const struct strlist *
     return emit(db, a, c);
 }
 
+static int edit_tag(struct parts *pp, const struct alert *a, const void *arg)
+{
+    return list_union(pp, a, AF_TAGS, arg);
+}
+
+static int edit_untag(struct parts *pp, const struct alert *a, const void *arg)
+{
+    return list_minus(pp, a, AF_TAGS, arg);
+}
+
+static int edit_attributes(struct parts *pp, const struct alert *a, const void *arg)
+{
+    return map_merge(pp, a, AF_ATTRIBUTES, arg, true);
+}
+
+int alertdb_tag(struct alertdb *db, const uint8_t id[16], const struct strlist *tags, bool untag,
+                int64_t now_ms, struct effects *fx)
+{
+    return edit_field(db, id, now_ms, fx, untag ? edit_untag : edit_tag, tags);
+}
+
 int alertdb_attributes(struct alertdb *db, const uint8_t id[16], const struct kvlist *attrs,
                        int64_t now_ms, struct effects *fx)
 {
-    struct alert *a = begin(db, id, now_ms, fx);
-    struct alert_change *c;
-    struct parts pp;
-    int rc;
-
-    if (!a)
-        return TOCSIN_ENOTFOUND;
-    c = change_new(ACH_PUT, a->rid);
-    if (!c)
-        return TOCSIN_ENOMEM;
-    parts_init(&pp);
-    for (int f = 0; f < AF_COUNT; f++)
-        keep(&pp, a, (enum afield)f);
-    rc = map_merge(&pp, a, AF_ATTRIBUTES, attrs, true);
-    if (!rc)
-        rc = commit_blob(db, a, &pp);
-    parts_free(&pp);
-    if (rc) {
-        alert_change_free(c);
-        return TOCSIN_ENOMEM;
-    }
-    return emit(db, a, c);
+    return edit_field(db, id, now_ms, fx, edit_attributes, attrs);
 }
 
 int alertdb_note(struct alertdb *db, const uint8_t id[16], const char *text, const char *user,
