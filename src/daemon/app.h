@@ -138,6 +138,10 @@ struct app {
     pthread_cond_t qb_cv;
     size_t queued_bytes;
     struct queue store_q;     /* struct smsg* */
+    /* Effects queued to the store writer and not yet applied (bounded, see threads.c). */
+    pthread_mutex_t sf_mu;
+    pthread_cond_t sf_cv;
+    size_t store_inflight;
     pthread_t engine_thr, store_thr;
     char node_id[37];
     char endpoint[96];

@@ -344,6 +344,8 @@ static void close_parts(struct app *a)
     pthread_mutex_destroy(&a->stats_mu);
     pthread_mutex_destroy(&a->qb_mu);
     pthread_cond_destroy(&a->qb_cv);
+    pthread_mutex_destroy(&a->sf_mu);
+    pthread_cond_destroy(&a->sf_cv);
 }
 
 static int serve(struct app *a, const struct config *cfg)
@@ -393,6 +395,8 @@ int daemon_run(const struct config *cfg)
     pthread_mutex_init(&a->stats_mu, NULL);
     pthread_mutex_init(&a->qb_mu, NULL);
     pthread_cond_init(&a->qb_cv, NULL);
+    pthread_mutex_init(&a->sf_mu, NULL);
+    pthread_cond_init(&a->sf_cv, NULL);
     if (queue_init(&a->engine_q, cfg->engine_queue) || queue_init(&a->store_q, STORE_QUEUE) ||
         queue_init(&a->maint_q, 1) || queue_init(&a->read_q, 1024))
         goto out;

@@ -1,5 +1,6 @@
 /* The engine thread and the store writer thread. */
 #include <errno.h>
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,6 +18,10 @@
 #define STORE_BATCH 256
 #define IDLE_WAIT_MS 1000
 #define REPLY_MAX (64 * 1024 * 1024) /* bytes of one answer built here */
+/* Effects handed to the store writer and not yet applied. Past it the engine waits for the
+ * writer, so a fast producer cannot make changes pile up in memory (each alert change holds a
+ * copy of its alert): back-pressure reaches the network thread through the engine's queue. */
+#define STORE_INFLIGHT_MAX 65536
 
 struct emsg *emsg_new(enum emsg_kind kind)
 {
@@ -680,8 +685,19 @@ static void *engine_main(void *arg)
             free(sm->comps);
             effects_free(&sm->fx);
             free(sm);
-        } else if (queue_push_wait(&a->store_q, sm)) {
-            log_error("engine_stalled", "reason=\"store queue closed\"");
+        } else {
+            size_t nfx = sm->fx.n;
+            pthread_mutex_lock(&a->sf_mu);
+            a->store_inflight += nfx;
+            pthread_mutex_unlock(&a->sf_mu);
+            if (queue_push_wait(&a->store_q, sm)) {
+                log_error("engine_stalled", "reason=\"store queue closed\"");
+                continue;
+            }
+            pthread_mutex_lock(&a->sf_mu);
+            while (a->store_inflight > STORE_INFLIGHT_MAX && !queue_is_closed(&a->store_q))
+                pthread_cond_wait(&a->sf_cv, &a->sf_mu);
+            pthread_mutex_unlock(&a->sf_mu);
         }
     }
     free(sc.evs);
@@ -797,6 +813,7 @@ static void smsg_free(struct smsg *m)
 static void *store_main(void *arg)
 {
     struct app *a = arg;
+    uint64_t committed = 0, trimmed_after = 0; /* batches committed; at the last trim */
     void *batch[STORE_BATCH];
     struct backlog bl = {0};
 
@@ -808,6 +825,12 @@ static void *store_main(void *arg)
         n = queue_pop_batch(&a->store_q, batch, STORE_BATCH, 0);
         if (!n) { /* idle: a good moment to let the WAL start over */
             store_writer_checkpoint(a->wstore, WAL_RESET_FRAMES);
+            /* and to hand back to the system what a burst of changes made the heap hold
+             * (glibc keeps freed memory in its arenas otherwise: RSS would stay at the peak) */
+            if (trimmed_after != committed) {
+                malloc_trim(0);
+                trimmed_after = committed;
+            }
             n = queue_pop_batch(&a->store_q, batch, STORE_BATCH, bl.n ? 50 : -1);
         }
         if (!n) {
@@ -820,13 +843,19 @@ static void *store_main(void *arg)
             rc = apply(a->wstore, batch[i]);
         if (!rc)
             rc = store_commit(a->wstore);
+        committed++;
         if (rc) {
             store_rollback(a->wstore);
             log_error("store_commit_failed", "batch=%zu reason=\"%s\"", n, tocsin_strerror(rc));
         }
         for (size_t i = 0; i < n; i++) {
+            size_t nfx = ((struct smsg *)batch[i])->fx.n;
             dispatch(a, batch[i], rc == TOCSIN_OK, &bl);
             smsg_free(batch[i]);
+            pthread_mutex_lock(&a->sf_mu);
+            a->store_inflight -= nfx < a->store_inflight ? nfx : a->store_inflight;
+            pthread_cond_broadcast(&a->sf_cv);
+            pthread_mutex_unlock(&a->sf_mu);
         }
     }
     backlog_free(&bl);
