@@ -8,6 +8,10 @@
  * `rid` is assigned by the engine and never changes; `id` is the alert's UUID. `state` holds the
  * engine's own bookkeeping (history positions, action timeouts) and is not part of the API.
  *
+ * Indexes: by id (GET /alert/{id}), by last_receive_time (time filters and sorts), and by
+ * (status, sevcode, last_receive_time, severity) (Alerta's default list of a status, and its
+ * counts). Each index costs every write: there is no other.
+ *
  * History: one row per entry, newest has the highest seq, at most alerts.history_limit rows per
  * alert (the writer deletes older ones). Notes: Alerta's notes on an alert.
  *
@@ -59,7 +63,6 @@
     " raw_data TEXT,"                                                                            \
     " state BLOB);"                                                                              \
     "CREATE UNIQUE INDEX IF NOT EXISTS alert_by_id ON alert(id);"                                \
-    "CREATE INDEX IF NOT EXISTS alert_by_status ON alert(status, last_receive_time);"            \
     "CREATE INDEX IF NOT EXISTS alert_by_lrt ON alert(last_receive_time);"                       \
     "CREATE INDEX IF NOT EXISTS alert_by_status_sev"                                             \
     " ON alert(status, sevcode DESC, last_receive_time, severity);"                              \

@@ -441,10 +441,9 @@ static int setup_writer(struct sqlite_store *s, enum durability d, char *err, si
     rc = exec_sql(s, sync_sql[d], err, errlen);
     if (!rc)
         rc = exec_sql(s, "PRAGMA foreign_keys = ON", err, errlen);
-    /* A million alerts make index pages that random keys (UUIDs) touch all over: a 64 MiB page
-     * cache keeps the hot ones (64 bytes of RSS per alert at 1M, within the budget). */
-    if (!rc)
-        rc = exec_sql(s, "PRAGMA cache_size = -65536", err, errlen);
+    /* The writer keeps SQLite's default page cache (2 MiB): a bigger one (64 MiB was tried)
+     * makes every commit slower, since the commit walks the whole cache's hash table
+     * (pcache1TruncateUnsafe), measured at 100 vs 165 us per small commit. */
     if (!rc)
         rc = migrate(s, err, errlen);
     return rc;

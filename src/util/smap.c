@@ -91,6 +91,8 @@ int smap_put(struct smap *m, const char *key, size_t klen, void *value, void **o
     if (m->count >= m->nbuckets && grow(m))
         return TOCSIN_ENOMEM;
     pp = find(m, key, klen, h);
+    if (!pp) /* cannot happen after grow(); says so to the compiler (-O3 -Wnull-dereference) */
+        return TOCSIN_ENOMEM;
     if (*pp) {
         if (old)
             *old = (*pp)->value;
