@@ -48,6 +48,10 @@ enum http_outcome api_triggers(struct app *a, const struct http_req *req, struct
 /* /api/v1/alerts and /alerta/... (compat/alerta.c). */
 enum http_outcome api_alerts(struct app *a, const struct http_req *req, struct http_resp *resp);
 enum http_outcome alerta_http(struct app *a, const struct http_req *req, struct http_resp *resp);
+/* API keys (api/keys.c): `rest` is the path after "/alerta" or "/api/v1" ("/key...",
+ * "/keys..."). */
+enum http_outcome api_keys(struct app *a, const struct http_req *req, struct http_resp *resp,
+                           const char *rest, bool alerta);
 enum http_outcome api_notifications(struct app *a, const struct http_req *req,
                                     struct http_resp *resp);
 enum http_outcome api_stats(struct app *a, const struct http_req *req, struct http_resp *resp);

@@ -38,7 +38,9 @@ static json_t *latency(struct app *a)
 enum http_outcome api_stats(struct app *a, const struct http_req *req, struct http_resp *resp)
 {
     struct engine_stats es;
+    struct alertdb_stats as;
     struct notifier_stats ns;
+    json_t *o, *by;
 
     if (strcmp(req->method, "GET") != 0) {
         http_resp_error(resp, 405, NULL, "method %s not allowed here", req->method);
@@ -48,13 +50,13 @@ enum http_outcome api_stats(struct app *a, const struct http_req *req, struct ht
 
     pthread_mutex_lock(&a->stats_mu);
     es = a->est;
+    as = a->ast;
     pthread_mutex_unlock(&a->stats_mu);
     pthread_mutex_lock(&a->qb_mu);
     qbytes = a->queued_bytes;
     pthread_mutex_unlock(&a->qb_mu);
     notifier_get_stats(a->notifier, &ns);
-    api_json(resp, 200,
-             json_pack("{s:{s:I,s:I,s:I},s:I,s:I,s:I,s:{s:I,s:I,s:I,s:I,s:I,s:I,s:o},"
+    o = json_pack("{s:{s:I,s:I,s:I},s:I,s:I,s:I,s:{s:I,s:I,s:I,s:I,s:I,s:I,s:o},"
                        "s:{s:I,s:I,s:I,s:I,s:I}}",
                        "events", "received", (json_int_t)a->events_received, "processed",
                        (json_int_t)a->events_processed, "rejected",
@@ -67,7 +69,20 @@ enum http_outcome api_stats(struct app *a, const struct http_req *req, struct ht
                        (json_int_t)es.keys_dropped, "latencyUs", latency(a), "notifications",
                        "delivered", (json_int_t)ns.delivered, "failed", (json_int_t)ns.failed,
                        "retried", (json_int_t)ns.retried, "inFlight", (json_int_t)ns.in_flight,
-                       "queued", (json_int_t)ns.queued));
+                       "queued", (json_int_t)ns.queued);
+    by = json_object();
+    for (int i = 0; i < AST_COUNT; i++)
+        json_object_set_new(by, astatus_name(i), json_integer((json_int_t)as.by_status[i]));
+    json_object_set_new(o, "alerts",
+                        json_pack("{s:I,s:o,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "stored",
+                                  (json_int_t)as.alerts, "byStatus", by, "heapBytes",
+                                  (json_int_t)as.heap_bytes, "received",
+                                  (json_int_t)as.received, "created", (json_int_t)as.created,
+                                  "duplicates", (json_int_t)as.duplicates, "correlated",
+                                  (json_int_t)as.correlated, "expired", (json_int_t)as.expired,
+                                  "deleted", (json_int_t)as.deleted, "evicted",
+                                  (json_int_t)as.evicted, "refused", (json_int_t)as.refused));
+    api_json(resp, 200, o);
     return HTTP_DONE;
 }
 

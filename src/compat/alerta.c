@@ -9,6 +9,7 @@
 
 #include "api/common.h"
 #include "compat/alerta_parse.h"
+#include "net/authz.h"
 #include "store/alert_read.h"
 #include "store/store.h"
 #include "util/err.h"
@@ -68,6 +69,9 @@ struct read_ctx {
     char *href;
     int64_t now;
     struct emsg *then; /* RK_RESOLVE: the operation to hand to the engine once resolved */
+    size_t ncust;      /* the principal's customers (0: all), copied: it is borrowed */
+    char cust[PRINCIPAL_MAX_CUSTOMERS][PRINCIPAL_NAME_MAX + 1];
+    const char *custp[PRINCIPAL_MAX_CUSTOMERS];
 };
 
 static void read_ctx_free(void *p)
@@ -87,7 +91,8 @@ static void run_read(struct app *a, struct store *rs, struct rjob *j, struct htt
 {
     struct read_ctx *c = j->ctx;
     sqlite3 *db = store_native(rs);
-    struct aread_opts o = {.now_ms = c->now, .href_base = c->href, .sev = &a->sev};
+    struct aread_opts o = {.now_ms = c->now, .href_base = c->href, .sev = &a->sev,
+                           .customers = c->ncust ? c->custp : NULL, .ncustomers = c->ncust};
     struct qparam *p = calloc(QPARAMS_MAX, sizeof(*p));
     char *scratch = malloc(strlen(c->query) + 1);
     struct verr err = {0};
@@ -178,6 +183,14 @@ static enum http_outcome start_read(struct app *a, const struct http_req *req,
     c->kind = kind;
     c->alerta = alerta;
     c->href = href_base(req, alerta);
+    {
+        const char *cs[PRINCIPAL_MAX_CUSTOMERS];
+        c->ncust = principal_customers(req->principal, cs, PRINCIPAL_MAX_CUSTOMERS);
+        for (size_t i = 0; i < c->ncust; i++) {
+            snprintf(c->cust[i], sizeof(c->cust[i]), "%s", cs[i]);
+            c->custp[i] = c->cust[i];
+        }
+    }
     c->now = app_now_ms(a);
     c->then = then;
     j->req_id = req->id;
@@ -204,7 +217,10 @@ static enum http_outcome submit(struct app *a, const struct http_req *req, struc
         return HTTP_DONE;
     }
     m->href_base = href_base(req, alerta);
-    if (id && !uuid_from_text(id, strlen(id), m->alert_id))
+    /* A prefix is resolved by a reader; so is any id for a principal restricted to customers,
+     * since the reader applies the restriction (an alert of another customer is "not found"). */
+    if (id && (!uuid_from_text(id, strlen(id), m->alert_id) ||
+               (req->principal && req->principal->ncustomers > 0)))
         return start_read(a, req, resp, alerta, RK_RESOLVE, id, m);
     if (app_to_engine(a, m, false))
         return busy(resp, alerta);
@@ -217,7 +233,7 @@ static struct emsg *new_alerts_msg(size_t body_len)
 
     if (m) {
         arena_free(&m->arena);
-        arena_init(&m->arena, body_len * 8 + 64 * 1024);
+        arena_init(&m->arena, body_len * 24 + 64 * 1024); /* alerta_parse.h: the ceiling */
     }
     return m;
 }
@@ -232,6 +248,10 @@ static enum http_outcome post_alerts(struct app *a, const struct http_req *req,
     bool was_array = false;
     size_t n = 0;
 
+    if (!authz_require(req->principal, "write:alerts", resp)) {
+        emsg_free(m);
+        return HTTP_DONE;
+    }
     if (!m) {
         fail(resp, alerta, 503, NULL, "out of memory");
         return HTTP_DONE;
@@ -246,6 +266,21 @@ static enum http_outcome post_alerts(struct app *a, const struct http_req *req,
         emsg_free(m);
         fail(resp, alerta, 400, "body", "no alerts");
         return HTTP_DONE;
+    }
+    for (size_t i = 0; i < n; i++) { /* Alerta's assign_customer */
+        char msg[300];
+        if (authz_assign_customer(req->principal, ins[i].customer, "admin:alerts",
+                                  &ins[i].customer, msg, sizeof(msg))) {
+            emsg_free(m);
+            fail(resp, alerta, 400, "customer", msg);
+            return HTTP_DONE;
+        }
+        if (ins[i].customer && !(ins[i].customer = arena_strndup(&m->arena, ins[i].customer,
+                                                                 strlen(ins[i].customer)))) {
+            emsg_free(m);
+            fail(resp, alerta, 503, NULL, "out of memory");
+            return HTTP_DONE;
+        }
     }
     /* the engine owns the array: copy it out of the arena's lifetime rules into malloc */
     m->ains = malloc(n * sizeof(*m->ains));
@@ -413,6 +448,8 @@ static enum http_outcome alert_op(struct app *a, const struct http_req *req,
         json_decref(j);
         return busy(resp, alerta);
     }
+    arena_free(&m->arena); /* tags and attributes are copied into it */
+    arena_init(&m->arena, req->body_len * 2 + 64 * 1024);
     m->timeout_s = -1;
     if (!strcmp(what, "action")) {
         m->op = AOP_ACTION;
@@ -496,6 +533,12 @@ static enum http_outcome one_alert(struct app *a, const struct http_req *req,
         fail(resp, alerta, 404, NULL, "not found");
         return HTTP_DONE;
     }
+    if (!authz_require(req->principal,
+                       !strcmp(req->method, "GET")      ? "read:alerts"
+                       : !strcmp(req->method, "DELETE") ? "delete:alerts"
+                                                        : "write:alerts",
+                       resp))
+        return HTTP_DONE;
     if (!strcmp(req->method, "GET")) {
         if (!*what)
             return start_read(a, req, resp, alerta, RK_ALERT, id, NULL);
@@ -512,6 +555,8 @@ static enum http_outcome one_alert(struct app *a, const struct http_req *req,
 static enum http_outcome collection(struct app *a, const struct http_req *req,
                                     struct http_resp *resp, bool alerta, const char *rest)
 {
+    if (!authz_require(req->principal, "read:alerts", resp))
+        return HTTP_DONE;
     if (!*rest)
         return start_read(a, req, resp, alerta, RK_ALERTS, NULL, NULL);
     if (!strcmp(rest, "/count"))
@@ -573,8 +618,13 @@ enum http_outcome alerta_http(struct app *a, const struct http_req *req, struct 
         }
         return collection(a, req, resp, true, p + 7);
     }
-    if (!strcmp(p, "/environments") || !strcmp(p, "/services"))
+    if (!strcmp(p, "/environments") || !strcmp(p, "/services")) {
+        if (!authz_require(req->principal, "read:alerts", resp))
+            return HTTP_DONE;
         return start_read(a, req, resp, true, RK_FACET, p + 1, NULL);
+    }
+    if (!strncmp(p, "/key", 4))
+        return api_keys(a, req, resp, p, true);
     if (!strcmp(p, "/management/gtg")) {
         resp->status = 200;
         resp->content_type = "text/plain";
@@ -582,8 +632,11 @@ enum http_outcome alerta_http(struct app *a, const struct http_req *req, struct 
         resp->body_len = 2;
         return HTTP_DONE;
     }
-    if (!strcmp(p, "/management/housekeeping"))
+    if (!strcmp(p, "/management/housekeeping")) {
+        if (!authz_require(req->principal, "admin:management", resp))
+            return HTTP_DONE;
         return housekeeping(a, req, resp);
+    }
     if (!strcmp(p, "") || !strcmp(p, "/")) {
         api_json(resp, 200, json_pack("{s:s,s:s}", "status", "ok", "server", "tocsin"));
         return HTTP_DONE;

@@ -884,7 +884,10 @@ static int receive_dup(struct alertdb *db, struct alert *a, const struct alert_i
 
     if (!c)
         return TOCSIN_ENOMEM;
-    t = alert_receive_transition(&db->cfg.sev, a, a->sev_name, a->prev_sev_name, in->status);
+    /* Alerta runs the rules with the incoming alert, whose previousSeverity is the default: a
+     * duplicate never re-opens an ack by "increasing" from the stored previous severity. */
+    t = alert_receive_transition(&db->cfg.sev, a, a->sev_name, indeterminate_name(db),
+                                 in->status);
     if (blackout)
         t.status = AST_BLACKOUT;
     parts_init(&pp);

@@ -1,6 +1,7 @@
 #include "core/effects.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #include "util/err.h"
 
@@ -19,12 +20,39 @@ void trigger_rec_free(struct trigger_rec *t)
     free(t);
 }
 
+void object_rec_free(struct object_rec *o)
+{
+    if (!o)
+        return;
+    free(o->kind);
+    free(o->id);
+    free(o->json);
+    free(o);
+}
+
+struct object_rec *object_rec_new(const char *kind, const char *id, const char *json)
+{
+    struct object_rec *o = calloc(1, sizeof(*o));
+
+    if (!o)
+        return NULL;
+    o->kind = strdup(kind);
+    o->id = strdup(id);
+    o->json = json ? strdup(json) : NULL;
+    if (!o->kind || !o->id || (json && !o->json)) {
+        object_rec_free(o);
+        return NULL;
+    }
+    return o;
+}
+
 static void free_one(enum effect_kind kind, void *rec)
 {
     switch (kind) {
     case EFF_ALERT: alert_rec_free(rec); break;
     case EFF_NOTIFY: notify_rec_free(rec); break;
     case EFF_ACHANGE: alert_change_free(rec); break;
+    case EFF_OBJECT: object_rec_free(rec); break;
     default: trigger_rec_free(rec); break;
     }
 }

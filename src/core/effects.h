@@ -11,7 +11,9 @@
 
 /* EFF_ALERT is a trigger's alert (struct alert_rec), which the daemon turns into an alert of
  * core/alertdb.h; EFF_ACHANGE is a change of such an alert for the store. */
-enum effect_kind { EFF_ALERT = 0, EFF_NOTIFY, EFF_TRIGGER_PUT, EFF_TRIGGER_DEL, EFF_ACHANGE };
+enum effect_kind {
+    EFF_ALERT = 0, EFF_NOTIFY, EFF_TRIGGER_PUT, EFF_TRIGGER_DEL, EFF_ACHANGE, EFF_OBJECT
+};
 
 struct alert_change;                          /* core/alertdb.h */
 void alert_change_free(struct alert_change *c); /* core/alertdb.c */
@@ -23,6 +25,16 @@ struct trigger_rec {
     int64_t created_ms, updated_ms;
 };
 
+/* A small stored object (API key, heartbeat, blackout): its JSON under (kind, id); json NULL
+ * deletes it. */
+struct object_rec {
+    char *kind;
+    char *id;
+    char *json;
+};
+void object_rec_free(struct object_rec *o);
+struct object_rec *object_rec_new(const char *kind, const char *id, const char *json);
+
 struct effect {
     enum effect_kind kind;
     union {
@@ -30,6 +42,7 @@ struct effect {
         struct notify_rec *notify;
         struct trigger_rec *trig;
         struct alert_change *achange;
+        struct object_rec *object;
     } u;
 };
 

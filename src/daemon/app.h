@@ -30,7 +30,9 @@ struct notifier;
 struct auth;
 struct http_resp;
 
-enum emsg_kind { EM_EVENTS = 0, EM_TRIGGERS, EM_TRIGGER_DEL, EM_CLOCK, EM_ALERTS, EM_ALERT_OP };
+enum emsg_kind {
+    EM_EVENTS = 0, EM_TRIGGERS, EM_TRIGGER_DEL, EM_CLOCK, EM_ALERTS, EM_ALERT_OP, EM_OBJECT
+};
 
 /* What an EM_ALERT_OP does to one alert (or, for AOP_HOUSEKEEPING, to all). */
 enum alert_op {
@@ -79,6 +81,9 @@ struct emsg {
     struct kvlist attrs;      /* AOP_ATTRIBUTES (arena) */
     char *user;               /* who (history), owned; NULL: anonymous */
     char *href_base;          /* for the answer's "href", owned */
+    /* EM_OBJECT: store (or, ojson NULL, delete) object (okind, id) and answer ostatus/obody */
+    char *okind, *ojson, *obody;
+    int ostatus;
 };
 
 struct emsg *emsg_new(enum emsg_kind kind);
@@ -119,6 +124,7 @@ struct app {
     unsigned nread_started;
     struct notifier *notifier;
     struct auth *auth;
+    struct keys *keys;        /* API keys (thread-safe); the network thread and readers use it */
     struct trigger_env tenv;
     struct queue engine_q;    /* struct emsg* */
     /* Bytes of events queued to the engine, bounded by engine.queue_bytes: the queue's own

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +16,7 @@
 #include "api/router.h"
 #include "daemon/app.h"
 #include "net/auth.h"
+#include "net/keys.h"
 #include "net/net.h"
 #include "notify/notifier.h"
 #include "store/store.h"
@@ -225,10 +227,26 @@ static int open_parts(struct app *a, const struct config *cfg)
     a->notifier = notifier_new(&ncfg, a->real, on_notify_result, a);
     if (!a->engine || !a->notifier)
         return -1;
-    if (cfg->nusers) {
-        a->auth = auth_new(cfg->users, cfg->nusers);
-        if (!a->auth)
+    {
+        char path[PATH_MAX];
+        uint8_t pepper[KEYS_PEPPER_BYTES];
+        struct auth_opts ao = {0};
+        snprintf(path, sizeof(path), "%s/keys.pepper", cfg->data_dir);
+        if (keys_pepper_load(path, pepper, err, sizeof(err))) {
+            log_error("start_failed", "reason=keys detail=\"%s\"", err);
             return -1;
+        }
+        a->keys = keys_new(pepper, 0);
+        sodium_memzero(pepper, sizeof(pepper));
+        if (!a->keys)
+            return -1;
+        ao.keys = a->keys;
+        ao.customer_views = cfg->customer_views;
+        a->auth = auth_new_ex(cfg->users, cfg->nusers, &ao, err, sizeof(err));
+        if (!a->auth) {
+            log_error("start_failed", "reason=auth detail=\"%s\"", err);
+            return -1;
+        }
     }
     return 0;
 }
@@ -251,6 +269,26 @@ static int load_xalert(void *ud, struct alert *al)
     return TOCSIN_OK;
 }
 
+static int load_key(void *ud, const char *id, const char *text)
+{
+    struct start *s = ud;
+    json_t *j = json_loads(text, 0, NULL);
+    struct key_record rec;
+    char err[160] = "";
+
+    memset(&rec, 0, sizeof(rec));
+    if (!j || keys_record_from_json(j, &rec, err, sizeof(err)) ||
+        keys_put(s->a->keys, &rec) != TOCSIN_OK) {
+        log_warn("key_skipped", "key=%s reason=\"%s\"", id, err[0] ? err : "unreadable");
+        s->skipped++;
+    } else {
+        s->loaded++;
+    }
+    key_record_clear(&rec);
+    json_decref(j);
+    return TOCSIN_OK;
+}
+
 static int load_state(struct app *a)
 {
     struct start s = {.a = a, .now = app_now_ms(a)};
@@ -266,6 +304,10 @@ static int load_state(struct app *a)
     if (store_alert_load_all(a->wstore, load_xalert, &s))
         return -1;
     log_info("alerts_loaded", "alerts=%zu skipped=%zu", s.loaded, s.skipped);
+    s.loaded = s.skipped = 0;
+    if (store_object_load(a->wstore, "key", load_key, &s))
+        return -1;
+    log_info("keys_loaded", "keys=%zu skipped=%zu", s.loaded, s.skipped);
     return 0;
 }
 
@@ -292,6 +334,7 @@ static void close_parts(struct app *a)
     store_close(a->rstore);
     store_close(a->wstore);
     auth_free(a->auth);
+    keys_free(a->keys);
     queue_destroy(&a->engine_q);
     queue_destroy(&a->store_q);
     queue_destroy(&a->maint_q);
@@ -324,7 +367,7 @@ static int serve(struct app *a, const struct config *cfg)
     pthread_detach(sig_thr);
     write_port_file(cfg->data_dir, net_port(a->net));
     log_info("listening", "addr=%s node=%s auth=%s", a->endpoint + 7, a->node_id,
-             a->auth ? "basic" : "off");
+             cfg->nusers || keys_count(a->keys) ? "on" : "off");
     rc = net_run(a->net);
     gravitee_ws_flush(a);
     log_info("draining", "queued_batches=%zu", queue_len(&a->engine_q));

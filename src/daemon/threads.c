@@ -43,6 +43,9 @@ void emsg_free(struct emsg *m)
     free(m->action);
     free(m->user);
     free(m->href_base);
+    free(m->okind);
+    free(m->ojson);
+    free(m->obody);
     free(m);
 }
 
@@ -507,6 +510,14 @@ static void handle(struct app *a, struct emsg *m, struct smsg *sm)
     case EM_ALERT_OP:
         do_alert_op(a, m, sm, now);
         break;
+    case EM_OBJECT:
+        if (effects_push(&sm->fx, EFF_OBJECT, object_rec_new(m->okind, m->id, m->ojson))) {
+            fail_now(a, m, 503, NULL, "out of memory");
+            break;
+        }
+        add_completion(sm, m->req_id, m->ostatus, m->obody);
+        m->obody = NULL;
+        break;
     case EM_CLOCK:
         a->test_now_ms += m->advance_ms;
         now = a->test_now_ms;
@@ -639,6 +650,9 @@ static int apply(struct store *s, struct smsg *m)
                 rc = TOCSIN_OK;
             break;
         case EFF_ACHANGE: rc = store_achange_apply(s, e->u.achange); break;
+        case EFF_OBJECT:
+            rc = store_object_put(s, e->u.object->kind, e->u.object->id, e->u.object->json);
+            break;
         }
     }
     return rc;

@@ -1,6 +1,8 @@
 #include "net/auth.h"
 
 #include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -13,6 +15,9 @@
 struct auth_user {
     char *name;
     char *hash;
+    struct scope_set scopes;
+    size_t ncustomers; /* 0: all (customer views off, an admin, or "*") */
+    char (*customers)[PRINCIPAL_NAME_MAX + 1];
 };
 
 struct cache_entry {
@@ -26,6 +31,7 @@ struct auth {
     pthread_mutex_t mu;
     struct auth_user *users;
     size_t nusers;
+    struct keys *keys;                         /* borrowed */
     uint8_t hkey[crypto_generichash_KEYBYTES]; /* random, per process */
     struct cache_entry cache[AUTH_CACHE_SIZE];
     size_t next;                        /* the slot written next: the oldest */
@@ -34,31 +40,128 @@ struct auth {
     struct auth_stats st;
 };
 
-struct auth *auth_new(const struct config_user *users, size_t n)
+static void seterr(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void seterr(char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (!err || !errlen)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
+/* A user's scopes: the configured ones or Alerta's USER_DEFAULT_SCOPES (read, write); an admin
+ * also gets Alerta's ADMIN_SCOPES (admin, read, write). */
+static int user_scopes(const struct config_user *cu, struct scope_set *out, char *err,
+                       size_t errlen)
+{
+    static const char *const defaults[] = {"read", "write"}, *const admin[] = {"admin", "read",
+                                                                               "write"};
+    char msg[256];
+
+    scope_set_clear(out);
+    if (cu->nscopes && scope_set_parse_list(out, (const char *const *)cu->scopes, cu->nscopes, msg,
+                                            sizeof(msg)) != TOCSIN_OK) {
+        seterr(err, errlen, "user '%s': %s", cu->name, msg);
+        return TOCSIN_EINVAL;
+    }
+    if (!cu->nscopes)
+        scope_set_parse_list(out, defaults, 2, NULL, 0);
+    if (cu->admin)
+        scope_set_parse_list(out, admin, 3, NULL, 0);
+    return TOCSIN_OK;
+}
+
+/* A user's customers when customer views are on and the user is not an admin; "*" (or none,
+ * which the config refuses with customer views on) means all. Duplicates are dropped. */
+static int user_customers(const struct config_user *cu, struct auth_user *u, char *err,
+                          size_t errlen)
+{
+    struct principal p;
+
+    principal_nobody(&p);
+    for (size_t i = 0; i < cu->ncustomers; i++) {
+        if (!strcmp(cu->customers[i], "*"))
+            return TOCSIN_OK;
+        if (principal_add_customer(&p, cu->customers[i]) != TOCSIN_OK) {
+            seterr(err, errlen, "user '%s': bad customer '%.64s' or more than %d", cu->name,
+                   cu->customers[i], PRINCIPAL_MAX_CUSTOMERS);
+            return TOCSIN_EINVAL;
+        }
+    }
+    if (!p.ncustomers)
+        return TOCSIN_OK;
+    u->customers = calloc(p.ncustomers, sizeof(*u->customers));
+    if (!u->customers)
+        return TOCSIN_ENOMEM;
+    memcpy(u->customers, p.customers, p.ncustomers * sizeof(*u->customers));
+    u->ncustomers = p.ncustomers;
+    return TOCSIN_OK;
+}
+
+static int copy_user(const struct config_user *cu, struct auth_user *u, bool views, char *err,
+                     size_t errlen)
+{
+    int rc;
+
+    u->name = strdup(cu->name ? cu->name : "");
+    u->hash = strdup(cu->password_hash ? cu->password_hash : "");
+    if (!u->name || !u->hash)
+        return TOCSIN_ENOMEM;
+    if (strlen(u->name) > PRINCIPAL_NAME_MAX) {
+        seterr(err, errlen, "user name '%.64s...' is longer than %d bytes", u->name,
+               PRINCIPAL_NAME_MAX);
+        return TOCSIN_EINVAL;
+    }
+    rc = user_scopes(cu, &u->scopes, err, errlen);
+    if (rc == TOCSIN_OK && views && !scope_set_is_admin(&u->scopes))
+        rc = user_customers(cu, u, err, errlen);
+    return rc;
+}
+
+struct auth *auth_new_ex(const struct config_user *users, size_t n, const struct auth_opts *o,
+                         char *err, size_t errlen)
 {
     struct auth *a;
 
-    if (sodium_init() < 0)
+    if (sodium_init() < 0) {
+        seterr(err, errlen, "libsodium cannot start");
         return NULL;
+    }
     a = calloc(1, sizeof(*a));
     if (!a)
-        return NULL;
+        goto nomem;
     pthread_mutex_init(&a->mu, NULL);
     randombytes_buf(a->hkey, sizeof(a->hkey));
+    a->keys = o ? o->keys : NULL;
     a->users = n ? calloc(n, sizeof(*a->users)) : NULL;
     if (n && !a->users)
-        goto fail;
+        goto nomem;
     for (size_t i = 0; i < n; i++) {
-        a->users[i].name = strdup(users[i].name ? users[i].name : "");
-        a->users[i].hash = strdup(users[i].password_hash ? users[i].password_hash : "");
+        int rc;
+
         a->nusers = i + 1;
-        if (!a->users[i].name || !a->users[i].hash)
+        rc = copy_user(&users[i], &a->users[i], o && o->customer_views, err, errlen);
+        if (rc == TOCSIN_ENOMEM)
+            goto nomem;
+        if (rc != TOCSIN_OK)
             goto fail;
     }
     return a;
+nomem:
+    seterr(err, errlen, "out of memory");
 fail:
     auth_free(a);
     return NULL;
+}
+
+struct auth *auth_new(const struct config_user *users, size_t n)
+{
+    return auth_new_ex(users, n, NULL, NULL, 0);
 }
 
 void auth_free(struct auth *a)
@@ -68,6 +171,7 @@ void auth_free(struct auth *a)
     for (size_t i = 0; i < a->nusers; i++) {
         free(a->users[i].name);
         free(a->users[i].hash);
+        free(a->users[i].customers);
     }
     free(a->users);
     pthread_mutex_destroy(&a->mu);
@@ -200,7 +304,8 @@ static long verify(struct auth *a, const char *h, size_t hlen)
     return user;
 }
 
-bool auth_check_at(struct auth *a, const char *authorization, const char **user_out, int64_t now_ms)
+/* The Basic check: the index of the user the header authenticates, or -1. */
+static long basic_user(struct auth *a, const char *authorization, int64_t now_ms)
 {
     uint8_t key[crypto_generichash_BYTES];
     size_t hlen;
@@ -227,18 +332,139 @@ bool auth_check_at(struct auth *a, const char *authorization, const char **user_
         a->st.verified++;
         pthread_mutex_unlock(&a->mu);
     }
-    if (user_out)
-        *user_out = a->users[user].name;
-    return true;
+    return user;
 fail:
     if (a)
         count_failure(a);
-    return false;
+    return -1;
+}
+
+bool auth_check_at(struct auth *a, const char *authorization, const char **user_out, int64_t now_ms)
+{
+    long user = basic_user(a, authorization, now_ms);
+
+    if (user < 0)
+        return false;
+    if (user_out)
+        *user_out = a->users[user].name;
+    return true;
 }
 
 bool auth_check(struct auth *a, const char *authorization, const char **user_out)
 {
     return auth_check_at(a, authorization, user_out, clock_mono_ms());
+}
+
+/* ---- principals ---------------------------------------------------------------------- */
+
+bool auth_required(struct auth *a)
+{
+    return a && (a->nusers || keys_count(a->keys));
+}
+
+bool auth_user_is_admin(struct auth *a, const char *user)
+{
+    for (size_t i = 0; a && user && i < a->nusers; i++)
+        if (!strcmp(a->users[i].name, user))
+            return scope_set_is_admin(&a->users[i].scopes);
+    return false;
+}
+
+/* If `h` is "<scheme> <param>" (scheme case-insensitive, then blanks), points *param at the
+ * first non-blank byte after the scheme. */
+static bool has_scheme(const char *h, const char *scheme, const char **param)
+{
+    size_t n = strlen(scheme);
+
+    if (!h || strncasecmp(h, scheme, n) || (h[n] != ' ' && h[n] != '\t'))
+        return false;
+    for (h += n; *h == ' ' || *h == '\t'; h++)
+        ;
+    *param = h;
+    return true;
+}
+
+/* The single token of a "Key <k>" / "Bearer <k>" parameter into dst; false if it is empty, too
+ * long or followed by anything but blanks. */
+static bool token_of(const char *param, char *dst, size_t dstlen)
+{
+    size_t len = strcspn(param, " \t");
+
+    if (!len || len >= dstlen || param[len + strspn(param + len, " \t")])
+        return false;
+    memcpy(dst, param, len);
+    dst[len] = '\0';
+    return true;
+}
+
+static void count_key(struct auth *a, bool ok)
+{
+    pthread_mutex_lock(&a->mu);
+    if (ok)
+        a->st.keys_used++;
+    else
+        a->st.keys_failed++;
+    pthread_mutex_unlock(&a->mu);
+}
+
+static int key_principal(struct auth *a, const char *key, int64_t wall_ms, struct principal *out)
+{
+    bool ok = a->keys && keys_use(a->keys, key, wall_ms, out) == TOCSIN_OK;
+
+    count_key(a, ok);
+    return ok ? TOCSIN_OK : TOCSIN_EAUTH;
+}
+
+static void user_principal(const struct auth_user *u, struct principal *out)
+{
+    out->kind = AUTH_KIND_BASIC;
+    snprintf(out->user, sizeof(out->user), "%s", u->name); /* checked to fit by auth_new_ex */
+    out->scopes = u->scopes;
+    out->is_admin = scope_set_is_admin(&u->scopes);
+    out->ncustomers = u->ncustomers;
+    if (u->ncustomers)
+        memcpy(out->customers, u->customers, u->ncustomers * sizeof(*u->customers));
+}
+
+/* Alerta's order (auth/decorators.py permission()): "Authorization: Key", then X-API-Key, then
+ * ?api-key=; a key found there decides alone. Then Bearer (a key here), then Basic. */
+int auth_authenticate(struct auth *a, const struct auth_credentials *cred, int64_t mono_ms,
+                      int64_t wall_ms, struct principal *out)
+{
+    static const struct auth_credentials none = {0};
+    char key[KEYS_MAX_KEY_LEN + 1];
+    const char *h, *param, *k = NULL;
+    long user;
+    int rc = TOCSIN_EAUTH;
+
+    principal_nobody(out);
+    if (!auth_required(a)) {
+        principal_anonymous_admin(out);
+        return TOCSIN_OK;
+    }
+    cred = cred ? cred : &none;
+    h = cred->authorization;
+    if (has_scheme(h, "Key", &param)) {
+        k = token_of(param, key, sizeof(key)) ? key : "";
+    } else if (cred->x_api_key && *cred->x_api_key) {
+        k = cred->x_api_key;
+    } else if (cred->api_key && *cred->api_key) {
+        k = cred->api_key;
+    } else if (has_scheme(h, "Bearer", &param)) {
+        k = token_of(param, key, sizeof(key)) ? key : "";
+    }
+    if (k) {
+        rc = key_principal(a, k, wall_ms, out);
+    } else if (h && a->nusers && (user = basic_user(a, h, mono_ms)) >= 0) {
+        user_principal(&a->users[user], out);
+        rc = TOCSIN_OK;
+    } else if (h && !a->nusers) {
+        count_failure(a);
+    }
+    sodium_memzero(key, sizeof(key));
+    if (rc != TOCSIN_OK)
+        principal_nobody(out);
+    return rc;
 }
 
 int auth_hash_password(const char *password, char out[crypto_pwhash_STRBYTES])

@@ -435,7 +435,7 @@ static void reset_request(struct conn *c)
     }
     c->resp_off = 0;
     c->hs = H_IDLE;
-    c->user = NULL;
+    principal_nobody(&c->who);
     release_body(c);
 }
 
@@ -708,25 +708,80 @@ static bool is_health(struct lws *wsi, int m)
            hdr_is(wsi, WSI_TOKEN_GET_URI, "/health");
 }
 
+/* Header `tok` into dst, NUL-terminated: 1 if present, 0 if absent, -1 if it does not fit. */
+static int get_tok(struct lws *wsi, enum lws_token_indexes tok, char *dst, size_t dstlen)
+{
+    int len = lws_hdr_total_length(wsi, tok);
+
+    if (len <= 0)
+        return 0;
+    if ((size_t)len >= dstlen || lws_hdr_copy(wsi, dst, (int)dstlen, tok) != len)
+        return -1;
+    return 1;
+}
+
+/* Same for a non-standard header; `key` is its lower-case name with a ':' ("x-api-key:"). */
+static int get_custom(struct lws *wsi, const char *key, char *dst, size_t dstlen)
+{
+    int klen = (int)strlen(key), len = lws_hdr_custom_length(wsi, key, klen);
+
+    if (len < 0)
+        return 0;
+    if ((size_t)len >= dstlen || lws_hdr_custom_copy(wsi, dst, (int)dstlen, key, klen) != len)
+        return -1;
+    return 1;
+}
+
+/* The first query parameter `name` (lws gives the query as decoded "k=v" fragments). */
+static int get_param(struct lws *wsi, const char *name, char *dst, size_t dstlen)
+{
+    char frag[NET_MAX_HEADER_VALUE + 1];
+    size_t nlen = strlen(name);
+
+    for (int i = 0; i < 1024; i++) {
+        int fl = lws_hdr_copy_fragment(wsi, frag, (int)sizeof(frag), WSI_TOKEN_HTTP_URI_ARGS, i);
+
+        if (fl < 0)
+            return 0; /* no more fragments (or one too long for any use) */
+        if ((size_t)fl < nlen + 1 || memcmp(frag, name, nlen) || frag[nlen] != '=')
+            continue;
+        if ((size_t)fl - nlen - 1 >= dstlen)
+            return -1;
+        memcpy(dst, frag + nlen + 1, (size_t)fl - nlen);
+        return 1;
+    }
+    return 0;
+}
+
+/* Gathers the credentials (a key longer than any key is refused, not ignored: ignoring it
+ * could let a weaker credential decide) and asks the app. */
 static bool authenticate(struct net *n, struct conn *c, struct lws *wsi)
 {
-    char v[NET_MAX_HEADER_VALUE + 1];
-    int len = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_AUTHORIZATION);
-    const char *user = NULL;
+    char authz[NET_MAX_HEADER_VALUE + 1], hkey[NET_AUTH_KEY_MAX + 1], qkey[NET_AUTH_KEY_MAX + 1];
+    struct auth_credentials cred = {0};
+    int ra = get_tok(wsi, WSI_TOKEN_HTTP_AUTHORIZATION, authz, sizeof(authz));
+    int rh = get_custom(wsi, "x-api-key:", hkey, sizeof(hkey));
+    int rq = get_param(wsi, "api-key", qkey, sizeof(qkey));
+    bool ok;
 
-    if (len > 0 && (size_t)len > NET_MAX_HEADER_VALUE)
+    principal_nobody(&c->who);
+    if (ra < 0 || rh < 0 || rq < 0)
         return false;
-    if (len > 0 && lws_hdr_copy(wsi, v, (int)sizeof(v), WSI_TOKEN_HTTP_AUTHORIZATION) != len)
-        return false;
-    if (!n->app.authenticate(n->app.ud, len > 0 ? v : NULL, &user))
-        return false;
-    c->user = user;
-    return true;
+    cred.authorization = ra ? authz : NULL;
+    cred.x_api_key = rh ? hkey : NULL;
+    cred.api_key = rq ? qkey : NULL;
+    ok = n->app.authenticate(n->app.ud, &cred, &c->who);
+    if (!ok)
+        principal_nobody(&c->who);
+    return ok;
 }
 
 bool http_check_auth(struct net *n, struct conn *c, struct lws *wsi)
 {
-    return !n->app.authenticate || authenticate(n, c, wsi);
+    if (n->app.authenticate)
+        return authenticate(n, c, wsi);
+    principal_anonymous_admin(&c->who);
+    return true;
 }
 
 static int dispatch(struct net *n, struct conn *c, struct lws *wsi)
@@ -744,7 +799,8 @@ static int dispatch(struct net *n, struct conn *c, struct lws *wsi)
     req.id = ++n->next_req_id;
     req.body = buf_str(&c->body);
     req.body_len = c->body.len;
-    req.user = c->user;
+    req.principal = &c->who;
+    req.user = principal_user(&c->who);
     out = n->app.on_http(n->app.ud, &req, resp);
     release_body(c); /* borrowed for the call only */
     if (out != HTTP_DEFERRED)
@@ -779,7 +835,7 @@ int http_on_request(struct net *n, struct conn *c, struct lws *wsi)
         log_warn("http_pipelined_body", "conn=%" PRIu64 " action=close", c->id);
         return -1;
     }
-    denied = n->app.authenticate && !is_health(wsi, m) && !authenticate(n, c, wsi);
+    denied = !is_health(wsi, m) && !http_check_auth(n, c, wsi);
     if (!cl)
         return denied ? refuse(n, c, wsi, 401, NULL, NULL, false) : dispatch(n, c, wsi);
     if (hdr_is(wsi, WSI_TOKEN_HTTP_EXPECT, "100-continue")) {

@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "net/principal.h"
+
 struct net;
 
 struct net_limits {
@@ -33,9 +35,12 @@ struct http_req {
     const char *query;  /* raw query string without '?', "" if none */
     const char *body;   /* NUL-terminated (body_len excludes the NUL); "" if none */
     size_t body_len;
-    const char *user;                  /* authenticated user name, or NULL when auth is off */
+    const char *user;                  /* authenticated user name, or NULL when anonymous */
     const struct http_header *headers; /* every request header, lower-case names */
     size_t nheaders;
+    /* Who sent it and what it may do (principal_allows(), authz.h); never NULL. An anonymous
+     * admin when auth is off; nobody on /health. */
+    const struct principal *principal;
 };
 
 /* Case-insensitive header look-up; NULL if absent. */
@@ -60,14 +65,17 @@ struct net_app {
     /* Fill *resp and return HTTP_DONE, or keep req->id and return HTTP_DEFERRED, then call
      * net_complete() later from any thread. */
     enum http_outcome (*on_http)(void *ud, const struct http_req *req, struct http_resp *resp);
-    /* A WS upgrade to `path` by `user` (NULL when auth is off). Return false to refuse (404). */
-    bool (*on_ws_open)(void *ud, uint64_t conn, const char *path, const char *user);
+    /* A WS upgrade to `path` by `who` (borrowed for the call; copy what you keep). Return false
+     * to refuse (404). */
+    bool (*on_ws_open)(void *ud, uint64_t conn, const char *path, const struct principal *who);
     /* One whole text or binary message (reassembled from fragments), borrowed for the call. */
     void (*on_ws_message)(void *ud, uint64_t conn, const char *data, size_t len, bool binary);
     void (*on_ws_close)(void *ud, uint64_t conn);
-    /* Credentials check for the Authorization header value (may be NULL). Return true and set
-     * *user (a static or long-lived string) if allowed. When NULL, auth is off. */
-    bool (*authenticate)(void *ud, const char *authorization, const char **user);
+    /* Credentials check, before the body is read (and for WS upgrades): `cred` holds the
+     * Authorization and X-API-Key headers and the api-key query parameter (each NULL if absent).
+     * Return true and fill *who if allowed; false answers 401. When NULL, auth is off: every
+     * request is an anonymous admin (principal_anonymous_admin). GET /health is never checked. */
+    bool (*authenticate)(void *ud, const struct auth_credentials *cred, struct principal *who);
     /* Optional, NULL-terminated: extra non-standard request header names (any case) to collect
      * into http_req.headers. lws 4.1 cannot list unknown headers, so only standard ones plus a
      * built-in set (x-request-id, x-api-key, idempotency-key, ...) and these are seen. Copied

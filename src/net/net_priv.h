@@ -25,6 +25,7 @@
 #define NET_WCHUNK 65536           /* bytes of response body per write */
 #define NET_WHEAD 4096             /* space for a response head */
 #define NET_RX_BUFFER 16384        /* lws per-connection WS receive buffer */
+#define NET_AUTH_KEY_MAX 256       /* bytes of an X-API-Key or api-key value (KEYS_MAX_KEY_LEN) */
 
 /* A map from non-zero uint64 ids to pointers (open addressing, linear probing). */
 struct idmap {
@@ -80,13 +81,14 @@ struct conn {
     struct lws *wsi;
     uint64_t id;
     bool admitted; /* counted against max_conns */
+    /* Who the current request (or the WS upgrade) comes from: set by http_check_auth(). */
+    struct principal who;
     /* HTTP */
     enum http_state hs;
     bool close_after; /* close once the response is written */
     bool ka10;        /* HTTP/1.0 with "Connection: keep-alive" */
     bool head_only;   /* HEAD: no body bytes on the wire */
     uint64_t req_id;  /* deferred request waiting in n->reqs, 0 if none */
-    const char *user; /* authenticated user of the current request */
     enum { MARK_NONE = 0, MARK_EXACT, MARK_UNKNOWN } mark;
     int64_t read_mark; /* bytes lws had read from the socket when the last request ended */
     bool rx_paused;    /* lws rx flow control holds this connection's input */
@@ -158,8 +160,8 @@ int http_collect(struct net *n, struct conn *c, struct lws *wsi, struct http_req
 int http_write_now(struct net *n, struct lws *wsi, struct http_resp *resp, bool head_only,
                    bool close);
 void http_resp_auth_failed(struct http_resp *resp);
-/* Runs app->authenticate on the request's Authorization header (true when auth is off) and
- * sets c->user. */
+/* Runs app->authenticate on the request's credentials and sets c->who (an anonymous admin when
+ * auth is off). False: answer 401. */
 bool http_check_auth(struct net *n, struct conn *c, struct lws *wsi);
 /* Notes how much lws has read from the socket when a request ends (see http.c: pipelined()). */
 void http_mark_read(struct conn *c, struct lws *wsi);

@@ -112,7 +112,7 @@ int ws_on_confirm_upgrade(struct net *n, struct conn *c, struct lws *wsi, const 
     st = http_collect(n, c, wsi, &req);
     if (st)
         return refuse_upgrade(n, c, wsi, st, "bad upgrade request", true);
-    ok = n->app.on_ws_open && n->app.on_ws_open(n->app.ud, c->id, req.path, c->user);
+    ok = n->app.on_ws_open && n->app.on_ws_open(n->app.ud, c->id, req.path, &c->who);
     if (!ok)
         return refuse_upgrade(n, c, wsi, 404, "not found", false);
     c->ws = true;

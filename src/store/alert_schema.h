@@ -9,7 +9,13 @@
  * engine's own bookkeeping (history positions, action timeouts) and is not part of the API.
  *
  * History: one row per entry, newest has the highest seq, at most alerts.history_limit rows per
- * alert (the writer deletes older ones). Notes: Alerta's notes on an alert. */
+ * alert (the writer deletes older ones). Notes: Alerta's notes on an alert.
+ *
+ * alert_by_status_sev serves the read side's default list (Alerta's SORT_LIST_BY: most severe
+ * first, then newest) of a status as an index walk that stops after the page, and holds every
+ * column its counts by (status, sevcode) and by severity read. sevcode is DESC so that the list
+ * (sevcode ASC, last_receive_time DESC) is one backward walk; the cost is one more index entry
+ * to move when last_receive_time changes. */
 #ifndef TOCSIN_ALERT_SCHEMA_H
 #define TOCSIN_ALERT_SCHEMA_H
 
@@ -55,6 +61,8 @@
     "CREATE UNIQUE INDEX IF NOT EXISTS alert_by_id ON alert(id);"                                \
     "CREATE INDEX IF NOT EXISTS alert_by_status ON alert(status, last_receive_time);"            \
     "CREATE INDEX IF NOT EXISTS alert_by_lrt ON alert(last_receive_time);"                       \
+    "CREATE INDEX IF NOT EXISTS alert_by_status_sev"                                             \
+    " ON alert(status, sevcode DESC, last_receive_time, severity);"                              \
     "CREATE TABLE IF NOT EXISTS alert_history ("                                                 \
     " rid INTEGER NOT NULL,"                                                                     \
     " seq INTEGER NOT NULL,"                                                                     \

@@ -140,3 +140,13 @@ int store_writer_checkpoint(struct store *writer, int min_frames)
 {
     return writer->ops->writer_checkpoint(writer, min_frames);
 }
+
+int store_object_put(struct store *s, const char *kind, const char *id, const char *json)
+{
+    return s->ops->object_put(s, kind, id, json);
+}
+
+int store_object_load(struct store *s, const char *kind, store_trigger_cb cb, void *ud)
+{
+    return s->ops->object_load(s, kind, cb, ud);
+}

@@ -84,6 +84,8 @@ struct store_ops {
     int (*alert_load_all)(struct store *s, store_xalert_cb cb, void *ud);
     void (*set_sevmap)(struct store *s, const struct sevmap *m);
     void *(*native)(struct store *s);
+    int (*object_put)(struct store *s, const char *kind, const char *id, const char *json);
+    int (*object_load)(struct store *s, const char *kind, store_trigger_cb cb, void *ud);
     int (*notify_query_json)(struct store *s, const struct notify_query *q, json_t **out);
     /* Maintenance: stop checkpointing inside commits (the writer), and checkpoint from another
      * connection (any reader) so commits never wait for a checkpoint's fsync. */
@@ -151,6 +153,10 @@ int store_achange_apply(struct store *s, const struct alert_change *c);
 int store_alert_load_all(struct store *s, store_xalert_cb cb, void *ud);
 void store_set_sevmap(struct store *s, const struct sevmap *m);
 void *store_native(struct store *s);
+/* Small objects kept whole as JSON under (kind, id): API keys, heartbeats, blackouts. json NULL
+ * deletes (absent is fine). The load gives every object of a kind, by id. */
+int store_object_put(struct store *s, const char *kind, const char *id, const char *json);
+int store_object_load(struct store *s, const char *kind, store_trigger_cb cb, void *ud);
 /* {"notifications":[...],"total":N,"limit":L,"offset":O}, newest first. A notification is
  * {"id","alert","trigger","channel","method","url","headers":[names only],"status","attempts",
  *  "maxAttempts","resolve","createdTime","nextAttemptTime"(null unless pending),"updatedTime",

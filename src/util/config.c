@@ -14,6 +14,7 @@
 #include <strings.h>
 
 #include "core/alert.h"
+#include "net/scope.h"
 #include "util/buf.h"
 #include "util/err.h"
 #include "util/log.h"
@@ -80,6 +81,8 @@ static const struct opt opts[] = {
      "Most events or triggers in one request or frame.", NULL},
     {"http.max_connections", OPT_UNSIGNED, OFF(max_connections), 1, 100000, "1024", false, NULL,
      "Most concurrent client connections.", NULL},
+    {"http.readers", OPT_UNSIGNED, OFF(readers), 1, 64, "2", false, NULL,
+     "Threads serving queries from the store.", NULL},
     {"engine.resolve_after", OPT_DURATION, OFF(resolve_after_ms), 0, 30 * DAY_MS, "60s", true,
      NULL, "Default period of false evaluations before an alert resolves itself.", NULL},
     {"engine.queue", OPT_COUNT, OFF(engine_queue), 1, 1048576, "4096", false, NULL,
@@ -123,8 +126,6 @@ static const struct opt opts[] = {
      "Severities and their codes, \"name=code,...\" (lower is more severe); empty: Alerta's "
      "default. Must name normal, informational and indeterminate.",
      check_sevmap},
-    {"http.readers", OPT_UNSIGNED, OFF(readers), 1, 64, "2", false, NULL,
-     "Threads serving queries from the store.", NULL},
     {"store.durability", OPT_ENUM, OFF(durability), 0, 2, "batch", false, durability_names,
      "sync: fsync every commit; batch: group commit (a few ms); none: leave it to the OS.", NULL},
     {"notify.max_attempts", OPT_UNSIGNED, OFF(notify_max_attempts), 1, 100, "10", true, NULL,
@@ -137,6 +138,13 @@ static const struct opt opts[] = {
      "Time limit for one delivery attempt.", NULL},
     {"notify.concurrency", OPT_UNSIGNED, OFF(notify_concurrency), 1, 4096, "64", false, NULL,
      "Deliveries in flight at once.", NULL},
+    /* The auth section comes last: config_write() puts auth.users after these, under the same
+     * "auth:" key. */
+    {"auth.customer_views", OPT_BOOL, OFF(customer_views), 0, 1, "false", true, NULL,
+     "Multi-tenancy (Alerta's CUSTOMER_VIEWS): a user who is not an admin sees only the "
+     "customers listed in auth.users[i].customers. API keys bound to a customer are restricted "
+     "to it either way.",
+     NULL},
 };
 #define NOPTS (sizeof(opts) / sizeof(opts[0]))
 #define USERS_NAME "auth.users"
@@ -584,11 +592,20 @@ int config_load_env(struct config *cfg, char *err, size_t errlen)
     return TOCSIN_OK;
 }
 
+static void free_list(char **list, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(list[i]);
+    free(list);
+}
+
 static void free_users(struct config_user *users, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         free(users[i].name);
         free(users[i].password_hash);
+        free_list(users[i].scopes, users[i].nscopes);
+        free_list(users[i].customers, users[i].ncustomers);
     }
     free(users);
 }
@@ -723,12 +740,46 @@ int config_user_check(const char *name, const char *password_hash, char *err, si
     return TOCSIN_OK;
 }
 
+/* Scopes parse as Alerta scopes; customers are non-empty names without control characters. */
+static int check_user_lists(const struct config_user *u, char *msg, size_t len)
+{
+    struct scope_set set;
+    char m[256];
+
+    if (u->nscopes > CONFIG_USER_MAX_SCOPES || u->ncustomers > CONFIG_USER_MAX_CUSTOMERS) {
+        seterr(msg, len, "user '%s' has more than %d scopes or %d customers", u->name,
+               CONFIG_USER_MAX_SCOPES, CONFIG_USER_MAX_CUSTOMERS);
+        return TOCSIN_EINVAL;
+    }
+    scope_set_clear(&set);
+    if (scope_set_parse_list(&set, (const char *const *)u->scopes, u->nscopes, m, sizeof(m))) {
+        seterr(msg, len, "scopes of user '%s': %s", u->name, m);
+        return TOCSIN_EINVAL;
+    }
+    for (size_t i = 0; i < u->ncustomers; i++) {
+        const char *c = u->customers[i];
+        bool bad = !c || !*c || strlen(c) > CONFIG_CUSTOMER_NAME_MAX;
+
+        for (const char *p = c; !bad && *p; p++)
+            bad = (unsigned char)*p < 0x20 || *p == 0x7f;
+        if (bad) {
+            seterr(msg, len,
+                   "customers of user '%s': '%.64s' is not a customer name (1..%d bytes, no "
+                   "control characters)",
+                   u->name, c ? c : "", CONFIG_CUSTOMER_NAME_MAX);
+            return TOCSIN_EINVAL;
+        }
+    }
+    return TOCSIN_OK;
+}
+
 /* Checks users[i] against the rule and against users[0..i). */
 static int check_user_at(const struct config_user *users, size_t i, char *msg, size_t len)
 {
     char m[512];
 
-    if (config_user_check(users[i].name, users[i].password_hash, m, sizeof(m)) != TOCSIN_OK) {
+    if (config_user_check(users[i].name, users[i].password_hash, m, sizeof(m)) != TOCSIN_OK ||
+        check_user_lists(&users[i], m, sizeof(m)) != TOCSIN_OK) {
         seterr(msg, len, "%s[%zu]: %s", USERS_NAME, i, m);
         return TOCSIN_EINVAL;
     }
@@ -740,6 +791,17 @@ static int check_user_at(const struct config_user *users, size_t i, char *msg, s
         }
     }
     return TOCSIN_OK;
+}
+
+/* Admin users see every customer (Alerta: ADMIN_USERS get "*"); so do users holding "admin". */
+static bool user_is_admin(const struct config_user *u)
+{
+    if (u->admin)
+        return true;
+    for (size_t i = 0; i < u->nscopes; i++)
+        if (u->scopes[i] && !strcmp(u->scopes[i], "admin"))
+            return true;
+    return false;
 }
 
 int config_validate(const struct config *cfg, char *err, size_t errlen)
@@ -771,6 +833,15 @@ int config_validate(const struct config *cfg, char *err, size_t errlen)
     for (size_t i = 0; i < cfg->nusers; i++)
         if (check_user_at(cfg->users, i, err, errlen) != TOCSIN_OK)
             return TOCSIN_EINVAL;
+    for (size_t i = 0; cfg->customer_views && i < cfg->nusers; i++) {
+        if (!cfg->users[i].ncustomers && !user_is_admin(&cfg->users[i])) {
+            seterr(err, errlen,
+                   "%s[%zu]: user '%s' has no customers but auth.customer_views is on; list "
+                   "them, or use customers: [\"*\"] for all",
+                   USERS_NAME, i, cfg->users[i].name);
+            return TOCSIN_EINVAL;
+        }
+    }
     if (cfg->notify_backoff_max_ms < cfg->notify_backoff_base_ms) {
         seterr(err, errlen,
                "notify.backoff_max (%s) must not be less than notify.backoff_base (%s)",
@@ -892,6 +963,70 @@ static const char *scalar_text(struct loader *ld, struct fy_node *n, const char 
     return s;
 }
 
+/* A list of strings (a YAML sequence of scalars, at most `max`) into *out / *n, replacing what
+ * was there. `what` names it in errors. */
+static int load_list(struct loader *ld, struct fy_node *seq, const char *what, size_t max, int line,
+                     char ***out, size_t *n)
+{
+    struct fy_node *item;
+    char **list = NULL, item_what[96];
+    size_t cnt = 0, count;
+    void *it = NULL;
+    int rc = TOCSIN_OK;
+    const char *v;
+
+    if (!seq || fy_node_get_type(seq) != FYNT_SEQUENCE || fy_node_is_alias(seq))
+        return lerr(ld, node_line(seq, line), "%s: expected a list", what);
+    count = (size_t)fy_node_sequence_item_count(seq);
+    if (count > max)
+        return lerr(ld, line, "%s: more than %zu entries", what, max);
+    if (count && !(list = calloc(count, sizeof(*list))))
+        return lerr(ld, line, "out of memory");
+    while (cnt < count && (item = fy_node_sequence_iterate(seq, &it))) {
+        snprintf(item_what, sizeof(item_what), "%s[%zu]", what, cnt);
+        v = scalar_text(ld, item, item_what, node_line(item, line), &rc);
+        if (!v)
+            break;
+        if (!(list[cnt] = strdup(v))) {
+            rc = lerr(ld, line, "out of memory");
+            break;
+        }
+        cnt++;
+    }
+    if (rc != TOCSIN_OK) {
+        free_list(list, cnt);
+        return rc;
+    }
+    free_list(*out, *n);
+    *out = list;
+    *n = cnt;
+    return TOCSIN_OK;
+}
+
+/* One scalar field of a user (name, password_hash, admin). */
+static int load_user_field(struct loader *ld, struct fy_node *v, const char *what, int line,
+                           char **dst, bool *flag)
+{
+    static const struct opt admin_opt = {.name = "admin", .type = OPT_BOOL};
+    char msg[256];
+    int64_t b;
+    int rc;
+    const char *val = scalar_text(ld, v, what, node_line(v, line), &rc);
+
+    if (!val)
+        return rc;
+    if (flag) {
+        if (parse_bool(&admin_opt, val, &b, msg, sizeof(msg)) != TOCSIN_OK)
+            return lerr(ld, node_line(v, line), "%s: expected true or false, got '%.64s'", what,
+                        val);
+        *flag = b != 0;
+        return TOCSIN_OK;
+    }
+    free(*dst);
+    *dst = strdup(val);
+    return *dst ? TOCSIN_OK : lerr(ld, line, "out of memory");
+}
+
 /* One entry of auth.users into *u (fields owned by u). */
 static int load_user(struct loader *ld, struct fy_node *item, size_t idx, struct config_user *u,
                      int fallback)
@@ -904,29 +1039,31 @@ static int load_user(struct loader *ld, struct fy_node *item, size_t idx, struct
     if (!item || fy_node_get_type(item) != FYNT_MAPPING)
         return lerr(ld, line, "%s[%zu]: expected a mapping with name and password_hash", USERS_NAME,
                     idx);
-    while ((pair = fy_node_mapping_iterate(item, &it))) {
-        struct fy_node *k = fy_node_pair_key(pair);
-        const char *key = k ? fy_node_get_scalar0(k) : NULL, *val;
-        char **dst;
+    while (rc == TOCSIN_OK && (pair = fy_node_mapping_iterate(item, &it))) {
+        struct fy_node *k = fy_node_pair_key(pair), *v = fy_node_pair_value(pair);
+        const char *key = k ? fy_node_get_scalar0(k) : NULL;
 
         kline = node_line(k, line);
+        snprintf(what, sizeof(what), "%s[%zu].%.16s", USERS_NAME, idx, key ? key : "");
         if (key && strcmp(key, "name") == 0)
-            dst = &u->name;
+            rc = load_user_field(ld, v, what, kline, &u->name, NULL);
         else if (key && strcmp(key, "password_hash") == 0)
-            dst = &u->password_hash;
+            rc = load_user_field(ld, v, what, kline, &u->password_hash, NULL);
+        else if (key && strcmp(key, "admin") == 0)
+            rc = load_user_field(ld, v, what, kline, NULL, &u->admin);
+        else if (key && strcmp(key, "scopes") == 0)
+            rc = load_list(ld, v, what, CONFIG_USER_MAX_SCOPES, kline, &u->scopes, &u->nscopes);
+        else if (key && strcmp(key, "customers") == 0)
+            rc = load_list(ld, v, what, CONFIG_USER_MAX_CUSTOMERS, kline, &u->customers,
+                           &u->ncustomers);
         else
-            return lerr(ld, kline, "%s[%zu]: unknown key '%.64s' (expected name, password_hash)",
+            return lerr(ld, kline,
+                        "%s[%zu]: unknown key '%.64s' (expected name, password_hash, scopes, "
+                        "customers, admin)",
                         USERS_NAME, idx, key ? key : "");
-        snprintf(what, sizeof(what), "%s[%zu].%s", USERS_NAME, idx, key);
-        val = scalar_text(ld, fy_node_pair_value(pair), what,
-                          node_line(fy_node_pair_value(pair), kline), &rc);
-        if (!val)
-            return rc;
-        free(*dst);
-        *dst = strdup(val);
-        if (!*dst)
-            return lerr(ld, kline, "out of memory");
     }
+    if (rc != TOCSIN_OK)
+        return rc;
     if (!u->name || !u->password_hash)
         return lerr(ld, line, "%s[%zu]: missing %s", USERS_NAME, idx,
                     u->name ? "password_hash" : "name");
@@ -1201,6 +1338,19 @@ static void put_quoted(FILE *out, const char *s)
     fputc('"', out);
 }
 
+/* "      name: ["a", "b"]" (nothing when the list is empty). */
+static void put_list(FILE *out, const char *name, char *const *list, size_t n)
+{
+    if (!n)
+        return;
+    fprintf(out, "      %s: [", name);
+    for (size_t i = 0; i < n; i++) {
+        fputs(i ? ", " : "", out);
+        put_quoted(out, list[i] ? list[i] : "");
+    }
+    fputs("]\n", out);
+}
+
 static void put_value(FILE *out, const struct config *cfg, const struct opt *o)
 {
     char num[32];
@@ -1239,12 +1389,22 @@ void config_write(const struct config *cfg, FILE *out)
         put_value(out, cfg, &opts[i]);
         fputc('\n', out);
     }
-    fputs("auth:\n  users:", out);
+    /* The auth options come last in the table, so "auth:" was just opened (or, if they ever
+     * move, is opened here). */
+    if (!section || strncmp(section, "auth.", 5) != 0)
+        fputs("auth:\n", out);
+    fputs("  users:", out);
     fputs(cfg->nusers ? "\n" : " []\n", out);
     for (size_t i = 0; i < cfg->nusers; i++) {
+        const struct config_user *u = &cfg->users[i];
+
         fputs("    - name: ", out);
-        put_quoted(out, cfg->users[i].name ? cfg->users[i].name : "");
+        put_quoted(out, u->name ? u->name : "");
         fputs("\n      password_hash: \"<redacted>\"\n", out);
+        if (u->admin)
+            fputs("      admin: true\n", out);
+        put_list(out, "scopes", u->scopes, u->nscopes);
+        put_list(out, "customers", u->customers, u->ncustomers);
     }
 }
 
@@ -1295,7 +1455,17 @@ void config_help(FILE *out)
         fprintf(out, ", default %s\n      %s\n", o->def, o->help);
     }
     fprintf(out,
-            "  %s (config file only)\n      list of {name, password_hash}\n"
-            "      HTTP Basic users; auth is on when there is at least one.\n",
+            "  %s (config file only)\n"
+            "      list of {name, password_hash, scopes?, customers?, admin?}\n"
+            "      HTTP Basic users; auth is on when there is at least one (or an API key).\n"
+            "      scopes: Alerta scopes: read, write, admin, or read|write|delete|admin:resource\n"
+            "        (alerts, blackouts, heartbeats, users, groups, perms, customers, keys,\n"
+            "        webhooks, management, oembed, userinfo, filters, triggers, events,\n"
+            "        notifications), optionally .type; default [read, write].\n"
+            "      admin: true adds admin, read, write and lifts the customer restriction.\n"
+            "      customers: with auth.customer_views, the customers the user sees (\"*\" =\n"
+            "        all); required then for every user that is not an admin.\n"
+            "      e.g. - {name: ops, password_hash: \"$argon2id$...\", scopes: [read,\n"
+            "              write:alerts], customers: [acme]}\n",
             USERS_NAME);
 }

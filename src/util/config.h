@@ -15,6 +15,12 @@ enum durability { DURABILITY_SYNC = 0, DURABILITY_BATCH, DURABILITY_NONE };
 struct config_user {
     char *name;
     char *password_hash; /* argon2id string as printed by `tocsin passwd` */
+    /* Optional (auth.users[i].scopes / .customers / .admin): */
+    char **scopes;       /* Alerta scopes ("read", "write:alerts", ...); none = read, write */
+    size_t nscopes;
+    char **customers;    /* customers the user sees with auth.customer_views; "*" = all */
+    size_t ncustomers;
+    bool admin;          /* adds admin, read, write (Alerta's ADMIN_USERS); sees every customer */
 };
 
 struct config {
@@ -31,6 +37,7 @@ struct config {
     /* auth */
     struct config_user *users; /* HTTP Basic users; auth is on when nusers > 0 */
     size_t nusers;
+    bool customer_views;       /* auth.customer_views: restrict users and keys to customers */
     /* engine */
     int64_t resolve_after_ms;  /* default period of false evaluations before auto-resolve: 60 s */
     size_t engine_queue;       /* batches queued to the engine, default 4096 */
@@ -88,6 +95,9 @@ bool config_listen_is_loopback(const char *listen);
 #define CONFIG_MAX_USERS 1024               /* entries in auth.users */
 #define CONFIG_USER_NAME_MAX 128            /* bytes in a user name */
 #define CONFIG_HASH_MAX 127                 /* bytes in a password hash (libsodium STRBYTES - 1) */
+#define CONFIG_USER_MAX_SCOPES 64           /* entries in auth.users[i].scopes */
+#define CONFIG_USER_MAX_CUSTOMERS 16        /* entries in auth.users[i].customers */
+#define CONFIG_CUSTOMER_NAME_MAX 128        /* bytes in a customer name */
 
 /* Splits a listen address into host (brackets removed for IPv6) and port. The host must be an
  * IPv4 literal, "localhost" or a bracketed IPv6 literal; the port 0..65535. Returns 0 or
@@ -99,8 +109,8 @@ int config_listen_split(const char *listen, char *host, size_t hostlen, unsigned
 int config_user_check(const char *name, const char *password_hash, char *err, size_t errlen);
 /* For a reload: returns 0 if `next` differs from `cur` only in reloadable options (log.level,
  * engine.resolve_after, notify.max_attempts, notify.backoff_base, notify.backoff_max,
- * notify.timeout, auth.users), else TOCSIN_ECONFLICT naming the first option that needs a
- * restart. Both are borrowed. */
+ * notify.timeout, auth.customer_views, auth.users), else TOCSIN_ECONFLICT naming the first
+ * option that needs a restart. Both are borrowed. */
 int config_reload_check(const struct config *cur, const struct config *next, char *err,
                         size_t errlen);
 /* config_dump() to any stream (`out` borrowed). Without auth.users the output loads back with

@@ -65,12 +65,17 @@ class _Factory:
         self.password_hash_fn = password_hash_fn
         self.started = []
 
-    def __call__(self, config=None, auth=False, extra_args=None, start=True, env=None):
+    def __call__(self, config=None, auth=False, extra_args=None, start=True, env=None,
+                 admin=False):
+        """auth: one Basic user, ADMIN (scopes read and write; with admin=True an
+        administrator). Other auth options in config["auth"] are kept."""
         config = dict(config or {})
         creds = None
         if auth:
-            config["auth"] = {"users": [{"name": ADMIN[0],
-                                         "password_hash": self.password_hash_fn()}]}
+            user = {"name": ADMIN[0], "password_hash": self.password_hash_fn()}
+            if admin:
+                user["admin"] = "true"
+            config["auth"] = dict(config.get("auth") or {}, users=[user])
             creds = ADMIN
         d = Daemon(self.tmp.mktemp("tocsin"), config=config, auth=creds,
                    extra_args=extra_args, allow_errors=self.allow_errors, env=env)

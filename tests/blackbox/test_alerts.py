@@ -9,45 +9,43 @@ ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
 
 
 def test_alert_record(daemon):
+    """A trigger's alert is an alert of the alert store: the trigger's name is its event, its
+    source (or projection values) its resource, the firing event's properties its rawData."""
     d = daemon
     d.add_triggers(trigger("al-1", name="High latency", source="REQUEST", severity="CRITICAL",
                            description="latency over 100 ms",
                            conditions=[threshold("rt", "GT", 100)]))
     d.send_events({"type": "REQUEST", "properties": {"rt": 500, "api": "a1"}})
     alert = d.wait_alerts("al-1")[0]
-    assert alert["trigger"] == "al-1"
-    assert alert["status"] == "open"
-    assert alert["severity"] == "critical"
-    assert alert["name"] == "High latency"
-    assert alert["source"] == "REQUEST"
-    assert alert["description"] == "latency over 100 ms"
+    a = alert["alert"]
+    assert alert["trigger"] == "al-1" and alert["status"] == "open"
+    assert a["event"] == "High latency" and a["resource"] == "REQUEST"
+    assert a["severity"] == "critical" and a["origin"] == "trigger/al-1"
+    assert a["type"] == "triggerAlert" and a["source"] == "trigger"
     assert alert["count"] == 1
     assert alert["properties"].get("rt") == 500, alert["properties"]
     assert alert["properties"].get("api") == "a1", alert["properties"]
-    assert alert["resolvedTime"] is None
-    assert isinstance(alert["id"], str) and alert["id"]
-    assert isinstance(alert["fingerprint"], str) and alert["fingerprint"]
-    for k in ("firstTime", "lastTime", "updatedTime"):
-        assert ISO.match(alert.get(k) or ""), f"{k} = {alert.get(k)!r} is not ISO-8601 UTC"
-    assert isinstance(alert["message"], str) and alert["message"]
+    assert len(a["id"]) == 36 and a["fingerprint"]
+    for k in ("createTime", "receiveTime", "lastReceiveTime", "updateTime"):
+        assert ISO.match(a.get(k) or ""), f"{k} = {a.get(k)!r} is not ISO-8601 UTC"
+    assert isinstance(a["text"], str) and a["text"]
 
-    # A second true evaluation updates the same alert.
+    # A second true evaluation is a duplicate of the same alert.
     d.send_events({"type": "REQUEST", "properties": {"rt": 700, "api": "a1"}})
     wait_for(lambda: d.alerts_of("al-1")[0]["count"] == 2, what="alert count 2")
     alerts = d.alerts_of("al-1")
     assert len(alerts) == 1, alerts
-    again = alerts[0]
-    assert again["id"] == alert["id"]
-    assert again["fingerprint"] == alert["fingerprint"]
-    assert again["firstTime"] == alert["firstTime"]
-    assert again["lastTime"] >= alert["lastTime"]
-    assert again["properties"].get("rt") == 700
+    again = alerts[0]["alert"]
+    assert again["id"] == a["id"] and again["fingerprint"] == a["fingerprint"]
+    assert again["duplicateCount"] == 1 and again["repeat"] is True
+    assert again["createTime"] >= a["createTime"]
+    assert alerts[0]["properties"].get("rt") == 700
 
-    r = d.get(f"/api/v1/alerts/{alert['id']}")
+    r = d.get(f"/api/v1/alerts/{a['id']}")
     expect_status(r, 200, "GET /api/v1/alerts/{id}")
-    assert r.json()["id"] == alert["id"]
-    assert r.json()["count"] == 2
-    check_error(d.get("/api/v1/alerts/00000000-0000-0000-0000-000000000000"), 404)
+    assert r.json()["alert"]["id"] == a["id"]
+    assert r.json()["alert"]["attributes"]["count"] == 2
+    check_error(d.get("/api/v1/alerts/00000000-0000-4000-8000-000000000000"), 404)
     check_error(d.get("/api/v1/alerts/no-such-alert"), 404)
 
 
@@ -79,9 +77,7 @@ def test_alert_filters_and_paging(daemon):
 
     everything = d.alerts()
     assert everything["total"] == 3, everything
-    assert everything["limit"] == 50 and everything["offset"] == 0, everything
     assert {a["severity"] for a in everything["alerts"]} == {"info", "warning", "critical"}
-
     crit = d.alerts(severity="critical")
     assert crit["total"] == 1 and [a["trigger"] for a in crit["alerts"]] == ["sev-critical"]
     assert d.alerts(status="open")["total"] == 3
@@ -91,20 +87,14 @@ def test_alert_filters_and_paging(daemon):
     assert [a["severity"] for a in d.alerts(trigger="sev-info")["alerts"]] == ["info"]
     assert d.alerts(trigger="nope")["total"] == 0
 
-    page1 = d.alerts(limit=2)
-    assert page1["total"] == 3 and page1["limit"] == 2 and page1["offset"] == 0
-    assert len(page1["alerts"]) == 2
-    page2 = d.alerts(limit=2, offset=2)
-    assert page2["total"] == 3 and page2["offset"] == 2 and len(page2["alerts"]) == 1
+    page1 = d.alerts(**{"page-size": 2})
+    assert page1["total"] == 3 and page1["pageSize"] == 2 and page1["page"] == 1
+    assert len(page1["alerts"]) == 2 and page1["more"] is True
+    page2 = d.alerts(**{"page-size": 2, "page": 2})
+    assert page2["total"] == 3 and len(page2["alerts"]) == 1
     ids = [a["id"] for a in page1["alerts"] + page2["alerts"]]
     assert len(set(ids)) == 3, ids
-    r = d.get("/api/v1/alerts", params={"limit": 5000})
-    if r.status_code == 200:
-        assert r.json()["limit"] == 1000, f"limit=5000 must be capped at 1000: {r.json()}"
-    else:
-        check_error(r, 400)
-
-    for bad in ({"status": "sleeping"}, {"severity": "apocalyptic"}, {"limit": "lots"}):
+    for bad in ({"page": "lots"}, {"page-size": "-1"}, {"q": "status:("}):
         r = d.get("/api/v1/alerts", params=bad)
         check_error(r, 400)
 
@@ -140,9 +130,9 @@ def test_auto_resolve_with_resolve_notification(daemon, receiver):
     d.advance(5000)  # conditions false for 10 s now
 
     wait_for(lambda: d.alerts_of("res-1", status="resolved"), what="alert resolved")
-    got = d.get(f"/api/v1/alerts/{alert['id']}").json()
-    assert got["status"] == "resolved"
-    assert ISO.match(got["resolvedTime"] or ""), got["resolvedTime"]
+    got = d.get(f"/api/v1/alerts/{alert['id']}").json()["alert"]
+    assert got["status"] == "closed" and got["severity"] == "normal"
+    assert got["previousSeverity"] == "informational"
     assert d.alerts(trigger="res-1", status="open")["total"] == 0
 
     reqs = receiver.wait_for(2)

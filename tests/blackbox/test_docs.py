@@ -70,3 +70,37 @@ def test_triggers_doc_examples_are_accepted(daemon):
     r = daemon.get("/api/v1/triggers/" + triggers[0]["id"])
     assert r.status_code == 200
     assert r.json()["conditions"][0]["type"] == "AGGREGATION"
+
+
+REQUEST = re.compile(r"^```request[ \t]*\n(.*?)^```\s*\n```response[ \t]*\n(.*?)^```",
+                     re.MULTILINE | re.DOTALL)
+
+
+def subset(want, got, path="$"):
+    """Every key of want is in got with an equal value ("…" matches anything)."""
+    if want == "…":
+        return
+    if isinstance(want, dict):
+        assert isinstance(got, dict), f"{path}: expected an object, got {got!r}"
+        for k, v in want.items():
+            assert k in got, f"{path}.{k} missing in {got!r}"
+            subset(v, got[k], f"{path}.{k}")
+    else:
+        assert want == got, f"{path}: expected {want!r}, got {got!r}"
+
+
+def test_alerts_doc_session(daemon):
+    """docs/alerts.md's session, request by request, in order: each answer has the status and
+    every field the doc shows."""
+    with open(os.path.join(REPO, "docs", "alerts.md"), encoding="utf-8") as f:
+        text = f.read()
+    steps = REQUEST.findall(text)
+    assert len(steps) >= 5, "docs/alerts.md lost its session"
+    for req, resp in steps:
+        line, _, body = req.partition("\n")
+        method, path = line.split(" ", 1)
+        status, _, want = resp.partition("\n")
+        r = daemon.request(method, path, data=body.strip() or None,
+                           headers={"Content-Type": "application/json"})
+        assert r.status_code == int(status), f"{line}: {r.status_code} {r.text[:300]}"
+        subset(json.loads(want), r.json())

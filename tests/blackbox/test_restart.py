@@ -74,8 +74,8 @@ def test_graceful_restart_keeps_alerts_and_outbox(daemon, receiver):
     d.restart()
     after = d.get(f"/api/v1/alerts/{alert['id']}")
     assert after.status_code == 200, after.text
-    assert after.json()["status"] == "open"
-    assert after.json()["count"] == alert["count"]
+    assert after.json()["alert"]["status"] == "open"
+    assert after.json()["alert"]["attributes"]["count"] == alert["count"]
     assert d.notifications(trigger="gr", status="delivered")["total"] == 1
     assert len(receiver.received()) == 1, "a delivered notification was sent again after restart"
 

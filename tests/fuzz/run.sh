@@ -307,6 +307,7 @@ for t in $FUZZ_TARGETS; do
     dict=
     case $t in
         fuzz_event) dict=$work/event.dict ;;
+        fuzz_alerta) dict=$work/json.dict ;;
         fuzz_trigger) dict=$work/trigger.dict ;;
         fuzz_template) dict=$work/template.dict ;;
         fuzz_config) dict=$work/config.dict ;;

@@ -407,6 +407,17 @@ static void test_ack_reopened_by_increase(void **state)
     assert_int_equal(a->status, AST_OPEN);
 }
 
+static void test_ack_not_reopened_by_duplicate(void **state)
+{
+    struct fx *f = *state;
+    struct alert *a = recv_sev(f, "r", "e", "minor", NULL);
+
+    recv_sev(f, "r", "e", "major", NULL); /* correlated: previous minor, now major */
+    assert_int_equal(act(f, a, "ack"), TOCSIN_OK);
+    recv_sev(f, "r", "e", "major", NULL); /* a duplicate: stays ack */
+    assert_int_equal(a->status, AST_ACK);
+}
+
 static void test_ack_not_reopened_from_default(void **state)
 {
     struct fx *f = *state;
@@ -426,7 +437,7 @@ static void test_normal_closes_any(void **state)
     const char *actions[] = {NULL, "ack", "shelve"};
 
     for (int i = 0; i < 3; i++) {
-        char res[8];
+        char res[16];
         struct alert *a;
         snprintf(res, sizeof(res), "r%d", i);
         a = recv_sev(f, res, "e", "major", NULL);
@@ -887,6 +898,7 @@ int main(void)
         T(test_reopen_closed),
         T(test_closed_reopens_to_shelved),
         T(test_ack_reopened_by_increase),
+        T(test_ack_not_reopened_by_duplicate),
         T(test_ack_not_reopened_from_default),
         T(test_normal_closes_any),
         T(test_expired_reopens),

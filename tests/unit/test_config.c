@@ -532,6 +532,7 @@ static void add_user(struct config *c, const char *name, const char *hash)
 {
     c->users = realloc(c->users, (c->nusers + 1) * sizeof(*c->users));
     assert_non_null(c->users);
+    memset(&c->users[c->nusers], 0, sizeof(*c->users)); /* no scopes, customers or admin */
     c->users[c->nusers].name = strdup(name);
     c->users[c->nusers].password_hash = strdup(hash);
     c->nusers++;

@@ -23,13 +23,16 @@
 #include <cmocka.h>
 
 #include "net/auth.h"
+#include "net/keys.h"
 #include "net/net.h"
+#include "util/err.h"
 #include "util/log.h"
 
 #define MAX_BODY 4096
 #define MAX_FRAME 1024
 #define BIG_LEN (1024 * 1024 + 123)
 #define WAIT_MS 10000
+#define T_WALL ((int64_t)1700000000000) /* the wall clock keys are checked against */
 
 /* ---- the test application -------------------------------------------------------------- */
 
@@ -38,7 +41,9 @@ struct app {
     pthread_cond_t cv;
     struct net *net;
     struct auth *auth;
-    uint64_t defer_id; /* a deferred request waiting for the completer thread */
+    struct keys *keys;
+    char key[KEYS_KEY_LEN + 1]; /* a valid API key of user "robot" */
+    uint64_t defer_id;          /* a deferred request waiting for the completer thread */
     bool defer_ready;
     uint64_t hold_id; /* a deferred request the test completes by hand */
     int ws_opens, ws_closes;
@@ -67,6 +72,15 @@ static enum http_outcome on_http(void *ud, const struct http_req *req, struct ht
             memcpy(name, "world", sizeof("world"));
         snprintf(body, sizeof(body), "{\"hello\":\"%s\",\"user\":\"%s\",\"method\":\"%s\"}", name,
                  req->user ? req->user : "", req->method);
+        http_resp_json(resp, 200, dup_str(body));
+        return HTTP_DONE;
+    }
+    if (!strcmp(req->path, "/whoami")) {
+        const struct principal *p = req->principal;
+
+        assert_non_null(p);
+        snprintf(body, sizeof(body), "{\"user\":\"%s\",\"kind\":%d,\"admin\":%s}", p->user,
+                 (int)p->kind, p->is_admin ? "true" : "false");
         http_resp_json(resp, 200, dup_str(body));
         return HTTP_DONE;
     }
@@ -117,9 +131,10 @@ static enum http_outcome on_http(void *ud, const struct http_req *req, struct ht
     return HTTP_DONE;
 }
 
-static bool on_ws_open(void *ud, uint64_t conn, const char *path, const char *user)
+static bool on_ws_open(void *ud, uint64_t conn, const char *path, const struct principal *who)
 {
     struct app *a = ud;
+    const char *user = principal_user(who);
 
     if (strncmp(path, "/ws", 3))
         return false;
@@ -158,11 +173,11 @@ static void on_ws_close(void *ud, uint64_t conn)
     pthread_mutex_unlock(&a->mu);
 }
 
-static bool authenticate(void *ud, const char *authorization, const char **user)
+static bool authenticate(void *ud, const struct auth_credentials *cred, struct principal *who)
 {
     struct app *a = ud;
 
-    return auth_check(a->auth, authorization, user);
+    return auth_authenticate(a->auth, cred, 0, T_WALL, who) == TOCSIN_OK;
 }
 
 /* ---- running a server ------------------------------------------------------------------ */
@@ -229,11 +244,18 @@ static struct server *server_start(const char *listen, const struct net_limits *
     pthread_cond_init(&s->app.cv, NULL);
     if (auth) {
         static char hash[crypto_pwhash_STRBYTES];
+        static const uint8_t pepper[KEYS_PEPPER_BYTES] = {1, 2, 3};
         struct config_user u = {.name = "alice", .password_hash = hash};
+        struct key_params kp = {.user = "robot"};
+        struct auth_opts o = {0};
 
         if (!hash[0])
             assert_int_equal(auth_hash_password("s3cret", hash), 0);
-        s->app.auth = auth_new(&u, 1);
+        s->app.keys = keys_new(pepper, 0);
+        assert_non_null(s->app.keys);
+        assert_int_equal(keys_create(s->app.keys, &kp, T_WALL, s->app.key, NULL, NULL, 0), 0);
+        o.keys = s->app.keys;
+        s->app.auth = auth_new_ex(&u, 1, &o, NULL, 0);
         assert_non_null(s->app.auth);
         app.authenticate = authenticate;
     }
@@ -258,6 +280,7 @@ static void server_stop(struct server *s)
     assert_int_equal(s->run_rc, 0);
     net_free(s->net);
     auth_free(s->app.auth);
+    keys_free(s->app.keys);
     pthread_cond_destroy(&s->app.cv);
     pthread_mutex_destroy(&s->app.mu);
     free(s);
@@ -986,6 +1009,78 @@ static void test_auth(void **state)
     server_stop(s);
 }
 
+/* API keys reach authenticate() from every place Alerta reads them, on HTTP and WS upgrades,
+ * and the principal reaches the handler. */
+static void test_api_keys(void **state)
+{
+    struct server *s = server_start("127.0.0.1:0", NULL, true);
+    struct client *c = client_new(net_port(s->net));
+    const char *key = s->app.key;
+    char raw[1024], hdr[256], *longkey;
+    struct response r;
+
+    (void)state;
+    snprintf(raw, sizeof(raw), "GET /whoami HTTP/1.1\r\nX-API-Key: %s\r\n\r\n", key);
+    assert_int_equal(request(c, raw, &r), 200);
+    assert_string_equal(r.body, "{\"user\":\"robot\",\"kind\":2,\"admin\":false}");
+    free(r.body);
+    snprintf(raw, sizeof(raw), "GET /whoami?x=1&api-key=%s HTTP/1.1\r\n\r\n", key);
+    assert_int_equal(request(c, raw, &r), 200);
+    assert_string_equal(r.body, "{\"user\":\"robot\",\"kind\":2,\"admin\":false}");
+    free(r.body);
+    snprintf(raw, sizeof(raw), "GET /whoami HTTP/1.1\r\nAuthorization: Key %s\r\n\r\n", key);
+    assert_int_equal(request(c, raw, &r), 200);
+    free(r.body);
+    snprintf(raw, sizeof(raw), "GET /whoami HTTP/1.1\r\nAuthorization: Bearer %s\r\n\r\n", key);
+    assert_int_equal(request(c, raw, &r), 200);
+    free(r.body);
+    /* Basic still works and is a different kind. */
+    assert_int_equal(
+        request(c, "GET /whoami HTTP/1.1\r\nAuthorization: Basic YWxpY2U6czNjcmV0\r\n\r\n", &r),
+        200);
+    assert_string_equal(r.body, "{\"user\":\"alice\",\"kind\":1,\"admin\":false}");
+    free(r.body);
+    /* A wrong key is refused even next to good Basic credentials; so is an over-long one. */
+    assert_int_equal(request(c,
+                             "GET /whoami HTTP/1.1\r\nX-API-Key: nope\r\nAuthorization: Basic "
+                             "YWxpY2U6czNjcmV0\r\n\r\n",
+                             &r),
+                     401);
+    free(r.body);
+    longkey = malloc(2048);
+    assert_non_null(longkey);
+    memset(longkey, 'k', 2047);
+    longkey[2047] = '\0';
+    snprintf(raw, sizeof(raw), "GET /whoami HTTP/1.1\r\nX-API-Key: %.900s\r\n\r\n", longkey);
+    assert_int_equal(request(c, raw, &r), 401);
+    free(r.body);
+    free(longkey);
+    client_free(c);
+    /* A WebSocket upgrade with the key in the query (browsers cannot set headers there). */
+    c = client_new(net_port(s->net));
+    snprintf(hdr, sizeof(hdr), "/ws?api-key=%s", key);
+    ws_handshake(c, hdr, NULL, 101);
+    wait_count(&s->app, &s->app.ws_opens, 1);
+    assert_string_equal(s->app.last_user, "robot");
+    client_free(c);
+    server_stop(s);
+}
+
+/* Auth off: every request is an anonymous admin. */
+static void test_anonymous_admin(void **state)
+{
+    struct server *s = server_start("127.0.0.1:0", NULL, false);
+    struct client *c = client_new(net_port(s->net));
+    struct response r;
+
+    (void)state;
+    assert_int_equal(request(c, "GET /whoami HTTP/1.1\r\n\r\n", &r), 200);
+    assert_string_equal(r.body, "{\"user\":\"\",\"kind\":0,\"admin\":true}");
+    free(r.body);
+    client_free(c);
+    server_stop(s);
+}
+
 static void test_max_conns(void **state)
 {
     struct net_limits lim = {
@@ -1062,6 +1157,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_ws_refused_and_overflow, setup, teardown),
         cmocka_unit_test(test_ws_open_at_stop),
         cmocka_unit_test(test_auth),
+        cmocka_unit_test(test_api_keys),
+        cmocka_unit_test(test_anonymous_admin),
         cmocka_unit_test(test_max_conns),
     };
 
