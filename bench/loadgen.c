@@ -2799,11 +2799,28 @@ static int cmd_stats(struct opts *o)
     return 0;
 }
 
+/* The kB of a "Name:   123 kB" line of /proc/PID/status, or -1 if it is not that line. */
+static long long status_kb(const char *line, const char *name)
+{
+    size_t n = strlen(name);
+    char *end = NULL;
+    long long kb;
+
+    if (strncmp(line, name, n) != 0 || line[n] != ':')
+        return -1;
+    errno = 0;
+    kb = strtoll(line + n + 1, &end, 10);
+    return (errno || end == line + n + 1 || kb < 0) ? -1 : kb;
+}
+
+/* VmRSS, and its anonymous (heap, stacks) and file-backed (mapped files: SQLite's mmap of the
+ * database) parts. */
 static int cmd_rss(struct opts *o)
 {
+    static const char *const names[] = {"VmRSS", "RssAnon", "RssFile"};
     char path[64], line[256];
+    long long kb[3] = {-1, -1, -1};
     FILE *f;
-    long long kb = -1;
 
     if (o->pid <= 0)
         return fail("--pid is required");
@@ -2811,19 +2828,17 @@ static int cmd_rss(struct opts *o)
     f = fopen(path, "r");
     if (!f)
         return fail("%s: %s", path, strerror(errno));
-    while (kb < 0 && fgets(line, sizeof line, f)) {
-        char *end = NULL;
-        if (strncmp(line, "VmRSS:", 6) != 0)
-            continue;
-        errno = 0;
-        kb = strtoll(line + 6, &end, 10);
-        if (errno || end == line + 6)
-            kb = -2;
-    }
+    while (fgets(line, sizeof line, f))
+        for (size_t i = 0; i < 3; i++)
+            if (kb[i] < 0)
+                kb[i] = status_kb(line, names[i]);
     fclose(f);
-    if (kb < 0)
+    if (kb[0] < 0)
         return fail("no VmRSS in %s", path);
-    printf("pid=%lld rss_mib=%.1f\n", o->pid, (double)kb / 1024.0);
+    printf("pid=%lld rss_mib=%.1f", o->pid, (double)kb[0] / 1024.0);
+    if (kb[1] >= 0 && kb[2] >= 0)
+        printf(" anon_mib=%.1f file_mib=%.1f", (double)kb[1] / 1024.0, (double)kb[2] / 1024.0);
+    printf("\n");
     return 0;
 }
 

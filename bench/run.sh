@@ -354,8 +354,15 @@ A_FILL_S=0         # seconds the fill took (sum of its loadgen runs)
 A_FILL_ERR=0       # non-201 answers during the fill
 A_RSS0=na          # MiB, the full daemon before the fill
 A_RSS1=na          # MiB, after it
+A_RSS2=na          # MiB, after the lists
+A_ANON0=na         # MiB of A_RSS0 that is anonymous (heap, stacks)...
+A_ANON1=na         # ...of A_RSS1...
+A_FILE1=na         # ...and file-backed (SQLite's mmap of the database)
+A_FILE2=na         # ...of A_RSS2
 A_DU0=na           # KiB of its data directory before the fill
 A_DU1=na           # and after
+A_DB1=na           # bytes of the database file after the fill
+A_WAL1=na          # bytes of its WAL file
 A_HEAP=na          # alerts.heapBytes after the fill
 A_STORED=na        # alerts.stored after the fill
 
@@ -420,6 +427,9 @@ a_fresh() {
 # a_du: KiB under the data directory (database, WAL, everything).
 a_du() { du -sk "$DATA" | awk '{print $1}'; }
 
+# fsize FILE: its size in bytes, or "na".
+fsize() { stat -c %s "$1" 2>/dev/null || printf 'na\n'; }
+
 # Fills the store to A_FILL alerts with runs of at most 60 s, while the budget allows.
 a_fill() {
     local left want line got secs t0=$SECONDS
@@ -471,12 +481,21 @@ a_full() {
     start_daemon
     say "tocsin pid $DAEMON_PID on 127.0.0.1:$PORT; filling it with $A_FILL alerts"
     sleep 2
-    if run_lg 10 rss --pid "$DAEMON_PID"; then A_RSS0=$(kv rss_mib "$(lg_last)"); fi
+    if run_lg 10 rss --pid "$DAEMON_PID"; then
+        A_RSS0=$(kv rss_mib "$(lg_last)")
+        A_ANON0=$(kv anon_mib "$(lg_last)")
+    fi
     A_DU0=$(a_du)
     a_fill
     sleep 2 # the last commits, and the idle writer's checkpoint
-    if run_lg 10 rss --pid "$DAEMON_PID"; then A_RSS1=$(kv rss_mib "$(lg_last)"); fi
+    if run_lg 10 rss --pid "$DAEMON_PID"; then
+        A_RSS1=$(kv rss_mib "$(lg_last)")
+        A_ANON1=$(kv anon_mib "$(lg_last)")
+        A_FILE1=$(kv file_mib "$(lg_last)")
+    fi
     A_DU1=$(a_du)
+    A_DB1=$(fsize "$DATA/tocsin.db")
+    A_WAL1=$(fsize "$DATA/tocsin.db-wal")
     if run_lg 10 stats --port "$PORT"; then
         line=$(lg_last)
         A_STORED=$(kv alerts_stored "$line")
@@ -485,6 +504,10 @@ a_full() {
     say "alerts full: $A_STORED stored, RSS $A_RSS0 -> $A_RSS1 MiB, data $A_DU0 -> $A_DU1 KiB"
     a_query plain "status=open&page-size=50"
     a_query filtered "status=open&page-size=50&environment=Production&severity=critical"
+    if run_lg 10 rss --pid "$DAEMON_PID"; then
+        A_RSS2=$(kv rss_mib "$(lg_last)")
+        A_FILE2=$(kv file_mib "$(lg_last)")
+    fi
     for mode in "${A_FULL_MODES[@]}"; do
         if ((SECONDS + A_SECONDS + 15 > A_T0 + A_BUDGET)); then
             note "alerts full $mode run skipped to stay within the time budget"
@@ -521,6 +544,11 @@ per_alert() {
     else
         printf 'na\n'
     fi
+}
+
+# mib BYTES: in MiB with one decimal, or "na".
+mib() {
+    if num "$1"; then awk -v b="$1" 'BEGIN {printf "%.1f\n", b / 1048576}'; else printf 'na\n'; fi
 }
 
 # sum V...: sum of the integer arguments ("na" ignored).
@@ -569,8 +597,11 @@ EOF
 ### Alerts: a million stored
 
 The fill posts distinct alerts in arrays of $A_BATCH over 4 connections, in loadgen runs of at
-most 60 s. RSS is the daemon's, 2 s after its start and 2 s after the fill; per alert is the
-difference divided by the alerts filled. Disk is \`du\` of the data directory (database and WAL).
+most 60 s. RSS is the daemon's VmRSS, 2 s after its start and 2 s after the fill; per alert is
+the difference divided by the alerts filled. Its anonymous part is the heap (alert records,
+indexes, SQLite's page caches, allocator slack); its file-backed part is mostly the database
+pages the readers have touched through SQLite's mmap (shared with the OS page cache, and grown
+by the lists). Disk is \`du\` of the data directory (database and WAL).
 The lists are $A_QUERIES sequential \`GET /alerta/alerts?status=open&page-size=50\` (at most
 $A_QUERY_SECONDS s), the second with \`&environment=Production&severity=critical\`, with
 $A_STORED alerts stored.
@@ -580,11 +611,19 @@ $A_STORED alerts stored.
 EOF
     printf '| fill | %s alerts in %s s (%s alerts/s) | 1,000,000 stored |\n' "$A_FILLED" \
         "$A_FILL_S" "$rate"
-    printf '| RSS before / after the fill (MiB) | %s / %s | |\n' "$A_RSS0" "$A_RSS1"
-    printf '| RSS per alert (bytes) | %s | < 1024 |\n' "$(per_alert "$(minus "$A_RSS1" "$A_RSS0")" 1048576)"
+    printf '| RSS before / after the fill / after the lists (MiB) | %s / %s / %s | |\n' \
+        "$A_RSS0" "$A_RSS1" "$A_RSS2"
+    printf '| file-backed part of it after the fill / after the lists (MiB) | %s / %s | |\n' \
+        "$A_FILE1" "$A_FILE2"
+    printf '| RSS per alert (bytes) | %s | < 1024 |\n' \
+        "$(per_alert "$(minus "$A_RSS1" "$A_RSS0")" 1048576)"
+    printf '| anonymous RSS per alert (bytes) | %s | |\n' \
+        "$(per_alert "$(minus "$A_ANON1" "$A_ANON0")" 1048576)"
     printf '| alert records in the engine, heapBytes / stored (bytes) | %s | |\n' "$heap"
-    printf '| disk per alert (bytes; data directory %s KiB) | %s | |\n' "$A_DU1" \
-        "$(per_alert "$(minus "$A_DU1" "$A_DU0")" 1024)"
+    printf '| disk per alert: data directory / database file alone (bytes) | %s / %s | |\n' \
+        "$(per_alert "$(minus "$A_DU1" "$A_DU0")" 1024)" "$(per_alert "$A_DB1" 1)"
+    printf '| database file / WAL file after the fill (MiB) | %s / %s | |\n' \
+        "$(mib "$A_DB1")" "$(mib "$A_WAL1")"
     printf '| list 50 open: p50 / p99 / max (ms) | %s / %s / %s | p99 < 20 ms |\n' \
         "${A_Q[plain/p50_ms]:-na}" "${A_Q[plain/p99_ms]:-na}" "${A_Q[plain/max_ms]:-na}"
     printf '| list 50 open, Production and critical: p50 / p99 / max (ms) | %s / %s / %s | |\n' \
