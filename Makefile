@@ -13,6 +13,8 @@ PKGS = gcc make cmake pkg-config ca-certificates tzdata curl \
 FUZZ_PKGS = clang libclang-rt-14-dev
 
 FUZZ_SECONDS ?= 30
+# make bench BENCH=events (or alerts) runs one part of the benchmark
+BENCH ?= all
 
 .PHONY: all deps build run test bench fuzz clean format
 
@@ -43,7 +45,7 @@ test: deps
 	cd $(BUILD_SAN) && ctest --output-on-failure -j $(JOBS)
 
 bench: build
-	./bench/run.sh $(BUILD)
+	./bench/run.sh $(BUILD) $(BENCH)
 
 # libFuzzer harnesses (clang, ASan, UBSan), FUZZ_SECONDS per target; not part of `make test`.
 fuzz:

@@ -7,14 +7,16 @@
  *   http      POST arrays of events over keep-alive HTTP/1.1 to /http/events
  *   triggers  register THRESHOLD triggers through POST /http/triggers (arrays of 100)
  *   latency   event -> webhook latency, with a webhook receiver in this process
+ *   alerts    Alerta alerts: single POST /alerta/alert over N keep-alive connections (new, dup,
+ *             corr), arrays to POST /api/v1/alerts (batch, fill), GET /alerta/alerts (query)
  *   stats     the daemon's GET /api/v1/stats as key=value
  *   rss       VmRSS of a process, in MiB
  *   freeport  a loopback TCP port that was free a moment ago (for run.sh)
  *
  * Limits: loopback targets only (127.0.0.0/8 or "localhost"), at most 60 s of load per run,
- * at most 64 connections, batches of at most 1000 events, every socket read and write times
- * out after 10 s. Results are one key=value line on stdout; an error is one line on stderr and
- * a non-zero exit status (1 error, 2 usage, 3 the daemon did not catch up within 30 s).
+ * at most 64 connections, batches of at most 1000 events or alerts, every socket read and write
+ * times out after 10 s. Results are one key=value line on stdout; an error is one line on stderr
+ * and a non-zero exit status (1 error, 2 usage, 3 the daemon did not catch up within 30 s).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -65,6 +67,17 @@
 #define LG_RX_MAX_CLIENTS 64
 #define LG_RX_BUF ((size_t)16 * 1024)
 #define LG_WS_HEAD_MAX ((size_t)14)
+#define LG_ALERT_VARIANTS ((size_t)4096)       /* pre-rendered alert tails */
+#define LG_HEAD_MAX ((size_t)LG_STR_MAX + 128) /* an alert's head: resource and instance */
+#define LG_ALERT_CONNS 50                      /* single-alert modes */
+#define LG_ALERT_BATCH_CONNS 4                 /* batch and fill */
+#define LG_ALERT_KEYS 4000                     /* dup and corr */
+#define LG_MAX_KEYS 1000000
+#define LG_MAX_LABELS 5
+#define LG_LAT_MAX ((size_t)4 << 20) /* latency samples kept per run (32 MiB at most) */
+#define LG_QUERY_DEFAULT "status=open&page-size=50"
+#define LG_DEFAULT_QUERIES 100
+#define LG_MAX_QUERIES 100000
 #define NS_PER_S INT64_C(1000000000)
 #define NS_PER_MS INT64_C(1000000)
 
@@ -241,6 +254,8 @@ struct opts {
     long long port, conns, count, batch, webhook_port, pid;
     double duration, rate, fire_ratio, threshold; /* threshold NAN = derive from fire_ratio */
     const char *webhook, *source, *id_prefix;
+    const char *mode, *query;             /* alerts */
+    long long keys, labels, seed, offset; /* alerts */
 };
 
 enum opt_kind { OPT_INT, OPT_DBL, OPT_STR };
@@ -298,6 +313,12 @@ static int parse_args(int argc, char **argv, struct opts *o)
         {"--id-prefix", OPT_STR, &o->id_prefix, 0, 0},
         {"--webhook-port", OPT_INT, &o->webhook_port, 0, 65535},
         {"--pid", OPT_INT, &o->pid, 1, INT_MAX},
+        {"--mode", OPT_STR, &o->mode, 0, 0},
+        {"--query", OPT_STR, &o->query, 0, 0},
+        {"--keys", OPT_INT, &o->keys, 1, LG_MAX_KEYS},
+        {"--labels", OPT_INT, &o->labels, 0, LG_MAX_LABELS},
+        {"--seed", OPT_INT, &o->seed, 0, 1e15},
+        {"--offset", OPT_INT, &o->offset, 0, 1e15},
     };
     const size_t ndefs = sizeof defs / sizeof defs[0];
 
@@ -787,6 +808,8 @@ static double json_num(const char *s, const char *const *keys, size_t nkeys)
 struct stats {
     double received, processed, rejected; /* 0 when missing */
     double p50, p99, max;                 /* NAN when missing */
+    /* "alerts": stored, heapBytes, created, duplicates, correlated; NAN when missing */
+    double a_stored, a_heap, a_created, a_dups, a_corr;
 };
 
 static double or_zero(double x)
@@ -826,6 +849,11 @@ static int stats_get(const struct opts *o, struct stats *st)
     st->p50 = stat_num(hr.body.p, "latencyUs", "p50");
     st->p99 = stat_num(hr.body.p, "latencyUs", "p99");
     st->max = stat_num(hr.body.p, "latencyUs", "max");
+    st->a_stored = stat_num(hr.body.p, "alerts", "stored");
+    st->a_heap = stat_num(hr.body.p, "alerts", "heapBytes");
+    st->a_created = stat_num(hr.body.p, "alerts", "created");
+    st->a_dups = stat_num(hr.body.p, "alerts", "duplicates");
+    st->a_corr = stat_num(hr.body.p, "alerts", "correlated");
     rc = 0;
 out:
     hconn_close(&c);
@@ -1666,13 +1694,24 @@ out:
     return rc;
 }
 
+/* --conns and --batch default to 1 here (0 = not given: alerts has its own defaults). */
+static void load_defaults(struct opts *o)
+{
+    if (o->conns == 0)
+        o->conns = 1;
+    if (o->batch == 0)
+        o->batch = 1;
+}
+
 static int cmd_ws(struct opts *o)
 {
+    load_defaults(o);
     return run_load(o, "ws", ws_worker);
 }
 
 static int cmd_http(struct opts *o)
 {
+    load_defaults(o);
     return run_load(o, "http", http_worker);
 }
 
@@ -2114,6 +2153,634 @@ out:
     return rc;
 }
 
+/* ---------------------------------------------------------------- Alerta alerts */
+
+enum amode { AM_NEW, AM_DUP, AM_CORR, AM_BATCH, AM_FILL, AM_QUERY, AM_NMODES };
+
+static const char *const amode_names[AM_NMODES] = {"new", "dup", "corr", "batch", "fill", "query"};
+
+static const char *const k_env[] = {"Production", "Development"};
+static const char *const k_sev[] = {"critical", "major", "minor", "warning"};
+static const char *const k_event[] = {"HighCPU",   "DiskFull",       "NodeDown",     "HighLatency",
+                                      "ErrorRate", "MemoryPressure", "QueueBacklog", "CertExpiry"};
+static const char *const k_label[] = {"app", "job", "zone", "cluster"}; /* after "instance" */
+
+#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
+
+/* splitmix64's finaliser: alert i's content is a function of (seed, i) alone, whatever the
+ * connection or the order it is sent in. */
+static uint64_t mix64(uint64_t x)
+{
+    x += UINT64_C(0x9E3779B97F4A7C15);
+    x = (x ^ (x >> 30)) * UINT64_C(0xBF58476D1CE4E5B9);
+    x = (x ^ (x >> 27)) * UINT64_C(0x94D049BB133111EB);
+    return x ^ (x >> 31);
+}
+
+/* An alert body is a head written per alert (the resource, and the "instance" label: what makes
+ * it unique) and one of LG_ALERT_VARIANTS tails rendered once from the seed (event,
+ * environment, severity, service, value, text, tags, 5 attributes, the other labels), in two
+ * severities: the variant's own and the next one (corr alternates them). Owner frees with
+ * apool_free(). */
+struct apool {
+    struct sbuf all;
+    size_t *off, *len; /* [variant * 2 + alt] */
+    size_t max_tail;
+    uint64_t seed;
+    int labels;
+    const char *prefix;
+};
+
+static void apool_free(struct apool *p)
+{
+    sb_free(&p->all);
+    free(p->off);
+    free(p->len);
+    p->off = p->len = NULL;
+}
+
+static int atail(struct sbuf *b, const struct apool *p, uint64_t h, size_t sev)
+{
+    const char *ev = k_event[h % NELEM(k_event)];
+    unsigned u = (unsigned)(h >> 32);
+
+    for (int k = 1; k < p->labels; k++) {
+        const char *l = k_label[k - 1];
+        if (sb_printf(b, ",\"%s\":\"%s-%u\"", l, l, (u >> (4 * k)) % 16) < 0)
+            return -1;
+    }
+    if (p->labels > 0 && sb_puts(b, "}") < 0)
+        return -1;
+    return sb_printf(b,
+                     ",\"event\":\"%s\",\"environment\":\"%s\",\"severity\":\"%s\","
+                     "\"service\":[\"svc-%u\"],\"group\":\"Performance\",\"value\":\"%u\","
+                     "\"text\":\"%s above its threshold\",\"tags\":[\"bench\",\"dc-%u\"],"
+                     "\"attributes\":{\"region\":\"region-%u\",\"team\":\"team-%u\","
+                     "\"tier\":\"tier-%u\",\"runbook\":\"https://runbook.example/%s\","
+                     "\"owner\":\"owner-%u\"},\"origin\":\"tocsin-loadgen\","
+                     "\"type\":\"exceptionAlert\"}",
+                     ev, k_env[(h >> 8) % NELEM(k_env)], k_sev[sev], u % 64, (u >> 6) % 100, ev,
+                     (u >> 13) % 8, (u >> 16) % 12, (u >> 20) % 40, (u >> 26) % 3, ev,
+                     (unsigned)((h >> 16) % 500));
+}
+
+static int apool_build(struct apool *p, const struct opts *o)
+{
+    sb_init(&p->all, LG_BODY_MAX);
+    p->seed = (uint64_t)o->seed;
+    p->labels = (int)o->labels;
+    p->prefix = o->id_prefix;
+    p->max_tail = 0;
+    p->off = calloc(LG_ALERT_VARIANTS * 2, sizeof *p->off);
+    p->len = calloc(LG_ALERT_VARIANTS * 2, sizeof *p->len);
+    if (!p->off || !p->len)
+        return fail("out of memory");
+    for (size_t v = 0; v < LG_ALERT_VARIANTS * 2; v++) {
+        uint64_t h = mix64(p->seed * LG_ALERT_VARIANTS + v / 2);
+        size_t sev = (size_t)((h >> 40) % NELEM(k_sev));
+        p->off[v] = p->all.len;
+        if (atail(&p->all, p, h, (sev + v % 2) % NELEM(k_sev)) < 0)
+            return -1;
+        p->len[v] = p->all.len - p->off[v];
+        if (p->len[v] > p->max_tail)
+            p->max_tail = p->len[v];
+    }
+    return 0;
+}
+
+static char *put_str(char *d, const char *s)
+{
+    size_t n = strlen(s);
+
+    memcpy(d, s, n);
+    return d + n;
+}
+
+static char *put_u64(char *d, uint64_t v)
+{
+    char t[20];
+    size_t n = 0;
+
+    do {
+        t[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    while (n)
+        *d++ = t[--n];
+    return d;
+}
+
+/* Appends alert i: a new alert's resource is "<prefix>-<i>", a key's "<prefix>-k<i>" (dup and
+ * corr); alt 1 takes the variant's second severity. */
+static int alert_append(struct sbuf *b, const struct apool *p, uint64_t i, int key, int alt)
+{
+    size_t v =
+        (size_t)(mix64(p->seed ^ (i << 1 | (uint64_t)key)) % LG_ALERT_VARIANTS) * 2 + (size_t)alt;
+    char *s, *d;
+
+    if (sb_reserve(b, LG_HEAD_MAX + p->len[v]) < 0)
+        return -1;
+    s = d = b->p + b->len;
+    d = put_str(d, "{\"resource\":\"");
+    d = put_str(d, p->prefix);
+    d = put_str(d, key ? "-k" : "-");
+    d = put_u64(d, i);
+    *d++ = '"';
+    if (p->labels > 0) {
+        d = put_str(d, ",\"labels\":{\"instance\":\"10.");
+        d = put_u64(d, (i >> 16) & 255);
+        *d++ = '.';
+        d = put_u64(d, (i >> 8) & 255);
+        *d++ = '.';
+        d = put_u64(d, i & 255);
+        d = put_str(d, ":9100\"");
+    }
+    memcpy(d, p->all.p + p->off[v], p->len[v]);
+    d += p->len[v];
+    b->len += (size_t)(d - s);
+    b->p[b->len] = '\0';
+    return 0;
+}
+
+/* created / duplicates / correlated, from POST /api/v1/alerts answers. */
+struct acounts {
+    long long created, duplicates, correlated;
+};
+
+static void acounts_add(struct acounts *a, const char *body)
+{
+    static const char *const kc[] = {"created"}, *const kd[] = {"duplicates"},
+                             *const kr[] = {"correlated"};
+
+    a->created += (long long)or_zero(json_num(body, kc, 1));
+    a->duplicates += (long long)or_zero(json_num(body, kd, 1));
+    a->correlated += (long long)or_zero(json_num(body, kr, 1));
+}
+
+/* One keep-alive connection of a closed-loop run: at most one request in flight. */
+struct aconn {
+    struct hconn h;
+    struct sbuf req, body;
+    struct hresp hr;
+    size_t idx;
+    int busy;
+    int64_t sent_at, not_before;
+    long long items;    /* alerts in the request in flight */
+    uint64_t key, pass; /* dup, corr: this connection's next key and passes over its keys */
+};
+
+/* One run, driven by one thread over every connection (poll), so loadgen costs the two shared
+ * cores little: a few µs per request. */
+struct arun {
+    const struct opts *o;
+    enum amode mode;
+    const struct apool *pool;
+    struct aconn *c;
+    size_t nc;
+    const char *path;
+    int64_t start, end, last;
+    long long quota, issued; /* alerts; quota 0 = until end */
+    long long requests, ok, non201, repeats;
+    struct acounts n, warm;
+    int64_t *lat; /* ns per request */
+    size_t nlat, lat_cap;
+    long long lat_dropped;
+    struct stats before, after; /* the daemon's, around the timed part */
+    char first_error[200];
+};
+
+static void arun_free(struct arun *r)
+{
+    for (size_t i = 0; r->c && i < r->nc; i++) {
+        hconn_close(&r->c[i].h);
+        sb_free(&r->c[i].req);
+        sb_free(&r->c[i].body);
+        sb_free(&r->c[i].hr.body);
+    }
+    free(r->c);
+    free(r->lat);
+    r->c = NULL;
+    r->lat = NULL;
+}
+
+static int single_mode(enum amode m)
+{
+    return m == AM_NEW || m == AM_DUP || m == AM_CORR;
+}
+
+static int arun_init(struct arun *r, const struct opts *o, enum amode mode, const struct apool *p)
+{
+    memset(r, 0, sizeof *r);
+    r->o = o;
+    r->mode = mode;
+    r->pool = p;
+    r->nc = (size_t)o->conns;
+    r->path = single_mode(mode) ? "/alerta/alert" : "/api/v1/alerts";
+    r->quota = o->count;
+    r->lat_cap = LG_LAT_MAX;
+    r->c = calloc(r->nc, sizeof *r->c);
+    r->lat = malloc(r->lat_cap * sizeof *r->lat); /* pages are touched only as samples come */
+    if (!r->c || !r->lat)
+        return fail("out of memory");
+    for (size_t i = 0; i < r->nc; i++) {
+        struct aconn *c = &r->c[i];
+        hconn_init(&c->h, o);
+        sb_init(&c->req, LG_BODY_MAX);
+        sb_init(&c->body, LG_BODY_MAX);
+        sb_init(&c->hr.body, LG_BODY_MAX);
+        c->idx = c->key = i;
+    }
+    return 0;
+}
+
+/* Builds the connection's next request: one alert, or up to --batch as an array. */
+static int aconn_next(struct arun *r, struct aconn *c)
+{
+    const struct opts *o = r->o;
+    long long n = 1;
+    int rc = 0;
+
+    c->body.len = 0;
+    if (r->mode == AM_DUP || r->mode == AM_CORR) {
+        rc = alert_append(&c->body, r->pool, c->key, 1,
+                          r->mode == AM_CORR ? (int)((c->pass + 1) & 1) : 0);
+        c->key += r->nc;
+        if (c->key >= (uint64_t)o->keys) {
+            c->key = c->idx;
+            c->pass++;
+        }
+    } else if (r->mode == AM_NEW) {
+        rc = alert_append(&c->body, r->pool, (uint64_t)(o->offset + r->issued), 0, 0);
+    } else {
+        n = o->batch;
+        if (r->quota > 0 && r->quota - r->issued < n)
+            n = r->quota - r->issued;
+        rc = sb_puts(&c->body, "[");
+        for (long long k = 0; rc == 0 && k < n; k++) {
+            if (k > 0)
+                rc = sb_puts(&c->body, ",");
+            if (rc == 0)
+                rc = alert_append(&c->body, r->pool, (uint64_t)(o->offset + r->issued + k), 0, 0);
+        }
+        if (rc == 0)
+            rc = sb_puts(&c->body, "]");
+    }
+    c->req.len = 0;
+    if (rc != 0 || http_head(&c->req, o, "POST", r->path, c->body.len) < 0 ||
+        sb_add(&c->req, c->body.p, c->body.len) < 0)
+        return -1;
+    r->issued += n;
+    c->items = n;
+    return 0;
+}
+
+static int aconn_send(struct arun *r, struct aconn *c)
+{
+    if (aconn_next(r, c) < 0 || hconn_open(&c->h) < 0)
+        return -1;
+    c->sent_at = now_ns();
+    if (write_all(c->h.fd, c->req.p, c->req.len) < 0)
+        return -1;
+    c->busy = 1;
+    r->requests++;
+    return 0;
+}
+
+/* 1 when a whole response is buffered (or its head, when the whole cannot fit: the parser then
+ * reads the rest, blocking at most 10 s), 0 when more must come first. */
+static int resp_ready(const struct rd *r)
+{
+    const unsigned char *p = r->buf + r->start;
+    const unsigned char *he = memmem(p, rd_avail(r), "\r\n\r\n", 4);
+    size_t hl;
+    long long clen;
+
+    if (!he)
+        return 0;
+    hl = (size_t)(he - p) + 4;
+    clen = hdr_content_length((const char *)p, hl);
+    if (clen < 0) /* no length (the parser reads to EOF) or a bad one (it says so) */
+        return 1;
+    return rd_avail(r) >= hl + (size_t)clen || hl + (size_t)clen > r->cap;
+}
+
+static void arun_lat(struct arun *r, int64_t ns)
+{
+    if (r->nlat < r->lat_cap)
+        r->lat[r->nlat++] = ns;
+    else
+        r->lat_dropped++;
+}
+
+static void aconn_result(struct arun *r, struct aconn *c, int64_t now)
+{
+    const struct hresp *hr = &c->hr;
+
+    if (hr->status == 201) {
+        r->ok += c->items;
+        if (single_mode(r->mode)) {
+            if (memmem(hr->body.p, hr->body.len, "\"repeat\":true", 13))
+                r->repeats++;
+        } else {
+            acounts_add(&r->n, hr->body.p);
+        }
+        return;
+    }
+    if (r->non201++ == 0)
+        snprintf(r->first_error, sizeof r->first_error, "status %d: %.160s", hr->status,
+                 hr->body.p ? hr->body.p : "");
+    if (hr->status == 429 || hr->status == 503)
+        c->not_before = now + NS_PER_MS; /* back-pressure: do not spin */
+}
+
+/* Reads what arrived on a busy connection; handles the answer once it is whole. */
+static int aconn_read(struct arun *r, struct aconn *c)
+{
+    int64_t now;
+    int f = rd_fill(&c->h.rd, MSG_DONTWAIT);
+
+    if (f < 0)
+        return -1;
+    if (!resp_ready(&c->h.rd))
+        return 0;
+    if (http_read_response(&c->h.rd, &c->hr) < 0)
+        return -1;
+    now = now_ns();
+    arun_lat(r, now - c->sent_at);
+    r->last = now;
+    c->busy = 0;
+    if (c->hr.close)
+        hconn_close(&c->h); /* hconn_open reconnects for the next request */
+    aconn_result(r, c, now);
+    return 0;
+}
+
+static int arun_more(const struct arun *r, int64_t now)
+{
+    return now < r->end && (r->quota == 0 || r->issued < r->quota);
+}
+
+/* Polls the busy connections once; sends again on every one that answered. */
+static int arun_poll(struct arun *r, int64_t wake)
+{
+    struct pollfd pf[LG_MAX_CONNS];
+    size_t map[LG_MAX_CONNS], np = 0;
+    int64_t now = now_ns();
+    int n;
+
+    for (size_t i = 0; i < r->nc; i++) {
+        if (!r->c[i].busy)
+            continue;
+        if (now - r->c[i].sent_at > LG_IO_TIMEOUT_MS * NS_PER_MS)
+            return fail("connection %zu: no answer for %d ms", i, LG_IO_TIMEOUT_MS);
+        if (r->c[i].sent_at + LG_IO_TIMEOUT_MS * NS_PER_MS < wake)
+            wake = r->c[i].sent_at + LG_IO_TIMEOUT_MS * NS_PER_MS;
+        pf[np].fd = r->c[i].h.fd;
+        pf[np].events = POLLIN;
+        pf[np].revents = 0;
+        map[np++] = i;
+    }
+    if (np == 0) {
+        sleep_until_ns(wake);
+        return 0;
+    }
+    n = poll(pf, (nfds_t)np, wake > now ? (int)((wake - now) / NS_PER_MS) + 1 : 0);
+    if (n < 0)
+        return errno == EINTR ? 0 : fail("poll: %s", strerror(errno));
+    for (size_t k = 0; k < np && n > 0; k++) {
+        struct aconn *c = &r->c[map[k]];
+        if (!pf[k].revents)
+            continue;
+        n--;
+        if (aconn_read(r, c) < 0)
+            return fail("connection %zu: %s", map[k], lg_err);
+        if (!c->busy && arun_more(r, now_ns()) && c->not_before <= now_ns() && aconn_send(r, c) < 0)
+            return fail("connection %zu: %s", map[k], lg_err);
+    }
+    return 0;
+}
+
+/* The closed loop: every connection sends, waits for its answer, sends again, until the
+ * duration or the count is reached; then the answers in flight are awaited (10 s at most). */
+static int arun_loop(struct arun *r)
+{
+    r->start = r->last = now_ns();
+    r->end = r->start + (int64_t)(run_seconds(r->o) * (double)NS_PER_S);
+    for (;;) {
+        int64_t now = now_ns(), wake = now + LG_IO_TIMEOUT_MS * NS_PER_MS;
+        int busy = 0;
+        for (size_t i = 0; i < r->nc; i++) {
+            struct aconn *c = &r->c[i];
+            if (!c->busy && arun_more(r, now)) {
+                if (c->not_before > now) {
+                    wake = c->not_before < wake ? c->not_before : wake;
+                } else if (aconn_send(r, c) < 0) {
+                    return fail("connection %zu: %s", i, lg_err);
+                }
+            }
+            busy |= c->busy;
+        }
+        if (!busy && !arun_more(r, now))
+            return 0;
+        if (arun_poll(r, wake) < 0)
+            return -1;
+    }
+}
+
+/* dup and corr: sends every key once with its first severity, in untimed batches, so that the
+ * timed run meets only known keys in a known state. */
+static int alerts_warm(const struct opts *o, const struct apool *p, struct acounts *w)
+{
+    struct hconn c;
+    struct sbuf req, body;
+    struct hresp hr = {0};
+    int rc = -1;
+
+    hconn_init(&c, o);
+    sb_init(&req, LG_BODY_MAX);
+    sb_init(&body, LG_BODY_MAX);
+    sb_init(&hr.body, LG_BODY_MAX);
+    for (long long k = 0; k < o->keys; k += LG_MAX_BATCH) {
+        body.len = req.len = 0;
+        if (sb_puts(&body, "[") < 0)
+            goto out;
+        for (long long j = k; j < o->keys && j < k + LG_MAX_BATCH; j++)
+            if ((j > k && sb_puts(&body, ",") < 0) || alert_append(&body, p, (uint64_t)j, 1, 0) < 0)
+                goto out;
+        if (sb_puts(&body, "]") < 0 || http_head(&req, o, "POST", "/api/v1/alerts", body.len) < 0 ||
+            sb_add(&req, body.p, body.len) < 0 || http_call(&c, req.p, req.len, &hr) < 0)
+            goto out;
+        if (hr.status != 201) {
+            fail("warm-up POST /api/v1/alerts: status %d: %.200s", hr.status, hr.body.p);
+            goto out;
+        }
+        acounts_add(w, hr.body.p);
+    }
+    rc = 0;
+out:
+    hconn_close(&c);
+    sb_free(&req);
+    sb_free(&body);
+    sb_free(&hr.body);
+    return rc;
+}
+
+static void print_alerts(struct arun *r, double secs)
+{
+    const struct opts *o = r->o;
+    char p50[32], p99[32], mx[32], st[32], hb[32];
+
+    qsort(r->lat, r->nlat, sizeof *r->lat, cmp_i64);
+    printf("mode=alerts-%s conns=%zu batch=%lld requests=%lld sent=%lld alerts=%lld "
+           "seconds=%.3f alerts_per_s=%.0f errors=%lld p50_ms=%s p99_ms=%s max_ms=%s",
+           amode_names[r->mode], r->nc, single_mode(r->mode) ? 1LL : o->batch, r->requests,
+           r->issued, r->ok, secs, secs > 0 ? (double)r->ok / secs : 0.0, r->non201,
+           fmt_ms(p50, sizeof p50, pct_ms(r->lat, r->nlat, 0.50)),
+           fmt_ms(p99, sizeof p99, pct_ms(r->lat, r->nlat, 0.99)),
+           fmt_ms(mx, sizeof mx, pct_ms(r->lat, r->nlat, 1.0)));
+    if (single_mode(r->mode))
+        printf(" repeats=%lld", r->repeats);
+    else
+        printf(" created=%lld duplicates=%lld correlated=%lld", r->n.created, r->n.duplicates,
+               r->n.correlated);
+    if (r->mode == AM_DUP || r->mode == AM_CORR)
+        printf(" keys=%lld warm_created=%lld warm_duplicates=%lld warm_correlated=%lld", o->keys,
+               r->warm.created, r->warm.duplicates, r->warm.correlated);
+    printf(" daemon_created=%s daemon_duplicates=%s daemon_correlated=%s stored=%s heap_bytes=%s",
+           fmt_num(p50, sizeof p50, r->after.a_created - r->before.a_created),
+           fmt_num(p99, sizeof p99, r->after.a_dups - r->before.a_dups),
+           fmt_num(mx, sizeof mx, r->after.a_corr - r->before.a_corr),
+           fmt_num(st, sizeof st, r->after.a_stored), fmt_num(hb, sizeof hb, r->after.a_heap));
+    printf(" labels=%lld offset=%lld next_offset=%lld samples=%zu samples_dropped=%lld\n",
+           o->labels, o->offset, o->offset + r->issued, r->nlat, r->lat_dropped);
+    fflush(stdout);
+}
+
+static int alerts_load(struct opts *o, enum amode mode)
+{
+    struct apool p = {0};
+    struct arun r = {0};
+    int rc = -1;
+
+    if (o->conns == 0)
+        o->conns = single_mode(mode) ? LG_ALERT_CONNS : LG_ALERT_BATCH_CONNS;
+    if (o->batch == 0)
+        o->batch = single_mode(mode) ? 1 : LG_MAX_BATCH;
+    if ((mode == AM_DUP || mode == AM_CORR) && o->keys < o->conns) {
+        fail("--keys (%lld) must be at least --conns (%lld)", o->keys, o->conns);
+        goto out;
+    }
+    if (apool_build(&p, o) < 0 || arun_init(&r, o, mode, &p) < 0)
+        goto out;
+    for (size_t i = 0; i < r.nc; i++) /* connected before the clock starts */
+        if (hconn_open(&r.c[i].h) < 0)
+            goto out;
+    if ((mode == AM_DUP || mode == AM_CORR) && alerts_warm(o, &p, &r.warm) < 0)
+        goto out;
+    if (stats_get(o, &r.before) < 0 || arun_loop(&r) < 0 || stats_get(o, &r.after) < 0)
+        goto out;
+    print_alerts(&r, (double)(r.last - r.start) / 1e9);
+    if (r.non201 > 0)
+        fprintf(stderr, "loadgen: %lld answers were not 201; the first: %s\n", r.non201,
+                r.first_error);
+    rc = 0;
+out:
+    arun_free(&r);
+    apool_free(&p);
+    return rc;
+}
+
+/* Sequential GET /alerta/alerts?<query>: one request at a time, as a UI refreshing would. */
+static int alerts_query(struct opts *o)
+{
+    static const char *const kt[] = {"total"};
+    const char *q = o->query ? o->query : LG_QUERY_DEFAULT;
+    long long n = o->count > 0 ? o->count : LG_DEFAULT_QUERIES, errors = 0, done = 0;
+    struct hconn c;
+    struct sbuf req;
+    struct hresp hr = {0};
+    int64_t *lat = NULL, t0 = now_ns(), end;
+    double total = NAN, bytes = 0;
+    char p50[32], p99[32], mx[32], tot[32], first[200] = "";
+    int rc = -1;
+
+    hconn_init(&c, o);
+    sb_init(&req, 4096);
+    sb_init(&hr.body, LG_BODY_MAX);
+    end = t0 + (int64_t)(run_seconds(o) * (double)NS_PER_S);
+    if (n > LG_MAX_QUERIES) {
+        fail("--count must be at most %d for queries", LG_MAX_QUERIES);
+        goto out;
+    }
+    lat = calloc((size_t)n, sizeof *lat);
+    if (!lat || sb_printf(&req,
+                          "GET /alerta/alerts?%s HTTP/1.1\r\nHost: %s:%lld\r\n"
+                          "User-Agent: tocsin-loadgen\r\n\r\n",
+                          q, o->host, o->port) < 0) {
+        fail("out of memory");
+        goto out;
+    }
+    for (; done < n && now_ns() < end; done++) {
+        int64_t t = now_ns();
+        if (http_call(&c, req.p, req.len, &hr) < 0)
+            goto out;
+        lat[done] = now_ns() - t;
+        bytes += (double)hr.body.len;
+        if (hr.status != 200 && errors++ == 0)
+            snprintf(first, sizeof first, "status %d: %.160s", hr.status, hr.body.p);
+        if (hr.status == 200 && isnan(total))
+            total = json_num(hr.body.p, kt, 1);
+    }
+    qsort(lat, (size_t)done, sizeof *lat, cmp_i64);
+    printf("mode=alerts-query query=%s count=%lld seconds=%.3f errors=%lld total=%s "
+           "avg_bytes=%.0f p50_ms=%s p99_ms=%s max_ms=%s\n",
+           q, done, (double)(now_ns() - t0) / 1e9, errors, fmt_num(tot, sizeof tot, total),
+           done ? bytes / (double)done : 0.0,
+           fmt_ms(p50, sizeof p50, pct_ms(lat, (size_t)done, 0.5)),
+           fmt_ms(p99, sizeof p99, pct_ms(lat, (size_t)done, 0.99)),
+           fmt_ms(mx, sizeof mx, pct_ms(lat, (size_t)done, 1.0)));
+    fflush(stdout);
+    if (errors > 0)
+        fprintf(stderr, "loadgen: %lld answers were not 200; the first: %s\n", errors, first);
+    rc = 0;
+out:
+    free(lat);
+    hconn_close(&c);
+    sb_free(&req);
+    sb_free(&hr.body);
+    return rc;
+}
+
+/* Letters, digits, '.', '_' and '-' only: the prefix goes into JSON unescaped. */
+static int check_prefix(const char *s)
+{
+    if (!*s ||
+        strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") != strlen(s))
+        return fail("--id-prefix '%s': letters, digits, '.', '_' and '-' only", s);
+    return 0;
+}
+
+static int cmd_alerts(struct opts *o)
+{
+    size_t m = 0;
+
+    if (need_port(o) < 0 || check_prefix(o->id_prefix) < 0)
+        return -1;
+    if (!o->mode)
+        return fail("--mode is required: new, dup, corr, batch, fill or query");
+    while (m < AM_NMODES && strcmp(o->mode, amode_names[m]) != 0)
+        m++;
+    if (m == AM_NMODES)
+        return fail("--mode '%s': new, dup, corr, batch, fill or query", o->mode);
+    if (o->query && strpbrk(o->query, " \t\r\n#"))
+        return fail("--query must be a URL query string (no spaces, no '#')");
+    if (m == AM_FILL && o->count <= 0)
+        return fail("--mode fill needs --count");
+    if (m == AM_QUERY)
+        return alerts_query(o);
+    return alerts_load(o, (enum amode)m);
+}
+
 /* ---------------------------------------------------------------- small helpers */
 
 static int cmd_stats(struct opts *o)
@@ -2124,17 +2791,36 @@ static int cmd_stats(struct opts *o)
     if (need_port(o) < 0 || stats_get(o, &st) < 0)
         return -1;
     printf("received=%.0f processed=%.0f rejected=%.0f engine_p50_us=%s engine_p99_us=%s "
-           "engine_max_us=%s\n",
+           "engine_max_us=%s",
            st.received, st.processed, st.rejected, fmt_num(a, sizeof a, st.p50),
            fmt_num(b, sizeof b, st.p99), fmt_num(c, sizeof c, st.max));
+    printf(" alerts_stored=%s alerts_heap_bytes=%s\n", fmt_num(a, sizeof a, st.a_stored),
+           fmt_num(b, sizeof b, st.a_heap));
     return 0;
 }
 
+/* The kB of a "Name:   123 kB" line of /proc/PID/status, or -1 if it is not that line. */
+static long long status_kb(const char *line, const char *name)
+{
+    size_t n = strlen(name);
+    char *end = NULL;
+    long long kb;
+
+    if (strncmp(line, name, n) != 0 || line[n] != ':')
+        return -1;
+    errno = 0;
+    kb = strtoll(line + n + 1, &end, 10);
+    return (errno || end == line + n + 1 || kb < 0) ? -1 : kb;
+}
+
+/* VmRSS, and its anonymous (heap, stacks) and file-backed (mapped files: SQLite's mmap of the
+ * database) parts. */
 static int cmd_rss(struct opts *o)
 {
+    static const char *const names[] = {"VmRSS", "RssAnon", "RssFile"};
     char path[64], line[256];
+    long long kb[3] = {-1, -1, -1};
     FILE *f;
-    long long kb = -1;
 
     if (o->pid <= 0)
         return fail("--pid is required");
@@ -2142,19 +2828,17 @@ static int cmd_rss(struct opts *o)
     f = fopen(path, "r");
     if (!f)
         return fail("%s: %s", path, strerror(errno));
-    while (kb < 0 && fgets(line, sizeof line, f)) {
-        char *end = NULL;
-        if (strncmp(line, "VmRSS:", 6) != 0)
-            continue;
-        errno = 0;
-        kb = strtoll(line + 6, &end, 10);
-        if (errno || end == line + 6)
-            kb = -2;
-    }
+    while (fgets(line, sizeof line, f))
+        for (size_t i = 0; i < 3; i++)
+            if (kb[i] < 0)
+                kb[i] = status_kb(line, names[i]);
     fclose(f);
-    if (kb < 0)
+    if (kb[0] < 0)
         return fail("no VmRSS in %s", path);
-    printf("pid=%lld rss_mib=%.1f\n", o->pid, (double)kb / 1024.0);
+    printf("pid=%lld rss_mib=%.1f", o->pid, (double)kb[0] / 1024.0);
+    if (kb[1] >= 0 && kb[2] >= 0)
+        printf(" anon_mib=%.1f file_mib=%.1f", (double)kb[1] / 1024.0, (double)kb[2] / 1024.0);
+    printf("\n");
     return 0;
 }
 
@@ -2183,6 +2867,10 @@ static void usage(void)
           "  triggers --count N [--fire-ratio X] [--threshold T] [--source REQUEST]\n"
           "           [--webhook URL] [--id-prefix bench]\n"
           "  latency  --rate R --duration S [--webhook-port P]\n"
+          "  alerts   --mode new|dup|corr [--conns 50] --duration S [--keys 4000]\n"
+          "           --mode batch|fill [--conns 4] [--batch 1000] [--duration S] [--count N]\n"
+          "           --mode query [--count 100] [--query 'status=open&page-size=50']\n"
+          "           [--id-prefix bench] [--offset 0] [--seed 1] [--labels 5]\n"
           "  stats\n"
           "  rss      --pid P\n"
           "  freeport\n"
@@ -2198,21 +2886,18 @@ struct cmd {
 int main(int argc, char **argv)
 {
     static const struct cmd cmds[] = {
-        {"ws", cmd_ws},
-        {"http", cmd_http},
-        {"triggers", cmd_triggers},
-        {"latency", cmd_latency},
-        {"stats", cmd_stats},
-        {"rss", cmd_rss},
-        {"freeport", cmd_freeport},
+        {"ws", cmd_ws},           {"http", cmd_http},         {"triggers", cmd_triggers},
+        {"latency", cmd_latency}, {"alerts", cmd_alerts},     {"stats", cmd_stats},
+        {"rss", cmd_rss},         {"freeport", cmd_freeport},
     };
     struct opts o = {.host = "127.0.0.1",
-                     .conns = 1,
-                     .batch = 1,
                      .fire_ratio = 0.01,
                      .threshold = NAN,
                      .source = "REQUEST",
-                     .id_prefix = "bench"};
+                     .id_prefix = "bench",
+                     .keys = LG_ALERT_KEYS,
+                     .labels = LG_MAX_LABELS,
+                     .seed = 1};
     size_t k = 0;
     int rc;
 

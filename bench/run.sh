@@ -1,15 +1,19 @@
 #!/usr/bin/env bash
 # tocsin benchmark: end-to-end event throughput (WebSocket and HTTP producers) with 10, 100 and
-# 1000 triggers, daemon RSS, and event -> webhook latency. See bench/README.md.
+# 1000 triggers, daemon RSS, and event -> webhook latency; then the Alerta alert store: single and
+# batch POSTs of new, duplicate and correlated alerts, a fill to 1,000,000 alerts, RSS and disk
+# per alert, and list latency with the store full. See bench/README.md.
 #
-#   bench/run.sh [BUILD_DIR]        (normally through `make bench`, which builds first)
+#   bench/run.sh [BUILD_DIR] [all|events|alerts]   (normally through `make bench`: all)
 #
-# Builds nothing. Loopback only; bounded (< 5 minutes: runs that would overrun are skipped and
-# said so); every process it starts is stopped by PID on exit. Prints a markdown report and writes
-# it to bench/out/results.md (the raw loadgen lines and daemon logs go next to it).
+# Builds nothing. Loopback only; bounded (events < 5 minutes, alerts < 5 minutes: runs that would
+# overrun are skipped and said so); every process it starts is stopped by PID on exit. Prints a
+# markdown report and writes it to bench/out/results.md (the raw loadgen lines and daemon logs go
+# next to it).
 set -euo pipefail
 
 BUILD=${1:-build}
+SECTIONS=${2:-all}
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(dirname "$HERE")
 OUT=$HERE/out
@@ -26,6 +30,17 @@ BUDGET=275            # no run may end later than this (worst case), in seconds 
 LAT_RESERVE=65        # seconds kept for the memory and latency part
 LAT_WORST=$((LAT_SECONDS + 17)) # a latency run: its load, a 10 s close wait, the 5 s grace
 
+A_MODES=(new dup corr batch) # alert producers, see a_mode_args
+A_FULL_MODES=(new dup batch) # the ones run again with the store full
+A_SECONDS=5                  # one alert throughput run
+A_CONNS=50                   # keep-alive connections of the single-alert producers
+A_BATCH=1000                 # alerts per POST /api/v1/alerts
+A_FILL=1000000               # alerts stored before the full runs (the issue's figure)
+A_QUERIES=200                # GETs per list run...
+A_QUERY_SECONDS=15           # ...or fewer if they take longer than this
+A_BUDGET=290                 # the alerts section ends before this, in seconds from its start
+A_AFTER_FILL=75              # seconds it keeps after the fill: RSS, du, lists, full runs, stop
+
 PIDS=()     # processes started and not yet reaped; stopped by PID on exit
 TMPDIRS=()  # removed on exit
 NOTES=()    # anything that went wrong, printed under the tables
@@ -36,6 +51,7 @@ DATA=
 PORT=
 WORK=
 RAW=$OUT/raw.txt
+A_T0=0 # $SECONDS when the alerts section started
 
 say() { printf '[%3ds] %s\n' "$SECONDS" "$*" >&2; }
 die() {
@@ -301,14 +317,342 @@ latency_runs() {
     stop_daemon "latency"
 }
 
+# ---- alerts -------------------------------------------------------------------------------
+
+a_mode_args() {
+    case $1 in
+    new) printf '%s\n' "--mode new --conns $A_CONNS" ;;
+    dup) printf '%s\n' "--mode dup --conns $A_CONNS" ;;
+    corr) printf '%s\n' "--mode corr --conns $A_CONNS" ;;
+    batch) printf '%s\n' "--mode batch --conns 4 --batch $A_BATCH" ;;
+    esac
+}
+
+a_mode_label() {
+    case $1 in
+    new) printf '%s\n' "new alerts: POST /alerta/alert, $A_CONNS connections" ;;
+    dup) printf '%s\n' "duplicates: POST /alerta/alert, $A_CONNS connections, 4000 keys" ;;
+    corr) printf '%s\n' "correlated: POST /alerta/alert, $A_CONNS connections, 4000 keys" ;;
+    batch) printf '%s\n' "new alerts: POST /api/v1/alerts, 4 connections, $A_BATCH per request" ;;
+    esac
+}
+
+a_mode_bar() {
+    case $1/$2 in
+    */new | */dup | */corr) printf '%s\n' "≥ 20,000/s" ;;
+    full/batch) printf '%s\n' "≥ 200,000/s" ;;
+    *) printf '%s\n' "(the bar is with 1M stored)" ;;
+    esac
+}
+
+declare -A A_EPS A_P50 A_P99 A_ERR # "store/mode" -> one value per run ("na" for a failed run)
+declare -A A_Q                     # "plain|filtered/KEY" -> the query run's KEY
+A_LABELS=5         # labels per alert (0 if this build refuses them)
+A_STORED_FRESH=na  # alerts stored after the fresh daemon's runs
+A_FILLED=0         # alerts the fill stored (201 answers)
+A_FILL_S=0         # seconds the fill took (sum of its loadgen runs)
+A_FILL_ERR=0       # non-201 answers during the fill
+A_RSS0=na          # MiB, the full daemon before the fill
+A_RSS1=na          # MiB, after it
+A_RSS2=na          # MiB, after the lists
+A_ANON0=na         # MiB of A_RSS0 that is anonymous (heap, stacks)...
+A_ANON1=na         # ...of A_RSS1...
+A_FILE1=na         # ...and file-backed (SQLite's mmap of the database)
+A_FILE2=na         # ...of A_RSS2
+A_DU0=na           # KiB of its data directory before the fill
+A_DU1=na           # and after
+A_DB1=na           # bytes of the database file after the fill
+A_WAL1=na          # bytes of its WAL file
+A_HEAP=na          # alerts.heapBytes after the fill
+A_STORED=na        # alerts.stored after the fill
+
+# a_left: seconds left in the alerts section.
+a_left() { printf '%s\n' $((A_T0 + A_BUDGET - SECONDS)); }
+
+# a_run STORE MODE RUN PREFIX: one alert throughput run; STORE is "fresh" or "full".
+a_run() {
+    local store=$1 mode=$2 r=$3 prefix=$4 args line eps=na p50=na p99=na err=na rc=0
+    read -r -a args <<<"$(a_mode_args "$mode")"
+    run_lg $((A_SECONDS + 40)) alerts "${args[@]}" --port "$PORT" --duration "$A_SECONDS" \
+        --id-prefix "$prefix" --labels "$A_LABELS" || rc=$?
+    if ((rc == 0)); then
+        line=$(lg_last)
+        eps=$(kv alerts_per_s "$line")
+        p50=$(kv p50_ms "$line")
+        p99=$(kv p99_ms "$line")
+        err=$(kv errors "$line")
+        say "alerts $store $mode run $r: $eps alerts/s, p50 $p50 ms, p99 $p99 ms, errors $err," \
+            "stored $(kv stored "$line")"
+        [[ $err == 0 ]] || note "alerts $store $mode run $r: $err answers were not 201" \
+            "(the first is in bench/out/raw.txt)"
+    else
+        note "alerts $store $mode run $r: loadgen failed (exit $rc, see bench/out/raw.txt)"
+    fi
+    A_EPS[$store/$mode]+=" $eps"
+    A_P50[$store/$mode]+=" $p50"
+    A_P99[$store/$mode]+=" $p99"
+    A_ERR[$store/$mode]+=" $err"
+}
+
+# The parser takes "labels" as a tocsin extension; if this build refuses them, run without.
+a_probe_labels() {
+    if run_lg 20 alerts --mode new --port "$PORT" --conns 1 --count 1 --id-prefix probe &&
+        [[ $(kv errors "$(lg_last)") == 0 ]]; then
+        A_LABELS=5
+    else
+        A_LABELS=0
+        note "alerts: a POST with 5 labels was refused; the alerts runs send attributes only"
+    fi
+}
+
+# A fresh daemon: every mode RUNS times. It may use two thirds of what the fill leaves.
+a_fresh() {
+    local mode r end=$((A_T0 + (A_BUDGET - A_AFTER_FILL) * 2 / 3))
+    start_daemon
+    say "tocsin pid $DAEMON_PID on 127.0.0.1:$PORT; alerts on a fresh daemon"
+    a_probe_labels
+    for mode in "${A_MODES[@]}"; do
+        for ((r = 1; r <= RUNS; r++)); do
+            if ((SECONDS + A_SECONDS + 5 > end)); then
+                note "alerts fresh $mode run $r skipped to stay within the time budget"
+                continue
+            fi
+            a_run fresh "$mode" "$r" "fresh-$mode-$r"
+        done
+    done
+    if run_lg 10 stats --port "$PORT"; then A_STORED_FRESH=$(kv alerts_stored "$(lg_last)"); fi
+    stop_daemon "alerts-fresh"
+}
+
+# a_du: KiB under the data directory (database, WAL, everything).
+a_du() { du -sk "$DATA" | awk '{print $1}'; }
+
+# fsize FILE: its size in bytes, or "na".
+fsize() { stat -c %s "$1" 2>/dev/null || printf 'na\n'; }
+
+# Fills the store to A_FILL alerts with runs of at most 60 s, while the budget allows.
+a_fill() {
+    local left want line got secs t0=$SECONDS
+    while ((A_FILLED < A_FILL)); do
+        left=$(($(a_left) - A_AFTER_FILL))
+        ((left > 10)) || break
+        ((left <= 60)) || left=60
+        want=$((A_FILL - A_FILLED))
+        if ! run_lg $((left + 15)) alerts --mode fill --port "$PORT" --count "$want" \
+            --offset "$A_FILLED" --id-prefix fill --duration "$left" --labels "$A_LABELS"; then
+            note "alerts fill: loadgen failed after $A_FILLED alerts (see bench/out/raw.txt)"
+            break
+        fi
+        line=$(lg_last)
+        got=$(kv alerts "$line")
+        secs=$(kv seconds "$line")
+        A_FILL_ERR=$((A_FILL_ERR + $(kv errors "$line")))
+        A_FILLED=$((A_FILLED + got))
+        A_FILL_S=$(awk -v a="$A_FILL_S" -v b="$secs" 'BEGIN {printf "%.1f", a + b}')
+        say "alerts fill: $A_FILLED of $A_FILL in $A_FILL_S s" \
+            "($(kv alerts_per_s "$line") alerts/s in this run)"
+        ((got > 0)) || break
+    done
+    ((A_FILL_ERR == 0)) || note "alerts fill: $A_FILL_ERR answers were not 201"
+    ((A_FILLED >= A_FILL)) || note "alerts fill stopped at $A_FILLED of $A_FILL alerts after" \
+        "$((SECONDS - t0)) s, to stay within the time budget"
+}
+
+# a_query NAME QUERY: A_QUERIES sequential GET /alerta/alerts?QUERY.
+a_query() {
+    local line k
+    if run_lg $((A_QUERY_SECONDS + 15)) alerts --mode query --port "$PORT" \
+        --count "$A_QUERIES" --duration "$A_QUERY_SECONDS" --query "$2"; then
+        line=$(lg_last)
+        for k in p50_ms p99_ms max_ms count total errors; do A_Q[$1/$k]=$(kv "$k" "$line"); done
+        say "alerts query $1: ${A_Q[$1/count]} GETs, p50 ${A_Q[$1/p50_ms]} ms," \
+            "p99 ${A_Q[$1/p99_ms]} ms, total ${A_Q[$1/total]}"
+        [[ ${A_Q[$1/errors]} == 0 ]] ||
+            note "alerts query $1: ${A_Q[$1/errors]} answers were not 200"
+    else
+        note "alerts query $1: loadgen failed (see bench/out/raw.txt)"
+    fi
+}
+
+# A second daemon: RSS and disk before and after the fill, the queries, then a run of each of
+# A_FULL_MODES with the store full.
+a_full() {
+    local mode line
+    start_daemon
+    say "tocsin pid $DAEMON_PID on 127.0.0.1:$PORT; filling it with $A_FILL alerts"
+    sleep 2
+    if run_lg 10 rss --pid "$DAEMON_PID"; then
+        A_RSS0=$(kv rss_mib "$(lg_last)")
+        A_ANON0=$(kv anon_mib "$(lg_last)")
+    fi
+    A_DU0=$(a_du)
+    a_fill
+    sleep 2 # the last commits, and the idle writer's checkpoint
+    if run_lg 10 rss --pid "$DAEMON_PID"; then
+        A_RSS1=$(kv rss_mib "$(lg_last)")
+        A_ANON1=$(kv anon_mib "$(lg_last)")
+        A_FILE1=$(kv file_mib "$(lg_last)")
+    fi
+    A_DU1=$(a_du)
+    A_DB1=$(fsize "$DATA/tocsin.db")
+    A_WAL1=$(fsize "$DATA/tocsin.db-wal")
+    if run_lg 10 stats --port "$PORT"; then
+        line=$(lg_last)
+        A_STORED=$(kv alerts_stored "$line")
+        A_HEAP=$(kv alerts_heap_bytes "$line")
+    fi
+    say "alerts full: $A_STORED stored, RSS $A_RSS0 -> $A_RSS1 MiB, data $A_DU0 -> $A_DU1 KiB"
+    a_query plain "status=open&page-size=50"
+    a_query filtered "status=open&page-size=50&environment=Production&severity=critical"
+    if run_lg 10 rss --pid "$DAEMON_PID"; then
+        A_RSS2=$(kv rss_mib "$(lg_last)")
+        A_FILE2=$(kv file_mib "$(lg_last)")
+    fi
+    for mode in "${A_FULL_MODES[@]}"; do
+        if ((SECONDS + A_SECONDS + 15 > A_T0 + A_BUDGET)); then
+            note "alerts full $mode run skipped to stay within the time budget"
+            continue
+        fi
+        a_run full "$mode" 1 "full-$mode"
+    done
+    stop_daemon "alerts-full"
+}
+
+alerts_section() {
+    A_T0=$SECONDS
+    say "alerts: a fresh daemon ($A_SECONDS s runs, medians of $RUNS), then a fill to $A_FILL"
+    a_fresh
+    a_full
+}
+
+# num V: true when V is a non-negative number.
+num() { [[ $1 =~ ^[0-9]+([.][0-9]+)?$ ]]; }
+
+# minus A B: A - B with one decimal, or "na".
+minus() {
+    if num "$1" && num "$2"; then
+        awk -v a="$1" -v b="$2" 'BEGIN {printf "%.1f\n", a - b}'
+    else
+        printf 'na\n'
+    fi
+}
+
+# per_alert DELTA UNIT: DELTA * UNIT bytes over the alerts filled, or "na".
+per_alert() {
+    if [[ $1 =~ ^-?[0-9]+([.][0-9]+)?$ ]] && ((A_FILLED > 0)); then
+        awk -v d="$1" -v u="$2" -v n="$A_FILLED" 'BEGIN {printf "%.0f\n", d * u / n}'
+    else
+        printf 'na\n'
+    fi
+}
+
+# mib BYTES: in MiB with one decimal, or "na".
+mib() {
+    if num "$1"; then awk -v b="$1" 'BEGIN {printf "%.1f\n", b / 1048576}'; else printf 'na\n'; fi
+}
+
+# sum V...: sum of the integer arguments ("na" ignored).
+sum() {
+    local s=0 x
+    for x in "$@"; do [[ $x =~ ^[0-9]+$ ]] && s=$((s + x)); done
+    printf '%s\n' "$s"
+}
+
+report_alerts() {
+    local store mode e heap runs rate
+    heap=na
+    if [[ $A_HEAP =~ ^[0-9]+$ && $A_STORED =~ ^[1-9][0-9]*$ ]]; then heap=$((A_HEAP / A_STORED)); fi
+    rate=$(awk -v n="$A_FILLED" -v s="$A_FILL_S" 'BEGIN {printf "%.0f", (s > 0 ? n / s : 0)}')
+    cat <<EOF
+
+### Alerts: throughput
+
+Alerta alerts with 5 attributes and $A_LABELS labels (about 500 bytes of JSON each), on a daemon
+with \`store.durability: batch\`; every answer comes after the store commit. A run is closed-loop:
+each connection sends, waits for the answer and sends again, for $A_SECONDS s. Alerts/s counts
+alerts answered 201; any other answer is counted under errors. p50 and p99 are per request.
+*fresh* is a new daemon (it holds $A_STORED_FRESH alerts after its runs; figures are medians of
+$RUNS runs); *full* is a second daemon after the fill below (one run each). The bars are the
+issue's, reported here, not asserted.
+
+| store | producer | alerts/s | p50 (ms) | p99 (ms) | errors | runs ok | bar |
+|---|---|---:|---:|---:|---:|---:|---|
+EOF
+    for store in fresh full; do
+        runs=$RUNS
+        [[ $store == full ]] && runs=1
+        for mode in "${A_MODES[@]}"; do
+            [[ -n ${A_EPS[$store/$mode]:-} ]] || continue
+            e=${A_EPS[$store/$mode]}
+            # shellcheck disable=SC2086 # word splitting of the run lists is wanted
+            printf '| %s | %s | %s | %s | %s | %s | %s/%s | %s |\n' "$store" \
+                "$(a_mode_label "$mode")" "$(round "$(median $e)")" \
+                "$(median ${A_P50[$store/$mode]})" "$(median ${A_P99[$store/$mode]})" \
+                "$(sum ${A_ERR[$store/$mode]})" "$(count_ok $e)" "$runs" \
+                "$(a_mode_bar "$store" "$mode")"
+        done
+    done
+    cat <<EOF
+
+### Alerts: a million stored
+
+The fill posts distinct alerts in arrays of $A_BATCH over 4 connections, in loadgen runs of at
+most 60 s. RSS is the daemon's VmRSS, 2 s after its start and 2 s after the fill; per alert is
+the difference divided by the alerts filled. Its anonymous part is the heap (alert records,
+indexes, SQLite's page caches, allocator slack); its file-backed part is mostly the database
+pages the readers have touched through SQLite's mmap (shared with the OS page cache, and grown
+by the lists). Disk is \`du\` of the data directory (database and WAL).
+The lists are $A_QUERIES sequential \`GET /alerta/alerts?status=open&page-size=50\` (at most
+$A_QUERY_SECONDS s), the second with \`&environment=Production&severity=critical\`, with
+$A_STORED alerts stored.
+
+| figure | measured | bar |
+|---|---:|---|
+EOF
+    printf '| fill | %s alerts in %s s (%s alerts/s) | 1,000,000 stored |\n' "$A_FILLED" \
+        "$A_FILL_S" "$rate"
+    printf '| RSS before / after the fill / after the lists (MiB) | %s / %s / %s | |\n' \
+        "$A_RSS0" "$A_RSS1" "$A_RSS2"
+    printf '| file-backed part of it after the fill / after the lists (MiB) | %s / %s | |\n' \
+        "$A_FILE1" "$A_FILE2"
+    printf '| RSS per alert (bytes) | %s | < 1024 |\n' \
+        "$(per_alert "$(minus "$A_RSS1" "$A_RSS0")" 1048576)"
+    printf '| anonymous RSS per alert (bytes) | %s | |\n' \
+        "$(per_alert "$(minus "$A_ANON1" "$A_ANON0")" 1048576)"
+    printf '| alert records in the engine, heapBytes / stored (bytes) | %s | |\n' "$heap"
+    printf '| disk per alert: data directory / database file alone (bytes) | %s / %s | |\n' \
+        "$(per_alert "$(minus "$A_DU1" "$A_DU0")" 1024)" "$(per_alert "$A_DB1" 1)"
+    printf '| database file / WAL file after the fill (MiB) | %s / %s | |\n' \
+        "$(mib "$A_DB1")" "$(mib "$A_WAL1")"
+    printf '| list 50 open: p50 / p99 / max (ms) | %s / %s / %s | p99 < 20 ms |\n' \
+        "${A_Q[plain/p50_ms]:-na}" "${A_Q[plain/p99_ms]:-na}" "${A_Q[plain/max_ms]:-na}"
+    printf '| list 50 open, Production and critical: p50 / p99 / max (ms) | %s / %s / %s | |\n' \
+        "${A_Q[filtered/p50_ms]:-na}" "${A_Q[filtered/p99_ms]:-na}" "${A_Q[filtered/max_ms]:-na}"
+    printf '| GETs done; total answered (plain, filtered) | %s, %s; %s, %s | |\n' \
+        "${A_Q[plain/count]:-na}" "${A_Q[filtered/count]:-na}" "${A_Q[plain/total]:-na}" \
+        "${A_Q[filtered/total]:-na}"
+}
+
 report() {
-    local n mode e p cpu rev
+    local cpu rev
     cpu=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo 2>/dev/null || true)
     rev=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || printf 'uncommitted')
     printf '## Benchmark results\n\n'
     printf '%s, tocsin %s, %s, %s cores (shared), %s. Loopback only.\n' \
         "$(date -u +%Y-%m-%dT%H:%MZ)" "$rev" "${cpu:-unknown CPU}" "$(nproc)" "$(uname -sr)"
-    printf 'Every figure is the median of %d runs. Wall time %d s.\n\n' "$RUNS" "$SECONDS"
+    printf 'Every figure is the median of %d runs unless said otherwise. Wall time %d s.\n' \
+        "$RUNS" "$SECONDS"
+    [[ $SECTIONS == alerts ]] || report_events
+    [[ $SECTIONS == events ]] || report_alerts
+    if ((${#NOTES[@]} > 0)); then
+        printf '\n### Notes\n\n'
+        printf -- '- %s\n' "${NOTES[@]}"
+    fi
+}
+
+report_events() {
+    local n mode e p
+    printf '\n'
     cat <<EOF
 ### Throughput
 
@@ -351,10 +695,6 @@ EOF
         "$(round "$(median ${LAT_SENT[@]+"${LAT_SENT[@]}"})")" \
         "$(median ${LAT_LOST[@]+"${LAT_LOST[@]}"})" "${#LAT_P99[@]}" "$RUNS" \
         "${LAT_P99[*]:-none}"
-    if ((${#NOTES[@]} > 0)); then
-        printf '\n### Notes\n\n'
-        printf -- '- %s\n' "${NOTES[@]}"
-    fi
 }
 
 main() {
@@ -365,9 +705,16 @@ main() {
     WORK=$(mktemp -d "${TMPDIR:-/tmp}/tocsin-bench-work.XXXXXX")
     TMPDIRS+=("$WORK")
     printf 'log:\n  level: warn\nstore:\n  durability: batch\n' >"$WORK/tocsin.yaml"
+    case $SECTIONS in
+    all | events | alerts) ;;
+    *) die "unknown section '$SECTIONS': all, events or alerts" ;;
+    esac
     say "tocsin benchmark: $(nproc) cores, loopback, ${RUN_SECONDS} s runs, medians of $RUNS"
-    throughput
-    latency_runs
+    if [[ $SECTIONS != alerts ]]; then
+        throughput
+        latency_runs
+    fi
+    [[ $SECTIONS == events ]] || alerts_section
     report >"$WORK/results.md"
     cp "$WORK/results.md" "$OUT/results.md"
     printf '\n'
