@@ -15,6 +15,9 @@
 
 #define ENGINE_BATCH 64
 #define WAL_RESET_FRAMES 32768 /* 32 MiB of 1 KiB pages: then the idle writer checkpoints */
+/* A writer that is never idle (a sustained fill) checkpoints between transactions anyway once
+ * the WAL holds this much, so the WAL file stays bounded (seen at 1.5 GB after a 40 s fill). */
+#define WAL_HARD_FRAMES 262144
 #define STORE_BATCH 256
 #define IDLE_WAIT_MS 1000
 #define REPLY_MAX (64 * 1024 * 1024) /* bytes of one answer built here */
@@ -844,6 +847,8 @@ static void *store_main(void *arg)
         if (!rc)
             rc = store_commit(a->wstore);
         committed++;
+        if (!rc)
+            store_writer_checkpoint(a->wstore, WAL_HARD_FRAMES);
         if (rc) {
             store_rollback(a->wstore);
             log_error("store_commit_failed", "batch=%zu reason=\"%s\"", n, tocsin_strerror(rc));
