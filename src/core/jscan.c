@@ -271,38 +271,47 @@ uint32_t jscan_escape_cp(const char **bp)
     return cp;
 }
 
-size_t jscan_unescape(const char *b, const char *e, char *out)
-{
-    size_t n = 0;
-
-    while (b < e) {
-        const char *bs = memchr(b, '\\', (size_t)(e - b));
-        size_t run = (size_t)((bs ? bs : e) - b);
-        char tmp[4];
-        if (out)
-            memcpy(out + n, b, run);
-        n += run;
-        b += run;
-        if (!bs)
-            break;
-        run = utf8_put(tmp, jscan_escape_cp(&b));
-        if (out)
-            memcpy(out + n, tmp, run);
-        n += run;
-    }
-    return n;
-}
-
-size_t jscan_dump_escape(const char *b, const char *e, char *out)
+/* The text json_dumps gives code point cp inside a string; tmp has room for 6 bytes. */
+static size_t json_escape(uint32_t cp, char *tmp)
 {
     static const char hex[] = "0123456789ABCDEF";
+    const char *c;
+
+    if (cp == '"' || cp == '\\') {
+        tmp[0] = '\\';
+        tmp[1] = (char)cp;
+        return 2;
+    }
+    if (cp >= 0x20)
+        return utf8_put(tmp, cp);
+    c = cp == '\b'   ? "b"
+        : cp == '\f' ? "f"
+        : cp == '\n' ? "n"
+        : cp == '\r' ? "r"
+        : cp == '\t' ? "t"
+                     : NULL;
+    tmp[0] = '\\';
+    if (c) {
+        tmp[1] = *c;
+        return 2;
+    }
+    memcpy(tmp + 1, "u00", 3);
+    tmp[4] = hex[cp >> 4];
+    tmp[5] = hex[cp & 15];
+    return 6;
+}
+
+/* Copies the checked raw string [b, e) to out (NULL: count only) with each escape rewritten:
+ * decoded to UTF-8, or (json) as json_dumps writes it. Returns the length, never more than the
+ * raw one. */
+static inline size_t rewrite(const char *b, const char *e, char *out, bool json)
+{
     size_t n = 0;
 
     while (b < e) {
         const char *bs = memchr(b, '\\', (size_t)(e - b));
         size_t run = (size_t)((bs ? bs : e) - b);
         char tmp[8];
-        size_t k = 0;
         uint32_t cp;
         if (out)
             memcpy(out + n, b, run);
@@ -311,33 +320,22 @@ size_t jscan_dump_escape(const char *b, const char *e, char *out)
         if (!bs)
             break;
         cp = jscan_escape_cp(&b);
-        if (cp == '"' || cp == '\\') {
-            tmp[k++] = '\\';
-            tmp[k++] = (char)cp;
-        } else if (cp < 0x20) {
-            const char *c = cp == '\b'   ? "b"
-                            : cp == '\f' ? "f"
-                            : cp == '\n' ? "n"
-                            : cp == '\r' ? "r"
-                            : cp == '\t' ? "t"
-                                         : NULL;
-            tmp[k++] = '\\';
-            if (c) {
-                tmp[k++] = *c;
-            } else {
-                memcpy(tmp + k, "u00", 3);
-                tmp[k + 3] = hex[cp >> 4];
-                tmp[k + 4] = hex[cp & 15];
-                k += 5;
-            }
-        } else {
-            k = utf8_put(tmp, cp);
-        }
+        run = json ? json_escape(cp, tmp) : utf8_put(tmp, cp);
         if (out)
-            memcpy(out + n, tmp, k);
-        n += k;
+            memcpy(out + n, tmp, run);
+        n += run;
     }
     return n;
+}
+
+size_t jscan_unescape(const char *b, const char *e, char *out)
+{
+    return rewrite(b, e, out, false);
+}
+
+size_t jscan_dump_escape(const char *b, const char *e, char *out)
+{
+    return rewrite(b, e, out, true);
 }
 
 /* ---- numbers ---- */
