@@ -39,13 +39,14 @@
  * ALERT_MAX_ATTR_VALUE for one attribute's compact text; ALERT_MAX_RAW for rawData's text;
  * ALERT_MAX_ITEMS entries per list or map.
  *
- * JSON is checked as strictly as jansson does (RFC 8259, UTF-8, no "\u0000", 64-bit integers,
- * finite reals read with strtod in the "C" numeric locale), with event_parse's deliberate
- * differences: containers nested deeper than ALERTA_PARSE_MAX_NEST (64) are invalid JSON, a raw
- * NUL byte right after a number or literal is rejected (jansson 2.14 drops it), and the wording
- * and line/column of "invalid JSON" messages are this reader's own. An attribute value or rawData
- * with a repeated key in an inner object, or an inner object of more than 128 keys, is re-dumped
- * through jansson (json_loadb + json_dumpb) so that its text is exactly jansson's.
+ * JSON is checked by core/jscan.h (shared with core/event_parse) as strictly as jansson does
+ * (RFC 8259, UTF-8, no "\u0000", 64-bit integers, finite reals read with strtod in the "C"
+ * numeric locale), with event_parse's deliberate differences: containers nested deeper than
+ * ALERTA_PARSE_MAX_NEST (64) are invalid JSON, a raw NUL byte right after a number or literal is
+ * rejected (jansson 2.14 drops it), and the wording and line/column of "invalid JSON" messages
+ * are this reader's own. An attribute value or rawData with a repeated key in an inner object,
+ * or an inner object of more than 128 keys, is re-dumped through jansson (json_loadb +
+ * json_dumpb) so that its text is exactly jansson's.
  *
  * Deviations from Alerta (stricter or extended, all deliberate): string fields must be strings or
  * null, list items strings, labels/annotations values strings; a boolean timeout or value is a 400

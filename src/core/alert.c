@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "util/err.h"
+#include "util/hex.h"
 
 /* ---- severities ------------------------------------------------------------------------------ */
 
@@ -354,17 +355,6 @@ void uuid_to_text(const uint8_t id[16], char out[37])
     out[o] = '\0';
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 bool uuid_from_text(const char *s, size_t len, uint8_t out[16])
 {
     size_t o = 0;
@@ -379,8 +369,8 @@ bool uuid_from_text(const char *s, size_t len, uint8_t out[16])
             i++;
             continue;
         }
-        hi = hexval(s[i]);
-        lo = hexval(s[i + 1]);
+        hi = hex_digit(s[i]);
+        lo = hex_digit(s[i + 1]);
         if (hi < 0 || lo < 0)
             return false;
         out[o++] = (uint8_t)(hi << 4 | lo);

@@ -1,10 +1,10 @@
 #include "core/blackout.h"
 
 #include <inttypes.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/ajson.h"
 #include "util/err.h"
 #include "util/smap.h"
 
@@ -71,21 +71,14 @@ void blackout_config_default(struct blackout_config *c)
 
 /* ---- the record ---------------------------------------------------------------------------- */
 
-static void free_list(char **v, uint32_t n)
-{
-    for (uint32_t i = 0; i < n; i++)
-        free(v[i]);
-    free(v);
-}
-
 void blackout_free(struct blackout *b)
 {
     if (!b)
         return;
     free(b->id);
     free(b->environment);
-    free_list(b->service, b->nservice);
-    free_list(b->tags, b->ntags);
+    ajson_free_strs(b->service, b->nservice);
+    ajson_free_strs(b->tags, b->ntags);
     for (size_t i = 0; i < NSTR; i++)
         free(*str_field(b, i));
     free(b);
@@ -139,72 +132,6 @@ int64_t blackout_remaining_s(const struct blackout *b, int64_t now_ms)
 
 /* ---- parsing ------------------------------------------------------------------------------- */
 
-/* A string field that may be absent or null (*out NULL then). */
-static int opt_str(const json_t *o, const char *field, size_t max, const char **out,
-                   struct verr *err)
-{
-    const json_t *v = json_object_get(o, field);
-
-    *out = NULL;
-    if (!v || json_is_null(v))
-        return TOCSIN_OK;
-    if (!json_is_string(v))
-        return verr_set(err, field, "%s must be a string", field);
-    if (json_string_length(v) > max)
-        return verr_set(err, field, "%s must be at most %zu bytes", field, max);
-    *out = json_string_value(v);
-    return TOCSIN_OK;
-}
-
-/* A list of strings; `v` is the value (not NULL). null is [] when null_ok. */
-static int str_list(const json_t *v, const char *field, bool null_ok, char ***out, uint32_t *n,
-                    struct verr *err)
-{
-    const json_t *item;
-    size_t i;
-
-    *out = NULL;
-    *n = 0;
-    if (null_ok && json_is_null(v))
-        return TOCSIN_OK;
-    if (!json_is_array(v))
-        return verr_set(err, field, "%s must be a list", field);
-    if (json_array_size(v) > ALERT_MAX_ITEMS)
-        return verr_set(err, field, "%s must have at most %d items", field, ALERT_MAX_ITEMS);
-    if (!json_array_size(v))
-        return TOCSIN_OK;
-    *out = calloc(json_array_size(v), sizeof(char *));
-    if (!*out)
-        return TOCSIN_ENOMEM;
-    json_array_foreach(v, i, item) {
-        if (!json_is_string(item) || json_string_length(item) > ALERT_MAX_NAME) {
-            verr_set(err, "", "%s must be a list of strings of at most %d bytes", field,
-                     ALERT_MAX_NAME);
-            verr_prefix_index(err, field, i);
-            return TOCSIN_EINVAL;
-        }
-        if (!((*out)[i] = strdup(json_string_value(item))))
-            return TOCSIN_ENOMEM;
-        *n = (uint32_t)i + 1;
-    }
-    return TOCSIN_OK;
-}
-
-/* A time field: *present false when absent or null, *ms unchanged then. */
-static int opt_time(const json_t *o, const char *field, int64_t *ms, bool *present,
-                    struct verr *err)
-{
-    const json_t *v = json_object_get(o, field);
-
-    *present = false;
-    if (!v || json_is_null(v))
-        return TOCSIN_OK;
-    if (!json_is_string(v) || !iso8601_parse(json_string_value(v), json_string_length(v), ms))
-        return verr_set(err, field, "dates must be ISO 8601 date format YYYY-MM-DDThh:mm:ss.sssZ");
-    *present = true;
-    return TOCSIN_OK;
-}
-
 /* duration: *s 0 when absent, null or 0 (Alerta: `duration or BLACKOUT_DURATION`). */
 static int opt_duration(const json_t *o, int64_t *s, struct verr *err)
 {
@@ -257,8 +184,8 @@ static int parse_period(const json_t *body, const struct blackout_config *cfg, i
     int rc;
 
     b->start_ms = now_ms;
-    if ((rc = opt_time(body, "startTime", &b->start_ms, &has_start, err)) ||
-        (rc = opt_time(body, "endTime", &b->end_ms, &has_end, err)))
+    if ((rc = ajson_opt_time(body, "startTime", &b->start_ms, &has_start, err)) ||
+        (rc = ajson_opt_time(body, "endTime", &b->end_ms, &has_end, err)))
         return rc;
     if (stored && (!has_start || !has_end))
         return verr_set(err, has_start ? "endTime" : "startTime", "missing in the stored form");
@@ -283,28 +210,28 @@ static int parse(const json_t *body, const struct blackout_config *cfg, int64_t 
     if (!json_is_object(body))
         return verr_set(err, "body", "must be a JSON object");
     if ((rc = get_environment(body, &env, err)) ||
-        (rc = opt_str(body, "id", BLACKOUT_MAX_ID, &id, err)))
+        (rc = ajson_opt_str(body, "id", BLACKOUT_MAX_ID, &id, err)))
         return rc;
     if (id && !*id)
         return verr_set(err, "id", "id must not be an empty string");
     if (stored && !id)
         return verr_set(err, "id", "missing in the stored form");
     for (size_t i = 0; i < NSTR; i++)
-        if ((rc = opt_str(body, str_fields[i].name, str_fields[i].max, &s[i], err)))
+        if ((rc = ajson_opt_str(body, str_fields[i].name, str_fields[i].max, &s[i], err)))
             return rc;
     if (!(b = calloc(1, sizeof(*b))))
         return TOCSIN_ENOMEM;
     if ((v = json_object_get(body, "service")) &&
-        (rc = str_list(v, "service", false, &b->service, &b->nservice, err)))
+        (rc = ajson_str_list(v, "service", false, &b->service, &b->nservice, err)))
         goto out;
     if ((v = json_object_get(body, "tags")) &&
-        (rc = str_list(v, "tags", false, &b->tags, &b->ntags, err)))
+        (rc = ajson_str_list(v, "tags", false, &b->tags, &b->ntags, err)))
         goto out;
     if ((rc = parse_period(body, cfg, now_ms, stored, b, err)))
         goto out;
     b->create_ms = now_ms;
     if (stored) {
-        if ((rc = opt_time(body, "createTime", &b->create_ms, &has_create, err)))
+        if ((rc = ajson_opt_time(body, "createTime", &b->create_ms, &has_create, err)))
             goto out;
         if (!has_create) {
             rc = verr_set(err, "createTime", "missing in the stored form");
@@ -679,8 +606,8 @@ struct staged {
 static void staged_clear(struct staged *st)
 {
     free(st->environment);
-    free_list(st->service, st->nservice);
-    free_list(st->tags, st->ntags);
+    ajson_free_strs(st->service, st->nservice);
+    ajson_free_strs(st->tags, st->ntags);
     for (size_t i = 0; i < NSTR; i++)
         free(st->str[i]);
 }
@@ -693,7 +620,7 @@ static int stage_strings(const json_t *body, struct staged *st, struct verr *err
     for (size_t i = 0; i < NSTR; i++) {
         if (!str_fields[i].update || !json_object_get(body, str_fields[i].name))
             continue;
-        if ((rc = opt_str(body, str_fields[i].name, str_fields[i].max, &v, err)))
+        if ((rc = ajson_opt_str(body, str_fields[i].name, str_fields[i].max, &v, err)))
             return rc;
         st->has_str[i] = true;
         st->criteria |= strcmp(str_fields[i].name, "text") != 0;
@@ -720,12 +647,12 @@ static int stage(const json_t *body, const struct blackout *b, struct staged *st
         st->criteria = true;
     }
     if ((v = json_object_get(body, "service"))) {
-        if ((rc = str_list(v, "service", true, &st->service, &st->nservice, err)))
+        if ((rc = ajson_str_list(v, "service", true, &st->service, &st->nservice, err)))
             return rc;
         st->has_service = st->criteria = true;
     }
     if ((v = json_object_get(body, "tags"))) {
-        if ((rc = str_list(v, "tags", true, &st->tags, &st->ntags, err)))
+        if ((rc = ajson_str_list(v, "tags", true, &st->tags, &st->ntags, err)))
             return rc;
         st->has_tags = st->criteria = true;
     }
@@ -733,8 +660,8 @@ static int stage(const json_t *body, const struct blackout *b, struct staged *st
         return rc;
     st->start_ms = b->start_ms;
     st->end_ms = b->end_ms;
-    if ((rc = opt_time(body, "startTime", &st->start_ms, &has_start, err)) ||
-        (rc = opt_time(body, "endTime", &st->end_ms, &has_end, err)) ||
+    if ((rc = ajson_opt_time(body, "startTime", &st->start_ms, &has_start, err)) ||
+        (rc = ajson_opt_time(body, "endTime", &st->end_ms, &has_end, err)) ||
         (rc = opt_duration(body, &dur, err)))
         return rc;
     /* Alerta stores a new duration without moving endTime, and recomputes duration from the
@@ -757,14 +684,14 @@ static void commit(struct blackout_set *s, struct blackout *b, struct staged *st
         bucket_link(newk, b);
     }
     if (st->has_service) {
-        free_list(b->service, b->nservice);
+        ajson_free_strs(b->service, b->nservice);
         b->service = st->service;
         b->nservice = st->nservice;
         st->service = NULL;
         st->nservice = 0;
     }
     if (st->has_tags) {
-        free_list(b->tags, b->ntags);
+        ajson_free_strs(b->tags, b->ntags);
         b->tags = st->tags;
         b->ntags = st->ntags;
         st->tags = NULL;
@@ -951,65 +878,43 @@ struct item {
     int64_t now;
 };
 
-static int cmp_str(const char *a, const char *b)
-{
-    if (!a || !b) /* Postgres puts NULL after every value in ascending order */
-        return (a == NULL) - (b == NULL);
-    return strcmp(a, b);
-}
-
-static int cmp_i64(int64_t a, int64_t b)
-{
-    return (a > b) - (a < b);
-}
-
-static int cmp_list(char *const *a, uint32_t na, char *const *b, uint32_t nb)
-{
-    for (uint32_t i = 0; i < na && i < nb; i++) {
-        int c = strcmp(a[i], b[i]);
-        if (c)
-            return c;
-    }
-    return cmp_i64(na, nb);
-}
-
 static int cmp_key(const struct blackout *a, const struct blackout *b, enum blackout_sort_field f,
                    int64_t now)
 {
     switch (f) {
     case BOS_PRIORITY:
-        return cmp_i64(a->priority, b->priority);
+        return ajson_cmp_i64(a->priority, b->priority);
     case BOS_ENVIRONMENT:
         return strcmp(a->environment, b->environment);
     case BOS_SERVICE:
-        return cmp_list(a->service, a->nservice, b->service, b->nservice);
+        return ajson_cmp_strs(a->service, a->nservice, b->service, b->nservice);
     case BOS_RESOURCE:
-        return cmp_str(a->resource, b->resource);
+        return ajson_cmp_str(a->resource, b->resource);
     case BOS_EVENT:
-        return cmp_str(a->event, b->event);
+        return ajson_cmp_str(a->event, b->event);
     case BOS_GROUP:
-        return cmp_str(a->group, b->group);
+        return ajson_cmp_str(a->group, b->group);
     case BOS_TAGS:
-        return cmp_list(a->tags, a->ntags, b->tags, b->ntags);
+        return ajson_cmp_strs(a->tags, a->ntags, b->tags, b->ntags);
     case BOS_CUSTOMER:
-        return cmp_str(a->customer, b->customer);
+        return ajson_cmp_str(a->customer, b->customer);
     case BOS_START_TIME:
-        return cmp_i64(a->start_ms, b->start_ms);
+        return ajson_cmp_i64(a->start_ms, b->start_ms);
     case BOS_END_TIME:
-        return cmp_i64(a->end_ms, b->end_ms);
+        return ajson_cmp_i64(a->end_ms, b->end_ms);
     case BOS_DURATION:
-        return cmp_i64(blackout_duration_s(a), blackout_duration_s(b));
+        return ajson_cmp_i64(blackout_duration_s(a), blackout_duration_s(b));
     case BOS_STATUS:
         return strcmp(blackout_status_name(blackout_status(a, now)),
                       blackout_status_name(blackout_status(b, now)));
     case BOS_REMAINING:
-        return cmp_i64(blackout_remaining_s(a, now), blackout_remaining_s(b, now));
+        return ajson_cmp_i64(blackout_remaining_s(a, now), blackout_remaining_s(b, now));
     case BOS_USER:
-        return cmp_str(a->user, b->user);
+        return ajson_cmp_str(a->user, b->user);
     case BOS_CREATE_TIME:
-        return cmp_i64(a->create_ms, b->create_ms);
+        return ajson_cmp_i64(a->create_ms, b->create_ms);
     case BOS_TEXT:
-        return cmp_str(a->text, b->text);
+        return ajson_cmp_str(a->text, b->text);
     }
     return 0;
 }
@@ -1023,17 +928,7 @@ static int cmp_items(const void *pa, const void *pb)
         if (c)
             return a->q->sort[i].desc ? -c : c;
     }
-    return cmp_i64((int64_t)a->pos, (int64_t)b->pos);
-}
-
-static bool customer_in(const struct blackout_query *q, const char *customer)
-{
-    if (!q->customers)
-        return true;
-    for (size_t i = 0; customer && i < q->ncustomers; i++)
-        if (!strcmp(q->customers[i], customer))
-            return true;
-    return false;
+    return ajson_cmp_i64((int64_t)a->pos, (int64_t)b->pos);
 }
 
 int blackout_list(const struct blackout_set *s, const struct blackout_query *q, int64_t now_ms,
@@ -1051,7 +946,7 @@ int blackout_list(const struct blackout_set *s, const struct blackout_query *q, 
     for (struct blackout *b = s->head; b; b = b->next, pos++) {
         if (q->status_mask && !(q->status_mask & (1u << blackout_status(b, now_ms))))
             continue;
-        if (!customer_in(q, b->customer))
+        if (!ajson_customer_in(q->customers, q->ncustomers, b->customer))
             continue;
         items[k++] = (struct item){b, pos, q, now_ms};
     }
@@ -1070,53 +965,23 @@ int blackout_list(const struct blackout_set *s, const struct blackout_query *q, 
 
 /* ---- JSON ---------------------------------------------------------------------------------- */
 
-static json_t *time_json(int64_t ms)
-{
-    char t[32];
-
-    iso8601_ms(ms, t);
-    return json_string(t);
-}
-
-static json_t *nullable(const char *v)
-{
-    return v ? json_string(v) : json_null();
-}
-
-static json_t *str_array(char *const *v, uint32_t n)
-{
-    json_t *a = json_array();
-
-    for (uint32_t i = 0; a && i < n; i++)
-        if (json_array_append_new(a, json_string(v[i]))) {
-            json_decref(a);
-            return NULL;
-        }
-    return a;
-}
-
-static int put(json_t *o, const char *k, json_t *v)
-{
-    return v ? json_object_set_new(o, k, v) : -1;
-}
-
 /* The fields both forms share, in Alerta's order, from "priority" to "duration". */
 static int put_common(json_t *o, const struct blackout *b)
 {
     int rc = 0;
 
-    rc |= put(o, "priority", json_integer(b->priority));
-    rc |= put(o, "environment", json_string(b->environment));
-    rc |= put(o, "service", str_array(b->service, b->nservice));
-    rc |= put(o, "resource", nullable(b->resource));
-    rc |= put(o, "event", nullable(b->event));
-    rc |= put(o, "group", nullable(b->group));
-    rc |= put(o, "tags", str_array(b->tags, b->ntags));
-    rc |= put(o, "origin", nullable(b->origin));
-    rc |= put(o, "customer", nullable(b->customer));
-    rc |= put(o, "startTime", time_json(b->start_ms));
-    rc |= put(o, "endTime", time_json(b->end_ms));
-    rc |= put(o, "duration", json_integer(blackout_duration_s(b)));
+    rc |= ajson_put(o, "priority", json_integer(b->priority));
+    rc |= ajson_put(o, "environment", json_string(b->environment));
+    rc |= ajson_put(o, "service", ajson_str_array((const char *const *)b->service, b->nservice));
+    rc |= ajson_put(o, "resource", ajson_nullable(b->resource));
+    rc |= ajson_put(o, "event", ajson_nullable(b->event));
+    rc |= ajson_put(o, "group", ajson_nullable(b->group));
+    rc |= ajson_put(o, "tags", ajson_str_array((const char *const *)b->tags, b->ntags));
+    rc |= ajson_put(o, "origin", ajson_nullable(b->origin));
+    rc |= ajson_put(o, "customer", ajson_nullable(b->customer));
+    rc |= ajson_put(o, "startTime", ajson_time(b->start_ms));
+    rc |= ajson_put(o, "endTime", ajson_time(b->end_ms));
+    rc |= ajson_put(o, "duration", json_integer(blackout_duration_s(b)));
     return rc;
 }
 
@@ -1128,21 +993,15 @@ json_t *blackout_to_json(const struct blackout *b, int64_t now_ms, const char *h
 
     if (!o)
         return NULL;
-    rc |= put(o, "id", json_string(id));
-    if (href_base) {
-        size_t n = strlen(href_base) + strlen("/blackout/") + strlen(id) + 1;
-        char *href = malloc(n);
-        if (href)
-            snprintf(href, n, "%s/blackout/%s", href_base, id);
-        rc |= put(o, "href", href ? json_string(href) : NULL);
-        free(href);
-    }
+    rc |= ajson_put(o, "id", json_string(id));
+    if (href_base)
+        rc |= ajson_put_href(o, href_base, "/blackout/", id);
     rc |= put_common(o, b);
-    rc |= put(o, "status", json_string(blackout_status_name(blackout_status(b, now_ms))));
-    rc |= put(o, "remaining", json_integer(blackout_remaining_s(b, now_ms)));
-    rc |= put(o, "user", nullable(b->user));
-    rc |= put(o, "createTime", time_json(b->create_ms));
-    rc |= put(o, "text", nullable(b->text));
+    rc |= ajson_put(o, "status", json_string(blackout_status_name(blackout_status(b, now_ms))));
+    rc |= ajson_put(o, "remaining", json_integer(blackout_remaining_s(b, now_ms)));
+    rc |= ajson_put(o, "user", ajson_nullable(b->user));
+    rc |= ajson_put(o, "createTime", ajson_time(b->create_ms));
+    rc |= ajson_put(o, "text", ajson_nullable(b->text));
     if (rc) {
         json_decref(o);
         return NULL;
@@ -1158,11 +1017,11 @@ char *blackout_to_store(const struct blackout *b)
 
     if (!o)
         return NULL;
-    rc |= put(o, "id", json_string(b->id ? b->id : ""));
+    rc |= ajson_put(o, "id", json_string(b->id ? b->id : ""));
     rc |= put_common(o, b);
-    rc |= put(o, "user", nullable(b->user));
-    rc |= put(o, "createTime", time_json(b->create_ms));
-    rc |= put(o, "text", nullable(b->text));
+    rc |= ajson_put(o, "user", ajson_nullable(b->user));
+    rc |= ajson_put(o, "createTime", ajson_time(b->create_ms));
+    rc |= ajson_put(o, "text", ajson_nullable(b->text));
     if (!rc)
         out = json_dumps(o, JSON_COMPACT);
     json_decref(o);

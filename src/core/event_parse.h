@@ -7,8 +7,9 @@
  * flattened as they are read, and no value is malloc'd on its own. Array properties get the text
  * json_dumps(JSON_COMPACT) gives them, number formatting included.
  *
- * JSON is checked as strictly as jansson does (RFC 8259, UTF-8, no "\u0000", 64-bit integers,
- * finite reals read with strtod in the "C" numeric locale). Known differences, all deliberate:
+ * JSON is checked by core/jscan.h, the scanner compat/alerta_parse shares, as strictly as jansson
+ * does (RFC 8259, UTF-8, no "\u0000", 64-bit integers, finite reals read with strtod in the "C"
+ * numeric locale). Known differences, all deliberate:
  *  - Containers nested deeper than EVENT_PARSE_MAX_NEST (64) are rejected as invalid JSON
  *    (jansson allows 2048), so no input can make the reader use unbounded stack.
  *  - A raw NUL byte right after a number or true/false/null is rejected; jansson 2.14 silently

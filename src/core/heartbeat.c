@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/ajson.h"
 #include "util/err.h"
 #include "util/smap.h"
 
@@ -59,13 +60,6 @@ void heartbeat_config_default(struct heartbeat_config *c)
 
 /* ---- the record ---------------------------------------------------------------------------- */
 
-static void free_list(char **v, uint32_t n)
-{
-    for (uint32_t i = 0; i < n; i++)
-        free(v[i]);
-    free(v);
-}
-
 void heartbeat_free(struct heartbeat *hb)
 {
     if (!hb)
@@ -73,7 +67,7 @@ void heartbeat_free(struct heartbeat *hb)
     free(hb->id);
     free(hb->origin);
     free(hb->customer);
-    free_list(hb->tags, hb->ntags);
+    ajson_free_strs(hb->tags, hb->ntags);
     json_decref(hb->attributes);
     free(hb);
 }
@@ -105,56 +99,6 @@ int64_t heartbeat_deadline_ms(const struct heartbeat *hb)
 }
 
 /* ---- parsing ------------------------------------------------------------------------------- */
-
-/* An optional string field: *out NULL when absent or null. */
-static int opt_str(const json_t *o, const char *field, size_t max, const char **out,
-                   struct verr *err)
-{
-    const json_t *v = json_object_get(o, field);
-
-    *out = NULL;
-    if (!v || json_is_null(v))
-        return TOCSIN_OK;
-    if (!json_is_string(v))
-        return verr_set(err, field, "%s must be a string", field);
-    if (json_string_length(v) > max)
-        return verr_set(err, field, "%s must be at most %zu bytes", field, max);
-    *out = json_string_value(v);
-    return TOCSIN_OK;
-}
-
-/* Alerta checks isinstance(json.get(field, []), list): absent is empty, null is an error. */
-static int str_list(const json_t *o, const char *field, char ***out, uint32_t *n, struct verr *err)
-{
-    const json_t *v = json_object_get(o, field), *item;
-    size_t i;
-
-    *out = NULL;
-    *n = 0;
-    if (!v)
-        return TOCSIN_OK;
-    if (!json_is_array(v))
-        return verr_set(err, field, "%s must be a list", field);
-    if (json_array_size(v) > ALERT_MAX_ITEMS)
-        return verr_set(err, field, "%s must have at most %d items", field, ALERT_MAX_ITEMS);
-    if (!json_array_size(v))
-        return TOCSIN_OK;
-    *out = calloc(json_array_size(v), sizeof(char *));
-    if (!*out)
-        return TOCSIN_ENOMEM;
-    json_array_foreach(v, i, item) {
-        if (!json_is_string(item) || json_string_length(item) > ALERT_MAX_NAME) {
-            verr_set(err, "", "%s must be a list of strings of at most %d bytes", field,
-                     ALERT_MAX_NAME);
-            verr_prefix_index(err, field, i);
-            return TOCSIN_EINVAL;
-        }
-        if (!((*out)[i] = strdup(json_string_value(item))))
-            return TOCSIN_ENOMEM;
-        *n = (uint32_t)i + 1;
-    }
-    return TOCSIN_OK;
-}
 
 static int check_attributes(const json_t *v, struct verr *err)
 {
@@ -190,18 +134,6 @@ static int check_attributes(const json_t *v, struct verr *err)
     return TOCSIN_OK;
 }
 
-/* An optional ISO 8601 time: *ms unchanged when absent or null. */
-static int opt_time(const json_t *o, const char *field, int64_t *ms, struct verr *err)
-{
-    const json_t *v = json_object_get(o, field);
-
-    if (!v || json_is_null(v))
-        return TOCSIN_OK;
-    if (!json_is_string(v) || !iso8601_parse(json_string_value(v), json_string_length(v), ms))
-        return verr_set(err, field, "dates must be ISO 8601 date format YYYY-MM-DDThh:mm:ss.sssZ");
-    return TOCSIN_OK;
-}
-
 static int opt_timeout(const json_t *o, int64_t dflt, int64_t *out, struct verr *err)
 {
     const json_t *v = json_object_get(o, "timeout");
@@ -234,9 +166,9 @@ static int parse(const json_t *body, const struct heartbeat_config *cfg, int64_t
     *out = NULL;
     if (!json_is_object(body))
         return verr_set(err, "body", "must be a JSON object");
-    if ((rc = opt_str(body, "origin", ALERT_MAX_NAME, &origin, err)) ||
-        (rc = opt_str(body, "customer", ALERT_MAX_NAME, &customer, err)) ||
-        (rc = opt_str(body, "id", HEARTBEAT_MAX_ID, &id, err)))
+    if ((rc = ajson_opt_str(body, "origin", ALERT_MAX_NAME, &origin, err)) ||
+        (rc = ajson_opt_str(body, "customer", ALERT_MAX_NAME, &customer, err)) ||
+        (rc = ajson_opt_str(body, "id", HEARTBEAT_MAX_ID, &id, err)))
         return rc;
     if (customer && !*customer)
         return verr_set(err, "customer", "customer must not be an empty string");
@@ -253,16 +185,18 @@ static int parse(const json_t *body, const struct heartbeat_config *cfg, int64_t
     if (!hb)
         return TOCSIN_ENOMEM;
     hb->create_ms = hb->receive_ms = now_ms;
-    if ((rc = str_list(body, "tags", &hb->tags, &hb->ntags, err)) ||
+    /* Alerta checks isinstance(json.get('tags', []), list): absent is empty, null an error. */
+    if ((rc = ajson_str_list(json_object_get(body, "tags"), "tags", false, &hb->tags, &hb->ntags,
+                             err)) ||
         (rc = opt_timeout(body, cfg->timeout_s, &hb->timeout_s, err)) ||
-        (rc = opt_time(body, "createTime", &hb->create_ms, err)))
+        (rc = ajson_opt_time(body, "createTime", &hb->create_ms, NULL, err)))
         goto out;
     if (stored) {
         if (!json_object_get(body, "receiveTime")) {
             rc = verr_set(err, "receiveTime", "missing in the stored form");
             goto out;
         }
-        if ((rc = opt_time(body, "receiveTime", &hb->receive_ms, err)))
+        if ((rc = ajson_opt_time(body, "receiveTime", &hb->receive_ms, NULL, err)))
             goto out;
         raised = json_object_get(body, "raised");
         hb->raised = json_is_true(raised);
@@ -295,18 +229,6 @@ bool heartbeat_is_event(const struct heartbeat_config *cfg, const char *event)
     return false;
 }
 
-static json_t *str_array(const char *const *v, uint32_t n)
-{
-    json_t *a = json_array();
-
-    for (uint32_t i = 0; a && i < n; i++)
-        if (json_array_append_new(a, json_string(v[i]))) {
-            json_decref(a);
-            return NULL;
-        }
-    return a;
-}
-
 int heartbeat_from_alert(const struct alert_in *in, const struct sevmap *m,
                          const struct heartbeat_config *cfg, const char *default_origin,
                          const char *customer, int64_t now_ms, struct heartbeat **out,
@@ -337,10 +259,10 @@ int heartbeat_from_alert(const struct alert_in *in, const struct sevmap *m,
             if (!(hb->tags[i] = strdup(in->tags.v[i])))
                 goto out;
     }
-    hb->attributes =
-        json_pack("{s:s, s:s, s:o, s:s}", "environment", in->environment ? in->environment : "",
-                  "severity", m->name[sev], "service", str_array(in->service.v, in->service.n),
-                  "group", in->group ? in->group : "Misc");
+    hb->attributes = json_pack("{s:s, s:s, s:o, s:s}", "environment",
+                               in->environment ? in->environment : "", "severity", m->name[sev],
+                               "service", ajson_str_array(in->service.v, in->service.n), "group",
+                               in->group ? in->group : "Misc");
     if (!hb->attributes)
         goto out;
     *out = hb;
@@ -464,7 +386,7 @@ static void arm(struct heartbeat_table *t, struct heartbeat *hb)
  * timeout, receive_time) from `from` into `to`. */
 static void take_update(struct heartbeat *to, struct heartbeat *from)
 {
-    free_list(to->tags, to->ntags);
+    ajson_free_strs(to->tags, to->ntags);
     json_decref(to->attributes);
     to->tags = from->tags;
     to->ntags = from->ntags;
@@ -666,35 +588,12 @@ struct item {
     int64_t now;
 };
 
-static int cmp_str(const char *a, const char *b)
-{
-    /* Postgres puts NULL after every value in ascending order. */
-    if (!a || !b)
-        return (a == NULL) - (b == NULL);
-    return strcmp(a, b);
-}
-
-static int cmp_i64(int64_t a, int64_t b)
-{
-    return (a > b) - (a < b);
-}
-
-static int cmp_tags(const struct heartbeat *a, const struct heartbeat *b)
-{
-    for (uint32_t i = 0; i < a->ntags && i < b->ntags; i++) {
-        int c = strcmp(a->tags[i], b->tags[i]);
-        if (c)
-            return c;
-    }
-    return cmp_i64(a->ntags, b->ntags);
-}
-
 /* jsonb ordering is approximated by the compact JSON text (keys sorted). */
 static int cmp_json(const json_t *a, const json_t *b)
 {
     char *sa = a ? json_dumps(a, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY) : NULL;
     char *sb = b ? json_dumps(b, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY) : NULL;
-    int c = cmp_str(sa, sb);
+    int c = ajson_cmp_str(sa, sb);
 
     free(sa);
     free(sb);
@@ -708,7 +607,7 @@ static int cmp_key(const struct heartbeat *a, const struct heartbeat *b,
     case HBS_ORIGIN:
         return strcmp(a->origin, b->origin);
     case HBS_TAGS:
-        return cmp_tags(a, b);
+        return ajson_cmp_strs(a->tags, a->ntags, b->tags, b->ntags);
     case HBS_ATTRIBUTES:
         if (s->attr[0])
             return cmp_json(json_object_get(a->attributes, s->attr),
@@ -717,17 +616,17 @@ static int cmp_key(const struct heartbeat *a, const struct heartbeat *b,
     case HBS_TYPE:
         return 0;
     case HBS_CREATE_TIME:
-        return cmp_i64(a->create_ms, b->create_ms);
+        return ajson_cmp_i64(a->create_ms, b->create_ms);
     case HBS_TIMEOUT:
-        return cmp_i64(a->timeout_s, b->timeout_s);
+        return ajson_cmp_i64(a->timeout_s, b->timeout_s);
     case HBS_RECEIVE_TIME:
-        return cmp_i64(a->receive_ms, b->receive_ms);
+        return ajson_cmp_i64(a->receive_ms, b->receive_ms);
     case HBS_CUSTOMER:
-        return cmp_str(a->customer, b->customer);
+        return ajson_cmp_str(a->customer, b->customer);
     case HBS_LATENCY:
-        return cmp_i64(heartbeat_latency_ms(a), heartbeat_latency_ms(b));
+        return ajson_cmp_i64(heartbeat_latency_ms(a), heartbeat_latency_ms(b));
     case HBS_SINCE:
-        return cmp_i64(heartbeat_since_s(a, now), heartbeat_since_s(b, now));
+        return ajson_cmp_i64(heartbeat_since_s(a, now), heartbeat_since_s(b, now));
     }
     return 0;
 }
@@ -741,17 +640,7 @@ static int cmp_items(const void *pa, const void *pb)
         if (c)
             return a->q->sort[i].desc ? -c : c;
     }
-    return cmp_i64((int64_t)a->pos, (int64_t)b->pos);
-}
-
-static bool customer_in(const struct heartbeat_query *q, const char *customer)
-{
-    if (!q->customers)
-        return true;
-    for (size_t i = 0; customer && i < q->ncustomers; i++)
-        if (!strcmp(q->customers[i], customer))
-            return true;
-    return false;
+    return ajson_cmp_i64((int64_t)a->pos, (int64_t)b->pos);
 }
 
 int heartbeat_list(const struct heartbeat_table *t, const struct heartbeat_query *q, int64_t now_ms,
@@ -772,7 +661,7 @@ int heartbeat_list(const struct heartbeat_table *t, const struct heartbeat_query
         int st = heartbeat_status(hb, t->cfg.max_latency_ms, now_ms);
         if (q->status_mask && !(q->status_mask & (1u << st)))
             continue;
-        if (!customer_in(q, hb->customer))
+        if (!ajson_customer_in(q->customers, q->ncustomers, hb->customer))
             continue;
         items[k++] = (struct item){hb, pos, q, now_ms};
     }
@@ -794,25 +683,6 @@ int heartbeat_list(const struct heartbeat_table *t, const struct heartbeat_query
 
 /* ---- JSON ---------------------------------------------------------------------------------- */
 
-static json_t *time_json(int64_t ms)
-{
-    char s[32];
-
-    iso8601_ms(ms, s);
-    return json_string(s);
-}
-
-static json_t *nullable(const char *s)
-{
-    return s ? json_string(s) : json_null();
-}
-
-/* Sets each pair in order; fails (and frees the values) if any value is NULL. */
-static int put(json_t *o, const char *k, json_t *v)
-{
-    return v ? json_object_set_new(o, k, v) : -1;
-}
-
 json_t *heartbeat_to_json(const struct heartbeat_table *t, const struct heartbeat *hb,
                           int64_t now_ms, const char *href_base)
 {
@@ -821,27 +691,21 @@ json_t *heartbeat_to_json(const struct heartbeat_table *t, const struct heartbea
 
     if (!o)
         return NULL;
-    rc |= put(o, "id", json_string(hb->id ? hb->id : ""));
-    if (href_base) {
-        size_t n = strlen(href_base) + strlen("/heartbeat/") + strlen(hb->id ? hb->id : "") + 1;
-        char *href = malloc(n);
-        if (href)
-            snprintf(href, n, "%s/heartbeat/%s", href_base, hb->id ? hb->id : "");
-        rc |= put(o, "href", href ? json_string(href) : NULL);
-        free(href);
-    }
-    rc |= put(o, "origin", json_string(hb->origin));
-    rc |= put(o, "tags", str_array((const char *const *)hb->tags, hb->ntags));
-    rc |= put(o, "attributes", json_deep_copy(hb->attributes));
-    rc |= put(o, "type", json_string("Heartbeat"));
-    rc |= put(o, "createTime", time_json(hb->create_ms));
-    rc |= put(o, "timeout", json_integer(hb->timeout_s));
-    rc |= put(o, "maxLatency", json_integer(t->cfg.max_latency_ms));
-    rc |= put(o, "receiveTime", time_json(hb->receive_ms));
-    rc |= put(o, "customer", nullable(hb->customer));
-    rc |= put(o, "latency", json_integer(heartbeat_latency_ms(hb)));
-    rc |= put(o, "since", json_integer(heartbeat_since_s(hb, now_ms)));
-    rc |= put(
+    rc |= ajson_put(o, "id", json_string(hb->id ? hb->id : ""));
+    if (href_base)
+        rc |= ajson_put_href(o, href_base, "/heartbeat/", hb->id ? hb->id : "");
+    rc |= ajson_put(o, "origin", json_string(hb->origin));
+    rc |= ajson_put(o, "tags", ajson_str_array((const char *const *)hb->tags, hb->ntags));
+    rc |= ajson_put(o, "attributes", json_deep_copy(hb->attributes));
+    rc |= ajson_put(o, "type", json_string("Heartbeat"));
+    rc |= ajson_put(o, "createTime", ajson_time(hb->create_ms));
+    rc |= ajson_put(o, "timeout", json_integer(hb->timeout_s));
+    rc |= ajson_put(o, "maxLatency", json_integer(t->cfg.max_latency_ms));
+    rc |= ajson_put(o, "receiveTime", ajson_time(hb->receive_ms));
+    rc |= ajson_put(o, "customer", ajson_nullable(hb->customer));
+    rc |= ajson_put(o, "latency", json_integer(heartbeat_latency_ms(hb)));
+    rc |= ajson_put(o, "since", json_integer(heartbeat_since_s(hb, now_ms)));
+    rc |= ajson_put(
         o, "status",
         json_string(heartbeat_status_name(heartbeat_status(hb, t->cfg.max_latency_ms, now_ms))));
     if (rc) {
@@ -859,16 +723,16 @@ char *heartbeat_to_store(const struct heartbeat *hb)
 
     if (!o)
         return NULL;
-    rc |= put(o, "id", json_string(hb->id ? hb->id : ""));
-    rc |= put(o, "origin", json_string(hb->origin));
-    rc |= put(o, "tags", str_array((const char *const *)hb->tags, hb->ntags));
-    rc |= put(o, "attributes", json_deep_copy(hb->attributes));
-    rc |= put(o, "type", json_string("Heartbeat"));
-    rc |= put(o, "createTime", time_json(hb->create_ms));
-    rc |= put(o, "timeout", json_integer(hb->timeout_s));
-    rc |= put(o, "receiveTime", time_json(hb->receive_ms));
-    rc |= put(o, "customer", nullable(hb->customer));
-    rc |= put(o, "raised", json_boolean(hb->raised));
+    rc |= ajson_put(o, "id", json_string(hb->id ? hb->id : ""));
+    rc |= ajson_put(o, "origin", json_string(hb->origin));
+    rc |= ajson_put(o, "tags", ajson_str_array((const char *const *)hb->tags, hb->ntags));
+    rc |= ajson_put(o, "attributes", json_deep_copy(hb->attributes));
+    rc |= ajson_put(o, "type", json_string("Heartbeat"));
+    rc |= ajson_put(o, "createTime", ajson_time(hb->create_ms));
+    rc |= ajson_put(o, "timeout", json_integer(hb->timeout_s));
+    rc |= ajson_put(o, "receiveTime", ajson_time(hb->receive_ms));
+    rc |= ajson_put(o, "customer", ajson_nullable(hb->customer));
+    rc |= ajson_put(o, "raised", json_boolean(hb->raised));
     if (!rc)
         s = json_dumps(o, JSON_COMPACT);
     json_decref(o);

@@ -17,6 +17,7 @@
 #include <sys/socket.h>
 
 #include "util/err.h"
+#include "util/hex.h"
 #include "util/log.h"
 
 static const struct {
@@ -96,17 +97,6 @@ const char *http_req_header(const struct http_req *req, const char *name)
     return NULL;
 }
 
-static int hexval(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Decodes s[0..n) ('+' is a space, %XX a byte) into dst; false if it does not fit. */
 static bool url_decode(const char *s, size_t n, char *dst, size_t dstlen)
 {
@@ -117,8 +107,8 @@ static bool url_decode(const char *s, size_t n, char *dst, size_t dstlen)
 
         if (c == '+') {
             c = ' ';
-        } else if (c == '%' && i + 2 < n && hexval(s[i + 1]) >= 0 && hexval(s[i + 2]) >= 0) {
-            c = hexval(s[i + 1]) * 16 + hexval(s[i + 2]);
+        } else if (c == '%' && i + 2 < n && hex_digit(s[i + 1]) >= 0 && hex_digit(s[i + 2]) >= 0) {
+            c = hex_digit(s[i + 1]) * 16 + hex_digit(s[i + 2]);
             i += 2;
         }
         if (o + 1 >= dstlen)

@@ -41,6 +41,7 @@
 #include "store/aread_int.h"
 #include "util/clock.h"
 #include "util/err.h"
+#include "util/hex.h"
 #include "util/log.h"
 
 #define PROGRESS_OPS 1000 /* VM steps between two looks at the clock */
@@ -1175,17 +1176,6 @@ int aread_init_db(sqlite3 *db)
     return aread_regexp_register(db);
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Decodes s[0..n) (form encoding: + is a space, %XX a byte) into d with a NUL; returns the
  * bytes written (at most n + 1). A bad % sequence is kept as it is. */
 static size_t url_decode(const char *s, size_t n, char *d)
@@ -1196,8 +1186,8 @@ static size_t url_decode(const char *s, size_t n, char *d)
     for (size_t i = 0; i < n; i++) {
         if (s[i] == '+') {
             d[o++] = ' ';
-        } else if (s[i] == '%' && i + 2 < n && (hi = hexval(s[i + 1])) >= 0 &&
-                   (lo = hexval(s[i + 2])) >= 0) {
+        } else if (s[i] == '%' && i + 2 < n && (hi = hex_digit(s[i + 1])) >= 0 &&
+                   (lo = hex_digit(s[i + 2])) >= 0) {
             d[o++] = (char)(hi << 4 | lo);
             i += 2;
         } else {

@@ -27,6 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/ajson.h"
 #include "core/alertdb.h"
 #include "store/alert_read.h"
 #include "store/alert_schema.h"
@@ -856,30 +857,6 @@ static json_t *col_jstr(sqlite3_stmt *st, int i)
     return v ? v : json_null();
 }
 
-/* Text column holding a JSON object; {} if NULL or unreadable. */
-/* "2026-11-24T05:44:27.123Z", or null if the time cannot be shown. */
-static json_t *jtime(int64_t ms)
-{
-    char out[48];
-    int64_t sec = ms / 1000, rem = ms % 1000;
-    time_t t;
-    struct tm tm;
-    size_t n;
-
-    if (rem < 0) {
-        rem += 1000;
-        sec--;
-    }
-    t = (time_t)sec;
-    if (!gmtime_r(&t, &tm))
-        return json_null();
-    n = strftime(out, sizeof(out), "%Y-%m-%dT%H:%M:%S", &tm);
-    if (!n)
-        return json_null();
-    snprintf(out + n, sizeof(out) - n, ".%03dZ", (int)rem);
-    return json_string(out);
-}
-
 /* The names of a headers_json array; never the values. */
 static json_t *header_names(const char *headers_json)
 {
@@ -951,10 +928,10 @@ static json_t *notify_row_json(sqlite3_stmt *st)
     rc |= put(o, "attempts", json_integer(sqlite3_column_int64(st, 13)));
     rc |= put(o, "maxAttempts", json_integer(sqlite3_column_int64(st, 14)));
     rc |= put(o, "resolve", json_boolean(sqlite3_column_int(st, 11)));
-    rc |= put(o, "createdTime", jtime(sqlite3_column_int64(st, 15)));
+    rc |= put(o, "createdTime", ajson_time(sqlite3_column_int64(st, 15)));
     rc |= put(o, "nextAttemptTime",
-              status == NOTIFY_PENDING ? jtime(sqlite3_column_int64(st, 16)) : json_null());
-    rc |= put(o, "updatedTime", jtime(sqlite3_column_int64(st, 17)));
+              status == NOTIFY_PENDING ? ajson_time(sqlite3_column_int64(st, 16)) : json_null());
+    rc |= put(o, "updatedTime", ajson_time(sqlite3_column_int64(st, 17)));
     rc |= put(o, "lastHttpStatus", http ? json_integer(http) : json_null());
     rc |= put(o, "lastError", col_jstr(st, 19));
     if (rc) {

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "util/err.h"
+#include "util/hex.h"
 
 #define LOOKUP_BUDGET 256 /* object lookups for one path, flat-key fallbacks included */
 
@@ -237,17 +238,6 @@ static int parse_name(struct parser *p, uint32_t *off, uint32_t *len, const char
     return TOCSIN_OK;
 }
 
-static int hex_val(int c)
-{
-    if (is_digit(c))
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* \xH to \xHHHH at p->pos (the backslash): writes the UTF-8 at *w, never past the input read. */
 static int parse_hex_escape(struct parser *p, size_t *w)
 {
@@ -256,8 +246,8 @@ static int parse_hex_escape(struct parser *p, size_t *w)
     char *d;
 
     p->pos += 2;
-    for (n = 0; n < 4 && hex_val(peek(p)) >= 0; n++, p->pos++)
-        cp = cp * 16 + (unsigned)hex_val(peek(p));
+    for (n = 0; n < 4 && hex_digit(peek(p)) >= 0; n++, p->pos++)
+        cp = cp * 16 + (unsigned)hex_digit(peek(p));
     if (n == 0 || cp == 0 || (cp >= 0xd800 && cp <= 0xdfff))
         return fail(p, at, "bad \\x escape in string");
     d = p->s + *w;
