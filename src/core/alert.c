@@ -502,116 +502,84 @@ static int conflict(char *why, size_t whylen, bool already, const char *status)
     return -1;
 }
 
+/* Alerta's action table. A cell is a status (the new one) or one of these outcomes. */
+enum {
+    X_ALREADY = -1,   /* 409 "alert is already in <status> status" */
+    X_INVALID = -2,   /* 409 "invalid action for current <status> status" */
+    X_CLOSE = -3,     /* closed, severity -> normal */
+    X_REOPEN = -4,    /* open, severity -> previousSeverity (a closed alert opened) */
+    X_OPEN_SEV = -5,  /* open unless the severity is normal (an expired alert opened) */
+    X_BEFORE = -6,    /* the status before the ack (unack) or the shelve (unshelve) */
+    X_UNBLACK = -7,   /* out of blackout, to the status before it */
+    X_KEEP = -8,      /* no change */
+};
+
+/* Rows: the alert's status; columns: open, assign, ack, unack, shelve, unshelve, close. */
+static const signed char action_table[AST_COUNT][ACT_CLOSE + 1] = {
+    [AST_OPEN] = {X_ALREADY, AST_ASSIGN, AST_ACK, X_INVALID, AST_SHELVED, X_INVALID, X_CLOSE},
+    [AST_ASSIGN] = {X_ALREADY, X_ALREADY, AST_ACK, X_INVALID, AST_SHELVED, X_INVALID, X_CLOSE},
+    [AST_ACK] = {AST_OPEN, AST_ASSIGN, X_ALREADY, X_BEFORE, AST_SHELVED, X_INVALID, X_CLOSE},
+    [AST_SHELVED] = {AST_OPEN, X_INVALID, X_INVALID, X_INVALID, X_ALREADY, X_BEFORE, X_CLOSE},
+    [AST_BLACKOUT] = {X_UNBLACK, X_UNBLACK, X_UNBLACK, X_INVALID, X_UNBLACK, X_INVALID, X_CLOSE},
+    [AST_CLOSED] = {X_REOPEN, X_INVALID, X_INVALID, X_INVALID, X_INVALID, X_INVALID, X_ALREADY},
+    [AST_EXPIRED] = {X_OPEN_SEV, X_INVALID, X_INVALID, X_INVALID, X_INVALID, X_INVALID,
+                     X_INVALID},
+    [AST_UNKNOWN] = {AST_OPEN, X_KEEP, AST_ACK, X_INVALID, AST_SHELVED, X_INVALID, X_CLOSE},
+};
+
 int alert_action_transition(const struct sevmap *m, const struct alert *a, int action,
                             struct transition *out, char *why, size_t whylen)
 {
-    int st = a->status;
-    const char *sn = astatus_name(st);
+    int st = a->status < AST_COUNT ? a->status : AST_UNKNOWN;
+    int cell;
 
     out->status = st;
     out->sev_name = a->sev_name;
-    switch (action) {
-    case ACT_CUSTOM:
+    if (action == ACT_CUSTOM)
         return 0;
-    case ACT_UNACK:
-        if (st != AST_ACK)
-            return conflict(why, whylen, false, sn);
-        out->status = a->before_ack;
-        return 0;
-    case ACT_UNSHELVE:
-        if (st != AST_SHELVED)
-            return conflict(why, whylen, false, sn);
-        out->status = a->before_shelve;
-        return 0;
-    case ACT_EXPIRED:
+    if (action == ACT_EXPIRED) {
         out->status = AST_EXPIRED;
         return 0;
-    case ACT_TIMEOUT:
+    }
+    if (action == ACT_TIMEOUT) { /* back to ack if it was acked before, else open */
         out->status = a->hist_prev == AST_ACK ? AST_ACK : AST_OPEN;
         return 0;
-    default:
-        break;
     }
-    switch (st) {
-    case AST_OPEN:
-    case AST_ASSIGN:
-        if (action == ACT_OPEN)
-            return conflict(why, whylen, true, sn);
-        if (action == ACT_ASSIGN) {
-            if (st == AST_ASSIGN)
-                return conflict(why, whylen, true, sn);
-            out->status = AST_ASSIGN;
-        } else if (action == ACT_ACK) {
-            out->status = AST_ACK;
-        } else if (action == ACT_SHELVE) {
-            out->status = AST_SHELVED;
-        } else if (action == ACT_CLOSE) {
-            out->status = AST_CLOSED;
-            out->sev_name = m->normal_name;
-        }
-        return 0;
-    case AST_ACK:
-        if (action == ACT_OPEN) {
-            out->status = AST_OPEN;
-        } else if (action == ACT_ACK) {
-            return conflict(why, whylen, true, sn);
-        } else if (action == ACT_ASSIGN) {
-            out->status = AST_ASSIGN;
-        } else if (action == ACT_SHELVE) {
-            out->status = AST_SHELVED;
-        } else if (action == ACT_CLOSE) {
-            out->status = AST_CLOSED;
-            out->sev_name = m->normal_name;
-        }
-        return 0;
-    case AST_SHELVED:
-        if (action == ACT_OPEN) {
-            out->status = AST_OPEN;
-        } else if (action == ACT_ACK || action == ACT_ASSIGN) {
-            return conflict(why, whylen, false, sn);
-        } else if (action == ACT_SHELVE) {
-            return conflict(why, whylen, true, sn);
-        } else if (action == ACT_CLOSE) {
-            out->status = AST_CLOSED;
-            out->sev_name = m->normal_name;
-        }
-        return 0;
-    case AST_BLACKOUT:
-        if (action == ACT_CLOSE) {
-            out->status = AST_CLOSED;
-            out->sev_name = m->normal_name;
-        } else {
-            out->status = after_blackout(a);
-        }
-        return 0;
-    case AST_CLOSED:
-        if (action == ACT_OPEN) {
-            out->status = AST_OPEN;
-            out->sev_name = a->prev_sev_name;
-            return 0;
-        }
-        if (action == ACT_CLOSE)
-            return conflict(why, whylen, true, sn);
-        return conflict(why, whylen, false, sn);
-    case AST_EXPIRED:
-        if (action != ACT_OPEN)
-            return conflict(why, whylen, false, sn);
+    if (action < 0 || action > ACT_CLOSE)
+        return conflict(why, whylen, false, astatus_name(st));
+    cell = action_table[st][action];
+    switch (cell) {
+    case X_ALREADY:
+        return conflict(why, whylen, true, astatus_name(st));
+    case X_INVALID:
+        return conflict(why, whylen, false, astatus_name(st));
+    case X_CLOSE:
+        out->status = AST_CLOSED;
+        out->sev_name = m->normal_name;
+        break;
+    case X_REOPEN:
+        out->status = AST_OPEN;
+        out->sev_name = a->prev_sev_name;
+        break;
+    case X_OPEN_SEV:
         if (sev_code(m, a->sev_name) != m->normal)
             out->status = AST_OPEN;
-        return 0;
-    default:
-        if (action == ACT_CLOSE) {
-            out->status = AST_CLOSED;
-            out->sev_name = m->normal_name;
-        } else if (action == ACT_OPEN) {
+        break;
+    case X_BEFORE: /* unknown (never acked or shelved by an action): open, as Alerta falls back */
+        out->status = action == ACT_UNACK ? a->before_ack : a->before_shelve;
+        if (out->status == AST_UNKNOWN || out->status == st)
             out->status = AST_OPEN;
-        } else if (action == ACT_ACK) {
-            out->status = AST_ACK;
-        } else if (action == ACT_SHELVE) {
-            out->status = AST_SHELVED;
-        }
-        return 0;
+        break;
+    case X_UNBLACK:
+        out->status = after_blackout(a);
+        break;
+    case X_KEEP:
+        break;
+    default:
+        out->status = cell;
+        break;
     }
+    return 0;
 }
 
 struct transition alert_receive_transition(const struct sevmap *m, const struct alert *a,

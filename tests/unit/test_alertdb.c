@@ -214,6 +214,9 @@ static void test_new_with_sent_status(void **state)
     in.status = AST_ACK;
     a = recv_in(f, &in, NULL);
     assert_int_equal(a->status, AST_ACK);
+    /* never acked by an action: there is no status before the ack, unack opens it */
+    assert_int_equal(act(f, a, "unack"), TOCSIN_OK);
+    assert_int_equal(a->status, AST_OPEN);
 }
 
 static void test_duplicate(void **state)
