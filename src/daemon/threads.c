@@ -14,10 +14,10 @@
 #include "util/log.h"
 
 #define ENGINE_BATCH 64
-#define WAL_RESET_FRAMES 2048 /* 32 MiB of 16 KiB pages: then the idle writer checkpoints */
+#define WAL_RESET_FRAMES 32768 /* 32 MiB of 1 KiB pages: then the idle writer checkpoints */
 /* A writer that is never idle (a sustained fill) checkpoints between transactions anyway once
  * the WAL holds this much, so the WAL file stays bounded (seen at 1.5 GB after a 40 s fill). */
-#define WAL_HARD_FRAMES 16384 /* 256 MiB of 16 KiB pages */
+#define WAL_HARD_FRAMES 262144
 #define STORE_BATCH 256
 #define IDLE_WAIT_MS 1000
 #define REPLY_MAX (64 * 1024 * 1024) /* bytes of one answer built here */
