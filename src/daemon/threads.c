@@ -25,6 +25,7 @@
  * writer, so a fast producer cannot make changes pile up in memory (each alert change holds a
  * copy of its alert): back-pressure reaches the network thread through the engine's queue. */
 #define STORE_INFLIGHT_MAX 65536
+#define TRIM_AFTER_IDLE_MS 200 /* the writer trims the heap after this long without work */
 
 struct emsg *emsg_new(enum emsg_kind kind)
 {
@@ -828,13 +829,16 @@ static void *store_main(void *arg)
         n = queue_pop_batch(&a->store_q, batch, STORE_BATCH, 0);
         if (!n) { /* idle: a good moment to let the WAL start over */
             store_writer_checkpoint(a->wstore, WAL_RESET_FRAMES);
-            /* and to hand back to the system what a burst of changes made the heap hold
-             * (glibc keeps freed memory in its arenas otherwise: RSS would stay at the peak) */
-            if (trimmed_after != committed) {
+            n = queue_pop_batch(&a->store_q, batch, STORE_BATCH, bl.n ? 50 : TRIM_AFTER_IDLE_MS);
+            /* Quiet for a while: hand back to the system what a burst of changes made the heap
+             * hold (glibc keeps freed memory in its arenas: RSS would stay at the peak). Not
+             * between two busy commits: malloc_trim walks the whole heap. */
+            if (!n && trimmed_after != committed) {
                 malloc_trim(0);
                 trimmed_after = committed;
             }
-            n = queue_pop_batch(&a->store_q, batch, STORE_BATCH, bl.n ? 50 : -1);
+            if (!n)
+                n = queue_pop_batch(&a->store_q, batch, STORE_BATCH, bl.n ? 50 : -1);
         }
         if (!n) {
             if (queue_is_closed(&a->store_q))
