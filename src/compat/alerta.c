@@ -62,6 +62,26 @@ static void read_ctx_free(void *p)
     free(c);
 }
 
+/* RK_RESOLVE: the id prefix (within the principal's customers) names one alert; its full id
+ * goes into the waiting operation, which is handed to the engine (it answers). */
+static void resolve_then_submit(struct app *a, sqlite3 *db, struct read_ctx *c,
+                                const struct aread_opts *o, struct http_resp *resp)
+{
+    struct emsg *m = c->then;
+    char full[37];
+
+    if (aread_resolve_id(db, c->arg, o, full) || !uuid_from_text(full, 36, m->alert_id)) {
+        api_fail_as(resp, c->alerta, 404, "id", "not found");
+        return;
+    }
+    c->then = NULL;
+    if (app_to_engine(a, m, true)) {
+        api_fail_as(resp, c->alerta, 503, NULL, "busy, try again");
+        return;
+    }
+    resp->status = 0; /* the engine answers it */
+}
+
 static void run_read(struct app *a, struct store *rs, struct rjob *j, struct http_resp *resp)
 {
     struct read_ctx *c = j->ctx;
@@ -69,16 +89,18 @@ static void run_read(struct app *a, struct store *rs, struct rjob *j, struct htt
     struct aread_opts o = {.now_ms = c->now, .href_base = c->href, .sev = &a->sev,
                            .customers = c->ncust ? c->custp : NULL, .ncustomers = c->ncust,
                            .counts = c->have_counts ? &c->counts[0][0] : NULL};
-    struct qparam *p = calloc(QPARAMS_MAX, sizeof(*p));
-    char *scratch = malloc(strlen(c->query) + 1);
+    struct qparam p[QPARAMS_MAX];
+    char *scratch;
     struct verr err = {0};
     json_t *out = NULL;
-    size_t n = 0;
+    size_t n;
     int rc;
 
-    if (!p || !scratch) {
-        free(p);
-        free(scratch);
+    if (c->kind == RK_RESOLVE) {
+        resolve_then_submit(a, db, c, &o, resp);
+        return;
+    }
+    if (!(scratch = malloc(strlen(c->query) + 1))) {
         api_fail_as(resp, c->alerta, 503, NULL, "out of memory");
         return;
     }
@@ -91,51 +113,19 @@ static void run_read(struct app *a, struct store *rs, struct rjob *j, struct htt
     case RK_FACET: rc = aread_facet(db, c->arg, p, n, &o, &out, &err); break;
     case RK_ALERT: rc = aread_alert(db, c->arg, &o, &out, &err); break;
     case RK_NOTES: rc = aread_notes(db, c->arg, &o, &out, &err); break;
-    case RK_RESOLVE: {
-        char full[37];
-        rc = aread_resolve_id(db, c->arg, &o, full);
-        if (!rc && !uuid_from_text(full, 36, c->then->alert_id))
-            rc = TOCSIN_ENOTFOUND;
-        if (!rc) {
-            struct emsg *m = c->then;
-            c->then = NULL;
-            rc = app_to_engine(a, m, true);
-            if (!rc) {
-                resp->status = 0; /* the engine answers it */
-                break;
-            }
-            api_fail_as(resp, c->alerta, 503, NULL, "busy, try again");
-            rc = TOCSIN_OK;
-            break;
-        }
-        if (rc == TOCSIN_ENOTFOUND)
-            verr_set(&err, "id", "not found");
-        break;
+    default: rc = verr_set(&err, NULL, "unknown read"); break;
     }
-    default: rc = TOCSIN_EINVAL; break;
-    }
-    free(p);
     free(scratch);
-    if (c->kind == RK_RESOLVE && (rc == TOCSIN_OK))
-        return;
     if (rc == TOCSIN_ENOTFOUND) {
         api_fail_as(resp, c->alerta, 404, err.field[0] ? err.field : "id", "not found");
     } else if (rc) {
         if (!err.msg[0])
             verr_set(&err, NULL, "query failed");
-        if (!err.status)
+        if (!err.status) /* a bad parameter is the caller's; anything else the store's */
             err.status = rc == TOCSIN_EINVAL ? 400 : 500;
         api_fail_verr_as(resp, c->alerta, &err);
     } else {
-        char *s = json_dumps(out, JSON_COMPACT);
-        json_decref(out);
-        if (!s) {
-            api_fail_as(resp, c->alerta, 503, NULL, "out of memory");
-            return;
-        }
-        resp->status = 200;
-        resp->body = s;
-        resp->body_len = strlen(s);
+        api_json(resp, 200, out);
     }
 }
 
@@ -225,65 +215,57 @@ static enum http_outcome post_alerts(struct app *a, const struct http_req *req,
                                      struct http_resp *resp, bool alerta)
 {
     struct verr err = {0};
-    struct emsg *m = new_alerts_msg(req->body_len);
+    struct emsg *m;
     struct alert_in *ins = NULL;
     bool was_array = false;
     size_t n = 0;
 
-    if (!authz_require(req->principal, "write:alerts", resp)) {
-        emsg_free(m);
+    if (!authz_require(req->principal, "write:alerts", resp))
         return HTTP_DONE;
-    }
-    if (!m) {
-        api_fail_as(resp, alerta, 503, NULL, "out of memory");
-        return HTTP_DONE;
+    if (!(m = new_alerts_msg(req->body_len))) {
+        verr_set(&err, NULL, "out of memory");
+        err.status = 503;
+        goto fail;
     }
     if (alerta_parse(req->body, req->body_len, &m->arena, &a->sev, a->cfg->max_batch, !alerta,
-                     &ins, &n, &was_array, &err)) {
-        emsg_free(m);
-        api_fail_verr_as(resp, alerta, &err);
-        return HTTP_DONE;
-    }
+                     &ins, &n, &was_array, &err))
+        goto fail;
     if (!n) {
-        emsg_free(m);
-        api_fail_as(resp, alerta, 400, "body", "no alerts");
-        return HTTP_DONE;
+        verr_set(&err, "body", "no alerts");
+        goto fail;
     }
     for (size_t i = 0; i < n; i++) { /* Alerta's assign_customer */
-        char msg[300];
-        if (authz_assign_customer(req->principal, ins[i].customer, "admin:alerts",
-                                  &ins[i].customer, msg, sizeof(msg))) {
-            emsg_free(m);
-            api_fail_as(resp, alerta, 400, "customer", msg);
-            return HTTP_DONE;
+        const char *cust = ins[i].customer;
+        if (authz_assign_customer(req->principal, cust, "admin:alerts", &cust, err.msg,
+                                  sizeof(err.msg))) {
+            snprintf(err.field, sizeof(err.field), "customer");
+            err.status = 400;
+            goto fail;
         }
-        if (ins[i].customer && !(ins[i].customer = arena_strndup(&m->arena, ins[i].customer,
-                                                                 strlen(ins[i].customer)))) {
-            emsg_free(m);
-            api_fail_as(resp, alerta, 503, NULL, "out of memory");
-            return HTTP_DONE;
+        /* an assigned customer is the principal's: copied, the principal is borrowed */
+        ins[i].customer = cust ? arena_strndup(&m->arena, cust, strlen(cust)) : NULL;
+        if (cust && !ins[i].customer) {
+            verr_set(&err, NULL, "out of memory");
+            err.status = 503;
+            goto fail;
         }
     }
-    /* the engine owns the array: copy it out of the arena's lifetime rules into malloc */
-    m->ains = malloc(n * sizeof(*m->ains));
-    if (!m->ains) {
-        emsg_free(m);
-        api_fail_as(resp, alerta, 503, NULL, "out of memory");
-        return HTTP_DONE;
-    }
-    memcpy(m->ains, ins, n * sizeof(*ins));
+    m->ains = ins; /* in m's arena, which lives as long as m */
     m->nains = n;
     m->req_id = req->id;
     m->reply = was_array ? REPLY_ALERTS : REPLY_ALERTA;
     if (req->user && !(m->user = strdup(req->user))) {
-        emsg_free(m);
-        api_fail_as(resp, alerta, 503, NULL, "out of memory");
-        return HTTP_DONE;
+        verr_set(&err, NULL, "out of memory");
+        err.status = 503;
+        goto fail;
     }
     m->href_base = api_href_base(req, alerta);
     if (app_to_engine(a, m, false))
         return busy(resp, alerta);
     return HTTP_DEFERRED;
+fail:
+    emsg_free(m);
+    return api_fail_verr_as(resp, alerta, &err);
 }
 
 /* The JSON object body of a PUT, or a 400. */

@@ -708,6 +708,19 @@ static int put_time(struct buf *b, int64_t ms)
     return put_str(b, t, strlen(t));
 }
 
+/* ,"key":<field f as JSON> (a string, a list or a map, by its kind). */
+static int put_field(struct buf *b, const char *key, const struct alert *a, enum afield f)
+{
+    struct aview v = alert_get(a, f);
+    int rc = put_key(b, key, false);
+
+    if (f < AF_FIRST_LIST)
+        return rc | put_view_str(b, &v);
+    if (f < AF_FIRST_MAP)
+        return rc | put_list(b, &v);
+    return rc | put_map(b, &v, f == AF_ATTRIBUTES);
+}
+
 int alert_render_json(struct buf *b, const struct sevmap *m, const struct alert *a,
                       const char *href_base)
 {
@@ -722,52 +735,26 @@ int alert_render_json(struct buf *b, const struct sevmap *m, const struct alert 
     rc |= buf_putc(b, '"');
     if (href_base)
         rc |= buf_printf(b, ",\"href\":\"%s/alert/%s\"", href_base, id);
-    rc |= put_key(b, "resource", false);
-    v = alert_get(a, AF_RESOURCE);
-    rc |= put_view_str(b, &v);
-    rc |= put_key(b, "event", false);
-    v = alert_get(a, AF_EVENT);
-    rc |= put_view_str(b, &v);
-    rc |= put_key(b, "environment", false);
-    v = alert_get(a, AF_ENVIRONMENT);
-    rc |= put_view_str(b, &v);
+    rc |= put_field(b, "resource", a, AF_RESOURCE);
+    rc |= put_field(b, "event", a, AF_EVENT);
+    rc |= put_field(b, "environment", a, AF_ENVIRONMENT);
     rc |= put_key(b, "severity", false);
     rc |= put_str(b, m->name[a->sev_name], strlen(m->name[a->sev_name]));
-    rc |= put_key(b, "correlate", false);
-    v = alert_get(a, AF_CORRELATE);
-    rc |= put_list(b, &v);
+    rc |= put_field(b, "correlate", a, AF_CORRELATE);
     rc |= put_key(b, "status", false);
     rc |= put_str(b, astatus_name(a->status), strlen(astatus_name(a->status)));
-    rc |= put_key(b, "service", false);
-    v = alert_get(a, AF_SERVICE);
-    rc |= put_list(b, &v);
-    rc |= put_key(b, "group", false);
-    v = alert_get(a, AF_GROUP);
-    rc |= put_view_str(b, &v);
-    rc |= put_key(b, "value", false);
-    v = alert_get(a, AF_VALUE);
-    rc |= put_view_str(b, &v);
-    rc |= put_key(b, "text", false);
-    v = alert_get(a, AF_TEXT);
-    rc |= put_view_str(b, &v);
-    rc |= put_key(b, "tags", false);
-    v = alert_get(a, AF_TAGS);
-    rc |= put_list(b, &v);
-    rc |= put_key(b, "attributes", false);
-    v = alert_get(a, AF_ATTRIBUTES);
-    rc |= put_map(b, &v, true);
-    rc |= put_key(b, "origin", false);
-    v = alert_get(a, AF_ORIGIN);
-    rc |= put_view_str(b, &v);
-    rc |= put_key(b, "type", false);
-    v = alert_get(a, AF_TYPE);
-    rc |= put_view_str(b, &v);
+    rc |= put_field(b, "service", a, AF_SERVICE);
+    rc |= put_field(b, "group", a, AF_GROUP);
+    rc |= put_field(b, "value", a, AF_VALUE);
+    rc |= put_field(b, "text", a, AF_TEXT);
+    rc |= put_field(b, "tags", a, AF_TAGS);
+    rc |= put_field(b, "attributes", a, AF_ATTRIBUTES);
+    rc |= put_field(b, "origin", a, AF_ORIGIN);
+    rc |= put_field(b, "type", a, AF_TYPE);
     rc |= put_key(b, "createTime", false);
     rc |= put_time(b, a->create_ms);
     rc |= buf_printf(b, ",\"timeout\":%ld", (long)a->timeout_s);
-    rc |= put_key(b, "customer", false);
-    v = alert_get(a, AF_CUSTOMER);
-    rc |= put_view_str(b, &v);
+    rc |= put_field(b, "customer", a, AF_CUSTOMER);
     rc |= buf_printf(b, ",\"duplicateCount\":%lu,\"repeat\":%s", (unsigned long)a->duplicate_count,
                      a->repeat ? "true" : "false");
     rc |= put_key(b, "previousSeverity", false);
@@ -782,18 +769,10 @@ int alert_render_json(struct buf *b, const struct sevmap *m, const struct alert 
     rc |= put_time(b, a->last_receive_ms);
     rc |= put_key(b, "updateTime", false);
     rc |= put_time(b, a->update_ms);
-    rc |= put_key(b, "fingerprint", false);
-    v = alert_get(a, AF_FINGERPRINT);
-    rc |= put_view_str(b, &v);
-    rc |= put_key(b, "labels", false);
-    v = alert_get(a, AF_LABELS);
-    rc |= put_map(b, &v, false);
-    rc |= put_key(b, "annotations", false);
-    v = alert_get(a, AF_ANNOTATIONS);
-    rc |= put_map(b, &v, false);
-    rc |= put_key(b, "source", false);
-    v = alert_get(a, AF_SOURCE);
-    rc |= put_view_str(b, &v);
+    rc |= put_field(b, "fingerprint", a, AF_FINGERPRINT);
+    rc |= put_field(b, "labels", a, AF_LABELS);
+    rc |= put_field(b, "annotations", a, AF_ANNOTATIONS);
+    rc |= put_field(b, "source", a, AF_SOURCE);
     v = alert_get(a, AF_GENERATOR_URL);
     rc |= put_key(b, "generatorURL", false);
     rc |= v.len ? put_view_str(b, &v) : buf_puts(b, "null");

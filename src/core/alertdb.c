@@ -730,16 +730,96 @@ static int evict_one(struct alertdb *db)
     return effects_push(db->fx, EFF_ACHANGE, c);
 }
 
+/* rawData goes from the request to the row, never into the record. */
+static void take_raw(struct alert_change *c, const struct alert_in *in)
+{
+    c->raw_set = true;
+    c->raw = in->raw_data ? dup_or_null(in->raw_data, strlen(in->raw_data)) : NULL;
+}
+
+/* A new record's fixed fields: ids, times, severities, and its status by the receive rules. */
+static void new_header(struct alertdb *db, struct alert *a, const struct alert_in *in,
+                       bool blackout)
+{
+    int sev = in->severity >= 0 ? in->severity : db->cfg.sev.normal_name;
+    struct transition t;
+    char idtxt[37];
+
+    timer_init(&a->tm, on_timer);
+    a->rid = db->next_rid++;
+    /* the sender's id when it gave a UUID not in use, else a new one */
+    if (!in->id || !uuid_from_text(in->id, strlen(in->id), a->id) || alertdb_find(db, a->id)) {
+        id_uuid4(idtxt);
+        uuid_from_text(idtxt, 36, a->id);
+    }
+    memcpy(a->last_receive_id, a->id, 16);
+    a->create_ms = in->create_ms ? in->create_ms : db->now;
+    a->receive_ms = a->last_receive_ms = a->update_ms = db->now;
+    a->starts_ms = in->starts_ms;
+    a->ends_ms = in->ends_ms;
+    a->timeout_s = timeout_of(db, in);
+    a->prev_sev_name = (uint8_t)indeterminate_name(db);
+    a->previous_severity = db->cfg.sev.indeterminate;
+    a->status = AST_OPEN;
+    a->hist_last = a->hist_prev = a->before_ack = a->before_shelve = AST_UNKNOWN;
+    t = alert_receive_transition(&db->cfg.sev, a, sev, a->prev_sev_name, in->status);
+    a->status = (uint8_t)(blackout ? AST_BLACKOUT : t.status);
+    a->sev_name = (uint8_t)t.sev_name;
+    a->severity = (uint8_t)sev_code(db, t.sev_name);
+    a->trend = (uint8_t)alert_trend(a->previous_severity, sev_code(db, sev));
+}
+
+/* A new record's strings, lists and maps, with Alerta's defaults. */
+static int new_blob(struct alert *a, const struct alert_in *in, const char *env,
+                    const char *origin, const char *source)
+{
+    struct parts pp;
+    struct strlist corr = in->correlate;
+    const char *tmp[ALERT_MAX_ITEMS + 1];
+    char fp[33];
+    int rc;
+
+    parts_init(&pp);
+    set_str(&pp, AF_RESOURCE, in->resource);
+    set_str(&pp, AF_EVENT, in->event);
+    set_str(&pp, AF_ENVIRONMENT, env);
+    set_str(&pp, AF_GROUP, in->group ? in->group : "Misc");
+    set_str(&pp, AF_VALUE, in->value);
+    set_str(&pp, AF_TEXT, in->text ? in->text : "");
+    set_str(&pp, AF_ORIGIN, in->origin ? in->origin : origin);
+    set_str(&pp, AF_TYPE, in->type ? in->type : "exceptionAlert");
+    set_str(&pp, AF_CUSTOMER, in->customer);
+    set_str(&pp, AF_SOURCE, in->source ? in->source : source);
+    if (!in->fingerprint)
+        fingerprint_of(env, in->resource, in->event, in->customer, fp);
+    set_str(&pp, AF_FINGERPRINT, in->fingerprint ? in->fingerprint : fp);
+    set_str(&pp, AF_GENERATOR_URL, in->generator_url ? in->generator_url : "");
+    /* Alerta adds the event itself to a non-empty correlate list (list_from drops the copy
+     * when the sender's list holds it already) */
+    if (corr.n && corr.n <= ALERT_MAX_ITEMS) {
+        memcpy(tmp, corr.v, corr.n * sizeof(*tmp));
+        tmp[corr.n] = in->event;
+        corr.v = tmp;
+        corr.n++;
+    }
+    rc = list_from(&pp, AF_SERVICE, &in->service);
+    rc |= list_from(&pp, AF_TAGS, &in->tags);
+    rc |= list_from(&pp, AF_CORRELATE, &corr);
+    rc |= map_merge(&pp, NULL, AF_ATTRIBUTES, &in->attributes, true);
+    rc |= map_replace(&pp, AF_LABELS, &in->labels);
+    rc |= map_replace(&pp, AF_ANNOTATIONS, &in->annotations);
+    if (!rc)
+        rc = alert_set_blob(a, &pp.p);
+    parts_free(&pp);
+    return rc ? TOCSIN_ENOMEM : TOCSIN_OK;
+}
+
 static int receive_new(struct alertdb *db, const struct alert_in *in, const char *env,
                        const char *origin, const char *source, const char *user, bool blackout,
                        struct alert **out)
 {
     struct alert *a;
-    struct parts pp;
     struct alert_change *c;
-    char fp[33], idtxt[37];
-    int sev = in->severity >= 0 ? in->severity : db->cfg.sev.normal_name;
-    struct transition t;
     int rc;
 
     if (db->st.alerts >= db->cfg.max_alerts && (rc = evict_one(db))) {
@@ -753,88 +833,17 @@ static int receive_new(struct alertdb *db, const struct alert_in *in, const char
         alert_change_free(c);
         return TOCSIN_ENOMEM;
     }
-    timer_init(&a->tm, on_timer);
-    a->rid = db->next_rid++;
+    new_header(db, a, in, blackout);
     c->rid = a->rid;
-    if (in->id && uuid_from_text(in->id, strlen(in->id), a->id) && !alertdb_find(db, a->id)) {
-        /* the sender's id */
-    } else {
-        id_uuid4(idtxt);
-        uuid_from_text(idtxt, 36, a->id);
-    }
-    memcpy(a->last_receive_id, a->id, 16);
-    a->create_ms = in->create_ms ? in->create_ms : db->now;
-    a->receive_ms = a->last_receive_ms = a->update_ms = db->now;
-    a->starts_ms = in->starts_ms;
-    a->ends_ms = in->ends_ms;
-    a->timeout_s = timeout_of(db, in);
-    a->sev_name = (uint8_t)sev;
-    a->severity = (uint8_t)sev_code(db, sev);
-    a->prev_sev_name = (uint8_t)indeterminate_name(db);
-    a->previous_severity = db->cfg.sev.indeterminate;
-    a->trend = (uint8_t)alert_trend(a->previous_severity, a->severity);
-    a->status = AST_OPEN;
-    a->hist_last = a->hist_prev = a->before_ack = a->before_shelve = AST_UNKNOWN;
-    t = alert_receive_transition(&db->cfg.sev, a, sev, a->prev_sev_name, in->status);
-    if (blackout)
-        t.status = AST_BLACKOUT;
-    a->status = (uint8_t)t.status;
-    a->sev_name = (uint8_t)t.sev_name;
-    a->severity = (uint8_t)sev_code(db, t.sev_name);
-
-    parts_init(&pp);
-    set_str(&pp, AF_RESOURCE, in->resource);
-    set_str(&pp, AF_EVENT, in->event);
-    set_str(&pp, AF_ENVIRONMENT, env);
-    set_str(&pp, AF_GROUP, in->group ? in->group : "Misc");
-    set_str(&pp, AF_VALUE, in->value);
-    set_str(&pp, AF_TEXT, in->text ? in->text : "");
-    set_str(&pp, AF_ORIGIN, in->origin ? in->origin : origin);
-    set_str(&pp, AF_TYPE, in->type ? in->type : "exceptionAlert");
-    set_str(&pp, AF_CUSTOMER, in->customer);
-    set_str(&pp, AF_SOURCE, in->source ? in->source : source);
-    if (in->fingerprint) {
-        set_str(&pp, AF_FINGERPRINT, in->fingerprint);
-    } else {
-        fingerprint_of(env, in->resource, in->event, in->customer, fp);
-        set_str(&pp, AF_FINGERPRINT, fp);
-    }
-    set_str(&pp, AF_GENERATOR_URL, in->generator_url ? in->generator_url : "");
-    rc = list_from(&pp, AF_SERVICE, &in->service);
-    rc |= list_from(&pp, AF_TAGS, &in->tags);
-    {
-        /* Alerta appends the event itself to a non-empty correlate list */
-        struct strlist corr = in->correlate;
-        const char *tmp[ALERT_MAX_ITEMS + 1];
-        if (corr.n && corr.n <= ALERT_MAX_ITEMS) {
-            memcpy(tmp, corr.v, corr.n * sizeof(*tmp));
-            tmp[corr.n] = in->event;
-            corr.v = tmp;
-            corr.n++;
-        }
-        rc |= list_from(&pp, AF_CORRELATE, &corr);
-    }
-    rc |= map_merge(&pp, NULL, AF_ATTRIBUTES, &in->attributes, true);
-    rc |= map_replace(&pp, AF_LABELS, &in->labels);
-    rc |= map_replace(&pp, AF_ANNOTATIONS, &in->annotations);
-    if (!rc)
-        rc = alert_set_blob(a, &pp.p);
-    parts_free(&pp);
-    if (rc) {
-        alert_free(a);
-        alert_change_free(c);
-        return TOCSIN_ENOMEM;
-    }
-    if (hist_add(db, a, c, HT_NEW, a->sev_name, a->status, in->text, user, a->timeout_s,
+    if (new_blob(a, in, env, origin, source) ||
+        hist_add(db, a, c, HT_NEW, a->sev_name, a->status, in->text, user, a->timeout_s,
                  db->now)) {
         alert_free(a);
         alert_change_free(c);
         return TOCSIN_ENOMEM;
     }
-    if (in->flags & AIN_RAW) {
-        c->raw_set = true;
-        c->raw = in->raw_data ? dup_or_null(in->raw_data, strlen(in->raw_data)) : NULL;
-    }
+    if (in->flags & AIN_RAW)
+        take_raw(c, in);
     index_add(db, a);
     rearm(db, a);
     db->st.created++;
@@ -868,7 +877,6 @@ static int take_common(struct alertdb *db, struct alert *a, const struct alert_i
     if (in->ends_ms)
         a->ends_ms = in->ends_ms;
     new_lrid(a, in);
-    (void)db;
     return rc;
 }
 
@@ -927,8 +935,7 @@ static int receive_dup(struct alertdb *db, struct alert *a, const struct alert_i
     }
     if (t.status != AST_SHELVED && t.status != AST_ACK)
         a->action_timeout_s = 0;
-    c->raw_set = true;
-    c->raw = in->raw_data ? dup_or_null(in->raw_data, strlen(in->raw_data)) : NULL;
+    take_raw(c, in);
     db->st.duplicates++;
     rearm(db, a);
     return emit(db, a, c);
@@ -985,8 +992,7 @@ static int receive_corr(struct alertdb *db, struct alert *a, const struct alert_
         alert_change_free(c);
         return rc;
     }
-    c->raw_set = true;
-    c->raw = in->raw_data ? dup_or_null(in->raw_data, strlen(in->raw_data)) : NULL;
+    take_raw(c, in);
     db->st.correlated++;
     rearm(db, a);
     return emit(db, a, c);

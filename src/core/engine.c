@@ -365,6 +365,38 @@ static json_t *projection_json(const struct trigger *t, const char *key)
     return o;
 }
 
+/* The trigger's projection property names joined by KEY_SEP, as the key joins their values. */
+static char *projection_names(const struct trigger *t)
+{
+    size_t len = 1;
+    char *out, *w;
+
+    for (unsigned i = 0; i < t->nprojections; i++)
+        len += strlen(t->projections[i]) + 1;
+    out = w = malloc(len);
+    if (!out)
+        return NULL;
+    for (unsigned i = 0; i < t->nprojections; i++) {
+        size_t l = strlen(t->projections[i]);
+        if (i)
+            *w++ = KEY_SEP;
+        memcpy(w, t->projections[i], l);
+        w += l;
+    }
+    *w = '\0';
+    return out;
+}
+
+/* Gives a the projection of group key `key` in both forms it carries. */
+static int set_projection(struct alert_rec *a, const struct trigger *t, const char *key)
+{
+    free(a->projection_names);
+    free(a->projection_values);
+    a->projection_names = projection_names(t);
+    a->projection_values = strdup(key);
+    return a->projection_names && a->projection_values ? TOCSIN_OK : TOCSIN_ENOMEM;
+}
+
 static char *dump(json_t *j)
 {
     char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
@@ -621,7 +653,8 @@ static struct alert_rec *alert_open(struct engine *e, struct group *g)
     a->projection_json = dump(projection_json(t, g->key));
     a->status = ALERT_OPEN;
     a->first_ms = e->now;
-    if (!a->fingerprint || !a->trigger_id || !a->name || !a->source || !a->description) {
+    if (!a->fingerprint || !a->trigger_id || !a->name || !a->source || !a->description ||
+        set_projection(a, t, g->key)) {
         alert_rec_free(a);
         return NULL;
     }
@@ -1163,6 +1196,7 @@ static void carry_alerts(struct engine *e, struct rt *old, struct rt *rt)
             continue;
         }
         ng->alert = og->alert; /* the count of open alerts does not change */
+        set_projection(ng->alert, rt->t, ng->key); /* the names may have changed */
         og->alert = NULL;
         ng->last_event_ms = og->last_event_ms;
         watch_group(e, ng);
@@ -1391,9 +1425,9 @@ int engine_restore_alert(struct engine *e, struct alert_rec *a)
     key[n] = '\0';
     json_decref(proj);
     g = group_get(e, rt, key, n);
-    if (!g || g->alert) {
+    if (!g || g->alert || set_projection(a, rt->t, g->key)) {
         alert_rec_free(a);
-        return g ? TOCSIN_EEXIST : TOCSIN_ENOMEM;
+        return g && g->alert ? TOCSIN_EEXIST : TOCSIN_ENOMEM;
     }
     g->alert = a;
     e->st.alerts_open++;

@@ -61,6 +61,8 @@ void alert_rec_free(struct alert_rec *a)
     free(a->source);
     free(a->description);
     free(a->projection_json);
+    free(a->projection_names);
+    free(a->projection_values);
     free(a->properties_json);
     free(a->message);
     free(a);
@@ -79,11 +81,15 @@ struct alert_rec *alert_rec_dup(const struct alert_rec *a)
     d->source = sdup(a->source);
     d->description = sdup(a->description);
     d->projection_json = sdup(a->projection_json);
+    d->projection_names = sdup(a->projection_names);
+    d->projection_values = sdup(a->projection_values);
     d->properties_json = sdup(a->properties_json);
     d->message = sdup(a->message);
     if ((a->fingerprint && !d->fingerprint) || (a->trigger_id && !d->trigger_id) ||
         (a->name && !d->name) || (a->source && !d->source) ||
         (a->description && !d->description) || (a->projection_json && !d->projection_json) ||
+        (a->projection_names && !d->projection_names) ||
+        (a->projection_values && !d->projection_values) ||
         (a->properties_json && !d->properties_json) || (a->message && !d->message)) {
         alert_rec_free(d);
         return NULL;

@@ -34,6 +34,10 @@ struct alert_rec {
     int64_t updated_ms;    /* last change of any kind */
     int64_t resolved_ms;   /* 0 while open */
     char *projection_json; /* JSON object {property: value} of the projection key, "{}" if none */
+    /* The same projection for the alert store, without JSON: the property names and their
+     * values, each list joined by '\x1f'; "" when the trigger has no projection. */
+    char *projection_names;
+    char *projection_values;
     char *properties_json; /* JSON object: the properties of the event that last fired it */
     char *message;         /* human summary of the last evaluation that fired */
 };

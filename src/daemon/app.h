@@ -69,7 +69,7 @@ struct emsg {
     size_t ntrigs;
     char *id;                 /* EM_TRIGGER_DEL */
     int64_t advance_ms;       /* EM_CLOCK */
-    /* EM_ALERTS: validated alerts (strings in arena) */
+    /* EM_ALERTS: validated alerts, the array and their strings in `arena` */
     struct alert_in *ains;
     size_t nains;
     /* EM_ALERT_OP */

@@ -48,7 +48,6 @@ void emsg_free(struct emsg *m)
         trigger_free(m->trigs[i]);
     free(m->trigs);
     free(m->id);
-    free(m->ains);
     free(m->text);
     free(m->action);
     free(m->user);
@@ -413,44 +412,69 @@ static void do_alert_op(struct app *a, struct emsg *m, struct smsg *sm, int64_t 
 /* A trigger's alert (core/engine.c) becomes an alert of the alert store: resource = the
  * projection's values (or the trigger's source), event = the trigger's name, severity from the
  * trigger's, and normal once it resolves, which closes it. Returns the alert's id. */
-static const struct {
-    const char *name;
-} trigger_sev[] = {{"informational"}, {"warning"}, {"critical"}};
+static const char *const trigger_sev[] = {"informational", "warning", "critical"};
+
+#define TRIGGER_LABELS_MAX 64
+
+/* Splits the projection's names and values (each joined by '\x1f') into labels, and joins the
+ * values with ',' into resource. Writes into scratch (names and values, NUL-separated). */
+static uint32_t projection_labels(const struct alert_rec *r, char *scratch, size_t cap,
+                                  struct kv *labels, char *resource, size_t rcap)
+{
+    const char *names = r->projection_names ? r->projection_names : "";
+    const char *values = r->projection_values ? r->projection_values : "";
+    size_t nl = strlen(names), vl = strlen(values), used = 0;
+    uint32_t n = 0;
+    char *np, *vp;
+
+    resource[0] = '\0';
+    if (!nl || nl + vl + 2 > cap)
+        return 0;
+    memcpy(scratch, names, nl + 1);
+    memcpy(scratch + nl + 1, values, vl + 1);
+    np = scratch;
+    vp = scratch + nl + 1;
+    while (np && n < TRIGGER_LABELS_MAX) {
+        char *ne = strchr(np, '\x1f'), *ve = vp ? strchr(vp, '\x1f') : NULL;
+        if (ne)
+            *ne = '\0';
+        if (ve)
+            *ve = '\0';
+        labels[n].k = np;
+        labels[n].v = vp ? vp : "";
+        n++;
+        if (used < rcap) {
+            int w = snprintf(resource + used, rcap - used, "%s%s", used ? "," : "",
+                             vp ? vp : "");
+            used += w > 0 ? (size_t)w : 0;
+        }
+        np = ne ? ne + 1 : NULL;
+        vp = ve ? ve + 1 : NULL;
+    }
+    return n;
+}
 
 static int absorb_trigger_alert(struct app *a, const struct alert_rec *r, int64_t now,
                                 struct effects *fx, uint8_t id_out[16], bool *suppressed)
 {
     struct hbbo_verdict verdict = {0};
     struct alert_in in;
-    struct kv labels[64];
+    struct kv labels[TRIGGER_LABELS_MAX];
     struct kv attrs[2];
-    char resource[1024] = "", origin[300], count[32], trig[300];
-    json_t *proj = json_loads(r->projection_json ? r->projection_json : "{}", 0, NULL);
-    const char *k;
-    json_t *v;
-    size_t nl = 0, used = 0;
+    char resource[1024], scratch[4096], origin[300], count[32];
+    const char *sev = r->status == ALERT_RESOLVED ? "normal" : trigger_sev[r->severity];
+    struct buf trig;
     struct alert *rec = NULL;
-    int kind, sev, rc;
+    int kind, rc;
 
     alert_in_init(&in);
-    json_object_foreach(proj, k, v) {
-        const char *sv = json_is_string(v) ? json_string_value(v) : "";
-        if (nl < sizeof(labels) / sizeof(labels[0])) {
-            labels[nl].k = k;
-            labels[nl].v = sv;
-            nl++;
-        }
-        used += (size_t)snprintf(resource + used, used < sizeof(resource) ? sizeof(resource) - used : 0,
-                                 "%s%s", used ? "," : "", sv);
-        if (used >= sizeof(resource))
-            used = sizeof(resource) - 1;
-    }
+    in.labels.v = labels;
+    in.labels.n = projection_labels(r, scratch, sizeof(scratch), labels, resource,
+                                    sizeof(resource));
     in.resource = resource[0] ? resource : (r->source ? r->source : "trigger");
     in.environment = a->cfg->alert_trigger_env;
     in.event = r->name && r->name[0] ? r->name : (r->trigger_id ? r->trigger_id : "trigger");
-    sev = r->status == ALERT_RESOLVED ? -1 : (int)r->severity;
-    in.severity = sevmap_find(&a->sev, sev < 0 ? "normal" : trigger_sev[sev].name,
-                              strlen(sev < 0 ? "normal" : trigger_sev[sev].name));
+    in.severity = sevmap_find(&a->sev, sev, strlen(sev));
     in.text = r->message;
     snprintf(origin, sizeof(origin), "trigger/%s", r->trigger_id ? r->trigger_id : "");
     in.origin = origin;
@@ -460,17 +484,20 @@ static int absorb_trigger_alert(struct app *a, const struct alert_rec *r, int64_
     in.fingerprint = r->fingerprint;
     in.raw_data = r->properties_json;
     in.flags |= AIN_RAW | AIN_LABELS | AIN_ATTRIBUTES;
-    in.labels.v = labels;
-    in.labels.n = (uint32_t)nl;
-    snprintf(trig, sizeof(trig), "\"%s\"", r->trigger_id ? r->trigger_id : "");
+    /* attribute values are JSON text: the trigger id is escaped (ids come from the API) */
+    buf_init(&trig, 4 * 256 + 8);
+    rc = buf_putc(&trig, '"') | buf_json_escape(&trig, r->trigger_id ? r->trigger_id : "",
+                                                r->trigger_id ? strlen(r->trigger_id) : 0) |
+         buf_putc(&trig, '"');
     snprintf(count, sizeof(count), "%lu", (unsigned long)r->count);
-    attrs[0] = (struct kv){"trigger", trig};
+    attrs[0] = (struct kv){"trigger", buf_str(&trig)};
     attrs[1] = (struct kv){"count", count};
     in.attributes.v = attrs;
     in.attributes.n = 2;
     in.create_ms = r->last_ms;
     *suppressed = false;
-    rc = in.severity < 0 ? TOCSIN_EINVAL : hbbo_incoming(a, &in, now, fx, &verdict);
+    if (!rc)
+        rc = in.severity < 0 ? TOCSIN_EINVAL : hbbo_incoming(a, &in, now, fx, &verdict);
     free(verdict.body);
     if (!rc && (verdict.kind == HBBO_DROPPED || verdict.kind == HBBO_HEARTBEAT)) {
         /* inside a blackout (Alerta's default policy): neither stored nor notified */
@@ -478,10 +505,10 @@ static int absorb_trigger_alert(struct app *a, const struct alert_rec *r, int64_
         rc = TOCSIN_ENOTFOUND;
     } else if (!rc) {
         *suppressed = verdict.kind == HBBO_BLACKOUT; /* stored as blackout, not notified */
-        rc = alertdb_receive(a->alerts, &in, NULL, NULL, NULL, verdict.kind == HBBO_BLACKOUT, now, fx,
-                             &rec, &kind);
+        rc = alertdb_receive(a->alerts, &in, NULL, NULL, NULL, verdict.kind == HBBO_BLACKOUT, now,
+                             fx, &rec, &kind);
     }
-    json_decref(proj);
+    buf_free(&trig);
     if (!rc)
         memcpy(id_out, rec->id, 16);
     return rc;
