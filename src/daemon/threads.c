@@ -524,7 +524,7 @@ static void take_engine_effects(struct app *a, struct effects *tfx, struct smsg 
         char id[37];
         bool suppressed; /* a blackout holds it: its notifications are not sent */
     } *map = NULL;
-    size_t nmap = 0;
+    size_t nmap = 0, capmap = 0;
 
     for (size_t i = 0; i < tfx->n; i++) {
         uint8_t id[16] = {0};
@@ -536,10 +536,13 @@ static void take_engine_effects(struct app *a, struct effects *tfx, struct smsg 
         rc = absorb_trigger_alert(a, tfx->v[i].u.alert, now, &sm->fx, id, &suppressed);
         if (rc && !suppressed)
             continue;
-        nm = realloc(map, (nmap + 1) * sizeof(*map));
-        if (!nm)
-            continue;
-        map = nm;
+        if (nmap == capmap) {
+            size_t nc = capmap ? capmap * 2 : 16;
+            if (!(nm = realloc(map, nc * sizeof(*map))))
+                continue;
+            map = nm;
+            capmap = nc;
+        }
         memcpy(map[nmap].rec_id, tfx->v[i].u.alert->id, sizeof(map[nmap].rec_id));
         uuid_to_text(id, map[nmap].id);
         map[nmap].suppressed = suppressed;

@@ -219,6 +219,9 @@ struct sqlite_store {
     sqlite3_stmt *st[ST_COUNT];
     sqlite3_stmt *dyn[DYN_KINDS * DYN_MASKS];
     struct sevmap sev; /* severity names of alerts (Alerta's default until set) */
+    /* the writer's scratch for the JSON texts of an alert's list and map fields, kept across
+     * rows (reset, not freed) so writing a row allocates nothing for them */
+    struct buf ftext[AF_COUNT];
 };
 
 /* The bound values of a filtered listing. */
@@ -496,6 +499,8 @@ static void sq_close(struct store *base)
     if (s->db && !sqlite3_get_autocommit(s->db))
         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
     sqlite3_close(s->db);
+    for (int f = 0; f < AF_COUNT; f++)
+        buf_free(&s->ftext[f]);
     free(s);
 }
 
@@ -534,6 +539,8 @@ static int sq_open(const char *dir, enum durability d, bool readonly, struct sto
     s->base.ops = &store_sqlite_ops;
     s->readonly = readonly;
     sevmap_default(&s->sev);
+    for (int f = 0; f < AF_COUNT; f++)
+        buf_init(&s->ftext[f], ALERT_BLOB_MAX);
     flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (readonly ? 0 : SQLITE_OPEN_CREATE);
     if (sqlite3_open_v2(path, &s->db, flags, NULL) != SQLITE_OK) {
         rc = set_err(err, errlen, TOCSIN_ESTORE, "%s: %s", path,
@@ -1257,11 +1264,6 @@ static void sq_set_sevmap(struct store *base, const struct sevmap *m)
     S(base)->sev = *m;
 }
 
-/* JSON texts of an alert's list and map fields, for binding. */
-struct field_texts {
-    struct buf b[AF_COUNT];
-};
-
 static int bind_view(sqlite3_stmt *st, int i, const struct alert *a, enum afield f)
 {
     struct aview v = alert_get(a, f);
@@ -1271,13 +1273,15 @@ static int bind_view(sqlite3_stmt *st, int i, const struct alert *a, enum afield
     return sqlite3_bind_text(st, i, v.p, (int)v.len, SQLITE_STATIC);
 }
 
-static int bind_json(sqlite3_stmt *st, int i, struct field_texts *t, const struct alert *a,
+static int bind_json(sqlite3_stmt *st, int i, struct sqlite_store *s, const struct alert *a,
                      enum afield f)
 {
-    buf_init(&t->b[f], ALERT_BLOB_MAX);
-    if (alert_field_json(&t->b[f], a, f))
+    struct buf *b = &s->ftext[f];
+
+    buf_reset(b);
+    if (alert_field_json(b, a, f))
         return SQLITE_NOMEM;
-    return sqlite3_bind_text(st, i, buf_str(&t->b[f]), (int)t->b[f].len, SQLITE_STATIC);
+    return sqlite3_bind_text(st, i, buf_str(b), (int)b->len, SQLITE_STATIC);
 }
 
 static int bind_time(sqlite3_stmt *st, int i, int64_t ms)
@@ -1289,14 +1293,12 @@ static int ach_put(struct sqlite_store *s, const struct alert_change *c)
 {
     const struct alert *a = c->snap;
     const struct sevmap *m = sevmap_of(s);
-    struct field_texts t;
     sqlite3_stmt *st = NULL;
     char id[37], lrid[37];
     void *state;
     size_t state_len = 0;
     int rc, b;
 
-    memset(&t, 0, sizeof(t));
     rc = stmt(s, ST_ACH_PUT, &st);
     if (rc)
         return rc;
@@ -1309,18 +1311,18 @@ static int ach_put(struct sqlite_store *s, const struct alert_change *c)
         bind_view(st, 3, a, AF_RESOURCE) | bind_view(st, 4, a, AF_EVENT) |
         bind_view(st, 5, a, AF_ENVIRONMENT) | bind_text(st, 6, m->name[a->sev_name]) |
         sqlite3_bind_int(st, 7, a->severity) | bind_text(st, 8, astatus_name(a->status)) |
-        bind_json(st, 9, &t, a, AF_SERVICE) | bind_view(st, 10, a, AF_GROUP) |
+        bind_json(st, 9, s, a, AF_SERVICE) | bind_view(st, 10, a, AF_GROUP) |
         bind_view(st, 11, a, AF_VALUE) | bind_view(st, 12, a, AF_TEXT) |
-        bind_json(st, 13, &t, a, AF_TAGS) | bind_json(st, 14, &t, a, AF_ATTRIBUTES) |
+        bind_json(st, 13, s, a, AF_TAGS) | bind_json(st, 14, s, a, AF_ATTRIBUTES) |
         bind_view(st, 15, a, AF_ORIGIN) | bind_view(st, 16, a, AF_TYPE) |
-        bind_view(st, 17, a, AF_CUSTOMER) | bind_json(st, 18, &t, a, AF_CORRELATE) |
+        bind_view(st, 17, a, AF_CUSTOMER) | bind_json(st, 18, s, a, AF_CORRELATE) |
         bind_i64(st, 19, a->timeout_s) | bind_i64(st, 20, a->create_ms) |
         bind_i64(st, 21, a->receive_ms) | bind_i64(st, 22, a->last_receive_ms) |
         bind_text(st, 23, lrid) | bind_i64(st, 24, a->update_ms) |
         bind_i64(st, 25, a->duplicate_count) | sqlite3_bind_int(st, 26, a->repeat) |
         bind_text(st, 27, m->name[a->prev_sev_name]) | bind_text(st, 28, trend_name(a->trend)) |
-        bind_view(st, 29, a, AF_FINGERPRINT) | bind_json(st, 30, &t, a, AF_LABELS) |
-        bind_json(st, 31, &t, a, AF_ANNOTATIONS) | bind_view(st, 32, a, AF_SOURCE) |
+        bind_view(st, 29, a, AF_FINGERPRINT) | bind_json(st, 30, s, a, AF_LABELS) |
+        bind_json(st, 31, s, a, AF_ANNOTATIONS) | bind_view(st, 32, a, AF_SOURCE) |
         bind_view(st, 33, a, AF_GENERATOR_URL) | bind_time(st, 34, a->starts_ms) |
         bind_time(st, 35, a->ends_ms) | bind_text(st, 36, c->raw_set ? c->raw : NULL) |
         sqlite3_bind_blob(st, 37, state, (int)state_len, SQLITE_STATIC) |
@@ -1328,8 +1330,6 @@ static int ach_put(struct sqlite_store *s, const struct alert_change *c)
     rc = b ? db_err(s, "alert_put", SQLITE_ERROR) : run_done(s, st, "alert_put");
     done(st);
     free(state);
-    for (int f = 0; f < AF_COUNT; f++)
-        buf_free(&t.b[f]);
     return rc;
 }
 
