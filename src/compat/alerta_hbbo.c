@@ -12,6 +12,7 @@
 #include "daemon/hbbo.h"
 #include "net/authz.h"
 #include "util/err.h"
+#include "util/hex.h"
 
 #define QPARAMS_MAX 256 /* query parameters read from one URL; the rest are ignored */
 #define ID_MAX 129      /* bytes (with NUL) of an id in a path: HEARTBEAT_MAX_ID, BLACKOUT_MAX_ID */
@@ -100,14 +101,6 @@ static bool allowed(const struct http_req *req, struct http_resp *resp, bool ale
 
 /* ---- the query of a list ----------------------------------------------------------------- */
 
-static int hexval(char c)
-{
-    return c >= '0' && c <= '9'   ? c - '0'
-           : c >= 'a' && c <= 'f' ? c - 'a' + 10
-           : c >= 'A' && c <= 'F' ? c - 'A' + 10
-                                  : -1;
-}
-
 static void url_decode(char *s)
 {
     char *o = s;
@@ -115,8 +108,8 @@ static void url_decode(char *s)
     for (; *s; s++) {
         if (*s == '+') {
             *o++ = ' ';
-        } else if (*s == '%' && hexval(s[1]) >= 0 && hexval(s[2]) >= 0) {
-            *o++ = (char)(hexval(s[1]) * 16 + hexval(s[2]));
+        } else if (*s == '%' && hex_digit(s[1]) >= 0 && hex_digit(s[2]) >= 0) {
+            *o++ = (char)(hex_digit(s[1]) * 16 + hex_digit(s[2]));
             s += 2;
         } else {
             *o++ = *s;

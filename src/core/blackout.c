@@ -810,6 +810,8 @@ enum blackout_decision blackout_decide(const struct blackout_set *s, const struc
 
     if (matched)
         *matched = NULL;
+    if (!s->by_id.count) /* every incoming alert comes here: nothing to do without blackouts */
+        return BLACKOUT_PASS;
     if (!s->cfg.notification_blackout)
         for (size_t i = 0; i < s->cfg.naccept; i++)
             if (!strcmp(s->cfg.accept[i], m->name[sev]))

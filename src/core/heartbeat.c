@@ -108,9 +108,6 @@ static int check_attributes(const json_t *v, struct verr *err)
     if (json_object_size(v) > ALERT_MAX_ITEMS)
         return verr_set(err, "attributes", "attributes must have at most %d keys", ALERT_MAX_ITEMS);
     json_object_foreach((json_t *)v, k, val) {
-        char *dump;
-        size_t len;
-
         if (strchr(k, '.') || strchr(k, '$')) {
             verr_set(err, "", "Attribute keys must not contain \".\" or \"$\"");
             verr_prefix(err, "attributes");
@@ -119,12 +116,8 @@ static int check_attributes(const json_t *v, struct verr *err)
         if (strlen(k) > ALERT_MAX_NAME)
             return verr_set(err, "attributes", "attribute keys must be at most %d bytes",
                             ALERT_MAX_NAME);
-        dump = json_dumps(val, JSON_COMPACT | JSON_ENCODE_ANY);
-        if (!dump)
-            return TOCSIN_ENOMEM;
-        len = strlen(dump);
-        free(dump);
-        if (len > ALERT_MAX_ATTR_VALUE) {
+        /* Sized without building the text (a NULL buffer only counts). */
+        if (json_dumpb(val, NULL, 0, JSON_COMPACT | JSON_ENCODE_ANY) > ALERT_MAX_ATTR_VALUE) {
             verr_set(err, k, "attribute values must be at most %d bytes of JSON",
                      ALERT_MAX_ATTR_VALUE);
             verr_prefix(err, "attributes");

@@ -327,22 +327,26 @@ static int upsert_hb(struct hbbo *h, struct heartbeat *hb, int64_t now,
     return TOCSIN_OK;
 }
 
+/* Takes o; NULL when o is NULL or out of memory. */
+static char *dump(json_t *o)
+{
+    char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
+
+    json_decref(o);
+    return s;
+}
+
 /* Alerta's 202 for an alert it did not store: {"status":"ok","message","id":<alert id>}. */
 static char *accepted_json(const struct alert_in *in, const char *message)
 {
     char id[37];
-    json_t *o;
-    char *s;
     uint8_t bin[16];
 
     if (in->id && uuid_from_text(in->id, strlen(in->id), bin))
         uuid_to_text(bin, id);
     else
         id_uuid4(id);
-    o = json_pack("{s:s,s:s,s:s}", "status", "ok", "message", message, "id", id);
-    s = o ? json_dumps(o, JSON_COMPACT) : NULL;
-    json_decref(o);
-    return s;
+    return dump(json_pack("{s:s,s:s,s:s}", "status", "ok", "message", message, "id", id));
 }
 
 int hbbo_incoming(struct app *a, const struct alert_in *in, int64_t now_ms, struct effects *fx,
@@ -394,6 +398,10 @@ int hbbo_incoming(struct app *a, const struct alert_in *in, int64_t now_ms, stru
 
 /* ---- HTTP requests ------------------------------------------------------------------------- */
 
+/* What a handler did: answered already (an error, the healthcheck), left *status and *body
+ * (NULL: out of memory) to answer now (a read), or made a change to answer once committed. */
+enum outcome { ANSWERED, ANSWER_NOW, ANSWER_LATER };
+
 static void answer_now(struct app *a, const struct emsg *m, int status, const char *ctype,
                        char *body)
 {
@@ -415,15 +423,6 @@ static void fail_err(struct app *a, const struct emsg *m, int rc, struct verr *e
 {
     verr_status(rc, err);
     fail_req(a, m, err->status, err->field[0] ? err->field : NULL, err->msg);
-}
-
-/* Takes o; NULL (out of memory) answers 503. */
-static char *dump(json_t *o)
-{
-    char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
-
-    json_decref(o);
-    return s;
 }
 
 /* tocsin's own paths name the collection ("/api/v1/heartbeats/<id>"), Alerta's the record
@@ -475,7 +474,7 @@ static bool is_blackout_admin(const struct principal *p)
     return p->is_admin || scope_set_has(&p->scopes, "admin:blackouts");
 }
 
-static bool hb_post(struct hbbo *h, struct emsg *m, int64_t now, int *status, char **body)
+static enum outcome hb_post(struct hbbo *h, struct emsg *m, int64_t now, int *status, char **body)
 {
     struct hbbo_req *r = m->hbbo;
     struct heartbeat *hb = NULL;
@@ -487,23 +486,23 @@ static bool hb_post(struct hbbo *h, struct emsg *m, int64_t now, int *status, ch
 
     if (rc) {
         fail_err(h->a, m, rc, &err);
-        return false;
+        return ANSWERED;
     }
     if (authz_assign_customer(&r->who, hb->customer, "admin:heartbeats", &cust, msg, sizeof(msg))) {
         heartbeat_free(hb);
         fail_req(h->a, m, 400, "customer", msg);
-        return false;
+        return ANSWERED;
     }
     if (set_str(&hb->customer, cust) || (rc = upsert_hb(h, hb, now, &res, &err))) {
         if (!rc)
             heartbeat_free(hb);
         fail_err(h->a, m, rc ? rc : TOCSIN_ENOMEM, &err);
-        return false;
+        return ANSWERED;
     }
     *status = 201;
     *body = dump(json_pack("{s:s,s:s,s:o*}", "status", "ok", "id", res.hb->id, "heartbeat",
                            hb_json(h, m, res.hb, now)));
-    return true;
+    return ANSWER_LATER;
 }
 
 /* The heartbeat the path names, if the principal may see it. */
@@ -514,19 +513,19 @@ static struct heartbeat *hb_visible(struct hbbo *h, const struct hbbo_req *r)
     return hb && principal_sees_customer(&r->who, hb->customer) ? hb : NULL;
 }
 
-static bool hb_delete(struct hbbo *h, struct emsg *m, int64_t now, int *status, char **body)
+static enum outcome hb_delete(struct hbbo *h, struct emsg *m, int64_t now, int *status, char **body)
 {
     struct heartbeat *hb = hb_visible(h, m->hbbo);
     char *id;
 
     if (!hb) {
         fail_req(h->a, m, 404, "id", "not found");
-        return false;
+        return ANSWERED;
     }
     id = strdup(hb->id);
     if (!id) {
         fail_req(h->a, m, 503, NULL, "out of memory");
-        return false;
+        return ANSWERED;
     }
     /* Its failure would otherwise stay open with nothing left to close it. */
     if (hb->raised)
@@ -536,27 +535,24 @@ static bool hb_delete(struct hbbo *h, struct emsg *m, int64_t now, int *status, 
     free(id);
     *status = 200;
     *body = strdup("{\"status\":\"ok\"}");
-    return true;
+    return ANSWER_LATER;
 }
 
-static void hb_get(struct hbbo *h, struct emsg *m, int64_t now)
+static enum outcome hb_get(struct hbbo *h, struct emsg *m, int64_t now, int *status, char **body)
 {
     struct heartbeat *hb = hb_visible(h, m->hbbo);
-    char *s;
 
     if (!hb) {
         fail_req(h->a, m, 404, "id", "not found");
-        return;
+        return ANSWERED;
     }
-    s = dump(json_pack("{s:s,s:i,s:o*}", "status", "ok", "total", 1, "heartbeat",
-                       hb_json(h, m, hb, now)));
-    if (!s)
-        fail_req(h->a, m, 503, NULL, "out of memory");
-    else
-        answer_now(h->a, m, 200, NULL, s);
+    *status = 200;
+    *body = dump(json_pack("{s:s,s:i,s:o*}", "status", "ok", "total", 1, "heartbeat",
+                           hb_json(h, m, hb, now)));
+    return ANSWER_NOW;
 }
 
-static void hb_list(struct hbbo *h, struct emsg *m, int64_t now)
+static enum outcome hb_list(struct hbbo *h, struct emsg *m, int64_t now, int *status, char **body)
 {
     struct hbbo_req *r = m->hbbo;
     const char *custs[PRINCIPAL_MAX_CUSTOMERS];
@@ -570,18 +566,15 @@ static void hb_list(struct hbbo *h, struct emsg *m, int64_t now)
     int64_t ps = r->page_size, pages, first;
     json_t *o, *arr;
     char msg[64];
-    char *s;
 
-    if (heartbeat_list(h->hbs, &q, now, &v, &n)) {
-        fail_req(h->a, m, 503, NULL, "out of memory");
-        return;
-    }
+    if (heartbeat_list(h->hbs, &q, now, &v, &n))
+        return ANSWER_NOW;                     /* no body: out of memory */
     pages = n ? ((int64_t)n - 1) / ps + 1 : 0; /* Alerta's ((items - 1) // size) + 1 */
     if (n && r->page > pages) {
         free(v);
         snprintf(msg, sizeof(msg), "page out of range: 1-%" PRId64, pages);
         fail_req(h->a, m, 416, "page", msg);
-        return;
+        return ANSWERED;
     }
     first = (r->page - 1) * ps;
     arr = json_array();
@@ -596,26 +589,25 @@ static void hb_list(struct hbbo *h, struct emsg *m, int64_t now)
                   "heartbeats", arr, "total", (json_int_t)n);
     if (o && !n)
         json_object_set_new(o, "message", json_string("not found"));
-    s = dump(o);
-    if (!s)
-        fail_req(h->a, m, 503, NULL, "out of memory");
-    else
-        answer_now(h->a, m, 200, NULL, s);
+    *status = 200;
+    *body = dump(o);
+    return ANSWER_NOW;
 }
 
-static void health(struct hbbo *h, struct emsg *m, int64_t now)
+static enum outcome health(struct hbbo *h, struct emsg *m, int64_t now, int *status, char **body)
 {
     char text[ALERT_MAX_NAME + 32];
-    int st = heartbeat_healthcheck(h->hbs, now, text, sizeof(text));
-    char *s = strdup(text);
+    char *s;
 
-    if (!s)
-        fail_req(h->a, m, 503, NULL, "out of memory");
-    else
-        answer_now(h->a, m, st, "text/plain", s);
+    (void)body;
+    *status = heartbeat_healthcheck(h->hbs, now, text, sizeof(text));
+    if (!(s = strdup(text)))
+        return ANSWER_NOW;                         /* no body: out of memory */
+    answer_now(h->a, m, *status, "text/plain", s); /* not JSON */
+    return ANSWERED;
 }
 
-static bool bo_post(struct hbbo *h, struct emsg *m, int64_t now, int *status, char **body)
+static enum outcome bo_post(struct hbbo *h, struct emsg *m, int64_t now, int *status, char **body)
 {
     struct hbbo_req *r = m->hbbo;
     struct blackout *b = NULL;
@@ -626,7 +618,7 @@ static bool bo_post(struct hbbo *h, struct emsg *m, int64_t now, int *status, ch
 
     if (rc) {
         fail_err(h->a, m, rc, &err);
-        return false;
+        return ANSWERED;
     }
     /* Alerta's view: an admin may name the user, anybody else is the user. */
     if ((!is_blackout_admin(&r->who) || !b->user) && set_str(&b->user, principal_user(&r->who)))
@@ -635,24 +627,24 @@ static bool bo_post(struct hbbo *h, struct emsg *m, int64_t now, int *status, ch
         authz_assign_customer(&r->who, b->customer, "admin:blackouts", &cust, msg, sizeof(msg))) {
         blackout_free(b);
         fail_req(h->a, m, 400, "customer", msg);
-        return false;
+        return ANSWERED;
     }
     if (rc || set_str(&b->customer, cust)) {
         blackout_free(b);
         fail_req(h->a, m, 503, NULL, "out of memory");
-        return false;
+        return ANSWERED;
     }
     id_uuid4(fresh);
     rc = blackout_set_add(h->bos, b, fresh, now, &err); /* takes b */
     if (rc) {
         fail_err(h->a, m, rc, &err);
-        return false;
+        return ANSWERED;
     }
     save_bo(h, b);
     *status = 201;
     *body = dump(
         json_pack("{s:s,s:s,s:o*}", "status", "ok", "id", b->id, "blackout", bo_json(m, b, now)));
-    return true;
+    return ANSWER_LATER;
 }
 
 /* The blackout the path names, if the principal may see it (or, writing, is an admin). */
@@ -665,24 +657,21 @@ static struct blackout *bo_visible(struct hbbo *h, const struct hbbo_req *r, boo
     return b && principal_sees_customer(&r->who, b->customer) ? b : NULL;
 }
 
-static void bo_get(struct hbbo *h, struct emsg *m, int64_t now)
+static enum outcome bo_get(struct hbbo *h, struct emsg *m, int64_t now, int *status, char **body)
 {
     struct blackout *b = bo_visible(h, m->hbbo, false);
-    char *s;
 
     if (!b) {
         fail_req(h->a, m, 404, "id", "not found");
-        return;
+        return ANSWERED;
     }
-    s = dump(
+    *status = 200;
+    *body = dump(
         json_pack("{s:s,s:i,s:o*}", "status", "ok", "total", 1, "blackout", bo_json(m, b, now)));
-    if (!s)
-        fail_req(h->a, m, 503, NULL, "out of memory");
-    else
-        answer_now(h->a, m, 200, NULL, s);
+    return ANSWER_NOW;
 }
 
-static void bo_list(struct hbbo *h, struct emsg *m, int64_t now)
+static enum outcome bo_list(struct hbbo *h, struct emsg *m, int64_t now, int *status, char **body)
 {
     struct hbbo_req *r = m->hbbo;
     const char *custs[PRINCIPAL_MAX_CUSTOMERS];
@@ -694,12 +683,9 @@ static void bo_list(struct hbbo *h, struct emsg *m, int64_t now)
                                .nsort = r->nbsort};
     struct blackout **v = NULL;
     json_t *o, *arr;
-    char *s;
 
-    if (blackout_list(h->bos, &q, now, &v, &n)) {
-        fail_req(h->a, m, 503, NULL, "out of memory");
-        return;
-    }
+    if (blackout_list(h->bos, &q, now, &v, &n))
+        return ANSWER_NOW; /* no body: out of memory */
     arr = json_array();
     for (size_t i = 0; arr && i < n; i++)
         if (json_array_append_new(arr, bo_json(m, v[i], now))) {
@@ -710,14 +696,12 @@ static void bo_list(struct hbbo *h, struct emsg *m, int64_t now)
     o = json_pack("{s:s,s:o*,s:I}", "status", "ok", "blackouts", arr, "total", (json_int_t)n);
     if (o && !n)
         json_object_set_new(o, "message", json_string("not found"));
-    s = dump(o);
-    if (!s)
-        fail_req(h->a, m, 503, NULL, "out of memory");
-    else
-        answer_now(h->a, m, 200, NULL, s);
+    *status = 200;
+    *body = dump(o);
+    return ANSWER_NOW;
 }
 
-static bool bo_put(struct hbbo *h, struct emsg *m, int64_t now, int *status, char **body)
+static enum outcome bo_put(struct hbbo *h, struct emsg *m, int64_t now, int *status, char **body)
 {
     struct hbbo_req *r = m->hbbo;
     struct blackout *b = bo_visible(h, r, true);
@@ -729,7 +713,7 @@ static bool bo_put(struct hbbo *h, struct emsg *m, int64_t now, int *status, cha
 
     if (!b) {
         fail_req(h->a, m, 404, "id", "not found");
-        return false;
+        return ANSWERED;
     }
     /* Alerta's view assigns the customer of every update; tocsin writes it into the update only
      * when it was given or the principal forces one, so an update that does not mention it
@@ -738,12 +722,12 @@ static bool bo_put(struct hbbo *h, struct emsg *m, int64_t now, int *status, cha
         if (authz_assign_customer(&r->who, json_string_value(given), "admin:blackouts", &cust, msg,
                                   sizeof(msg))) {
             fail_req(h->a, m, 400, "customer", msg);
-            return false;
+            return ANSWERED;
         }
         if ((given || cust) &&
             json_object_set_new(r->body, "customer", cust ? json_string(cust) : json_null())) {
             fail_req(h->a, m, 503, NULL, "out of memory");
-            return false;
+            return ANSWERED;
         }
     }
     rc = blackout_set_update(h->bos, r->id, r->body, principal_user(&r->who), now, &err);
@@ -751,75 +735,61 @@ static bool bo_put(struct hbbo *h, struct emsg *m, int64_t now, int *status, cha
         if (rc == TOCSIN_ENOTFOUND && !err.status)
             err.status = 404;
         fail_err(h->a, m, rc, &err);
-        return false;
+        return ANSWERED;
     }
     save_bo(h, blackout_set_get(h->bos, r->id));
     *status = 200;
     *body = strdup("{\"status\":\"ok\"}");
-    return true;
+    return ANSWER_LATER;
 }
 
-static bool bo_delete(struct hbbo *h, struct emsg *m, int64_t now, int *status, char **body)
+static enum outcome bo_delete(struct hbbo *h, struct emsg *m, int64_t now, int *status, char **body)
 {
     struct blackout *b = bo_visible(h, m->hbbo, false);
 
     if (!b) {
         fail_req(h->a, m, 404, "id", "not found");
-        return false;
+        return ANSWERED;
     }
     forget(h, "blackout", m->hbbo->id);
     blackout_set_delete(h->bos, m->hbbo->id, now); /* releases what it held, if it was active */
     *status = 200;
     *body = strdup("{\"status\":\"ok\"}");
-    return true;
+    return ANSWER_LATER;
 }
+
+typedef enum outcome (*handler)(struct hbbo *, struct emsg *, int64_t, int *, char **);
+
+static const handler handlers[] = {
+    [HBBO_HB_POST] = hb_post,     [HBBO_HB_GET] = hb_get,   [HBBO_HB_LIST] = hb_list,
+    [HBBO_HB_DELETE] = hb_delete, [HBBO_HEALTH] = health,   [HBBO_BO_POST] = bo_post,
+    [HBBO_BO_GET] = bo_get,       [HBBO_BO_LIST] = bo_list, [HBBO_BO_PUT] = bo_put,
+    [HBBO_BO_DELETE] = bo_delete,
+};
 
 bool hbbo_handle(struct app *a, struct emsg *m, struct effects *fx, int64_t now_ms, int *status,
                  char **body)
 {
     struct hbbo *h = a->hbbo;
-    bool later = false;
+    enum outcome out;
 
     *body = NULL;
-    if (!m->hbbo)
+    if (!m->hbbo || (size_t)m->hbbo->op >= sizeof(handlers) / sizeof(handlers[0]))
         return false;
     h->fx = fx;
-    switch (m->hbbo->op) {
-    case HBBO_HB_POST:
-        later = hb_post(h, m, now_ms, status, body);
-        break;
-    case HBBO_HB_GET:
-        hb_get(h, m, now_ms);
-        break;
-    case HBBO_HB_LIST:
-        hb_list(h, m, now_ms);
-        break;
-    case HBBO_HB_DELETE:
-        later = hb_delete(h, m, now_ms, status, body);
-        break;
-    case HBBO_HEALTH:
-        health(h, m, now_ms);
-        break;
-    case HBBO_BO_POST:
-        later = bo_post(h, m, now_ms, status, body);
-        break;
-    case HBBO_BO_GET:
-        bo_get(h, m, now_ms);
-        break;
-    case HBBO_BO_LIST:
-        bo_list(h, m, now_ms);
-        break;
-    case HBBO_BO_PUT:
-        later = bo_put(h, m, now_ms, status, body);
-        break;
-    case HBBO_BO_DELETE:
-        later = bo_delete(h, m, now_ms, status, body);
-        break;
-    }
+    out = handlers[m->hbbo->op](h, m, now_ms, status, body);
     h->fx = NULL;
-    if (later && !*body) { /* the change stands; only its answer could not be built */
+    if (out == ANSWER_NOW) {
+        if (*body)
+            answer_now(a, m, *status, NULL, *body);
+        else
+            fail_req(a, m, 503, NULL, "out of memory");
+        *body = NULL;
+        return false;
+    }
+    if (out == ANSWER_LATER && !*body) { /* the change stands; only its answer could not be built */
         *status = 200;
         *body = strdup("{\"status\":\"ok\"}");
     }
-    return later;
+    return out == ANSWER_LATER;
 }

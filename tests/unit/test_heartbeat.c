@@ -220,11 +220,13 @@ static void test_parse_errors(void **state)
 
 static void test_parse_limits(void **state)
 {
+    struct heartbeat_config cfg;
     char *big = malloc(ALERT_MAX_ATTR_VALUE + 64);
     char *text;
     size_t n;
 
     (void)state;
+    heartbeat_config_default(&cfg);
     assert_non_null(big);
     memset(big, 'x', ALERT_MAX_ATTR_VALUE + 1);
     big[ALERT_MAX_ATTR_VALUE + 1] = '\0';
@@ -233,6 +235,13 @@ static void test_parse_limits(void **state)
     assert_non_null(text);
     snprintf(text, n, "{\"attributes\":{\"k\":\"%s\"}}", big);
     parse_err(text, "attributes.k", NULL);
+    /* The bound is on the value's compact JSON, quotes included: exactly at it passes. */
+    big[ALERT_MAX_ATTR_VALUE - 1] = '\0';
+    snprintf(text, n, "{\"attributes\":{\"k\":\"%s\"}}", big);
+    parse_err(text, "attributes.k", "attribute values must be at most 16384 bytes of JSON");
+    big[ALERT_MAX_ATTR_VALUE - 2] = '\0';
+    snprintf(text, n, "{\"attributes\":{\"k\":\"%s\"}}", big);
+    heartbeat_free(parse_ok(&cfg, text, T0));
     snprintf(text, n, "{\"origin\":\"%s\"}", big);
     parse_err(text, "origin", NULL);
     free(text);
