@@ -38,6 +38,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/ajson.h"
 #include "store/aread_int.h"
 #include "util/clock.h"
 #include "util/err.h"
@@ -225,12 +226,15 @@ json_t *aj_col_json(sqlite3_stmt *st, int col, bool object)
 
 json_t *aj_time(int64_t ms)
 {
-    char t[32];
+    return ms ? ajson_time(ms) : json_null();
+}
 
-    if (!ms)
+/* An INTEGER column that may be NULL (a history entry's timeout). */
+static json_t *aj_col_int(sqlite3_stmt *st, int col)
+{
+    if (sqlite3_column_type(st, col) == SQLITE_NULL)
         return json_null();
-    iso8601_ms(ms, t);
-    return json_string(t);
+    return json_integer(sqlite3_column_int64(st, col));
 }
 
 void aj_put(json_t *o, const char *k, json_t *v, bool *ok)
@@ -289,6 +293,15 @@ int aj_add(json_t *o, const char *k, json_int_t n)
     return json_object_set_new(o, k, json_integer(n)) ? TOCSIN_ENOMEM : TOCSIN_OK;
 }
 
+/* o when every aj_put on it succeeded; else NULL, o freed. */
+static json_t *aj_done(json_t *o, bool ok)
+{
+    if (ok)
+        return o;
+    json_decref(o);
+    return NULL;
+}
+
 /* ---- one alert
  * ------------------------------------------------------------------------------------ */
 
@@ -319,37 +332,23 @@ static json_t *history_entry(const struct aread_opts *o, sqlite3_stmt *st)
     aj_put(h, "type", aj_col_str(st, 6), &ok);
     aj_put(h, "updateTime", aj_time(sqlite3_column_int64(st, 7)), &ok);
     aj_put(h, "user", aj_col_str(st, 8), &ok);
-    aj_put(h, "timeout",
-           sqlite3_column_type(st, 9) == SQLITE_NULL ? json_null()
-                                                     : json_integer(sqlite3_column_int64(st, 9)),
-           &ok);
-    if (!ok) {
-        json_decref(h);
-        return NULL;
-    }
-    return h;
+    aj_put(h, "timeout", aj_col_int(st, 9), &ok);
+    return aj_done(h, ok);
 }
 
-/* The history of alert rid, newest first. */
-static int history_of(struct rd *r, int64_t rid, json_t **out)
+/* The history of alert rid, newest first, read with `st` (HISTORY_SQL). */
+static int history_of(struct rd *r, sqlite3_stmt *st, int64_t rid, json_t **out)
 {
-    static const char sql[] = "SELECT id, event, severity, status, value, text, type,"
-                              " update_time, user, timeout FROM alert_history WHERE rid = ?1"
-                              " ORDER BY seq DESC LIMIT "
-                              "1000";
-    sqlite3_stmt *st = NULL;
     json_t *a = json_array(), *h;
     bool row = true;
-    int rc = a ? rd_prepare(r, sql, &st) : TOCSIN_ENOMEM;
+    int rc = a ? TOCSIN_OK : TOCSIN_ENOMEM;
 
-    _Static_assert(HISTORY_MAX == 1000, "the LIMIT above");
-    if (!rc)
-        sqlite3_bind_int64(st, 1, rid);
+    sqlite3_reset(st);
+    sqlite3_bind_int64(st, 1, rid);
     while (!rc && !(rc = rd_step(r, st, &row, NULL)) && row) {
         if (!(h = history_entry(r->o, st)) || json_array_append_new(a, h))
             rc = TOCSIN_ENOMEM;
     }
-    sqlite3_finalize(st);
     if (rc)
         json_decref(a);
     else
@@ -422,20 +421,45 @@ static json_t *alert_json(const struct aread_opts *o, sqlite3_stmt *st, bool raw
            sqlite3_column_bytes(st, C_GENURL) ? aj_col_str(st, C_GENURL) : json_null(), &ok);
     aj_put(a, "startsAt", aj_time(starts ? starts : sqlite3_column_int64(st, C_CREATE)), &ok);
     aj_put(a, "endsAt", aj_time(ends), &ok);
-    if (!ok) {
-        json_decref(a);
-        return NULL;
-    }
-    return a;
+    return aj_done(a, ok);
 }
 
-/* Reads alert rid with `get` (ALERT_COLS WHERE rid = ?1) and appends its JSON to arr. */
-static int append_alert(struct rd *r, sqlite3_stmt *get, int64_t rid, bool raw, bool history,
-                        json_t *arr, int64_t *lrt)
+/* The statements that read alerts by rid: `get` always, `hist` (else NULL) with history. */
+struct alert_reads {
+    sqlite3_stmt *get, *hist;
+    bool raw;
+};
+
+static int reads_prepare(struct rd *r, struct alert_reads *ar, bool raw, bool history)
 {
+    static const char history_sql[] = "SELECT id, event, severity, status, value, text, type,"
+                                      " update_time, user, timeout FROM alert_history"
+                                      " WHERE rid = ?1 ORDER BY seq DESC LIMIT 1000";
+    int rc;
+
+    _Static_assert(HISTORY_MAX == 1000, "the LIMIT above");
+    ar->get = ar->hist = NULL;
+    ar->raw = raw;
+    rc = rd_prepare(r, "SELECT " ALERT_COLS " FROM alert WHERE rid = ?1", &ar->get);
+    if (!rc && history)
+        rc = rd_prepare(r, history_sql, &ar->hist);
+    return rc;
+}
+
+static void reads_finalize(struct alert_reads *ar)
+{
+    sqlite3_finalize(ar->get);
+    sqlite3_finalize(ar->hist);
+}
+
+/* Reads alert rid (with its history when ar->hist) and appends its JSON to arr. */
+static int append_alert(struct rd *r, const struct alert_reads *ar, int64_t rid, json_t *arr,
+                        int64_t *lrt)
+{
+    sqlite3_stmt *get = ar->get;
     json_t *h = NULL, *a;
     bool row;
-    int rc = history ? history_of(r, rid, &h) : TOCSIN_OK;
+    int rc = ar->hist ? history_of(r, ar->hist, rid, &h) : TOCSIN_OK;
 
     sqlite3_reset(get);
     sqlite3_bind_int64(get, 1, rid);
@@ -445,7 +469,7 @@ static int append_alert(struct rd *r, sqlite3_stmt *get, int64_t rid, bool raw, 
     }
     if (lrt && sqlite3_column_int64(get, C_LRT) > *lrt)
         *lrt = sqlite3_column_int64(get, C_LRT);
-    a = alert_json(r->o, get, raw, h);
+    a = alert_json(r->o, get, ar->raw, h);
     if (!a || json_array_append_new(arr, a))
         return TOCSIN_ENOMEM;
     return TOCSIN_OK;
@@ -720,14 +744,14 @@ static int page_rids(struct rd *r, const struct areq *q, int64_t *rids, int64_t 
 static int page_alerts(struct rd *r, const struct areq *q, json_t *arr, int64_t *lrt)
 {
     int64_t *rids = calloc((size_t)q->page_size, sizeof(*rids)), n = 0;
-    sqlite3_stmt *get = NULL;
+    struct alert_reads ar = {0};
     int rc = rids ? page_rids(r, q, rids, &n) : TOCSIN_ENOMEM;
 
     if (!rc && n)
-        rc = rd_prepare(r, "SELECT " ALERT_COLS " FROM alert WHERE rid = ?1", &get);
+        rc = reads_prepare(r, &ar, q->show_raw, q->show_history);
     for (int64_t i = 0; !rc && i < n; i++)
-        rc = append_alert(r, get, rids[i], q->show_raw, q->show_history, arr, lrt);
-    sqlite3_finalize(get);
+        rc = append_alert(r, &ar, rids[i], arr, lrt);
+    reads_finalize(&ar);
     free(rids);
     return rc;
 }
@@ -764,11 +788,7 @@ static json_t *alerts_body(const struct areq *q, struct counts *c, json_t *alert
     aj_put(b, "severityCounts", json_incref(c->severity), &ok);
     aj_put(b, "lastTime", aj_time(last_ms), &ok);
     aj_put(b, "autoRefresh", json_true(), &ok);
-    if (!ok) {
-        json_decref(b);
-        return NULL;
-    }
-    return b;
+    return aj_done(b, ok);
 }
 
 int aread_alerts(sqlite3 *db, const struct qparam *p, size_t n, const struct aread_opts *o,
@@ -855,10 +875,7 @@ static json_t *rich_history(const struct aread_opts *o, sqlite3_stmt *st)
     aj_put(h, "origin", aj_col_str(st, 12), &ok);
     aj_put(h, "updateTime", col_time(st, 13), &ok);
     aj_put(h, "user", aj_col_str(st, 14), &ok);
-    aj_put(h, "timeout",
-           sqlite3_column_type(st, 15) == SQLITE_NULL ? json_null()
-                                                      : json_integer(sqlite3_column_int64(st, 15)),
-           &ok);
+    aj_put(h, "timeout", aj_col_int(st, 15), &ok);
     aj_put(h, "type", aj_col_str(st, 16), &ok);
     aj_put(h, "customer", aj_col_str(st, 17), &ok);
     if (sqlite3_column_bytes(st, 4)) {
@@ -867,11 +884,7 @@ static json_t *rich_history(const struct aread_opts *o, sqlite3_stmt *st)
     }
     if (sqlite3_column_bytes(st, 5))
         aj_put(h, "status", aj_col_str(st, 5), &ok);
-    if (!ok) {
-        json_decref(h);
-        return NULL;
-    }
-    return h;
+    return aj_done(h, ok);
 }
 
 static int history_page(struct rd *r, const struct areq *q, json_t *arr)
@@ -917,11 +930,7 @@ static json_t *list_body(const char *key, json_t *arr, bool auto_refresh)
     aj_put(b, "total", json_integer((json_int_t)n), &ok);
     if (auto_refresh)
         aj_put(b, "autoRefresh", json_true(), &ok);
-    if (!ok) {
-        json_decref(b);
-        return NULL;
-    }
-    return b;
+    return aj_done(b, ok);
 }
 
 int aread_history(sqlite3 *db, const struct qparam *p, size_t n, const struct aread_opts *o,
@@ -951,30 +960,32 @@ int aread_history(sqlite3 *db, const struct qparam *p, size_t n, const struct ar
 /* ---- top10 and facets: parsing here, queries in aread_facet.c
  * ------------------------------------ */
 
-int aread_top10(sqlite3 *db, const char *kind, const struct qparam *p, size_t n,
-                const struct aread_opts *o, json_t **out, struct verr *err)
+typedef int (*named_run)(struct rd *r, struct areq *q, const char *name, json_t **out);
+
+/* Parses the request and runs `run` on it within one read. */
+static int parse_and_run(sqlite3 *db, named_run run, const char *name, const struct qparam *p,
+                         size_t n, const struct aread_opts *o, json_t **out, struct verr *err)
 {
     struct areq q;
     struct rd r;
     int rc = areq_parse(&q, p, n, o, err);
 
     if (!rc && !(rc = rd_begin(&r, db, o, err)))
-        rc = rd_end(&r, aread_top10_run(&r, &q, kind, out));
+        rc = rd_end(&r, run(&r, &q, name, out));
     areq_free(&q);
     return rc;
+}
+
+int aread_top10(sqlite3 *db, const char *kind, const struct qparam *p, size_t n,
+                const struct aread_opts *o, json_t **out, struct verr *err)
+{
+    return parse_and_run(db, aread_top10_run, kind, p, n, o, out, err);
 }
 
 int aread_facet(sqlite3 *db, const char *what, const struct qparam *p, size_t n,
                 const struct aread_opts *o, json_t **out, struct verr *err)
 {
-    struct areq q;
-    struct rd r;
-    int rc = areq_parse(&q, p, n, o, err);
-
-    if (!rc && !(rc = rd_begin(&r, db, o, err)))
-        rc = rd_end(&r, aread_facet_run(&r, &q, what, out));
-    areq_free(&q);
-    return rc;
+    return parse_and_run(db, aread_facet_run, what, p, n, o, out, err);
 }
 
 /* ---- one alert by id
@@ -1049,7 +1060,7 @@ int aread_alert(sqlite3 *db, const char *id, const struct aread_opts *o, json_t 
                 struct verr *err)
 {
     struct rd r;
-    sqlite3_stmt *get = NULL;
+    struct alert_reads ar = {0};
     json_t *arr = json_array();
     char full[37];
     int64_t rid;
@@ -1059,10 +1070,9 @@ int aread_alert(sqlite3 *db, const char *id, const struct aread_opts *o, json_t 
         json_decref(arr);
         return rc;
     }
-    if (!(rc = resolve(&r, id ? id : "", &rid, full)) &&
-        !(rc = rd_prepare(&r, "SELECT " ALERT_COLS " FROM alert WHERE rid = ?1", &get)))
-        rc = append_alert(&r, get, rid, true, true, arr, NULL);
-    sqlite3_finalize(get);
+    if (!(rc = resolve(&r, id ? id : "", &rid, full)) && !(rc = reads_prepare(&r, &ar, true, true)))
+        rc = append_alert(&r, &ar, rid, arr, NULL);
+    reads_finalize(&ar);
     rc = rd_end(&r, rc);
     if (rc == TOCSIN_ENOTFOUND || (!rc && !json_array_size(arr)))
         rc = not_found(err);
@@ -1102,11 +1112,7 @@ static json_t *note_json(const struct aread_opts *o, sqlite3_stmt *st, const cha
         aj_put(links, "alert", h, &ok);
     aj_put(n, "_links", links, &ok);
     aj_put(n, "customer", json_incref(customer), &ok);
-    if (!ok) {
-        json_decref(n);
-        return NULL;
-    }
-    return n;
+    return aj_done(n, ok);
 }
 
 static int notes_of(struct rd *r, int64_t rid, const char *alert_id, json_t *arr)

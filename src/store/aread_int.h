@@ -116,7 +116,9 @@ int aq_regex(struct aq *q, struct buf *b, const char *expr, const char *pat, con
              struct verr *err);
 /* Binds every value into st (indexes past the statement's count are skipped). */
 int aq_bind_all(const struct aq *q, sqlite3_stmt *st);
-/* A copy in the arena (NULL on failure, which also sticks in q->rc). */
+/* n bytes / a copy in the arena (NULL on failure, which also sticks in q->rc as
+ * TOCSIN_ETOOBIG: the request was too large, a 400). */
+char *aq_alloc(struct aq *q, size_t n);
 char *aq_strdup(struct aq *q, const char *s, size_t n);
 /* The 400 (or 500) for a builder that failed; TOCSIN_OK if it did not. */
 int aq_check(const struct aq *q, const char *param, struct verr *err);
@@ -131,9 +133,8 @@ void aq_expr(struct aq *q, struct buf *b, const struct fref *r);
 char *aq_like_contains(struct aq *q, const char *s, size_t n);
 char *aq_regex_quote(struct aq *q, const char *s, size_t n);
 
-/* Parses an integer / ISO 8601 time / Alerta boolean; false if invalid. */
+/* Parses an integer / Alerta boolean; false if invalid (times: iso8601_parse). */
 bool aq_parse_int(const char *s, size_t n, int64_t *v);
-bool aq_parse_time(const char *s, size_t n, int64_t *ms);
 bool aq_parse_bool(const char *s);
 
 /* ---- a parsed request ------------------------------------------------------------------------ */

@@ -19,6 +19,7 @@
  *
  * Bounded: AQ_Q_MAX bytes, AQ_Q_MAX_DEPTH nesting, AQ_Q_MAX_TERMS terms. Any error is a 400 with
  * field "q". */
+#include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -216,7 +217,7 @@ static char *unescape(struct qp *p, const struct token *t)
 /* \b + the literal (or, for a wildcard, * as .* and ? as .?) + \b, as Alerta's ~* '\y...\y'. */
 static char *bounded_regex(struct qp *p, const struct token *t, bool wildcard)
 {
-    char *d = arena_alloc(&p->q->ar, 2 * t->n + 5);
+    char *d = aq_alloc(p->q, 2 * t->n + 5);
     size_t o = 0;
 
     if (!d)
@@ -225,16 +226,14 @@ static char *bounded_regex(struct qp *p, const struct token *t, bool wildcard)
     o = 2;
     for (size_t i = 0; i < t->n; i++) {
         unsigned char c = (unsigned char)t->p[i];
-        bool alnum = (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z');
         if (c == '\\' && i + 1 < t->n) {
             c = (unsigned char)t->p[++i];
-            alnum = (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z');
         } else if (wildcard && (c == '*' || c == '?')) {
             d[o++] = '.';
             d[o++] = c == '*' ? '*' : '?';
             continue;
         }
-        if (c < 0x80 && !alnum)
+        if (c < 0x80 && !isalnum(c))
             d[o++] = '\\';
         d[o++] = (char)c;
     }
@@ -298,6 +297,7 @@ static int exists(struct qp *p, struct buf *out)
     struct fref f;
     char *k, *full;
     size_t n;
+    int rc;
 
     if (t.t != T_WORD || t.wild)
         return syntax(p, t.at, "expected a key after _exists_:");
@@ -306,16 +306,16 @@ static int exists(struct qp *p, struct buf *out)
     /* labels.<k> / annotations.<k>; anything else is an attribute's key, as in Alerta */
     if (!strchr(k, '.') || !qfield_resolve(k, strlen(k), &p->q->ar, &f)) {
         n = strlen(k) + 12;
-        if (!(full = arena_alloc(&p->q->ar, n)))
-            return TOCSIN_ENOMEM;
+        if (!(full = aq_alloc(p->q, n)))
+            return aq_check(p->q, "q", p->err);
         snprintf(full, n, "attributes.%s", k);
         if (!qfield_resolve(full, strlen(full), &p->q->ar, &f))
             return syntax(p, t.at, "invalid key after _exists_:");
     }
     if (++p->terms > AQ_Q_MAX_TERMS)
         return syntax(p, t.at, "too many terms");
-    if (aq_cond(p->q, out, &f, AQO_PRESENT, NULL, 0, false, "q", p->err))
-        return TOCSIN_EINVAL;
+    if ((rc = aq_cond(p->q, out, &f, AQO_PRESENT, NULL, 0, false, "q", p->err)))
+        return rc;
     return next(p);
 }
 
@@ -374,7 +374,7 @@ static int clause(struct qp *p, const struct fref *df, struct buf *out)
     if (t.t == T_FIELD) {
         char *name = unescape(p, &t);
         if (!name)
-            return TOCSIN_ENOMEM;
+            return aq_check(p->q, "q", p->err);
         if ((rc = next(p)))
             return rc;
         if (!strcmp(name, "_exists_"))

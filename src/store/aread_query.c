@@ -182,12 +182,23 @@ void aq_int(struct aq *q, struct buf *b, int64_t v)
     }
 }
 
-char *aq_strdup(struct aq *q, const char *s, size_t n)
+char *aq_alloc(struct aq *q, size_t n)
 {
-    char *d = arena_strndup(&q->ar, s, n);
+    char *d = arena_alloc(&q->ar, n);
 
     if (!d)
         stick(q, TOCSIN_ETOOBIG);
+    return d;
+}
+
+char *aq_strdup(struct aq *q, const char *s, size_t n)
+{
+    char *d = aq_alloc(q, n + 1);
+
+    if (d) {
+        memcpy(d, s, n);
+        d[n] = '\0';
+    }
     return d;
 }
 
@@ -232,12 +243,10 @@ int aq_regex(struct aq *q, struct buf *b, const char *expr, const char *pat, con
 void aq_path(struct aq *q, struct buf *b, const char *k)
 {
     size_t n = strlen(k) + 5;
-    char *p = arena_alloc(&q->ar, n);
+    char *p = aq_alloc(q, n);
 
-    if (!p) {
-        stick(q, TOCSIN_ETOOBIG);
+    if (!p)
         return;
-    }
     snprintf(p, n, "$.\"%s\"", k);
     aq_text(q, b, p);
 }
@@ -255,13 +264,11 @@ void aq_expr(struct aq *q, struct buf *b, const struct fref *r)
 
 char *aq_like_contains(struct aq *q, const char *s, size_t n)
 {
-    char *d = arena_alloc(&q->ar, 2 * n + 3);
+    char *d = aq_alloc(q, 2 * n + 3);
     size_t o = 0;
 
-    if (!d) {
-        stick(q, TOCSIN_ETOOBIG);
+    if (!d)
         return NULL;
-    }
     d[o++] = '%';
     for (size_t i = 0; i < n; i++) {
         if (s[i] == '%' || s[i] == '_' || s[i] == '\\')
@@ -275,13 +282,11 @@ char *aq_like_contains(struct aq *q, const char *s, size_t n)
 
 char *aq_regex_quote(struct aq *q, const char *s, size_t n)
 {
-    char *d = arena_alloc(&q->ar, 2 * n + 1);
+    char *d = aq_alloc(q, 2 * n + 1);
     size_t o = 0;
 
-    if (!d) {
-        stick(q, TOCSIN_ETOOBIG);
+    if (!d)
         return NULL;
-    }
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
         if (c < 0x80 && !isalnum(c))
@@ -313,11 +318,6 @@ bool aq_parse_int(const char *s, size_t n, int64_t *v)
     return true;
 }
 
-bool aq_parse_time(const char *s, size_t n, int64_t *ms)
-{
-    return iso8601_parse(s, n, ms);
-}
-
 /* Alerta: lambda x: x.lower() in ['true', 't', '1', 'yes', 'y', 'on'] */
 bool aq_parse_bool(const char *s)
 {
@@ -342,7 +342,7 @@ static int bind_value(struct aq *q, struct buf *b, enum fkind k, const char *v, 
         aq_int(q, b, x);
         return TOCSIN_OK;
     case FK_TIME:
-        if (!aq_parse_time(v, strlen(v), &x))
+        if (!iso8601_parse(v, strlen(v), &x))
             return verr_set(err, param, "not an ISO 8601 time: '%.64s'", v);
         aq_int(q, b, x);
         return TOCSIN_OK;
@@ -500,7 +500,7 @@ static int add_date(struct aq *q, const char *v, const char *name, const char *o
 {
     int64_t ms;
 
-    if (!aq_parse_time(v, strlen(v), &ms))
+    if (!iso8601_parse(v, strlen(v), &ms))
         return verr_set(err, name, "not an ISO 8601 time: '%.64s'", v);
     aq_catf(q, &q->where, " AND alert.last_receive_time %s ", op);
     aq_int(q, &q->where, ms);

@@ -519,6 +519,36 @@ static void test_show_history_and_raw(void **state)
     json_decref(b);
 }
 
+/* Several alerts of one page each get their own history (none for an alert without one), and
+ * no rawData or history unless asked. */
+static void test_history_per_alert(void **state)
+{
+    static const size_t want[] = {0, 3, 2, 0, 5}; /* app02, web01, web02, web03, web04 */
+    struct fx *f = *state;
+    json_t *b = ok(f, EP_ALERTS, NULL, "status=open&sort-by=resource&show-history=1");
+    json_t *alerts = json_object_get(b, "alerts"), *a, *h, *e;
+    size_t i, j;
+
+    assert_int_equal(json_array_size(alerts), 5);
+    json_array_foreach(alerts, i, a) {
+        h = json_object_get(a, "history");
+        assert_true(json_is_array(h));
+        assert_int_equal(json_array_size(h), want[i]);
+        json_array_foreach(h, j, e) {
+            assert_string_equal(json_string_value(json_object_get(e, "id")),
+                                json_string_value(json_object_get(a, "id")));
+        }
+        assert_null(json_object_get(a, "rawData"));
+    }
+    json_decref(b);
+    b = ok(f, EP_ALERTS, NULL, "status=open");
+    json_array_foreach(json_object_get(b, "alerts"), i, a) {
+        assert_null(json_object_get(a, "history"));
+        assert_null(json_object_get(a, "rawData"));
+    }
+    json_decref(b);
+}
+
 /* ---- filters --------------------------------------------------------------------------------- */
 
 static void test_filters_fields(void **state)
@@ -1156,6 +1186,7 @@ static void test_hostile_params(void **state)
     c.rc = aread_alerts(f->db, p, 1, &f->o, &c.body, &c.err);
     assert_int_equal(c.rc, TOCSIN_EINVAL);
     assert_null(c.body);
+    assert_string_equal(c.err.field, "query");
     /* many values of one filter */
     {
         struct qparam many[101];
@@ -1169,6 +1200,7 @@ static void test_hostile_params(void **state)
         assert_string_equal(c.err.field, "event");
         c.rc = aread_alerts(f->db, many, 100, &f->o, &c.body, &c.err);
         assert_int_equal(c.rc, TOCSIN_OK);
+        assert_int_equal(json_integer_value(json_object_get(c.body, "total")), 0);
         json_decref(c.body);
     }
 }
@@ -1180,6 +1212,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_list_default_and_body, setup, teardown),
         cmocka_unit_test_setup_teardown(test_alert_json_matches_engine, setup, teardown),
         cmocka_unit_test_setup_teardown(test_show_history_and_raw, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_history_per_alert, setup, teardown),
         cmocka_unit_test_setup_teardown(test_filters_fields, setup, teardown),
         cmocka_unit_test_setup_teardown(test_filters_regex, setup, teardown),
         cmocka_unit_test_setup_teardown(test_filters_lists_maps_ids, setup, teardown),
