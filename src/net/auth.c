@@ -1,7 +1,6 @@
 #include "net/auth.h"
 
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,20 +39,6 @@ struct auth {
     struct auth_stats st;
 };
 
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (!err || !errlen)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
 /* A user's scopes: the configured ones or Alerta's USER_DEFAULT_SCOPES (read, write); an admin
  * also gets Alerta's ADMIN_SCOPES (admin, read, write). */
 static int user_scopes(const struct config_user *cu, struct scope_set *out, char *err,
@@ -66,7 +51,7 @@ static int user_scopes(const struct config_user *cu, struct scope_set *out, char
     scope_set_clear(out);
     if (cu->nscopes && scope_set_parse_list(out, (const char *const *)cu->scopes, cu->nscopes, msg,
                                             sizeof(msg)) != TOCSIN_OK) {
-        seterr(err, errlen, "user '%s': %s", cu->name, msg);
+        net_seterr(err, errlen, "user '%s': %s", cu->name, msg);
         return TOCSIN_EINVAL;
     }
     if (!cu->nscopes)
@@ -88,7 +73,7 @@ static int user_customers(const struct config_user *cu, struct auth_user *u, cha
         if (!strcmp(cu->customers[i], "*"))
             return TOCSIN_OK;
         if (principal_add_customer(&p, cu->customers[i]) != TOCSIN_OK) {
-            seterr(err, errlen, "user '%s': bad customer '%.64s' or more than %d", cu->name,
+            net_seterr(err, errlen, "user '%s': bad customer '%.64s' or more than %d", cu->name,
                    cu->customers[i], PRINCIPAL_MAX_CUSTOMERS);
             return TOCSIN_EINVAL;
         }
@@ -113,7 +98,7 @@ static int copy_user(const struct config_user *cu, struct auth_user *u, bool vie
     if (!u->name || !u->hash)
         return TOCSIN_ENOMEM;
     if (strlen(u->name) > PRINCIPAL_NAME_MAX) {
-        seterr(err, errlen, "user name '%.64s...' is longer than %d bytes", u->name,
+        net_seterr(err, errlen, "user name '%.64s...' is longer than %d bytes", u->name,
                PRINCIPAL_NAME_MAX);
         return TOCSIN_EINVAL;
     }
@@ -129,7 +114,7 @@ struct auth *auth_new_ex(const struct config_user *users, size_t n, const struct
     struct auth *a;
 
     if (sodium_init() < 0) {
-        seterr(err, errlen, "libsodium cannot start");
+        net_seterr(err, errlen, "libsodium cannot start");
         return NULL;
     }
     a = calloc(1, sizeof(*a));
@@ -153,7 +138,7 @@ struct auth *auth_new_ex(const struct config_user *users, size_t n, const struct
     }
     return a;
 nomem:
-    seterr(err, errlen, "out of memory");
+    net_seterr(err, errlen, "out of memory");
 fail:
     auth_free(a);
     return NULL;

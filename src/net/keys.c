@@ -4,7 +4,6 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <sodium.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,20 +28,6 @@ struct keys {
     size_t nbuckets; /* a power of two */
     size_t n, max;
 };
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (!err || !errlen)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 /* ---- records ------------------------------------------------------------------------- */
 
@@ -396,6 +381,13 @@ int keys_use(struct keys *k, const char *key, int64_t now_ms, struct principal *
     return rc;
 }
 
+void keys_default_scopes(struct scope_set *out)
+{
+    scope_set_clear(out);
+    scope_set_add(out, "read", NULL, 0);
+    scope_set_add(out, "write", NULL, 0);
+}
+
 int keys_create(struct keys *k, const struct key_params *p, int64_t now_ms,
                 char key_out[KEYS_KEY_LEN + 1], struct key_record *rec_out, char *err,
                 size_t errlen)
@@ -404,29 +396,27 @@ int keys_create(struct keys *k, const struct key_params *p, int64_t now_ms,
     int rc = TOCSIN_OK;
 
     if (!p || !good_name(p->user, false)) {
-        seterr(err, errlen, "a key needs a user (1..%d bytes, no control characters)",
+        net_seterr(err, errlen, "a key needs a user (1..%d bytes, no control characters)",
                PRINCIPAL_NAME_MAX);
         return TOCSIN_EINVAL;
     }
     if (!good_name(p->customer, true)) {
-        seterr(err, errlen, "customer must be at most %d bytes, without control characters",
+        net_seterr(err, errlen, "customer must be at most %d bytes, without control characters",
                PRINCIPAL_NAME_MAX);
         return TOCSIN_EINVAL;
     }
     if (p->text && strlen(p->text) > KEYS_TEXT_MAX) {
-        seterr(err, errlen, "text is longer than %d bytes", KEYS_TEXT_MAX);
+        net_seterr(err, errlen, "text is longer than %d bytes", KEYS_TEXT_MAX);
         return TOCSIN_EINVAL;
     }
     memset(&r, 0, sizeof(r));
     id_uuid4(r.id);
     snprintf(r.user, sizeof(r.user), "%s", p->user);
     snprintf(r.customer, sizeof(r.customer), "%s", p->customer ? p->customer : "");
-    if (p->scopes && !scope_set_empty(p->scopes)) {
+    if (p->scopes && !scope_set_empty(p->scopes))
         r.scopes = *p->scopes;
-    } else {
-        scope_set_add(&r.scopes, "read", NULL, 0);
-        scope_set_add(&r.scopes, "write", NULL, 0);
-    }
+    else
+        keys_default_scopes(&r.scopes);
     r.text = p->text ? (char *)p->text : NULL; /* keys_put copies it */
     r.expire_ms = p->expire_ms ? p->expire_ms : now_ms + KEYS_EXPIRE_DEFAULT_MS;
     /* A hash collision between two 240-bit random keys does not happen; the loop is there so
@@ -445,7 +435,7 @@ int keys_create(struct keys *k, const struct key_params *p, int64_t now_ms,
     }
     if (rc != TOCSIN_OK) {
         sodium_memzero(key_out, KEYS_KEY_LEN + 1);
-        seterr(err, errlen, "%s", rc == TOCSIN_ETOOBIG ? "too many API keys" : tocsin_strerror(rc));
+        net_seterr(err, errlen, "%s", rc == TOCSIN_ETOOBIG ? "too many API keys" : tocsin_strerror(rc));
     }
     return rc;
 }
@@ -488,7 +478,7 @@ static int read_pepper(const char *path, uint8_t out[KEYS_PEPPER_BYTES], char *e
     FILE *f = fopen(path, "rb");
 
     if (!f) {
-        seterr(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+        net_seterr(err, errlen, "%s: cannot open: %s", path, strerror(errno));
         return TOCSIN_EIO;
     }
     len = fread(text, 1, sizeof(text) - 1, f);
@@ -500,7 +490,7 @@ static int read_pepper(const char *path, uint8_t out[KEYS_PEPPER_BYTES], char *e
         sodium_hex2bin(out, KEYS_PEPPER_BYTES, text, len, NULL, &bin_len, &end) != 0 ||
         bin_len != KEYS_PEPPER_BYTES || *end) {
         sodium_memzero(text, sizeof(text));
-        seterr(err, errlen, "%s: expected %d hex digits", path, 2 * KEYS_PEPPER_BYTES);
+        net_seterr(err, errlen, "%s: expected %d hex digits", path, 2 * KEYS_PEPPER_BYTES);
         return TOCSIN_EINVAL;
     }
     sodium_memzero(text, sizeof(text));
@@ -514,7 +504,7 @@ static int write_pepper(const char *path, uint8_t out[KEYS_PEPPER_BYTES], char *
     size_t len;
 
     if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= sizeof(tmp)) {
-        seterr(err, errlen, "%s: path too long", path);
+        net_seterr(err, errlen, "%s: path too long", path);
         return TOCSIN_EINVAL;
     }
     randombytes_buf(out, KEYS_PEPPER_BYTES);
@@ -523,15 +513,15 @@ static int write_pepper(const char *path, uint8_t out[KEYS_PEPPER_BYTES], char *
     hex[len++] = '\n';
     fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0 || write(fd, hex, len) != (ssize_t)len || fsync(fd) != 0) {
-        seterr(err, errlen, "%s: cannot write: %s", tmp, strerror(errno));
+        net_seterr(err, errlen, "%s: cannot write: %s", tmp, strerror(errno));
         rc = TOCSIN_EIO;
     }
     if (fd >= 0 && close(fd) != 0 && rc == TOCSIN_OK) {
-        seterr(err, errlen, "%s: cannot write: %s", tmp, strerror(errno));
+        net_seterr(err, errlen, "%s: cannot write: %s", tmp, strerror(errno));
         rc = TOCSIN_EIO;
     }
     if (rc == TOCSIN_OK && rename(tmp, path) != 0) {
-        seterr(err, errlen, "%s: cannot rename into place: %s", path, strerror(errno));
+        net_seterr(err, errlen, "%s: cannot rename into place: %s", path, strerror(errno));
         rc = TOCSIN_EIO;
     }
     if (rc != TOCSIN_OK)
@@ -545,13 +535,13 @@ int keys_pepper_load(const char *path, uint8_t out[KEYS_PEPPER_BYTES], char *err
     struct stat st;
 
     if (sodium_init() < 0) {
-        seterr(err, errlen, "libsodium cannot start");
+        net_seterr(err, errlen, "libsodium cannot start");
         return TOCSIN_EIO;
     }
     if (stat(path, &st) == 0)
         return read_pepper(path, out, err, errlen);
     if (errno != ENOENT) {
-        seterr(err, errlen, "%s: %s", path, strerror(errno));
+        net_seterr(err, errlen, "%s: %s", path, strerror(errno));
         return TOCSIN_EIO;
     }
     return write_pepper(path, out, err, errlen);
@@ -632,7 +622,7 @@ static int get_str(const json_t *j, const char *name, bool optional, char *dst, 
     }
     len = json_is_string(v) ? json_string_length(v) : 0;
     if (!json_is_string(v) || len >= cap || strlen(json_string_value(v)) != len) {
-        seterr(err, errlen, "key record: '%s' must be a string of at most %zu bytes", name,
+        net_seterr(err, errlen, "key record: '%s' must be a string of at most %zu bytes", name,
                cap - 1);
         return TOCSIN_EINVAL;
     }
@@ -649,7 +639,7 @@ static int get_time(const json_t *j, const char *name, bool optional, int64_t *o
     if ((!v || json_is_null(v)) && optional)
         return TOCSIN_OK;
     if (!json_is_string(v) || !iso8601_parse(json_string_value(v), json_string_length(v), out)) {
-        seterr(err, errlen, "key record: '%s' must be an ISO 8601 time", name);
+        net_seterr(err, errlen, "key record: '%s' must be an ISO 8601 time", name);
         return TOCSIN_EINVAL;
     }
     return TOCSIN_OK;
@@ -665,7 +655,7 @@ static int get_hash(const json_t *j, uint8_t out[KEYS_HASH_BYTES], char *err, si
         sodium_hex2bin(out, KEYS_HASH_BYTES, json_string_value(v), 2 * KEYS_HASH_BYTES, NULL,
                        &bin_len, &end) != 0 ||
         bin_len != KEYS_HASH_BYTES || *end) {
-        seterr(err, errlen, "key record: 'hash' must be %d hex digits", 2 * KEYS_HASH_BYTES);
+        net_seterr(err, errlen, "key record: 'hash' must be %d hex digits", 2 * KEYS_HASH_BYTES);
         return TOCSIN_EINVAL;
     }
     return TOCSIN_OK;
@@ -680,13 +670,13 @@ static int get_text(const json_t *j, char **out, char *err, size_t errlen)
         return TOCSIN_OK;
     if (!json_is_string(v) || json_string_length(v) > KEYS_TEXT_MAX ||
         strlen(json_string_value(v)) != json_string_length(v)) {
-        seterr(err, errlen, "key record: 'text' must be a string of at most %d bytes",
+        net_seterr(err, errlen, "key record: 'text' must be a string of at most %d bytes",
                KEYS_TEXT_MAX);
         return TOCSIN_EINVAL;
     }
     *out = strdup(json_string_value(v));
     if (!*out) {
-        seterr(err, errlen, "out of memory");
+        net_seterr(err, errlen, "out of memory");
         return TOCSIN_ENOMEM;
     }
     return TOCSIN_OK;
@@ -701,13 +691,13 @@ int keys_record_from_json(const json_t *j, struct key_record *out, char *err, si
 
     memset(&r, 0, sizeof(r));
     if (!json_is_object(j)) {
-        seterr(err, errlen, "key record: expected an object");
+        net_seterr(err, errlen, "key record: expected an object");
         return TOCSIN_EINVAL;
     }
     count = json_object_get(j, "count");
     rc = get_str(j, "id", false, r.id, sizeof(r.id), err, errlen);
     if (!rc && !good_id(r.id)) {
-        seterr(err, errlen, "key record: bad 'id'");
+        net_seterr(err, errlen, "key record: bad 'id'");
         rc = TOCSIN_EINVAL;
     }
     if (!rc)
@@ -717,13 +707,13 @@ int keys_record_from_json(const json_t *j, struct key_record *out, char *err, si
     if (!rc)
         rc = get_str(j, "user", false, r.user, sizeof(r.user), err, errlen);
     if (!rc && !good_name(r.user, false)) {
-        seterr(err, errlen, "key record: bad 'user'");
+        net_seterr(err, errlen, "key record: bad 'user'");
         rc = TOCSIN_EINVAL;
     }
     if (!rc)
         rc = get_str(j, "customer", true, r.customer, sizeof(r.customer), err, errlen);
     if (!rc && scope_set_parse_json(&r.scopes, json_object_get(j, "scopes"), msg, sizeof(msg))) {
-        seterr(err, errlen, "key record: %s", msg);
+        net_seterr(err, errlen, "key record: %s", msg);
         rc = TOCSIN_EINVAL;
     }
     if (!rc)
@@ -731,7 +721,7 @@ int keys_record_from_json(const json_t *j, struct key_record *out, char *err, si
     if (!rc)
         rc = get_time(j, "lastUsedTime", true, &r.last_used_ms, err, errlen);
     if (!rc && count && !(json_is_integer(count) && json_integer_value(count) >= 0)) {
-        seterr(err, errlen, "key record: 'count' must be a whole number");
+        net_seterr(err, errlen, "key record: 'count' must be a whole number");
         rc = TOCSIN_EINVAL;
     }
     r.count = count && !rc ? (uint64_t)json_integer_value(count) : 0;

@@ -65,6 +65,8 @@ struct keys *keys_new(const uint8_t pepper[KEYS_PEPPER_BYTES], size_t max_keys);
 void keys_free(struct keys *k);
 size_t keys_count(struct keys *k);
 
+/* The scopes of a key made without any: read, write (Alerta's USER_DEFAULT_SCOPES). */
+void keys_default_scopes(struct scope_set *out);
 /* Makes a new key: generates it, stores its record and writes the plaintext to key_out (the
  * only time it exists; show it to the client, never log or store it) and a copy of the record
  * to rec_out (may be NULL; caller clears it with key_record_clear()) for the caller to persist.

@@ -34,10 +34,7 @@ struct parsed {
     char type[SCOPE_TYPE_MAX + 1];
 };
 
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
+void net_seterr(char *err, size_t errlen, const char *fmt, ...)
 {
     va_list ap;
 
@@ -163,14 +160,14 @@ int scope_set_add(struct scope_set *s, const char *scope, char *err, size_t errl
     struct parsed p;
 
     if (!parse(scope, &p)) {
-        seterr(err, errlen,
+        net_seterr(err, errlen,
                "unknown scope '%.*s' (expected read, write, admin or "
                "read|write|delete|admin:resource[.type])",
                SCOPE_STR_MAX, scope ? scope : "");
         return TOCSIN_EINVAL;
     }
     if (put(s, &p) != TOCSIN_OK) {
-        seterr(err, errlen, "scope '%s': more than %d scopes with a .type", scope,
+        net_seterr(err, errlen, "scope '%s': more than %d scopes with a .type", scope,
                SCOPE_MAX_CUSTOM);
         return TOCSIN_ETOOBIG;
     }
@@ -184,7 +181,7 @@ int scope_set_parse_list(struct scope_set *s, const char *const *scopes, size_t 
     int rc;
 
     if (n > SCOPE_MAX_LIST) {
-        seterr(err, errlen, "more than %d scopes", SCOPE_MAX_LIST);
+        net_seterr(err, errlen, "more than %d scopes", SCOPE_MAX_LIST);
         return TOCSIN_ETOOBIG;
     }
     for (size_t i = 0; i < n; i++) {
@@ -204,17 +201,17 @@ int scope_set_parse_json(struct scope_set *s, const json_t *array, char *err, si
     int rc;
 
     if (!json_is_array(array)) {
-        seterr(err, errlen, "scopes must be a list of strings");
+        net_seterr(err, errlen, "scopes must be a list of strings");
         return TOCSIN_EINVAL;
     }
     if (json_array_size(array) > SCOPE_MAX_LIST) {
-        seterr(err, errlen, "more than %d scopes", SCOPE_MAX_LIST);
+        net_seterr(err, errlen, "more than %d scopes", SCOPE_MAX_LIST);
         return TOCSIN_ETOOBIG;
     }
     json_array_foreach(array, i, v)
     {
         if (!json_is_string(v)) {
-            seterr(err, errlen, "scopes must be a list of strings");
+            net_seterr(err, errlen, "scopes must be a list of strings");
             return TOCSIN_EINVAL;
         }
         rc = scope_set_add(&tmp, json_string_value(v), err, errlen);

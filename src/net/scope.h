@@ -47,6 +47,11 @@ enum scope_res {
 #define SCOPE_STR_MAX 64   /* longest scope string: "delete:notifications." + type */
 #define SCOPE_MAX_LIST 64  /* scopes in one list given to scope_set_parse_* */
 
+/* snprintf into err (nothing when err is NULL or errlen 0): the error messages of scope.c,
+ * keys.c and auth.c. */
+void net_seterr(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 struct scope_custom {
     uint8_t verb; /* enum scope_verb */
     uint8_t res;  /* enum scope_res */

@@ -42,6 +42,7 @@ def test_key_lifecycle(daemon_factory):
     key, data = make_key(d, scopes=["read:alerts"], text="dashboards")
     assert data["scopes"] == ["read:alerts"] and data["type"] == "read-only"
     assert data["user"] == ADMIN[0] and data["status"] == "active"
+    assert data["href"] == f"{d.url}/alerta/key/{data['id']}"
     for how in ("header", "x-api-key", "query"):
         r = with_key(d, key, "GET", "/alerta/alerts", how=how)
         expect_status(r, 200, f"GET with key by {how}")
@@ -59,10 +60,14 @@ def test_key_lifecycle(daemon_factory):
     assert keys[0]["count"] >= 3
     expect_status(d.get(f"/alerta/key/{data['id']}"), 200)
     expect_status(d.get(f"/alerta/key/{key}"), 200)
+    # PUT changes the record, in memory and (below) across the restart
+    expect_status(d.put(f"/alerta/key/{data['id']}", {"text": "wallboard"}), 200)
+    assert d.get(f"/alerta/key/{data['id']}").json()["key"]["text"] == "wallboard"
     # survives a restart (stored hashed), and a delete ends it
     d.kill9()
     d.restart()
     expect_status(with_key(d, key, "GET", "/alerta/alerts"), 200)
+    assert d.get(f"/alerta/key/{key}").json()["key"]["text"] == "wallboard"
     with open(d.dir + "/tocsin.db", "rb") as f:
         assert key.encode() not in f.read()
     expect_status(d.delete(f"/alerta/key/{data['id']}"), 200)
@@ -80,6 +85,14 @@ def test_scopes_cannot_grow(daemon_factory):
     # a write key may post alerts but not run housekeeping (admin:management)
     expect_status(with_key(d, key, "POST", "/alerta/alert", json=alert()), 201)
     expect_status(with_key(d, key, "POST", "/alerta/management/housekeeping"), 403)
+    # a key that may make keys but not write gets no read-write key by default either
+    narrow, _ = make_key(d, scopes=["read", "write:keys"])
+    r = with_key(d, narrow, "POST", "/alerta/key", json={})
+    expect_status(r, 403)
+    assert r.json()["message"] == "Requested scope 'write' not in existing scopes"
+    r = with_key(d, narrow, "POST", "/alerta/key", json={"type": "read-only"})
+    expect_status(r, 201)
+    assert r.json()["data"]["scopes"] == ["read"]
 
 
 def test_native_keys_and_scoped_triggers(daemon_factory):
