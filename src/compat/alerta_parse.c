@@ -1147,20 +1147,10 @@ int alerta_parse(const char *buf, size_t len, struct arena *a, const struct sevm
     c.first_cap = 1;
     c.max_alerts = max_alerts;
     rc = parse_body(&c, allow_array, was_array);
-    if (rc == TOCSIN_EINVAL)
-        return jscan_body_error(&c.js, err);
-    if (rc) {
-        err->status = 0;
-        verr_set(err, "", "out of memory");
-        err->status = 503;
-        return TOCSIN_ENOMEM;
-    }
-    if (c.nseen > max_alerts) {
-        err->status = 0;
-        verr_set(err, "body", "%zu alerts in one batch (max %zu)", c.nseen, max_alerts);
-        err->status = 413;
-        return TOCSIN_ETOOBIG;
-    }
+    if (rc) /* nothing in alerta_parse gives TOCSIN_ETOOBIG: the arena refused */
+        return jscan_fail(&c.js, rc, err);
+    if (c.nseen > max_alerts)
+        return jscan_batch_error(err, c.nseen, max_alerts, "alerts");
     if (c.has_sem) {
         *err = c.sem;
         return TOCSIN_EINVAL;

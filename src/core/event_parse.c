@@ -562,7 +562,7 @@ static int one_event(struct pctx *c, bool live, size_t index, bool in_array)
     return rc ? rc : push_event(c, &ev);
 }
 
-static int event_array(struct pctx *c, size_t max_events)
+static int event_array(struct pctx *c)
 {
     bool more;
     int rc = jscan_enter(&c->js);
@@ -571,7 +571,7 @@ static int event_array(struct pctx *c, size_t max_events)
         bool live;
         if ((rc = jscan_arr_step(&c->js, first, &more)) || !more)
             break;
-        live = !c->has_sem && c->nseen < max_events;
+        live = !c->has_sem && c->nseen < c->max_events;
         if (jscan_peek(&c->js) == '{') {
             rc = one_event(c, live, c->nseen, true);
         } else {
@@ -603,19 +603,19 @@ static void ctx_init(struct pctx *c, const char *buf, size_t len, struct arena *
     c->max_events = max_events;
 }
 
-static int parse_body(struct pctx *c, size_t max_events, bool *was_array)
+static int parse_body(struct pctx *c, bool *was_array)
 {
     int rc, ch;
 
     jscan_ws(&c->js);
     ch = jscan_peek(&c->js);
     if (ch == '{') {
-        rc = one_event(c, max_events >= 1, 0, false);
+        rc = one_event(c, c->max_events >= 1, 0, false);
         c->nseen = 1;
     } else if (ch == '[') {
         *was_array = true;
         c->first_cap = 8;
-        rc = event_array(c, max_events);
+        rc = event_array(c);
     } else {
         rc = jscan_skip_value(&c->js);
         if (!rc && !c->has_sem) {
@@ -641,22 +641,11 @@ int event_parse(const char *buf, size_t len, struct arena *a, size_t max_events,
     *n = 0;
     *was_array = false;
     ctx_init(&c, buf, len, a, max_events);
-    rc = parse_body(&c, max_events, was_array);
-    if (rc == TOCSIN_EINVAL)
-        return jscan_body_error(&c.js, err);
-    if (rc) {
-        err->status = 0;
-        verr_set(err, rc == TOCSIN_ENOMEM ? "" : "body", "%s",
-                 rc == TOCSIN_ENOMEM ? "out of memory" : "value too large");
-        err->status = rc == TOCSIN_ENOMEM ? 503 : 413;
-        return rc;
-    }
-    if (c.nseen > max_events) {
-        err->status = 0;
-        verr_set(err, "body", "%zu events in one batch (max %zu)", c.nseen, max_events);
-        err->status = 413;
-        return TOCSIN_ETOOBIG;
-    }
+    rc = parse_body(&c, was_array);
+    if (rc)
+        return jscan_fail(&c.js, rc, err);
+    if (c.nseen > max_events)
+        return jscan_batch_error(err, c.nseen, max_events, "events");
     if (c.has_sem) {
         *err = c.sem;
         return TOCSIN_EINVAL;

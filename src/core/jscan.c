@@ -58,6 +58,29 @@ int jscan_body_error(const struct jscan *s, struct verr *err)
     return verr_set(err, "body", "invalid JSON: %s (line %d, column %d)", what, line, col);
 }
 
+int jscan_fail(const struct jscan *s, int rc, struct verr *err)
+{
+    if (rc == TOCSIN_EINVAL)
+        return jscan_body_error(s, err);
+    err->status = 0;
+    if (rc == TOCSIN_ETOOBIG) {
+        verr_set(err, "body", "value too large");
+        err->status = 413;
+        return TOCSIN_ETOOBIG;
+    }
+    verr_set(err, "", "out of memory");
+    err->status = 503;
+    return TOCSIN_ENOMEM;
+}
+
+int jscan_batch_error(struct verr *err, size_t n, size_t max, const char *what)
+{
+    err->status = 0;
+    verr_set(err, "body", "%zu %s in one batch (max %zu)", n, what, max);
+    err->status = 413;
+    return TOCSIN_ETOOBIG;
+}
+
 void jscan_ws_slow(struct jscan *s)
 {
     while (s->p < s->end && (*s->p == ' ' || *s->p == '\n' || *s->p == '\r' || *s->p == '\t'))

@@ -97,6 +97,16 @@ int jscan_syn(struct jscan *s, const void *at, const char *what);
  * column C)", err->status 0 (verr_set then makes it 400). Returns TOCSIN_EINVAL. */
 int jscan_body_error(const struct jscan *s, struct verr *err);
 
+/* Sets err for a scan the reader gave up with rc: TOCSIN_EINVAL, the syntax error (as
+ * jscan_body_error); TOCSIN_ETOOBIG, field "body", "value too large", status 413; anything else
+ * is the arena refusing: field "", "out of memory", status 503, TOCSIN_ENOMEM. Returns the code
+ * set. */
+int jscan_fail(const struct jscan *s, int rc, struct verr *err);
+
+/* Sets err for a batch of n elements when at most max are allowed: field "body", "<n> <what> in
+ * one batch (max <max>)", status 413. Returns TOCSIN_ETOOBIG. */
+int jscan_batch_error(struct verr *err, size_t n, size_t max, const char *what);
+
 /* ---- the cursor ---- */
 
 void jscan_ws_slow(struct jscan *s);

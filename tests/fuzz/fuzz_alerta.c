@@ -34,6 +34,8 @@
 #include "util/arena.h"
 #include "util/err.h"
 
+#include "../unit/parse_helpers.h"
+
 #define FUZZ_MAX_INPUT (64 * 1024)
 #define FUZZ_MAX_ALERTS 100
 
@@ -55,14 +57,8 @@ __attribute__((format(printf, 1, 2), noreturn)) static void fail(const char *fmt
 {
     va_list ap;
 
-    fprintf(stderr, "input, %zu bytes: ", cur_size);
-    for (size_t i = 0; i < cur_size && i < 4096; i++) {
-        if (cur_data[i] >= 0x20 && cur_data[i] < 0x7f && cur_data[i] != '\\')
-            fputc(cur_data[i], stderr);
-        else
-            fprintf(stderr, "\\x%02x", cur_data[i]);
-    }
-    fputs("\nfuzz_alerta: ", stderr);
+    print_input((const char *)cur_data, cur_size);
+    fputs("fuzz_alerta: ", stderr);
     va_start(ap, fmt);
     vfprintf(stderr, fmt, ap);
     va_end(ap);
@@ -314,17 +310,12 @@ static json_t *alert_json(const struct alert_in *in, struct alert_in *want)
     return o;
 }
 
-static bool same(const char *x, const char *y)
-{
-    return x == y || (x && y && strcmp(x, y) == 0);
-}
-
 static bool same_list(const struct strlist *x, const struct strlist *y)
 {
     if (x->n != y->n)
         return false;
     for (uint32_t i = 0; i < x->n; i++)
-        if (!same(x->v[i], y->v[i]))
+        if (!same_str(x->v[i], y->v[i]))
             return false;
     return true;
 }
@@ -334,7 +325,7 @@ static bool same_map(const struct kvlist *x, const struct kvlist *y)
     if (x->n != y->n)
         return false;
     for (uint32_t i = 0; i < x->n; i++)
-        if (!same(x->v[i].k, y->v[i].k) || !same(x->v[i].v, y->v[i].v))
+        if (!same_str(x->v[i].k, y->v[i].k) || !same_str(x->v[i].v, y->v[i].v))
             return false;
     return true;
 }
@@ -363,8 +354,8 @@ static const char *alert_diff(const struct alert_in *x, const struct alert_in *y
     };
 
     for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++)
-        if (!same(*(const char *const *)(const void *)((const char *)x + strs[i].off),
-                  *(const char *const *)(const void *)((const char *)y + strs[i].off)))
+        if (!same_str(*(const char *const *)(const void *)((const char *)x + strs[i].off),
+                      *(const char *const *)(const void *)((const char *)y + strs[i].off)))
             return strs[i].name;
     if (x->severity != y->severity || x->status != y->status)
         return "severity/status";
@@ -406,39 +397,13 @@ static void round_trip(const struct alert_in *in)
 
 /* ---- JSON validity ---- */
 
-/* Deepest bracket nesting outside strings. Exact for valid JSON, which is all it is used on. */
-static int json_depth(const uint8_t *s, size_t len)
+/* True when jansson would drop a NUL of the input (then alerta_parse may call valid-to-jansson
+ * JSON invalid). */
+static bool has_dropped_nul(const char *s, size_t size)
 {
-    int depth = 0, deepest = 0;
-    bool in_string = false;
-
-    for (size_t i = 0; i < len; i++) {
-        if (in_string) {
-            if (s[i] == '\\')
-                i++;
-            else if (s[i] == '"')
-                in_string = false;
-        } else if (s[i] == '"') {
-            in_string = true;
-        } else if (s[i] == '{' || s[i] == '[') {
-            if (++depth > deepest)
-                deepest = depth;
-        } else if (s[i] == '}' || s[i] == ']') {
-            depth--;
-        }
-    }
-    return deepest;
-}
-
-/* jansson 2.14 drops a NUL right after a number or true/false/null: true when the input holds
- * such a byte (then alerta_parse may call valid-to-jansson JSON invalid). */
-static bool has_dropped_nul(const uint8_t *data, size_t size)
-{
-    for (size_t i = 1; i < size; i++) {
-        uint8_t prev = data[i - 1];
-        if (data[i] == '\0' && ((prev >= '0' && prev <= '9') || prev == 'e' || prev == 'l'))
+    for (size_t i = 1; i < size; i++)
+        if (jansson_drops_nul(s, i))
             return true;
-    }
     return false;
 }
 
@@ -452,8 +417,8 @@ static void check_validity(const uint8_t *data, size_t size, const struct result
     if (!j && !mine_bad)
         fail("jansson rejects (%s), alerta_parse gives rc %d %s (%s)", je.text, got->rc,
              got->err.field, got->err.msg);
-    if (j && mine_bad && json_depth(data, size) <= ALERTA_PARSE_MAX_NEST &&
-        !has_dropped_nul(data, size))
+    if (j && mine_bad && nesting((const char *)data, size) <= ALERTA_PARSE_MAX_NEST &&
+        !has_dropped_nul((const char *)data, size))
         fail("jansson reads it, alerta_parse says %s", got->err.msg);
     json_decref(j);
 }

@@ -31,6 +31,8 @@
 #include "util/arena.h"
 #include "util/err.h"
 
+#include "../unit/parse_helpers.h"
+
 #define FUZZ_MAX_INPUT (64 * 1024)
 #define FUZZ_MAX_EVENTS 1000
 #define REF_ARENA_MAX ((size_t)256 << 20) /* the reference gets room enough never to refuse */
@@ -45,24 +47,12 @@ struct result {
     bool was_array;
 };
 
-static void dump_input(const uint8_t *data, size_t size)
-{
-    fprintf(stderr, "input, %zu bytes: ", size);
-    for (size_t i = 0; i < size && i < 4096; i++) {
-        if (data[i] >= 0x20 && data[i] < 0x7f && data[i] != '\\')
-            fputc(data[i], stderr);
-        else
-            fprintf(stderr, "\\x%02x", data[i]);
-    }
-    fputc('\n', stderr);
-}
-
 __attribute__((format(printf, 3, 4), noreturn)) static void
 mismatch(const uint8_t *data, size_t size, const char *fmt, ...)
 {
     va_list ap;
 
-    dump_input(data, size);
+    print_input((const char *)data, size);
     fputs("fuzz_event: event_parse and json_loadb + event_from_json differ: ", stderr);
     va_start(ap, fmt);
     vfprintf(stderr, fmt, ap);
@@ -118,18 +108,13 @@ static void run_event_parse(const char *buf, size_t len, struct arena *a, struct
     r->rc = event_parse(buf, len, a, FUZZ_MAX_EVENTS, &r->evs, &r->n, &r->was_array, &r->err);
 }
 
-static bool same_cstr(const char *x, const char *y)
-{
-    return x == y || (x && y && strcmp(x, y) == 0);
-}
-
 /* Writes why two events differ into why (empty if they do not). */
 static void event_diff(const struct event *x, const struct event *y, char *why, size_t cap)
 {
     why[0] = '\0';
-    if (!same_cstr(x->id, y->id)) {
+    if (!same_str(x->id, y->id)) {
         snprintf(why, cap, "id '%s' / '%s'", x->id ? x->id : "(null)", y->id ? y->id : "(null)");
-    } else if (!same_cstr(x->type, y->type)) {
+    } else if (!same_str(x->type, y->type)) {
         snprintf(why, cap, "type '%s' / '%s'", x->type ? x->type : "(null)",
                  y->type ? y->type : "(null)");
     } else if (x->ts_ms != y->ts_ms) {
@@ -139,7 +124,7 @@ static void event_diff(const struct event *x, const struct event *y, char *why, 
     } else {
         for (uint32_t i = 0; i < x->nprops; i++) {
             const struct prop *p = &x->props[i], *q = &y->props[i];
-            if (same_cstr(p->key, q->key) && p->v.type == q->v.type && p->v.slen == q->v.slen &&
+            if (same_str(p->key, q->key) && p->v.type == q->v.type && p->v.slen == q->v.slen &&
                 p->v.str && q->v.str && memcmp(p->v.str, q->v.str, (size_t)p->v.slen + 1) == 0 &&
                 memcmp(&p->v.num, &q->v.num, sizeof(p->v.num)) == 0)
                 continue;
@@ -208,33 +193,8 @@ static void check_shape(const uint8_t *data, size_t size, const struct result *r
     }
 }
 
-/* Deepest bracket nesting outside strings. Exact for valid JSON, which is all it is used on. */
-static int json_depth(const uint8_t *s, size_t len)
-{
-    int depth = 0, deepest = 0;
-    bool in_string = false;
-
-    for (size_t i = 0; i < len; i++) {
-        if (in_string) {
-            if (s[i] == '\\')
-                i++;
-            else if (s[i] == '"')
-                in_string = false;
-        } else if (s[i] == '"') {
-            in_string = true;
-        } else if (s[i] == '{' || s[i] == '[') {
-            if (++depth > deepest)
-                deepest = depth;
-        } else if (s[i] == '}' || s[i] == ']') {
-            depth--;
-        }
-    }
-    return deepest;
-}
-
-/* The jansson 2.14 quirk: a NUL right after a number or true/false/null is silently dropped
- * (a number ends with a digit, the literals with 'e' or 'l'). Returns the input without such
- * bytes (caller frees) and its length in *out_len, or NULL if there are none. */
+/* The jansson 2.14 quirk (jansson_drops_nul): returns the input without the NUL bytes jansson
+ * drops (caller frees) and its length in *out_len, or NULL if there are none. */
 static char *without_dropped_nuls(const uint8_t *data, size_t size, size_t *out_len)
 {
     char *clean = malloc(size ? size : 1);
@@ -243,9 +203,7 @@ static char *without_dropped_nuls(const uint8_t *data, size_t size, size_t *out_
     if (!clean)
         abort();
     for (size_t i = 0; i < size; i++) {
-        uint8_t prev = i ? data[i - 1] : 0;
-        bool after_token = (prev >= '0' && prev <= '9') || prev == 'e' || prev == 'l';
-        if (data[i] == '\0' && after_token)
+        if (jansson_drops_nul((const char *)data, i))
             continue;
         clean[n++] = (char)data[i];
     }
@@ -297,7 +255,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     if (got.rc == TOCSIN_ENOMEM || ref.rc == TOCSIN_ENOMEM) {
         /* the daemon's arena bound refused it (or malloc failed): nothing to compare */
-    } else if (!valid_json || json_depth(data, size) > EVENT_PARSE_MAX_NEST) {
+    } else if (!valid_json || nesting((const char *)data, size) > EVENT_PARSE_MAX_NEST) {
         /* Malformed JSON anywhere, or nesting past the limit: a malformed body, nothing else. */
         if (got.rc != TOCSIN_EINVAL || strcmp(got.err.field, "body") != 0)
             mismatch(data, size, "%s: rc %d field '%s' (%s)", valid_json ? "too deep" : "malformed",
