@@ -108,6 +108,11 @@ void notify_rec_free(struct notify_rec *n)
     free(n->headers_json);
     free(n->body);
     free(n->last_error);
+    free(n->rule_id);
+    free(n->channel_id);
+    free(n->change);
+    free(n->ctx);
+    free(n->ticket);
     free(n);
 }
 
@@ -125,7 +130,14 @@ struct notify_rec *notify_rec_dup(const struct notify_rec *n)
     d->headers_json = sdup(n->headers_json);
     d->body = sdup(n->body);
     d->last_error = sdup(n->last_error);
-    if ((n->trigger_id && !d->trigger_id) || (n->channel && !d->channel) ||
+    d->rule_id = sdup(n->rule_id);
+    d->channel_id = sdup(n->channel_id);
+    d->change = sdup(n->change);
+    d->ctx = sdup(n->ctx);
+    d->ticket = sdup(n->ticket);
+    if ((n->rule_id && !d->rule_id) || (n->channel_id && !d->channel_id) ||
+        (n->change && !d->change) || (n->ctx && !d->ctx) || (n->ticket && !d->ticket) ||
+        (n->trigger_id && !d->trigger_id) || (n->channel && !d->channel) ||
         (n->method && !d->method) || (n->url && !d->url) ||
         (n->headers_json && !d->headers_json) || (n->body && !d->body) ||
         (n->last_error && !d->last_error)) {

@@ -49,8 +49,13 @@ enum notify_status { NOTIFY_PENDING = 0, NOTIFY_DELIVERED, NOTIFY_FAILED, NOTIFY
 const char *notify_status_name(enum notify_status s); /* "pending" | "delivered" | "failed" */
 int notify_status_parse(const char *s);
 
-/* One delivery in the durable outbox. Everything is already rendered: the notifier does no
- * templating. Strings are owned; free with notify_rec_free(). */
+/* One delivery in the durable outbox. Two kinds:
+ *   - a trigger's own AE notification (channel_id NULL): method, url, headers and body were
+ *     rendered by the engine; the notifier sends them as they are;
+ *   - a rule's notification through a channel (channel_id set): ctx holds the JSON context and
+ *     the channel renders it at each attempt (so a ticket learnt by an earlier step is used).
+ * `id` is the idempotency key: the outbox holds at most one row per key.
+ * Strings are owned; free with notify_rec_free(). */
 struct notify_rec {
     int64_t seq;          /* outbox row id, assigned by the store on insert (0 before) */
     char id[TOCSIN_ID_LEN + 1];
@@ -72,6 +77,11 @@ struct notify_rec {
     int64_t updated_ms;
     int last_http_status; /* 0 if no HTTP answer */
     char *last_error;     /* NULL or a short reason */
+    char *rule_id;        /* the rule that made it (NULL: a trigger's own notification) */
+    char *channel_id;     /* the channel it goes through (NULL: pre-rendered, see above) */
+    char *change;         /* the alert change that caused it ("create", ...; NULL: none) */
+    char *ctx;            /* channel notifications: the JSON context rendered at each attempt */
+    char *ticket;         /* JSON {"id","url",...} a response of this channel gave, or NULL */
 };
 
 void notify_rec_free(struct notify_rec *n);

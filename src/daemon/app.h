@@ -23,6 +23,7 @@
 #include "util/clock.h"
 #include "util/config.h"
 #include "util/queue.h"
+#include "store/store.h"
 
 struct net;
 struct store;
@@ -105,6 +106,7 @@ struct smsg {
     struct completion *comps;
     size_t ncomps, capcomps;
     struct notify_rec *result; /* a delivery attempt's outcome */
+    struct notify_attempt_rec att; /* ... and that attempt (strings owned: error, response) */
 };
 
 #define LAT_SAMPLES 4096

@@ -84,7 +84,8 @@ static void new_id(void *ud, char out[TOCSIN_ID_LEN + 1])
     id_uuid4(out);
 }
 
-static void on_notify_result(void *ud, struct notify_rec *rec)
+static void on_notify_result(void *ud, struct notify_rec *rec,
+                             const struct notify_attempt_info *at)
 {
     struct app *a = ud;
     struct smsg *m = calloc(1, sizeof(*m));
@@ -94,8 +95,19 @@ static void on_notify_result(void *ud, struct notify_rec *rec)
         return;
     }
     m->result = rec;
+    m->att = (struct notify_attempt_rec){.notification = rec->id,
+                                         .n = at->n,
+                                         .at_ms = at->at_ms,
+                                         .duration_ms = at->duration_ms,
+                                         .http_status = at->http,
+                                         .error = at->error ? strdup(at->error) : NULL,
+                                         .response = at->response && at->response[0]
+                                                         ? strdup(at->response)
+                                                         : NULL};
     if (queue_push_wait(&a->store_q, m)) {
         notify_rec_free(rec); /* stopping: the row stays pending and is retried at start */
+        free((char *)m->att.error);
+        free((char *)m->att.response);
         free(m);
     }
 }

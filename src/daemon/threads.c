@@ -744,13 +744,25 @@ static int apply(struct store *s, struct smsg *m)
 {
     int rc = TOCSIN_OK;
 
-    if (m->result)
-        return store_outbox_update(s, m->result);
+    if (m->result) {
+        rc = store_outbox_update(s, m->result);
+        if (!rc && m->att.n)
+            rc = store_attempt_insert(s, &m->att);
+        return rc;
+    }
     for (size_t i = 0; !rc && i < m->fx.n; i++) {
         struct effect *e = &m->fx.v[i];
         switch (e->kind) {
         case EFF_ALERT: rc = store_alert_upsert(s, e->u.alert); break;
-        case EFF_NOTIFY: rc = store_outbox_insert(s, e->u.notify); break;
+        case EFF_NOTIFY:
+            rc = store_outbox_insert(s, e->u.notify);
+            if (rc == TOCSIN_EEXIST) { /* made before under the same key: never sent twice */
+                log_info("notify_duplicate", "notification=%s", e->u.notify->id);
+                notify_rec_free(e->u.notify);
+                e->u.notify = NULL;
+                rc = TOCSIN_OK;
+            }
+            break;
         case EFF_TRIGGER_PUT:
             rc = store_trigger_put(s, e->u.trig->id, e->u.trig->json, e->u.trig->enabled,
                                    e->u.trig->created_ms, e->u.trig->updated_ms);
@@ -828,7 +840,7 @@ static void dispatch(struct app *a, struct smsg *m, bool committed, struct backl
     }
     for (size_t i = 0; committed && i < m->fx.n; i++) {
         struct effect *e = &m->fx.v[i];
-        if (e->kind != EFF_NOTIFY || e->u.notify->status != NOTIFY_PENDING)
+        if (e->kind != EFF_NOTIFY || !e->u.notify || e->u.notify->status != NOTIFY_PENDING)
             continue;
         if (bl->n || notifier_submit(a->notifier, e->u.notify) != TOCSIN_OK)
             backlog_push(bl, e->u.notify); /* keeps the order */
@@ -841,6 +853,8 @@ static void smsg_free(struct smsg *m)
     free(m->comps);
     effects_free(&m->fx); /* records handed on were set to NULL; freeing NULL is a no-op */
     notify_rec_free(m->result);
+    free((char *)m->att.error);
+    free((char *)m->att.response);
     free(m);
 }
 

@@ -43,7 +43,7 @@ void http_delivery_free(struct http_delivery *d)
 }
 
 /* Keeps what fits in the bounded buffer; the rest is read and dropped. */
-static size_t on_body(char *p, size_t size, size_t nmemb, void *ud)
+size_t http_channel_on_body(char *p, size_t size, size_t nmemb, void *ud)
 {
     struct buf *b = ud;
     size_t n = size * nmemb;
@@ -247,7 +247,7 @@ static int set_transport(struct http_delivery *d, const struct notify_rec *rec, 
         c |= (int)curl_easy_setopt(e, CURLOPT_PROXY, "");
     c |= (int)curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     c |= (int)curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)(timeout_ms > 0 ? timeout_ms : 0));
-    c |= (int)curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
+    c |= (int)curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, http_channel_on_body);
     c |= (int)curl_easy_setopt(e, CURLOPT_WRITEDATA, &d->resp);
     c |= (int)curl_easy_setopt(e, CURLOPT_ERRORBUFFER, d->errbuf);
     return c;

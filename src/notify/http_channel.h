@@ -46,4 +46,8 @@ void http_delivery_free(struct http_delivery *d);
 int http_channel_setup(struct http_delivery *d, const struct notify_rec *rec, int64_t timeout_ms,
                        char *err, size_t errlen);
 
+/* libcurl write callback keeping at most the struct buf's max bytes (ud = the struct buf *); the
+ * rest of the body is read and dropped. */
+size_t http_channel_on_body(char *p, size_t size, size_t nmemb, void *ud);
+
 #endif

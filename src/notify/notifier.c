@@ -7,6 +7,8 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <time.h>
 
 #include "notify/backoff.h"
 #include "notify/http_channel.h"
@@ -14,10 +16,13 @@
 #include "util/err.h"
 #include "util/log.h"
 #include "util/queue.h"
+#include "util/smap.h"
 
 #define INTAKE_BATCH 256
 #define POLL_MAX_MS 1000 /* longest sleep of the loop (also bounds a clock that jumps) */
 #define CURL_REASON_MAX 256
+#define RESP_HEADERS_MAX (8 * 1024) /* response header bytes kept (Retry-After and the like) */
+#define RETRY_AFTER_MAX_MS (3600LL * 1000) /* a longer Retry-After is cut to this */
 
 /* A record waiting for its time. `order` keeps submissions with the same due time FIFO. */
 struct sched {
@@ -31,11 +36,32 @@ struct heap {
     size_t len, cap;
 };
 
+/* A channel's own limits and state (channel notifications only). */
+struct chst {
+    unsigned inflight;
+    unsigned conc;         /* 0: no own limit */
+    double rate, tokens;   /* starts per second (0: none), the bucket */
+    int64_t refill_ms;
+    int64_t blocked_until; /* wall ms: the service asked to wait until then */
+    struct sched *parked;  /* waiting for one of the channel's transfers to end, FIFO */
+    size_t npark, park_head, park_cap;
+};
+
+/* The notifications of one alert through one channel: one at a time, in order. */
+struct lane {
+    struct notify_rec **q; /* waiting behind the one in progress, FIFO */
+    size_t head, n, cap;
+};
+
 /* A transfer slot; rec is NULL when the slot is free. */
 struct slot {
     struct http_delivery d;
+    struct buf hdrs;        /* response headers, bounded */
     struct notify_rec *rec; /* owned while in flight */
+    struct chst *ch;        /* its channel's state, or NULL */
+    void *state;            /* the channel ops' per-transfer state */
     int64_t start_ms;       /* monotonic */
+    int64_t start_wall;
 };
 
 /* What one attempt came to. */
@@ -43,6 +69,10 @@ struct attempt {
     int http;
     bool ok;
     bool permanent;
+    int64_t retry_after_ms;
+    char *ticket;           /* taken by conclude() */
+    const char *response;   /* excerpt for the attempt record */
+    int64_t start_wall;
     const char *reason;     /* for last_error (may hold a response excerpt) */
     const char *log_reason; /* for the log line (never the response) */
     int64_t duration_ms;
@@ -59,6 +89,11 @@ struct notifier {
     uint64_t order;
     struct slot *slots;
     unsigned nslots, busy;
+    struct notifier_channel_ops ops;
+    void *ops_ud;
+    struct smap lanes;    /* "<alert id>\x1f<channel>" -> struct lane (notifier thread) */
+    struct smap channels; /* channel id -> struct chst (notifier thread) */
+    size_t held;          /* records in lanes and parked (bounded with the heap) */
     pthread_t thread;
     bool started, joined, curl_inited;
     atomic_bool stopping;
@@ -129,16 +164,222 @@ static struct sched heap_pop(struct heap *h)
 }
 
 /* Takes rec, already counted in n->queued (frees it if it cannot be held). */
-static void schedule(struct notifier *n, struct notify_rec *rec)
+static void schedule_at(struct notifier *n, struct notify_rec *rec, int64_t due)
 {
     char qi[64];
-    struct sched s = {.due = rec->next_ms, .order = n->order++, .rec = rec};
+    struct sched s = {.due = due, .order = n->order++, .rec = rec};
 
     if (heap_push(&n->heap, s)) {
         log_error("notify_dropped", "notification=%s reason=\"cannot schedule\"",
                   log_quote(qi, sizeof(qi), rec->id));
         notify_rec_free(rec);
         atomic_fetch_sub(&n->queued, 1);
+    }
+}
+
+static void schedule(struct notifier *n, struct notify_rec *rec)
+{
+    schedule_at(n, rec, rec->next_ms);
+}
+
+/* ---- lanes: one alert's notifications through one channel, in order ---- */
+
+/* The lane key of rec into k; 0 when rec has no lane (no alert). */
+static size_t lane_key(const struct notify_rec *rec, char *k, size_t cap)
+{
+    const char *ch = rec->channel_id ? rec->channel_id : rec->channel ? rec->channel : "";
+    int len;
+
+    if (!rec->alert_id[0])
+        return 0;
+    len = snprintf(k, cap, "%s\x1f%s", rec->alert_id, ch);
+    return len > 0 && (size_t)len < cap ? (size_t)len : 0;
+}
+
+/* A record arrives (counted in n->queued): it goes first if its lane is idle, else waits. */
+static void admit(struct notifier *n, struct notify_rec *rec)
+{
+    char k[TOCSIN_ID_LEN + 300];
+    size_t kl = lane_key(rec, k, sizeof(k));
+    struct lane *l;
+
+    if (!kl) {
+        schedule(n, rec);
+        return;
+    }
+    l = smap_get(&n->lanes, k, kl);
+    if (!l) {
+        l = calloc(1, sizeof(*l));
+        if (!l || smap_put(&n->lanes, k, kl, l, NULL)) {
+            free(l);
+            schedule(n, rec); /* out of memory: no ordering rather than no delivery */
+            return;
+        }
+        schedule(n, rec);
+        return;
+    }
+    if (l->head + l->n == l->cap) {
+        size_t ncap = l->cap ? l->cap * 2 : 4;
+        struct notify_rec **nq;
+        if (l->head) {
+            memmove(l->q, l->q + l->head, l->n * sizeof(*l->q));
+            l->head = 0;
+        }
+        if (l->n == l->cap) {
+            nq = realloc(l->q, ncap * sizeof(*nq));
+            if (!nq) {
+                schedule(n, rec);
+                return;
+            }
+            l->q = nq;
+            l->cap = ncap;
+        }
+    }
+    l->q[l->head + l->n++] = rec;
+    n->held++;
+}
+
+/* The record in front of its lane is done (delivered or failed for good): the next goes. */
+static void lane_next(struct notifier *n, const struct notify_rec *done_rec)
+{
+    char k[TOCSIN_ID_LEN + 300];
+    size_t kl = lane_key(done_rec, k, sizeof(k));
+    struct lane *l = kl ? smap_get(&n->lanes, k, kl) : NULL;
+    struct notify_rec *next;
+    int64_t now;
+
+    if (!l)
+        return;
+    if (!l->n) {
+        smap_del(&n->lanes, k, kl);
+        free(l->q);
+        free(l);
+        return;
+    }
+    next = l->q[l->head++];
+    l->n--;
+    n->held--;
+    now = now_ms(n);
+    schedule_at(n, next, next->next_ms > now ? next->next_ms : now);
+}
+
+static void lanes_free(struct notifier *n, size_t *dropped)
+{
+    size_t it;
+    struct smap_entry *e = smap_first(&n->lanes, &it);
+
+    while (e) {
+        struct lane *l = e->value;
+        for (size_t i = 0; i < l->n; i++, (*dropped)++)
+            notify_rec_free(l->q[l->head + i]);
+        free(l->q);
+        free(l);
+        e = smap_next(&n->lanes, e, &it);
+    }
+    smap_free(&n->lanes);
+    smap_init(&n->lanes);
+}
+
+/* ---- channels' own limits ---- */
+
+static struct chst *channel_state(struct notifier *n, const char *id)
+{
+    size_t kl = strlen(id);
+    struct chst *c = smap_get(&n->channels, id, kl);
+
+    if (!c) {
+        c = calloc(1, sizeof(*c));
+        if (!c || smap_put(&n->channels, id, kl, c, NULL)) {
+            free(c);
+            return NULL;
+        }
+        c->refill_ms = now_ms(n);
+    }
+    if (n->ops.limits) {
+        double rate = 0;
+        n->ops.limits(n->ops_ud, id, &c->conc, &rate);
+        if (rate != c->rate) {
+            c->rate = rate;
+            c->tokens = rate < 1 ? 1 : rate;
+        }
+    }
+    return c;
+}
+
+static int park(struct chst *c, struct sched s)
+{
+    if (c->park_head + c->npark == c->park_cap) {
+        if (c->park_head) {
+            memmove(c->parked, c->parked + c->park_head, c->npark * sizeof(*c->parked));
+            c->park_head = 0;
+        }
+        if (c->npark == c->park_cap) {
+            size_t ncap = c->park_cap ? c->park_cap * 2 : 16;
+            struct sched *nv = realloc(c->parked, ncap * sizeof(*nv));
+            if (!nv)
+                return TOCSIN_ENOMEM;
+            c->parked = nv;
+            c->park_cap = ncap;
+        }
+    }
+    c->parked[c->park_head + c->npark++] = s;
+    return TOCSIN_OK;
+}
+
+static void channels_free(struct notifier *n, size_t *dropped)
+{
+    size_t it;
+    struct smap_entry *e = smap_first(&n->channels, &it);
+
+    while (e) {
+        struct chst *c = e->value;
+        for (size_t i = 0; i < c->npark; i++, (*dropped)++)
+            notify_rec_free(c->parked[c->park_head + i].rec);
+        free(c->parked);
+        free(c);
+        e = smap_next(&n->channels, e, &it);
+    }
+    smap_free(&n->channels);
+    smap_init(&n->channels);
+}
+
+/* 0 if s may start now on channel c (a token is taken), else the wall time to try again, or
+ * -1 when it must wait for one of the channel's transfers to end. */
+static int64_t channel_gate(struct notifier *n, struct chst *c, int64_t now)
+{
+    if (now < c->blocked_until)
+        return c->blocked_until;
+    if (c->conc && c->inflight >= c->conc)
+        return -1;
+    if (c->rate > 0) {
+        double cap = c->rate < 1 ? 1 : c->rate;
+        if (now > c->refill_ms) {
+            c->tokens += (double)(now - c->refill_ms) * c->rate / 1000.0;
+            if (c->tokens > cap)
+                c->tokens = cap;
+            c->refill_ms = now;
+        }
+        if (c->tokens < 1)
+            return now + 1 + (int64_t)((1 - c->tokens) * 1000.0 / c->rate);
+        c->tokens -= 1;
+    }
+    (void)n;
+    return 0;
+}
+
+/* One of c's transfers ended: the first parked record may go. */
+static void channel_release(struct notifier *n, struct chst *c)
+{
+    if (c->inflight)
+        c->inflight--;
+    if (c->npark) {
+        struct sched s = c->parked[c->park_head++];
+        c->npark--;
+        n->held--;
+        if (heap_push(&n->heap, s)) {
+            notify_rec_free(s.rec);
+            atomic_fetch_sub(&n->queued, 1);
+        }
     }
 }
 
@@ -172,10 +413,11 @@ static void log_attempt(const struct notify_rec *rec, const struct attempt *at)
 
 /* Applies an attempt to rec, reports it and keeps rec for a retry or hands it to the callback.
  * Takes rec. */
-static void conclude(struct notifier *n, struct notify_rec *rec, const struct attempt *at)
+static void conclude(struct notifier *n, struct notify_rec *rec, struct attempt *at)
 {
     int64_t now = now_ms(n);
     struct notify_rec *copy;
+    struct notify_attempt_info info;
 
     if (rec->max_attempts == 0)
         rec->max_attempts = n->cfg.max_attempts;
@@ -184,6 +426,11 @@ static void conclude(struct notifier *n, struct notify_rec *rec, const struct at
     rec->last_http_status = at->http;
     free(rec->last_error);
     rec->last_error = NULL;
+    if (at->ticket) {
+        free(rec->ticket);
+        rec->ticket = at->ticket;
+        at->ticket = NULL;
+    }
     if (at->ok) {
         rec->status = NOTIFY_DELIVERED;
     } else {
@@ -191,21 +438,29 @@ static void conclude(struct notifier *n, struct notify_rec *rec, const struct at
         if (at->permanent || rec->attempts >= rec->max_attempts) {
             rec->status = NOTIFY_FAILED;
         } else {
+            int64_t wait = backoff_delay_ms(rec->attempts, n->cfg.backoff_base_ms,
+                                            n->cfg.backoff_max_ms, random_u64());
             rec->status = NOTIFY_PENDING;
-            rec->next_ms = now + backoff_delay_ms(rec->attempts, n->cfg.backoff_base_ms,
-                                                  n->cfg.backoff_max_ms, random_u64());
+            rec->next_ms = now + (at->retry_after_ms > wait ? at->retry_after_ms : wait);
         }
     }
     log_attempt(rec, at);
+    info = (struct notify_attempt_info){.n = rec->attempts,
+                                        .at_ms = at->start_wall ? at->start_wall : now,
+                                        .duration_ms = at->duration_ms,
+                                        .http = at->http,
+                                        .error = at->ok ? NULL : rec->last_error,
+                                        .response = at->response ? at->response : ""};
     if (rec->status != NOTIFY_PENDING) {
         atomic_fetch_add(rec->status == NOTIFY_DELIVERED ? &n->delivered : &n->failed, 1);
-        n->cb(n->ud, rec);
+        lane_next(n, rec);
+        n->cb(n->ud, rec, &info);
         return;
     }
     atomic_fetch_add(&n->retried, 1);
     copy = notify_rec_dup(rec);
     if (copy)
-        n->cb(n->ud, copy);
+        n->cb(n->ud, copy, &info);
     else
         log_error("notify_result_lost", "reason=\"out of memory\"");
     if (atomic_load(&n->stopping)) {
@@ -251,39 +506,108 @@ static void append_clean(struct buf *out, const char *p, size_t n, size_t max)
     }
 }
 
+/* Seconds or an HTTP date in a Retry-After header of hdrs, as ms from now; 0 if none. */
+static int64_t retry_after(const char *hdrs, size_t len, int64_t now)
+{
+    const char *p = hdrs, *end = hdrs + len;
+
+    while (p < end) {
+        const char *eol = memchr(p, '\n', (size_t)(end - p));
+        size_t ll = (size_t)((eol ? eol : end) - p);
+        if (ll > 12 && !strncasecmp(p, "retry-after:", 12)) {
+            char v[64];
+            size_t vl = ll - 12;
+            const char *q = p + 12;
+            char *e;
+            long long secs;
+            while (vl && (*q == ' ' || *q == '\t'))
+                q++, vl--;
+            while (vl && (q[vl - 1] == '\r' || q[vl - 1] == ' '))
+                vl--;
+            if (!vl || vl >= sizeof(v))
+                return 0;
+            memcpy(v, q, vl);
+            v[vl] = '\0';
+            secs = strtoll(v, &e, 10);
+            if (e != v && !*e)
+                return secs <= 0 ? 0 : secs * 1000 > RETRY_AFTER_MAX_MS ? RETRY_AFTER_MAX_MS
+                                                                         : secs * 1000;
+            {
+                time_t t = curl_getdate(v, NULL);
+                int64_t ms = t > 0 ? (int64_t)t * 1000 - now : 0;
+                return ms <= 0 ? 0 : ms > RETRY_AFTER_MAX_MS ? RETRY_AFTER_MAX_MS : ms;
+            }
+        }
+        p = eol ? eol + 1 : end;
+    }
+    return 0;
+}
+
 /* A finished transfer of slot sl: frees the slot and concludes the attempt. */
 static void finish(struct notifier *n, struct slot *sl, CURLcode res)
 {
     struct notify_rec *rec = sl->rec;
     struct attempt at = {0};
-    struct buf reason;
+    struct notify_verdict v = {0};
+    struct buf reason, excerpt;
     char logr[CURL_REASON_MAX];
     long http = 0;
+    int64_t now = now_ms(n);
 
     curl_easy_getinfo(sl->d.easy, CURLINFO_RESPONSE_CODE, &http);
     at.http = (int)http;
     at.duration_ms = clock_mono_ms() - sl->start_ms;
-    at.ok = res == CURLE_OK && http >= 200 && http <= 299;
+    at.start_wall = sl->start_wall;
+    v.ok = res == CURLE_OK && http >= 200 && http <= 299;
+    v.permanent = res == CURLE_URL_MALFORMAT || res == CURLE_UNSUPPORTED_PROTOCOL;
+    if (res == CURLE_OK && (http == 429 || http == 503))
+        v.retry_after_ms = retry_after(buf_str(&sl->hdrs), sl->hdrs.len, now);
+    if (rec->channel_id && n->ops.judge)
+        n->ops.judge(n->ops_ud, rec, sl->state, (int)res, res == CURLE_OK ? http : 0,
+                     buf_str(&sl->hdrs), sl->hdrs.len, buf_str(&sl->d.resp), sl->d.resp.len,
+                     &v);
+    at.ok = v.ok;
+    at.permanent = !v.ok && v.permanent;
+    at.retry_after_ms = v.ok ? 0 : v.retry_after_ms;
+    at.ticket = v.ticket;
     buf_init(&reason, n->cfg.max_excerpt + CURL_REASON_MAX);
+    buf_init(&excerpt, n->cfg.max_excerpt + 1);
+    append_clean(&excerpt, buf_str(&sl->d.resp), sl->d.resp.len, n->cfg.max_excerpt);
     if (!at.ok && res == CURLE_OK) {
-        snprintf(logr, sizeof(logr), "HTTP %ld", http);
+        if (v.reason[0])
+            snprintf(logr, sizeof(logr), "HTTP %ld: %.200s", http, v.reason);
+        else
+            snprintf(logr, sizeof(logr), "HTTP %ld", http);
         buf_puts(&reason, logr);
-        if (sl->d.resp.len && buf_puts(&reason, ": ") == TOCSIN_OK)
+        if (!v.reason[0] && sl->d.resp.len && buf_puts(&reason, ": ") == TOCSIN_OK)
             append_clean(&reason, buf_str(&sl->d.resp), sl->d.resp.len, n->cfg.max_excerpt);
     } else if (!at.ok) {
         const char *txt = sl->d.errbuf[0] ? sl->d.errbuf : curl_easy_strerror(res);
         append_clean(&reason, txt, strlen(txt), CURL_REASON_MAX - 1);
         snprintf(logr, sizeof(logr), "%s", buf_str(&reason));
-        at.permanent = res == CURLE_URL_MALFORMAT || res == CURLE_UNSUPPORTED_PROTOCOL;
     }
     at.reason = buf_str(&reason);
     at.log_reason = at.ok ? NULL : logr;
+    at.response = buf_str(&excerpt);
+    if (sl->ch) {
+        if (at.retry_after_ms > 0 && now + at.retry_after_ms > sl->ch->blocked_until)
+            sl->ch->blocked_until = now + at.retry_after_ms;
+        channel_release(n, sl->ch);
+    }
+    if (n->ops.release && sl->state)
+        n->ops.release(n->ops_ud, sl->state);
+    sl->state = NULL;
+    sl->ch = NULL;
     sl->rec = NULL;
     n->busy--;
     atomic_store(&n->in_flight, n->busy);
     http_delivery_clear(&sl->d);
+    buf_free(&sl->hdrs);
+    buf_init(&sl->hdrs, RESP_HEADERS_MAX);
     conclude(n, rec, &at);
+    free(at.ticket);
     buf_free(&reason);
+    buf_free(&excerpt);
 }
 
 /* ---- the loop ---- */
@@ -296,28 +620,71 @@ static struct slot *free_slot(struct notifier *n)
     return NULL;
 }
 
+static size_t on_header(char *p, size_t size, size_t nmemb, void *ud)
+{
+    struct buf *b = ud;
+    size_t n = size * nmemb;
+    size_t room = b->max > b->len ? b->max - b->len : 0;
+
+    if (n >= 5 && !memcmp(p, "HTTP/", 5))
+        b->len = 0; /* a new response (after a redirect or a 100): keep the last one's */
+    if (room)
+        buf_append(b, p, n < room ? n : room);
+    return n;
+}
+
 /* Starts the transfer of rec (takes it). A record that cannot be set up is concluded at once. */
-static void launch(struct notifier *n, struct slot *sl, struct notify_rec *rec)
+static void launch(struct notifier *n, struct slot *sl, struct notify_rec *rec, struct chst *ch)
 {
     char err[CURL_REASON_MAX] = "";
     struct attempt at = {0};
     int rc;
 
-    rc = http_channel_setup(&sl->d, rec, n->cfg.timeout_ms, err, sizeof(err));
-    if (!rc && (curl_easy_setopt(sl->d.easy, CURLOPT_PRIVATE, (void *)sl) != CURLE_OK ||
+    if (rec->channel_id) {
+        if (!n->ops.setup) {
+            snprintf(err, sizeof(err), "channel '%.64s' is not available", rec->channel_id);
+            rc = TOCSIN_EAGAIN;
+        } else {
+            http_delivery_clear(&sl->d);
+            curl_easy_reset(sl->d.easy);
+            rc = n->ops.setup(n->ops_ud, rec, sl->d.easy, &sl->state, err, sizeof(err));
+            if (!rc) {
+                CURLcode c = curl_easy_setopt(sl->d.easy, CURLOPT_ERRORBUFFER, sl->d.errbuf);
+                c |= curl_easy_setopt(sl->d.easy, CURLOPT_WRITEFUNCTION, http_channel_on_body);
+                c |= curl_easy_setopt(sl->d.easy, CURLOPT_WRITEDATA, &sl->d.resp);
+                if (c) {
+                    snprintf(err, sizeof(err), "cannot set up the transfer");
+                    rc = TOCSIN_EIO;
+                }
+            }
+        }
+    } else {
+        rc = http_channel_setup(&sl->d, rec, n->cfg.timeout_ms, err, sizeof(err));
+    }
+    if (!rc && (curl_easy_setopt(sl->d.easy, CURLOPT_HEADERFUNCTION, on_header) != CURLE_OK ||
+                curl_easy_setopt(sl->d.easy, CURLOPT_HEADERDATA, &sl->hdrs) != CURLE_OK ||
+                curl_easy_setopt(sl->d.easy, CURLOPT_PRIVATE, (void *)sl) != CURLE_OK ||
                 curl_multi_add_handle(n->multi, sl->d.easy) != CURLM_OK)) {
         snprintf(err, sizeof(err), "cannot start the transfer");
         rc = TOCSIN_EIO;
     }
     if (rc) {
+        if (n->ops.release && sl->state)
+            n->ops.release(n->ops_ud, sl->state);
+        sl->state = NULL;
         http_delivery_clear(&sl->d);
         at.permanent = rc == TOCSIN_EINVAL;
         at.reason = at.log_reason = err;
+        at.start_wall = now_ms(n);
+        if (ch)
+            channel_release(n, ch);
         conclude(n, rec, &at);
         return;
     }
     sl->rec = rec;
+    sl->ch = ch;
     sl->start_ms = clock_mono_ms();
+    sl->start_wall = now_ms(n);
     n->busy++;
     atomic_store(&n->in_flight, n->busy);
 }
@@ -328,24 +695,40 @@ static void launch_due(struct notifier *n)
     struct slot *sl;
 
     while (n->heap.len && n->heap.v[0].due <= now && (sl = free_slot(n))) {
+        struct sched s = heap_pop(&n->heap);
+        struct chst *ch = NULL;
+        if (s.rec->channel_id && (ch = channel_state(n, s.rec->channel_id))) {
+            int64_t gate = channel_gate(n, ch, now);
+            if (gate < 0 && park(ch, s) == TOCSIN_OK) {
+                n->held++;
+                continue;
+            }
+            if (gate > 0) {
+                s.due = gate;
+                s.order = n->order++;
+                if (heap_push(&n->heap, s) == TOCSIN_OK)
+                    continue;
+            }
+            ch->inflight++;
+        }
         atomic_fetch_sub(&n->queued, 1);
-        launch(n, sl, heap_pop(&n->heap).rec);
+        launch(n, sl, s.rec, ch);
     }
 }
 
-/* Moves submissions into the schedule while it has room (retries of the transfers in flight
- * always find room: they are counted). */
+/* Moves submissions into the lanes and the schedule while there is room (retries of the
+ * transfers in flight always find room: they are counted). */
 static void intake(struct notifier *n)
 {
     void *batch[INTAKE_BATCH];
     size_t got;
 
     do {
-        size_t held = n->heap.len + n->busy;
+        size_t held = n->heap.len + n->busy + n->held;
         size_t room = held < NOTIFIER_MAX_SCHEDULED ? NOTIFIER_MAX_SCHEDULED - held : 0;
         got = queue_pop_batch(&n->inbox, batch, room < INTAKE_BATCH ? room : INTAKE_BATCH, 0);
         for (size_t i = 0; i < got; i++)
-            schedule(n, batch[i]);
+            admit(n, batch[i]);
     } while (got > 0);
 }
 
@@ -394,11 +777,18 @@ static void drop_all(struct notifier *n)
             continue;
         curl_multi_remove_handle(n->multi, sl->d.easy);
         http_delivery_clear(&sl->d);
+        if (n->ops.release && sl->state)
+            n->ops.release(n->ops_ud, sl->state);
+        sl->state = NULL;
+        sl->ch = NULL;
         notify_rec_free(sl->rec);
         sl->rec = NULL;
         aborted++;
     }
     n->busy = 0;
+    lanes_free(n, &dropped);
+    channels_free(n, &dropped);
+    n->held = 0;
     while (n->heap.len) {
         notify_rec_free(heap_pop(&n->heap).rec);
         dropped++;
@@ -488,13 +878,29 @@ struct notifier *notifier_new(const struct notifier_cfg *cfg, struct clock clk,
     if (!n->slots)
         goto fail;
     n->nslots = n->cfg.concurrency;
-    for (unsigned i = 0; i < n->nslots; i++)
+    smap_init(&n->lanes);
+    smap_init(&n->channels);
+    for (unsigned i = 0; i < n->nslots; i++) {
+        buf_init(&n->slots[i].hdrs, RESP_HEADERS_MAX);
         if (http_delivery_init(&n->slots[i].d))
             goto fail;
+    }
     return n;
 fail:
     notifier_free(n);
     return NULL;
+}
+
+void notifier_set_channel_ops(struct notifier *n, const struct notifier_channel_ops *ops,
+                              void *ud)
+{
+    if (!n || n->started)
+        return;
+    if (ops)
+        n->ops = *ops;
+    else
+        memset(&n->ops, 0, sizeof(n->ops));
+    n->ops_ud = ud;
 }
 
 int notifier_start(struct notifier *n)
@@ -543,9 +949,13 @@ void notifier_free(struct notifier *n)
     notifier_stop(n, 0);
     if (n->inbox.items)
         drop_all(n);
-    for (unsigned i = 0; i < n->nslots; i++)
+    for (unsigned i = 0; i < n->nslots; i++) {
         http_delivery_free(&n->slots[i].d);
+        buf_free(&n->slots[i].hdrs);
+    }
     free(n->slots);
+    smap_free(&n->lanes);
+    smap_free(&n->channels);
     free(n->heap.v);
     queue_destroy(&n->inbox);
     if (n->multi)

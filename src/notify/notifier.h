@@ -3,7 +3,17 @@
  * reports the outcome of every attempt.
  *
  * Flow: notifier_submit() (any thread) -> bounded queue -> the loop wakes (curl_multi_wakeup)
- * -> a min-heap by next_ms -> at most `concurrency` transfers in flight -> result callback.
+ * -> a lane per (alert, channel) -> a min-heap by next_ms -> the channel's own limits -> at
+ * most `concurrency` transfers in flight -> result callback.
+ *
+ * Order: the notifications of one alert through one channel are attempted one at a time, in
+ * submission order: the next starts when the one before is delivered or has failed for good
+ * (a retry keeps the lane waiting). So a resolve never overtakes its create, and a step that
+ * needs a ticket learnt by the step before finds it.
+ * Channel limits (channel notifications): at most `concurrency` transfers of the channel at
+ * once, at most `rate` starts per second (a token bucket of one second's burst), and after an
+ * answer that asks to wait (429/503 with Retry-After, or the channel's judge saying so) no
+ * transfer of that channel starts before the time it gave.
  *
  * Outcome of an attempt (every attempt, successful or not, counts in rec->attempts):
  *   2xx                                -> NOTIFY_DELIVERED
@@ -22,6 +32,8 @@
 #ifndef TOCSIN_NOTIFIER_H
 #define TOCSIN_NOTIFIER_H
 
+#include <curl/curl.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -42,11 +54,52 @@ struct notifier_cfg {
     size_t max_excerpt;      /* bytes of response kept in last_error on failure, default 256 */
 };
 
+/* One attempt, as the result callback sees it (strings valid for the call only). */
+struct notify_attempt_info {
+    uint32_t n;              /* 1-based: rec->attempts after this one */
+    int64_t at_ms;           /* wall time the attempt started */
+    int64_t duration_ms;
+    int http;                /* 0: no HTTP answer */
+    const char *error;       /* NULL when delivered */
+    const char *response;    /* bounded, cleaned excerpt of the answer body ("" if none) */
+};
+
 /* Called on the notifier thread after EVERY attempt with a record the callee owns (free with
- * notify_rec_free): status is DELIVERED, FAILED or PENDING (will be retried at next_ms). It
- * must not block for long: deliveries wait while it runs. Never called after notifier_stop()
- * has returned. */
-typedef void (*notifier_result_fn)(void *ud, struct notify_rec *rec);
+ * notify_rec_free): status is DELIVERED, FAILED or PENDING (will be retried at next_ms); a
+ * ticket found in the answer is in rec->ticket. It must not block for long: deliveries wait
+ * while it runs. Never called after notifier_stop() has returned. */
+typedef void (*notifier_result_fn)(void *ud, struct notify_rec *rec,
+                                   const struct notify_attempt_info *at);
+
+/* What an answer comes to, as a channel judges it. */
+struct notify_verdict {
+    bool ok;                /* delivered */
+    bool permanent;         /* failed for good: no retry */
+    int64_t retry_after_ms; /* > 0: the service asked to wait at least this long */
+    char *ticket;           /* malloc'd JSON object (id, url, ...) found in the answer, or NULL */
+    char reason[256];       /* why not ok ("" when ok) */
+};
+
+/* Channel notifications (rec->channel_id set) go through these; records without a channel id
+ * are sent as they are (http_channel.h). Every function is called on the notifier thread.
+ *   setup:   prepares `easy` (already reset; the notifier sets the write/header callbacks and
+ *            CURLOPT_PRIVATE after it) and may keep per-transfer state in *state. TOCSIN_EINVAL
+ *            (reason in err) fails the record for good; other errors are retried.
+ *   judge:   the answer (http 0 when there was none: curl_code says why) -> verdict. The
+ *            notifier fills ok/permanent/retry_after_ms by default (2xx ok, Retry-After on 429
+ *            and 503) before calling it.
+ *   release: frees *state after the transfer (also when setup failed).
+ *   limits:  the channel's concurrency (0: no own limit) and rate in notifications/s (0: none).
+ */
+struct notifier_channel_ops {
+    int (*setup)(void *ud, const struct notify_rec *rec, CURL *easy, void **state, char *err,
+                 size_t errlen);
+    void (*judge)(void *ud, const struct notify_rec *rec, void *state, int curl_code, long http,
+                  const char *headers, size_t hlen, const char *body, size_t blen,
+                  struct notify_verdict *v);
+    void (*release)(void *ud, void *state);
+    void (*limits)(void *ud, const char *channel_id, unsigned *concurrency, double *rate);
+};
 
 struct notifier;
 
@@ -54,6 +107,9 @@ struct notifier;
  * notifier_free(). Calls curl_global_init() (thread-safe in libcurl >= 7.84). */
 struct notifier *notifier_new(const struct notifier_cfg *cfg, struct clock clk,
                               notifier_result_fn cb, void *ud);
+/* Sets the channel operations; before notifier_start(). */
+void notifier_set_channel_ops(struct notifier *n, const struct notifier_channel_ops *ops,
+                              void *ud);
 /* Spawns the thread. TOCSIN_EINVAL if already started or stopped, TOCSIN_EIO if it can't. */
 int notifier_start(struct notifier *n);
 /* Thread-safe. Hands `rec` over to be attempted at or after rec->next_ms (0 = now). On

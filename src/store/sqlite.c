@@ -71,6 +71,17 @@ static const char *const migrations[] = {
     /* 3: small objects kept whole as JSON: API keys, heartbeats, blackouts */
     ("CREATE TABLE object (kind TEXT NOT NULL, id TEXT NOT NULL, json TEXT NOT NULL,"
      " PRIMARY KEY (kind, id)) WITHOUT ROWID;"),
+    /* 4: rules' notifications through channels (rendered at each attempt from ctx), and every
+     * attempt of every notification */
+    ("ALTER TABLE outbox ADD COLUMN rule_id TEXT;"
+     "ALTER TABLE outbox ADD COLUMN channel_id TEXT;"
+     "ALTER TABLE outbox ADD COLUMN change TEXT;"
+     "ALTER TABLE outbox ADD COLUMN ctx TEXT;"
+     "ALTER TABLE outbox ADD COLUMN ticket TEXT;"
+     "CREATE TABLE notify_attempt (seq INTEGER PRIMARY KEY, notification TEXT NOT NULL,"
+     " n INTEGER NOT NULL, at_ms INTEGER NOT NULL, duration_ms INTEGER NOT NULL,"
+     " http_status INTEGER, error TEXT, response TEXT);"
+     "CREATE INDEX notify_attempt_notification ON notify_attempt(notification, n);"),
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -81,7 +92,7 @@ static const char *const migrations[] = {
 #define OUTBOX_COLS                                                                                \
     "seq, id, alert_id, trigger_id, channel, method, url, headers, body, use_proxy, tls_verify,"  \
     " resolve, status, attempts, max_attempts, created_ms, next_ms, updated_ms,"                  \
-    " last_http_status, last_error"
+    " last_http_status, last_error, rule_id, channel_id, change, ctx, ticket"
 
 enum stmt_id {
     ST_BEGIN,
@@ -98,6 +109,9 @@ enum stmt_id {
     ST_ALERT_OPEN,
     ST_OUTBOX_INSERT,
     ST_OUTBOX_UPDATE,
+    ST_OUTBOX_GET,
+    ST_ATTEMPT_INSERT,
+    ST_ATTEMPT_LIST,
     ST_OUTBOX_PENDING,
     ST_ACH_PUT,
     ST_ACH_DEL,
@@ -141,13 +155,22 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_OUTBOX_INSERT] =
         "INSERT INTO outbox (id, alert_id, trigger_id, channel, method, url, headers, body,"
         " use_proxy, tls_verify, resolve, status, attempts, max_attempts, created_ms, next_ms,"
-        " updated_ms, last_http_status, last_error) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9,"
-        " ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
+        " updated_ms, last_http_status, last_error, rule_id, channel_id, change, ctx, ticket)"
+        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,"
+        " ?18, ?19, ?20, ?21, ?22, ?23, ?24) ON CONFLICT(id) DO NOTHING",
     [ST_OUTBOX_UPDATE] =
         "UPDATE outbox SET status = ?2, attempts = ?3, next_ms = ?4, updated_ms = ?5,"
-        " last_http_status = ?6, last_error = ?7 WHERE id = ?1",
-    [ST_OUTBOX_PENDING] =
-        "SELECT " OUTBOX_COLS " FROM outbox WHERE status = ?1 ORDER BY next_ms, seq",
+        " last_http_status = ?6, last_error = ?7, max_attempts = ?8,"
+        " ticket = coalesce(?9, ticket) WHERE id = ?1",
+    /* by seq: the notifier keeps the order of each alert's notifications through a channel */
+    [ST_OUTBOX_PENDING] = "SELECT " OUTBOX_COLS " FROM outbox WHERE status = ?1 ORDER BY seq",
+    [ST_OUTBOX_GET] = "SELECT " OUTBOX_COLS " FROM outbox WHERE id = ?1",
+    [ST_ATTEMPT_INSERT] =
+        "INSERT INTO notify_attempt (notification, n, at_ms, duration_ms, http_status, error,"
+        " response) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    [ST_ATTEMPT_LIST] =
+        "SELECT n, at_ms, duration_ms, http_status, error, response FROM notify_attempt"
+        " WHERE notification = ?1 ORDER BY n",
     [ST_ACH_PUT] =
         "INSERT INTO alert (rid, id, resource, event, environment, severity, sevcode, status,"
         " service, grp, value, text, tags, attributes, origin, type, customer, correlate,"
@@ -194,7 +217,7 @@ static const char *const stmt_sql[ST_COUNT] = {
 /* Filtered listings: a query per combination of filters (so each can use its index), built and
  * prepared on first use. Index = kind * DYN_MASKS + mask of the filters present. */
 enum dyn_kind { DYN_NOTIFY_COUNT, DYN_NOTIFY_LIST, DYN_KINDS };
-#define DYN_FILTERS 3
+#define DYN_FILTERS 5
 #define DYN_MASKS (1 << DYN_FILTERS)
 
 struct dyn_spec {
@@ -205,10 +228,12 @@ struct dyn_spec {
 
 static const struct dyn_spec dyn_specs[DYN_KINDS] = {
     [DYN_NOTIFY_COUNT] = {"SELECT count(*) FROM outbox", "",
-                          {"status = :status", "alert_id = :alert", "trigger_id = :trigger"}},
+                          {"status = :status", "alert_id = :alert", "trigger_id = :trigger",
+                           "rule_id = :rule", "channel_id = :channel"}},
     [DYN_NOTIFY_LIST] = {"SELECT " OUTBOX_COLS " FROM outbox",
                          " ORDER BY seq DESC LIMIT :limit OFFSET :offset",
-                         {"status = :status", "alert_id = :alert", "trigger_id = :trigger"}},
+                         {"status = :status", "alert_id = :alert", "trigger_id = :trigger",
+                          "rule_id = :rule", "channel_id = :channel"}},
 };
 
 struct sqlite_store {
@@ -227,7 +252,7 @@ struct sqlite_store {
 /* The bound values of a filtered listing. */
 struct qargs {
     int status, severity;
-    const char *alert_id, *trigger_id;
+    const char *alert_id, *trigger_id, *rule_id, *channel_id;
     int64_t limit, offset;
 };
 
@@ -665,9 +690,13 @@ static int sq_outbox_insert(struct store *base, struct notify_rec *n)
         bind_i64(st, 17, n->updated_ms) |
         (n->last_http_status ? sqlite3_bind_int(st, 18, n->last_http_status)
                              : sqlite3_bind_null(st, 18)) |
-        bind_text(st, 19, n->last_error);
+        bind_text(st, 19, n->last_error) | bind_text(st, 20, n->rule_id) |
+        bind_text(st, 21, n->channel_id) | bind_text(st, 22, n->change) |
+        bind_text(st, 23, n->ctx) | bind_text(st, 24, n->ticket);
     rc = b ? db_err(s, "outbox_insert", SQLITE_ERROR) : run_done(s, st, "outbox_insert");
-    if (!rc)
+    if (!rc && sqlite3_changes(s->db) == 0)
+        rc = TOCSIN_EEXIST; /* this idempotency key is already in the outbox */
+    else if (!rc)
         n->seq = sqlite3_last_insert_rowid(s->db);
     done(st);
     return rc;
@@ -689,7 +718,8 @@ static int sq_outbox_update(struct store *base, const struct notify_rec *n)
         bind_i64(st, 5, n->updated_ms) |
         (n->last_http_status ? sqlite3_bind_int(st, 6, n->last_http_status)
                              : sqlite3_bind_null(st, 6)) |
-        bind_text(st, 7, n->last_error);
+        bind_text(st, 7, n->last_error) | bind_i64(st, 8, n->max_attempts) |
+        bind_text(st, 9, n->ticket);
     rc = b ? db_err(s, "outbox_update", SQLITE_ERROR) : run_done(s, st, "outbox_update");
     if (!rc && sqlite3_changes(s->db) == 0)
         rc = TOCSIN_ENOTFOUND;
@@ -763,7 +793,9 @@ static int notify_from_row(sqlite3_stmt *st, struct notify_rec **out)
     rc = col_dup(st, 3, &n->trigger_id) | col_dup(st, 4, &n->channel) |
          col_dup(st, 5, &n->method) | col_dup(st, 6, &n->url) |
          col_dup(st, 7, &n->headers_json) | col_dup(st, 8, &n->body) |
-         col_dup(st, 19, &n->last_error);
+         col_dup(st, 19, &n->last_error) | col_dup(st, 20, &n->rule_id) |
+         col_dup(st, 21, &n->channel_id) | col_dup(st, 22, &n->change) |
+         col_dup(st, 23, &n->ctx) | col_dup(st, 24, &n->ticket);
     n->use_proxy = sqlite3_column_int(st, 9) != 0;
     n->tls_verify = sqlite3_column_int(st, 10) != 0;
     n->resolve = sqlite3_column_int(st, 11) != 0;
@@ -915,6 +947,16 @@ static json_t *url_json(const char *url)
     return v;
 }
 
+/* A text column holding JSON, parsed; SQL NULL or unreadable JSON as null. */
+static json_t *col_json(sqlite3_stmt *st, int i)
+{
+    const char *t = (const char *)sqlite3_column_text(st, i);
+    json_t *v = t ? json_loadb(t, (size_t)sqlite3_column_bytes(st, i), JSON_DECODE_ANY, NULL)
+                  : NULL;
+
+    return v ? v : json_null();
+}
+
 static json_t *notify_row_json(sqlite3_stmt *st)
 {
     json_t *o = json_object();
@@ -941,6 +983,10 @@ static json_t *notify_row_json(sqlite3_stmt *st)
     rc |= put(o, "updatedTime", ajson_time(sqlite3_column_int64(st, 17)));
     rc |= put(o, "lastHttpStatus", http ? json_integer(http) : json_null());
     rc |= put(o, "lastError", col_jstr(st, 19));
+    rc |= put(o, "rule", col_jstr(st, 20));
+    rc |= put(o, "channelId", col_jstr(st, 21));
+    rc |= put(o, "change", col_jstr(st, 22));
+    rc |= put(o, "ticket", col_json(st, 24));
     if (rc) {
         json_decref(o);
         return NULL;
@@ -1043,6 +1089,10 @@ static int bind_args(sqlite3_stmt *st, const struct qargs *q)
         rc |= bind_text(st, i, q->alert_id);
     if ((i = sqlite3_bind_parameter_index(st, ":trigger")))
         rc |= bind_text(st, i, q->trigger_id);
+    if ((i = sqlite3_bind_parameter_index(st, ":rule")))
+        rc |= bind_text(st, i, q->rule_id);
+    if ((i = sqlite3_bind_parameter_index(st, ":channel")))
+        rc |= bind_text(st, i, q->channel_id);
     if ((i = sqlite3_bind_parameter_index(st, ":limit")))
         rc |= bind_i64(st, i, q->limit);
     if ((i = sqlite3_bind_parameter_index(st, ":offset")))
@@ -1098,10 +1148,54 @@ out:
     return rc;
 }
 
+static int get_one(struct sqlite_store *s, enum stmt_id id, const char *key, row_json_fn fn,
+                   json_t **out);
+
+/* Adds "attempts":[{"attempt","time","durationMs","httpStatus","error","response"}] to each
+ * notification of arr, oldest first. */
+static int add_attempts(struct sqlite_store *s, json_t *arr)
+{
+    sqlite3_stmt *st = NULL;
+    size_t i;
+    json_t *n;
+    int rc = stmt(s, ST_ATTEMPT_LIST, &st);
+
+    json_array_foreach(arr, i, n) {
+        json_t *list = json_array();
+        int src;
+        if (rc || !list || bind_text(st, 1, json_string_value(json_object_get(n, "id")))) {
+            json_decref(list);
+            rc = rc ? rc : TOCSIN_ENOMEM;
+            break;
+        }
+        while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+            json_t *o = json_object();
+            int http = sqlite3_column_int(st, 3);
+            if (!o || json_array_append_new(list, o)) {
+                rc = TOCSIN_ENOMEM;
+                break;
+            }
+            rc |= put(o, "attempt", json_integer(sqlite3_column_int64(st, 0)));
+            rc |= put(o, "time", ajson_time(sqlite3_column_int64(st, 1)));
+            rc |= put(o, "durationMs", json_integer(sqlite3_column_int64(st, 2)));
+            rc |= put(o, "httpStatus", http ? json_integer(http) : json_null());
+            rc |= put(o, "error", col_jstr(st, 4));
+            rc |= put(o, "response", col_jstr(st, 5));
+        }
+        if (!rc && src != SQLITE_DONE)
+            rc = db_err(s, "attempt_list", src);
+        sqlite3_reset(st);
+        rc |= put(n, "attempts", list);
+    }
+    done(st);
+    return rc;
+}
+
 static int sq_notify_query_json(struct store *base, const struct notify_query *nq, json_t **out)
 {
     struct qargs q = {.status = -1, .severity = -1};
     unsigned mask = 0;
+    int rc;
 
     *out = NULL;
     if (nq) {
@@ -1110,11 +1204,79 @@ static int sq_notify_query_json(struct store *base, const struct notify_query *n
         q.status = nq->status;
         q.alert_id = nq->alert_id;
         q.trigger_id = nq->trigger_id;
+        q.rule_id = nq->rule_id;
+        q.channel_id = nq->channel_id;
     }
-    mask = (q.status >= 0 ? 1u : 0u) | (q.alert_id ? 2u : 0u) | (q.trigger_id ? 4u : 0u);
+    mask = (q.status >= 0 ? 1u : 0u) | (q.alert_id ? 2u : 0u) | (q.trigger_id ? 4u : 0u) |
+           (q.rule_id ? 8u : 0u) | (q.channel_id ? 16u : 0u);
     page_norm(nq ? &nq->page : NULL, &q.limit, &q.offset);
-    return paged_query(S(base), DYN_NOTIFY_COUNT, mask, &q, notify_row_json, "notifications",
-                       out);
+    rc = paged_query(S(base), DYN_NOTIFY_COUNT, mask, &q, notify_row_json, "notifications", out);
+    if (!rc && (!nq || nq->attempts))
+        rc = add_attempts(S(base), json_object_get(*out, "notifications"));
+    if (rc) {
+        json_decref(*out);
+        *out = NULL;
+    }
+    return rc;
+}
+
+/* One notification with its attempts; TOCSIN_ENOTFOUND. */
+static int sq_notify_get_json(struct store *base, const char *id, json_t **out)
+{
+    int rc = get_one(S(base), ST_OUTBOX_GET, id, notify_row_json, out);
+    json_t *one;
+
+    if (rc)
+        return rc;
+    one = json_array();
+    rc = one && !json_array_append(one, *out) ? add_attempts(S(base), one) : TOCSIN_ENOMEM;
+    json_decref(one);
+    if (rc) {
+        json_decref(*out);
+        *out = NULL;
+    }
+    return rc;
+}
+
+/* The stored record with this id (for a retry); TOCSIN_ENOTFOUND. */
+static int sq_outbox_get(struct store *base, const char *id, struct notify_rec **out)
+{
+    struct sqlite_store *s = S(base);
+    sqlite3_stmt *st = NULL;
+    int rc, src;
+
+    *out = NULL;
+    rc = stmt(s, ST_OUTBOX_GET, &st);
+    if (rc)
+        return rc;
+    if (bind_text(st, 1, id))
+        rc = db_err(s, "outbox_get", SQLITE_ERROR);
+    else if ((src = sqlite3_step(st)) == SQLITE_DONE)
+        rc = TOCSIN_ENOTFOUND;
+    else if (src != SQLITE_ROW)
+        rc = db_err(s, "outbox_get", src);
+    else
+        rc = notify_from_row(st, out);
+    done(st);
+    return rc;
+}
+
+static int sq_attempt_insert(struct store *base, const struct notify_attempt_rec *a)
+{
+    struct sqlite_store *s = S(base);
+    sqlite3_stmt *st = NULL;
+    int rc, b;
+
+    rc = stmt(s, ST_ATTEMPT_INSERT, &st);
+    if (rc)
+        return rc;
+    b = bind_text(st, 1, a->notification) | bind_i64(st, 2, a->n) | bind_i64(st, 3, a->at_ms) |
+        bind_i64(st, 4, a->duration_ms) |
+        (a->http_status ? sqlite3_bind_int(st, 5, a->http_status) : sqlite3_bind_null(st, 5)) |
+        bind_text(st, 6, a->error) | bind_text(st, 7, a->response);
+    rc = b ? db_err(s, "attempt_insert", SQLITE_ERROR) : run_done(s, st, "attempt_insert");
+    done(st);
+    return rc;
 }
 
 /* Runs a one-row lookup by id and converts the row. */
@@ -1499,6 +1661,9 @@ const struct store_ops store_sqlite_ops = {
     .object_put = sq_object_put,
     .object_load = sq_object_load,
     .notify_query_json = sq_notify_query_json,
+    .notify_get_json = sq_notify_get_json,
+    .outbox_get = sq_outbox_get,
+    .attempt_insert = sq_attempt_insert,
     .manual_checkpoints = sq_manual_checkpoints,
     .writer_checkpoint = sq_writer_checkpoint,
     .checkpoint = sq_checkpoint,

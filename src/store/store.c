@@ -76,6 +76,21 @@ int store_outbox_update(struct store *s, const struct notify_rec *n)
     return s->ops->outbox_update(s, n);
 }
 
+int store_attempt_insert(struct store *s, const struct notify_attempt_rec *a)
+{
+    return s->ops->attempt_insert(s, a);
+}
+
+int store_outbox_get(struct store *s, const char *id, struct notify_rec **out)
+{
+    return s->ops->outbox_get(s, id, out);
+}
+
+int store_notify_get_json(struct store *s, const char *id, json_t **out)
+{
+    return s->ops->notify_get_json(s, id, out);
+}
+
 int store_trigger_load_all(struct store *s, store_trigger_cb cb, void *ud)
 {
     return s->ops->trigger_load_all(s, cb, ud);

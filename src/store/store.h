@@ -40,7 +40,20 @@ struct notify_query {
     int status;             /* enum notify_status, -1 any */
     const char *alert_id;   /* NULL any */
     const char *trigger_id; /* NULL any */
+    const char *rule_id;    /* NULL any */
+    const char *channel_id; /* NULL any */
+    bool attempts;          /* add each notification's attempts */
     struct store_page page;
+};
+
+/* One attempt of a notification (notify_attempt row). Strings borrowed. */
+struct notify_attempt_rec {
+    const char *notification; /* the notification id */
+    uint32_t n;               /* 1-based */
+    int64_t at_ms, duration_ms;
+    int http_status;          /* 0: no HTTP answer */
+    const char *error;        /* NULL when delivered */
+    const char *response;     /* bounded excerpt of the answer, or NULL */
 };
 
 /* Start-up loading callbacks. Returning non-zero stops the walk; the load function then returns
@@ -87,6 +100,9 @@ struct store_ops {
     int (*object_put)(struct store *s, const char *kind, const char *id, const char *json);
     int (*object_load)(struct store *s, const char *kind, store_trigger_cb cb, void *ud);
     int (*notify_query_json)(struct store *s, const struct notify_query *q, json_t **out);
+    int (*notify_get_json)(struct store *s, const char *id, json_t **out);
+    int (*outbox_get)(struct store *s, const char *id, struct notify_rec **out);
+    int (*attempt_insert)(struct store *s, const struct notify_attempt_rec *a);
     /* Maintenance: stop checkpointing inside commits (the writer), and checkpoint from another
      * connection (any reader) so commits never wait for a checkpoint's fsync. */
     int (*manual_checkpoints)(struct store *s);
@@ -126,11 +142,17 @@ int store_trigger_delete(struct store *s, const char *id); /* TOCSIN_ENOTFOUND i
 /* Inserts or replaces the alert with a->id. The fingerprint is unique: another alert with the
  * same fingerprint gives TOCSIN_EEXIST. */
 int store_alert_upsert(struct store *s, const struct alert_rec *a);
-/* Inserts a new outbox row (n->id unique) and sets n->seq. */
+/* Inserts a new outbox row and sets n->seq. n->id is the idempotency key: when a row with it
+ * exists already nothing is written and TOCSIN_EEXIST is returned (the notification was made
+ * before: it must not be sent again). */
 int store_outbox_insert(struct store *s, struct notify_rec *n);
-/* Updates the row with n->id: status, attempts, next_ms, updated_ms, last_http_status,
- * last_error. TOCSIN_ENOTFOUND if absent. */
+/* Updates the row with n->id: status, attempts, max_attempts, next_ms, updated_ms,
+ * last_http_status, last_error, and ticket when n has one. TOCSIN_ENOTFOUND if absent. */
 int store_outbox_update(struct store *s, const struct notify_rec *n);
+/* Appends one attempt. */
+int store_attempt_insert(struct store *s, const struct notify_attempt_rec *a);
+/* The stored record (writer or reader); TOCSIN_ENOTFOUND. */
+int store_outbox_get(struct store *s, const char *id, struct notify_rec **out);
 
 /* Start-up loading (writer connection, before the threads start). Triggers in insertion order;
  * open alerts; pending notifications by next_ms. */
@@ -160,9 +182,12 @@ int store_object_load(struct store *s, const char *kind, store_trigger_cb cb, vo
 /* {"notifications":[...],"total":N,"limit":L,"offset":O}, newest first. A notification is
  * {"id","alert","trigger","channel","method","url","headers":[names only],"status","attempts",
  *  "maxAttempts","resolve","createdTime","nextAttemptTime"(null unless pending),"updatedTime",
- *  "lastHttpStatus"(null if none),"lastError"}. Header values are never returned, and the
+ *  "lastHttpStatus"(null if none),"lastError","rule","channelId","change","ticket"} and, when
+ *  q->attempts, "attempts":[{"attempt","time","durationMs","httpStatus","error","response"}]. Header values are never returned, and the
  * user-info part of the URL ("user:pass@") is shown as "***@". */
 int store_notify_query_json(struct store *s, const struct notify_query *q, json_t **out);
+/* One notification as above with "attempts"; TOCSIN_ENOTFOUND. */
+int store_notify_get_json(struct store *s, const char *id, json_t **out);
 
 /* Checkpoints (the daemon's maintenance thread): on the writer, store_manual_checkpoints() turns
  * off SQLite's automatic checkpoint at commit; then store_checkpoint() on a separate connection

@@ -256,9 +256,11 @@ static void results_free(struct results *res)
     pthread_cond_destroy(&res->cv);
 }
 
-static void on_result(void *ud, struct notify_rec *rec)
+static void on_result(void *ud, struct notify_rec *rec, const struct notify_attempt_info *at)
 {
     struct results *res = ud;
+
+    assert_int_equal(at->n, rec->attempts); /* the attempt reported is the record's last */
 
     pthread_mutex_lock(&res->mu);
     if (res->n < MAX_REQS)
