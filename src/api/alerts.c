@@ -25,7 +25,7 @@ static bool enum_param(const struct http_req *req, const char *key, int (*parse)
 enum http_outcome api_notifications(struct app *a, const struct http_req *req,
                                     struct http_resp *resp)
 {
-    char alert[300], trig[300];
+    char alert[300], trig[300], rule[300], chan[300], att[8];
     struct verr err = {0};
     struct notify_query q = {0};
     json_t *out = NULL;
@@ -43,6 +43,10 @@ enum http_outcome api_notifications(struct app *a, const struct http_req *req,
     }
     q.alert_id = http_req_query(req, "alert", alert, sizeof(alert));
     q.trigger_id = http_req_query(req, "trigger", trig, sizeof(trig));
+    q.rule_id = http_req_query(req, "rule", rule, sizeof(rule));
+    q.channel_id = http_req_query(req, "channel", chan, sizeof(chan));
+    /* every attempt of each notification, unless attempts=false */
+    q.attempts = !http_req_query(req, "attempts", att, sizeof(att)) || strcmp(att, "false") != 0;
     rc = store_notify_query_json(a->rstore, &q, &out);
     if (rc)
         api_store_fail(resp, rc, "notification");

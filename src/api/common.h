@@ -59,6 +59,10 @@ enum http_outcome alerta_http(struct app *a, const struct http_req *req, struct 
  * "/keys..."). */
 enum http_outcome api_keys(struct app *a, const struct http_req *req, struct http_resp *resp,
                            const char *rest, bool alerta);
+enum http_outcome api_channels(struct app *a, const struct http_req *req, struct http_resp *resp);
+enum http_outcome api_rules(struct app *a, const struct http_req *req, struct http_resp *resp);
+enum http_outcome api_notification_one(struct app *a, const struct http_req *req,
+                                       struct http_resp *resp);
 enum http_outcome api_notifications(struct app *a, const struct http_req *req,
                                     struct http_resp *resp);
 enum http_outcome api_stats(struct app *a, const struct http_req *req, struct http_resp *resp);

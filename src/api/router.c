@@ -41,6 +41,7 @@ static enum http_outcome on_http(void *ud, const struct http_req *req, struct ht
             {"/http/triggers", "triggers"}, {"/http/events", "events"},
             {"/api/v1/events", "events"},   {"/api/v1/triggers", "triggers"},
             {"/api/v1/notifications", "notifications"}, {"/api/v1/stats", "management"},
+            {"/api/v1/channels", "channels"}, {"/api/v1/rules", "rules"},
             {"/api/v1/admin/", "management"},
         };
         for (size_t i = 0; i < sizeof(res) / sizeof(res[0]); i++) {
@@ -73,6 +74,12 @@ static enum http_outcome on_http(void *ud, const struct http_req *req, struct ht
         return alerta_hbbo_http(a, req, resp, false, p);
     if (!strcmp(p, "/api/v1/notifications"))
         return api_notifications(a, req, resp);
+    if (!strncmp(p, "/api/v1/notifications/", 22))
+        return api_notification_one(a, req, resp);
+    if (!strncmp(p, "/api/v1/channels", 16) && (!p[16] || p[16] == '/'))
+        return api_channels(a, req, resp);
+    if (!strncmp(p, "/api/v1/rules", 13) && (!p[13] || p[13] == '/'))
+        return api_rules(a, req, resp);
     if (!strcmp(p, "/api/v1/stats"))
         return api_stats(a, req, resp);
     if (!strcmp(p, "/api/v1/admin/clock"))

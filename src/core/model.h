@@ -82,6 +82,7 @@ struct notify_rec {
     char *change;         /* the alert change that caused it ("create", ...; NULL: none) */
     char *ctx;            /* channel notifications: the JSON context rendered at each attempt */
     char *ticket;         /* JSON {"id","url",...} a response of this channel gave, or NULL */
+    uint64_t test_req;    /* a channel test: the HTTP request its result answers (never stored) */
 };
 
 void notify_rec_free(struct notify_rec *n);

@@ -32,10 +32,13 @@ struct auth;
 struct http_resp;
 struct hbbo;
 struct hbbo_req;
+struct nreq;
+struct nwire;
 
 enum emsg_kind {
     EM_EVENTS = 0, EM_TRIGGERS, EM_TRIGGER_DEL, EM_CLOCK, EM_ALERTS, EM_ALERT_OP, EM_OBJECT,
-    EM_HBBO /* a heartbeat or blackout request (daemon/hbbo.h), reads too */
+    EM_HBBO, /* a heartbeat or blackout request (daemon/hbbo.h), reads too */
+    EM_NOTIFY /* channels, rules, tickets (daemon/nwire.h), reads too */
 };
 
 /* What an EM_ALERT_OP does to one alert (or, for AOP_HOUSEKEEPING, to all). */
@@ -89,6 +92,7 @@ struct emsg {
     char *okind, *ojson, *obody;
     int ostatus;
     struct hbbo_req *hbbo;    /* EM_HBBO, owned */
+    struct nreq *nreq;        /* EM_NOTIFY, owned */
 };
 
 struct emsg *emsg_new(enum emsg_kind kind);
@@ -107,6 +111,11 @@ struct smsg {
     size_t ncomps, capcomps;
     struct notify_rec *result; /* a delivery attempt's outcome */
     struct notify_attempt_rec att; /* ... and that attempt (strings owned: error, response) */
+    /* POST /api/v1/notifications/{id}/retry: a failed notification gets a new budget */
+    char *retry_id;
+    uint64_t retry_req;
+    int retry_status;              /* the answer: 200, 404, 409 */
+    struct notify_rec *retry_rec;  /* the record to hand to the notifier after the commit */
 };
 
 #define LAT_SAMPLES 4096
@@ -123,6 +132,7 @@ struct app {
     struct alertdb *alerts;   /* the engine thread's: every stored alert */
     struct sevmap sev;        /* severities (alerts.severity_map) */
     struct hbbo *hbbo;        /* the engine thread's: heartbeats and blackouts */
+    struct nwire *nwire;      /* notification rules and channels (daemon/nwire.h) */
     /* Reader threads: queries from the store, off the network and engine threads. */
     struct queue read_q;      /* struct rjob* */
     pthread_t *read_thr;

@@ -16,6 +16,7 @@
 #include "api/router.h"
 #include "daemon/app.h"
 #include "daemon/hbbo.h"
+#include "daemon/nwire.h"
 #include "net/auth.h"
 #include "net/keys.h"
 #include "net/net.h"
@@ -88,8 +89,13 @@ static void on_notify_result(void *ud, struct notify_rec *rec,
                              const struct notify_attempt_info *at)
 {
     struct app *a = ud;
-    struct smsg *m = calloc(1, sizeof(*m));
+    struct smsg *m;
 
+    if (nwire_is_test(rec)) {
+        nwire_test_done(a, rec, at);
+        return;
+    }
+    m = calloc(1, sizeof(*m));
     if (!m) {
         notify_rec_free(rec);
         return;
@@ -163,7 +169,17 @@ static void *signal_main(void *arg)
         if (sigwait(&set, &sig))
             continue;
         if (sig == SIGHUP) {
-            log_info("sighup", "action=ignored reason=\"nothing to reload yet\"");
+            struct nreq *q = calloc(1, sizeof(*q));
+            struct emsg *m = q ? emsg_new(EM_NOTIFY) : NULL;
+            if (!m) {
+                free(q);
+                continue;
+            }
+            q->op = NR_RELOAD;
+            m->nreq = q;
+            log_info("sighup", "action=reload what=notifications.files");
+            if (app_to_engine(a, m, true))
+                log_warn("sighup", "action=dropped reason=\"engine queue closed\"");
             continue;
         }
         log_info("stopping", "signal=%d", sig);
@@ -234,12 +250,13 @@ static int open_parts(struct app *a, const struct config *cfg)
     store_set_sevmap(a->wstore, &a->sev);
     store_set_sevmap(a->rstore, &a->sev);
     a->alerts = alertdb_new(&acfg, app_now_ms(a));
-    if (!a->alerts || hbbo_open(a))
+    if (!a->alerts || hbbo_open(a) || nwire_open(a))
         return -1;
     a->engine = engine_new(&ecfg, &env, app_now_ms(a));
     a->notifier = notifier_new(&ncfg, a->real, on_notify_result, a);
     if (!a->engine || !a->notifier)
         return -1;
+    notifier_set_channel_ops(a->notifier, &nwire_channel_ops, a);
     {
         char path[PATH_MAX];
         uint8_t pepper[KEYS_PEPPER_BYTES];
@@ -321,7 +338,9 @@ static int load_state(struct app *a)
     if (store_object_load(a->wstore, "key", load_key, &s))
         return -1;
     log_info("keys_loaded", "keys=%zu skipped=%zu", s.loaded, s.skipped);
-    return hbbo_load(a); /* after the alerts: it releases those no blackout holds any more */
+    if (hbbo_load(a)) /* after the alerts: it releases those no blackout holds any more */
+        return -1;
+    return nwire_load(a); /* before the outbox: its records name the channels */
 }
 
 static int load_outbox(struct app *a)
@@ -340,6 +359,7 @@ static void close_parts(struct app *a)
     notifier_free(a->notifier);
     engine_free(a->engine);
     hbbo_close(a);
+    nwire_close(a);
     alertdb_free(a->alerts);
     for (unsigned i = 0; a->rstores && i < a->nreaders; i++)
         store_close(a->rstores[i]);

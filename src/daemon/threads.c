@@ -8,6 +8,7 @@
 #include "daemon/app.h"
 #include "daemon/hbbo.h"
 #include "net/net.h"
+#include "daemon/nwire.h"
 #include "notify/notifier.h"
 #include "store/store.h"
 #include "util/err.h"
@@ -56,6 +57,7 @@ void emsg_free(struct emsg *m)
     free(m->ojson);
     free(m->obody);
     hbbo_req_free(m->hbbo);
+    nreq_free(m->nreq);
     free(m);
 }
 
@@ -207,6 +209,7 @@ static void advance_all(struct app *a, int64_t now, struct smsg *sm)
     effects_free(&tfx);
     hbbo_advance(a, now, &sm->fx); /* first: the alert changes it makes may be due already */
     alertdb_advance(a->alerts, now, &sm->fx);
+    nwire_advance(a, now, &sm->fx);
 }
 
 static void record_latency(struct app *a, int64_t enq_ns, int64_t now_ms)
@@ -616,6 +619,10 @@ static void handle(struct app *a, struct emsg *m, struct smsg *sm)
         if (hbbo_handle(a, m, &sm->fx, now, &rc, &body))
             add_completion(sm, m->req_id, rc, body);
         break;
+    case EM_NOTIFY:
+        if (nwire_handle(a, m, &sm->fx, now, &rc, &body))
+            add_completion(sm, m->req_id, rc, body);
+        break;
     case EM_CLOCK:
         a->test_now_ms += m->advance_ms;
         now = a->test_now_ms;
@@ -696,6 +703,8 @@ static void *engine_main(void *arg)
             next = anext;
         if (hnext < next)
             next = hnext;
+        if ((hnext = nwire_next_deadline(a)) < next)
+            next = hnext;
         if (!a->test_clock && next != INT64_MAX)
             wait = next <= now ? 0 : (next - now < IDLE_WAIT_MS ? next - now : IDLE_WAIT_MS);
         n = queue_pop_batch(&a->engine_q, batch, ENGINE_BATCH, wait);
@@ -711,6 +720,7 @@ static void *engine_main(void *arg)
         if (!a->test_clock)
             advance_all(a, app_now_ms(a), sm);
         handle_all(a, batch, n, sm, &sc);
+        nwire_after_turn(a, &sm->fx, 0, app_now_ms(a));
         pthread_mutex_lock(&a->stats_mu);
         engine_get_stats(a->engine, &a->est);
         alertdb_get_stats(a->alerts, &a->ast);
@@ -740,10 +750,44 @@ static void *engine_main(void *arg)
 
 /* ---- store writer ---------------------------------------------------------------------- */
 
-static int apply(struct store *s, struct smsg *m)
+/* A retry asked through the API: a failed notification is pending again with a new budget. */
+static int apply_retry(struct app *a, struct store *s, struct smsg *m)
+{
+    struct notify_rec *r = NULL;
+    int rc = store_outbox_get(s, m->retry_id, &r);
+
+    if (rc == TOCSIN_ENOTFOUND) {
+        m->retry_status = 404;
+        return TOCSIN_OK;
+    }
+    if (rc)
+        return rc;
+    if (r->status != NOTIFY_FAILED) {
+        m->retry_status = 409;
+        notify_rec_free(r);
+        return TOCSIN_OK;
+    }
+    r->status = NOTIFY_PENDING;
+    r->max_attempts = r->attempts + (a->cfg->notify_max_attempts ? a->cfg->notify_max_attempts
+                                                                 : 10);
+    r->next_ms = 0;
+    r->updated_ms = a->real.now_ms(a->real.ud);
+    rc = store_outbox_update(s, r);
+    if (rc) {
+        notify_rec_free(r);
+        return rc;
+    }
+    m->retry_status = 200;
+    m->retry_rec = r;
+    return TOCSIN_OK;
+}
+
+static int apply(struct app *a, struct store *s, struct smsg *m)
 {
     int rc = TOCSIN_OK;
 
+    if (m->retry_id)
+        return apply_retry(a, s, m);
     if (m->result) {
         rc = store_outbox_update(s, m->result);
         if (!rc && m->att.n)
@@ -825,8 +869,49 @@ static void backlog_free(struct backlog *b)
     free(b->v);
 }
 
+/* A delivered notification found a ticket: the engine stores it on the alert. */
+static void forward_ticket(struct app *a, const struct notify_rec *r)
+{
+    struct nreq *q;
+    struct emsg *m;
+
+    if (r->status != NOTIFY_DELIVERED || !r->ticket || !r->channel_id || !r->alert_id[0])
+        return;
+    q = calloc(1, sizeof(*q));
+    m = q ? emsg_new(EM_NOTIFY) : NULL;
+    if (!m || !(q->id = strdup(r->alert_id)) || !(q->channel = strdup(r->channel_id)) ||
+        !(q->ticket = strdup(r->ticket))) {
+        nreq_free(q);
+        if (m)
+            emsg_free(m);
+        return;
+    }
+    q->op = NR_TICKET;
+    m->nreq = q;
+    if (app_to_engine(a, m, false))
+        log_warn("ticket_dropped", "alert=%s channel=%s reason=\"engine busy\"", r->alert_id,
+                 r->channel_id);
+}
+
 static void dispatch(struct app *a, struct smsg *m, bool committed, struct backlog *bl)
 {
+    if (m->retry_req) {
+        struct http_resp r = {.status = committed ? m->retry_status : 503};
+        r.body = r.status == 200   ? strdup("{\"status\":\"ok\"}")
+                 : r.status == 404 ? api_error_json(404, "id", "no such notification", false)
+                 : r.status == 409 ? api_error_json(409, "id", "only a failed notification can be retried", false)
+                                   : api_error_json(503, NULL, "the store could not commit; try again", false);
+        r.body_len = r.body ? strlen(r.body) : 0;
+        net_complete(a->net, m->retry_req, &r);
+        if (committed && m->retry_rec) {
+            if (bl->n || notifier_submit(a->notifier, m->retry_rec) != TOCSIN_OK)
+                backlog_push(bl, m->retry_rec);
+            m->retry_rec = NULL;
+        }
+        return;
+    }
+    if (committed && m->result)
+        forward_ticket(a, m->result);
     for (size_t i = 0; i < m->ncomps; i++) {
         struct http_resp r = {.status = m->comps[i].status, .body = m->comps[i].body};
         if (!committed) {
@@ -853,6 +938,8 @@ static void smsg_free(struct smsg *m)
     free(m->comps);
     effects_free(&m->fx); /* records handed on were set to NULL; freeing NULL is a no-op */
     notify_rec_free(m->result);
+    free(m->retry_id);
+    notify_rec_free(m->retry_rec);
     free((char *)m->att.error);
     free((char *)m->att.response);
     free(m);
@@ -891,7 +978,7 @@ static void *store_main(void *arg)
         }
         rc = store_begin(a->wstore);
         for (size_t i = 0; !rc && i < n; i++)
-            rc = apply(a->wstore, batch[i]);
+            rc = apply(a, a->wstore, batch[i]);
         if (!rc)
             rc = store_commit(a->wstore);
         committed++;

@@ -161,6 +161,14 @@ static const struct opt opts[] = {
      "Time limit for one delivery attempt.", NULL},
     {"notify.concurrency", OPT_UNSIGNED, OFF(notify_concurrency), 1, 4096, "64", false, NULL,
      "Deliveries in flight at once.", NULL},
+    {"notify.files", OPT_STRING, OFF(notify_files), 0, 4095, "", false, NULL,
+     "Channel and rule files (YAML or JSON), \"path,path\": files, directories of *.yml, "
+     "*.yaml and *.json, or globs. Read at start and on SIGHUP.",
+     NULL},
+    {"notify.base_url", OPT_STRING, OFF(notify_base_url), 0, 1023, "", false, NULL,
+     "tocsin's address as people reach it (links in notifications), e.g. "
+     "https://tocsin.example.com.",
+     NULL},
     /* The auth section comes last: config_write() puts auth.users after these, under the same
      * "auth:" key. */
     {"auth.customer_views", OPT_BOOL, OFF(customer_views), 0, 1, "false", true, NULL,

@@ -72,6 +72,8 @@ struct config {
     int64_t notify_backoff_max_ms;  /* default 5 min */
     int64_t notify_timeout_ms;      /* per attempt, default 10 s */
     unsigned notify_concurrency;    /* transfers in flight, default 64 */
+    char *notify_files;             /* channel and rule files, "path,path" ("" none) */
+    char *notify_base_url;          /* tocsin's external URL for links ("" none) */
 };
 
 /* Fills `cfg` with the defaults. */

@@ -1,0 +1,1163 @@
+#include "daemon/nwire.h"
+
+#include <pthread.h>
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/common.h"
+#include "core/alert.h"
+#include "core/alertdb.h"
+#include "core/nrule.h"
+#include "core/verr.h"
+#include "daemon/app.h"
+#include "daemon/nconf.h"
+#include "notify/channel.h"
+#include "notify/creq.h"
+#include "util/buf.h"
+#include "util/err.h"
+#include "util/log.h"
+#include "util/secrets.h"
+#include "util/smap.h"
+#include "util/tz.h"
+
+#define CTX_MAX (4 * 1024 * 1024) /* bytes of one notification's context */
+#define GROUP_CTX_ALERTS 100      /* alerts rendered into a grouped notification's context */
+
+/* A channel as configured. The compiled form is immutable; deliveries hold a reference. */
+struct chan_entry {
+    char *id, *type;
+    json_t *doc;        /* the channel as the API shows it, secrets in clear (never shown) */
+    struct chan *c;
+    unsigned concurrency;
+    double rate;
+    uint32_t max_attempts;
+    bool from_file;
+    int refs;           /* under nwire.mu: the table's (1 while listed) + deliveries' */
+};
+
+struct nwire {
+    struct nrules *rules;   /* engine thread */
+    json_t *rule_docs;      /* id -> the rule as stored (engine thread) */
+    json_t *file_rules;     /* ids of rules from files (engine thread) */
+    struct secrets *sec;
+    pthread_mutex_t mu;     /* guards chans, tickets */
+    struct smap chans;      /* id -> struct chan_entry * */
+    struct smap tickets;    /* "<alert>\x1f<channel>" -> malloc'd ticket JSON (notifier side) */
+    char *base_url;
+};
+
+/* What a delivery holds between setup and release. */
+struct dstate {
+    struct chan_entry *e;
+    struct chan_req req;
+    struct curl_slist *hdrs;
+};
+
+void nreq_free(struct nreq *r)
+{
+    if (!r)
+        return;
+    free(r->id);
+    json_decref(r->body);
+    free(r->channel);
+    free(r->ticket);
+    free(r);
+}
+
+static struct nwire *NW(const struct app *a)
+{
+    return a->nwire;
+}
+
+/* ---- channel table ---------------------------------------------------------------------- */
+
+static void entry_unref(struct nwire *nw, struct chan_entry *e)
+{
+    bool last;
+
+    pthread_mutex_lock(&nw->mu);
+    last = --e->refs == 0;
+    pthread_mutex_unlock(&nw->mu);
+    if (!last)
+        return;
+    chan_free(e->c);
+    json_decref(e->doc);
+    free(e->id);
+    free(e->type);
+    free(e);
+}
+
+static struct chan_entry *entry_get(struct nwire *nw, const char *id)
+{
+    struct chan_entry *e;
+
+    pthread_mutex_lock(&nw->mu);
+    e = smap_get(&nw->chans, id, strlen(id));
+    if (e)
+        e->refs++;
+    pthread_mutex_unlock(&nw->mu);
+    return e;
+}
+
+/* Replaces (or, e NULL, removes) the channel id in the table. */
+static void entry_set(struct nwire *nw, const char *id, struct chan_entry *e)
+{
+    void *old = NULL;
+
+    pthread_mutex_lock(&nw->mu);
+    if (e)
+        smap_put(&nw->chans, id, strlen(id), e, &old);
+    else
+        old = smap_del(&nw->chans, id, strlen(id));
+    pthread_mutex_unlock(&nw->mu);
+    if (old)
+        entry_unref(nw, old);
+}
+
+static double num_or(const json_t *o, const char *k, double dflt)
+{
+    const json_t *v = json_object_get(o, k);
+
+    return json_is_number(v) ? json_number_value(v) : dflt;
+}
+
+/* Validates and compiles a channel document {"id","type","name"?,"config":{},"concurrency"?,
+ * "rate"?,"max_attempts"?}; doc is borrowed (the entry keeps a reference). */
+static int entry_build(struct app *a, json_t *doc, bool from_file, struct chan_entry **out,
+                       struct verr *err)
+{
+    const char *id = json_string_value(json_object_get(doc, "id"));
+    const char *type = json_string_value(json_object_get(doc, "type"));
+    json_t *cfg = json_object_get(doc, "config");
+    const json_t *v;
+    struct chan_entry *e;
+    double conc = num_or(doc, "concurrency", 0), rate = num_or(doc, "rate", 0);
+    double attempts = num_or(doc, "max_attempts", 0);
+    int rc;
+
+    *out = NULL;
+    if (!id || !*id || strlen(id) > 128)
+        return verr_set(err, "id", "must be a string of 1 to 128 characters");
+    for (const char *p = id; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+              strchr("-_.:", *p)))
+            return verr_set(err, "id", "may hold letters, digits and - _ . : only");
+    if (!type)
+        return verr_set(err, "type", "is required: one of the channel types");
+    if (cfg && !json_is_object(cfg))
+        return verr_set(err, "config", "must be an object");
+    if ((v = json_object_get(doc, "concurrency")) && (!json_is_integer(v) || conc < 0 ||
+                                                      conc > NOTIFIER_MAX_CONCURRENCY))
+        return verr_set(err, "concurrency", "must be an integer from 0 to %d",
+                        NOTIFIER_MAX_CONCURRENCY);
+    if ((v = json_object_get(doc, "rate")) && (!json_is_number(v) || rate < 0 || rate > 1e6))
+        return verr_set(err, "rate", "must be a number of notifications per second, 0 to 1e6");
+    if ((v = json_object_get(doc, "max_attempts")) &&
+        (!json_is_integer(v) || attempts < 1 || attempts > 1000))
+        return verr_set(err, "max_attempts", "must be an integer from 1 to 1000");
+    e = calloc(1, sizeof(*e));
+    if (!e)
+        return TOCSIN_ENOMEM;
+    e->id = strdup(id);
+    e->type = strdup(type);
+    if (!e->id || !e->type) {
+        rc = TOCSIN_ENOMEM;
+        goto fail;
+    }
+    if (!cfg) {
+        cfg = json_object();
+        if (!cfg || json_object_set_new(doc, "config", cfg)) {
+            rc = TOCSIN_ENOMEM;
+            goto fail;
+        }
+    }
+    rc = chan_compile(id, type, cfg, &e->c, err);
+    if (rc) {
+        if (!err->field[0] || strncmp(err->field, "config", 6) != 0) {
+            if (!strcmp(err->field, "type") || !err->field[0])
+                ; /* already names the right field */
+        }
+        goto fail;
+    }
+    e->doc = json_incref(doc);
+    e->concurrency = (unsigned)conc;
+    e->rate = rate;
+    e->max_attempts = (uint32_t)attempts;
+    e->from_file = from_file;
+    e->refs = 1;
+    (void)a;
+    *out = e;
+    return TOCSIN_OK;
+fail:
+    free(e->id);
+    free(e->type);
+    free(e);
+    return rc;
+}
+
+/* The channel as the API shows it: secrets masked. */
+static json_t *entry_public(const struct chan_entry *e)
+{
+    json_t *o = json_deep_copy(e->doc);
+    json_t *cfg = json_object_get(o, "config");
+
+    if (cfg)
+        secrets_mask(cfg, chan_secret_keys(e->type));
+    json_object_set_new(o, "source", json_string(e->from_file ? "file" : "api"));
+    return o;
+}
+
+/* The channel as stored: secrets sealed with the channel id as associated data. */
+static char *entry_stored(struct nwire *nw, const struct chan_entry *e)
+{
+    json_t *o = json_deep_copy(e->doc);
+    json_t *cfg = json_object_get(o, "config");
+    char *s = NULL;
+
+    if (o && (!cfg || secrets_seal(nw->sec, e->id, cfg, chan_secret_keys(e->type)) == 0))
+        s = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    return s;
+}
+
+/* ---- the notifier's side: render at each attempt, judge the answer ---------------------- */
+
+static size_t ticket_key(const char *alert, const char *channel, char *k, size_t cap)
+{
+    int n = snprintf(k, cap, "%s\x1f%s", alert, channel);
+
+    return n > 0 && (size_t)n < cap ? (size_t)n : 0;
+}
+
+/* Puts the ticket this channel learnt for the alert (if any) into ctx.alert. */
+static void inject_ticket(struct nwire *nw, const struct notify_rec *rec, json_t *ctx)
+{
+    char k[TOCSIN_ID_LEN + 200];
+    size_t kl = ticket_key(rec->alert_id, rec->channel_id, k, sizeof(k));
+    json_t *alert = json_object_get(ctx, "alert"), *t = NULL, *tickets;
+    const char *txt;
+
+    if (!kl || !json_is_object(alert))
+        return;
+    pthread_mutex_lock(&nw->mu);
+    txt = smap_get(&nw->tickets, k, kl);
+    if (txt)
+        t = json_loads(txt, 0, NULL);
+    pthread_mutex_unlock(&nw->mu);
+    if (!t && rec->ticket)
+        t = json_loads(rec->ticket, 0, NULL);
+    if (!t)
+        return;
+    tickets = json_object_get(alert, "tickets");
+    if (!json_is_object(tickets)) {
+        tickets = json_object();
+        json_object_set_new(alert, "tickets", tickets);
+    }
+    json_object_set(tickets, rec->channel_id, t);
+    if (json_is_string(json_object_get(t, "id")))
+        json_object_set(alert, "ticket", json_object_get(t, "id"));
+    if (json_is_string(json_object_get(t, "url")))
+        json_object_set(alert, "ticketUrl", json_object_get(t, "url"));
+    json_decref(t);
+}
+
+static void remember_ticket(struct nwire *nw, const struct notify_rec *rec, const char *ticket)
+{
+    char k[TOCSIN_ID_LEN + 200];
+    size_t kl = ticket_key(rec->alert_id, rec->channel_id, k, sizeof(k));
+    char *copy = strdup(ticket);
+    void *old = NULL;
+
+    if (!kl || !copy) {
+        free(copy);
+        return;
+    }
+    pthread_mutex_lock(&nw->mu);
+    if (nw->tickets.count >= NWIRE_MAX_TICKETS && !smap_get(&nw->tickets, k, kl)) {
+        /* full: forget one (the alert keeps its tickets in its attributes) */
+        size_t it;
+        struct smap_entry *first = smap_first(&nw->tickets, &it);
+        if (first)
+            free(smap_del(&nw->tickets, first->key, first->klen));
+    }
+    if (smap_put(&nw->tickets, k, kl, copy, &old))
+        free(copy);
+    pthread_mutex_unlock(&nw->mu);
+    free(old);
+}
+
+static int ops_setup(void *ud, const struct notify_rec *rec, CURL *easy, void **state, char *err,
+                     size_t errlen)
+{
+    struct app *a = ud;
+    struct nwire *nw = NW(a);
+    struct dstate *d;
+    json_t *ctx;
+    int rc;
+
+    *state = NULL;
+    d = calloc(1, sizeof(*d));
+    if (!d)
+        return TOCSIN_ENOMEM;
+    d->e = entry_get(nw, rec->channel_id);
+    if (!d->e) {
+        free(d);
+        snprintf(err, errlen, "channel '%.64s' does not exist (any more)", rec->channel_id);
+        return TOCSIN_EINVAL;
+    }
+    *state = d;
+    ctx = rec->ctx ? json_loads(rec->ctx, 0, NULL) : NULL;
+    if (!ctx) {
+        snprintf(err, errlen, "the notification's context is unreadable");
+        return TOCSIN_EINVAL;
+    }
+    json_object_set_new(json_object_get(ctx, "notification"), "attempt",
+                        json_integer((json_int_t)rec->attempts + 1));
+    inject_ticket(nw, rec, ctx);
+    rc = chan_render(d->e->c, ctx, &d->req, err, errlen);
+    json_decref(ctx);
+    if (rc)
+        return rc == TOCSIN_ENOMEM ? rc : TOCSIN_EINVAL;
+    return creq_setup(easy, &d->req, &d->hdrs, err, errlen);
+}
+
+static void ops_judge(void *ud, const struct notify_rec *rec, void *state, int curl_code,
+                      long http, const char *headers, size_t hlen, const char *body,
+                      size_t blen, struct notify_verdict *v)
+{
+    struct app *a = ud;
+    struct dstate *d = state;
+    struct chan_outcome o = {0};
+
+    (void)curl_code;
+    if (!d || !d->e)
+        return;
+    chan_check(d->e->c, http, headers, hlen, body, blen, &o);
+    v->ok = o.delivered;
+    v->permanent = !o.delivered && !o.retry;
+    if (o.retry_after_ms > v->retry_after_ms)
+        v->retry_after_ms = o.retry_after_ms;
+    if (o.reason[0])
+        snprintf(v->reason, sizeof(v->reason), "%s", o.reason);
+    if (o.ticket) {
+        v->ticket = json_dumps(o.ticket, JSON_COMPACT);
+        if (v->ticket)
+            remember_ticket(NW(a), rec, v->ticket);
+    }
+    chan_outcome_free(&o);
+}
+
+static void ops_release(void *ud, void *state)
+{
+    struct app *a = ud;
+    struct dstate *d = state;
+
+    if (!d)
+        return;
+    curl_slist_free_all(d->hdrs);
+    chan_req_free(&d->req);
+    if (d->e)
+        entry_unref(NW(a), d->e);
+    free(d);
+}
+
+static void ops_limits(void *ud, const char *channel_id, unsigned *concurrency, double *rate)
+{
+    struct app *a = ud;
+    struct nwire *nw = NW(a);
+    struct chan_entry *e;
+
+    pthread_mutex_lock(&nw->mu);
+    e = smap_get(&nw->chans, channel_id, strlen(channel_id));
+    *concurrency = e ? e->concurrency : 0;
+    *rate = e ? e->rate : 0;
+    pthread_mutex_unlock(&nw->mu);
+}
+
+const struct notifier_channel_ops nwire_channel_ops = {
+    .setup = ops_setup, .judge = ops_judge, .release = ops_release, .limits = ops_limits};
+
+/* ---- contexts and records ---------------------------------------------------------------- */
+
+/* The alert as the API renders it, with its tickets lifted out of the attributes. */
+static json_t *alert_ctx(struct app *a, const struct alert *al)
+{
+    struct buf b;
+    json_t *o = NULL, *attrs;
+
+    buf_init(&b, CTX_MAX);
+    if (alert_render_json(&b, &a->sev, al, NW(a)->base_url) == TOCSIN_OK)
+        o = json_loadb(buf_str(&b), b.len, 0, NULL);
+    buf_free(&b);
+    attrs = json_object_get(o, "attributes");
+    if (attrs) {
+        static const char *const lift[] = {"ticket", "ticketUrl", "tickets"};
+        for (size_t i = 0; i < sizeof(lift) / sizeof(lift[0]); i++) {
+            json_t *v = json_object_get(attrs, lift[i]);
+            if (v)
+                json_object_set(o, lift[i], v);
+        }
+    }
+    return o;
+}
+
+static void uuid_of(const char *key, const char *channel, char out[TOCSIN_ID_LEN + 1])
+{
+    uint8_t h[16];
+    crypto_generichash_state st;
+
+    crypto_generichash_init(&st, NULL, 0, sizeof(h));
+    crypto_generichash_update(&st, (const unsigned char *)key, strlen(key));
+    crypto_generichash_update(&st, (const unsigned char *)"\x1f", 1);
+    crypto_generichash_update(&st, (const unsigned char *)channel, strlen(channel));
+    crypto_generichash_final(&st, h, sizeof(h));
+    h[6] = (uint8_t)((h[6] & 0x0f) | 0x80); /* version 8: a name-derived id of our own */
+    h[8] = (uint8_t)((h[8] & 0x3f) | 0x80);
+    uuid_to_text(h, out);
+}
+
+/* One record per channel of the intent, appended to fx. */
+static void intent_records(struct app *a, const struct nintent *in, int64_t now_ms,
+                           struct effects *fx)
+{
+    struct nwire *nw = NW(a);
+    json_t *ctx, *alerts, *first = NULL;
+    const struct nrule *rule = nrules_get(nw->rules, in->rule_id);
+    size_t shown = 0;
+    int64_t wall = a->real.now_ms(a->real.ud);
+
+    (void)now_ms;
+    alerts = json_array();
+    for (size_t i = 0; alerts && i < in->nalerts && shown < GROUP_CTX_ALERTS; i++) {
+        const struct alert *al = alertdb_find(a->alerts, in->alert_ids[i]);
+        json_t *o = al ? alert_ctx(a, al) : NULL;
+        if (!o)
+            continue;
+        if (!first)
+            first = o;
+        json_array_append_new(alerts, o);
+        shown++;
+    }
+    if (!first) {
+        json_decref(alerts);
+        return; /* every alert of it is gone */
+    }
+    ctx = json_pack("{s:O,s:o,s:s,s:s,s:{s:s,s:s?},s:{s:s,s:I,s:I},s:{s:s?}}", "alert", first,
+                    "alerts", alerts, "change", achg_name(in->chg), "status",
+                    in->resolved ? "resolved" : "firing", "rule", "id", in->rule_id, "name",
+                    rule ? nrule_name(rule) : NULL, "group", "key",
+                    in->group_key ? in->group_key : "", "firing", (json_int_t)in->nfiring,
+                    "resolved", (json_int_t)(in->nalerts - in->nfiring), "tocsin", "url",
+                    nw->base_url);
+    if (!ctx)
+        return;
+    for (size_t c = 0; c < in->nchannels; c++) {
+        struct chan_entry *e = entry_get(nw, in->channels[c]);
+        struct notify_rec *r;
+        char *txt;
+        if (!e) {
+            log_warn("notify_skipped", "rule=%s channel=%s reason=\"no such channel\"",
+                     in->rule_id, in->channels[c]);
+            continue;
+        }
+        r = calloc(1, sizeof(*r));
+        if (!r) {
+            entry_unref(nw, e);
+            break;
+        }
+        uuid_of(in->key, e->id, r->id);
+        json_object_set_new(ctx, "notification", json_pack("{s:s}", "id", r->id));
+        json_object_set_new(ctx, "channel", json_pack("{s:s,s:s}", "id", e->id, "type", e->type));
+        txt = json_dumps(ctx, JSON_COMPACT);
+        snprintf(r->alert_id, sizeof(r->alert_id), "%s",
+                 json_string_value(json_object_get(first, "id")));
+        r->rule_id = strdup(in->rule_id);
+        r->channel_id = strdup(e->id);
+        r->channel = strdup(e->type);
+        r->change = strdup(achg_name(in->chg));
+        r->ctx = txt;
+        r->method = strdup("");
+        r->url = strdup("");
+        r->headers_json = strdup("[]");
+        r->body = strdup("");
+        r->resolve = in->resolved;
+        r->tls_verify = true;
+        r->status = NOTIFY_PENDING;
+        r->max_attempts = e->max_attempts ? e->max_attempts : a->cfg->notify_max_attempts;
+        r->created_ms = r->updated_ms = wall;
+        r->next_ms = 0;
+        entry_unref(nw, e);
+        if (!r->rule_id || !r->channel_id || !r->channel || !r->change || !r->ctx ||
+            !r->method || !r->url || !r->headers_json || !r->body) {
+            notify_rec_free(r);
+            continue;
+        }
+        effects_push(fx, EFF_NOTIFY, r);
+    }
+    json_decref(first);
+    json_decref(ctx);
+}
+
+static void emit(struct app *a, struct nintents *ins, int64_t now_ms, struct effects *fx)
+{
+    for (size_t i = 0; i < ins->n; i++)
+        intent_records(a, &ins->v[i], now_ms, fx);
+    nintents_clear(ins);
+}
+
+void nwire_after_turn(struct app *a, struct effects *fx, size_t from, int64_t now_ms)
+{
+    struct nwire *nw = NW(a);
+    struct nintents ins;
+    size_t end = fx->n;
+
+    if (!nw || !nrules_count(nw->rules))
+        return;
+    nintents_init(&ins);
+    for (size_t i = from; i < end; i++) {
+        const struct effect *e = &fx->v[i];
+        const struct alert_change *c;
+        if (e->kind != EFF_ACHANGE)
+            continue;
+        c = e->u.achange;
+        if (c->op == ACH_DEL) {
+            if (c->snap)
+                nrules_on_delete(nw->rules, c->snap->id);
+            continue;
+        }
+        if (!c->snap || !c->chg)
+            continue;
+        nrules_on_change(nw->rules, c->snap, c, now_ms, &ins);
+    }
+    emit(a, &ins, now_ms, fx);
+    nintents_free(&ins);
+}
+
+static const struct alert *find_alert(void *ud, const uint8_t id[16])
+{
+    return alertdb_find(((struct app *)ud)->alerts, id);
+}
+
+void nwire_advance(struct app *a, int64_t now_ms, struct effects *fx)
+{
+    struct nwire *nw = NW(a);
+    struct nintents ins;
+
+    if (!nw)
+        return;
+    nintents_init(&ins);
+    nrules_advance(nw->rules, now_ms, find_alert, a, &ins);
+    emit(a, &ins, now_ms, fx);
+    nintents_free(&ins);
+}
+
+int64_t nwire_next_deadline(const struct app *a)
+{
+    return NW(a) ? nrules_next_deadline(NW(a)->rules) : INT64_MAX;
+}
+
+/* ---- requests ---------------------------------------------------------------------------- */
+
+static char *err_body(int status, const struct verr *e)
+{
+    return api_error_json(status, e->field[0] ? e->field : NULL, e->msg, false);
+}
+
+static char *dump(json_t *o)
+{
+    char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
+
+    json_decref(o);
+    return s;
+}
+
+static const struct tz *tz_lookup(void *ud, const char *name)
+{
+    (void)ud;
+    return tz_get(name);
+}
+
+/* Every rule's channels must exist. */
+static int rule_channels_exist(struct nwire *nw, const json_t *doc, struct verr *err)
+{
+    const json_t *chs = json_object_get(doc, "channels"), *v;
+    size_t i;
+
+    json_array_foreach(chs, i, v) {
+        const char *id = json_string_value(v);
+        bool ok;
+        if (!id)
+            continue; /* the rule parser reports the type */
+        pthread_mutex_lock(&nw->mu);
+        ok = smap_get(&nw->chans, id, strlen(id)) != NULL;
+        pthread_mutex_unlock(&nw->mu);
+        if (!ok) {
+            verr_set(err, "channels", "no channel '%.64s'", id);
+            verr_prefix_index(err, "channels", i);
+            snprintf(err->field, sizeof(err->field), "channels[%zu]", i);
+            return TOCSIN_EINVAL;
+        }
+    }
+    return TOCSIN_OK;
+}
+
+static int rule_apply(struct app *a, json_t *doc, bool from_file, struct verr *err)
+{
+    struct nwire *nw = NW(a);
+    struct nrule *r = NULL;
+    int rc = rule_channels_exist(nw, doc, err);
+
+    if (!rc)
+        rc = nrule_parse(doc, tz_lookup, NULL, &r, err);
+    if (rc)
+        return rc;
+    rc = nrules_put(nw->rules, r);
+    if (rc)
+        return rc == TOCSIN_ETOOBIG ? verr_set(err, NULL, "too many rules") : rc;
+    json_object_set(nw->rule_docs, json_string_value(json_object_get(doc, "id")), doc);
+    if (from_file)
+        json_object_set_new(nw->file_rules, json_string_value(json_object_get(doc, "id")),
+                            json_true());
+    return TOCSIN_OK;
+}
+
+static void store_obj(struct effects *fx, const char *kind, const char *id, char *json)
+{
+    struct object_rec *o = object_rec_new(kind, id, json);
+
+    free(json);
+    if (o)
+        effects_push(fx, EFF_OBJECT, o);
+}
+
+static bool handle_channel(struct app *a, struct nreq *r, struct effects *fx, int *status,
+                           char **body)
+{
+    struct nwire *nw = NW(a);
+    struct verr err = {0};
+    struct chan_entry *e, *old;
+    json_t *doc;
+    int rc;
+
+    switch (r->op) {
+    case NR_CH_LIST: {
+        json_t *arr = json_array();
+        size_t it;
+        pthread_mutex_lock(&nw->mu);
+        for (struct smap_entry *s = smap_first(&nw->chans, &it); s;
+             s = smap_next(&nw->chans, s, &it))
+            json_array_append_new(arr, entry_public(s->value));
+        pthread_mutex_unlock(&nw->mu);
+        *status = 200;
+        *body = dump(json_pack("{s:o,s:I}", "channels", arr, "total",
+                               (json_int_t)json_array_size(arr)));
+        return true;
+    }
+    case NR_CH_GET:
+        e = entry_get(nw, r->id);
+        if (!e)
+            break;
+        *status = 200;
+        *body = dump(entry_public(e));
+        entry_unref(nw, e);
+        return true;
+    case NR_CH_DEL:
+        e = entry_get(nw, r->id);
+        if (!e)
+            break;
+        if (e->from_file) {
+            entry_unref(nw, e);
+            *status = 409;
+            *body = api_error_json(409, "id", "this channel is defined in a file", false);
+            return true;
+        }
+        entry_unref(nw, e);
+        {
+            const char *rid;
+            json_t *rd;
+            json_object_foreach(nw->rule_docs, rid, rd) {
+                const json_t *chs = json_object_get(rd, "channels"), *v;
+                size_t i;
+                json_array_foreach(chs, i, v) {
+                    if (json_is_string(v) && !strcmp(json_string_value(v), r->id)) {
+                        char msg[200];
+                        snprintf(msg, sizeof(msg), "rule '%.64s' sends to this channel", rid);
+                        *status = 409;
+                        *body = api_error_json(409, "id", msg, false);
+                        return true;
+                    }
+                }
+            }
+        }
+        entry_set(nw, r->id, NULL);
+        store_obj(fx, "channel", r->id, NULL);
+        *status = 200;
+        *body = dump(json_pack("{s:s}", "status", "ok"));
+        return true;
+    case NR_CH_POST:
+    case NR_CH_PUT:
+        doc = r->body;
+        if (!json_is_object(doc)) {
+            *status = 400;
+            *body = api_error_json(400, NULL, "the body must be a JSON object", false);
+            return true;
+        }
+        if (r->op == NR_CH_PUT) {
+            const char *bid = json_string_value(json_object_get(doc, "id"));
+            if (bid && strcmp(bid, r->id) != 0) {
+                *status = 400;
+                *body = api_error_json(400, "id", "differs from the id in the path", false);
+                return true;
+            }
+            json_object_set_new(doc, "id", json_string(r->id));
+        }
+        {
+            const char *id = json_string_value(json_object_get(doc, "id"));
+            old = id ? entry_get(nw, id) : NULL;
+        }
+        if (old && (r->op == NR_CH_POST || old->from_file)) {
+            *status = 409;
+            *body = api_error_json(409, "id",
+                                   old->from_file ? "this channel is defined in a file"
+                                                  : "a channel with this id exists",
+                                   false);
+            entry_unref(nw, old);
+            return true;
+        }
+        if (old && json_is_object(json_object_get(doc, "config")))
+            secrets_merge_masked(json_object_get(doc, "config"),
+                                 json_object_get(old->doc, "config"),
+                                 chan_secret_keys(old->type));
+        if (old)
+            entry_unref(nw, old);
+        json_object_del(doc, "source");
+        rc = entry_build(a, doc, false, &e, &err);
+        if (rc) {
+            *status = rc == TOCSIN_ENOMEM ? 503 : 400;
+            *body = rc == TOCSIN_ENOMEM ? api_error_json(503, NULL, "out of memory", false)
+                                        : err_body(400, &err);
+            return true;
+        }
+        store_obj(fx, "channel", e->id, entry_stored(nw, e));
+        *status = old ? 200 : 201;
+        *body = dump(entry_public(e));
+        entry_set(nw, e->id, e);
+        return true;
+    default: break;
+    }
+    *status = 404;
+    *body = api_error_json(404, "id", "no such channel", false);
+    return true;
+}
+
+static bool handle_rule(struct app *a, struct nreq *r, struct effects *fx, int *status,
+                        char **body)
+{
+    struct nwire *nw = NW(a);
+    struct verr err = {0};
+    json_t *doc, *have;
+    const char *id;
+    int rc;
+
+    switch (r->op) {
+    case NR_RU_LIST: {
+        json_t *arr = json_array(), *v;
+        const char *k;
+        json_object_foreach(nw->rule_docs, k, v) {
+            json_t *c = json_deep_copy(v);
+            json_object_set_new(c, "source",
+                                json_string(json_object_get(nw->file_rules, k) ? "file" : "api"));
+            json_array_append_new(arr, c);
+        }
+        *status = 200;
+        *body = dump(json_pack("{s:o,s:I}", "rules", arr, "total",
+                               (json_int_t)json_array_size(arr)));
+        return true;
+    }
+    case NR_RU_GET:
+        have = json_object_get(nw->rule_docs, r->id);
+        if (!have)
+            break;
+        *status = 200;
+        *body = dump(json_deep_copy(have));
+        return true;
+    case NR_RU_DEL:
+        if (!json_object_get(nw->rule_docs, r->id))
+            break;
+        if (json_object_get(nw->file_rules, r->id)) {
+            *status = 409;
+            *body = api_error_json(409, "id", "this rule is defined in a file", false);
+            return true;
+        }
+        nrules_del(nw->rules, r->id);
+        json_object_del(nw->rule_docs, r->id);
+        store_obj(fx, "rule", r->id, NULL);
+        *status = 200;
+        *body = dump(json_pack("{s:s}", "status", "ok"));
+        return true;
+    case NR_RU_POST:
+    case NR_RU_PUT:
+        doc = r->body;
+        if (!json_is_object(doc)) {
+            *status = 400;
+            *body = api_error_json(400, NULL, "the body must be a JSON object", false);
+            return true;
+        }
+        if (r->op == NR_RU_PUT) {
+            const char *bid = json_string_value(json_object_get(doc, "id"));
+            if (bid && strcmp(bid, r->id) != 0) {
+                *status = 400;
+                *body = api_error_json(400, "id", "differs from the id in the path", false);
+                return true;
+            }
+            json_object_set_new(doc, "id", json_string(r->id));
+        } else if (!json_object_get(doc, "id")) {
+            char uid[TOCSIN_ID_LEN + 1];
+            id_uuid4(uid);
+            json_object_set_new(doc, "id", json_string(uid));
+        }
+        json_object_del(doc, "source");
+        id = json_string_value(json_object_get(doc, "id"));
+        if (!id) {
+            *status = 400;
+            *body = api_error_json(400, "id", "must be a string", false);
+            return true;
+        }
+        have = json_object_get(nw->rule_docs, id);
+        if (have && (r->op == NR_RU_POST || json_object_get(nw->file_rules, id))) {
+            *status = 409;
+            *body = api_error_json(409, "id",
+                                   json_object_get(nw->file_rules, id)
+                                       ? "this rule is defined in a file"
+                                       : "a rule with this id exists",
+                                   false);
+            return true;
+        }
+        rc = rule_apply(a, doc, false, &err);
+        if (rc) {
+            *status = rc == TOCSIN_ENOMEM ? 503 : 400;
+            *body = rc == TOCSIN_ENOMEM ? api_error_json(503, NULL, "out of memory", false)
+                                        : err_body(400, &err);
+            return true;
+        }
+        store_obj(fx, "rule", id, json_dumps(doc, JSON_COMPACT));
+        *status = have ? 200 : 201;
+        *body = dump(json_deep_copy(doc));
+        return true;
+    default: break;
+    }
+    *status = 404;
+    *body = api_error_json(404, "id", "no such rule", false);
+    return true;
+}
+
+/* A ticket learnt by a delivery goes into the alert's attributes: ticket, ticketUrl and
+ * tickets.<channel>. */
+static void handle_ticket(struct app *a, struct nreq *r, int64_t now_ms, struct effects *fx)
+{
+    uint8_t id[16];
+    struct alert *al;
+    json_t *t = r->ticket ? json_loads(r->ticket, 0, NULL) : NULL, *all = NULL;
+    struct kv kv[3];
+    struct kvlist attrs = {.v = kv, .n = 0};
+    char *s_id = NULL, *s_url = NULL, *s_all = NULL;
+
+    if (!t || !r->id || !uuid_from_text(r->id, strlen(r->id), id) ||
+        !(al = alertdb_find(a->alerts, id)))
+        goto out;
+    {
+        struct aview v = alert_get(al, AF_ATTRIBUTES);
+        uint32_t pos = 0;
+        const char *k, *val;
+        while (aview_next(&v, &pos, &k, &val))
+            if (!strcmp(k, "tickets"))
+                all = json_loads(val, 0, NULL);
+    }
+    if (!json_is_object(all)) {
+        json_decref(all);
+        all = json_object();
+    }
+    json_object_set(all, r->channel, t);
+    if (json_is_string(json_object_get(t, "id")))
+        s_id = json_dumps(json_object_get(t, "id"), JSON_ENCODE_ANY);
+    if (json_is_string(json_object_get(t, "url")))
+        s_url = json_dumps(json_object_get(t, "url"), JSON_ENCODE_ANY);
+    s_all = json_dumps(all, JSON_COMPACT);
+    if (s_id)
+        kv[attrs.n++] = (struct kv){.k = "ticket", .v = s_id};
+    if (s_url)
+        kv[attrs.n++] = (struct kv){.k = "ticketUrl", .v = s_url};
+    if (s_all)
+        kv[attrs.n++] = (struct kv){.k = "tickets", .v = s_all};
+    alertdb_attributes(a->alerts, id, &attrs, now_ms, fx);
+out:
+    free(s_id);
+    free(s_url);
+    free(s_all);
+    json_decref(t);
+    json_decref(all);
+}
+
+/* A sample notification through the channel, delivered once and never stored. */
+static bool handle_test(struct app *a, struct emsg *m, struct nreq *r, int *status, char **body)
+{
+    struct nwire *nw = NW(a);
+    struct chan_entry *e = entry_get(nw, r->id);
+    struct notify_rec *rec;
+    json_t *ctx;
+
+    if (!e) {
+        *status = 404;
+        *body = api_error_json(404, "id", "no such channel", false);
+        return true;
+    }
+    ctx = chan_sample_context();
+    rec = calloc(1, sizeof(*rec));
+    if (!ctx || !rec) {
+        json_decref(ctx);
+        free(rec);
+        entry_unref(nw, e);
+        *status = 503;
+        *body = api_error_json(503, NULL, "out of memory", false);
+        return true;
+    }
+    id_uuid4(rec->id);
+    json_object_set_new(ctx, "notification", json_pack("{s:s,s:b}", "id", rec->id, "test", 1));
+    json_object_set_new(ctx, "channel", json_pack("{s:s,s:s}", "id", e->id, "type", e->type));
+    rec->ctx = json_dumps(ctx, JSON_COMPACT);
+    rec->channel_id = strdup(e->id);
+    rec->channel = strdup(e->type);
+    rec->change = strdup("test");
+    rec->max_attempts = 1;
+    rec->tls_verify = true;
+    rec->test_req = m->req_id;
+    json_decref(ctx);
+    entry_unref(nw, e);
+    if (!rec->ctx || !rec->channel_id || !rec->channel || !rec->change ||
+        notifier_submit(a->notifier, rec) != TOCSIN_OK) {
+        notify_rec_free(rec);
+        *status = 503;
+        *body = api_error_json(503, NULL, "the notifier is busy; try again", false);
+        return true;
+    }
+    return false; /* the notifier's result answers */
+}
+
+bool nwire_is_test(const struct notify_rec *rec)
+{
+    return rec->test_req != 0;
+}
+
+void nwire_test_done(struct app *a, struct notify_rec *rec, const struct notify_attempt_info *at)
+{
+    struct http_resp resp = {.status = 200};
+    json_t *o = json_pack("{s:b,s:s?,s:I,s:s?,s:s?,s:o}", "delivered",
+                          rec->status == NOTIFY_DELIVERED, "notification", rec->id,
+                          "durationMs", (json_int_t)at->duration_ms, "error", at->error,
+                          "response", at->response, "httpStatus",
+                          at->http ? json_integer(at->http) : json_null());
+
+    if (rec->ticket && o)
+        json_object_set_new(o, "ticket", json_loads(rec->ticket, 0, NULL));
+    resp.body = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    resp.body_len = resp.body ? strlen(resp.body) : 0;
+    json_decref(o);
+    net_complete(a->net, rec->test_req, &resp);
+    notify_rec_free(rec);
+}
+
+bool nwire_handle(struct app *a, struct emsg *m, struct effects *fx, int64_t now_ms,
+                  int *status, char **body)
+{
+    struct nreq *r = m->nreq;
+
+    *status = 0;
+    *body = NULL;
+    if (!r || !NW(a)) {
+        *status = 503;
+        *body = api_error_json(503, NULL, "notifications are not available", false);
+        return true;
+    }
+    switch (r->op) {
+    case NR_TICKET: handle_ticket(a, r, now_ms, fx); return false;
+    case NR_RELOAD: nwire_reload_files(a); return false;
+    case NR_CH_TEST: return handle_test(a, m, r, status, body);
+    case NR_RU_LIST:
+    case NR_RU_GET:
+    case NR_RU_POST:
+    case NR_RU_PUT:
+    case NR_RU_DEL: return handle_rule(a, r, fx, status, body);
+    default: return handle_channel(a, r, fx, status, body);
+    }
+}
+
+/* ---- start-up, files, shutdown ------------------------------------------------------------ */
+
+int nwire_open(struct app *a)
+{
+    struct nwire *nw = calloc(1, sizeof(*nw));
+    char err[256];
+
+    if (!nw)
+        return -1;
+    pthread_mutex_init(&nw->mu, NULL);
+    smap_init(&nw->chans);
+    smap_init(&nw->tickets);
+    a->nwire = nw;
+    nw->rules = nrules_new(&a->sev, app_now_ms(a));
+    nw->rule_docs = json_object();
+    nw->file_rules = json_object();
+    nw->base_url = strdup(a->cfg->notify_base_url && *a->cfg->notify_base_url
+                              ? a->cfg->notify_base_url
+                              : "");
+    if (!nw->rules || !nw->rule_docs || !nw->file_rules || !nw->base_url) {
+        log_error("start_failed", "reason=\"out of memory\" part=notifications");
+        return -1;
+    }
+    if (secrets_open(a->cfg->data_dir, &nw->sec, err, sizeof(err))) {
+        log_error("start_failed", "reason=\"%s\" part=secrets", err);
+        return -1;
+    }
+    return 0;
+}
+
+static int load_channel(void *ud, const char *id, const char *json)
+{
+    struct app *a = ud;
+    struct nwire *nw = NW(a);
+    json_t *doc = json_loads(json, 0, NULL);
+    json_t *cfg = json_object_get(doc, "config");
+    struct chan_entry *e = NULL;
+    struct verr err = {0};
+    char why[256] = "";
+
+    if (!doc)
+        snprintf(why, sizeof(why), "stored JSON is unreadable");
+    else if (cfg && secrets_open_json(nw->sec, id, cfg, why, sizeof(why)))
+        ; /* why says it */
+    else if (entry_build(a, doc, false, &e, &err))
+        snprintf(why, sizeof(why), "%s: %s", err.field, err.msg);
+    if (e)
+        entry_set(nw, e->id, e);
+    else
+        log_warn("channel_skipped", "channel=%s reason=\"%s\"", id, why);
+    json_decref(doc);
+    return TOCSIN_OK;
+}
+
+static int load_rule(void *ud, const char *id, const char *json)
+{
+    struct app *a = ud;
+    json_t *doc = json_loads(json, 0, NULL);
+    struct verr err = {0};
+
+    if (!doc || rule_apply(a, doc, false, &err))
+        log_warn("rule_skipped", "rule=%s field=%s reason=\"%s\"", id, err.field,
+                 doc ? err.msg : "stored JSON is unreadable");
+    json_decref(doc);
+    return TOCSIN_OK;
+}
+
+/* Reads notifications.files again: their channels and rules replace those they defined
+ * before; an item that fails is logged and skipped (the others still load). */
+void nwire_reload_files(struct app *a)
+{
+    struct nwire *nw = NW(a);
+    char err[512];
+    json_t *all, *items, *v;
+    size_t i;
+    const char *k;
+    void *tmp;
+    json_t *gone_rules;
+
+    if (!a->cfg->notify_files || !*a->cfg->notify_files)
+        return;
+    all = nconf_load(a->cfg->notify_files, err, sizeof(err));
+    if (!all) {
+        log_error("notify_files_failed", "reason=\"%s\"", err);
+        return;
+    }
+    /* channels first: rules name them */
+    items = json_object_get(all, "channels");
+    json_array_foreach(items, i, v) {
+        struct chan_entry *e = NULL, *old;
+        struct verr ve = {0};
+        const char *id = json_string_value(json_object_get(v, "id"));
+        old = id ? entry_get(nw, id) : NULL;
+        if (old && !old->from_file) {
+            log_warn("channel_skipped", "channel=%s source=%s reason=\"defined through the API\"",
+                     id, json_string_value(json_object_get(v, "source")));
+            entry_unref(nw, old);
+            continue;
+        }
+        if (old)
+            entry_unref(nw, old);
+        if (entry_build(a, v, true, &e, &ve)) {
+            log_error("channel_invalid", "source=%s field=%s reason=\"%s\"",
+                      json_string_value(json_object_get(v, "source")), ve.field, ve.msg);
+            continue;
+        }
+        entry_set(nw, e->id, e);
+    }
+    items = json_object_get(all, "rules");
+    gone_rules = json_deep_copy(nw->file_rules);
+    json_array_foreach(items, i, v) {
+        struct verr ve = {0};
+        const char *id = json_string_value(json_object_get(v, "id"));
+        if (id && json_object_get(nw->rule_docs, id) && !json_object_get(nw->file_rules, id)) {
+            log_warn("rule_skipped", "rule=%s reason=\"defined through the API\"", id);
+            continue;
+        }
+        if (rule_apply(a, v, true, &ve)) {
+            log_error("rule_invalid", "source=%s field=%s reason=\"%s\"",
+                      json_string_value(json_object_get(v, "source")), ve.field, ve.msg);
+            continue;
+        }
+        json_object_del(gone_rules, id);
+    }
+    json_object_foreach_safe(gone_rules, tmp, k, v) {
+        nrules_del(nw->rules, k);
+        json_object_del(nw->rule_docs, k);
+        json_object_del(nw->file_rules, k);
+    }
+    log_info("notify_files_loaded", "channels=%zu rules=%zu",
+             json_array_size(json_object_get(all, "channels")), json_array_size(items));
+    json_decref(gone_rules);
+    json_decref(all);
+}
+
+int nwire_load(struct app *a)
+{
+    if (store_object_load(a->wstore, "channel", load_channel, a) ||
+        store_object_load(a->wstore, "rule", load_rule, a)) {
+        log_error("start_failed", "reason=\"cannot read the stored channels and rules\"");
+        return -1;
+    }
+    nwire_reload_files(a);
+    return 0;
+}
+
+void nwire_close(struct app *a)
+{
+    struct nwire *nw = a ? NW(a) : NULL;
+    size_t it;
+
+    if (!nw)
+        return;
+    for (struct smap_entry *e = smap_first(&nw->chans, &it); e; e = smap_next(&nw->chans, e, &it))
+        entry_unref(nw, e->value);
+    smap_free(&nw->chans);
+    for (struct smap_entry *e = smap_first(&nw->tickets, &it); e;
+         e = smap_next(&nw->tickets, e, &it))
+        free(e->value);
+    smap_free(&nw->tickets);
+    nrules_free(nw->rules);
+    json_decref(nw->rule_docs);
+    json_decref(nw->file_rules);
+    secrets_close(nw->sec);
+    free(nw->base_url);
+    pthread_mutex_destroy(&nw->mu);
+    free(nw);
+    a->nwire = NULL;
+}

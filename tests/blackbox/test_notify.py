@@ -1,0 +1,354 @@
+"""Notifications end to end: channels and rules through the API and from files, every attempt
+visible, retries, Retry-After, dead letters and their retry, channel tests, tickets, order per
+alert, a receiver down then back, kill -9 in a retry storm. Receivers are local fakes
+(fakes.py) on 127.0.0.1."""
+
+import json
+import os
+import signal
+import time
+
+import pytest
+
+from fakes import Response, fake_http, fake_http_factory, fake_smtp, fake_smtp_factory  # noqa: F401
+from helpers import expect_status, wait_for
+
+FAST = {"notify": {"backoff_base": "20ms", "backoff_max": "100ms", "max_attempts": "5",
+                   "timeout": "2s"}}
+
+
+def alert(resource="web01", event="HttpDown", severity="critical", **kw):
+    a = {"resource": resource, "event": event, "environment": "Production",
+         "severity": severity, "service": ["web"], "text": "it is down", "origin": "tests"}
+    a.update(kw)
+    return a
+
+
+def post_alert(d, a):
+    r = d.post("/alerta/alert", a)
+    expect_status(r, 201, "POST /alerta/alert")
+    return r.json()["id"]
+
+
+def channel(d, body, status=201):
+    r = d.post("/api/v1/channels", body)
+    expect_status(r, status, f"POST /api/v1/channels {body.get('id')}")
+    return r.json()
+
+
+def rule(d, body, status=201):
+    r = d.post("/api/v1/rules", body)
+    expect_status(r, status, f"POST /api/v1/rules {body.get('id')}")
+    return r.json()
+
+
+def webhook(fake, cid="hook", path="/hook", **cfg):
+    c = {"url": fake.url + path}
+    c.update(cfg)
+    return {"id": cid, "type": "webhook", "config": c}
+
+
+def notes_of(d, alert_id):
+    return d.notifications(alert=alert_id)["notifications"]
+
+
+def wait_status(d, alert_id, status, n=1, timeout=15.0):
+    return wait_for(lambda: (lambda ns: ns if len([x for x in ns if x["status"] == status]) >= n
+                             else None)(notes_of(d, alert_id)),
+                    timeout=timeout, what=f"{n} {status} notification(s) of {alert_id}")
+
+
+@pytest.fixture
+def nd(daemon_factory):
+    return daemon_factory(config=FAST)
+
+
+# ---- channels and rules through the API ---------------------------------------------------------
+
+def test_channel_crud_and_validation(nd, fake_http):
+    body = webhook(fake_http, auth={"username": "u", "password": "p4ss"})
+    got = channel(nd, body)
+    assert got["id"] == "hook" and got["type"] == "webhook" and got["source"] == "api"
+    assert got["config"]["auth"]["password"] == "********", got
+    assert "p4ss" not in nd.get("/api/v1/channels").text
+    assert nd.get("/api/v1/channels/hook").json()["config"]["url"] == fake_http.url + "/hook"
+    channel(nd, body, status=409)  # the same id again
+    r = nd.post("/api/v1/channels", {"id": "bad", "type": "webhook", "config": {"url": "ftp://x"}})
+    expect_status(r, 400, "a non-http URL")
+    assert r.json()["field"].startswith("config.url"), r.text
+    r = nd.post("/api/v1/channels", {"id": "bad", "type": "carrier-pigeon", "config": {}})
+    expect_status(r, 400, "an unknown type")
+    assert r.json()["field"] == "type", r.text
+    r = nd.post("/api/v1/channels", "{not json")
+    expect_status(r, 400, "broken JSON")
+    # a GET, edit, PUT round trip keeps the secret it did not see
+    doc = nd.get("/api/v1/channels/hook").json()
+    doc["config"]["headers"] = [{"name": "X-Team", "value": "ops"}]
+    expect_status(nd.put("/api/v1/channels/hook", doc), 200, "PUT with the masked secret")
+    expect_status(nd.post("/api/v1/channels/hook/test"), 200, "channel test")
+    req = fake_http.wait_for(1)[0]
+    assert req.headers["Authorization"].startswith("Basic "), req.headers
+    import base64
+    assert base64.b64decode(req.headers["Authorization"][6:]) == b"u:p4ss"
+    assert req.headers["X-Team"] == "ops"
+    expect_status(nd.get("/api/v1/channels/nope"), 404, "unknown channel")
+    expect_status(nd.delete("/api/v1/channels/hook"), 200, "delete")
+    expect_status(nd.get("/api/v1/channels/hook"), 404, "deleted channel")
+
+
+def test_rule_validation_names_the_field(nd, fake_http):
+    channel(nd, webhook(fake_http))
+    r = nd.post("/api/v1/rules", {"id": "r", "on": ["create"], "channels": ["nope"]})
+    expect_status(r, 400, "unknown channel")
+    assert r.json()["field"] == "channels[0]", r.text
+    r = nd.post("/api/v1/rules", {"id": "r", "on": ["explode"], "channels": ["hook"]})
+    expect_status(r, 400, "unknown change")
+    assert r.json()["field"].startswith("on"), r.text
+    r = nd.post("/api/v1/rules", {"id": "r", "on": ["create"], "channels": ["hook"],
+                                  "match": ["severity=~\"(critical\""]})
+    expect_status(r, 400, "bad regex")
+    assert r.json()["field"].startswith("match"), r.text
+    rule(nd, {"id": "r", "on": ["create"], "channels": ["hook"]})
+    assert [x["id"] for x in nd.get("/api/v1/rules").json()["rules"]] == ["r"]
+    r = nd.delete("/api/v1/channels/hook")
+    expect_status(r, 409, "a channel a rule sends to")
+    expect_status(nd.delete("/api/v1/rules/r"), 200, "delete rule")
+    expect_status(nd.get("/api/v1/rules/r"), 404, "deleted rule")
+    expect_status(nd.delete("/api/v1/channels/hook"), 200, "delete channel")
+
+
+# ---- delivery -----------------------------------------------------------------------------------
+
+def test_create_and_resolve_reach_the_webhook_in_order(nd, fake_http):
+    channel(nd, webhook(fake_http))
+    rule(nd, {"id": "all", "on": ["create", "resolve"], "channels": ["hook"]})
+    aid = post_alert(nd, alert())
+    post_alert(nd, alert(severity="normal"))  # closes it
+    reqs = fake_http.wait_for(2)
+    bodies = [r.json for r in reqs]
+    assert [b["change"] for b in bodies] == ["create", "resolve"], bodies
+    assert [b["status"] for b in bodies] == ["firing", "resolved"]
+    assert bodies[0]["alert"]["id"] == aid and bodies[0]["alert"]["resource"] == "web01"
+    ids = [r.headers["X-Tocsin-Notification"] for r in reqs]
+    assert len(set(ids)) == 2 and all(r.headers.get("Idempotency-Key") for r in reqs)
+    ns = wait_status(nd, aid, "delivered", 2)
+    for n in ns:
+        assert n["rule"] == "all" and n["channelId"] == "hook"
+        assert n["attempts"] and n["attempts"][0]["httpStatus"] == 200, n
+        assert isinstance(n["attempts"][0]["durationMs"], int)
+
+
+def test_matcher_selects_alerts(nd, fake_http):
+    channel(nd, webhook(fake_http))
+    rule(nd, {"id": "crit", "on": ["create"], "channels": ["hook"],
+              "match": ["severity=~\"critical|major\"", "environment!=\"Development\""]})
+    post_alert(nd, alert(resource="a", severity="minor"))
+    post_alert(nd, alert(resource="b", environment="Development"))
+    post_alert(nd, alert(resource="c", severity="major"))
+    reqs = fake_http.wait_for(1)
+    time.sleep(0.3)  # a bounded look for anything unexpected after the expected one
+    assert [r.json["alert"]["resource"] for r in fake_http.requests] == ["c"]
+
+
+def test_retries_until_delivered_with_every_attempt_recorded(nd, fake_http):
+    channel(nd, webhook(fake_http))
+    rule(nd, {"id": "r", "on": ["create"], "channels": ["hook"]})
+    fake_http.fail_next(2, status=500, body="boom")
+    aid = post_alert(nd, alert())
+    n = wait_status(nd, aid, "delivered")[0]
+    assert [a["httpStatus"] for a in n["attempts"]] == [500, 500, 200], n
+    assert "boom" in (n["attempts"][0]["response"] or "")
+    assert len({r.headers["X-Tocsin-Notification"] for r in fake_http.requests}) == 1
+
+
+def test_retry_after_is_honoured(nd, fake_http):
+    channel(nd, webhook(fake_http))
+    rule(nd, {"id": "r", "on": ["create"], "channels": ["hook"]})
+    fake_http.answer_429(retry_after=1)
+    aid = post_alert(nd, alert())
+    reqs = fake_http.wait_for(2, timeout=10)
+    assert reqs[1].time - reqs[0].time >= 0.9, [r.time for r in reqs]
+    assert wait_status(nd, aid, "delivered")[0]["attempts"][0]["httpStatus"] == 429
+
+
+def test_dead_letter_then_retry(daemon_factory, fake_http):
+    d = daemon_factory(config={"notify": {"backoff_base": "10ms", "backoff_max": "20ms",
+                                          "max_attempts": "2"}})
+    channel(d, webhook(fake_http))
+    rule(d, {"id": "r", "on": ["create"], "channels": ["hook"]})
+    fake_http.fail_next(2, status=503)
+    aid = post_alert(d, alert())
+    n = wait_status(d, aid, "failed")[0]
+    assert len(n["attempts"]) == 2
+    r = d.post(f"/api/v1/notifications/{n['id']}/retry")
+    expect_status(r, 200, "retry a failed notification")
+    n = wait_status(d, aid, "delivered")[0]
+    assert [a["httpStatus"] for a in n["attempts"]] == [503, 503, 200]
+    expect_status(d.post(f"/api/v1/notifications/{n['id']}/retry"), 409, "retry a delivered one")
+    expect_status(d.post("/api/v1/notifications/nope/retry"), 404, "retry an unknown one")
+    one = d.get(f"/api/v1/notifications/{n['id']}")
+    expect_status(one, 200, "GET one notification")
+    assert one.json()["status"] == "delivered"
+
+
+def test_channel_test_returns_the_answer(nd, fake_http):
+    channel(nd, webhook(fake_http))
+    fake_http.answer(Response(418, body="short and stout"))
+    r = nd.post("/api/v1/channels/hook/test")
+    expect_status(r, 200, "channel test")
+    got = r.json()
+    assert got["delivered"] is False and got["httpStatus"] == 418, got
+    assert "short and stout" in got["response"]
+    r = nd.post("/api/v1/channels/hook/test")
+    assert r.json()["delivered"] is True and r.json()["httpStatus"] == 200
+    assert nd.notifications()["total"] == 0  # tests are not stored
+
+
+def test_servicenow_ticket_is_declared_and_used_on_resolve(nd, fake_http):
+    fake_http.answer(Response(201, body=json.dumps(
+        {"result": {"sys_id": "6816f79cc0a8016401c5a33be04be441", "number": "INC0010001"}}),
+        headers={"Content-Type": "application/json"}), path="/api/now/table/incident")
+    channel(nd, {"id": "snow", "type": "servicenow",
+                 "config": {"url": fake_http.url, "username": "svc", "password": "pw"}})
+    rule(nd, {"id": "r", "on": ["create", "resolve"], "channels": ["snow"]})
+    aid = post_alert(nd, alert())
+    wait_status(nd, aid, "delivered")
+    got = wait_for(lambda: (lambda a: a if a.get("attributes", {}).get("ticket") else None)(
+        nd.get(f"/alerta/alert/{aid}").json()["alert"]), what="the ticket on the alert")
+    assert got["attributes"]["ticket"] == "INC0010001", got["attributes"]
+    post_alert(nd, alert(severity="normal"))
+    reqs = fake_http.wait_for(2)
+    assert reqs[0].method == "POST" and reqs[0].path == "/api/now/table/incident"
+    assert reqs[1].method == "PATCH"
+    assert reqs[1].path == "/api/now/table/incident/6816f79cc0a8016401c5a33be04be441", reqs[1].path
+
+
+def test_email_through_smtp(nd, fake_smtp_factory):
+    smtp = fake_smtp_factory(user="mailer", password="pw")
+    channel(nd, {"id": "mail", "type": "email",
+                 "config": {"url": f"smtp://127.0.0.1:{smtp.port}", "tls": "none",
+                            "username": "mailer", "password": "pw",
+                            "from": "tocsin@example.com", "to": "ops@example.com, oncall@example.com"}})
+    rule(nd, {"id": "r", "on": ["create"], "channels": ["mail"]})
+    aid = post_alert(nd, alert(resource="db01", event="DiskFull"))
+    m = smtp.wait_for(1)[0]
+    assert m.mail_from == "tocsin@example.com"
+    assert sorted(m.rcpt_tos) == ["ops@example.com", "oncall@example.com"]
+    assert "db01" in m.subject and "DiskFull" in m.subject, m.subject
+    wait_status(nd, aid, "delivered")
+
+
+def test_pagerduty_trigger_and_resolve_share_a_dedup_key(nd, fake_http):
+    fake_http.answer(Response(202, body='{"status":"success","message":"Event processed"}'),
+                     path="/v2/enqueue", default=Response(202, body='{"status":"success"}'))
+    channel(nd, {"id": "pd", "type": "pagerduty",
+                 "config": {"url": fake_http.url + "/v2/enqueue",
+                            "routing_key": "0123456789abcdef0123456789abcdef"}})
+    rule(nd, {"id": "r", "on": ["create", "resolve"], "channels": ["pd"]})
+    post_alert(nd, alert())
+    post_alert(nd, alert(severity="normal"))
+    a, b = [r.json for r in fake_http.wait_for(2)]
+    assert (a["event_action"], b["event_action"]) == ("trigger", "resolve")
+    assert a["dedup_key"] == b["dedup_key"] and a["routing_key"] == b["routing_key"]
+    assert a["payload"]["severity"] == "critical"
+
+
+# ---- nothing lost, nothing twice ----------------------------------------------------------------
+
+def test_receiver_down_then_back_delivers_each_once_in_order(daemon_factory, fake_http):
+    d = daemon_factory(config={"notify": {"backoff_base": "20ms", "backoff_max": "100ms",
+                                          "max_attempts": "100"}})
+    channel(d, webhook(fake_http))
+    rule(d, {"id": "r", "on": ["create", "stateinc", "statedec", "resolve"],
+             "channels": ["hook"]})
+    fake_http.down()
+    ids = []
+    for i in range(5):
+        ids.append(post_alert(d, alert(resource=f"h{i}", severity="minor")))
+        post_alert(d, alert(resource=f"h{i}", severity="critical"))
+        post_alert(d, alert(resource=f"h{i}", severity="normal"))
+    wait_for(lambda: all(n["attempts"] for n in d.notifications(limit=100)["notifications"]),
+             what="first attempts against the receiver that is down")
+    fake_http.up()
+    reqs = fake_http.wait_for(15, timeout=30)
+    seen = [r.headers["X-Tocsin-Notification"] for r in reqs]
+    assert len(seen) == len(set(seen)) == 15, seen
+    for aid in ids:
+        changes = [r.json["change"] for r in reqs if r.json["alert"]["id"] == aid]
+        assert changes == ["create", "stateinc", "resolve"], (aid, changes)
+
+
+def test_kill9_in_a_retry_storm_loses_nothing(daemon_factory, fake_http):
+    d = daemon_factory(config={"notify": {"backoff_base": "20ms", "backoff_max": "50ms",
+                                          "max_attempts": "1000"}})
+    channel(d, webhook(fake_http))
+    rule(d, {"id": "r", "on": ["create"], "channels": ["hook"]})
+    fake_http.answer(default=Response(500, body="not now"))
+    for i in range(20):
+        post_alert(d, alert(resource=f"s{i}"))
+    fake_http.wait_for(40, timeout=20)  # retrying
+    d.kill9()
+    fake_http.reset()
+    fake_http.clear()
+    d.restart()
+    reqs = fake_http.wait_for(20, timeout=30)
+    time.sleep(0.3)  # a bounded look for duplicates
+    keys = [r.headers["X-Tocsin-Notification"] for r in fake_http.requests]
+    assert len(keys) == len(set(keys)) == 20, keys
+    assert d.notifications(status="delivered")["total"] == 20
+
+
+# ---- rules on the engine's clock ----------------------------------------------------------------
+
+def test_group_wait_sends_one_notification_for_the_group(nd, fake_http):
+    channel(nd, webhook(fake_http))
+    rule(nd, {"id": "g", "on": ["create"], "channels": ["hook"], "group_by": ["environment"],
+              "group_wait": "30s", "group_interval": "5m", "repeat_interval": "4h"})
+    for r in ("a", "b", "c"):
+        post_alert(nd, alert(resource=r))
+    time.sleep(0.2)
+    assert fake_http.requests == []
+    nd.advance(30_000)
+    req = fake_http.wait_for(1)[0]
+    assert sorted(a["resource"] for a in req.json["alerts"]) == ["a", "b", "c"], req.json
+
+
+def test_delay_sends_only_what_is_still_firing(nd, fake_http):
+    channel(nd, webhook(fake_http))
+    rule(nd, {"id": "d", "on": ["create"], "channels": ["hook"], "delay": "5m"})
+    post_alert(nd, alert(resource="flappy"))
+    post_alert(nd, alert(resource="steady"))
+    post_alert(nd, alert(resource="flappy", severity="normal"))  # closed within the delay
+    nd.advance(5 * 60_000)
+    req = fake_http.wait_for(1)[0]
+    time.sleep(0.3)
+    assert [r.json["alert"]["resource"] for r in fake_http.requests] == ["steady"], req.json
+
+
+# ---- files --------------------------------------------------------------------------------------
+
+def test_rules_and_channels_from_a_file_reload_on_sighup(daemon_factory, fake_http, tmp_path):
+    f = tmp_path / "notify.yml"
+    f.write_text(f"""
+channels:
+  - id: filehook
+    type: webhook
+    config:
+      url: {fake_http.url}/one
+rules:
+  - id: fromfile
+    on: [create]
+    channels: [filehook]
+""")
+    d = daemon_factory(config={"notify": {"files": str(f)}})
+    rules = d.get("/api/v1/rules").json()["rules"]
+    assert [(r["id"], r["source"]) for r in rules] == [("fromfile", "file")]
+    expect_status(d.delete("/api/v1/rules/fromfile"), 409, "a rule from a file")
+    post_alert(d, alert(resource="x1"))
+    assert fake_http.wait_for(1)[0].path == "/one"
+    f.write_text(f.read_text().replace("/one", "/two"))
+    os.kill(d.proc.pid, signal.SIGHUP)
+    wait_for(lambda: d.get("/api/v1/channels/filehook").json()["config"]["url"].endswith("/two"),
+             what="the channel reloaded")
+    post_alert(d, alert(resource="x2"))
+    assert fake_http.wait_for(2)[1].path == "/two"
