@@ -1,18 +1,15 @@
 #include "net/keys.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "core/alert.h"
 #include "util/err.h"
 #include "util/id.h"
+#include "util/secrets.h"
 
 #define MIN_BUCKETS 64
 
@@ -397,12 +394,12 @@ int keys_create(struct keys *k, const struct key_params *p, int64_t now_ms,
 
     if (!p || !good_name(p->user, false)) {
         net_seterr(err, errlen, "a key needs a user (1..%d bytes, no control characters)",
-               PRINCIPAL_NAME_MAX);
+                   PRINCIPAL_NAME_MAX);
         return TOCSIN_EINVAL;
     }
     if (!good_name(p->customer, true)) {
         net_seterr(err, errlen, "customer must be at most %d bytes, without control characters",
-               PRINCIPAL_NAME_MAX);
+                   PRINCIPAL_NAME_MAX);
         return TOCSIN_EINVAL;
     }
     if (p->text && strlen(p->text) > KEYS_TEXT_MAX) {
@@ -435,7 +432,8 @@ int keys_create(struct keys *k, const struct key_params *p, int64_t now_ms,
     }
     if (rc != TOCSIN_OK) {
         sodium_memzero(key_out, KEYS_KEY_LEN + 1);
-        net_seterr(err, errlen, "%s", rc == TOCSIN_ETOOBIG ? "too many API keys" : tocsin_strerror(rc));
+        net_seterr(err, errlen, "%s",
+                   rc == TOCSIN_ETOOBIG ? "too many API keys" : tocsin_strerror(rc));
     }
     return rc;
 }
@@ -470,81 +468,9 @@ int keys_type_to_scopes(const char *type, bool admin_user, struct scope_set *out
     return TOCSIN_OK;
 }
 
-static int read_pepper(const char *path, uint8_t out[KEYS_PEPPER_BYTES], char *err, size_t errlen)
-{
-    char text[2 * KEYS_PEPPER_BYTES + 3];
-    size_t bin_len = 0, len;
-    const char *end = NULL;
-    FILE *f = fopen(path, "rb");
-
-    if (!f) {
-        net_seterr(err, errlen, "%s: cannot open: %s", path, strerror(errno));
-        return TOCSIN_EIO;
-    }
-    len = fread(text, 1, sizeof(text) - 1, f);
-    fclose(f);
-    text[len] = '\0';
-    while (len && (text[len - 1] == '\n' || text[len - 1] == '\r'))
-        text[--len] = '\0';
-    if (len != 2 * KEYS_PEPPER_BYTES ||
-        sodium_hex2bin(out, KEYS_PEPPER_BYTES, text, len, NULL, &bin_len, &end) != 0 ||
-        bin_len != KEYS_PEPPER_BYTES || *end) {
-        sodium_memzero(text, sizeof(text));
-        net_seterr(err, errlen, "%s: expected %d hex digits", path, 2 * KEYS_PEPPER_BYTES);
-        return TOCSIN_EINVAL;
-    }
-    sodium_memzero(text, sizeof(text));
-    return TOCSIN_OK;
-}
-
-static int write_pepper(const char *path, uint8_t out[KEYS_PEPPER_BYTES], char *err, size_t errlen)
-{
-    char tmp[4096], hex[2 * KEYS_PEPPER_BYTES + 2];
-    int fd, rc = TOCSIN_OK;
-    size_t len;
-
-    if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= sizeof(tmp)) {
-        net_seterr(err, errlen, "%s: path too long", path);
-        return TOCSIN_EINVAL;
-    }
-    randombytes_buf(out, KEYS_PEPPER_BYTES);
-    sodium_bin2hex(hex, sizeof(hex), out, KEYS_PEPPER_BYTES);
-    len = strlen(hex);
-    hex[len++] = '\n';
-    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0 || write(fd, hex, len) != (ssize_t)len || fsync(fd) != 0) {
-        net_seterr(err, errlen, "%s: cannot write: %s", tmp, strerror(errno));
-        rc = TOCSIN_EIO;
-    }
-    if (fd >= 0 && close(fd) != 0 && rc == TOCSIN_OK) {
-        net_seterr(err, errlen, "%s: cannot write: %s", tmp, strerror(errno));
-        rc = TOCSIN_EIO;
-    }
-    if (rc == TOCSIN_OK && rename(tmp, path) != 0) {
-        net_seterr(err, errlen, "%s: cannot rename into place: %s", path, strerror(errno));
-        rc = TOCSIN_EIO;
-    }
-    if (rc != TOCSIN_OK)
-        unlink(tmp);
-    sodium_memzero(hex, sizeof(hex));
-    return rc;
-}
-
 int keys_pepper_load(const char *path, uint8_t out[KEYS_PEPPER_BYTES], char *err, size_t errlen)
 {
-    struct stat st;
-
-    if (sodium_init() < 0) {
-        net_seterr(err, errlen, "libsodium cannot start");
-        return TOCSIN_EIO;
-    }
-    if (stat(path, &st) == 0)
-        return read_pepper(path, out, err, errlen);
-    if (errno != ENOENT) {
-        net_seterr(err, errlen, "%s: %s", path, strerror(errno));
-        return TOCSIN_EIO;
-    }
-    return write_pepper(path, out, err, errlen);
+    return secrets_keyfile_load(path, KEYFILE_HEX, out, KEYS_PEPPER_BYTES, err, errlen);
 }
 
 /* ---- JSON ---------------------------------------------------------------------------- */
@@ -623,7 +549,7 @@ static int get_str(const json_t *j, const char *name, bool optional, char *dst, 
     len = json_is_string(v) ? json_string_length(v) : 0;
     if (!json_is_string(v) || len >= cap || strlen(json_string_value(v)) != len) {
         net_seterr(err, errlen, "key record: '%s' must be a string of at most %zu bytes", name,
-               cap - 1);
+                   cap - 1);
         return TOCSIN_EINVAL;
     }
     memcpy(dst, json_string_value(v), len + 1);
@@ -671,7 +597,7 @@ static int get_text(const json_t *j, char **out, char *err, size_t errlen)
     if (!json_is_string(v) || json_string_length(v) > KEYS_TEXT_MAX ||
         strlen(json_string_value(v)) != json_string_length(v)) {
         net_seterr(err, errlen, "key record: 'text' must be a string of at most %d bytes",
-               KEYS_TEXT_MAX);
+                   KEYS_TEXT_MAX);
         return TOCSIN_EINVAL;
     }
     *out = strdup(json_string_value(v));
