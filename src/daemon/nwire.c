@@ -215,8 +215,13 @@ static char *entry_stored(struct nwire *nw, const struct chan_entry *e)
     json_t *cfg = json_object_get(o, "config");
     char *s = NULL;
 
-    if (o && (!cfg || secrets_seal(nw->sec, e->id, cfg, chan_secret_keys(e->type)) == 0))
+    char err[200];
+
+    if (o && (!cfg || secrets_seal(nw->sec, e->id, cfg, chan_secret_keys(e->type), err,
+                                   sizeof(err)) == 0))
         s = json_dumps(o, JSON_COMPACT);
+    else
+        log_error("channel_not_stored", "channel=%s reason=\"%s\"", e->id, o ? err : "memory");
     json_decref(o);
     return s;
 }
@@ -725,10 +730,17 @@ static bool handle_channel(struct app *a, struct nreq *r, struct effects *fx, in
             entry_unref(nw, old);
             return true;
         }
-        if (old && json_is_object(json_object_get(doc, "config")))
-            secrets_merge_masked(json_object_get(doc, "config"),
-                                 json_object_get(old->doc, "config"),
-                                 chan_secret_keys(old->type));
+        if (old && json_is_object(json_object_get(doc, "config"))) {
+            char merr[200];
+            if (secrets_merge_masked(json_object_get(doc, "config"),
+                                     json_object_get(old->doc, "config"),
+                                     chan_secret_keys(old->type), merr, sizeof(merr))) {
+                entry_unref(nw, old);
+                *status = 400;
+                *body = api_error_json(400, "config", merr, false);
+                return true;
+            }
+        }
         if (old)
             entry_unref(nw, old);
         json_object_del(doc, "source");
@@ -1015,7 +1027,7 @@ int nwire_open(struct app *a)
         log_error("start_failed", "reason=\"out of memory\" part=notifications");
         return -1;
     }
-    if (secrets_open(a->cfg->data_dir, &nw->sec, err, sizeof(err))) {
+    if (secrets_load(a->cfg->data_dir, &nw->sec, err, sizeof(err))) {
         log_error("start_failed", "reason=\"%s\" part=secrets", err);
         return -1;
     }
@@ -1034,7 +1046,9 @@ static int load_channel(void *ud, const char *id, const char *json)
 
     if (!doc)
         snprintf(why, sizeof(why), "stored JSON is unreadable");
-    else if (cfg && secrets_open_json(nw->sec, id, cfg, why, sizeof(why)))
+    else if (cfg && secrets_open_json(nw->sec, id, cfg, chan_secret_keys(json_string_value(
+                                          json_object_get(doc, "type"))),
+                                      why, sizeof(why)))
         ; /* why says it */
     else if (entry_build(a, doc, false, &e, &err))
         snprintf(why, sizeof(why), "%s: %s", err.field, err.msg);
@@ -1073,7 +1087,22 @@ void nwire_reload_files(struct app *a)
 
     if (!a->cfg->notify_files || !*a->cfg->notify_files)
         return;
-    all = nconf_load(a->cfg->notify_files, err, sizeof(err));
+    {
+        char *copy = strdup(a->cfg->notify_files), *save = NULL;
+        const char *paths[64];
+        size_t np = 0;
+        for (char *t = copy ? strtok_r(copy, ",", &save) : NULL; t && np < 64;
+             t = strtok_r(NULL, ",", &save)) {
+            while (*t == ' ')
+                t++;
+            if (*t)
+                paths[np++] = t;
+        }
+        all = copy ? nconf_load(paths, np, err, sizeof(err)) : NULL;
+        if (!copy)
+            snprintf(err, sizeof(err), "out of memory");
+        free(copy);
+    }
     if (!all) {
         log_error("notify_files_failed", "reason=\"%s\"", err);
         return;
@@ -1155,7 +1184,7 @@ void nwire_close(struct app *a)
     nrules_free(nw->rules);
     json_decref(nw->rule_docs);
     json_decref(nw->file_rules);
-    secrets_close(nw->sec);
+    secrets_free(nw->sec);
     free(nw->base_url);
     pthread_mutex_destroy(&nw->mu);
     free(nw);
