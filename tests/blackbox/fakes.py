@@ -35,7 +35,6 @@ import subprocess
 import tempfile
 import threading
 import time
-import warnings
 from collections import deque
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
@@ -532,7 +531,9 @@ class FakeSMTP:
 
         kw = {"data_size_limit": data_size_limit, "ident": "tocsin fake SMTP"}
         if user is not None:
-            kw.update(authenticator=authenticator, auth_required=True, auth_require_tls=False)
+            # AUTH is allowed before STARTTLS (auth_require_tls=False), set after the session
+            # is made: aiosmtpd warns about it on every connection otherwise
+            kw.update(authenticator=authenticator, auth_required=True)
         if starttls:
             kw.update(tls_context=_server_ctx(cert), require_starttls=require_tls)
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -543,6 +544,11 @@ class FakeSMTP:
         self.implicit_tls = implicit_tls
 
         class BoundController(Controller):
+            def factory(self):
+                smtpd = super().factory()
+                smtpd._auth_require_tls = False
+                return smtpd
+
             def _create_server(self):
                 return self.loop.create_server(self._factory_invoker, sock=sock,
                                                ssl=self.ssl_context)
@@ -551,9 +557,7 @@ class FakeSMTP:
             _SMTPHandler(self), hostname=self.host, port=self.port,
             ssl_context=_server_ctx(cert) if implicit_tls else None, **kw)
         try:
-            with warnings.catch_warnings():  # start() makes a first session in its thread
-                warnings.filterwarnings("ignore", "Requiring AUTH while not requiring TLS")
-                self._controller.start()
+            self._controller.start()
         except BaseException:
             sock.close()
             raise
@@ -647,11 +651,8 @@ def fake_http(fake_http_factory):
 
 
 @pytest.fixture
-def fake_smtp_factory(request):
+def fake_smtp_factory():
     pytest.importorskip("aiosmtpd", reason="python3-aiosmtpd not installed")
-    # AUTH without TLS is wanted here (a test server on loopback)
-    request.node.add_marker(
-        pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS"))
     made = []
 
     def make(**kw):
