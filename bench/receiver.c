@@ -14,7 +14,8 @@
  * (about 1.6 % resolution). A missing, empty or unparsable value is counted, not recorded.
  *
  * Ends on SIGTERM or SIGINT, after --duration seconds, or once --max-requests were answered, and
- * prints one JSON line on stdout:
+ * prints one JSON line on stdout (SIGUSR1 prints it and goes on; SIGUSR2 prints it and starts
+ * every figure afresh, for a benchmark's next phase):
  *   {"count":N,"rps":R,"seconds":S,"latency_count":L,"p50_us":..,"p90_us":..,"p99_us":..,
  *    "max_us":..,"no_latency":M,"bad_requests":B,"conns":C}
  * count is requests answered; rps is count over the time from the first request to the last
@@ -151,7 +152,8 @@ static void usage(void)
     fputs("usage: tocsin-receiver [--port 0] [--duration S] [--status 200] [--delay-ms 0]\n"
           "                       [--max-requests N] [--max-conns 4096] [--max-body BYTES]\n"
           "Listens on 127.0.0.1, prints the port, answers every request; on SIGTERM/SIGINT,\n"
-          "after --duration or --max-requests prints a JSON summary line and exits.\n",
+          "after --duration or --max-requests prints a JSON summary line and exits.\n"
+          "SIGUSR1 prints the summary line; SIGUSR2 prints it and resets every figure.\n",
           stderr);
 }
 
@@ -774,6 +776,8 @@ static int setup(struct rx *rx)
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGUSR1);
+    sigaddset(&set, SIGUSR2);
     if (sigprocmask(SIG_BLOCK, &set, NULL) < 0 ||
         (rx->sfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC)) < 0 ||
         (rx->ep = epoll_create1(EPOLL_CLOEXEC)) < 0) {
@@ -813,6 +817,25 @@ static void summary(const struct rx *rx)
     fflush(stdout);
 }
 
+static void on_signal(struct rx *rx)
+{
+    struct signalfd_siginfo si;
+
+    while (read(rx->sfd, &si, sizeof si) == (ssize_t)sizeof si) {
+        if (si.ssi_signo == SIGUSR1 || si.ssi_signo == SIGUSR2) {
+            summary(rx);
+            if (si.ssi_signo == SIGUSR2) { /* a phase ends: start counting afresh */
+                rx->count = rx->bad = rx->no_latency = rx->negative = 0;
+                rx->first_ns = rx->last_ns = 0;
+                rx->peak_conns = rx->nconns;
+                memset(&rx->h, 0, sizeof rx->h);
+            }
+        } else {
+            rx->stop = true;
+        }
+    }
+}
+
 static void loop(struct rx *rx)
 {
     struct epoll_event evs[RX_MAX_EVENTS];
@@ -840,7 +863,7 @@ static void loop(struct rx *rx)
             if (p == &rx->tag_listen)
                 on_accept(rx);
             else if (p == &rx->tag_signal)
-                rx->stop = true;
+                on_signal(rx);
             else
                 on_conn(rx, p, evs[i].events);
         }
