@@ -378,7 +378,7 @@ def _handler_class(fake):
                 body = None
             if body is None:
                 self.close_connection = True
-                self._send(Response(413, "body too large or malformed"), record=None)
+                self._send(Response(413, "body too large or malformed"))
                 return
             parts = urlsplit(self.path)
             req = Request()
@@ -407,9 +407,9 @@ def _handler_class(fake):
             if resp.drop:
                 self.close_connection = True
                 return
-            self._send(resp, req)
+            self._send(resp)
 
-        def _send(self, resp, record):
+        def _send(self, resp):
             self.send_response(resp.status)
             for k, v in resp.headers.items():
                 self.send_header(k, v)
