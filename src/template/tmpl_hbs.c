@@ -494,8 +494,8 @@ static int parse_call(struct parser *p, enum cmode m, unsigned sub, uint32_t *ci
         skip_ws(p);
         if (at_close(p, m) || (m != M_SUB && peek(p) == ')'))
             break;
-        if (peek(p) < 0)
-            return hunexpected(p, "'}}'");
+        if (peek(p) < 0 || (m == M_SUB && peek(p) == '}'))
+            return hunexpected(p, m == M_SUB ? "')'" : "'}}'");
         if (!h && c.nargs == 1) {
             if (name_only)
                 return tmpl_fail(p, c.off, "unknown helper '%.*s'", n > 40 ? 40 : (int)n,
@@ -544,6 +544,8 @@ static int close_tag(struct parser *p, bool triple, bool *strip)
     *strip = peek(p) == '~';
     if (*strip)
         p->pos++;
+    if (p->pos + 2 > p->len)
+        return tmpl_fail(p, p->tag, "unterminated {{");
     if (peek(p) != '}' || peek_at(p, 1) != '}')
         return hunexpected(p, triple ? "'}}}'" : "'}}'");
     p->pos += 2;
@@ -570,6 +572,7 @@ static void standalone(struct parser *p, size_t tag)
 {
     size_t ls = tag, q = p->pos, end;
     struct node *n;
+    uint32_t i;
 
     while (ls > 0 && (p->s[ls - 1] == ' ' || p->s[ls - 1] == '\t'))
         ls--;
@@ -583,8 +586,11 @@ static void standalone(struct parser *p, size_t tag)
         q++;
     else if (q != p->len)
         return;
-    if (p->t->nnodes) {
-        n = &p->t->nodes[p->t->nnodes - 1];
+    i = p->t->nnodes;
+    if (i && p->t->nodes[i - 1].off == tag)
+        i--; /* the tag's own node */
+    if (i) {
+        n = &p->t->nodes[i - 1];
         if (n->kind == N_TEXT && n->off + n->len == tag) {
             end = ls > n->off ? ls : n->off;
             n->len = (uint32_t)(end - n->off);
@@ -647,7 +653,8 @@ static int parse_open(struct parser *p, size_t tag, bool tilde, bool inverted)
     c = &p->t->calls[ci];
     name_end = p->pos;
     if (c->helper != H_SECTION && c->helper != H_INVERTED)
-        name_end = name_at + strlen(helper_by_id(c->helper)->name);
+        for (name_end = name_at; is_hname((unsigned char)p->s[name_end]);)
+            name_end++; /* the helper's name as written: {{#gte}} closes with {{/gte}} */
     while (name_end > name_at && is_ws((unsigned char)p->s[name_end - 1]))
         name_end--;
     rc = close_tag(p, false, &strip);
