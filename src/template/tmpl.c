@@ -45,11 +45,6 @@ int tmpl_fail(struct parser *p, size_t off, const char *fmt, ...)
     return TOCSIN_EINVAL;
 }
 
-
-
-
-
-
 static bool is_name_start(int c)
 {
     return is_alpha(c) || c == '_' || c == '$' || c == '@' || c >= 0x80;
@@ -64,7 +59,6 @@ static bool at_string(const struct parser *p)
 {
     return is_quote(peek(p)) || (peek(p) == 'r' && is_quote(peek_at(p, 1)));
 }
-
 
 static int unexpected(struct parser *p, const char *want)
 {
@@ -104,7 +98,8 @@ int tmpl_add_node(struct parser *p, uint8_t kind, size_t off, size_t len, uint32
     if (!np)
         return TOCSIN_ENOMEM;
     t->nodes = np;
-    np[t->nnodes++] = (struct node){.kind = kind, .off = (uint32_t)off, .len = (uint32_t)len, .arg = arg};
+    np[t->nnodes++] =
+        (struct node){.kind = kind, .off = (uint32_t)off, .len = (uint32_t)len, .arg = arg};
     return TOCSIN_OK;
 }
 
@@ -325,7 +320,8 @@ static int parse_ops(struct parser *p, struct expr *e, uint8_t *count)
             return rc;
         op = find_builtin(p->s + off, len);
         if (op == OP_NONE)
-            return tmpl_fail(p, off, "unknown built-in '%.*s'", len > 40 ? 40 : (int)len, p->s + off);
+            return tmpl_fail(p, off, "unknown built-in '%.*s'", len > 40 ? 40 : (int)len,
+                             p->s + off);
         if (e->nval + e->ndef + e->nout == TMPL_MAX_BUILTINS)
             return tmpl_fail(p, off, "more than %d built-ins", TMPL_MAX_BUILTINS);
         e->ops[e->nval + e->ndef + e->nout] = op;
@@ -815,7 +811,6 @@ int tmpl_emit_str(struct sink *k, const char *s)
 
 /* ---- values ------------------------------------------------------------------------------- */
 
-
 /* Formats x into b (at least 48 bytes): the shortest of %.15g, %.16g, %.17g that reads back. */
 void tmpl_fmt_real(char *b, size_t cap, double x, enum numfmt f)
 {
@@ -1024,8 +1019,8 @@ int tmpl_render_range(const struct tmpl *t, struct rctx *r, uint32_t first, uint
     return rc;
 }
 
-static int render(const struct tmpl *t, const json_t *ctx, enum tmpl_escape esc,
-                  struct buf *out, char *err, size_t errlen)
+static int render(const struct tmpl *t, const json_t *ctx, enum tmpl_escape esc, struct buf *out,
+                  char *err, size_t errlen)
 {
     char scratch[TMPL_SCRATCH];
     struct rctx r;

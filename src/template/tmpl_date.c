@@ -8,9 +8,9 @@
 
 static const char *const wdays[] = {"Monday", "Tuesday",  "Wednesday", "Thursday",
                                     "Friday", "Saturday", "Sunday"};
-static const char *const months[] = {"January", "February", "March",     "April",
-                                     "May",     "June",     "July",      "August",
-                                     "September", "October", "November", "December"};
+static const char *const months[] = {"January",   "February", "March",    "April",
+                                     "May",       "June",     "July",     "August",
+                                     "September", "October",  "November", "December"};
 
 static bool leap(int64_t y)
 {
@@ -187,40 +187,98 @@ static bool conv(struct out *o, char c, bool colon, const struct tz_local *l, in
     if (colon && c != 'z')
         return false;
     switch (c) {
-    case 'Y': putf(o, "%04d", l->year); break;
-    case 'C': putf(o, "%02d", l->year / 100); break;
-    case 'y': putf(o, "%02d", l->year % 100); break;
-    case 'm': putf(o, "%02d", l->month); break;
-    case 'd': putf(o, "%02d", l->mday); break;
-    case 'e': putf(o, "%2d", l->mday); break;
-    case 'H': putf(o, "%02d", l->hour); break;
-    case 'I': putf(o, "%02d", h12); break;
-    case 'M': putf(o, "%02d", l->min); break;
-    case 'S': putf(o, "%02d", l->sec); break;
-    case 'L': putf(o, "%03d", (int)msec); break;
-    case 'p': put(o, l->hour < 12 ? "AM" : "PM", 2); break;
-    case 'a': put(o, wdays[l->iso_wday - 1], 3); break;
-    case 'A': putf(o, "%s", wdays[l->iso_wday - 1]); break;
-    case 'b':
-    case 'h': put(o, months[l->month - 1], 3); break;
-    case 'B': putf(o, "%s", months[l->month - 1]); break;
-    case 'j':
-        putf(o, "%03d", (int)(days_from_civil(l->year, l->month, l->mday) -
-                              days_from_civil(l->year, 1, 1) + 1));
+    case 'Y':
+        putf(o, "%04d", l->year);
         break;
-    case 'u': putf(o, "%d", l->iso_wday); break;
-    case 'w': putf(o, "%d", l->iso_wday % 7); break;
-    case 'z': put_offset(o, l->offset_s, colon); break;
-    case 'Z': putf(o, "%.40s", tz_name(z)); break;
-    case 's': putf(o, "%lld", (long long)secs); break;
-    case 'F': putf(o, "%04d-%02d-%02d", l->year, l->month, l->mday); break;
-    case 'T': putf(o, "%02d:%02d:%02d", l->hour, l->min, l->sec); break;
-    case 'R': putf(o, "%02d:%02d", l->hour, l->min); break;
-    case 'D': putf(o, "%02d/%02d/%02d", l->month, l->mday, l->year % 100); break;
-    case 'n': put(o, "\n", 1); break;
-    case 't': put(o, "\t", 1); break;
-    case '%': put(o, "%", 1); break;
-    default: return false;
+    case 'C':
+        putf(o, "%02d", l->year / 100);
+        break;
+    case 'y':
+        putf(o, "%02d", l->year % 100);
+        break;
+    case 'm':
+        putf(o, "%02d", l->month);
+        break;
+    case 'd':
+        putf(o, "%02d", l->mday);
+        break;
+    case 'e':
+        putf(o, "%2d", l->mday);
+        break;
+    case 'H':
+        putf(o, "%02d", l->hour);
+        break;
+    case 'I':
+        putf(o, "%02d", h12);
+        break;
+    case 'M':
+        putf(o, "%02d", l->min);
+        break;
+    case 'S':
+        putf(o, "%02d", l->sec);
+        break;
+    case 'L':
+        putf(o, "%03d", (int)msec);
+        break;
+    case 'p':
+        put(o, l->hour < 12 ? "AM" : "PM", 2);
+        break;
+    case 'a':
+        put(o, wdays[l->iso_wday - 1], 3);
+        break;
+    case 'A':
+        putf(o, "%s", wdays[l->iso_wday - 1]);
+        break;
+    case 'b':
+    case 'h':
+        put(o, months[l->month - 1], 3);
+        break;
+    case 'B':
+        putf(o, "%s", months[l->month - 1]);
+        break;
+    case 'j':
+        putf(o, "%03d",
+             (int)(days_from_civil(l->year, l->month, l->mday) - days_from_civil(l->year, 1, 1) +
+                   1));
+        break;
+    case 'u':
+        putf(o, "%d", l->iso_wday);
+        break;
+    case 'w':
+        putf(o, "%d", l->iso_wday % 7);
+        break;
+    case 'z':
+        put_offset(o, l->offset_s, colon);
+        break;
+    case 'Z':
+        putf(o, "%.40s", tz_name(z));
+        break;
+    case 's':
+        putf(o, "%lld", (long long)secs);
+        break;
+    case 'F':
+        putf(o, "%04d-%02d-%02d", l->year, l->month, l->mday);
+        break;
+    case 'T':
+        putf(o, "%02d:%02d:%02d", l->hour, l->min, l->sec);
+        break;
+    case 'R':
+        putf(o, "%02d:%02d", l->hour, l->min);
+        break;
+    case 'D':
+        putf(o, "%02d/%02d/%02d", l->month, l->mday, l->year % 100);
+        break;
+    case 'n':
+        put(o, "\n", 1);
+        break;
+    case 't':
+        put(o, "\t", 1);
+        break;
+    case '%':
+        put(o, "%", 1);
+        break;
+    default:
+        return false;
     }
     return true;
 }

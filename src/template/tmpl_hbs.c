@@ -132,8 +132,7 @@ static bool at_word(const struct parser *p, const char *w)
 {
     size_t n = strlen(w);
 
-    return p->pos + n <= p->len && memcmp(p->s + p->pos, w, n) == 0 &&
-           is_delim(peek_at(p, n));
+    return p->pos + n <= p->len && memcmp(p->s + p->pos, w, n) == 0 && is_delim(peek_at(p, n));
 }
 
 static bool at_prefix(const struct parser *p, const char *w)
@@ -267,8 +266,7 @@ static int parse_data(struct parser *p, struct arg *a)
         if (strlen(names[i]) == n && memcmp(names[i], p->s + p->pos, n) == 0)
             break;
     if (i == sizeof names / sizeof names[0])
-        return tmpl_fail(p, at, "unknown @-variable '@%.*s'", n > 40 ? 40 : (int)n,
-                         p->s + p->pos);
+        return tmpl_fail(p, at, "unknown @-variable '@%.*s'", n > 40 ? 40 : (int)n, p->s + p->pos);
     p->pos += n;
     a->kind = A_DATA;
     a->data = (uint8_t)i;
@@ -730,9 +728,8 @@ static int parse_close(struct parser *p, size_t tag, bool tilde)
     b = &p->open[p->depth - 1];
     if (n != b->name_len || memcmp(p->s + at, p->s + b->name_off, n) != 0)
         return tmpl_fail(p, tag, "{{/%.*s}} does not close {{#%.*s}} (offset %u)",
-                         n > 40 ? 40 : (int)n, p->s + at,
-                         b->name_len > 40 ? 40 : (int)b->name_len, p->s + b->name_off,
-                         p->t->nodes[b->node].off);
+                         n > 40 ? 40 : (int)n, p->s + at, b->name_len > 40 ? 40 : (int)b->name_len,
+                         p->s + b->name_off, p->t->nodes[b->node].off);
     rc = close_tag(p, false, &strip);
     if (!rc)
         rc = add_hnode(p, N_END, tag, 0, &idx);
@@ -1270,7 +1267,8 @@ static int h_truncate(struct rctx *r, const struct call *c, const struct val *a,
         soft_fail(r, c->off, "truncate: the length is not a non-negative integer");
         return TOCSIN_OK;
     }
-    if (!val_text(r, &a[0], tmp, &s, &n) || (c->nargs == 3 && !val_text(r, &a[2], tmp2, &suf, &nsuf))) {
+    if (!val_text(r, &a[0], tmp, &s, &n) ||
+        (c->nargs == 3 && !val_text(r, &a[2], tmp2, &suf, &nsuf))) {
         soft_fail(r, c->off, "truncate: value longer than %d bytes as text", TMPL_SCRATCH);
         return TOCSIN_OK;
     }
@@ -1327,7 +1325,8 @@ static int h_date(struct rctx *r, const struct call *c, const struct val *a, str
     if (a[0].kind == V_MISSING)
         return TOCSIN_OK;
     if (!to_instant(&a[0], &ms)) {
-        soft_fail(r, c->off, "date: the value is not a date (ms or s since the epoch, or ISO-8601)");
+        soft_fail(r, c->off,
+                  "date: the value is not a date (ms or s since the epoch, or ISO-8601)");
         return TOCSIN_OK;
     }
     if (c->nargs >= 2 && !val_text(r, &a[1], tmp, &fmt, &flen))
@@ -1615,7 +1614,9 @@ static int render_else(const struct tmpl *t, struct rctx *r, uint32_t j)
 static int render_each(const struct tmpl *t, struct rctx *r, uint32_t i, const json_t *v)
 {
     const struct node *n = &t->nodes[i];
-    size_t cnt = json_is_array(v) ? json_array_size(v) : json_is_object(v) ? json_object_size(v) : 0;
+    size_t cnt = json_is_array(v)    ? json_array_size(v)
+                 : json_is_object(v) ? json_object_size(v)
+                                     : 0;
     void *it = json_is_object(v) ? json_object_iter((json_t *)v) : NULL;
     struct frame *f;
     size_t k;
@@ -1655,8 +1656,8 @@ int hbs_render_block(const struct tmpl *t, struct rctx *r, uint32_t i)
     r->scratch.len = 0;
     if (c->helper == H_EACH || c->helper == H_WITH || c->helper == H_SECTION) {
         v = eval_arg(t, r, &t->args[c->arg]);
-        if (c->helper == H_EACH || (c->helper == H_SECTION && v.kind == V_JSON &&
-                                    json_is_array(v.j)))
+        if (c->helper == H_EACH ||
+            (c->helper == H_SECTION && v.kind == V_JSON && json_is_array(v.j)))
             return render_each(t, r, i, v.kind == V_JSON ? v.j : NULL);
         if (!truthy(&v) || (c->helper == H_WITH && v.kind != V_JSON))
             return render_else(t, r, n->next);

@@ -66,9 +66,9 @@ enum op {
     OP_ESC_JSON,
     OP_ESC_HTML,
     OP_ESC_URL,
-    OP_TRIM,     /* value op */
-    OP_C,        /* value op: computer number format */
-    OP_STRING,   /* value op: nothing to do */
+    OP_TRIM,      /* value op */
+    OP_C,         /* value op: computer number format */
+    OP_STRING,    /* value op: nothing to do */
     OP_ESC_HTML2, /* Handlebars' HTML escape: & < > " ' ` = */
 };
 
@@ -95,14 +95,14 @@ enum arg_kind { A_PATH, A_STR, A_NUM, A_TRUE, A_FALSE, A_NULL, A_SUB, A_DATA };
 
 struct arg {
     uint8_t kind;
-    uint8_t up;     /* A_PATH / A_DATA: ../ count */
-    uint8_t nseg;   /* A_PATH: segments, 0 for this */
-    uint8_t flags;  /* A_PATH: ARG_SCOPED (this/./../@root: no lookup in outer contexts), ARG_ROOT */
-    uint8_t data;   /* A_DATA: which @-variable */
-    uint32_t x;     /* A_PATH: first seg; A_STR: off; A_SUB: call index */
-    uint32_t len;   /* A_STR */
-    json_int_t i;   /* A_NUM when integral */
-    double d;       /* A_NUM */
+    uint8_t up;    /* A_PATH / A_DATA: ../ count */
+    uint8_t nseg;  /* A_PATH: segments, 0 for this */
+    uint8_t flags; /* A_PATH: ARG_SCOPED (this/./../@root: no lookup in outer contexts), ARG_ROOT */
+    uint8_t data;  /* A_DATA: which @-variable */
+    uint32_t x;    /* A_PATH: first seg; A_STR: off; A_SUB: call index */
+    uint32_t len;  /* A_STR */
+    json_int_t i;  /* A_NUM when integral */
+    double d;      /* A_NUM */
     bool is_int;
 };
 
@@ -118,16 +118,16 @@ struct tmpl {
     struct arg *args;
     uint32_t nnodes, nexprs, nsegs, ncalls, nargs;
     uint32_t cnodes, cexprs, csegs, ccalls, cargs; /* capacities */
-    bool literal; /* no tag and no escape: renders as its source */
+    bool literal;                                  /* no tag and no escape: renders as its source */
 };
 
 /* ---- compiler ----------------------------------------------------------------------------- */
 
-struct pblock { /* an open Handlebars block */
+struct pblock {          /* an open Handlebars block */
     uint32_t node, last; /* the N_BLOCK, the last node of its chain (itself or an N_ELSE) */
     uint32_t name_off, name_len;
-    bool pushes;    /* the current section changes the context (each, with, sections) */
-    bool has_else;  /* a plain {{else}} was seen */
+    bool pushes;   /* the current section changes the context (each, with, sections) */
+    bool has_else; /* a plain {{else}} was seen */
 };
 
 struct parser {
@@ -137,8 +137,8 @@ struct parser {
     size_t tag; /* offset of the "${" or "{{" being parsed */
     char *err;
     size_t errlen;
-    bool strip_next;             /* ~}}: trim the whitespace that starts the next text */
-    unsigned depth, ctx_depth;   /* open blocks; those of them that push a context */
+    bool strip_next;           /* ~}}: trim the whitespace that starts the next text */
+    unsigned depth, ctx_depth; /* open blocks; those of them that push a context */
     struct pblock open[TMPL_MAX_NEST];
 };
 
@@ -227,10 +227,10 @@ struct rctx {
     enum tmpl_escape esc;
     struct buf *out;
     struct frame frames[TMPL_MAX_NEST + 1];
-    unsigned top;          /* frames[0, top] are live; frames[0].ctx is root */
-    unsigned long iters;   /* {{#each}} iterations so far */
-    struct buf scratch;    /* subexpression results, over scratch_mem (never reallocated) */
-    char *err;             /* first soft failure ("offset N: ..."), for tmpl_render_check */
+    unsigned top;        /* frames[0, top] are live; frames[0].ctx is root */
+    unsigned long iters; /* {{#each}} iterations so far */
+    struct buf scratch;  /* subexpression results, over scratch_mem (never reallocated) */
+    char *err;           /* first soft failure ("offset N: ..."), for tmpl_render_check */
     size_t errlen;
     bool failed;
 };

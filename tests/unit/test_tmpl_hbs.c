@@ -194,7 +194,8 @@ static void test_raw_and_escaping(void **state)
     check_esc("{{json alert.missing}} {{json 1.0}} {{json 'x'}} {{json alert.r}}", TMPL_ESC_JSON,
               "null 1 \"x\" 2.5");
     /* helpers' output is escaped too */
-    check_esc("{{upper alert.text}}", TMPL_ESC_HTML, "CPU &quot;HIGH&quot;\n&lt;B&gt;&amp;&lt;/B&gt;");
+    check_esc("{{upper alert.text}}", TMPL_ESC_HTML,
+              "CPU &quot;HIGH&quot;\n&lt;B&gt;&amp;&lt;/B&gt;");
     check_esc("{{default alert.none '<none>'}}", TMPL_ESC_HTML, "&lt;none&gt;");
 }
 
@@ -237,9 +238,9 @@ static void test_no_injection(void **state)
     json_decref(bad);
     /* HTML: no tag, no attribute break-out */
     buf_reset(&b);
-    assert_int_equal(tmpl_render_string("<p title=\"{{evil}}\">{{evil}}</p>", ctx, TMPL_ESC_HTML, &b,
-                                        NULL, 0),
-                     TOCSIN_OK);
+    assert_int_equal(
+        tmpl_render_string("<p title=\"{{evil}}\">{{evil}}</p>", ctx, TMPL_ESC_HTML, &b, NULL, 0),
+        TOCSIN_OK);
     /* only the template's own two '<' and two '"' */
     for (s = (char *)buf_str(&b), lt = 0, q = 0; *s; s++) {
         lt += *s == '<';
@@ -290,8 +291,8 @@ static void test_compare(void **state)
         {"{{#ge alert.value 95}}ge{{/ge}}{{#gte alert.value 95.0}}gte{{/gte}}", "gegte"},
         {"{{#lt alert.r 3}}lt{{/lt}}{{#le alert.r 2.5}}le{{/le}}{{#lte alert.r 2}}no{{/lte}}",
          "ltle"},
-        {"{{#eq num.s 10}}num=str{{/eq}}", "num=str"},       /* "10" against a number */
-        {"{{#gt num.s 9}}10>9{{/gt}}", "10>9"},              /* numerically, not "10" < "9" */
+        {"{{#eq num.s 10}}num=str{{/eq}}", "num=str"}, /* "10" against a number */
+        {"{{#gt num.s 9}}10>9{{/gt}}", "10>9"},        /* numerically, not "10" < "9" */
         {"{{#gt 'b' 'a'}}b>a{{/gt}}{{#lt '10' '9'}}str{{/lt}}", "b>astr"},
         {"{{#eq alert.t true}}t{{/eq}}{{#eq alert.none null}}nil{{/eq}}", "tnil"},
         {"{{#eq alert.missing alert.none}}same{{/eq}}", "same"},
@@ -327,7 +328,8 @@ static void test_each(void **state)
         {"{{#each alert.obj0}}x{{else}}none{{/each}}", "none"},
         {"{{#each alert.resource}}x{{else}}scalar{{/each}}", "scalar"},
         /* nested: @../index, ../ twice */
-        {"{{#each alerts}}{{#each ../alert.tags}}{{@../index}}{{this}}{{../resource}}{{../../status}}"
+        {"{{#each alerts}}{{#each "
+         "../alert.tags}}{{@../index}}{{this}}{{../resource}}{{../../status}}"
          " {{/each}}{{/each}}",
          "0aafiring 0bafiring 0cafiring 1abfiring 1bbfiring 1cbfiring "},
         /* Mustache lookup: a name missing in the item is found outside */
@@ -366,7 +368,8 @@ static void test_helpers(void **state)
          "CRITICAL mixed [\"A\",\"B\",\"C\"]"},
         {"{{default alert.missing 'n/a'}} {{default alert.none 'n/a'}} {{default alert.empty 'e'}}",
          "n/a n/a e"},
-        {"{{default alert.zero 'x'}} {{default alert.f 'x'}} {{default alert.id 'x'}}", "0 false a1"},
+        {"{{default alert.zero 'x'}} {{default alert.f 'x'}} {{default alert.id 'x'}}",
+         "0 false a1"},
         {"{{truncate alert.resource 3}} {{truncate alert.resource 10}}", "web web01"},
         {"{{truncate alert.uni 4}}|{{truncate alert.uni 8 '…'}}|{{truncate alert.uni 0}}",
          "h\xc3\xa9ll|h\xc3\xa9llo w\xe2\x80\xa6|"},
@@ -376,7 +379,8 @@ static void test_helpers(void **state)
          "3 4 17 0"},
         {"{{join alert.tags}} {{join alert.tags '|'}} {{join alert.labels '+'}}",
          "a, b, c a|b|c ops+prod+ok+flat"},
-        {"{{replace alert.resource 'web' 'app'}} {{replace 'a.b.c' '.' '::'}} {{replace 'x' '' 'y'}}",
+        {"{{replace alert.resource 'web' 'app'}} {{replace 'a.b.c' '.' '::'}} {{replace 'x' '' "
+         "'y'}}",
          "app01 a::b::c x"},
         {"[{{trim '  pad  '}}]", "[pad]"},
         {"{{lookup alert.labels 'odd key'}} {{lookup alert.tags 1}} {{lookup alert.labels "
@@ -464,7 +468,8 @@ static void test_compile_errors(void **state)
         {"{{date}}", "offset 2: 'date' takes 1 to 3 arguments, got 0"},
         {"{{if a}}", "offset 2: 'if' is a block helper: write {{#if ...}}"},
         {"{{#upper a}}{{/upper}}", "offset 3: 'upper' cannot open a block"},
-        {"{{#if a}}{{else each b}}{{/if}}", "offset 16: 'each' is a block helper: write {{#each ...}}"},
+        {"{{#if a}}{{else each b}}{{/if}}",
+         "offset 16: 'each' is a block helper: write {{#each ...}}"},
         {"{{date x '%Y-%Q'}}", "offset 13: bad date format: unknown conversion '%Q'"},
         {"{{date x '%'}}", "offset 10: bad date format: unknown conversion '%''"},
         {"{{date x 'iso' 'Mars/Olympus'}}", "offset 16: unknown time zone 'Mars/Olympus'"},
@@ -476,7 +481,8 @@ static void test_compile_errors(void **state)
         {"{{> partial}}", "offset 0: partials ({{> ...}}) are not supported"},
         {"{{upper a=b}}", "offset 9: hash arguments (name=value) are not supported"},
         {"{{!-- never closed }}", "offset 0: unterminated comment"},
-        {"{{{x}}", "offset 0: unterminated {{"}, {"{{{x}} }", "offset 5: unexpected '}', expected '}}}'"},
+        {"{{{x}}", "offset 0: unterminated {{"},
+        {"{{{x}} }", "offset 5: unexpected '}', expected '}}}'"},
         {"{{x,y}}", "offset 3: unexpected ',', expected '}}'"},
         {"{{a.[b}}", "offset 4: unterminated [ in a path"},
         {"{{a.[]}}", "offset 4: empty [] in a path"},
@@ -594,16 +600,16 @@ static void test_limits(void **state)
         json_array_append_new(arr, json_integer((json_int_t)i));
     json_object_set_new(big, "l", arr);
     buf_init(&b, 1 << 20);
-    assert_int_equal(tmpl_compile("{{#each l}}{{#each ../l}}.{{/each}}{{/each}}", 44, &t, err,
-                                  sizeof err),
-                     TOCSIN_OK);
+    assert_int_equal(
+        tmpl_compile("{{#each l}}{{#each ../l}}.{{/each}}{{/each}}", 44, &t, err, sizeof err),
+        TOCSIN_OK);
     assert_int_equal(tmpl_render(t, big, TMPL_ESC_NONE, &b), TOCSIN_OK);
     tmpl_free(t);
     json_array_append_new(arr, json_integer(99));
     assert_int_equal(buf_puts(&b, "keep"), TOCSIN_OK);
-    assert_int_equal(tmpl_compile("{{#each l}}{{#each ../l}}.{{/each}}{{/each}}", 44, &t, err,
-                                  sizeof err),
-                     TOCSIN_OK);
+    assert_int_equal(
+        tmpl_compile("{{#each l}}{{#each ../l}}.{{/each}}{{/each}}", 44, &t, err, sizeof err),
+        TOCSIN_OK);
     buf_reset(&b);
     assert_int_equal(buf_puts(&b, "keep"), TOCSIN_OK);
     assert_int_equal(tmpl_render(t, big, TMPL_ESC_NONE, &b), TOCSIN_ETOOBIG);
@@ -754,11 +760,12 @@ static uint64_t rng(void)
 static void test_fuzz(void **state)
 {
     static const char *const toks[] = {
-        "{{",     "}}",   "{{{",   "}}}",   "{{#",  "{{/",    "{{^",  "{{else",  "{{!",  "--",
-        "~",      " ",    "if",    "each",  "eq",   "with",   "'a'",  "1",       "(",    ")",
-        "alert",  ".",    "tags",  "labels", "../", "@key",   "@index", "this", "upper", "date",
-        "json",   "'%Y'", "truncate", "3",  "\n",   "x",      "[",    "]",       "\\",   "${a}",
-        "default", "alerts", "resource", "or", "not", "@root", "join", "replace",
+        "{{",       "}}",     "{{{",      "}}}",  "{{#",   "{{/",   "{{^",  "{{else",
+        "{{!",      "--",     "~",        " ",    "if",    "each",  "eq",   "with",
+        "'a'",      "1",      "(",        ")",    "alert", ".",     "tags", "labels",
+        "../",      "@key",   "@index",   "this", "upper", "date",  "json", "'%Y'",
+        "truncate", "3",      "\n",       "x",    "[",     "]",     "\\",   "${a}",
+        "default",  "alerts", "resource", "or",   "not",   "@root", "join", "replace",
     };
     char src[256], err[160];
     struct tmpl *t;
@@ -790,8 +797,8 @@ static void test_fuzz(void **state)
         for (esc = TMPL_ESC_NONE; esc <= TMPL_ESC_URL; esc++) {
             buf_reset(&b);
             assert_int_equal(tmpl_render(t, ctx, (enum tmpl_escape)esc, &b), TOCSIN_OK);
-            assert_int_equal(tmpl_render_check(t, ctx, (enum tmpl_escape)esc, NULL, err, sizeof err) ==
-                                 TOCSIN_EINVAL,
+            assert_int_equal(tmpl_render_check(t, ctx, (enum tmpl_escape)esc, NULL, err,
+                                               sizeof err) == TOCSIN_EINVAL,
                              err[0] != '\0');
         }
         tmpl_free(t);
@@ -804,14 +811,14 @@ static void test_fuzz(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_values),       cmocka_unit_test(test_raw_and_escaping),
-        cmocka_unit_test(test_no_injection), cmocka_unit_test(test_if_unless),
-        cmocka_unit_test(test_compare),      cmocka_unit_test(test_each),
-        cmocka_unit_test(test_with_sections), cmocka_unit_test(test_helpers),
-        cmocka_unit_test(test_date),         cmocka_unit_test(test_whitespace),
+        cmocka_unit_test(test_values),         cmocka_unit_test(test_raw_and_escaping),
+        cmocka_unit_test(test_no_injection),   cmocka_unit_test(test_if_unless),
+        cmocka_unit_test(test_compare),        cmocka_unit_test(test_each),
+        cmocka_unit_test(test_with_sections),  cmocka_unit_test(test_helpers),
+        cmocka_unit_test(test_date),           cmocka_unit_test(test_whitespace),
         cmocka_unit_test(test_compile_errors), cmocka_unit_test(test_limits),
-        cmocka_unit_test(test_render_check), cmocka_unit_test(test_is_literal),
-        cmocka_unit_test(test_doc_examples), cmocka_unit_test(test_fuzz),
+        cmocka_unit_test(test_render_check),   cmocka_unit_test(test_is_literal),
+        cmocka_unit_test(test_doc_examples),   cmocka_unit_test(test_fuzz),
     };
 
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
