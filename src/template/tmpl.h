@@ -48,10 +48,10 @@
 #define TMPL_MAX_ARGS 8        /* arguments of one helper call */
 #define TMPL_MAX_SUBEXPR 8     /* subexpressions nested inside each other: (a (b (c x))) */
 #define TMPL_MAX_EACH 10000    /* {{#each}} iterations in one render, all blocks together */
-#define TMPL_SCRATCH                                                                               \
-    4096                     /* bytes of subexpression results (and JSON text of objects passed    \
-                                to string helpers) held at once during one {{...}} tag */
-#define TMPL_MAX_DATE_FMT 64 /* bytes of a date format */
+/* Bytes of subexpression results (and JSON text of objects given to text helpers) held at once
+ * while one {{...}} tag renders. */
+#define TMPL_SCRATCH 4096
+#define TMPL_MAX_DATE_FMT 64          /* bytes of a date format */
 #define TMPL_CHECK_MAX_OUT (1u << 20) /* tmpl_render_check() output bound when out is NULL */
 
 struct tmpl;
