@@ -1,4 +1,5 @@
 #include "template/tmpl.h"
+#include "template/tmpl_impl.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -9,55 +10,6 @@
 
 #include "util/err.h"
 #include "util/hex.h"
-
-#define LOOKUP_BUDGET 256 /* object lookups for one path, flat-key fallbacks included */
-
-/* ---- compiled form ------------------------------------------------------------------------ */
-
-/* A template is a flat array of nodes rendered in order; literal text points into the owned copy
- * of the source. Handlebars blocks will be further node kinds: a block node records the index of
- * its end node, render_range() renders any [first, end) range, so a block renders its body by
- * recursing on a sub-range and then skips past its end. Their paths reuse struct seg/walk(). */
-enum node_kind {
-    N_TEXT, /* src[off, off + len) */
-    N_EXPR, /* ${...}: exprs[arg]; off/len is the tag in the source */
-};
-
-struct node {
-    uint8_t kind;
-    uint32_t off, len;
-    uint32_t arg;
-};
-
-enum seg_kind {
-    SEG_NAME,  /* the first name or .name */
-    SEG_KEY,   /* ['key'] or ["key"], decoded */
-    SEG_INDEX, /* [n] */
-};
-
-struct seg {
-    uint8_t kind;
-    uint8_t run_end;   /* SEG_NAME: last segment (index in the path) of the names written a.b.c
-                          with nothing between them; src[off .. end of run] is the flat key */
-    uint32_t off, len; /* the name, key or digits, in src */
-    uint32_t index;    /* SEG_INDEX */
-};
-
-/* Built-ins. Stream ops transform the bytes on their way out, in order; value ops apply to the
- * value before any stream op. */
-enum op {
-    OP_NONE,
-    OP_UPPER,
-    OP_LOWER,
-    OP_CAP_FIRST,
-    OP_UNCAP_FIRST,
-    OP_ESC_JSON,
-    OP_ESC_HTML,
-    OP_ESC_URL,
-    OP_TRIM,   /* value op */
-    OP_C,      /* value op: computer number format */
-    OP_STRING, /* value op: nothing to do */
-};
 
 static const struct {
     const char *name;
@@ -75,40 +27,9 @@ static const struct {
     {"string", OP_STRING},
 };
 
-/* ops[0, nval) apply to a value found at the path, the next ndef to the default, the last nout
- * (written after a parenthesised expression) to either. */
-struct expr {
-    uint32_t seg; /* first of nseg in t->segs */
-    uint8_t nseg;
-    uint8_t nval, ndef, nout;
-    uint8_t ops[TMPL_MAX_BUILTINS];
-    bool has_default;
-    uint32_t def_off, def_len; /* default text in src */
-};
-
-struct tmpl {
-    char *src; /* owned copy of the source; quoted keys inside tags are decoded in place */
-    size_t len;
-    struct node *nodes;
-    struct expr *exprs;
-    struct seg *segs;
-    uint32_t nnodes, nexprs, nsegs;
-    uint32_t cnodes, cexprs, csegs; /* capacities */
-};
-
 /* ---- compiler ----------------------------------------------------------------------------- */
 
-struct parser {
-    struct tmpl *t;
-    char *s; /* t->src */
-    size_t len, pos;
-    size_t tag; /* offset of the "${" being parsed */
-    char *err;
-    size_t errlen;
-};
-
-__attribute__((format(printf, 3, 4))) static int fail(struct parser *p, size_t off, const char *fmt,
-                                                      ...)
+int tmpl_fail(struct parser *p, size_t off, const char *fmt, ...)
 {
     va_list ap;
     int n;
@@ -122,31 +43,6 @@ __attribute__((format(printf, 3, 4))) static int fail(struct parser *p, size_t o
         va_end(ap);
     }
     return TOCSIN_EINVAL;
-}
-
-static int peek_at(const struct parser *p, size_t k)
-{
-    return p->pos + k < p->len ? (unsigned char)p->s[p->pos + k] : -1;
-}
-
-static int peek(const struct parser *p)
-{
-    return peek_at(p, 0);
-}
-
-static bool is_ws(int c)
-{
-    return c == ' ' || (c >= '\t' && c <= '\r');
-}
-
-static bool is_digit(int c)
-{
-    return c >= '0' && c <= '9';
-}
-
-static bool is_alpha(int c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
 }
 
 static bool is_name_start(int c)
@@ -164,25 +60,19 @@ static bool at_string(const struct parser *p)
     return is_quote(peek(p)) || (peek(p) == 'r' && is_quote(peek_at(p, 1)));
 }
 
-static void skip_ws(struct parser *p)
-{
-    while (is_ws(peek(p)))
-        p->pos++;
-}
-
 static int unexpected(struct parser *p, const char *want)
 {
     int c = peek(p);
 
     if (c < 0)
-        return fail(p, p->tag, "unterminated ${");
+        return tmpl_fail(p, p->tag, "unterminated ${");
     if (c > ' ' && c < 0x7f)
-        return fail(p, p->pos, "unexpected '%c', expected %s", c, want);
-    return fail(p, p->pos, "unexpected byte 0x%02x, expected %s", (unsigned)c, want);
+        return tmpl_fail(p, p->pos, "unexpected '%c', expected %s", c, want);
+    return tmpl_fail(p, p->pos, "unexpected byte 0x%02x, expected %s", (unsigned)c, want);
 }
 
 /* Returns arr, grown to hold `need` elements, or NULL (arr untouched) if that fails. */
-static void *reserve(void *arr, uint32_t *cap, uint32_t need, size_t size)
+void *tmpl_reserve(void *arr, uint32_t *cap, uint32_t need, size_t size)
 {
     uint32_t ncap = *cap ? *cap : 16;
     void *np;
@@ -197,25 +87,26 @@ static void *reserve(void *arr, uint32_t *cap, uint32_t need, size_t size)
     return np;
 }
 
-static int add_node(struct parser *p, uint8_t kind, size_t off, size_t len, uint32_t arg)
+int tmpl_add_node(struct parser *p, uint8_t kind, size_t off, size_t len, uint32_t arg)
 {
     struct tmpl *t = p->t;
     struct node *np;
 
     if (t->nnodes == TMPL_MAX_NODES)
-        return fail(p, off, "more than %d text spans and substitutions", TMPL_MAX_NODES);
-    np = reserve(t->nodes, &t->cnodes, t->nnodes + 1, sizeof *np);
+        return tmpl_fail(p, off, "more than %d text spans and substitutions", TMPL_MAX_NODES);
+    np = tmpl_reserve(t->nodes, &t->cnodes, t->nnodes + 1, sizeof *np);
     if (!np)
         return TOCSIN_ENOMEM;
     t->nodes = np;
-    np[t->nnodes++] = (struct node){kind, (uint32_t)off, (uint32_t)len, arg};
+    np[t->nnodes++] =
+        (struct node){.kind = kind, .off = (uint32_t)off, .len = (uint32_t)len, .arg = arg};
     return TOCSIN_OK;
 }
 
 static int add_seg(struct parser *p, struct expr *e, const struct seg *sg)
 {
     struct tmpl *t = p->t;
-    struct seg *np = reserve(t->segs, &t->csegs, t->nsegs + 1, sizeof *np);
+    struct seg *np = tmpl_reserve(t->segs, &t->csegs, t->nsegs + 1, sizeof *np);
 
     if (!np)
         return TOCSIN_ENOMEM;
@@ -249,7 +140,7 @@ static int parse_hex_escape(struct parser *p, size_t *w)
     for (n = 0; n < 4 && hex_digit(peek(p)) >= 0; n++, p->pos++)
         cp = cp * 16 + (unsigned)hex_digit(peek(p));
     if (n == 0 || cp == 0 || (cp >= 0xd800 && cp <= 0xdfff))
-        return fail(p, at, "bad \\x escape in string");
+        return tmpl_fail(p, at, "bad \\x escape in string");
     d = p->s + *w;
     if (cp < 0x80) {
         d[0] = (char)cp;
@@ -278,14 +169,14 @@ static int parse_escape(struct parser *p, size_t *w)
         return parse_hex_escape(p, w);
     hit = c > 0 ? strchr(from, c) : NULL;
     if (!hit)
-        return fail(p, p->pos, "unknown escape in string");
+        return tmpl_fail(p, p->pos, "unknown escape in string");
     p->s[(*w)++] = to[hit - from];
     p->pos += 2;
     return TOCSIN_OK;
 }
 
 /* A quoted string at p->pos, decoded in place: its text ends up at src[*off, *off + *len). */
-static int parse_string(struct parser *p, uint32_t *off, uint32_t *len)
+int tmpl_parse_string(struct parser *p, uint32_t *off, uint32_t *len)
 {
     size_t start = p->pos, w;
     bool raw = peek(p) == 'r';
@@ -298,12 +189,12 @@ static int parse_string(struct parser *p, uint32_t *off, uint32_t *len)
     *off = (uint32_t)w;
     for (;;) {
         if (p->pos >= p->len)
-            return fail(p, start, "unterminated string");
+            return tmpl_fail(p, start, "unterminated string");
         if (p->s[p->pos] == q)
             break;
         if (p->s[p->pos] == '\\' && !raw) {
             if (p->pos + 1 >= p->len)
-                return fail(p, start, "unterminated string");
+                return tmpl_fail(p, start, "unterminated string");
             rc = parse_escape(p, &w);
             if (rc)
                 return rc;
@@ -326,14 +217,14 @@ static int parse_bracket(struct parser *p, struct seg *sg)
     at = p->pos;
     if (at_string(p)) {
         sg->kind = SEG_KEY;
-        rc = parse_string(p, &sg->off, &sg->len);
+        rc = tmpl_parse_string(p, &sg->off, &sg->len);
         if (rc)
             return rc;
     } else if (is_digit(peek(p))) {
         sg->kind = SEG_INDEX;
         for (sg->index = 0; is_digit(peek(p)); p->pos++) {
             if (p->pos - at == 9)
-                return fail(p, at, "array index too large");
+                return tmpl_fail(p, at, "array index too large");
             sg->index = sg->index * 10 + (uint32_t)(peek(p) - '0');
         }
         sg->off = (uint32_t)at;
@@ -349,7 +240,7 @@ static int parse_bracket(struct parser *p, struct seg *sg)
 }
 
 /* Marks runs of names written as a.b.c (no spaces, no brackets) for the flat-key fallback. */
-static void mark_runs(const struct parser *p, struct seg *sg, unsigned n)
+void tmpl_mark_runs(const struct parser *p, struct seg *sg, unsigned n)
 {
     unsigned i = n;
 
@@ -384,7 +275,7 @@ static int parse_path(struct parser *p, struct expr *e)
             break;
         }
         if (e->nseg == TMPL_MAX_DEPTH)
-            return fail(p, p->pos, "path deeper than %d segments", TMPL_MAX_DEPTH);
+            return tmpl_fail(p, p->pos, "path deeper than %d segments", TMPL_MAX_DEPTH);
         p->pos++;
         memset(&sg, 0, sizeof sg);
         if (c == '.') {
@@ -397,7 +288,7 @@ static int parse_path(struct parser *p, struct expr *e)
             rc = add_seg(p, e, &sg);
     }
     if (!rc)
-        mark_runs(p, p->t->segs + e->seg, e->nseg);
+        tmpl_mark_runs(p, p->t->segs + e->seg, e->nseg);
     return rc;
 }
 
@@ -429,9 +320,10 @@ static int parse_ops(struct parser *p, struct expr *e, uint8_t *count)
             return rc;
         op = find_builtin(p->s + off, len);
         if (op == OP_NONE)
-            return fail(p, off, "unknown built-in '%.*s'", len > 40 ? 40 : (int)len, p->s + off);
+            return tmpl_fail(p, off, "unknown built-in '%.*s'", len > 40 ? 40 : (int)len,
+                             p->s + off);
         if (e->nval + e->ndef + e->nout == TMPL_MAX_BUILTINS)
-            return fail(p, off, "more than %d built-ins", TMPL_MAX_BUILTINS);
+            return tmpl_fail(p, off, "more than %d built-ins", TMPL_MAX_BUILTINS);
         e->ops[e->nval + e->ndef + e->nout] = op;
         (*count)++;
     }
@@ -447,7 +339,7 @@ static int parse_default(struct parser *p, struct expr *e)
     skip_ws(p);
     at = p->pos;
     if (at_string(p)) {
-        rc = parse_string(p, &e->def_off, &e->def_len);
+        rc = tmpl_parse_string(p, &e->def_off, &e->def_len);
     } else if (is_digit(peek(p)) || (peek(p) == '-' && is_digit(peek_at(p, 1)))) {
         p->pos++;
         while (is_digit(peek(p)) || (peek(p) == '.' && is_digit(peek_at(p, 1))))
@@ -515,8 +407,8 @@ static int parse_tag(struct parser *p)
     p->tag = p->pos;
     p->pos += 2;
     if (t->nnodes == TMPL_MAX_NODES)
-        return fail(p, p->tag, "more than %d text spans and substitutions", TMPL_MAX_NODES);
-    e = reserve(t->exprs, &t->cexprs, t->nexprs + 1, sizeof *e);
+        return tmpl_fail(p, p->tag, "more than %d text spans and substitutions", TMPL_MAX_NODES);
+    e = tmpl_reserve(t->exprs, &t->cexprs, t->nexprs + 1, sizeof *e);
     if (!e)
         return TOCSIN_ENOMEM;
     t->exprs = e;
@@ -524,41 +416,66 @@ static int parse_tag(struct parser *p)
     memset(e, 0, sizeof *e);
     rc = parse_expr(p, e);
     if (!rc)
-        rc = add_node(p, N_EXPR, p->tag, p->pos - p->tag, t->nexprs++);
+        rc = tmpl_add_node(p, N_EXPR, p->tag, p->pos - p->tag, t->nexprs++);
     return rc;
 }
 
-/* Offset of the next tag at or after `from`, or p->len. The place to add "{{" later. */
+/* Offset of the next "${" or "{{" at or after `from`, or p->len. */
 static size_t find_tag(const struct parser *p, size_t from)
 {
-    const char *d;
+    size_t i;
 
-    while (from + 1 < p->len) {
-        d = memchr(p->s + from, '$', p->len - from - 1);
-        if (!d)
-            break;
-        if (d[1] == '{')
-            return (size_t)(d - p->s);
-        from = (size_t)(d - p->s) + 1;
-    }
+    for (i = from; i + 1 < p->len; i++)
+        if ((p->s[i] == '$' || p->s[i] == '{') && p->s[i + 1] == '{')
+            return i;
     return p->len;
+}
+
+/* Text [off, off + len), after the whitespace a "~}}" before it strips. */
+static int add_text(struct parser *p, size_t off, size_t len)
+{
+    if (p->strip_next) {
+        while (len && is_ws((unsigned char)p->s[off])) {
+            off++;
+            len--;
+        }
+        p->strip_next = false;
+    }
+    return len ? tmpl_add_node(p, N_TEXT, off, len, 0) : TOCSIN_OK;
+}
+
+/* "\{{" is a literal "{{" (the backslash goes); "\\{{" is a backslash and a tag. */
+static bool escaped_mustache(const struct parser *p, size_t text, size_t tag)
+{
+    return tag > text && p->s[tag - 1] == '\\' && !(tag - 1 > text && p->s[tag - 2] == '\\');
 }
 
 static int parse_all(struct parser *p)
 {
-    size_t text = 0, tag;
+    size_t text = 0, from = 0, tag;
     int rc = TOCSIN_OK;
 
     while (!rc && text < p->len) {
-        tag = find_tag(p, text);
-        if (tag > text)
-            rc = add_node(p, N_TEXT, text, tag - text, 0);
+        tag = find_tag(p, from);
+        if (tag < p->len && p->s[tag] == '{' && escaped_mustache(p, text, tag)) {
+            rc = add_text(p, text, tag - 1 - text);
+            p->t->literal = false;
+            text = tag;
+            from = tag + 2;
+            continue;
+        }
+        if (tag < p->len && p->s[tag] == '{' && tag > text && p->s[tag - 1] == '\\')
+            rc = add_text(p, text, tag - 1 - text); /* "\\{{": one backslash stays */
+        else if (tag > text)
+            rc = add_text(p, text, tag - text);
         p->pos = tag;
-        if (!rc && tag < p->len)
-            rc = parse_tag(p);
-        text = p->pos;
+        if (!rc && tag < p->len) {
+            p->t->literal = false;
+            rc = p->s[tag] == '$' ? parse_tag(p) : hbs_parse_tag(p);
+        }
+        text = from = p->pos;
     }
-    return rc;
+    return rc ? rc : hbs_finish(p);
 }
 
 int tmpl_compile(const char *src, size_t len, struct tmpl **out, char *err, size_t errlen)
@@ -573,9 +490,9 @@ int tmpl_compile(const char *src, size_t len, struct tmpl **out, char *err, size
         return TOCSIN_EINVAL;
     *out = NULL;
     if (!src && len)
-        return fail(&p, 0, "no source");
+        return tmpl_fail(&p, 0, "no source");
     if (len > TMPL_MAX_SRC)
-        return fail(&p, TMPL_MAX_SRC, "template larger than %d bytes", TMPL_MAX_SRC);
+        return tmpl_fail(&p, TMPL_MAX_SRC, "template larger than %d bytes", TMPL_MAX_SRC);
     rc = TOCSIN_ENOMEM;
     t = calloc(1, sizeof *t);
     if (!t || !(t->src = malloc(len + 1)))
@@ -584,6 +501,7 @@ int tmpl_compile(const char *src, size_t len, struct tmpl **out, char *err, size
         memcpy(t->src, src, len);
     t->src[len] = '\0';
     t->len = len;
+    t->literal = true;
     p.t = t;
     p.s = t->src;
     p.len = len;
@@ -607,12 +525,14 @@ void tmpl_free(struct tmpl *t)
     free(t->nodes);
     free(t->exprs);
     free(t->segs);
+    free(t->calls);
+    free(t->args);
     free(t);
 }
 
 bool tmpl_is_literal(const struct tmpl *t)
 {
-    return !t || t->nexprs == 0;
+    return !t || t->literal;
 }
 
 /* ---- lookup ------------------------------------------------------------------------------- */
@@ -629,8 +549,8 @@ static const json_t *step(const struct tmpl *t, const struct seg *sg, const json
 /* Resolves sg[i, n) from v. At each object, a segment that leads nowhere is retried as the flat
  * key "seg.seg..." (longest first) made of the following names, so a.b.c also finds {"a.b":{"c"}}
  * and {"a":{"b.c"}}. Null counts as missing. *budget bounds the lookups. */
-static const json_t *walk(const struct tmpl *t, const struct seg *sg, unsigned i, unsigned n,
-                          const json_t *v, unsigned *budget)
+const json_t *tmpl_walk(const struct tmpl *t, const struct seg *sg, unsigned i, unsigned n,
+                        const json_t *v, unsigned *budget)
 {
     const json_t *child, *r;
     unsigned j;
@@ -641,14 +561,14 @@ static const json_t *walk(const struct tmpl *t, const struct seg *sg, unsigned i
         return NULL;
     (*budget)--;
     child = step(t, &sg[i], v);
-    if (child && (r = walk(t, sg, i + 1, n, child, budget)))
+    if (child && (r = tmpl_walk(t, sg, i + 1, n, child, budget)))
         return r;
     if (sg[i].kind != SEG_NAME || !json_is_object(v))
         return NULL;
     for (j = sg[i].run_end; j > i && *budget; j--) {
         (*budget)--;
         child = json_object_getn(v, t->src + sg[i].off, sg[j].off + sg[j].len - sg[i].off);
-        if (child && (r = walk(t, sg, j + 1, n, child, budget)))
+        if (child && (r = tmpl_walk(t, sg, j + 1, n, child, budget)))
             return r;
     }
     return NULL;
@@ -656,17 +576,35 @@ static const json_t *walk(const struct tmpl *t, const struct seg *sg, unsigned i
 
 /* ---- output ------------------------------------------------------------------------------- */
 
-/* Bytes pass through stages op[0..n) and then land in out. */
-struct sink {
-    struct buf *out;
-    unsigned n;
-    uint8_t op[TMPL_MAX_BUILTINS + 1];
-    bool pending[TMPL_MAX_BUILTINS + 1]; /* cap_first/uncap_first: first letter still to come */
-};
-
 enum { VF_TRIM = 1, VF_C = 2 };
 
-static int emit(struct sink *k, unsigned i, const char *p, size_t n);
+size_t tmpl_utf8_len(const unsigned char *p, size_t n)
+{
+    unsigned c = p[0], cp;
+    size_t len, i;
+
+    if (c < 0x80)
+        return 1;
+    if (c >= 0xc2 && c <= 0xdf)
+        len = 2, cp = c & 0x1f;
+    else if (c >= 0xe0 && c <= 0xef)
+        len = 3, cp = c & 0x0f;
+    else if (c >= 0xf0 && c <= 0xf4)
+        len = 4, cp = c & 0x07;
+    else
+        return 0;
+    if (n < len)
+        return 0;
+    for (i = 1; i < len; i++) {
+        if ((p[i] & 0xc0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (p[i] & 0x3fu);
+    }
+    if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+        (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
+        return 0;
+    return len;
+}
 
 static char ascii_case(char c, bool upper)
 {
@@ -685,9 +623,11 @@ static int emit_case(struct sink *k, unsigned i, const char *p, size_t n)
 
     while (n && !rc) {
         m = n < sizeof tmp ? n : sizeof tmp;
+        while (m < n && m > 1 && ((unsigned char)p[m] & 0xc0) == 0x80)
+            m--; /* never split a UTF-8 sequence: a later JSON stage checks each piece */
         for (j = 0; j < m; j++)
             tmp[j] = ascii_case(p[j], k->op[i] == OP_UPPER);
-        rc = emit(k, i + 1, tmp, m);
+        rc = tmpl_emit(k, i + 1, tmp, m);
         p += m;
         n -= m;
     }
@@ -704,14 +644,16 @@ static int emit_first(struct sink *k, unsigned i, const char *p, size_t n)
         while (j < n && is_ws((unsigned char)p[j]))
             j++;
     if (!k->pending[i] || j == n)
-        return emit(k, i + 1, p, n);
+        return tmpl_emit(k, i + 1, p, n);
     k->pending[i] = false;
+    if ((unsigned char)p[j] >= 0x80) /* not an ASCII letter: nothing to change */
+        return tmpl_emit(k, i + 1, p, n);
     c = ascii_case(p[j], k->op[i] == OP_CAP_FIRST);
-    rc = emit(k, i + 1, p, j);
+    rc = tmpl_emit(k, i + 1, p, j);
     if (!rc)
-        rc = emit(k, i + 1, &c, 1);
+        rc = tmpl_emit(k, i + 1, &c, 1);
     if (!rc)
-        rc = emit(k, i + 1, p + j + 1, n - j - 1);
+        rc = tmpl_emit(k, i + 1, p + j + 1, n - j - 1);
     return rc;
 }
 
@@ -765,6 +707,16 @@ static size_t esc_html(unsigned char c, char *rep)
     return strlen(s);
 }
 
+/* Handlebars escapes two more, for unquoted attribute values. */
+static size_t esc_html2(unsigned char c, char *rep)
+{
+    if (c == '`' || c == '=') {
+        memcpy(rep, c == '`' ? "&#x60;" : "&#x3D;", 6);
+        return 6;
+    }
+    return esc_html(c, rep);
+}
+
 static size_t esc_url(unsigned char c, char *rep)
 {
     if (is_alpha(c) || is_digit(c) || c == '-' || c == '.' || c == '_' || c == '~')
@@ -775,11 +727,45 @@ static size_t esc_url(unsigned char c, char *rep)
     return 3;
 }
 
+/* p[0, n) escaped as inside a JSON string, emitted at stage `to`; a byte that does not start a
+ * valid UTF-8 sequence becomes \ufffd, so the result is always valid JSON text. */
+static int json_escape_into(struct sink *k, unsigned to, const char *p, size_t n)
+{
+    size_t start = 0, j = 0, m;
+    char rep[8];
+    int rc = TOCSIN_OK;
+
+    while (j < n && !rc) {
+        if ((unsigned char)p[j] >= 0x80) {
+            m = tmpl_utf8_len((const unsigned char *)p + j, n - j);
+            if (m) {
+                j += m;
+                continue;
+            }
+            memcpy(rep, "\\ufffd", 6);
+            m = 6;
+        } else {
+            m = esc_json((unsigned char)p[j], rep);
+            if (!m) {
+                j++;
+                continue;
+            }
+        }
+        rc = tmpl_emit(k, to, p + start, j - start);
+        if (!rc)
+            rc = tmpl_emit(k, to, rep, m);
+        start = ++j;
+    }
+    if (!rc)
+        rc = tmpl_emit(k, to, p + start, n - start);
+    return rc;
+}
+
 static int emit_escaped(struct sink *k, unsigned i, const char *p, size_t n)
 {
-    size_t (*esc)(unsigned char, char *) = k->op[i] == OP_ESC_JSON   ? esc_json
-                                           : k->op[i] == OP_ESC_HTML ? esc_html
-                                                                     : esc_url;
+    size_t (*esc)(unsigned char, char *) = k->op[i] == OP_ESC_HTML    ? esc_html
+                                           : k->op[i] == OP_ESC_HTML2 ? esc_html2
+                                                                      : esc_url;
     size_t start = 0, j, m;
     char rep[8];
     int rc = TOCSIN_OK;
@@ -788,17 +774,17 @@ static int emit_escaped(struct sink *k, unsigned i, const char *p, size_t n)
         m = esc((unsigned char)p[j], rep);
         if (!m)
             continue;
-        rc = emit(k, i + 1, p + start, j - start);
+        rc = tmpl_emit(k, i + 1, p + start, j - start);
         if (!rc)
-            rc = emit(k, i + 1, rep, m);
+            rc = tmpl_emit(k, i + 1, rep, m);
         start = j + 1;
     }
     if (!rc)
-        rc = emit(k, i + 1, p + start, n - start);
+        rc = tmpl_emit(k, i + 1, p + start, n - start);
     return rc;
 }
 
-static int emit(struct sink *k, unsigned i, const char *p, size_t n)
+int tmpl_emit(struct sink *k, unsigned i, const char *p, size_t n)
 {
     if (!n)
         return TOCSIN_OK;
@@ -811,26 +797,22 @@ static int emit(struct sink *k, unsigned i, const char *p, size_t n)
     case OP_CAP_FIRST:
     case OP_UNCAP_FIRST:
         return emit_first(k, i, p, n);
+    case OP_ESC_JSON:
+        return json_escape_into(k, i + 1, p, n);
     default:
         return emit_escaped(k, i, p, n);
     }
 }
 
-static int emit_str(struct sink *k, const char *s)
+int tmpl_emit_str(struct sink *k, const char *s)
 {
-    return emit(k, 0, s, strlen(s));
+    return tmpl_emit(k, 0, s, strlen(s));
 }
 
 /* ---- values ------------------------------------------------------------------------------- */
 
-enum numfmt {
-    NUM_TEXT, /* integral reals below 2^53 as integers */
-    NUM_C,    /* as NUM_TEXT, and integral reals below 1e21 in full digits */
-    NUM_JSON, /* reals keep a fraction or an exponent, like jansson's "1.0" */
-};
-
 /* Formats x into b (at least 48 bytes): the shortest of %.15g, %.16g, %.17g that reads back. */
-static void fmt_real(char *b, size_t cap, double x, enum numfmt f)
+void tmpl_fmt_real(char *b, size_t cap, double x, enum numfmt f)
 {
     int prec;
 
@@ -860,33 +842,20 @@ static int emit_number(struct sink *k, const json_t *v, enum numfmt f)
     if (json_is_integer(v))
         snprintf(b, sizeof b, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
     else
-        fmt_real(b, sizeof b, json_real_value(v), f);
-    return emit_str(k, b);
+        tmpl_fmt_real(b, sizeof b, json_real_value(v), f);
+    return tmpl_emit_str(k, b);
 }
 
-static int emit_json_string(struct sink *k, const char *s, size_t n)
+int tmpl_emit_json_string(struct sink *k, const char *s, size_t n)
 {
-    size_t start = 0, j, m;
-    char rep[8];
-    int rc = emit(k, 0, "\"", 1);
+    int rc = tmpl_emit(k, 0, "\"", 1);
 
-    for (j = 0; j < n && !rc; j++) {
-        m = esc_json((unsigned char)s[j], rep);
-        if (!m)
-            continue;
-        rc = emit(k, 0, s + start, j - start);
-        if (!rc)
-            rc = emit(k, 0, rep, m);
-        start = j + 1;
-    }
     if (!rc)
-        rc = emit(k, 0, s + start, n - start);
+        rc = json_escape_into(k, 0, s, n);
     if (!rc)
-        rc = emit(k, 0, "\"", 1);
+        rc = tmpl_emit(k, 0, "\"", 1);
     return rc;
 }
-
-static int emit_json(struct sink *k, const json_t *v, unsigned depth);
 
 static int emit_container(struct sink *k, const json_t *v, unsigned depth)
 {
@@ -897,43 +866,43 @@ static int emit_container(struct sink *k, const json_t *v, unsigned depth)
 
     if (depth >= TMPL_MAX_JSON_DEPTH)
         return TOCSIN_ETOOBIG;
-    rc = emit_str(k, obj ? "{" : "[");
+    rc = tmpl_emit_str(k, obj ? "{" : "[");
     for (i = 0; !rc && (obj ? it != NULL : i < n); i++) {
         if (i)
-            rc = emit_str(k, ",");
+            rc = tmpl_emit_str(k, ",");
         if (!rc && obj) {
-            rc = emit_json_string(k, json_object_iter_key(it), json_object_iter_key_len(it));
+            rc = tmpl_emit_json_string(k, json_object_iter_key(it), json_object_iter_key_len(it));
             if (!rc)
-                rc = emit_str(k, ":");
+                rc = tmpl_emit_str(k, ":");
             if (!rc)
-                rc = emit_json(k, json_object_iter_value(it), depth + 1);
+                rc = tmpl_emit_json(k, json_object_iter_value(it), depth + 1);
             it = json_object_iter_next((json_t *)v, it);
         } else if (!rc) {
-            rc = emit_json(k, json_array_get(v, i), depth + 1);
+            rc = tmpl_emit_json(k, json_array_get(v, i), depth + 1);
         }
     }
     if (!rc)
-        rc = emit_str(k, obj ? "}" : "]");
+        rc = tmpl_emit_str(k, obj ? "}" : "]");
     return rc;
 }
 
-static int emit_json(struct sink *k, const json_t *v, unsigned depth)
+int tmpl_emit_json(struct sink *k, const json_t *v, unsigned depth)
 {
     switch (json_typeof(v)) {
     case JSON_OBJECT:
     case JSON_ARRAY:
         return emit_container(k, v, depth);
     case JSON_STRING:
-        return emit_json_string(k, json_string_value(v), json_string_length(v));
+        return tmpl_emit_json_string(k, json_string_value(v), json_string_length(v));
     case JSON_INTEGER:
     case JSON_REAL:
         return emit_number(k, v, NUM_JSON);
     case JSON_TRUE:
-        return emit_str(k, "true");
+        return tmpl_emit_str(k, "true");
     case JSON_FALSE:
-        return emit_str(k, "false");
+        return tmpl_emit_str(k, "false");
     default:
-        return emit_str(k, "null");
+        return tmpl_emit_str(k, "null");
     }
 }
 
@@ -947,10 +916,10 @@ static int emit_text(struct sink *k, const char *s, size_t n, unsigned flags)
         while (n && (unsigned char)s[n - 1] <= ' ')
             n--;
     }
-    return emit(k, 0, s, n);
+    return tmpl_emit(k, 0, s, n);
 }
 
-static int emit_value(struct sink *k, const json_t *v, unsigned flags)
+int tmpl_emit_value(struct sink *k, const json_t *v, unsigned flags)
 {
     switch (json_typeof(v)) {
     case JSON_STRING:
@@ -959,9 +928,9 @@ static int emit_value(struct sink *k, const json_t *v, unsigned flags)
     case JSON_REAL:
         return emit_number(k, v, (flags & VF_C) ? NUM_C : NUM_TEXT);
     case JSON_TRUE:
-        return emit_str(k, "true");
+        return tmpl_emit_str(k, "true");
     case JSON_FALSE:
-        return emit_str(k, "false");
+        return tmpl_emit_str(k, "false");
     case JSON_OBJECT:
     case JSON_ARRAY:
         return emit_container(k, v, 0);
@@ -971,13 +940,6 @@ static int emit_value(struct sink *k, const json_t *v, unsigned flags)
 }
 
 /* ---- render ------------------------------------------------------------------------------- */
-
-/* What a render needs besides the template; Handlebars scopes ({{#each}}, this) will go here. */
-struct rctx {
-    const json_t *root;
-    enum tmpl_escape esc;
-    struct buf *out;
-};
 
 static unsigned add_stage(struct sink *k, uint8_t op)
 {
@@ -1011,16 +973,16 @@ static unsigned sink_init(struct sink *k, const struct rctx *r, const struct exp
     return flags;
 }
 
-static int render_expr(const struct tmpl *t, const struct expr *e, const struct rctx *r)
+static int render_expr(const struct tmpl *t, const struct expr *e, struct rctx *r)
 {
     struct sink k;
     const json_t *v;
     unsigned budget = LOOKUP_BUDGET, flags;
 
-    v = walk(t, t->segs + e->seg, 0, e->nseg, r->root, &budget);
+    v = tmpl_walk(t, t->segs + e->seg, 0, e->nseg, r->root, &budget);
     if (v) {
         flags = sink_init(&k, r, e, 0, e->nval);
-        return emit_value(&k, v, flags);
+        return tmpl_emit_value(&k, v, flags);
     }
     if (!e->def_len)
         return TOCSIN_OK;
@@ -1028,7 +990,7 @@ static int render_expr(const struct tmpl *t, const struct expr *e, const struct 
     return emit_text(&k, t->src + e->def_off, e->def_len, flags);
 }
 
-static int render_range(const struct tmpl *t, const struct rctx *r, uint32_t first, uint32_t end)
+int tmpl_render_range(const struct tmpl *t, struct rctx *r, uint32_t first, uint32_t end)
 {
     const struct node *n;
     uint32_t i;
@@ -1043,27 +1005,73 @@ static int render_range(const struct tmpl *t, const struct rctx *r, uint32_t fir
         case N_EXPR:
             rc = render_expr(t, &t->exprs[n->arg], r);
             break;
-        default:
-            rc = TOCSIN_EINVAL;
+        case N_MUS:
+            rc = hbs_render_mustache(t, r, n);
+            break;
+        case N_BLOCK:
+            rc = hbs_render_block(t, r, i);
+            i = n->end; /* the loop steps past the N_END */
+            break;
+        default: /* N_ELSE and N_END are only reached through their block */
+            break;
         }
+    }
+    return rc;
+}
+
+static int render(const struct tmpl *t, const json_t *ctx, enum tmpl_escape esc, struct buf *out,
+                  char *err, size_t errlen)
+{
+    char scratch[TMPL_SCRATCH];
+    struct rctx r;
+    size_t start;
+    int rc;
+
+    if (!t || !out || (unsigned)esc > TMPL_ESC_URL)
+        return TOCSIN_EINVAL;
+    memset(&r, 0, sizeof r);
+    r.root = ctx;
+    r.esc = esc;
+    r.out = out;
+    r.frames[0].ctx = ctx;
+    /* Never reallocated: appends stop at max, one byte short of the array (buf's NUL). */
+    r.scratch.p = scratch;
+    r.scratch.cap = sizeof scratch;
+    r.scratch.max = sizeof scratch - 1;
+    r.err = err;
+    r.errlen = errlen;
+    start = out->len;
+    rc = tmpl_render_range(t, &r, 0, t->nnodes);
+    if (rc) {
+        out->len = start;
+        if (out->p)
+            out->p[start] = '\0';
     }
     return rc;
 }
 
 int tmpl_render(const struct tmpl *t, const json_t *ctx, enum tmpl_escape esc, struct buf *out)
 {
-    struct rctx r = {ctx, esc, out};
-    size_t start;
+    return render(t, ctx, esc, out, NULL, 0);
+}
+
+int tmpl_render_check(const struct tmpl *t, const json_t *sample, enum tmpl_escape esc,
+                      struct buf *out, char *err, size_t errlen)
+{
+    struct buf own;
+    char msg[256] = "";
     int rc;
 
-    if (!t || !out || (unsigned)esc > TMPL_ESC_URL)
-        return TOCSIN_EINVAL;
-    start = out->len;
-    rc = render_range(t, &r, 0, t->nnodes);
-    if (rc) {
-        out->len = start;
-        if (out->p)
-            out->p[start] = '\0';
+    buf_init(&own, TMPL_CHECK_MAX_OUT);
+    rc = render(t, sample, esc, out ? out : &own, msg, sizeof msg);
+    buf_free(&own);
+    if (!rc && msg[0])
+        rc = TOCSIN_EINVAL;
+    if (err && errlen) {
+        if (msg[0])
+            snprintf(err, errlen, "%s", msg);
+        else
+            snprintf(err, errlen, "%s", rc ? tocsin_strerror(rc) : "");
     }
     return rc;
 }
