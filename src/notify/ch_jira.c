@@ -89,7 +89,7 @@ static json_t *create_body(const struct chan *c, const json_t *ctx, struct verr 
     for (char *p = cut; *p; p++) /* a summary is one line */
         if (*p == '\n' || *p == '\r')
             *p = ' ';
-    f = json_deep_copy(ch_cfg(c, "fields") ? ch_cfg(c, "fields") : json_object());
+    f = ch_cfg(c, "fields") ? json_deep_copy(ch_cfg(c, "fields")) : json_object();
     if (!f || json_object_set_new(f, "project", json_pack("{s:s}", "key", ch_cfg_str(c, "project"))) ||
         json_object_set_new(f, "issuetype", json_pack("{s:s}", "name", it ? it : "Bug")) ||
         json_object_set_new(f, "summary", json_string(cut)) ||

@@ -87,7 +87,7 @@ static json_t *create_body(const struct chan *c, const json_t *ctx, struct verr 
         ch_stable_key(ctx, &key) || !(cut = ch_trunc(sd ? sd : buf_str(&t), SHORT_MAX)))
         goto out;
     sev_map(ctx, &u, &im);
-    body = json_deep_copy(ch_cfg(c, "fields") ? ch_cfg(c, "fields") : json_object());
+    body = ch_cfg(c, "fields") ? json_deep_copy(ch_cfg(c, "fields")) : json_object();
     if (!body || json_object_set_new(body, "short_description", json_string(cut)) ||
         json_object_set_new(body, "description", json_string(desc ? desc : buf_str(&b))) ||
         json_object_set_new(body, "urgency", json_string(u)) ||

@@ -48,7 +48,7 @@ static json_t *event_time(const json_t *ctx, int64_t now_ms)
 
 static json_t *idx_fields(const struct chan *c, const json_t *ctx)
 {
-    json_t *f = json_deep_copy(ch_cfg(c, "fields") ? ch_cfg(c, "fields") : json_object());
+    json_t *f = ch_cfg(c, "fields") ? json_deep_copy(ch_cfg(c, "fields")) : json_object();
     static const char *const keys[] = {"severity", "environment"};
 
     for (size_t i = 0; f && i < 2; i++)

@@ -1355,7 +1355,7 @@ const char *chan_mask_url(const char *type, const char *url, char *out, size_t n
     p = end;
     while (*p == '/') {
         size_t len = strcspn(p + 1, "/?#");
-        bool secret = whole ? seg > 0 : len >= 24 || memchr(p + 1, ':', len) != NULL;
+        bool secret = (whole && seg > 0) || len >= 24 || memchr(p + 1, ':', len) != NULL;
         rc |= buf_putc(&b, '/');
         rc |= secret ? buf_puts(&b, CHAN_MASK) : buf_append(&b, p + 1, len);
         p += 1 + len;
