@@ -12,8 +12,12 @@
 #define DESC_MAX 4096
 
 static const struct ch_field fields[] = {
-    {"url", CHF_URL, CHF_REQUIRED}, {"content", CHF_TMPL, 0},  {"title", CHF_TMPL, 0},
-    {"text", CHF_TMPL, 0},          {"username", CHF_STR, 0},  {"avatar_url", CHF_URL, 0},
+    {"url", CHF_URL, CHF_REQUIRED},
+    {"content", CHF_TMPL, 0},
+    {"title", CHF_TMPL, 0},
+    {"text", CHF_TMPL, 0},
+    {"username", CHF_STR, 0},
+    {"avatar_url", CHF_URL, 0},
     {NULL, CHF_STR, 0},
 };
 
@@ -69,8 +73,8 @@ out:
 }
 
 /* {"retry_after": 1.5, ...} on a 429 (seconds, fractional). */
-static int check(const struct chan *c, const struct chan_req *req,
-                 const struct chan_resp *resp, int64_t now_ms, struct chan_outcome *o)
+static int check(const struct chan *c, const struct chan_req *req, const struct chan_resp *resp,
+                 int64_t now_ms, struct chan_outcome *o)
 {
     (void)req;
     json_t *j;

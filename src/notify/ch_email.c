@@ -19,10 +19,18 @@
 #define ADDR_MAX 320
 
 static const struct ch_field fields[] = {
-    {"url", CHF_STR, 0},      {"host", CHF_STR, 0},     {"port", CHF_INT, 0},
-    {"tls", CHF_STR, 0},      {"username", CHF_STR, 0}, {"password", CHF_STR, 0},
-    {"from", CHF_STR, CHF_REQUIRED}, {"to", CHF_LIST, CHF_REQUIRED}, {"cc", CHF_LIST, 0},
-    {"subject", CHF_TMPL, 0}, {"text", CHF_TMPL, 0},    {"html", CHF_TMPL, 0},
+    {"url", CHF_STR, 0},
+    {"host", CHF_STR, 0},
+    {"port", CHF_INT, 0},
+    {"tls", CHF_STR, 0},
+    {"username", CHF_STR, 0},
+    {"password", CHF_STR, 0},
+    {"from", CHF_STR, CHF_REQUIRED},
+    {"to", CHF_LIST, CHF_REQUIRED},
+    {"cc", CHF_LIST, 0},
+    {"subject", CHF_TMPL, 0},
+    {"text", CHF_TMPL, 0},
+    {"html", CHF_TMPL, 0},
     {NULL, CHF_STR, 0},
 };
 
@@ -31,9 +39,9 @@ static const char *const secrets[] = {"password", NULL};
 struct em {
     char *url;
     bool starttls;
-    char *from_addr;   /* bare address */
-    char *from_hdr;    /* the From: header value */
-    char **rcpt;       /* to then cc */
+    char *from_addr; /* bare address */
+    char *from_hdr;  /* the From: header value */
+    char **rcpt;     /* to then cc */
     size_t nto, ncc;
 };
 
@@ -98,8 +106,7 @@ static int parse_from(struct em *m, const char *from, struct verr *e)
     return m->from_hdr ? TOCSIN_OK : TOCSIN_ENOMEM;
 }
 
-static int add_rcpts(struct em *m, const json_t *v, const char *name, size_t *count,
-                     struct verr *e)
+static int add_rcpts(struct em *m, const json_t *v, const char *name, size_t *count, struct verr *e)
 {
     size_t n, total;
     char **l = ch_list(v, &n), field[64];
@@ -144,7 +151,8 @@ static int compile_url(const struct chan *c, struct em *m, struct verr *e)
     if (tls && strcmp(tls, "starttls") && strcmp(tls, "smtps") && strcmp(tls, "none"))
         return verr_set(e, "config.tls", "must be \"starttls\", \"smtps\" or \"none\"");
     if (!url == !host)
-        return verr_set(e, "config.url", "set either url (smtp://host:port, smtps://host:port) "
+        return verr_set(e, "config.url",
+                        "set either url (smtp://host:port, smtps://host:port) "
                         "or host");
     if (url) {
         if (port)
@@ -173,8 +181,10 @@ static int compile_url(const struct chan *c, struct em *m, struct verr *e)
     m->starttls = !tls || !strcmp(tls, "starttls");
     buf_init(&b, 1024);
     if (buf_printf(&b, "%s://%s:%lld", smtps ? "smtps" : "smtp", host,
-                   port ? (long long)json_integer_value(port)
-                        : smtps ? 465LL : m->starttls ? 587LL : 25LL)) {
+                   port          ? (long long)json_integer_value(port)
+                   : smtps       ? 465LL
+                   : m->starttls ? 587LL
+                                 : 25LL)) {
         buf_free(&b);
         return TOCSIN_ENOMEM;
     }
@@ -219,8 +229,9 @@ static int b64(struct buf *b, const unsigned char *p, size_t n)
     return TOCSIN_OK;
 }
 
-/* Subject: as is when printable ASCII and short, else encoded words of at most 75 characters
- * (45 bytes of UTF-8, cut on character boundaries) folded onto continuation lines. */
+/* Subject: as is when printable ASCII and short, else encoded words of 64 characters at most
+ * (39 bytes of UTF-8, cut on character boundaries) folded onto continuation lines, so that no
+ * header line passes 76 characters (RFC 2047 section 2). */
 static int put_subject(struct buf *b, const char *s)
 {
     size_t n = strlen(s), i = 0;
@@ -234,13 +245,13 @@ static int put_subject(struct buf *b, const char *s)
     if (plain)
         return rc | buf_puts(b, s) | buf_puts(b, "\r\n");
     while (i < n) {
-        size_t k = n - i > 45 ? 45 : n - i;
+        size_t k = n - i > 39 ? 39 : n - i;
         while (i + k < n && ((unsigned char)s[i + k] & 0xc0) == 0x80)
             k--;
         if (i)
             rc |= buf_puts(b, "\r\n ");
-        rc |= buf_puts(b, "=?UTF-8?B?") | b64(b, (const unsigned char *)s + i, k) |
-              buf_puts(b, "?=");
+        rc |=
+            buf_puts(b, "=?UTF-8?B?") | b64(b, (const unsigned char *)s + i, k) | buf_puts(b, "?=");
         i += k;
     }
     return rc | buf_puts(b, "\r\n");
@@ -286,15 +297,16 @@ static int put_qp(struct buf *b, const char *s)
 
 static int put_date(struct buf *b, int64_t now_ms)
 {
-    static const char days[] = "SunMonTueWedThuFriSat", months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
+    static const char days[] = "SunMonTueWedThuFriSat",
+                      months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
     time_t t = (time_t)(now_ms / 1000);
     struct tm tm;
 
     if (!gmtime_r(&t, &tm))
         return TOCSIN_EINVAL;
     return buf_printf(b, "Date: %.3s, %02d %.3s %04d %02d:%02d:%02d +0000\r\n",
-                      days + 3 * tm.tm_wday, tm.tm_mday, months + 3 * tm.tm_mon,
-                      tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+                      days + 3 * tm.tm_wday, tm.tm_mday, months + 3 * tm.tm_mon, tm.tm_year + 1900,
+                      tm.tm_hour, tm.tm_min, tm.tm_sec);
 }
 
 static int put_addrs(struct buf *b, const char *name, char *const *v, size_t n)
@@ -347,8 +359,7 @@ static int default_html(const json_t *ctx, const char *title, char **out)
     return *out ? TOCSIN_OK : TOCSIN_ENOMEM;
 }
 
-static int render_parts(const struct chan *c, const json_t *ctx, struct parts *p,
-                        struct verr *e)
+static int render_parts(const struct chan *c, const json_t *ctx, struct parts *p, struct verr *e)
 {
     struct buf b;
     int rc;
@@ -391,18 +402,21 @@ static int build(const struct chan *c, const struct em *m, const json_t *ctx, in
     rc |= put_subject(b, p->subject);
     rc |= buf_puts(b, "Message-ID: <") | put_token(b, nid);
     rc |= buf_printf(b, ".%08llx@%s>\r\n",
-                     (unsigned long long)(ch_fnv1a(c->id, strlen(c->id)) & 0xffffffffULL),
-                     domain);
+                     (unsigned long long)(ch_fnv1a(c->id, strlen(c->id)) & 0xffffffffULL), domain);
     rc |= buf_puts(b, "References: <tocsin-") | ch_stable_key(ctx, b);
     rc |= buf_printf(b, "@%s>\r\n", domain);
     rc |= buf_puts(b, "X-Tocsin-Notification: ") | put_token(b, nid) | buf_puts(b, "\r\n");
     rc |= buf_puts(b, "Auto-Submitted: auto-generated\r\nMIME-Version: 1.0\r\n");
     rc |= buf_printf(b, "Content-Type: multipart/alternative; boundary=\"%s\"\r\n\r\n", bound);
-    rc |= buf_printf(b, "--%s\r\nContent-Type: text/plain; charset=utf-8\r\n"
-                        "Content-Transfer-Encoding: quoted-printable\r\n\r\n", bound);
+    rc |= buf_printf(b,
+                     "--%s\r\nContent-Type: text/plain; charset=utf-8\r\n"
+                     "Content-Transfer-Encoding: quoted-printable\r\n\r\n",
+                     bound);
     rc |= put_qp(b, p->text);
-    rc |= buf_printf(b, "--%s\r\nContent-Type: text/html; charset=utf-8\r\n"
-                        "Content-Transfer-Encoding: quoted-printable\r\n\r\n", bound);
+    rc |= buf_printf(b,
+                     "--%s\r\nContent-Type: text/html; charset=utf-8\r\n"
+                     "Content-Transfer-Encoding: quoted-printable\r\n\r\n",
+                     bound);
     rc |= put_qp(b, p->html);
     rc |= buf_printf(b, "--%s--\r\n", bound);
     return rc;
@@ -459,8 +473,8 @@ out:
 }
 
 /* SMTP reply codes: 2xx/3xx delivered, 4xx transient, 5xx permanent, none: retry. */
-static int check(const struct chan *c, const struct chan_req *req,
-                 const struct chan_resp *resp, int64_t now_ms, struct chan_outcome *o)
+static int check(const struct chan *c, const struct chan_req *req, const struct chan_resp *resp,
+                 int64_t now_ms, struct chan_outcome *o)
 {
     (void)req;
     long st = resp->status;

@@ -22,11 +22,11 @@ enum ch_ftype {
     CHF_TMPL,    /* a string compiled as a template (ch_text() renders it) */
     CHF_URL,     /* a literal http(s) URL */
     CHF_BOOL,
-    CHF_INT,     /* an integer, 0..INT32_MAX */
-    CHF_LIST,    /* a string split on , ; and whitespace, or an array of strings */
-    CHF_OBJ,     /* an object (the type checks it) */
-    CHF_ID,      /* a string or an integer (telegram chat_id) */
-    CHF_ANY      /* anything (the type checks it) */
+    CHF_INT,  /* an integer, 0..INT32_MAX */
+    CHF_LIST, /* a string split on , ; and whitespace, or an array of strings */
+    CHF_OBJ,  /* an object (the type checks it) */
+    CHF_ID,   /* a string or an integer (telegram chat_id) */
+    CHF_ANY   /* anything (the type checks it) */
 };
 
 #define CHF_REQUIRED 1u
@@ -39,15 +39,15 @@ struct ch_field {
 
 struct chan_ops {
     const char *type;
-    const struct ch_field *fields;   /* ends with {NULL}; common fields are added by chan.c */
-    const char *const *secrets;      /* NULL-terminated */
-    bool url_secret;                 /* the URL holds the secret (masked whole in logs) */
-    int (*compile)(struct chan *c, struct verr *e);   /* optional: cross-field checks, c->priv */
+    const struct ch_field *fields; /* ends with {NULL}; common fields are added by chan.c */
+    const char *const *secrets;    /* NULL-terminated */
+    bool url_secret;               /* the URL holds the secret (masked whole in logs) */
+    int (*compile)(struct chan *c, struct verr *e); /* optional: cross-field checks, c->priv */
     int (*render)(const struct chan *c, const json_t *ctx, int64_t now_ms, struct chan_req *r,
                   struct verr *e);
     /* optional: refines the generic verdict (or replaces it when own_check); may set a ticket */
-    int (*check)(const struct chan *c, const struct chan_req *req,
-                 const struct chan_resp *resp, int64_t now_ms, struct chan_outcome *o);
+    int (*check)(const struct chan *c, const struct chan_req *req, const struct chan_resp *resp,
+                 int64_t now_ms, struct chan_outcome *o);
     bool own_check;
     void (*free_priv)(void *priv);
 };
@@ -57,12 +57,12 @@ struct chan_ops {
 struct chan {
     char *id;
     const struct chan_ops *ops;
-    json_t *cfg;          /* deep copy of the config */
-    struct tmpl **tmpl;   /* parallel to ops->fields: the CHF_TMPL fields present, else NULL */
+    json_t *cfg;        /* deep copy of the config */
+    struct tmpl **tmpl; /* parallel to ops->fields: the CHF_TMPL fields present, else NULL */
     size_t nfields;
     int64_t timeout_ms;
     bool tls_verify, use_proxy, send_resolved;
-    void *priv;           /* the type's, freed by ops->free_priv */
+    void *priv; /* the type's, freed by ops->free_priv */
 };
 
 extern const struct chan_ops ch_webhook_ops, ch_slack_ops, ch_teams_ops, ch_mattermost_ops,
@@ -78,8 +78,8 @@ int ch_compile_tmpl(const char *src, const char *field, struct tmpl **out, struc
 /* The compiled template of a CHF_TMPL field, NULL when not configured. */
 const struct tmpl *ch_tmpl(const struct chan *c, const char *name);
 /* Renders template t (bounded CHAN_MAX_FIELD) into a new string *out; errors name `field`. */
-int ch_render_tmpl(const struct tmpl *t, const char *field, const json_t *ctx,
-                   enum tmpl_escape esc, char **out, struct verr *e);
+int ch_render_tmpl(const struct tmpl *t, const char *field, const json_t *ctx, enum tmpl_escape esc,
+                   char **out, struct verr *e);
 /* Renders field `name` into *out (NULL when the field is not configured: use a default). */
 int ch_text(const struct chan *c, const char *name, const json_t *ctx, enum tmpl_escape esc,
             char **out, struct verr *e);

@@ -13,12 +13,18 @@
 #define SUMMARY_MAX 255
 
 static const struct ch_field fields[] = {
-    {"api_url", CHF_URL, CHF_REQUIRED}, {"project", CHF_STR, CHF_REQUIRED},
-    {"issue_type", CHF_STR, 0},         {"auth", CHF_OBJ, 0},
-    {"token", CHF_STR, 0},              {"summary", CHF_TMPL, 0},
-    {"description", CHF_TMPL, 0},       {"comment", CHF_TMPL, 0},
-    {"labels", CHF_LIST, 0},            {"priority", CHF_STR, 0},
-    {"resolve_transition", CHF_STR, 0}, {"fields", CHF_OBJ, 0},
+    {"api_url", CHF_URL, CHF_REQUIRED},
+    {"project", CHF_STR, CHF_REQUIRED},
+    {"issue_type", CHF_STR, 0},
+    {"auth", CHF_OBJ, 0},
+    {"token", CHF_STR, 0},
+    {"summary", CHF_TMPL, 0},
+    {"description", CHF_TMPL, 0},
+    {"comment", CHF_TMPL, 0},
+    {"labels", CHF_LIST, 0},
+    {"priority", CHF_STR, 0},
+    {"resolve_transition", CHF_STR, 0},
+    {"fields", CHF_OBJ, 0},
     {NULL, CHF_STR, 0},
 };
 
@@ -84,13 +90,15 @@ static json_t *create_body(const struct chan *c, const json_t *ctx, struct verr 
         (*rc = ch_text(c, "description", ctx, TMPL_ESC_NONE, &desc, e)))
         goto out;
     *rc = TOCSIN_ENOMEM;
-    if (ch_title(ctx, &t) || ch_body(ctx, &b) || !(cut = ch_trunc(sum ? sum : buf_str(&t), SUMMARY_MAX)))
+    if (ch_title(ctx, &t) || ch_body(ctx, &b) ||
+        !(cut = ch_trunc(sum ? sum : buf_str(&t), SUMMARY_MAX)))
         goto out;
     for (char *p = cut; *p; p++) /* a summary is one line */
         if (*p == '\n' || *p == '\r')
             *p = ' ';
     f = ch_cfg(c, "fields") ? json_deep_copy(ch_cfg(c, "fields")) : json_object();
-    if (!f || json_object_set_new(f, "project", json_pack("{s:s}", "key", ch_cfg_str(c, "project"))) ||
+    if (!f ||
+        json_object_set_new(f, "project", json_pack("{s:s}", "key", ch_cfg_str(c, "project"))) ||
         json_object_set_new(f, "issuetype", json_pack("{s:s}", "name", it ? it : "Bug")) ||
         json_object_set_new(f, "summary", json_string(cut)) ||
         json_object_set_new(f, "description", json_string(desc ? desc : buf_str(&b))) ||
@@ -174,8 +182,8 @@ out:
 }
 
 /* 201 {"id","key","self"} for a create; comments and transitions carry no key. */
-static int check(const struct chan *c, const struct chan_req *req,
-                 const struct chan_resp *resp, int64_t now_ms, struct chan_outcome *o)
+static int check(const struct chan *c, const struct chan_req *req, const struct chan_resp *resp,
+                 int64_t now_ms, struct chan_outcome *o)
 {
     const char *api = ch_cfg_str(c, "api_url"), *rest = strstr(api, "/rest/api/"), *key;
     json_t *j;

@@ -7,7 +7,9 @@
 #include "util/err.h"
 
 static const struct ch_field fields[] = {
-    {"url", CHF_URL, CHF_REQUIRED}, {"auth", CHF_OBJ, 0}, {"body", CHF_TMPL, 0},
+    {"url", CHF_URL, CHF_REQUIRED},
+    {"auth", CHF_OBJ, 0},
+    {"body", CHF_TMPL, 0},
     {NULL, CHF_STR, 0},
 };
 
@@ -30,8 +32,8 @@ static int render(const struct chan *c, const json_t *ctx, int64_t now_ms, struc
         return rc;
     if (nid && (rc = ch_req_header(r, "X-Tocsin-Notification", nid, "notification.id", e)))
         return rc;
-    if (ch_cfg(c, "auth") && (rc = ch_req_basic(r, ch_gets(c->cfg, "auth.username"),
-                                                ch_gets(c->cfg, "auth.password"))))
+    if (ch_cfg(c, "auth") &&
+        (rc = ch_req_basic(r, ch_gets(c->cfg, "auth.username"), ch_gets(c->cfg, "auth.password"))))
         return rc;
     if ((rc = ch_text(c, "body", ctx, TMPL_ESC_JSON, &body, e)))
         return rc;

@@ -7,7 +7,7 @@
 #include "util/err.h"
 
 static const struct ch_field fields[] = {
-    {"url", CHF_URL, CHF_REQUIRED}, {"channel", CHF_STR, 0}, {"username", CHF_STR, 0},
+    {"url", CHF_URL, CHF_REQUIRED}, {"channel", CHF_STR, 0},    {"username", CHF_STR, 0},
     {"icon_url", CHF_URL, 0},       {"icon_emoji", CHF_STR, 0}, {"title", CHF_TMPL, 0},
     {"text", CHF_TMPL, 0},          {NULL, CHF_STR, 0},
 };

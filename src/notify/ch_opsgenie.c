@@ -16,10 +16,17 @@
 #define TAGS_MAX 20
 
 static const struct ch_field fields[] = {
-    {"api_key", CHF_STR, CHF_REQUIRED}, {"api_url", CHF_URL, 0},  {"message", CHF_TMPL, 0},
-    {"description", CHF_TMPL, 0},       {"alias", CHF_TMPL, 0},    {"priority", CHF_STR, 0},
-    {"tags", CHF_LIST, 0},              {"responders", CHF_ANY, 0}, {"entity", CHF_TMPL, 0},
-    {"source", CHF_STR, 0},             {NULL, CHF_STR, 0},
+    {"api_key", CHF_STR, CHF_REQUIRED},
+    {"api_url", CHF_URL, 0},
+    {"message", CHF_TMPL, 0},
+    {"description", CHF_TMPL, 0},
+    {"alias", CHF_TMPL, 0},
+    {"priority", CHF_STR, 0},
+    {"tags", CHF_LIST, 0},
+    {"responders", CHF_ANY, 0},
+    {"entity", CHF_TMPL, 0},
+    {"source", CHF_STR, 0},
+    {NULL, CHF_STR, 0},
 };
 
 static const char *const secrets[] = {"api_key", NULL};
@@ -34,7 +41,8 @@ static int compile(struct chan *c, struct verr *e)
         return verr_set(e, "config.priority", "must be P1, P2, P3, P4 or P5");
     if (r && !json_is_array(r))
         return verr_set(e, "config.responders", "must be a list of {id|name|username, type}");
-    json_array_foreach(r, i, it) {
+    json_array_foreach(r, i, it)
+    {
         if (!json_is_string(json_object_get(it, "type"))) {
             verr_set(e, "type", "is required");
             verr_prefix_index(e, "config.responders", i);
@@ -68,17 +76,17 @@ static int alias(const struct chan *c, const json_t *ctx, char **out, struct ver
 static json_t *details(const json_t *ctx)
 {
     static const char *const keys[] = {"severity", "environment", "resource", "event",
-                                       "value", "origin", "id"};
+                                       "value",    "origin",      "id"};
     const json_t *a = ch_get(ctx, "alert"), *v;
     const char *k;
     json_t *d = json_object();
 
     for (size_t i = 0; d && i < sizeof(keys) / sizeof(keys[0]); i++)
         if (json_is_string(json_object_get(a, keys[i])))
-            json_object_set(d, keys[i], (json_t *)json_object_get(a, keys[i]));
-    json_object_foreach((json_t *)json_object_get(a, "labels"), k, v)
-        if (d && json_is_string(v) && !json_object_get(d, k))
-            json_object_set(d, k, (json_t *)v);
+            json_object_set_new(d, keys[i], json_deep_copy(json_object_get(a, keys[i])));
+    json_object_foreach((json_t *)json_object_get(a, "labels"), k,
+                        v) if (d && json_is_string(v) && !json_object_get(d, k))
+        json_object_set_new(d, k, json_deep_copy(v));
     return d;
 }
 
@@ -92,14 +100,14 @@ static json_t *tags(const struct chan *c, const json_t *ctx)
     for (i = 0; t && l && l[i] && json_array_size(t) < TAGS_MAX; i++)
         json_array_append_new(t, json_string(l[i]));
     ch_strv_free(l);
-    json_array_foreach(ch_get(ctx, "alert.tags"), i, v)
-        if (t && json_is_string(v) && json_array_size(t) < TAGS_MAX)
-            json_array_append(t, (json_t *)v);
+    json_array_foreach(ch_get(ctx, "alert.tags"), i,
+                       v) if (t && json_is_string(v) && json_array_size(t) < TAGS_MAX)
+        json_array_append_new(t, json_deep_copy(v));
     return t;
 }
 
-static json_t *create_body(const struct chan *c, const json_t *ctx, const char *al,
-                           struct verr *e, int *rc)
+static json_t *create_body(const struct chan *c, const json_t *ctx, const char *al, struct verr *e,
+                           int *rc)
 {
     static const char *const prio[] = {"P1", "P2", "P3", "P4", "P5", "P5"};
     char *msg = NULL, *desc = NULL, *ent = NULL, *m = NULL, *d = NULL;
@@ -114,17 +122,19 @@ static json_t *create_body(const struct chan *c, const json_t *ctx, const char *
         (*rc = ch_text(c, "entity", ctx, TMPL_ESC_NONE, &ent, e)))
         goto out;
     *rc = TOCSIN_ENOMEM;
-    if (ch_title(ctx, &t) || ch_body(ctx, &b) || !(m = ch_trunc(msg ? msg : buf_str(&t), MESSAGE_MAX)) ||
+    if (ch_title(ctx, &t) || ch_body(ctx, &b) ||
+        !(m = ch_trunc(msg ? msg : buf_str(&t), MESSAGE_MAX)) ||
         !(d = ch_trunc(desc ? desc : buf_str(&b), DESC_MAX)))
         goto out;
-    body = json_pack("{s:s,s:s,s:s,s:o,s:o,s:s,s:s}", "message", m, "alias", al, "description",
-                     d, "details", details(ctx), "tags", tags(c, ctx), "priority",
+    body = json_pack("{s:s,s:s,s:s,s:o,s:o,s:s,s:s}", "message", m, "alias", al, "description", d,
+                     "details", details(ctx), "tags", tags(c, ctx), "priority",
                      p ? p : prio[ch_sev_level(ch_gets(ctx, "alert.severity"))], "source",
                      src ? src : "tocsin");
     if (body && ch_cfg(c, "responders"))
-        json_object_set(body, "responders", (json_t *)ch_cfg(c, "responders"));
+        json_object_set_new(body, "responders", json_deep_copy(ch_cfg(c, "responders")));
     if (body && (ent || ch_gets(ctx, "alert.resource")))
-        json_object_set_new(body, "entity", json_string(ent ? ent : ch_gets(ctx, "alert.resource")));
+        json_object_set_new(body, "entity",
+                            json_string(ent ? ent : ch_gets(ctx, "alert.resource")));
     *rc = body ? TOCSIN_OK : TOCSIN_ENOMEM;
 out:
     buf_free(&t);
@@ -141,8 +151,9 @@ static int render(const struct chan *c, const json_t *ctx, int64_t now_ms, struc
                   struct verr *e)
 {
     const char *api = ch_cfg_str(c, "api_url"), *src = ch_cfg_str(c, "source");
-    const char *act = ch_resolved(ctx) ? "close" : !strcmp(ch_change(ctx), "ack") ? "acknowledge"
-                                                                                   : "create";
+    const char *act = ch_resolved(ctx)                 ? "close"
+                      : !strcmp(ch_change(ctx), "ack") ? "acknowledge"
+                                                       : "create";
     char *al = NULL, *url = NULL, auth[600];
     json_t *body = NULL;
     int rc;
@@ -178,8 +189,8 @@ out:
 
 /* 202 {"result":"Request will be processed","requestId":...}: the ticket is the alias the
  * create request carried (id and ref), with the requestId. */
-static int check(const struct chan *c, const struct chan_req *req,
-                 const struct chan_resp *resp, int64_t now_ms, struct chan_outcome *o)
+static int check(const struct chan *c, const struct chan_req *req, const struct chan_resp *resp,
+                 int64_t now_ms, struct chan_outcome *o)
 {
     json_t *rq, *j;
     const char *al, *rid;

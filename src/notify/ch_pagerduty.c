@@ -68,20 +68,21 @@ static int put_field(const struct chan *c, const json_t *ctx, json_t *o, const c
 
 static json_t *details(const json_t *ctx)
 {
-    static const char *const keys[] = {"text", "environment", "service", "value", "tags",
-                                       "attributes", "labels", "annotations", "origin",
-                                       "duplicateCount", "id"};
+    static const char *const keys[] = {"text",   "environment",    "service", "value",
+                                       "tags",   "attributes",     "labels",  "annotations",
+                                       "origin", "duplicateCount", "id"};
     const json_t *a = ch_get(ctx, "alert");
     json_t *d = json_object();
 
     for (size_t i = 0; d && i < sizeof(keys) / sizeof(keys[0]); i++) {
         const json_t *v = json_object_get(a, keys[i]);
         if (v && !json_is_null(v))
-            json_object_set(d, keys[i], (json_t *)v);
+            json_object_set_new(d, keys[i], json_deep_copy(v));
     }
     if (d) {
         json_object_set_new(d, "change", json_string(ch_change(ctx)));
-        json_object_set_new(d, "alerts", json_integer((json_int_t)json_array_size(ch_get(ctx, "alerts"))));
+        json_object_set_new(d, "alerts",
+                            json_integer((json_int_t)json_array_size(ch_get(ctx, "alerts"))));
     }
     return d;
 }
@@ -101,7 +102,9 @@ static int payload(const struct chan *c, const json_t *ctx, json_t *body, struct
         (rc = put_field(c, ctx, p, "source", ch_getsd(ctx, "alert.resource", "tocsin"), 255, e)))
         goto out;
     rc = TOCSIN_ENOMEM;
-    if (json_object_set_new(p, "severity", json_string(sev ? sev : pd_sev[ch_sev_level(ch_gets(ctx, "alert.severity"))])))
+    if (json_object_set_new(
+            p, "severity",
+            json_string(sev ? sev : pd_sev[ch_sev_level(ch_gets(ctx, "alert.severity"))])))
         goto out;
     if (ch_gets(ctx, "alert.lastReceiveTime") &&
         json_object_set_new(p, "timestamp", json_string(ch_gets(ctx, "alert.lastReceiveTime"))))
@@ -114,7 +117,9 @@ static int payload(const struct chan *c, const json_t *ctx, json_t *body, struct
     if (json_object_set_new(p, "custom_details", details(ctx)))
         goto out;
     if (link.len && (json_object_set_new(body, "client_url", json_string(buf_str(&link))) ||
-                     json_object_set_new(body, "links", json_pack("[{s:s,s:s}]", "href", buf_str(&link), "text", "Open in tocsin"))))
+                     json_object_set_new(body, "links",
+                                         json_pack("[{s:s,s:s}]", "href", buf_str(&link), "text",
+                                                   "Open in tocsin"))))
         goto out;
     rc = json_object_set_new(body, "payload", p) ? TOCSIN_ENOMEM : TOCSIN_OK;
     p = NULL;
@@ -134,8 +139,10 @@ static int dedup_key(const struct chan *c, const json_t *ctx, char **out, struct
         return rc;
     if (*out) {
         if (!**out || strlen(*out) > DEDUP_MAX)
-            return verr_set(e, "config.dedup_key", "renders to an empty or too long key "
-                            "(1..%d bytes)", DEDUP_MAX);
+            return verr_set(e, "config.dedup_key",
+                            "renders to an empty or too long key "
+                            "(1..%d bytes)",
+                            DEDUP_MAX);
         return TOCSIN_OK;
     }
     buf_init(&b, DEDUP_MAX);
@@ -159,8 +166,8 @@ static int render(const struct chan *c, const json_t *ctx, int64_t now_ms, struc
     if ((rc = dedup_key(c, ctx, &key, e)))
         goto out;
     rc = TOCSIN_ENOMEM;
-    body = json_pack("{s:s,s:s,s:s}", "routing_key", ch_cfg_str(c, "routing_key"),
-                     "event_action", act, "dedup_key", key);
+    body = json_pack("{s:s,s:s,s:s}", "routing_key", ch_cfg_str(c, "routing_key"), "event_action",
+                     act, "dedup_key", key);
     if (!body)
         goto out;
     if (!strcmp(act, "trigger")) {
@@ -180,8 +187,8 @@ out:
     return rc;
 }
 
-static int check(const struct chan *c, const struct chan_req *req,
-                 const struct chan_resp *resp, int64_t now_ms, struct chan_outcome *o)
+static int check(const struct chan *c, const struct chan_req *req, const struct chan_resp *resp,
+                 int64_t now_ms, struct chan_outcome *o)
 {
     (void)req;
     json_t *j;

@@ -14,10 +14,17 @@
 #define SHORT_MAX 160
 
 static const struct ch_field fields[] = {
-    {"url", CHF_URL, CHF_REQUIRED},   {"auth", CHF_OBJ, 0},       {"token", CHF_STR, 0},
-    {"table", CHF_STR, 0},            {"short_description", CHF_TMPL, 0},
-    {"description", CHF_TMPL, 0},     {"close_notes", CHF_TMPL, 0}, {"close_code", CHF_STR, 0},
-    {"resolved_state", CHF_STR, 0},   {"fields", CHF_OBJ, 0},     {NULL, CHF_STR, 0},
+    {"url", CHF_URL, CHF_REQUIRED},
+    {"auth", CHF_OBJ, 0},
+    {"token", CHF_STR, 0},
+    {"table", CHF_STR, 0},
+    {"short_description", CHF_TMPL, 0},
+    {"description", CHF_TMPL, 0},
+    {"close_notes", CHF_TMPL, 0},
+    {"close_code", CHF_STR, 0},
+    {"resolved_state", CHF_STR, 0},
+    {"fields", CHF_OBJ, 0},
+    {NULL, CHF_STR, 0},
 };
 
 static const char *const secrets[] = {"auth.password", "token", NULL};
@@ -48,7 +55,7 @@ static const char *table(const struct chan *c)
 static void sev_map(const json_t *ctx, const char **urgency, const char **impact)
 {
     static const char *const u[] = {"1", "1", "2", "2", "3", "3"}, *const i[] = {"1", "2", "2",
-                                                                                "3", "3", "3"};
+                                                                                 "3", "3", "3"};
     int l = ch_sev_level(ch_gets(ctx, "alert.severity"));
 
     *urgency = u[l];
@@ -182,8 +189,8 @@ out:
     return rc;
 }
 
-static int check(const struct chan *c, const struct chan_req *req,
-                 const struct chan_resp *resp, int64_t now_ms, struct chan_outcome *o)
+static int check(const struct chan *c, const struct chan_req *req, const struct chan_resp *resp,
+                 int64_t now_ms, struct chan_outcome *o)
 {
     json_t *j;
     const char *sys_id, *num;

@@ -11,10 +11,10 @@
 #define SLACK_API "https://slack.com/api"
 
 static const struct ch_field fields[] = {
-    {"url", CHF_URL, 0},       {"token", CHF_STR, 0},    {"channel", CHF_STR, 0},
-    {"api_url", CHF_URL, 0},   {"username", CHF_STR, 0}, {"icon_emoji", CHF_STR, 0},
-    {"icon_url", CHF_URL, 0},  {"title", CHF_TMPL, 0},   {"text", CHF_TMPL, 0},
-    {"color", CHF_STR, 0},     {NULL, CHF_STR, 0},
+    {"url", CHF_URL, 0},      {"token", CHF_STR, 0},    {"channel", CHF_STR, 0},
+    {"api_url", CHF_URL, 0},  {"username", CHF_STR, 0}, {"icon_emoji", CHF_STR, 0},
+    {"icon_url", CHF_URL, 0}, {"title", CHF_TMPL, 0},   {"text", CHF_TMPL, 0},
+    {"color", CHF_STR, 0},    {NULL, CHF_STR, 0},
 };
 
 static const char *const secrets[] = {"url", "token", NULL};
@@ -25,10 +25,18 @@ static int slack_escape(struct buf *b, const char *s)
 
     for (; *s; s++) {
         switch (*s) {
-        case '&': rc |= buf_puts(b, "&amp;"); break;
-        case '<': rc |= buf_puts(b, "&lt;"); break;
-        case '>': rc |= buf_puts(b, "&gt;"); break;
-        default: rc |= buf_putc(b, *s); break;
+        case '&':
+            rc |= buf_puts(b, "&amp;");
+            break;
+        case '<':
+            rc |= buf_puts(b, "&lt;");
+            break;
+        case '>':
+            rc |= buf_puts(b, "&gt;");
+            break;
+        default:
+            rc |= buf_putc(b, *s);
+            break;
         }
     }
     return rc;
@@ -53,7 +61,8 @@ static int compile(struct chan *c, struct verr *e)
     bool url = ch_cfg(c, "url") != NULL, tok = ch_cfg(c, "token") != NULL;
 
     if (url == tok)
-        return verr_set(e, "config.url", "set either url (incoming webhook) or token and "
+        return verr_set(e, "config.url",
+                        "set either url (incoming webhook) or token and "
                         "channel (chat.postMessage)");
     if (tok && !ch_cfg(c, "channel"))
         return verr_set(e, "config.channel", "is required with token");
@@ -85,8 +94,7 @@ static int render(const struct chan *c, const json_t *ctx, int64_t now_ms, struc
     if (ch_cfg_str(c, "color"))
         json_object_set_new(att, "color", json_string(ch_cfg_str(c, "color")));
     if (opt(p, c, "channel") || opt(p, c, "username") || opt(p, c, "icon_emoji") ||
-        opt(p, c, "icon_url") ||
-        json_object_set_new(p, "attachments", json_pack("[o]", att)))
+        opt(p, c, "icon_url") || json_object_set_new(p, "attachments", json_pack("[o]", att)))
         goto out;
     if (tok) {
         if ((rc = ch_join(ch_cfg_str(c, "api_url") ? ch_cfg_str(c, "api_url") : SLACK_API,
@@ -110,8 +118,8 @@ out:
 }
 
 /* 200 "ok" (webhook) or {"ok":true} (Web API); ok:false is a failure unless rate limited. */
-static int check(const struct chan *c, const struct chan_req *req,
-                 const struct chan_resp *resp, int64_t now_ms, struct chan_outcome *o)
+static int check(const struct chan *c, const struct chan_req *req, const struct chan_resp *resp,
+                 int64_t now_ms, struct chan_outcome *o)
 {
     (void)req;
     json_t *j;

@@ -25,7 +25,8 @@ static int compile(struct chan *c, struct verr *e)
     const json_t *v;
     char field[200];
 
-    json_object_foreach((json_t *)ch_cfg(c, "fields"), k, v) {
+    json_object_foreach((json_t *)ch_cfg(c, "fields"), k, v)
+    {
         if (!json_is_string(v)) {
             snprintf(field, sizeof(field), "config.fields.%s", k);
             return verr_set(e, field, "must be a string");
@@ -46,20 +47,20 @@ static json_t *event_time(const json_t *ctx, int64_t now_ms)
     return json_real((double)ms / 1000.0);
 }
 
+/* The config's fields, then severity, environment, status and change (strings). */
 static json_t *idx_fields(const struct chan *c, const json_t *ctx)
 {
     json_t *f = ch_cfg(c, "fields") ? json_deep_copy(ch_cfg(c, "fields")) : json_object();
-    static const char *const keys[] = {"severity", "environment"};
+    const char *sev = ch_gets(ctx, "alert.severity"), *env = ch_gets(ctx, "alert.environment");
 
-    for (size_t i = 0; f && i < 2; i++)
-        if (ch_gets(ctx, keys[i][0] == 's' ? "alert.severity" : "alert.environment"))
-            json_object_set_new(f, keys[i], json_string(ch_gets(ctx, keys[i][0] == 's'
-                                                                         ? "alert.severity"
-                                                                         : "alert.environment")));
-    if (f) {
-        json_object_set_new(f, "status", json_string(ch_resolved(ctx) ? "resolved" : "firing"));
-        json_object_set_new(f, "change", json_string(ch_change(ctx)));
-    }
+    if (!f)
+        return NULL;
+    if (sev)
+        json_object_set_new(f, "severity", json_string(sev));
+    if (env)
+        json_object_set_new(f, "environment", json_string(env));
+    json_object_set_new(f, "status", json_string(ch_resolved(ctx) ? "resolved" : "firing"));
+    json_object_set_new(f, "change", json_string(ch_change(ctx)));
     return f;
 }
 
@@ -83,8 +84,9 @@ static int render(const struct chan *c, const json_t *ctx, int64_t now_ms, struc
     body = json_pack("{s:o,s:s,s:s,s:s}", "time", event_time(ctx, now_ms), "host",
                      host && *host ? host : ch_getsd(ctx, "alert.resource", "tocsin"), "source",
                      src ? src : "tocsin", "sourcetype", st ? st : "tocsin:alert");
-    if (!body || (ch_cfg_str(c, "index") &&
-                  json_object_set_new(body, "index", json_string(ch_cfg_str(c, "index")))) ||
+    if (!body ||
+        (ch_cfg_str(c, "index") &&
+         json_object_set_new(body, "index", json_string(ch_cfg_str(c, "index")))) ||
         json_object_set_new(body, "event", event) ||
         json_object_set_new(body, "fields", idx_fields(c, ctx)))
         goto out;

@@ -37,8 +37,8 @@ static json_t *adaptive(const json_t *ctx, const char *title, const char *text, 
         "{s:s,s:s,s:s,s:[{s:s,s:s,s:s,s:s,s:b,s:s,s:s},{s:s,s:s,s:b}],s:{s:s}}", "$schema",
         "http://adaptivecards.io/schemas/adaptive-card.json", "type", "AdaptiveCard", "version",
         "1.2", "body", "type", "TextBlock", "text", title, "weight", "Bolder", "size", "Medium",
-        "wrap", 1, "style", "heading", "color", card_color(ctx), "type", "TextBlock", "text",
-        text, "wrap", 1, "msteams", "width", "full");
+        "wrap", 1, "style", "heading", "color", card_color(ctx), "type", "TextBlock", "text", text,
+        "wrap", 1, "msteams", "width", "full");
 
     if (card && *link)
         json_object_set_new(card, "actions",
@@ -48,8 +48,7 @@ static json_t *adaptive(const json_t *ctx, const char *title, const char *text, 
                      "application/vnd.microsoft.card.adaptive", "contentUrl", "content", card);
 }
 
-static json_t *messagecard(const json_t *ctx, const char *title, const char *text,
-                           const char *link)
+static json_t *messagecard(const json_t *ctx, const char *title, const char *text, const char *link)
 {
     json_t *m = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "@type", "MessageCard", "@context",
                           "http://schema.org/extensions", "themeColor", ch_color(ctx) + 1,

@@ -13,9 +13,12 @@
 #define DETAILS_MAX 3500
 
 static const struct ch_field fields[] = {
-    {"token", CHF_STR, CHF_REQUIRED},  {"chat_id", CHF_ID, CHF_REQUIRED},
-    {"api_url", CHF_URL, 0},           {"message_thread_id", CHF_INT, 0},
-    {"disable_notification", CHF_BOOL, 0}, {"text", CHF_TMPL, 0},
+    {"token", CHF_STR, CHF_REQUIRED},
+    {"chat_id", CHF_ID, CHF_REQUIRED},
+    {"api_url", CHF_URL, 0},
+    {"message_thread_id", CHF_INT, 0},
+    {"disable_notification", CHF_BOOL, 0},
+    {"text", CHF_TMPL, 0},
     {NULL, CHF_STR, 0},
 };
 
@@ -71,15 +74,17 @@ static int render(const struct chan *c, const json_t *ctx, int64_t now_ms, struc
     rc = TOCSIN_ENOMEM;
     if (!(cut = ch_trunc(text, TEXT_MAX)))
         goto out;
-    body = json_pack("{s:O,s:s,s:s}", "chat_id", ch_cfg(c, "chat_id"), "text", cut,
+    /* copies, never references: the compiled channel is shared between threads */
+    body = json_pack("{s:o,s:s,s:s}", "chat_id", json_deep_copy(ch_cfg(c, "chat_id")), "text", cut,
                      "parse_mode", "HTML");
     if (!body)
         goto out;
     if (ch_cfg(c, "message_thread_id"))
-        json_object_set(body, "message_thread_id", (json_t *)ch_cfg(c, "message_thread_id"));
+        json_object_set_new(body, "message_thread_id",
+                            json_deep_copy(ch_cfg(c, "message_thread_id")));
     if (ch_cfg(c, "disable_notification"))
-        json_object_set(body, "disable_notification",
-                        (json_t *)ch_cfg(c, "disable_notification"));
+        json_object_set_new(body, "disable_notification",
+                            json_deep_copy(ch_cfg(c, "disable_notification")));
     if (buf_printf(&path, "bot%s/sendMessage", ch_cfg_str(c, "token")) ||
         ch_join(api ? api : TG_API, buf_str(&path), &url))
         goto out;
@@ -97,8 +102,8 @@ out:
 }
 
 /* {"ok":true,...}; a 429 carries {"parameters":{"retry_after":N}} (seconds). */
-static int check(const struct chan *c, const struct chan_req *req,
-                 const struct chan_resp *resp, int64_t now_ms, struct chan_outcome *o)
+static int check(const struct chan *c, const struct chan_req *req, const struct chan_resp *resp,
+                 int64_t now_ms, struct chan_outcome *o)
 {
     (void)req;
     json_t *j = ch_resp_json(resp);
@@ -109,8 +114,8 @@ static int check(const struct chan *c, const struct chan_req *req,
     (void)now_ms;
     if (json_is_integer(ra) && json_integer_value(ra) >= 0) {
         json_int_t s = json_integer_value(ra);
-        o->retry_after_ms = s > CHAN_MAX_RETRY_AFTER_MS / 1000 ? CHAN_MAX_RETRY_AFTER_MS
-                                                               : (int64_t)s * 1000;
+        o->retry_after_ms =
+            s > CHAN_MAX_RETRY_AFTER_MS / 1000 ? CHAN_MAX_RETRY_AFTER_MS : (int64_t)s * 1000;
         if (o->verdict != CHAN_FAILED)
             ch_set(o, CHAN_RETRY, "telegram: %.200s", d ? d : "retry later");
     } else if (o->verdict == CHAN_DELIVERED && !json_is_true(json_object_get(j, "ok"))) {

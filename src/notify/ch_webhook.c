@@ -25,7 +25,7 @@ struct hdr {
 
 struct extra {
     char *key;
-    char *path;          /* JSON path, or the regex source when is_regexp */
+    char *path; /* JSON path, or the regex source when is_regexp */
     pcre2_code *re;
 };
 
@@ -47,14 +47,9 @@ struct wh {
 };
 
 static const struct ch_field fields[] = {
-    {"url", CHF_TMPL, CHF_REQUIRED},
-    {"method", CHF_STR, 0},
-    {"headers", CHF_OBJ, 0},
-    {"body", CHF_TMPL, 0},
-    {"body_escape", CHF_STR, 0},
-    {"auth", CHF_OBJ, 0},
-    {"declare_ticket", CHF_OBJ, 0},
-    {NULL, CHF_STR, 0},
+    {"url", CHF_TMPL, CHF_REQUIRED}, {"method", CHF_STR, 0},      {"headers", CHF_OBJ, 0},
+    {"body", CHF_TMPL, 0},           {"body_escape", CHF_STR, 0}, {"auth", CHF_OBJ, 0},
+    {"declare_ticket", CHF_OBJ, 0},  {NULL, CHF_STR, 0},
 };
 
 static const char *const secrets[] = {"auth.password", "headers.*", NULL};
@@ -104,9 +99,9 @@ static bool valid_name(const char *s)
 
 static bool reserved_header(const char *s)
 {
-    static const char *const names[] = {"User-Agent",       "Content-Length", "Host",
-                                        "Transfer-Encoding", "X-Tocsin-Notification",
-                                        "Idempotency-Key"};
+    static const char *const names[] = {
+        "User-Agent",        "Content-Length",        "Host",
+        "Transfer-Encoding", "X-Tocsin-Notification", "Idempotency-Key"};
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
         if (strcasecmp(s, names[i]) == 0)
             return true;
@@ -127,7 +122,8 @@ static int compile_headers(struct wh *w, const json_t *h, struct verr *e)
     w->h = calloc(json_object_size(h) + 1, sizeof(*w->h));
     if (!w->h)
         return TOCSIN_ENOMEM;
-    json_object_foreach((json_t *)h, k, v) {
+    json_object_foreach((json_t *)h, k, v)
+    {
         snprintf(field, sizeof(field), "config.headers.%s", k);
         if (!valid_name(k))
             return verr_set(e, field, "is not a valid header name");
@@ -197,7 +193,7 @@ static int dt_bool(const json_t *dtj, const char *key, bool *out, struct verr *e
 
 static bool dt_known(const char *k)
 {
-    static const char *const keys[] = {"ticket_id",     "ticket_url",     "is_regexp",
+    static const char *const keys[] = {"ticket_id",      "ticket_url",    "is_regexp",
                                        "empty_response", "ticket_id_tpl", "ticket_url_tpl"};
     for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
         if (strcmp(k, keys[i]) == 0)
@@ -212,7 +208,8 @@ static int compile_extras(struct dticket *dt, const json_t *dtj, struct verr *e)
     char field[300];
     int rc;
 
-    json_object_foreach((json_t *)dtj, k, v) {
+    json_object_foreach((json_t *)dtj, k, v)
+    {
         struct extra *x;
         if (dt_known(k))
             continue;
@@ -282,7 +279,7 @@ static int compile(struct chan *c, struct verr *e)
 {
     struct wh *w = calloc(1, sizeof(*w));
     const char *m = ch_cfg_str(c, "method"), *esc = ch_cfg_str(c, "body_escape");
-    static const char *const methods[] = {"GET", "HEAD",  "POST",   "PUT",
+    static const char *const methods[] = {"GET",   "HEAD",   "POST",   "PUT",
                                           "PATCH", "DELETE", "OPTIONS"};
     size_t i;
     int rc;
@@ -296,7 +293,8 @@ static int compile(struct chan *c, struct verr *e)
             if (strcasecmp(m, methods[i]) == 0)
                 break;
         if (i == sizeof(methods) / sizeof(methods[0]))
-            return verr_set(e, "config.method", "must be one of GET, HEAD, POST, PUT, PATCH, "
+            return verr_set(e, "config.method",
+                            "must be one of GET, HEAD, POST, PUT, PATCH, "
                             "DELETE, OPTIONS");
         snprintf(w->method, sizeof(w->method), "%s", methods[i]);
     }
@@ -335,8 +333,8 @@ static int render(const struct chan *c, const json_t *ctx, int64_t now_ms, struc
     if (nid && ((rc = ch_req_header(r, "X-Tocsin-Notification", nid, "notification.id", e)) ||
                 (rc = ch_req_header(r, "Idempotency-Key", nid, "notification.id", e))))
         goto out;
-    if (ch_cfg(c, "auth") && (rc = ch_req_basic(r, ch_gets(c->cfg, "auth.username"),
-                                                ch_gets(c->cfg, "auth.password"))))
+    if (ch_cfg(c, "auth") &&
+        (rc = ch_req_basic(r, ch_gets(c->cfg, "auth.username"), ch_gets(c->cfg, "auth.password"))))
         goto out;
     if (!strcmp(w->method, "GET") || !strcmp(w->method, "HEAD"))
         goto out;
@@ -395,8 +393,8 @@ static char *scalar_text(const json_t *v)
     return NULL;
 }
 
-static char *find(const struct dticket *dt, const char *path, const pcre2_code *re,
-                  const json_t *j, const struct chan_resp *resp)
+static char *find(const struct dticket *dt, const char *path, const pcre2_code *re, const json_t *j,
+                  const struct chan_resp *resp)
 {
     if (!path)
         return NULL;
@@ -412,9 +410,10 @@ static json_t *tpl_ctx(const struct chan_resp *resp, const json_t *j, const char
 
     if (!c || !h)
         goto oom;
-    json_object_set_new(c, "response", j ? json_incref((json_t *)j)
-                                         : json_stringn(resp->body ? resp->body : "",
-                                                        resp->body ? resp->body_len : 0));
+    json_object_set_new(
+        c, "response",
+        j ? json_incref((json_t *)j)
+          : json_stringn(resp->body ? resp->body : "", resp->body ? resp->body_len : 0));
     for (size_t i = 0; i < resp->nheaders; i++) {
         const char *colon = strchr(resp->headers[i], ':');
         char name[128];
@@ -453,8 +452,7 @@ static char *from_tpl(const struct tmpl *t, const json_t *tctx)
     return s;
 }
 
-static int declare(const struct dticket *dt, const struct chan_resp *resp,
-                   struct chan_outcome *o)
+static int declare(const struct dticket *dt, const struct chan_resp *resp, struct chan_outcome *o)
 {
     json_t *j = dt->is_regexp ? NULL : ch_resp_json(resp), *tctx = NULL, *t = NULL;
     char *id = find(dt, dt->id_path, dt->id_re, j, resp), *url = NULL, *s;
@@ -499,8 +497,8 @@ out:
     return rc;
 }
 
-static int check(const struct chan *c, const struct chan_req *req,
-                 const struct chan_resp *resp, int64_t now_ms, struct chan_outcome *o)
+static int check(const struct chan *c, const struct chan_req *req, const struct chan_resp *resp,
+                 int64_t now_ms, struct chan_outcome *o)
 {
     (void)req;
     const struct wh *w = c->priv;

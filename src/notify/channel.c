@@ -12,24 +12,20 @@
 #include "util/err.h"
 
 static const struct chan_ops *const ops_table[] = {
-    &ch_webhook_ops,   &ch_slack_ops,     &ch_teams_ops,      &ch_mattermost_ops,
-    &ch_discord_ops,   &ch_telegram_ops,  &ch_email_ops,      &ch_pagerduty_ops,
-    &ch_opsgenie_ops,  &ch_servicenow_ops, &ch_jira_ops,      &ch_splunk_hec_ops,
-    &ch_logstash_ops,
+    &ch_webhook_ops,  &ch_slack_ops,      &ch_teams_ops,     &ch_mattermost_ops, &ch_discord_ops,
+    &ch_telegram_ops, &ch_email_ops,      &ch_pagerduty_ops, &ch_opsgenie_ops,   &ch_servicenow_ops,
+    &ch_jira_ops,     &ch_splunk_hec_ops, &ch_logstash_ops,
 };
 #define NTYPES (sizeof(ops_table) / sizeof(ops_table[0]))
 
 static const char *const type_names[NTYPES + 1] = {
-    "webhook", "slack",      "teams", "mattermost", "discord",    "telegram", "email",
-    "pagerduty", "opsgenie", "servicenow", "jira", "splunk-hec", "logstash", NULL,
+    "webhook",   "slack",    "teams",      "mattermost", "discord",    "telegram", "email",
+    "pagerduty", "opsgenie", "servicenow", "jira",       "splunk-hec", "logstash", NULL,
 };
 
 static const struct ch_field common_fields[] = {
-    {"timeout", CHF_ANY, 0},
-    {"skip_verify", CHF_BOOL, 0},
-    {"use_proxy", CHF_BOOL, 0},
-    {"send_resolved", CHF_BOOL, 0},
-    {NULL, CHF_STR, 0},
+    {"timeout", CHF_ANY, 0},        {"skip_verify", CHF_BOOL, 0}, {"use_proxy", CHF_BOOL, 0},
+    {"send_resolved", CHF_BOOL, 0}, {NULL, CHF_STR, 0},
 };
 
 static const struct chan_ops *find_ops(const char *type)
@@ -92,8 +88,8 @@ const struct tmpl *ch_tmpl(const struct chan *c, const char *name)
     return NULL;
 }
 
-int ch_render_tmpl(const struct tmpl *t, const char *field, const json_t *ctx,
-                   enum tmpl_escape esc, char **out, struct verr *e)
+int ch_render_tmpl(const struct tmpl *t, const char *field, const json_t *ctx, enum tmpl_escape esc,
+                   char **out, struct verr *e)
 {
     struct buf b;
     int rc;
@@ -167,7 +163,8 @@ char **ch_list(const json_t *v, size_t *n)
         }
         return out;
     }
-    json_array_foreach(v, i, it) {
+    json_array_foreach(v, i, it)
+    {
         const char *s = json_string_value(it);
         if (s && strv_push(&out, n, s, strlen(s)))
             goto oom;
@@ -224,7 +221,8 @@ int ch_check_auth(const struct chan *c, struct verr *e)
 
     if (!a)
         return TOCSIN_OK;
-    json_object_foreach((json_t *)a, k, v) {
+    json_object_foreach((json_t *)a, k, v)
+    {
         if (strcmp(k, "username") && strcmp(k, "password")) {
             char field[160];
             snprintf(field, sizeof(field), "config.auth.%s", k);
@@ -275,8 +273,10 @@ static int parse_timeout(const json_t *v, int64_t *ms, struct verr *e)
     *ms = (int64_t)n * mult;
     return TOCSIN_OK;
 bad:
-    return verr_set(e, "config.timeout", "must be milliseconds (1..%d) or a duration such as "
-                    "\"10s\", \"500ms\", \"2m\"", CHAN_MAX_TIMEOUT_MS);
+    return verr_set(e, "config.timeout",
+                    "must be milliseconds (1..%d) or a duration such as "
+                    "\"10s\", \"500ms\", \"2m\"",
+                    CHAN_MAX_TIMEOUT_MS);
 }
 
 static const struct ch_field *find_field(const struct ch_field *f, const char *name)
@@ -296,7 +296,8 @@ static int check_list(const json_t *v, const char *field, struct verr *e)
         return TOCSIN_OK;
     if (!json_is_array(v))
         return verr_set(e, field, "must be a string or a list of strings");
-    json_array_foreach(v, i, it) {
+    json_array_foreach(v, i, it)
+    {
         if (!json_is_string(it) || !json_string_length(it)) {
             verr_set(e, "", "must be a non-empty string");
             verr_prefix_index(e, field, i);
@@ -352,7 +353,8 @@ static int check_fields(struct chan *c, struct verr *e)
     char field[160];
     int rc;
 
-    json_object_foreach(c->cfg, key, v) {
+    json_object_foreach(c->cfg, key, v)
+    {
         if (!find_field(c->ops->fields, key) && !find_field(common_fields, key)) {
             snprintf(field, sizeof(field), "config.%s", key);
             return verr_set(e, field, "unknown field for a %s channel", c->ops->type);
@@ -754,8 +756,8 @@ int ch_sev_level(const char *s)
     static const struct {
         const char *name;
         int level;
-    } map[] = {{"security", 0}, {"critical", 0}, {"fatal", 0}, {"major", 1}, {"error", 1},
-               {"minor", 2},    {"warning", 3},  {"normal", 5}, {"ok", 5},   {"cleared", 5}};
+    } map[] = {{"security", 0}, {"critical", 0}, {"fatal", 0},  {"major", 1}, {"error", 1},
+               {"minor", 2},    {"warning", 3},  {"normal", 5}, {"ok", 5},    {"cleared", 5}};
 
     for (size_t i = 0; s && i < sizeof(map) / sizeof(map[0]); i++)
         if (strcasecmp(s, map[i].name) == 0)
@@ -791,9 +793,9 @@ static int put_cap(struct buf *b, const char *s)
 int ch_title(const json_t *ctx, struct buf *out)
 {
     size_t n = nalerts(ctx);
-    const char *word = ch_resolved(ctx)                        ? "RESOLVED"
-                       : strcmp(ch_change(ctx), "ack") == 0    ? "ACKNOWLEDGED"
-                                                               : "FIRING";
+    const char *word = ch_resolved(ctx)                     ? "RESOLVED"
+                       : strcmp(ch_change(ctx), "ack") == 0 ? "ACKNOWLEDGED"
+                                                            : "FIRING";
     const char *sev = ch_gets(ctx, "alert.severity");
     int rc = 0;
 
@@ -820,7 +822,8 @@ static int put_value(struct buf *b, const json_t *v)
     if (json_is_string(v))
         return buf_puts(b, json_string_value(v));
     if (json_is_array(v)) {
-        json_array_foreach(v, i, it) {
+        json_array_foreach(v, i, it)
+        {
             if (i)
                 rc |= buf_puts(b, ", ");
             rc |= put_value(b, it);
@@ -836,7 +839,7 @@ static int put_value(struct buf *b, const json_t *v)
 }
 
 static const char *const detail_keys[][2] = {
-    {"Severity", "severity"}, {"Status", "status"},   {"Environment", "environment"},
+    {"Severity", "severity"}, {"Status", "status"},     {"Environment", "environment"},
     {"Service", "service"},   {"Resource", "resource"}, {"Event", "event"},
     {"Value", "value"},       {"Group", "group"},
 };
@@ -874,14 +877,14 @@ int ch_body(const json_t *ctx, struct buf *out)
     }
     if (n > 1) {
         rc |= buf_puts(out, "\nAlerts in this notification:\n");
-        json_array_foreach(all, i, it) {
+        json_array_foreach(all, i, it)
+        {
             if (i == MAX_LISTED) {
                 rc |= buf_printf(out, "... and %zu more\n", n - MAX_LISTED);
                 break;
             }
-            rc |= buf_printf(out, "- [%s] %s on %s\n",
-                             ch_getsd(it, "severity", "?"), ch_getsd(it, "event", "?"),
-                             ch_getsd(it, "resource", "?"));
+            rc |= buf_printf(out, "- [%s] %s on %s\n", ch_getsd(it, "severity", "?"),
+                             ch_getsd(it, "event", "?"), ch_getsd(it, "resource", "?"));
         }
     }
     if (ch_gets(ctx, "tocsin.url") && a) {
@@ -898,12 +901,24 @@ int ch_html_escape(struct buf *b, const char *s)
 
     for (; s && *s; s++) {
         switch (*s) {
-        case '&': rc |= buf_puts(b, "&amp;"); break;
-        case '<': rc |= buf_puts(b, "&lt;"); break;
-        case '>': rc |= buf_puts(b, "&gt;"); break;
-        case '"': rc |= buf_puts(b, "&quot;"); break;
-        case '\'': rc |= buf_puts(b, "&#39;"); break;
-        default: rc |= buf_putc(b, *s); break;
+        case '&':
+            rc |= buf_puts(b, "&amp;");
+            break;
+        case '<':
+            rc |= buf_puts(b, "&lt;");
+            break;
+        case '>':
+            rc |= buf_puts(b, "&gt;");
+            break;
+        case '"':
+            rc |= buf_puts(b, "&quot;");
+            break;
+        case '\'':
+            rc |= buf_puts(b, "&#39;");
+            break;
+        default:
+            rc |= buf_putc(b, *s);
+            break;
         }
     }
     return rc;
@@ -944,7 +959,8 @@ int ch_body_html(const json_t *ctx, struct buf *out)
     rc |= buf_puts(out, "</table>\n");
     if (n > 1) {
         rc |= buf_puts(out, "<p>Alerts in this notification:</p>\n<ul>\n");
-        json_array_foreach(all, i, it) {
+        json_array_foreach(all, i, it)
+        {
             if (i == MAX_LISTED) {
                 rc |= buf_printf(out, "<li>... and %zu more</li>\n", n - MAX_LISTED);
                 break;
@@ -967,8 +983,9 @@ int ch_body_html(const json_t *ctx, struct buf *out)
 }
 
 /* The title and text: the user's templates, or the defaults (escaped with esc_fn). */
-int ch_title_text(const struct chan *c, const json_t *ctx, int (*esc_fn)(struct buf *, const char *),
-                  char **title, char **text, struct verr *e)
+int ch_title_text(const struct chan *c, const json_t *ctx,
+                  int (*esc_fn)(struct buf *, const char *), char **title, char **text,
+                  struct verr *e)
 {
     struct buf b, raw;
     int rc;
@@ -1033,20 +1050,18 @@ json_t *chan_sample_context(void)
         "s:[{s:s,s:s,s:s,s:s,s:s,s:s}],s:s,s:s,s:{s:s,s:s},s:{s:s,s:{}},s:{s:s},s:{s:s,s:s},"
         "s:{s:s}}",
         "alert", "id", "6a3e2b1c-5d4f-4e8a-9b7c-1d2e3f4a5b6c", "resource", "web01", "event",
-        "HighCPU", "environment", "Production", "severity", "critical", "status", "open",
-        "service", "Web", "group", "Performance", "value", "98%", "text",
-        "CPU usage above 95% for 5 minutes", "tags", "linux", "prod", "attributes", "region",
-        "eu-west-1", "origin", "prometheus/eu1", "type", "exceptionAlert", "createTime",
-        "2023-11-14T22:13:20.000Z", "lastReceiveTime", "2023-11-14T22:13:20.000Z",
-        "previousSeverity", "indeterminate", "duplicateCount", 0, "fingerprint",
-        "3f2a9c1d7e5b4a60", "labels", "team", "ops", "instance", "web01:9100", "annotations",
-        "runbook", "https://runbooks.example.com/cpu", "tickets",
-        "alerts", "id", "6a3e2b1c-5d4f-4e8a-9b7c-1d2e3f4a5b6c", "resource", "web01", "event",
-        "HighCPU", "environment", "Production", "severity", "critical", "status", "open",
-        "change", "create", "status", "firing", "rule", "id", "sample-rule", "name",
-        "Sample rule", "group", "key", "", "labels", "notification", "id",
-        "0f1e2d3c4b5a69788796a5b4c3d2e1f0", "channel", "id", "sample", "type", "webhook",
-        "tocsin", "url", "http://localhost:8072");
+        "HighCPU", "environment", "Production", "severity", "critical", "status", "open", "service",
+        "Web", "group", "Performance", "value", "98%", "text", "CPU usage above 95% for 5 minutes",
+        "tags", "linux", "prod", "attributes", "region", "eu-west-1", "origin", "prometheus/eu1",
+        "type", "exceptionAlert", "createTime", "2023-11-14T22:13:20.000Z", "lastReceiveTime",
+        "2023-11-14T22:13:20.000Z", "previousSeverity", "indeterminate", "duplicateCount", 0,
+        "fingerprint", "3f2a9c1d7e5b4a60", "labels", "team", "ops", "instance", "web01:9100",
+        "annotations", "runbook", "https://runbooks.example.com/cpu", "tickets", "alerts", "id",
+        "6a3e2b1c-5d4f-4e8a-9b7c-1d2e3f4a5b6c", "resource", "web01", "event", "HighCPU",
+        "environment", "Production", "severity", "critical", "status", "open", "change", "create",
+        "status", "firing", "rule", "id", "sample-rule", "name", "Sample rule", "group", "key", "",
+        "labels", "notification", "id", "0f1e2d3c4b5a69788796a5b4c3d2e1f0", "channel", "id",
+        "sample", "type", "webhook", "tocsin", "url", "http://localhost:8072");
 }
 
 /* ---------------------------------------------------------------- check */
@@ -1216,8 +1231,8 @@ static void generic_check(const struct chan_resp *resp, int64_t now_ms, struct c
         ch_set(o, CHAN_RETRY, "no answer");
     } else if (st == 408 || st == 425 || st == 429 || (st >= 500 && st <= 599)) {
         ch_set(o, CHAN_RETRY, "HTTP %ld%s%s", st, ex[0] ? ": " : "", ex);
-        o->retry_after_ms = ch_retry_after(ch_resp_header(resp, "Retry-After", ra, sizeof(ra)),
-                                           now_ms);
+        o->retry_after_ms =
+            ch_retry_after(ch_resp_header(resp, "Retry-After", ra, sizeof(ra)), now_ms);
     } else if (st < 200 || st > 299) {
         ch_set(o, CHAN_FAILED, "HTTP %ld%s%s", st, ex[0] ? ": " : "", ex);
     } else {
@@ -1289,7 +1304,8 @@ static void mask_path(json_t *cfg, const char *path)
     if (strcmp(path, "*") == 0) {
         const char *k;
         json_t *v;
-        json_object_foreach(parent, k, v) {
+        json_object_foreach(parent, k, v)
+        {
             if (chan_header_is_secret(k) && !json_is_null(v))
                 json_object_set_new(parent, k, json_string(CHAN_MASK));
         }

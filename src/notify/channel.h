@@ -39,10 +39,10 @@
 
 #include "core/verr.h"
 
-#define CHAN_MAX_HEADERS 64          /* headers of one request */
-#define CHAN_MAX_RCPT 100            /* e-mail recipients (to + cc) */
-#define CHAN_MAX_BODY (1024 * 1024)  /* rendered body or e-mail message */
-#define CHAN_MAX_FIELD (64 * 1024)   /* one rendered templated field (title, url, header ...) */
+#define CHAN_MAX_HEADERS 64         /* headers of one request */
+#define CHAN_MAX_RCPT 100           /* e-mail recipients (to + cc) */
+#define CHAN_MAX_BODY (1024 * 1024) /* rendered body or e-mail message */
+#define CHAN_MAX_FIELD (64 * 1024)  /* one rendered templated field (title, url, header ...) */
 #define CHAN_DEFAULT_TIMEOUT_MS 10000
 #define CHAN_MAX_TIMEOUT_MS 300000
 #define CHAN_MAX_RETRY_AFTER_MS (24 * 3600 * 1000LL) /* longer Retry-After values are capped */

@@ -152,8 +152,8 @@ static bool reserved(const char *h, size_t n)
     return false;
 }
 
-static int http_headers(const struct chan_req *r, struct creq_xfer *x, bool sends_body,
-                        char *err, size_t errlen)
+static int http_headers(const struct chan_req *r, struct creq_xfer *x, bool sends_body, char *err,
+                        size_t errlen)
 {
     bool has_ct = false;
     int rc = TOCSIN_OK;
@@ -327,8 +327,7 @@ static int setup_smtp(CURL *e, const struct chan_req *r, struct creq_xfer *x, ch
     return c ? TOCSIN_EIO : TOCSIN_OK;
 }
 
-int creq_setup(CURL *easy, const struct chan_req *r, struct creq_xfer *x, char *err,
-               size_t errlen)
+int creq_setup(CURL *easy, const struct chan_req *r, struct creq_xfer *x, char *err, size_t errlen)
 {
     int rc;
 

@@ -35,12 +35,12 @@
 
 /* The per-transfer state that must outlive curl_easy_perform / the multi transfer. */
 struct creq_xfer {
-    struct curl_slist *hdrs;  /* request headers (HTTP) */
-    struct curl_slist *rcpt;  /* recipients (SMTP) */
-    const char *up;           /* SMTP upload: borrowed from the request */
+    struct curl_slist *hdrs; /* request headers (HTTP) */
+    struct curl_slist *rcpt; /* recipients (SMTP) */
+    const char *up;          /* SMTP upload: borrowed from the request */
     size_t up_len, up_off;
-    struct buf body;          /* response body, at most CREQ_MAX_RESPONSE bytes */
-    struct buf head;          /* response header lines, each NUL-terminated */
+    struct buf body; /* response body, at most CREQ_MAX_RESPONSE bytes */
+    struct buf head; /* response header lines, each NUL-terminated */
     size_t nhead;
     const char *hv[CREQ_MAX_RESP_HEADERS];
     char errbuf[CURL_ERROR_SIZE]; /* libcurl's detail for a failed transfer ("" if none) */
@@ -55,8 +55,7 @@ void creq_xfer_clear(struct creq_xfer *x);
  * TOCSIN_EINVAL with a reason in err for a request that can never be sent (a noop, a URL of
  * the wrong scheme, a bad method, header or address), TOCSIN_ENOMEM, or TOCSIN_EIO if libcurl
  * refuses an option. err never holds a secret. */
-int creq_setup(CURL *easy, const struct chan_req *r, struct creq_xfer *x, char *err,
-               size_t errlen);
+int creq_setup(CURL *easy, const struct chan_req *r, struct creq_xfer *x, char *err, size_t errlen);
 
 /* After the transfer: fills resp (borrowing from x, valid until creq_xfer_clear) with the
  * status (CURLINFO_RESPONSE_CODE: HTTP status or last SMTP reply code, 0 if none), the final

@@ -169,8 +169,11 @@ static void check_resp(const struct chan *c, const struct chan_req *req, long st
                        const char *const *headers, size_t nh, const char *body,
                        struct chan_outcome *o)
 {
-    struct chan_resp resp = {.status = status, .headers = headers, .nheaders = nh,
-                             .body = body, .body_len = body ? strlen(body) : 0};
+    struct chan_resp resp = {.status = status,
+                             .headers = headers,
+                             .nheaders = nh,
+                             .body = body,
+                             .body_len = body ? strlen(body) : 0};
     assert_int_equal(chan_check(c, req, &resp, NOW, o), TOCSIN_OK);
 }
 
@@ -301,11 +304,13 @@ static void test_webhook_validation(void **state)
     compile_err("webhook", "{\"url\":\"http://x\",\"declare_ticket\":{\"ticket_url\":\"a\"}}",
                 "config.declare_ticket.ticket_id");
     compile_err("webhook",
-                "{\"url\":\"http://x\",\"declare_ticket\":{\"is_regexp\":true,\"ticket_id\":\"INC\\\\d+\"}}",
+                "{\"url\":\"http://"
+                "x\",\"declare_ticket\":{\"is_regexp\":true,\"ticket_id\":\"INC\\\\d+\"}}",
                 "config.declare_ticket.ticket_id");
-    compile_err("webhook",
-                "{\"url\":\"http://x\",\"declare_ticket\":{\"is_regexp\":true,\"ticket_id\":\"(\"}}",
-                "config.declare_ticket.ticket_id");
+    compile_err(
+        "webhook",
+        "{\"url\":\"http://x\",\"declare_ticket\":{\"is_regexp\":true,\"ticket_id\":\"(\"}}",
+        "config.declare_ticket.ticket_id");
     compile_err("webhook",
                 "{\"url\":\"http://x\",\"declare_ticket\":{\"ticket_id\":\"a\",\"team\":3}}",
                 "config.declare_ticket.team");
@@ -348,8 +353,9 @@ static void test_webhook_render(void **state)
     chan_free(c);
 
     /* a body template: values JSON-escaped, no injection through the alert's text */
-    c = compile_ok("webhook", "{\"url\":\"http://h.example/\",\"body\":"
-                              "\"{\\\"text\\\":\\\"${alert.text}\\\",\\\"s\\\":\\\"${status}\\\"}\"}");
+    c = compile_ok("webhook",
+                   "{\"url\":\"http://h.example/\",\"body\":"
+                   "\"{\\\"text\\\":\\\"${alert.text}\\\",\\\"s\\\":\\\"${status}\\\"}\"}");
     json_object_set_new(json_object_get(ctx, "alert"), "text",
                         json_string("x\",\"admin\":true,\"y\":\"\n"));
     render_ok(c, ctx, &r);
@@ -363,7 +369,8 @@ static void test_webhook_render(void **state)
     chan_free(c);
 
     /* a header value with a line break after rendering is refused, naming the header */
-    c = compile_ok("webhook", "{\"url\":\"http://h.example/\",\"headers\":{\"X-T\":\"${alert.text}\"}}");
+    c = compile_ok("webhook",
+                   "{\"url\":\"http://h.example/\",\"headers\":{\"X-T\":\"${alert.text}\"}}");
     {
         char err[256];
         assert_int_equal(chan_render(c, ctx, NOW, &r, err, sizeof(err)), TOCSIN_EINVAL);
@@ -401,8 +408,10 @@ static void test_webhook_declare_ticket(void **state)
     c = compile_ok("webhook", "{\"url\":\"http://x.example/\",\"declare_ticket\":{"
                               "\"ticket_id\":\"result.number\",\"ticket_url\":\"result.link\","
                               "\"team\":\"result.assignment.group\"}}");
-    t = ticket_of(c, "{\"result\":{\"number\":\"INC0001\",\"link\":\"https://itsm.example/INC0001\","
-                     "\"assignment\":{\"group\":\"ops\"}}}", NULL, 0);
+    t = ticket_of(c,
+                  "{\"result\":{\"number\":\"INC0001\",\"link\":\"https://itsm.example/INC0001\","
+                  "\"assignment\":{\"group\":\"ops\"}}}",
+                  NULL, 0);
     assert_non_null(t);
     assert_string_equal(js(t, "id"), "INC0001");
     assert_string_equal(js(t, "url"), "https://itsm.example/INC0001");
@@ -443,7 +452,8 @@ static void test_webhook_declare_ticket(void **state)
 
     /* templates over {response, headers, ticket_id} */
     c = compile_ok("webhook", "{\"url\":\"http://x.example/\",\"declare_ticket\":{"
-                              "\"ticket_id\":\"data.key\",\"ticket_id_tpl\":\"${response.data.project}-${response.data.key}\","
+                              "\"ticket_id\":\"data.key\",\"ticket_id_tpl\":\"${response.data."
+                              "project}-${response.data.key}\","
                               "\"ticket_url_tpl\":\"${headers.location}?id=${ticket_id}\"}}");
     t = ticket_of(c, "{\"data\":{\"key\":\"12\",\"project\":\"OPS\"}}", h, 1);
     assert_string_equal(js(t, "id"), "OPS-12");
@@ -480,7 +490,8 @@ static void test_slack(void **state)
     assert_string_equal(js(b, "attachments.0.color"), "#d00000");
     assert_string_equal(js(b, "attachments.0.title"), "[FIRING] Critical: HighCPU on web01");
     assert_string_equal(js(b, "attachments.0.fallback"), "[FIRING] Critical: HighCPU on web01");
-    assert_string_equal(js(b, "attachments.0.title_link"), "http://localhost:8072/alerts/" ALERT_ID);
+    assert_string_equal(js(b, "attachments.0.title_link"),
+                        "http://localhost:8072/alerts/" ALERT_ID);
     assert_non_null(strstr(js(b, "attachments.0.text"), "a&lt;b&gt; &amp; c"));
     assert_non_null(strstr(js(b, "attachments.0.text"), "Environment: Production"));
     json_decref(b);
@@ -508,9 +519,10 @@ static void test_slack(void **state)
     chan_free(c);
 
     /* the Web API with a bot token; api_url overridable; user templates not escaped */
-    c = compile_ok("slack", "{\"token\":\"xoxb-123\",\"channel\":\"C123\","
-                            "\"api_url\":\"http://127.0.0.1:8/api/\",\"title\":\"<!here> ${alert.event}\","
-                            "\"text\":\"*${alert.severity}*\",\"color\":\"warning\"}");
+    c = compile_ok("slack",
+                   "{\"token\":\"xoxb-123\",\"channel\":\"C123\","
+                   "\"api_url\":\"http://127.0.0.1:8/api/\",\"title\":\"<!here> ${alert.event}\","
+                   "\"text\":\"*${alert.severity}*\",\"color\":\"warning\"}");
     render_ok(c, ctx, &r);
     assert_string_equal(r.url, "http://127.0.0.1:8/api/chat.postMessage");
     assert_string_equal(hdr(&r, "Authorization"), "Bearer xoxb-123");
@@ -538,7 +550,8 @@ static void test_pagerduty(void **state)
     (void)state;
     compile_err("pagerduty", "{}", "config.routing_key");
     compile_err("pagerduty", "{\"routing_key\":\"k\",\"severity\":\"major\"}", "config.severity");
-    c = compile_ok("pagerduty", "{\"routing_key\":\"R0UT1NGKEY\",\"url\":\"http://127.0.0.1:9/v2/enqueue\"}");
+    c = compile_ok("pagerduty",
+                   "{\"routing_key\":\"R0UT1NGKEY\",\"url\":\"http://127.0.0.1:9/v2/enqueue\"}");
     render_ok(c, ctx, &r);
     assert_string_equal(r.action, "trigger");
     assert_string_equal(r.url, "http://127.0.0.1:9/v2/enqueue");
@@ -602,8 +615,9 @@ static void test_pagerduty(void **state)
     chan_req_free(&r);
     json_decref(ctx);
 
-    check_resp(c, NULL, 202, NULL, 0,
-               "{\"status\":\"success\",\"message\":\"Event processed\",\"dedup_key\":\"tocsin-x\"}", &o);
+    check_resp(
+        c, NULL, 202, NULL, 0,
+        "{\"status\":\"success\",\"message\":\"Event processed\",\"dedup_key\":\"tocsin-x\"}", &o);
     assert_int_equal(o.verdict, CHAN_DELIVERED);
     assert_string_equal(js(o.ticket, "id"), "tocsin-x");
     chan_outcome_clear(&o);
@@ -634,7 +648,8 @@ static char *b64dec(const char *s, size_t n)
     size_t len = 0;
 
     assert_int_equal(sodium_base642bin((unsigned char *)out, n, s, n, NULL, &len, NULL,
-                                       sodium_base64_VARIANT_ORIGINAL), 0);
+                                       sodium_base64_VARIANT_ORIGINAL),
+                     0);
     out[len] = '\0';
     return out;
 }
@@ -662,23 +677,36 @@ static void test_email_validation(void **state)
     compile_err("email", "{\"to\":\"a@x.example\",\"host\":\"smtp.x\"}", "config.from");
     compile_err("email", "{\"from\":\"a@x.example\",\"host\":\"smtp.x\"}", "config.to");
     compile_err("email", "{\"from\":\"a@x.example\",\"to\":\"b@x.example\"}", "config.url");
-    compile_err("email", "{\"from\":\"a@x.example\",\"to\":\"b@x.example, not-an-address\","
-                         "\"host\":\"smtp.x\"}", "config.to[1]");
-    compile_err("email", "{\"from\":\"a@x.example\",\"to\":[\"b@x.example\",\"c@x.example\"],"
-                         "\"cc\":[\"d@x.example\",\"e@\"],\"host\":\"smtp.x\"}", "config.cc[1]");
+    compile_err("email",
+                "{\"from\":\"a@x.example\",\"to\":\"b@x.example, not-an-address\","
+                "\"host\":\"smtp.x\"}",
+                "config.to[1]");
+    compile_err("email",
+                "{\"from\":\"a@x.example\",\"to\":[\"b@x.example\",\"c@x.example\"],"
+                "\"cc\":[\"d@x.example\",\"e@\"],\"host\":\"smtp.x\"}",
+                "config.cc[1]");
     compile_err("email", "{\"from\":\"a@x.example\",\"to\":[\"b@x.example\",\"\"],\"host\":\"h\"}",
                 "config.to[1]");
-    compile_err("email", "{\"from\":\"nobody\",\"to\":\"b@x.example\",\"host\":\"h\"}", "config.from");
+    compile_err("email", "{\"from\":\"nobody\",\"to\":\"b@x.example\",\"host\":\"h\"}",
+                "config.from");
     compile_err("email", "{\"from\":\"a@x.example\",\"to\":\"b@x.example\",\"url\":\"http://h\"}",
                 "config.url");
-    compile_err("email", "{\"from\":\"a@x.example\",\"to\":\"b@x.example\","
-                         "\"url\":\"smtps://h:465\",\"tls\":\"starttls\"}", "config.tls");
-    compile_err("email", "{\"from\":\"a@x.example\",\"to\":\"b@x.example\",\"host\":\"h\","
-                         "\"tls\":\"ssl\"}", "config.tls");
-    compile_err("email", "{\"from\":\"a@x.example\",\"to\":\"b@x.example\",\"host\":\"h\","
-                         "\"port\":70000}", "config.port");
-    compile_err("email", "{\"from\":\"a@x.example\",\"to\":\"b@x.example\",\"host\":\"h\","
-                         "\"subject\":\"${\"}", "config.subject");
+    compile_err("email",
+                "{\"from\":\"a@x.example\",\"to\":\"b@x.example\","
+                "\"url\":\"smtps://h:465\",\"tls\":\"starttls\"}",
+                "config.tls");
+    compile_err("email",
+                "{\"from\":\"a@x.example\",\"to\":\"b@x.example\",\"host\":\"h\","
+                "\"tls\":\"ssl\"}",
+                "config.tls");
+    compile_err("email",
+                "{\"from\":\"a@x.example\",\"to\":\"b@x.example\",\"host\":\"h\","
+                "\"port\":70000}",
+                "config.port");
+    compile_err("email",
+                "{\"from\":\"a@x.example\",\"to\":\"b@x.example\",\"host\":\"h\","
+                "\"subject\":\"${\"}",
+                "config.subject");
 }
 
 static void test_email_message(void **state)
@@ -716,14 +744,18 @@ static void test_email_message(void **state)
     assert_non_null(strstr(m, "\r\nTo: ops@example.com,\r\n oncall@example.com\r\n"));
     assert_non_null(strstr(m, "\r\nCc: boss@example.com\r\n"));
     assert_non_null(strstr(m, "\r\nMessage-ID: <" NID "."));
-    assert_non_null(strstr(m, "@example.com>\r\nReferences: <tocsin-" ALERT_ID "@example.com>\r\n"));
+    assert_non_null(
+        strstr(m, "@example.com>\r\nReferences: <tocsin-" ALERT_ID "@example.com>\r\n"));
     assert_non_null(strstr(m, "\r\nMIME-Version: 1.0\r\n"));
     assert_non_null(strstr(m, "\r\nContent-Type: multipart/alternative; boundary=\"=_tocsin_"));
     /* the subject: encoded words, decoded back to the title */
     p = strstr(m, "\r\nSubject: =?UTF-8?B?");
     assert_non_null(p);
     {
-        struct { char *s; size_t n; } acc = {calloc(1, 1), 0};
+        struct {
+            char *s;
+            size_t n;
+        } acc = {calloc(1, 1), 0};
         p += 11;
         while (strncmp(p, "=?UTF-8?B?", 10) == 0) {
             const char *end = strstr(p, "?=");
@@ -844,15 +876,18 @@ static void test_teams(void **state)
     assert_string_equal(r.url, "https://x.webhook.office.com/w/secret");
     b = body_json(&r);
     assert_string_equal(js(b, "type"), "message");
-    assert_string_equal(js(b, "attachments.0.contentType"), "application/vnd.microsoft.card.adaptive");
+    assert_string_equal(js(b, "attachments.0.contentType"),
+                        "application/vnd.microsoft.card.adaptive");
     assert_true(json_is_null(jget(b, "attachments.0.contentUrl")));
     assert_string_equal(js(b, "attachments.0.content.type"), "AdaptiveCard");
     assert_string_equal(js(b, "attachments.0.content.version"), "1.2");
-    assert_string_equal(js(b, "attachments.0.content.body.0.text"), "[FIRING] Critical: HighCPU on web01");
+    assert_string_equal(js(b, "attachments.0.content.body.0.text"),
+                        "[FIRING] Critical: HighCPU on web01");
     assert_string_equal(js(b, "attachments.0.content.body.0.color"), "Attention");
     assert_non_null(strstr(js(b, "attachments.0.content.body.1.text"), "Severity: critical"));
     assert_string_equal(js(b, "attachments.0.content.msteams.width"), "full");
-    assert_string_equal(js(b, "attachments.0.content.actions.0.url"), "http://localhost:8072/alerts/" ALERT_ID);
+    assert_string_equal(js(b, "attachments.0.content.actions.0.url"),
+                        "http://localhost:8072/alerts/" ALERT_ID);
     json_decref(b);
     chan_req_free(&r);
     json_decref(ctx);
@@ -864,8 +899,9 @@ static void test_teams(void **state)
     chan_req_free(&r);
     chan_free(c);
 
-    c = compile_ok("teams", "{\"url\":\"https://x.webhook.office.com/w/secret\",\"format\":\"messagecard\","
-                            "\"title\":\"T ${alert.event}\"}");
+    c = compile_ok("teams",
+                   "{\"url\":\"https://x.webhook.office.com/w/secret\",\"format\":\"messagecard\","
+                   "\"title\":\"T ${alert.event}\"}");
     render_ok(c, ctx, &r);
     b = body_json(&r);
     assert_string_equal(js(b, "@type"), "MessageCard");
@@ -881,8 +917,9 @@ static void test_teams(void **state)
 
 static void test_mattermost(void **state)
 {
-    struct chan *c = compile_ok("mattermost", "{\"url\":\"https://mm.example.com/hooks/abc\","
-                                              "\"channel\":\"town-square\",\"icon_emoji\":\":fire:\"}");
+    struct chan *c =
+        compile_ok("mattermost", "{\"url\":\"https://mm.example.com/hooks/abc\","
+                                 "\"channel\":\"town-square\",\"icon_emoji\":\":fire:\"}");
     json_t *ctx = ctx_new(FIRING), *b;
     struct chan_req r;
 
@@ -911,8 +948,9 @@ static size_t cps(const char *s) /* UTF-8 code points */
 
 static void test_discord(void **state)
 {
-    struct chan *c = compile_ok("discord", "{\"url\":\"https://discord.com/api/webhooks/1/tok\","
-                                           "\"content\":\"${alert.text}\",\"username\":\"tocsin\"}");
+    struct chan *c =
+        compile_ok("discord", "{\"url\":\"https://discord.com/api/webhooks/1/tok\","
+                              "\"content\":\"${alert.text}\",\"username\":\"tocsin\"}");
     json_t *ctx = ctx_new(FIRING), *b;
     struct chan_req r;
     struct chan_outcome o;
@@ -950,7 +988,9 @@ static void test_discord(void **state)
     free(big);
 
     assert_int_equal(verdict(c, 204, NULL), CHAN_DELIVERED);
-    check_resp(c, NULL, 429, ra, 1, "{\"message\":\"You are being rate limited.\",\"retry_after\":1.5,\"global\":false}", &o);
+    check_resp(c, NULL, 429, ra, 1,
+               "{\"message\":\"You are being rate limited.\",\"retry_after\":1.5,\"global\":false}",
+               &o);
     assert_int_equal(o.verdict, CHAN_RETRY);
     assert_int_equal(o.retry_after_ms, 1500);
     check_resp(c, NULL, 429, ra, 1, "", &o);
@@ -959,7 +999,6 @@ static void test_discord(void **state)
 }
 
 /* ---------------------------------------------------------------- telegram */
-
 
 static void test_telegram(void **state)
 {
@@ -990,7 +1029,8 @@ static void test_telegram(void **state)
     chan_req_free(&r);
     chan_free(c);
 
-    c = compile_ok("telegram", "{\"token\":\"1:A\",\"chat_id\":\"@ops\",\"text\":\"<i>${alert.text}</i>\"}");
+    c = compile_ok("telegram",
+                   "{\"token\":\"1:A\",\"chat_id\":\"@ops\",\"text\":\"<i>${alert.text}</i>\"}");
     render_ok(c, ctx, &r);
     assert_string_equal(r.url, "https://api.telegram.org/bot1:A/sendMessage");
     b = body_json(&r);
@@ -1002,9 +1042,15 @@ static void test_telegram(void **state)
 
     assert_int_equal(verdict(c, 200, "{\"ok\":true,\"result\":{}}"), CHAN_DELIVERED);
     assert_int_equal(verdict(c, 200, "{\"ok\":false}"), CHAN_FAILED);
-    assert_int_equal(verdict(c, 400, "{\"ok\":false,\"error_code\":400,\"description\":\"Bad Request: chat not found\"}"),
-                     CHAN_FAILED);
-    check_resp(c, NULL, 429, NULL, 0, "{\"ok\":false,\"error_code\":429,\"description\":\"Too Many Requests: retry after 35\",\"parameters\":{\"retry_after\":35}}", &o);
+    assert_int_equal(
+        verdict(
+            c, 400,
+            "{\"ok\":false,\"error_code\":400,\"description\":\"Bad Request: chat not found\"}"),
+        CHAN_FAILED);
+    check_resp(c, NULL, 429, NULL, 0,
+               "{\"ok\":false,\"error_code\":429,\"description\":\"Too Many Requests: retry after "
+               "35\",\"parameters\":{\"retry_after\":35}}",
+               &o);
     assert_int_equal(o.verdict, CHAN_RETRY);
     assert_int_equal(o.retry_after_ms, 35000);
     chan_free(c);
@@ -1025,8 +1071,10 @@ static void test_opsgenie(void **state)
     compile_err("opsgenie", "{\"api_key\":\"k\",\"priority\":\"P9\"}", "config.priority");
     compile_err("opsgenie", "{\"api_key\":\"k\",\"responders\":[{\"name\":\"ops\"}]}",
                 "config.responders[0].type");
-    c = compile_ok("opsgenie", "{\"api_key\":\"g3n13\",\"api_url\":\"http://127.0.0.1:9\","
-                               "\"tags\":\"tocsin, prod\",\"responders\":[{\"name\":\"ops\",\"type\":\"team\"}]}");
+    c = compile_ok(
+        "opsgenie",
+        "{\"api_key\":\"g3n13\",\"api_url\":\"http://127.0.0.1:9\","
+        "\"tags\":\"tocsin, prod\",\"responders\":[{\"name\":\"ops\",\"type\":\"team\"}]}");
     memset(longtext, 'm', sizeof(longtext) - 1);
     longtext[sizeof(longtext) - 1] = '\0';
     json_object_set_new(json_object_get(ctx, "alert"), "event", json_string(longtext));
@@ -1048,7 +1096,9 @@ static void test_opsgenie(void **state)
     assert_string_equal(js(b, "details.team"), "ops");
     assert_string_equal(js(b, "responders.0.name"), "ops");
     json_decref(b);
-    check_resp(c, &r, 202, NULL, 0, "{\"result\":\"Request will be processed\",\"took\":0.2,\"requestId\":\"43a2\"}", &o);
+    check_resp(c, &r, 202, NULL, 0,
+               "{\"result\":\"Request will be processed\",\"took\":0.2,\"requestId\":\"43a2\"}",
+               &o);
     assert_int_equal(o.verdict, CHAN_DELIVERED);
     assert_string_equal(js(o.ticket, "id"), "tocsin-" ALERT_ID);
     assert_string_equal(js(o.ticket, "ref"), "tocsin-" ALERT_ID);
@@ -1059,14 +1109,16 @@ static void test_opsgenie(void **state)
 
     ctx = ctx_new(ACK);
     render_ok(c, ctx, &r);
-    assert_string_equal(r.url, "http://127.0.0.1:9/v2/alerts/tocsin-" ALERT_ID "/acknowledge?identifierType=alias");
+    assert_string_equal(r.url, "http://127.0.0.1:9/v2/alerts/tocsin-" ALERT_ID
+                               "/acknowledge?identifierType=alias");
     chan_req_free(&r);
     json_decref(ctx);
     ctx = ctx_new(RESOLVED);
     json_object_set_new(json_object_get(ctx, "alert"), "severity", json_string("warning"));
     render_ok(c, ctx, &r);
     assert_string_equal(r.action, "close");
-    assert_string_equal(r.url, "http://127.0.0.1:9/v2/alerts/tocsin-" ALERT_ID "/close?identifierType=alias");
+    assert_string_equal(r.url, "http://127.0.0.1:9/v2/alerts/tocsin-" ALERT_ID
+                               "/close?identifierType=alias");
     b = body_json(&r);
     assert_string_equal(js(b, "source"), "tocsin");
     json_decref(b);
@@ -1077,9 +1129,12 @@ static void test_opsgenie(void **state)
     chan_free(c);
 
     /* alias template (escaped in the path) and the default API */
-    c = compile_ok("opsgenie", "{\"api_key\":\"k\",\"alias\":\"${alert.resource}/${alert.event}\",\"priority\":\"P3\"}");
+    c = compile_ok(
+        "opsgenie",
+        "{\"api_key\":\"k\",\"alias\":\"${alert.resource}/${alert.event}\",\"priority\":\"P3\"}");
     render_ok(c, ctx, &r);
-    assert_string_equal(r.url, "https://api.opsgenie.com/v2/alerts/web01%2FHighCPU/close?identifierType=alias");
+    assert_string_equal(
+        r.url, "https://api.opsgenie.com/v2/alerts/web01%2FHighCPU/close?identifierType=alias");
     chan_req_free(&r);
     json_decref(ctx);
     ctx = ctx_new(FIRING);
@@ -1105,12 +1160,14 @@ static void test_servicenow(void **state)
 
     (void)state;
     compile_err("servicenow", "{\"url\":\"https://x.service-now.com\"}", "config.auth");
-    compile_err("servicenow", "{\"url\":\"https://x\",\"token\":\"t\",\"auth\":{\"username\":\"u\"}}",
+    compile_err("servicenow",
+                "{\"url\":\"https://x\",\"token\":\"t\",\"auth\":{\"username\":\"u\"}}",
                 "config.token");
     compile_err("servicenow", "{\"url\":\"https://x\",\"token\":\"t\",\"table\":\"inc/../x\"}",
                 "config.table");
-    c = compile_ok("servicenow", "{\"url\":\"https://dev1.service-now.com/\",\"auth\":{\"username\":\"admin\","
-                                 "\"password\":\"pw\"},\"fields\":{\"assignment_group\":\"ops\"}}");
+    c = compile_ok("servicenow",
+                   "{\"url\":\"https://dev1.service-now.com/\",\"auth\":{\"username\":\"admin\","
+                   "\"password\":\"pw\"},\"fields\":{\"assignment_group\":\"ops\"}}");
     render_ok(c, ctx, &r);
     assert_string_equal(r.action, "create");
     assert_string_equal(r.method, "POST");
@@ -1128,13 +1185,16 @@ static void test_servicenow(void **state)
     json_decref(b);
     chan_req_free(&r);
 
-    check_resp(c, NULL, 201, NULL, 0, "{\"result\":{\"sys_id\":\"9d385017c611228701d22104cc95c371\","
-                                      "\"number\":\"INC0010002\"}}", &o);
+    check_resp(c, NULL, 201, NULL, 0,
+               "{\"result\":{\"sys_id\":\"9d385017c611228701d22104cc95c371\","
+               "\"number\":\"INC0010002\"}}",
+               &o);
     assert_int_equal(o.verdict, CHAN_DELIVERED);
     assert_string_equal(js(o.ticket, "id"), "INC0010002");
     assert_string_equal(js(o.ticket, "ref"), "9d385017c611228701d22104cc95c371");
-    assert_string_equal(js(o.ticket, "url"),
-                        "https://dev1.service-now.com/incident.do?sys_id=9d385017c611228701d22104cc95c371");
+    assert_string_equal(
+        js(o.ticket, "url"),
+        "https://dev1.service-now.com/incident.do?sys_id=9d385017c611228701d22104cc95c371");
     chan_outcome_clear(&o);
 
     /* with the ticket: updates by sys_id */
@@ -1143,7 +1203,9 @@ static void test_servicenow(void **state)
     render_ok(c, ctx, &r);
     assert_string_equal(r.action, "update");
     assert_string_equal(r.method, "PATCH");
-    assert_string_equal(r.url, "https://dev1.service-now.com/api/now/table/incident/9d385017c611228701d22104cc95c371");
+    assert_string_equal(
+        r.url,
+        "https://dev1.service-now.com/api/now/table/incident/9d385017c611228701d22104cc95c371");
     b = body_json(&r);
     assert_string_equal(js(b, "urgency"), "2");
     assert_string_equal(js(b, "impact"), "3");
@@ -1170,9 +1232,10 @@ static void test_servicenow(void **state)
     chan_req_free(&r);
     chan_free(c);
 
-    c = compile_ok("servicenow", "{\"url\":\"https://dev1.service-now.com\",\"token\":\"oauth\","
-                                 "\"close_code\":\"Closed/Resolved by Caller\",\"resolved_state\":\"7\","
-                                 "\"close_notes\":\"auto: ${alert.event}\"}");
+    c = compile_ok("servicenow",
+                   "{\"url\":\"https://dev1.service-now.com\",\"token\":\"oauth\","
+                   "\"close_code\":\"Closed/Resolved by Caller\",\"resolved_state\":\"7\","
+                   "\"close_notes\":\"auto: ${alert.event}\"}");
     render_ok(c, ctx, &r);
     assert_string_equal(hdr(&r, "Authorization"), "Bearer oauth");
     assert_null(r.username);
@@ -1197,14 +1260,18 @@ static void test_jira(void **state)
     char err[256];
 
     (void)state;
-    compile_err("jira", "{\"api_url\":\"https://j.example/rest/api/2/\",\"token\":\"t\"}", "config.project");
+    compile_err("jira", "{\"api_url\":\"https://j.example/rest/api/2/\",\"token\":\"t\"}",
+                "config.project");
     compile_err("jira", "{\"api_url\":\"https://j.example/\",\"project\":\"OPS\",\"token\":\"t\"}",
                 "config.api_url");
-    compile_err("jira", "{\"api_url\":\"https://j.example/rest/api/2/\",\"project\":\"OPS\","
-                        "\"token\":\"t\",\"resolve_transition\":\"Done\"}", "config.resolve_transition");
-    c = compile_ok("jira", "{\"api_url\":\"https://acme.atlassian.net/rest/api/2/\",\"project\":\"OPS\","
-                           "\"issue_type\":\"Incident\",\"auth\":{\"username\":\"me@acme.example\","
-                           "\"password\":\"apitoken\"},\"labels\":[\"tocsin\"],\"priority\":\"High\"}");
+    compile_err("jira",
+                "{\"api_url\":\"https://j.example/rest/api/2/\",\"project\":\"OPS\","
+                "\"token\":\"t\",\"resolve_transition\":\"Done\"}",
+                "config.resolve_transition");
+    c = compile_ok("jira",
+                   "{\"api_url\":\"https://acme.atlassian.net/rest/api/2/\",\"project\":\"OPS\","
+                   "\"issue_type\":\"Incident\",\"auth\":{\"username\":\"me@acme.example\","
+                   "\"password\":\"apitoken\"},\"labels\":[\"tocsin\"],\"priority\":\"High\"}");
     render_ok(c, ctx, &r);
     assert_string_equal(r.action, "create");
     assert_string_equal(r.url, "https://acme.atlassian.net/rest/api/2/issue");
@@ -1219,8 +1286,10 @@ static void test_jira(void **state)
     assert_non_null(strstr(js(b, "fields.description"), "Environment: Production"));
     json_decref(b);
     chan_req_free(&r);
-    check_resp(c, NULL, 201, NULL, 0, "{\"id\":\"10000\",\"key\":\"OPS-24\",\"self\":"
-                                      "\"https://acme.atlassian.net/rest/api/2/issue/10000\"}", &o);
+    check_resp(c, NULL, 201, NULL, 0,
+               "{\"id\":\"10000\",\"key\":\"OPS-24\",\"self\":"
+               "\"https://acme.atlassian.net/rest/api/2/issue/10000\"}",
+               &o);
     assert_string_equal(js(o.ticket, "id"), "OPS-24");
     assert_string_equal(js(o.ticket, "url"), "https://acme.atlassian.net/browse/OPS-24");
     assert_string_equal(js(o.ticket, "ref"), "OPS-24");
@@ -1249,8 +1318,9 @@ static void test_jira(void **state)
     chan_req_free(&r);
     chan_free(c);
 
-    c = compile_ok("jira", "{\"api_url\":\"https://jira.example/rest/api/2\",\"project\":\"OPS\","
-                           "\"token\":\"pat\",\"resolve_transition\":\"31\",\"comment\":\"${status}\"}");
+    c = compile_ok("jira",
+                   "{\"api_url\":\"https://jira.example/rest/api/2\",\"project\":\"OPS\","
+                   "\"token\":\"pat\",\"resolve_transition\":\"31\",\"comment\":\"${status}\"}");
     render_ok(c, ctx, &r);
     assert_string_equal(r.action, "transition");
     assert_string_equal(r.url, "https://jira.example/rest/api/2/issue/OPS-24/transitions");
@@ -1273,10 +1343,13 @@ static void test_splunk_hec(void **state)
     struct chan_req r;
 
     (void)state;
-    compile_err("splunk-hec", "{\"url\":\"https://s:8088/services/collector/event\"}", "config.token");
-    compile_err("splunk-hec", "{\"url\":\"https://s\",\"token\":\"t\",\"fields\":{\"a\":1}}", "config.fields.a");
-    c = compile_ok("splunk-hec", "{\"url\":\"https://splunk.example:8088/services/collector/event\","
-                                 "\"token\":\"a1b2-c3\",\"index\":\"alerts\",\"fields\":{\"dc\":\"eu1\"}}");
+    compile_err("splunk-hec", "{\"url\":\"https://s:8088/services/collector/event\"}",
+                "config.token");
+    compile_err("splunk-hec", "{\"url\":\"https://s\",\"token\":\"t\",\"fields\":{\"a\":1}}",
+                "config.fields.a");
+    c = compile_ok("splunk-hec",
+                   "{\"url\":\"https://splunk.example:8088/services/collector/event\","
+                   "\"token\":\"a1b2-c3\",\"index\":\"alerts\",\"fields\":{\"dc\":\"eu1\"}}");
     json_object_set_new(json_object_get(ctx, "alert"), "lastReceiveTime",
                         json_string("2023-11-14T22:13:20.123Z"));
     render_ok(c, ctx, &r);
@@ -1299,8 +1372,9 @@ static void test_splunk_hec(void **state)
     chan_req_free(&r);
     chan_free(c);
 
-    c = compile_ok("splunk-hec", "{\"url\":\"https://s/services/collector/event\",\"token\":\"t\","
-                                 "\"event\":\"${alert.event} ${status}\",\"host\":\"${alert.origin}\"}");
+    c = compile_ok("splunk-hec",
+                   "{\"url\":\"https://s/services/collector/event\",\"token\":\"t\","
+                   "\"event\":\"${alert.event} ${status}\",\"host\":\"${alert.origin}\"}");
     render_ok(c, ctx, &r);
     b = body_json(&r);
     assert_string_equal(js(b, "event"), "HighCPU firing");
@@ -1396,14 +1470,19 @@ static void test_secrets_and_masking(void **state)
     json_decref(m);
     json_decref(cfg);
 
-    assert_string_equal(chan_mask_url("slack", "https://hooks.slack.com/services/T01/B02/abcdef", out, sizeof(out)),
-                        "https://hooks.slack.com/services/" CHAN_MASK "/" CHAN_MASK "/" CHAN_MASK);
-    assert_string_equal(chan_mask_url("telegram", "https://api.telegram.org/bot123:ABC/sendMessage", out, sizeof(out)),
+    assert_string_equal(
+        chan_mask_url("slack", "https://hooks.slack.com/services/T01/B02/abcdef", out, sizeof(out)),
+        "https://hooks.slack.com/services/" CHAN_MASK "/" CHAN_MASK "/" CHAN_MASK);
+    assert_string_equal(chan_mask_url("telegram", "https://api.telegram.org/bot123:ABC/sendMessage",
+                                      out, sizeof(out)),
                         "https://api.telegram.org/" CHAN_MASK "/" CHAN_MASK);
-    assert_string_equal(chan_mask_url("webhook", "https://u:pw@h.example:8443/api/v1/hook?token=abc&x=1#f", out, sizeof(out)),
-                        "https://u:" CHAN_MASK "@h.example:8443/api/v1/hook?token=" CHAN_MASK "&x=" CHAN_MASK);
-    assert_string_equal(chan_mask_url("webhook", "http://h/a/0123456789abcdef0123456789/b", out, sizeof(out)),
-                        "http://h/a/" CHAN_MASK "/b");
+    assert_string_equal(
+        chan_mask_url("webhook", "https://u:pw@h.example:8443/api/v1/hook?token=abc&x=1#f", out,
+                      sizeof(out)),
+        "https://u:" CHAN_MASK "@h.example:8443/api/v1/hook?token=" CHAN_MASK "&x=" CHAN_MASK);
+    assert_string_equal(
+        chan_mask_url("webhook", "http://h/a/0123456789abcdef0123456789/b", out, sizeof(out)),
+        "http://h/a/" CHAN_MASK "/b");
     assert_string_equal(chan_mask_url("webhook", "http://h", out, sizeof(out)), "http://h");
     assert_string_equal(chan_mask_url("webhook", "garbage", out, sizeof(out)), CHAN_MASK);
     chan_mask_url("webhook", "https://h.example/a/b/c", out, 10);
@@ -1645,8 +1724,9 @@ static void test_creq_http_transfer(void **state)
 
     (void)state;
     srv_start(&s);
-    snprintf(cfg, sizeof(cfg), "{\"url\":\"http://127.0.0.1:%d/hook\",\"auth\":{\"username\":"
-                               "\"u\",\"password\":\"p\"},\"headers\":{\"X-Env\":\"${alert.environment}\"}}",
+    snprintf(cfg, sizeof(cfg),
+             "{\"url\":\"http://127.0.0.1:%d/hook\",\"auth\":{\"username\":"
+             "\"u\",\"password\":\"p\"},\"headers\":{\"X-Env\":\"${alert.environment}\"}}",
              s.port);
     c = compile_ok("webhook", cfg);
     render_ok(c, ctx, &r);
@@ -1696,9 +1776,11 @@ static void test_creq_smtp_transfer(void **state)
 
     (void)state;
     srv_start(&s);
-    snprintf(cfg, sizeof(cfg), "{\"host\":\"127.0.0.1\",\"port\":%d,\"tls\":\"none\","
-                               "\"from\":\"alerts@example.com\",\"to\":\"a@example.com\","
-                               "\"cc\":\"b@example.com\"}", s.port);
+    snprintf(cfg, sizeof(cfg),
+             "{\"host\":\"127.0.0.1\",\"port\":%d,\"tls\":\"none\","
+             "\"from\":\"alerts@example.com\",\"to\":\"a@example.com\","
+             "\"cc\":\"b@example.com\"}",
+             s.port);
     c = compile_ok("email", cfg);
     json_object_set_new(json_object_get(ctx, "alert"), "text", json_string(".leading dot\nline"));
     render_ok(c, ctx, &r);
