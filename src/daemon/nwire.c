@@ -51,8 +51,38 @@ struct nwire {
 struct dstate {
     struct chan_entry *e;
     struct chan_req req;
-    struct curl_slist *hdrs;
+    struct creq_xfer x;
 };
+
+#define SECRET_KEYS_MAX 80
+
+/* The secret key paths of a channel of `type` with this config, for util/secrets.h: the
+ * type's own, and "headers.*" (the values of secret-looking headers, channel.h) expanded to
+ * one path per such header the config names. keys[] points into `store` and static strings. */
+static size_t secret_keys(const char *type, const json_t *cfg, const char **keys,
+                          char store[][128])
+{
+    const char *const *tk = chan_secret_keys(type);
+    size_t n = 0, ns = 0;
+
+    for (size_t i = 0; tk && tk[i] && n < SECRET_KEYS_MAX - 1; i++) {
+        if (!strcmp(tk[i], "headers.*")) {
+            const char *k;
+            json_t *v;
+            json_object_foreach((json_t *)json_object_get(cfg, "headers"), k, v) {
+                if (n >= SECRET_KEYS_MAX - 1 || !chan_header_is_secret(k) || strchr(k, '.') ||
+                    strchr(k, '[') || strlen(k) > 100)
+                    continue;
+                snprintf(store[ns], 128, "headers.%s", k);
+                keys[n++] = store[ns++];
+            }
+            continue;
+        }
+        keys[n++] = tk[i];
+    }
+    keys[n] = NULL;
+    return n;
+}
 
 void nreq_free(struct nreq *r)
 {
@@ -203,7 +233,7 @@ static json_t *entry_public(const struct chan_entry *e)
     json_t *cfg = json_object_get(o, "config");
 
     if (cfg)
-        secrets_mask(cfg, chan_secret_keys(e->type));
+        json_object_set_new(o, "config", chan_mask_config(e->type, cfg));
     json_object_set_new(o, "source", json_string(e->from_file ? "file" : "api"));
     return o;
 }
@@ -214,11 +244,12 @@ static char *entry_stored(struct nwire *nw, const struct chan_entry *e)
     json_t *o = json_deep_copy(e->doc);
     json_t *cfg = json_object_get(o, "config");
     char *s = NULL;
+    char err[200] = "";
+    const char *keys[SECRET_KEYS_MAX];
+    char store[SECRET_KEYS_MAX][128];
 
-    char err[200];
-
-    if (o && (!cfg || secrets_seal(nw->sec, e->id, cfg, chan_secret_keys(e->type), err,
-                                   sizeof(err)) == 0))
+    secret_keys(e->type, cfg, keys, store);
+    if (o && (!cfg || secrets_seal(nw->sec, e->id, cfg, keys, err, sizeof(err)) == 0))
         s = json_dumps(o, JSON_COMPACT);
     else
         log_error("channel_not_stored", "channel=%s reason=\"%s\"", e->id, o ? err : "memory");
@@ -320,11 +351,14 @@ static int ops_setup(void *ud, const struct notify_rec *rec, CURL *easy, void **
     json_object_set_new(json_object_get(ctx, "notification"), "attempt",
                         json_integer((json_int_t)rec->attempts + 1));
     inject_ticket(nw, rec, ctx);
-    rc = chan_render(d->e->c, ctx, &d->req, err, errlen);
+    rc = chan_render(d->e->c, ctx, a->real.now_ms(a->real.ud), &d->req, err, errlen);
     json_decref(ctx);
     if (rc)
         return rc == TOCSIN_ENOMEM ? rc : TOCSIN_EINVAL;
-    return creq_setup(easy, &d->req, &d->hdrs, err, errlen);
+    if (d->req.noop)
+        return NOTIFIER_NOTHING_TO_SEND; /* err says why */
+    creq_xfer_init(&d->x);
+    return creq_setup(easy, &d->req, &d->x, err, errlen);
 }
 
 static void ops_judge(void *ud, const struct notify_rec *rec, void *state, int curl_code,
@@ -334,13 +368,27 @@ static void ops_judge(void *ud, const struct notify_rec *rec, void *state, int c
     struct app *a = ud;
     struct dstate *d = state;
     struct chan_outcome o = {0};
+    struct chan_resp resp = {.status = http, .body = body, .body_len = blen};
+    const char *hv[64];
+    char hcopy[16 * 1024];
+    size_t n = 0, len = hlen < sizeof(hcopy) - 1 ? hlen : sizeof(hcopy) - 1;
 
     (void)curl_code;
     if (!d || !d->e)
         return;
-    chan_check(d->e->c, http, headers, hlen, body, blen, &o);
-    v->ok = o.delivered;
-    v->permanent = !o.delivered && !o.retry;
+    /* the raw header block -> "Name: value" lines (the status line and blanks left out) */
+    memcpy(hcopy, headers, len);
+    hcopy[len] = '\0';
+    for (char *save = NULL, *l = strtok_r(hcopy, "\r\n", &save); l && n < 64;
+         l = strtok_r(NULL, "\r\n", &save))
+        if (strchr(l, ':') && strncmp(l, "HTTP/", 5) != 0)
+            hv[n++] = l;
+    resp.headers = hv;
+    resp.nheaders = n;
+    if (chan_check(d->e->c, &d->req, &resp, a->real.now_ms(a->real.ud), &o) != TOCSIN_OK)
+        return; /* out of memory: the notifier's own verdict stands */
+    v->ok = o.verdict == CHAN_DELIVERED;
+    v->permanent = o.verdict == CHAN_FAILED;
     if (o.retry_after_ms > v->retry_after_ms)
         v->retry_after_ms = o.retry_after_ms;
     if (o.reason[0])
@@ -350,7 +398,7 @@ static void ops_judge(void *ud, const struct notify_rec *rec, void *state, int c
         if (v->ticket)
             remember_ticket(NW(a), rec, v->ticket);
     }
-    chan_outcome_free(&o);
+    chan_outcome_clear(&o);
 }
 
 static void ops_release(void *ud, void *state)
@@ -360,7 +408,7 @@ static void ops_release(void *ud, void *state)
 
     if (!d)
         return;
-    curl_slist_free_all(d->hdrs);
+    creq_xfer_clear(&d->x);
     chan_req_free(&d->req);
     if (d->e)
         entry_unref(NW(a), d->e);
@@ -731,10 +779,13 @@ static bool handle_channel(struct app *a, struct nreq *r, struct effects *fx, in
             return true;
         }
         if (old && json_is_object(json_object_get(doc, "config"))) {
-            char merr[200];
+            char merr[200] = "";
+            const char *keys[SECRET_KEYS_MAX];
+            char store[SECRET_KEYS_MAX][128];
+            secret_keys(old->type, json_object_get(doc, "config"), keys, store);
             if (secrets_merge_masked(json_object_get(doc, "config"),
-                                     json_object_get(old->doc, "config"),
-                                     chan_secret_keys(old->type), merr, sizeof(merr))) {
+                                     json_object_get(old->doc, "config"), keys, merr,
+                                     sizeof(merr))) {
                 entry_unref(nw, old);
                 *status = 400;
                 *body = api_error_json(400, "config", merr, false);
@@ -1034,6 +1085,18 @@ int nwire_open(struct app *a)
     return 0;
 }
 
+static int open_secrets(struct nwire *nw, const char *id, const char *type, json_t *cfg,
+                        char *why, size_t n)
+{
+    const char *keys[SECRET_KEYS_MAX];
+    char store[SECRET_KEYS_MAX][128];
+
+    if (!type)
+        return 0; /* entry_build says what is wrong */
+    secret_keys(type, cfg, keys, store);
+    return secrets_open_json(nw->sec, id, cfg, keys, why, n);
+}
+
 static int load_channel(void *ud, const char *id, const char *json)
 {
     struct app *a = ud;
@@ -1046,9 +1109,8 @@ static int load_channel(void *ud, const char *id, const char *json)
 
     if (!doc)
         snprintf(why, sizeof(why), "stored JSON is unreadable");
-    else if (cfg && secrets_open_json(nw->sec, id, cfg, chan_secret_keys(json_string_value(
-                                          json_object_get(doc, "type"))),
-                                      why, sizeof(why)))
+    else if (cfg && open_secrets(nw, id, json_string_value(json_object_get(doc, "type")), cfg,
+                                 why, sizeof(why)))
         ; /* why says it */
     else if (entry_build(a, doc, false, &e, &err))
         snprintf(why, sizeof(why), "%s: %s", err.field, err.msg);

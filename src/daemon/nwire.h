@@ -58,7 +58,7 @@ void nwire_reload_files(struct app *a); /* engine thread (NR_RELOAD) or start-up
 /* The channel operations for the notifier (ud = the app). */
 extern const struct notifier_channel_ops nwire_channel_ops;
 
-/* Engine thread. Answers a request: true with *status/*body set (answered after the turn's
+/* Engine thread. Answers a request: true with *status and *body set (answered after the turn's
  * commit), false when nothing is to be answered. */
 bool nwire_handle(struct app *a, struct emsg *m, struct effects *fx, int64_t now_ms,
                   int *status, char **body);

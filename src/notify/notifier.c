@@ -673,6 +673,10 @@ static void launch(struct notifier *n, struct slot *sl, struct notify_rec *rec, 
             n->ops.release(n->ops_ud, sl->state);
         sl->state = NULL;
         http_delivery_clear(&sl->d);
+        if (rc == NOTIFIER_NOTHING_TO_SEND) {
+            at.ok = true;
+            at.response = err; /* the reason, in the attempt record */
+        }
         at.permanent = rc == TOCSIN_EINVAL;
         at.reason = at.log_reason = err;
         at.start_wall = now_ms(n);

@@ -91,6 +91,8 @@ struct notify_verdict {
  *   release: frees *state after the transfer (also when setup failed).
  *   limits:  the channel's concurrency (0: no own limit) and rate in notifications/s (0: none).
  */
+#define NOTIFIER_NOTHING_TO_SEND 1000 /* setup: nothing is to be sent (delivered; err says why) */
+
 struct notifier_channel_ops {
     int (*setup)(void *ud, const struct notify_rec *rec, CURL *easy, void **state, char *err,
                  size_t errlen);

@@ -83,7 +83,7 @@ def test_channel_crud_and_validation(nd, fake_http):
     expect_status(r, 400, "broken JSON")
     # a GET, edit, PUT round trip keeps the secret it did not see
     doc = nd.get("/api/v1/channels/hook").json()
-    doc["config"]["headers"] = [{"name": "X-Team", "value": "ops"}]
+    doc["config"]["headers"] = {"X-Team": "ops"}
     expect_status(nd.put("/api/v1/channels/hook", doc), 200, "PUT with the masked secret")
     expect_status(nd.post("/api/v1/channels/hook/test"), 200, "channel test")
     req = fake_http.wait_for(1)[0]
@@ -209,7 +209,7 @@ def test_servicenow_ticket_is_declared_and_used_on_resolve(nd, fake_http):
         {"result": {"sys_id": "6816f79cc0a8016401c5a33be04be441", "number": "INC0010001"}}),
         headers={"Content-Type": "application/json"}), path="/api/now/table/incident")
     channel(nd, {"id": "snow", "type": "servicenow",
-                 "config": {"url": fake_http.url, "username": "svc", "password": "pw"}})
+                 "config": {"url": fake_http.url, "auth": {"username": "svc", "password": "pw"}}})
     rule(nd, {"id": "r", "on": ["create", "resolve"], "channels": ["snow"]})
     aid = post_alert(nd, alert())
     wait_status(nd, aid, "delivered")
@@ -228,7 +228,7 @@ def test_email_through_smtp(nd, fake_smtp_factory):
     channel(nd, {"id": "mail", "type": "email",
                  "config": {"url": f"smtp://127.0.0.1:{smtp.port}", "tls": "none",
                             "username": "mailer", "password": "pw",
-                            "from": "tocsin@example.com", "to": "ops@example.com, oncall@example.com"}})
+                            "from": "tocsin@example.com", "to": ["ops@example.com", "oncall@example.com"]}})
     rule(nd, {"id": "r", "on": ["create"], "channels": ["mail"]})
     aid = post_alert(nd, alert(resource="db01", event="DiskFull"))
     m = smtp.wait_for(1)[0]
