@@ -545,7 +545,7 @@ static bool item_pos(const struct matcher *mt, const struct mcond *c, const char
     case C_NEQ:
         if (c->vt == VT_NUM)
             return text_num(p, len, &d) && d == c->num;
-        /* fallthrough */
+        __attribute__((fallthrough)); /* clang wants the attribute, not a comment */
     case C_AM_EQ:
     case C_AM_NEQ:
         return len == c->slen && (!len || !memcmp(p, c->s, len));

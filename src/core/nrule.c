@@ -1,5 +1,6 @@
-/* Notification rules: parsing and validation (this file) and the rule set (nrules.c-like part
- * below, after "the rule set"). See nrule.h for the semantics. */
+/* Notification rules: parsing and validation, then the rule set (containers, intents, per
+ * (rule, alert) state, inhibition, groups, admission, the index, changes, the snapshot). See
+ * nrule.h for the semantics. */
 #include "core/nrule.h"
 
 #include <errno.h>
@@ -51,7 +52,7 @@ static const struct {
 
 bool nrule_duration_parse(const json_t *v, int64_t *ms)
 {
-    const char *s, *p;
+    const char *p;
     int64_t total = 0;
 
     if (json_is_integer(v)) {
@@ -63,7 +64,7 @@ bool nrule_duration_parse(const json_t *v, int64_t *ms)
     }
     if (!json_is_string(v))
         return false;
-    s = p = json_string_value(v);
+    p = json_string_value(v);
     if (!*p)
         return false;
     while (*p) {
@@ -86,7 +87,6 @@ bool nrule_duration_parse(const json_t *v, int64_t *ms)
             return false;
         total += n * units[u].ms;
     }
-    (void)s;
     *ms = total;
     return true;
 }
@@ -768,6 +768,8 @@ struct inode {
     uint32_t n_only, n_both;
 };
 
+#define SIDX_SOURCE 0x40 /* index tags: 0.. rule fields, 0x40.. inhibition sources, 0xff triggers */
+
 struct rvec {
     struct rentry **v;
     size_t n, cap;
@@ -782,7 +784,7 @@ struct rentry {
     struct hnode h; /* key: h128(id) */
     struct nrule *r;
     size_t ord;
-    uint64_t stamp;
+    uint64_t stamp, istamp;
     struct ra *ras;
     struct group *groups;
     struct htab16 inh;
@@ -803,7 +805,8 @@ struct nrules {
     struct htab16 sidx;
     const struct mfield *ifields[NRULE_INDEX_FIELDS];
     size_t nifields;
-    struct rvec inh_rules;
+    struct rvec inh_rules; /* inhibiting rules whose source has no indexable equality */
+    bool any_inh;
     uint64_t nonce, stamp;
     /* during a call */
     nrules_find_fn find;
@@ -1177,34 +1180,62 @@ static bool rule_matches(const struct nrule *r, const struct alert *a)
     return matcher_match(r->match, a);
 }
 
-/* Keeps a's entries in the source index of every inhibiting rule right. */
+/* Keeps a's entry in the source index of one inhibiting rule right. */
+static void track_one(struct nrules *rs, struct rentry *re, const struct alert *a, int64_t now)
+{
+    const struct nrule *r = re->r;
+    struct ra *ra;
+    uint8_t key[16];
+    bool want, both = false;
+
+    if (re->istamp == rs->stamp)
+        return; /* done for this change */
+    re->istamp = rs->stamp;
+    want = active(a) && matcher_match(r->inhibit_source, a);
+    ra = ra_get(rs, re, a->id, want);
+    if (!ra)
+        return;
+    if (want) {
+        eq_key(rs, r, a, key);
+        both = rule_matches(r, a);
+    }
+    if (ra->src && (!want || both != ra->src_both || memcmp(key, ra->src_key, 16))) {
+        inh_count(rs, re, ra->src_key, ra->src_both, -1);
+        ra->src = false;
+    }
+    if (want && !ra->src) {
+        memcpy(ra->src_key, key, 16);
+        ra->src_both = both;
+        ra->src = true;
+        inh_count(rs, re, key, both, 1);
+    }
+    ra_maybe_free(rs, ra, now);
+}
+
+static const struct rvec *sidx_get(const struct nrules *rs, int tag, const char *s, size_t n);
+
+/* Keeps a's entries in the source indexes right: the rules it is a source of now, and the
+ * inhibiting rules whose source matcher it may match (unindexed ones, and those whose required
+ * equality it has). */
 static void track_sources(struct nrules *rs, const struct alert *a, int64_t now)
 {
-    for (size_t i = 0; i < rs->inh_rules.n; i++) {
-        struct rentry *re = rs->inh_rules.v[i];
-        const struct nrule *r = re->r;
-        bool want = active(a) && matcher_match(r->inhibit_source, a);
-        struct ra *ra = ra_get(rs, re, a->id, want);
-        uint8_t key[16];
-        bool both = false;
+    struct aentry *ae = ae_get(rs, a->id, false);
+    char buf[MATCH_TEXT_MAX];
+    const struct rvec *v;
+    size_t len;
 
-        if (!ra)
-            continue;
-        if (want) {
-            eq_key(rs, r, a, key);
-            both = rule_matches(r, a);
-        }
-        if (ra->src && (!want || both != ra->src_both || memcmp(key, ra->src_key, 16))) {
-            inh_count(rs, re, ra->src_key, ra->src_both, -1);
-            ra->src = false;
-        }
-        if (want && !ra->src) {
-            memcpy(ra->src_key, key, 16);
-            ra->src_both = both;
-            ra->src = true;
-            inh_count(rs, re, key, both, 1);
-        }
-        ra_maybe_free(rs, ra, now);
+    for (struct ra *ra = ae ? ae->ras : NULL, *next; ra; ra = next) {
+        next = ra->anext; /* track_one may free ra (and ae with the last one) */
+        if (ra->src)
+            track_one(rs, ra->re, a, now);
+    }
+    for (size_t i = 0; i < rs->inh_rules.n; i++)
+        track_one(rs, rs->inh_rules.v[i], a, now);
+    for (size_t fi = 0; fi < rs->nifields; fi++) {
+        const char *t = mfield_text(rs->ifields[fi], rs->sev, a, buf, &len);
+        if ((v = sidx_get(rs, SIDX_SOURCE + (int)fi, t, len)))
+            for (size_t i = 0; i < v->n; i++)
+                track_one(rs, v->v[i], a, now);
     }
 }
 
@@ -1212,8 +1243,10 @@ static int index_build(struct nrules *rs);
 
 void nrules_track(struct nrules *rs, const struct alert *a)
 {
-    if (!index_build(rs))
+    if (!index_build(rs) && rs->any_inh) {
+        rs->stamp++;
         track_sources(rs, a, rs->now);
+    }
 }
 
 /* ---- groups ---------------------------------------------------------------------------------------- */
@@ -1752,6 +1785,7 @@ static void index_free(struct nrules *rs)
     free(rs->inh_rules.v);
     memset(&rs->inh_rules, 0, sizeof(rs->inh_rules));
     rs->nifields = 0;
+    rs->any_inh = false;
 }
 
 /* tag 0xff: triggers; 0..NRULE_INDEX_FIELDS-1: the index fields */
@@ -1772,29 +1806,44 @@ static int sidx_push(struct nrules *rs, int tag, const char *s, size_t n, struct
     return rvec_push(&sn->v, re);
 }
 
+/* The index slot of a matcher's required equality, -1 if none (or the slots are taken). */
+static int index_slot(struct nrules *rs, const struct matcher *mt, const char **val, size_t *len)
+{
+    const struct mfield *f;
+    size_t fi;
+
+    if (!matcher_required_eq(mt, &f, val, len))
+        return -1;
+    for (fi = 0; fi < rs->nifields && !mfield_equal(rs->ifields[fi], f); fi++)
+        ;
+    if (fi == NRULE_INDEX_FIELDS)
+        return -1;
+    if (fi == rs->nifields)
+        rs->ifields[rs->nifields++] = f;
+    return (int)fi;
+}
+
 /* Where a rule goes: its trigger, a required equality on an index field, or the lists of its
- * change kinds. */
+ * change kinds; and its inhibition source likewise. */
 static int index_one(struct nrules *rs, struct rentry *re)
 {
     const struct nrule *r = re->r;
-    const struct mfield *f;
     const char *val;
-    size_t len, fi;
-    int rc = TOCSIN_OK;
+    size_t len;
+    int rc = TOCSIN_OK, fi;
 
-    if (r->inhibit_source && (rc = rvec_push(&rs->inh_rules, re)))
-        return rc;
+    if (r->inhibit_source) {
+        rs->any_inh = true;
+        fi = index_slot(rs, r->inhibit_source, &val, &len);
+        rc = fi >= 0 ? sidx_push(rs, SIDX_SOURCE + fi, val, len, re)
+                     : rvec_push(&rs->inh_rules, re);
+        if (rc)
+            return rc;
+    }
     if (r->trigger)
         return sidx_push(rs, 0xff, r->trigger, strlen(r->trigger), re);
-    if (matcher_required_eq(r->match, &f, &val, &len)) {
-        for (fi = 0; fi < rs->nifields && !mfield_equal(rs->ifields[fi], f); fi++)
-            ;
-        if (fi < NRULE_INDEX_FIELDS) {
-            if (fi == rs->nifields)
-                rs->ifields[rs->nifields++] = f;
-            return sidx_push(rs, (int)fi, val, len, re);
-        }
-    }
+    if ((fi = index_slot(rs, r->match, &val, &len)) >= 0)
+        return sidx_push(rs, fi, val, len, re);
     for (int k = 0; k < CHG_COUNT && !rc; k++)
         if (r->on & CHG_BIT(k))
             rc = rvec_push(&rs->global[k], re);
@@ -1904,7 +1953,7 @@ void nrules_on_change(struct nrules *rs, const struct alert *a, const struct ale
     rs->now = now_ms;
     rs->out = out;
     rs->stamp++;
-    if (rs->inh_rules.n)
+    if (rs->any_inh)
         track_sources(rs, a, now_ms);
     if (!active(a))
         resolve_duties(rs, a, c, now_ms);
