@@ -35,6 +35,27 @@ const char *htype_name(int t)
     return t >= 0 && t < HT_COUNT ? htype_names[t] : "action";
 }
 
+static const char *const achg_names[CHG_COUNT] = {
+    "create",  "stateinc", "statedec", "changestate", "ack",     "ackremove",   "unack",
+    "shelve",  "unshelve", "resolve",  "reopen",      "comment", "expire",      "eventscount",
+    "unblackout",
+};
+
+const char *achg_name(int c)
+{
+    return c >= 0 && c < CHG_COUNT ? achg_names[c] : "";
+}
+
+int achg_parse(const char *s)
+{
+    if (!strcmp(s, "close"))
+        return CHG_RESOLVE;
+    for (int i = 0; i < CHG_COUNT; i++)
+        if (!strcmp(s, achg_names[i]))
+            return i;
+    return -1;
+}
+
 /* ---- intrusive hash tables ------------------------------------------------------------------- */
 
 /* Chains through the `struct alert *` at byte offset `link` of each alert. */
@@ -360,12 +381,60 @@ static int hist_add(struct alertdb *db, struct alert *a, struct alert_change *c,
 /* Queues the change with a copy of the record as it is now. */
 static int emit(struct alertdb *db, struct alert *a, struct alert_change *c)
 {
+    memcpy(c->id, a->id, 16);
     c->snap = alert_clone(a);
     if (!c->snap) {
         alert_change_free(c);
         return TOCSIN_ENOMEM;
     }
     return effects_push(db->fx, EFF_ACHANGE, c);
+}
+
+static bool done_status(int s)
+{
+    return s == AST_CLOSED || s == AST_EXPIRED;
+}
+
+/* The change kinds of going from (os, ocode) to (ns, ncode): status os -> ns and severity code
+ * ocode -> ncode. What only the caller knows (create, changestate, unack, comment, eventscount)
+ * it adds itself. Nothing while the alert stays in or enters blackout; leaving it for an active
+ * status is unblackout alone (the ack or shelve it returns to is not news). */
+static uint32_t chg_bits(const struct alertdb *db, int os, int ns, int ocode, int ncode)
+{
+    uint32_t m = 0;
+
+    if (ns == AST_BLACKOUT)
+        return 0;
+    if (ns != os) {
+        if (ns == AST_CLOSED)
+            m |= CHG_BIT(CHG_RESOLVE);
+        else if (ns == AST_EXPIRED)
+            m |= CHG_BIT(CHG_EXPIRE);
+        else if (os == AST_BLACKOUT)
+            m |= CHG_BIT(CHG_UNBLACKOUT);
+        else {
+            if (done_status(os))
+                m |= CHG_BIT(CHG_REOPEN);
+            if (ns == AST_ACK)
+                m |= CHG_BIT(CHG_ACK);
+            if (ns == AST_SHELVED)
+                m |= CHG_BIT(CHG_SHELVE);
+        }
+        if (os == AST_ACK && !done_status(ns))
+            m |= CHG_BIT(CHG_ACKREMOVE);
+        if (os == AST_SHELVED && !done_status(ns))
+            m |= CHG_BIT(CHG_UNSHELVE);
+    }
+    if (ncode != ocode && ncode != db->cfg.sev.normal)
+        m |= CHG_BIT(ncode < ocode ? CHG_STATEINC : CHG_STATEDEC);
+    return m;
+}
+
+/* Records the state before a change (call before changing a). */
+static void chg_before(struct alert_change *c, const struct alert *a)
+{
+    c->prev_status = a->status;
+    c->prev_severity = a->severity;
 }
 
 /* ---- timers ---------------------------------------------------------------------------------- */
@@ -724,6 +793,8 @@ static int evict_one(struct alertdb *db)
     c = change_new(ACH_DEL, v->rid);
     if (!c)
         return TOCSIN_ENOMEM;
+    chg_before(c, v);
+    memcpy(c->id, v->id, 16);
     index_del(db, v);
     alert_free(v);
     db->st.evicted++;
@@ -835,6 +906,10 @@ static int receive_new(struct alertdb *db, const struct alert_in *in, const char
     }
     new_header(db, a, in, blackout);
     c->rid = a->rid;
+    c->prev_status = AST_UNKNOWN;
+    c->prev_severity = a->previous_severity;
+    if (a->status != AST_BLACKOUT && a->status != AST_CLOSED)
+        c->chg = CHG_BIT(CHG_CREATE);
     if (new_blob(a, in, env, origin, source) ||
         hist_add(db, a, c, HT_NEW, a->sev_name, a->status, in->text, user, a->timeout_s,
                  db->now)) {
@@ -900,6 +975,7 @@ static int receive_dup(struct alertdb *db, struct alert *a, const struct alert_i
 
     if (!c)
         return TOCSIN_ENOMEM;
+    chg_before(c, a);
     /* Alerta runs the rules with the incoming alert, whose previousSeverity is the default: a
      * duplicate never re-opens an ack by "increasing" from the stored previous severity. */
     t = alert_receive_transition(&db->cfg.sev, a, a->sev_name, indeterminate_name(db),
@@ -917,6 +993,9 @@ static int receive_dup(struct alertdb *db, struct alert *a, const struct alert_i
     }
     a->duplicate_count++;
     a->repeat = true;
+    c->chg = chg_bits(db, old_status, t.status, a->severity, a->severity);
+    if (t.status != AST_BLACKOUT)
+        c->chg |= CHG_BIT(CHG_EVENTSCOUNT);
     account(db, a, -1);
     set_status(db, a, t.status);
     account(db, a, 1);
@@ -954,6 +1033,7 @@ static int receive_corr(struct alertdb *db, struct alert *a, const struct alert_
 
     if (!c)
         return TOCSIN_ENOMEM;
+    chg_before(c, a);
     if (rekey) { /* the key moves with the event */
         htab_del(&db->by_key, a, key_hash(a));
     }
@@ -971,6 +1051,7 @@ static int receive_corr(struct alertdb *db, struct alert *a, const struct alert_
         alert_change_free(c);
         return TOCSIN_ENOMEM;
     }
+    c->chg = chg_bits(db, a->status, t.status, a->severity, sev_code(db, t.sev_name));
     account(db, a, -1);
     a->prev_sev_name = a->sev_name;
     a->previous_severity = a->severity;
@@ -1067,6 +1148,10 @@ static int apply_transition(struct alertdb *db, struct alert *a, int action,
                     : action == ACT_ACK  ? db->cfg.ack_timeout_s
                                          : a->timeout_s;
     hto = (int32_t)(timeout_s > INT32_MAX ? INT32_MAX : timeout_s);
+    chg_before(c, a);
+    c->chg = chg_bits(db, a->status, t->status, a->severity, sev_code(db, t->sev_name));
+    if (action == ACT_UNACK && t->status != AST_BLACKOUT)
+        c->chg |= CHG_BIT(CHG_UNACK);
     account(db, a, -1);
     if (t->sev_name != a->sev_name) {
         a->prev_sev_name = a->sev_name;
@@ -1130,6 +1215,10 @@ int alertdb_set_status(struct alertdb *db, const uint8_t id[16], int status, con
     c = change_new(ACH_PUT, a->rid);
     if (!c)
         return TOCSIN_ENOMEM;
+    chg_before(c, a);
+    c->chg = chg_bits(db, a->status, status, a->severity, a->severity);
+    if (status != a->status && status != AST_BLACKOUT)
+        c->chg |= CHG_BIT(CHG_CHANGESTATE);
     if (status != a->status)
         a->update_ms = now_ms;
     account(db, a, -1);
@@ -1165,6 +1254,7 @@ static int edit_field(struct alertdb *db, const uint8_t id[16], int64_t now_ms,
     c = change_new(ACH_PUT, a->rid);
     if (!c)
         return TOCSIN_ENOMEM;
+    chg_before(c, a); /* chg 0: tags and attributes are no alert change kind */
     parts_init(&pp);
     for (int f = 0; f < AF_COUNT; f++)
         keep(&pp, a, (enum afield)f);
@@ -1222,6 +1312,10 @@ int alertdb_note(struct alertdb *db, const uint8_t id[16], const char *text, con
         alert_change_free(n);
         return TOCSIN_ENOMEM;
     }
+    chg_before(c, a);
+    chg_before(n, a);
+    c->chg = CHG_BIT(CHG_COMMENT);
+    memcpy(n->id, a->id, 16);
     id_uuid4(n->note_id);
     memcpy(note_id_out, n->note_id, 37);
     n->note_text = dup_or_null(text, strlen(text));
@@ -1253,6 +1347,8 @@ static int release_one(struct alertdb *db, struct alert *a)
      * alert received during it) would keep the alert there for good, so it re-opens too. */
     if (to == AST_UNKNOWN || to == AST_BLACKOUT || to >= AST_COUNT)
         to = AST_OPEN;
+    chg_before(c, a);
+    c->chg = chg_bits(db, a->status, to, a->severity, a->severity);
     account(db, a, -1);
     set_status(db, a, to);
     account(db, a, 1);
@@ -1297,6 +1393,8 @@ static int delete_alert(struct alertdb *db, struct alert *a)
 
     if (!c)
         return TOCSIN_ENOMEM;
+    chg_before(c, a);
+    memcpy(c->id, a->id, 16);
     index_del(db, a);
     alert_free(a);
     db->st.deleted++;

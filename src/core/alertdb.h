@@ -61,10 +61,49 @@ struct hist_entry {
 
 enum achange_op { ACH_PUT = 0, ACH_DEL, ACH_NOTE };
 
+/* What an ACH_PUT change did to the alert, for notification rules (core/nrule.h), in Canopsis'
+ * trigger vocabulary. A change carries a mask of these (bit 1u << CHG_x, CHG_BIT()); several
+ * can hold at once (a shelve of an acked alert is shelve + ackremove). Exact meanings:
+ *   create      a new alert, unless it is born in blackout or closed (a normal severity);
+ *   stateinc    the severity code got lower (more severe), not to the normal code;
+ *   statedec    the severity code got higher (less severe), not to the normal code;
+ *   changestate an operator set a different status (PUT .../status);
+ *   ack         the status became ack (action, PUT status or a sender's status);
+ *   ackremove   the status left ack for anything but closed/expired/blackout (unack, open,
+ *               assign, shelve, re-open by a severity increase, ack timeout);
+ *   unack       the operator action "unack";
+ *   shelve      the status became shelved;
+ *   unshelve    the status left shelved for anything but closed/expired/blackout (operator or
+ *               shelve timeout);
+ *   resolve     the status became closed ("close" parses to it);
+ *   reopen      a closed or expired alert became active again;
+ *   comment     a note was added (on the ACH_PUT; the ACH_NOTE row itself carries 0);
+ *   expire      the status became expired (timeout);
+ *   eventscount a duplicate was received (a rule's "eventscount<N>" fires when the alert's
+ *               duplicateCount + 1 == N after the change, i.e. on the N-th event);
+ *   unblackout  the alert left blackout for an active status (tocsin's kind: nothing is
+ *               notified while an alert is in blackout, so this is what tells of it after).
+ * A change that leaves the alert in blackout carries 0 (except comment). Tag and attribute
+ * edits, custom actions and deletions carry 0. */
+enum achg {
+    CHG_CREATE = 0, CHG_STATEINC, CHG_STATEDEC, CHG_CHANGESTATE, CHG_ACK, CHG_ACKREMOVE,
+    CHG_UNACK, CHG_SHELVE, CHG_UNSHELVE, CHG_RESOLVE, CHG_REOPEN, CHG_COMMENT, CHG_EXPIRE,
+    CHG_EVENTSCOUNT, CHG_UNBLACKOUT, CHG_COUNT
+};
+#define CHG_BIT(k) (1u << (k))
+#define CHG_ALL ((1u << CHG_COUNT) - 1u)
+const char *achg_name(int c);  /* "create", ...; "" if out of range */
+int achg_parse(const char *s); /* -1 if unknown; "close" -> CHG_RESOLVE; not "eventscount<N>" */
+
 /* One change for the store. Owned by the effect; freed with alert_change_free(). */
 struct alert_change {
     enum achange_op op;
     uint64_t rid;
+    uint8_t id[16];           /* the alert's id (every op) */
+    uint32_t chg;             /* ACH_PUT: mask of enum achg (see there); 0 for the others */
+    uint8_t prev_status;      /* status before the change (AST_UNKNOWN for a new alert) */
+    uint8_t prev_severity;    /* severity code before the change (a new alert: the
+                                 indeterminate code, as its previousSeverity) */
     struct alert *snap;       /* ACH_PUT: the alert after the change (a copy) */
     bool raw_set;             /* ACH_PUT: rawData was received (raw may be NULL = null) */
     char *raw;

@@ -916,6 +916,236 @@ static void test_counts_follow_changes(void **state)
     assert_int_equal(st.by_status[AST_CLOSED], 0);
 }
 
+
+static bool cover_none(void *ud, const struct alert *a)
+{
+    (void)ud;
+    (void)a;
+    return false;
+}
+#define NULL_COVER cover_none
+
+/* ---- change kinds (core/alertdb.h enum achg) ------------------------------------------------- */
+
+#define B(k) CHG_BIT(CHG_##k)
+
+/* The newest change of the given op in the effects (NULL if none). */
+static const struct alert_change *last_change(const struct fx *f, enum achange_op op)
+{
+    for (size_t i = f->fx.n; i-- > 0;) {
+        const struct alert_change *c = f->fx.v[i].u.achange;
+        if (f->fx.v[i].kind == EFF_ACHANGE && c->op == op)
+            return c;
+    }
+    return NULL;
+}
+
+static uint32_t last_chg(const struct fx *f)
+{
+    const struct alert_change *c = last_change(f, ACH_PUT);
+
+    assert_non_null(c);
+    return c->chg;
+}
+
+static void test_chg_names(void **state)
+{
+    (void)state;
+    for (int k = 0; k < CHG_COUNT; k++)
+        assert_int_equal(achg_parse(achg_name(k)), k);
+    assert_string_equal(achg_name(CHG_RESOLVE), "resolve");
+    assert_int_equal(achg_parse("close"), CHG_RESOLVE);
+    assert_int_equal(achg_parse("eventscount"), CHG_EVENTSCOUNT);
+    assert_int_equal(achg_parse("eventscount3"), -1);
+    assert_int_equal(achg_parse("Create"), -1);
+    assert_string_equal(achg_name(CHG_COUNT), "");
+    assert_string_equal(achg_name(-1), "");
+}
+
+static void test_chg_receive(void **state)
+{
+    struct fx *f = *state;
+    struct alert *a = recv_sev(f, "r", "e", "major", NULL);
+    const struct alert_change *c = last_change(f, ACH_PUT);
+    uint8_t code_major = a->severity;
+
+    assert_int_equal(c->chg, B(CREATE));
+    assert_int_equal(c->prev_status, AST_UNKNOWN);
+    assert_int_equal(c->prev_severity, f->cfg.sev.indeterminate);
+    assert_memory_equal(c->id, a->id, 16);
+    recv_sev(f, "r", "e", "major", NULL); /* duplicate */
+    c = last_change(f, ACH_PUT);
+    assert_int_equal(c->chg, B(EVENTSCOUNT));
+    assert_int_equal(c->prev_status, AST_OPEN);
+    assert_int_equal(c->prev_severity, code_major);
+    recv_sev(f, "r", "e", "critical", NULL); /* correlated, more severe */
+    assert_int_equal(last_chg(f), B(STATEINC));
+    recv_sev(f, "r", "e", "minor", NULL);
+    c = last_change(f, ACH_PUT);
+    assert_int_equal(c->chg, B(STATEDEC));
+    assert_int_equal(c->prev_severity, 1); /* critical */
+    recv_sev(f, "r", "e", "normal", NULL); /* closes: resolve only, not statedec */
+    assert_int_equal(last_chg(f), B(RESOLVE));
+    recv_sev(f, "r", "e", "normal", NULL); /* a duplicate of the closed alert */
+    assert_int_equal(last_chg(f), B(EVENTSCOUNT));
+    recv_sev(f, "r", "e", "major", NULL);  /* re-opens */
+    c = last_change(f, ACH_PUT);
+    assert_int_equal(c->chg, B(REOPEN) | B(STATEINC));
+    assert_int_equal(c->prev_status, AST_CLOSED);
+    /* born closed or in blackout: no create */
+    recv_sev(f, "r2", "e", "normal", NULL);
+    assert_int_equal(last_chg(f), 0);
+}
+
+static void test_chg_blackout_receive(void **state)
+{
+    struct fx *f = *state;
+    struct alert_in in = mk(f, "r", "e", "major");
+    struct alert *a = NULL;
+    int k;
+
+    assert_int_equal(
+        alertdb_receive(f->db, &in, "t", "t", NULL, true, f->now, &f->fx, &a, &k), TOCSIN_OK);
+    assert_int_equal(a->status, AST_BLACKOUT);
+    assert_int_equal(last_chg(f), 0);
+    assert_int_equal(
+        alertdb_receive(f->db, &in, "t", "t", NULL, true, f->now, &f->fx, &a, &k), TOCSIN_OK);
+    assert_int_equal(last_chg(f), 0); /* no eventscount while in blackout */
+    recv_in(f, &in, NULL);            /* after the blackout: back to open */
+    assert_int_equal(a->status, AST_OPEN);
+    assert_int_equal(last_chg(f), B(UNBLACKOUT) | B(EVENTSCOUNT));
+}
+
+static void test_chg_actions(void **state)
+{
+    struct fx *f = *state;
+    struct alert *a = recv_sev(f, "r", "e", "major", NULL);
+    char why[64];
+
+    assert_int_equal(act(f, a, "ack"), TOCSIN_OK);
+    assert_int_equal(last_chg(f), B(ACK));
+    assert_int_equal(last_change(f, ACH_PUT)->prev_status, AST_OPEN);
+    assert_int_equal(act(f, a, "unack"), TOCSIN_OK);
+    assert_int_equal(last_chg(f), B(UNACK) | B(ACKREMOVE));
+    assert_int_equal(act(f, a, "ack"), TOCSIN_OK);
+    assert_int_equal(act(f, a, "shelve"), TOCSIN_OK);
+    assert_int_equal(last_chg(f), B(SHELVE) | B(ACKREMOVE));
+    assert_int_equal(act(f, a, "unshelve"), TOCSIN_OK); /* back to ack */
+    assert_int_equal(a->status, AST_ACK);
+    assert_int_equal(last_chg(f), B(UNSHELVE) | B(ACK));
+    assert_int_equal(act(f, a, "open"), TOCSIN_OK);
+    assert_int_equal(last_chg(f), B(ACKREMOVE));
+    assert_int_equal(act(f, a, "assign"), TOCSIN_OK);
+    assert_int_equal(last_chg(f), 0);
+    assert_int_equal(act(f, a, "custom-thing"), TOCSIN_OK);
+    assert_int_equal(last_chg(f), 0);
+    assert_int_equal(act(f, a, "close"), TOCSIN_OK);
+    assert_int_equal(last_chg(f), B(RESOLVE));
+    assert_int_equal(act(f, a, "open"), TOCSIN_OK); /* severity back to major */
+    assert_int_equal(last_chg(f), B(REOPEN) | B(STATEINC));
+    /* an ack re-opened by a real severity increase */
+    assert_int_equal(act(f, a, "ack"), TOCSIN_OK);
+    recv_sev(f, "r", "e", "critical", NULL);
+    assert_int_equal(a->status, AST_OPEN);
+    assert_int_equal(last_chg(f), B(ACKREMOVE) | B(STATEINC));
+    /* operator status changes */
+    assert_int_equal(alertdb_set_status(f->db, a->id, AST_ACK, "", -1, "op", f->now, &f->fx),
+                     TOCSIN_OK);
+    assert_int_equal(last_chg(f), B(CHANGESTATE) | B(ACK));
+    assert_int_equal(alertdb_set_status(f->db, a->id, AST_ACK, "", -1, "op", f->now, &f->fx),
+                     TOCSIN_OK);
+    assert_int_equal(last_chg(f), 0); /* the same status */
+    assert_int_equal(alertdb_set_status(f->db, a->id, AST_CLOSED, "", -1, "op", f->now, &f->fx),
+                     TOCSIN_OK);
+    assert_int_equal(last_chg(f), B(CHANGESTATE) | B(RESOLVE));
+    assert_int_equal(alertdb_set_status(f->db, a->id, AST_BLACKOUT, "", -1, "op", f->now, &f->fx),
+                     TOCSIN_OK);
+    assert_int_equal(last_chg(f), 0);
+    assert_int_equal(alertdb_action(f->db, a->id, "ack", "", -1, NULL, f->now, &f->fx, why,
+                                    sizeof(why)),
+                     TOCSIN_OK); /* out of blackout to the status before it (closed) */
+    assert_int_equal(a->status, AST_CLOSED);
+    assert_int_equal(last_chg(f), B(RESOLVE));
+}
+
+static void test_chg_timers(void **state)
+{
+    struct fx *f = *state;
+    struct alert_in in = mk(f, "r", "e", "major");
+    struct alert *a;
+    char why[64];
+
+    in.timeout_s = 60;
+    a = recv_in(f, &in, NULL);
+    alertdb_advance(f->db, T0 + 60 * S, &f->fx);
+    assert_int_equal(a->status, AST_EXPIRED);
+    assert_int_equal(last_chg(f), B(EXPIRE));
+    f->now = T0 + 61 * S;
+    recv_in(f, &in, NULL); /* a duplicate re-opens it */
+    assert_int_equal(last_chg(f), B(REOPEN) | B(EVENTSCOUNT));
+    in.timeout_s = 0;
+    recv_in(f, &in, NULL);
+    assert_int_equal(alertdb_action(f->db, a->id, "ack", "", 30, NULL, f->now, &f->fx, why,
+                                    sizeof(why)),
+                     TOCSIN_OK);
+    alertdb_advance(f->db, f->now + 30 * S, &f->fx);
+    assert_int_equal(a->status, AST_OPEN);
+    assert_int_equal(last_chg(f), B(ACKREMOVE));
+    f->now += 30 * S;
+    assert_int_equal(alertdb_action(f->db, a->id, "shelve", "", 30, NULL, f->now, &f->fx, why,
+                                    sizeof(why)),
+                     TOCSIN_OK);
+    alertdb_advance(f->db, f->now + 30 * S, &f->fx);
+    assert_int_equal(last_chg(f), B(UNSHELVE));
+}
+
+static void test_chg_note_tag_delete(void **state)
+{
+    struct fx *f = *state;
+    struct alert *a = recv_sev(f, "r", "e", "major", NULL);
+    const char *tv[] = {"x"};
+    struct strlist tags = {tv, 1};
+    const struct alert_change *c;
+    uint8_t id[16];
+    char nid[37];
+
+    memcpy(id, a->id, 16);
+    assert_int_equal(alertdb_note(f->db, a->id, "hi", "op", f->now, &f->fx, nid), TOCSIN_OK);
+    assert_int_equal(last_chg(f), B(COMMENT));
+    c = last_change(f, ACH_NOTE);
+    assert_int_equal(c->chg, 0);
+    assert_memory_equal(c->id, id, 16);
+    assert_int_equal(alertdb_tag(f->db, a->id, &tags, false, f->now, &f->fx), TOCSIN_OK);
+    assert_int_equal(last_chg(f), 0);
+    assert_int_equal(act(f, a, "ack"), TOCSIN_OK);
+    assert_int_equal(alertdb_delete(f->db, id, &f->fx), TOCSIN_OK);
+    c = last_change(f, ACH_DEL);
+    assert_int_equal(c->chg, 0);
+    assert_int_equal(c->prev_status, AST_ACK);
+    assert_memory_equal(c->id, id, 16);
+}
+
+static void test_chg_release(void **state)
+{
+    struct fx *f = *state;
+    struct alert_in in = mk(f, "r", "e", "major");
+    struct alert *a = recv_in(f, &in, NULL);
+    size_t n = 0;
+    int k;
+
+    assert_int_equal(act(f, a, "ack"), TOCSIN_OK);
+    assert_int_equal(
+        alertdb_receive(f->db, &in, "t", "t", NULL, true, f->now, &f->fx, &a, &k), TOCSIN_OK);
+    assert_int_equal(a->status, AST_BLACKOUT);
+    assert_int_equal(last_chg(f), 0);
+    assert_int_equal(alertdb_blackout_release(f->db, NULL_COVER, NULL, f->now, &f->fx, &n),
+                     TOCSIN_OK);
+    assert_int_equal(n, 1);
+    assert_int_equal(a->status, AST_ACK);
+    assert_int_equal(last_chg(f), B(UNBLACKOUT)); /* not "ack": that is old news */
+    assert_int_equal(last_change(f, ACH_PUT)->prev_status, AST_BLACKOUT);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -955,6 +1185,13 @@ int main(void)
         T(test_state_roundtrip),
         T(test_many),
         T(test_counts_follow_changes),
+        cmocka_unit_test(test_chg_names),
+        T(test_chg_receive),
+        T(test_chg_blackout_receive),
+        T(test_chg_actions),
+        T(test_chg_timers),
+        T(test_chg_note_tag_delete),
+        T(test_chg_release),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
