@@ -1672,3 +1672,11 @@ struct alert *alert_from_state(const void *p, size_t len)
     memcpy(a->last_receive_id, h.last_receive_id, 16);
     return a;
 }
+
+void alertdb_foreach(const struct alertdb *db, void (*fn)(void *ud, const struct alert *a),
+                     void *ud)
+{
+    for (size_t i = 0; db->by_id.b && i <= db->by_id.mask; i++)
+        for (const struct alert *a = db->by_id.b[i]; a; a = a->next_id)
+            fn(ud, a);
+}

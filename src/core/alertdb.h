@@ -138,6 +138,9 @@ int alertdb_receive(struct alertdb *db, const struct alert_in *in, const char *o
                     const char *source_default, const char *user, bool blackout, int64_t now_ms,
                     struct effects *fx, struct alert **out, int *kind);
 
+/* Calls fn for every live alert (in no particular order); fn must not change the db. */
+void alertdb_foreach(const struct alertdb *db, void (*fn)(void *ud, const struct alert *a),
+                     void *ud);
 /* The live record with this id, or NULL. */
 struct alert *alertdb_find(struct alertdb *db, const uint8_t id[16]);
 /* The live record whose key is this, or NULL (customer NULL: none). */

@@ -16,6 +16,7 @@
 #include "notify/creq.h"
 #include "util/buf.h"
 #include "util/err.h"
+#include "util/id.h"
 #include "util/log.h"
 #include "util/secrets.h"
 #include "util/smap.h"
@@ -203,13 +204,8 @@ static int entry_build(struct app *a, json_t *doc, bool from_file, struct chan_e
         }
     }
     rc = chan_compile(id, type, cfg, &e->c, err);
-    if (rc) {
-        if (!err->field[0] || strncmp(err->field, "config", 6) != 0) {
-            if (!strcmp(err->field, "type") || !err->field[0])
-                ; /* already names the right field */
-        }
-        goto fail;
-    }
+    if (rc)
+        goto fail; /* err names the field: "type", "config.url", ... */
     e->doc = json_incref(doc);
     e->concurrency = (unsigned)conc;
     e->rate = rate;
@@ -499,7 +495,7 @@ static void intent_records(struct app *a, const struct nintent *in, int64_t now_
     ctx = json_pack("{s:O,s:o,s:s,s:s,s:{s:s,s:s?},s:{s:s,s:I,s:I},s:{s:s?}}", "alert", first,
                     "alerts", alerts, "change", achg_name(in->chg), "status",
                     in->resolved ? "resolved" : "firing", "rule", "id", in->rule_id, "name",
-                    rule ? nrule_name(rule) : NULL, "group", "key",
+                    rule ? rule->name : NULL, "group", "key",
                     in->group_key ? in->group_key : "", "firing", (json_int_t)in->nfiring,
                     "resolved", (json_int_t)(in->nalerts - in->nfiring), "tocsin", "url",
                     nw->base_url);
@@ -655,19 +651,31 @@ static int rule_channels_exist(struct nwire *nw, const json_t *doc, struct verr 
     return TOCSIN_OK;
 }
 
+static void track_one(void *ud, const struct alert *al)
+{
+    nrules_track(ud, al);
+}
+
 static int rule_apply(struct app *a, json_t *doc, bool from_file, struct verr *err)
 {
     struct nwire *nw = NW(a);
     struct nrule *r = NULL;
-    int rc = rule_channels_exist(nw, doc, err);
+    int rc;
 
+    json_object_del(doc, "source"); /* where a file item came from: not part of the rule */
+    rc = rule_channels_exist(nw, doc, err);
     if (!rc)
-        rc = nrule_parse(doc, tz_lookup, NULL, &r, err);
+        rc = nrule_parse(doc, &a->sev, tz_lookup, NULL, &r, err);
     if (rc)
         return rc;
-    rc = nrules_put(nw->rules, r);
-    if (rc)
-        return rc == TOCSIN_ETOOBIG ? verr_set(err, NULL, "too many rules") : rc;
+    {
+        bool inhibits = r->inhibit_source != NULL;
+        rc = nrules_put(nw->rules, r);
+        if (rc)
+            return rc == TOCSIN_ETOOBIG ? verr_set(err, "id", "too many rules") : rc;
+        if (inhibits) /* its source index starts empty: every live alert may be a source */
+            alertdb_foreach(a->alerts, track_one, nw->rules);
+    }
     json_object_set(nw->rule_docs, json_string_value(json_object_get(doc, "id")), doc);
     if (from_file)
         json_object_set_new(nw->file_rules, json_string_value(json_object_get(doc, "id")),
@@ -1105,15 +1113,16 @@ static int load_channel(void *ud, const char *id, const char *json)
     json_t *cfg = json_object_get(doc, "config");
     struct chan_entry *e = NULL;
     struct verr err = {0};
-    char why[256] = "";
+    char why[512] = "";
 
-    if (!doc)
+    if (!doc) {
         snprintf(why, sizeof(why), "stored JSON is unreadable");
-    else if (cfg && open_secrets(nw, id, json_string_value(json_object_get(doc, "type")), cfg,
-                                 why, sizeof(why)))
-        ; /* why says it */
-    else if (entry_build(a, doc, false, &e, &err))
+    } else if (cfg && open_secrets(nw, id, json_string_value(json_object_get(doc, "type")), cfg,
+                                   why, sizeof(why))) {
+        /* why says it */
+    } else if (entry_build(a, doc, false, &e, &err)) {
         snprintf(why, sizeof(why), "%s: %s", err.field, err.msg);
+    }
     if (e)
         entry_set(nw, e->id, e);
     else

@@ -22,6 +22,7 @@ static const char *const resources[SCOPE_NRES] = {
     [SCOPE_OEMBED] = "oembed",         [SCOPE_USERINFO] = "userinfo",
     [SCOPE_FILTERS] = "filters",       [SCOPE_TRIGGERS] = "triggers",
     [SCOPE_EVENTS] = "events",         [SCOPE_NOTIFICATIONS] = "notifications",
+    [SCOPE_CHANNELS] = "channels",     [SCOPE_RULES] = "rules",
 };
 
 /* The bare verbs; "delete" alone is not one of Alerta's scopes. */

@@ -39,6 +39,8 @@ enum scope_res {
     SCOPE_TRIGGERS,
     SCOPE_EVENTS,
     SCOPE_NOTIFICATIONS,
+    SCOPE_CHANNELS,
+    SCOPE_RULES,
     SCOPE_NRES
 };
 

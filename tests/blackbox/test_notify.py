@@ -233,7 +233,7 @@ def test_email_through_smtp(nd, fake_smtp_factory):
     aid = post_alert(nd, alert(resource="db01", event="DiskFull"))
     m = smtp.wait_for(1)[0]
     assert m.mail_from == "tocsin@example.com"
-    assert sorted(m.rcpt_tos) == ["ops@example.com", "oncall@example.com"]
+    assert sorted(m.rcpt_tos) == ["oncall@example.com", "ops@example.com"]
     assert "db01" in m.subject and "DiskFull" in m.subject, m.subject
     wait_status(nd, aid, "delivered")
 
@@ -267,10 +267,15 @@ def test_receiver_down_then_back_delivers_each_once_in_order(daemon_factory, fak
         ids.append(post_alert(d, alert(resource=f"h{i}", severity="minor")))
         post_alert(d, alert(resource=f"h{i}", severity="critical"))
         post_alert(d, alert(resource=f"h{i}", severity="normal"))
-    wait_for(lambda: all(n["attempts"] for n in d.notifications(limit=100)["notifications"]),
+    wait_for(lambda: len([n for n in d.notifications(limit=100)["notifications"]
+                          if n["attempts"]]) >= 5,
              what="first attempts against the receiver that is down")
     fake_http.up()
-    reqs = fake_http.wait_for(15, timeout=30)
+    try:
+        reqs = fake_http.wait_for(15, timeout=30)
+    except AssertionError:
+        print(json.dumps(d.notifications(limit=100, attempts="false"), indent=1))
+        raise
     seen = [r.headers["X-Tocsin-Notification"] for r in reqs]
     assert len(seen) == len(set(seen)) == 15, seen
     for aid in ids:
@@ -280,7 +285,7 @@ def test_receiver_down_then_back_delivers_each_once_in_order(daemon_factory, fak
 
 def test_kill9_in_a_retry_storm_loses_nothing(daemon_factory, fake_http):
     d = daemon_factory(config={"notify": {"backoff_base": "20ms", "backoff_max": "50ms",
-                                          "max_attempts": "1000"}})
+                                          "max_attempts": "100"}})
     channel(d, webhook(fake_http))
     rule(d, {"id": "r", "on": ["create"], "channels": ["hook"]})
     fake_http.answer(default=Response(500, body="not now"))

@@ -148,11 +148,11 @@ static void test_migrations_fresh_and_reopen(void **state)
     char path[256], err[256] = "";
     struct stat sb;
 
-    assert_int_equal(raw_int(f->dir, "PRAGMA user_version"), 3);
+    assert_int_equal(raw_int(f->dir, "PRAGMA user_version"), 4);
     assert_int_equal(raw_int(f->dir, "SELECT count(*) FROM sqlite_master WHERE type = 'table'"
                                      " AND name IN ('triggers', 'alerts', 'outbox', 'alert',"
-                                     " 'alert_history', 'alert_note')"),
-                     6);
+                                     " 'alert_history', 'alert_note', 'notify_attempt')"),
+                     7);
     assert_int_equal(raw_int(f->dir, "SELECT count(*) FROM sqlite_master WHERE type = 'index'"
                                      " AND name IN ('alerts_status_last', 'alerts_severity',"
                                      " 'alerts_trigger', 'outbox_status_next', 'outbox_alert')"),
@@ -166,7 +166,7 @@ static void test_migrations_fresh_and_reopen(void **state)
                      TOCSIN_OK);
     assert_string_equal(store_backend_name(again), "sqlite");
     store_close(again);
-    assert_int_equal(raw_int(f->dir, "PRAGMA user_version"), 3);
+    assert_int_equal(raw_int(f->dir, "PRAGMA user_version"), 4);
 }
 
 static void test_journal_is_wal(void **state)
