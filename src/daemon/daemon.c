@@ -447,6 +447,7 @@ int daemon_run(const struct config *cfg)
         goto out_parts;
     rc = serve(a, cfg);
     app_stop_threads(a);
+    nwire_save_state(a);
     log_info("stopped", "exit=%d", rc);
 out_parts:
     close_parts(a);

@@ -23,6 +23,7 @@
 #include "util/tz.h"
 
 #define CTX_MAX (4 * 1024 * 1024) /* bytes of one notification's context */
+#define STATE_SAVE_MS 60000       /* the rules' state (groups, delays) is stored this often */
 #define GROUP_CTX_ALERTS 100      /* alerts rendered into a grouped notification's context */
 
 /* A channel as configured. The compiled form is immutable; deliveries hold a reference. */
@@ -46,6 +47,7 @@ struct nwire {
     struct smap chans;      /* id -> struct chan_entry * */
     struct smap tickets;    /* "<alert>\x1f<channel>" -> malloc'd ticket JSON (notifier side) */
     char *base_url;
+    int64_t state_saved_ms;  /* engine clock of the last save of the rules' state */
 };
 
 /* What a delivery holds between setup and release. */
@@ -588,6 +590,19 @@ static const struct alert *find_alert(void *ud, const uint8_t id[16])
     return alertdb_find(((struct app *)ud)->alerts, id);
 }
 
+static void store_obj(struct effects *fx, const char *kind, const char *id, char *json);
+
+/* The rules' state (groups with their timers and what they last sent, pending delays, owed
+ * resolves) as one stored object, so a restart resumes it. */
+static char *state_text(struct nwire *nw)
+{
+    json_t *st = nrules_state_json(nw->rules);
+    char *s = st ? json_dumps(st, JSON_COMPACT) : NULL;
+
+    json_decref(st);
+    return s;
+}
+
 void nwire_advance(struct app *a, int64_t now_ms, struct effects *fx)
 {
     struct nwire *nw = NW(a);
@@ -599,6 +614,13 @@ void nwire_advance(struct app *a, int64_t now_ms, struct effects *fx)
     nrules_advance(nw->rules, now_ms, find_alert, a, &ins);
     emit(a, &ins, now_ms, fx);
     nintents_free(&ins);
+    if (now_ms - nw->state_saved_ms >= STATE_SAVE_MS) {
+        struct nrules_stats st;
+        nrules_get_stats(nw->rules, &st);
+        nw->state_saved_ms = now_ms;
+        if (st.groups || st.delayed || st.alert_states)
+            store_obj(fx, "nrules", "state", state_text(nw));
+    }
 }
 
 int64_t nwire_next_deadline(const struct app *a)
@@ -1227,6 +1249,19 @@ void nwire_reload_files(struct app *a)
     json_decref(all);
 }
 
+static int load_state(void *ud, const char *id, const char *json)
+{
+    struct app *a = ud;
+    json_t *st = json_loads(json, 0, NULL);
+    struct verr err = {0};
+
+    if (!st || nrules_state_load(NW(a)->rules, st, &err))
+        log_warn("rules_state_skipped", "id=%s field=%s reason=\"%s\"", id, err.field,
+                 st ? err.msg : "unreadable");
+    json_decref(st);
+    return TOCSIN_OK;
+}
+
 int nwire_load(struct app *a)
 {
     if (store_object_load(a->wstore, "channel", load_channel, a) ||
@@ -1235,7 +1270,29 @@ int nwire_load(struct app *a)
         return -1;
     }
     nwire_reload_files(a);
+    /* every live alert may be an inhibition source; then the state of groups and delays */
+    alertdb_foreach(a->alerts, track_one, NW(a)->rules);
+    if (store_object_load(a->wstore, "nrules", load_state, a))
+        return -1;
+    NW(a)->state_saved_ms = app_now_ms(a);
     return 0;
+}
+
+void nwire_save_state(struct app *a)
+{
+    struct nwire *nw = a ? NW(a) : NULL;
+    char *s;
+
+    if (!nw || !a->wstore || !nrules_count(nw->rules))
+        return;
+    s = state_text(nw);
+    if (s && !store_begin(a->wstore)) {
+        if (store_object_put(a->wstore, "nrules", "state", s) || store_commit(a->wstore)) {
+            store_rollback(a->wstore);
+            log_warn("rules_state_not_saved", "reason=\"store\"");
+        }
+    }
+    free(s);
 }
 
 void nwire_close(struct app *a)

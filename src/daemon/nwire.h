@@ -54,6 +54,8 @@ int nwire_open(struct app *a);  /* -1 with a log line on a bad setting */
 int nwire_load(struct app *a);  /* stored channels and rules, then the files; -1 on failure */
 void nwire_close(struct app *a);
 void nwire_reload_files(struct app *a); /* engine thread (NR_RELOAD) or start-up */
+/* At a clean stop, once the engine and store threads are done: stores the rules' state. */
+void nwire_save_state(struct app *a);
 
 /* The channel operations for the notifier (ud = the app). */
 extern const struct notifier_channel_ops nwire_channel_ops;

@@ -357,3 +357,17 @@ rules:
              what="the channel reloaded")
     post_alert(d, alert(resource="x2"))
     assert fake_http.wait_for(2)[1].path == "/two"
+
+
+def test_group_state_survives_a_restart(nd, fake_http):
+    channel(nd, webhook(fake_http))
+    rule(nd, {"id": "g", "on": ["create"], "channels": ["hook"], "group_by": ["environment"],
+              "group_wait": "30s"})
+    post_alert(nd, alert(resource="a"))
+    post_alert(nd, alert(resource="b"))
+    nd.stop()
+    nd.start()
+    assert fake_http.requests == []
+    nd.advance(30_000)
+    req = fake_http.wait_for(1)[0]
+    assert sorted(a["resource"] for a in req.json["alerts"]) == ["a", "b"], req.json
