@@ -4,7 +4,8 @@ import json
 import os
 import re
 
-from helpers import REPO
+from fakes import fake_http, fake_http_factory  # noqa: F401
+from helpers import REPO, wait_for
 
 DOC = os.path.join(REPO, "docs", "api.md")
 BLOCK = re.compile(r"^```json[ \t]*\n(.*?)^```", re.MULTILINE | re.DOTALL)
@@ -85,6 +86,10 @@ def subset(want, got, path="$"):
         for k, v in want.items():
             assert k in got, f"{path}.{k} missing in {got!r}"
             subset(v, got[k], f"{path}.{k}")
+    elif isinstance(want, list) and want and isinstance(want[0], dict):
+        assert isinstance(got, list) and len(got) >= len(want), f"{path}: got {got!r}"
+        for i, v in enumerate(want):
+            subset(v, got[i], f"{path}[{i}]")
     else:
         assert want == got, f"{path}: expected {want!r}, got {got!r}"
 
@@ -104,3 +109,36 @@ def test_alerts_doc_session(daemon):
                            headers={"Content-Type": "application/json"})
         assert r.status_code == int(status), f"{line}: {r.status_code} {r.text[:300]}"
         subset(json.loads(want), r.json())
+
+
+def test_notifications_doc_session(daemon, fake_http):
+    """docs/notifications.md's session against a local receiver, then its rule file."""
+    with open(os.path.join(REPO, "docs", "notifications.md"), encoding="utf-8") as f:
+        text = f.read()
+    steps = REQUEST.findall(text.replace("http://RECEIVER", fake_http.url))
+    assert len(steps) >= 5, "docs/notifications.md lost its session"
+    for req, resp in steps:
+        line, _, body = req.partition("\n")
+        method, path = line.split(" ", 1)
+        status, _, want = resp.partition("\n")
+        if path.startswith("/api/v1/notifications"):  # the delivery runs on its own thread
+            wait_for(lambda: daemon.get(path).json()["notifications"][0]["status"] ==
+                     "delivered" if daemon.get(path).json()["total"] else False,
+                     what="the notification delivered")
+        r = daemon.request(method, path, data=body.strip() or None,
+                           headers={"Content-Type": "application/json"})
+        assert r.status_code == int(status), f"{line}: {r.status_code} {r.text[:300]}"
+        subset(json.loads(want), r.json())
+    hooks = [q for q in fake_http.requests if q.path == "/hook"]
+    assert len(hooks) == 2 and hooks[1].json["alert"]["resource"] == "db01"
+    assert hooks[1].headers["X-Team"] == "ops"
+
+
+def test_notifications_doc_rule_file(daemon_factory, tmp_path):
+    with open(os.path.join(REPO, "docs", "notifications.md"), encoding="utf-8") as f:
+        text = f.read()
+    block = re.search(r"^```yaml[ \t]*\n(.*?)^```", text, re.MULTILINE | re.DOTALL).group(1)
+    (tmp_path / "notify.yml").write_text(block)
+    d = daemon_factory(config={"notify": {"files": str(tmp_path / "notify.yml")}})
+    assert [r["id"] for r in d.get("/api/v1/rules").json()["rules"]] == ["page-on-critical"]
+    assert d.get("/api/v1/channels/oncall-mail").json()["config"]["password"] == "********"
