@@ -142,3 +142,19 @@ def test_notifications_doc_rule_file(daemon_factory, tmp_path):
     d = daemon_factory(config={"notify": {"files": str(tmp_path / "notify.yml")}})
     assert [r["id"] for r in d.get("/api/v1/rules").json()["rules"]] == ["page-on-critical"]
     assert d.get("/api/v1/channels/oncall-mail").json()["config"]["password"] == "********"
+
+
+def test_readme_notification_commands(daemon, fake_http):
+    """The README's channel and rule commands, as written (the receiver's address replaced)."""
+    with open(README, encoding="utf-8") as f:
+        text = f.read()
+    posts = re.findall(r"curl -XPOST http://localhost:8072(/api/v1/\w+) .*?\\\n\s+-d '(.*?)'\n",
+                       text)
+    assert [p for p, _ in posts] == ["/api/v1/channels", "/api/v1/rules"], posts
+    for path, body in posts:
+        body = body.replace("http://127.0.0.1:9000", fake_http.url)
+        r = daemon.post(path, body)
+        assert r.status_code == 201, f"{path}: {r.status_code} {r.text}"
+    daemon.post("/alerta/alert", {"resource": "web01", "event": "HttpError",
+                                  "environment": "Production", "severity": "major"})
+    assert fake_http.wait_for(1)[0].json["change"] == "create"
