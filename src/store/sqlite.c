@@ -1151,7 +1151,7 @@ out:
 static int get_one(struct sqlite_store *s, enum stmt_id id, const char *key, row_json_fn fn,
                    json_t **out);
 
-/* Adds "attempts":[{"attempt","time","durationMs","httpStatus","error","response"}] to each
+/* Adds "deliveryAttempts":[{"attempt","time","durationMs","httpStatus","error","response"}] to each
  * notification of arr, oldest first. */
 static int add_attempts(struct sqlite_store *s, json_t *arr)
 {
@@ -1185,7 +1185,7 @@ static int add_attempts(struct sqlite_store *s, json_t *arr)
         if (!rc && src != SQLITE_DONE)
             rc = db_err(s, "attempt_list", src);
         sqlite3_reset(st);
-        rc |= put(n, "attempts", list);
+        rc |= put(n, "deliveryAttempts", list);
     }
     done(st);
     return rc;

@@ -183,7 +183,7 @@ int store_object_load(struct store *s, const char *kind, store_trigger_cb cb, vo
  * {"id","alert","trigger","channel","method","url","headers":[names only],"status","attempts",
  *  "maxAttempts","resolve","createdTime","nextAttemptTime"(null unless pending),"updatedTime",
  *  "lastHttpStatus"(null if none),"lastError","rule","channelId","change","ticket"} and, when
- *  q->attempts, "attempts":[{"attempt","time","durationMs","httpStatus","error","response"}]. Header values are never returned, and the
+ *  q->attempts, "deliveryAttempts":[{"attempt","time","durationMs","httpStatus","error","response"}]. Header values are never returned, and the
  * user-info part of the URL ("user:pass@") is shown as "***@". */
 int store_notify_query_json(struct store *s, const struct notify_query *q, json_t **out);
 /* One notification as above with "attempts"; TOCSIN_ENOTFOUND. */

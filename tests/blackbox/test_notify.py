@@ -134,8 +134,8 @@ def test_create_and_resolve_reach_the_webhook_in_order(nd, fake_http):
     ns = wait_status(nd, aid, "delivered", 2)
     for n in ns:
         assert n["rule"] == "all" and n["channelId"] == "hook"
-        assert n["attempts"] and n["attempts"][0]["httpStatus"] == 200, n
-        assert isinstance(n["attempts"][0]["durationMs"], int)
+        assert n["deliveryAttempts"] and n["deliveryAttempts"][0]["httpStatus"] == 200, n
+        assert isinstance(n["deliveryAttempts"][0]["durationMs"], int)
 
 
 def test_matcher_selects_alerts(nd, fake_http):
@@ -156,8 +156,8 @@ def test_retries_until_delivered_with_every_attempt_recorded(nd, fake_http):
     fake_http.fail_next(2, status=500, body="boom")
     aid = post_alert(nd, alert())
     n = wait_status(nd, aid, "delivered")[0]
-    assert [a["httpStatus"] for a in n["attempts"]] == [500, 500, 200], n
-    assert "boom" in (n["attempts"][0]["response"] or "")
+    assert [a["httpStatus"] for a in n["deliveryAttempts"]] == [500, 500, 200], n
+    assert "boom" in (n["deliveryAttempts"][0]["response"] or "")
     assert len({r.headers["X-Tocsin-Notification"] for r in fake_http.requests}) == 1
 
 
@@ -168,7 +168,7 @@ def test_retry_after_is_honoured(nd, fake_http):
     aid = post_alert(nd, alert())
     reqs = fake_http.wait_for(2, timeout=10)
     assert reqs[1].time - reqs[0].time >= 0.9, [r.time for r in reqs]
-    assert wait_status(nd, aid, "delivered")[0]["attempts"][0]["httpStatus"] == 429
+    assert wait_status(nd, aid, "delivered")[0]["deliveryAttempts"][0]["httpStatus"] == 429
 
 
 def test_dead_letter_then_retry(daemon_factory, fake_http):
@@ -179,11 +179,11 @@ def test_dead_letter_then_retry(daemon_factory, fake_http):
     fake_http.fail_next(2, status=503)
     aid = post_alert(d, alert())
     n = wait_status(d, aid, "failed")[0]
-    assert len(n["attempts"]) == 2
+    assert len(n["deliveryAttempts"]) == 2
     r = d.post(f"/api/v1/notifications/{n['id']}/retry")
     expect_status(r, 200, "retry a failed notification")
     n = wait_status(d, aid, "delivered")[0]
-    assert [a["httpStatus"] for a in n["attempts"]] == [503, 503, 200]
+    assert [a["httpStatus"] for a in n["deliveryAttempts"]] == [503, 503, 200]
     expect_status(d.post(f"/api/v1/notifications/{n['id']}/retry"), 409, "retry a delivered one")
     expect_status(d.post("/api/v1/notifications/nope/retry"), 404, "retry an unknown one")
     one = d.get(f"/api/v1/notifications/{n['id']}")
@@ -268,7 +268,7 @@ def test_receiver_down_then_back_delivers_each_once_in_order(daemon_factory, fak
         post_alert(d, alert(resource=f"h{i}", severity="critical"))
         post_alert(d, alert(resource=f"h{i}", severity="normal"))
     wait_for(lambda: len([n for n in d.notifications(limit=100)["notifications"]
-                          if n["attempts"]]) >= 5,
+                          if n["deliveryAttempts"]]) >= 5,
              what="first attempts against the receiver that is down")
     fake_http.up()
     try:
