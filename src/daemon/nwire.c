@@ -355,6 +355,9 @@ static int ops_setup(void *ud, const struct notify_rec *rec, CURL *easy, void **
         return rc == TOCSIN_ENOMEM ? rc : TOCSIN_EINVAL;
     if (d->req.noop)
         return NOTIFIER_NOTHING_TO_SEND; /* err says why */
+    if (!json_object_get(json_object_get(d->e->doc, "config"), "timeout") &&
+        a->cfg->notify_timeout_ms > 0)
+        d->req.timeout_ms = a->cfg->notify_timeout_ms; /* notify.timeout unless the channel says */
     creq_xfer_init(&d->x);
     return creq_setup(easy, &d->req, &d->x, err, errlen);
 }

@@ -371,3 +371,18 @@ def test_group_state_survives_a_restart(nd, fake_http):
     nd.advance(30_000)
     req = fake_http.wait_for(1)[0]
     assert sorted(a["resource"] for a in req.json["alerts"]) == ["a", "b"], req.json
+
+
+def test_slow_receiver_times_out_and_the_retry_carries_the_same_key(daemon_factory, fake_http):
+    d = daemon_factory(config={"notify": {"backoff_base": "20ms", "backoff_max": "50ms",
+                                          "max_attempts": "5", "timeout": "300ms"}})
+    channel(d, webhook(fake_http))
+    rule(d, {"id": "r", "on": ["create"], "channels": ["hook"]})
+    fake_http.slow(2.0, n=1)
+    aid = post_alert(d, alert())
+    n = wait_status(d, aid, "delivered")[0]
+    first, last = n["deliveryAttempts"][0], n["deliveryAttempts"][-1]
+    assert first["httpStatus"] is None and "timed out" in first["error"].lower(), first
+    assert last["httpStatus"] == 200
+    keys = {r.headers["X-Tocsin-Notification"] for r in fake_http.requests}
+    assert keys == {n["id"]}, keys
