@@ -945,10 +945,35 @@ static void smsg_free(struct smsg *m)
     free(m);
 }
 
+/* Every PURGE_EVERY_MS, between transactions: finished notifications older than notify.keep
+ * go, PURGE_BATCH at a time (their own small transaction), so the outbox stays bounded. */
+#define PURGE_EVERY_MS 10000
+#define PURGE_BATCH 20000
+
+static void purge_outbox(struct app *a, int64_t *last)
+{
+    int64_t now = a->real.now_ms(a->real.ud), deleted = 0;
+
+    if (now - *last < PURGE_EVERY_MS || a->cfg->notify_keep_ms <= 0)
+        return;
+    *last = now;
+    if (store_begin(a->wstore))
+        return;
+    if (store_outbox_purge(a->wstore, now - a->cfg->notify_keep_ms, PURGE_BATCH, &deleted) ||
+        store_commit(a->wstore)) {
+        store_rollback(a->wstore);
+        log_warn("outbox_purge_failed", "reason=store");
+        return;
+    }
+    if (deleted)
+        log_info("outbox_purged", "notifications=%lld", (long long)deleted);
+}
+
 static void *store_main(void *arg)
 {
     struct app *a = arg;
     uint64_t committed = 0, trimmed_after = 0; /* batches committed; at the last trim */
+    int64_t purged_at = 0;
     void *batch[STORE_BATCH];
     struct backlog bl = {0};
 
@@ -984,6 +1009,7 @@ static void *store_main(void *arg)
         committed++;
         if (!rc)
             store_writer_checkpoint(a->wstore, WAL_HARD_FRAMES);
+        purge_outbox(a, &purged_at);
         if (rc) {
             store_rollback(a->wstore);
             log_error("store_commit_failed", "batch=%zu reason=\"%s\"", n, tocsin_strerror(rc));

@@ -112,6 +112,8 @@ enum stmt_id {
     ST_OUTBOX_GET,
     ST_ATTEMPT_INSERT,
     ST_ATTEMPT_LIST,
+    ST_OUTBOX_PURGE_ATTEMPTS,
+    ST_OUTBOX_PURGE,
     ST_OUTBOX_PENDING,
     ST_ACH_PUT,
     ST_ACH_DEL,
@@ -168,6 +170,13 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_ATTEMPT_INSERT] =
         "INSERT INTO notify_attempt (notification, n, at_ms, duration_ms, http_status, error,"
         " response) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    /* housekeeping: the oldest finished notifications past the keep time, a bounded batch */
+    [ST_OUTBOX_PURGE_ATTEMPTS] =
+        "DELETE FROM notify_attempt WHERE notification IN (SELECT id FROM outbox"
+        " WHERE status <> 0 AND updated_ms < ?1 ORDER BY seq LIMIT ?2)",
+    [ST_OUTBOX_PURGE] =
+        "DELETE FROM outbox WHERE seq IN (SELECT seq FROM outbox WHERE status <> 0"
+        " AND updated_ms < ?1 ORDER BY seq LIMIT ?2)",
     [ST_ATTEMPT_LIST] =
         "SELECT n, at_ms, duration_ms, http_status, error, response FROM notify_attempt"
         " WHERE notification = ?1 ORDER BY n",
@@ -1261,6 +1270,29 @@ static int sq_outbox_get(struct store *base, const char *id, struct notify_rec *
     return rc;
 }
 
+static int sq_outbox_purge(struct store *base, int64_t before_ms, int64_t max_rows,
+                           int64_t *deleted)
+{
+    struct sqlite_store *s = S(base);
+    sqlite3_stmt *st = NULL;
+    int rc = TOCSIN_OK;
+
+    *deleted = 0;
+    for (int i = 0; !rc && i < 2; i++) {
+        rc = stmt(s, i ? ST_OUTBOX_PURGE : ST_OUTBOX_PURGE_ATTEMPTS, &st);
+        if (rc)
+            break;
+        if (bind_i64(st, 1, before_ms) | bind_i64(st, 2, max_rows))
+            rc = db_err(s, "outbox_purge", SQLITE_ERROR);
+        else
+            rc = run_done(s, st, "outbox_purge");
+        if (!rc && i)
+            *deleted = sqlite3_changes(s->db);
+        done(st);
+    }
+    return rc;
+}
+
 static int sq_attempt_insert(struct store *base, const struct notify_attempt_rec *a)
 {
     struct sqlite_store *s = S(base);
@@ -1664,6 +1696,7 @@ const struct store_ops store_sqlite_ops = {
     .notify_get_json = sq_notify_get_json,
     .outbox_get = sq_outbox_get,
     .attempt_insert = sq_attempt_insert,
+    .outbox_purge = sq_outbox_purge,
     .manual_checkpoints = sq_manual_checkpoints,
     .writer_checkpoint = sq_writer_checkpoint,
     .checkpoint = sq_checkpoint,

@@ -81,6 +81,11 @@ int store_attempt_insert(struct store *s, const struct notify_attempt_rec *a)
     return s->ops->attempt_insert(s, a);
 }
 
+int store_outbox_purge(struct store *s, int64_t before_ms, int64_t max_rows, int64_t *deleted)
+{
+    return s->ops->outbox_purge(s, before_ms, max_rows, deleted);
+}
+
 int store_outbox_get(struct store *s, const char *id, struct notify_rec **out)
 {
     return s->ops->outbox_get(s, id, out);

@@ -103,6 +103,7 @@ struct store_ops {
     int (*notify_get_json)(struct store *s, const char *id, json_t **out);
     int (*outbox_get)(struct store *s, const char *id, struct notify_rec **out);
     int (*attempt_insert)(struct store *s, const struct notify_attempt_rec *a);
+    int (*outbox_purge)(struct store *s, int64_t before_ms, int64_t max_rows, int64_t *deleted);
     /* Maintenance: stop checkpointing inside commits (the writer), and checkpoint from another
      * connection (any reader) so commits never wait for a checkpoint's fsync. */
     int (*manual_checkpoints)(struct store *s);
@@ -151,6 +152,9 @@ int store_outbox_insert(struct store *s, struct notify_rec *n);
 int store_outbox_update(struct store *s, const struct notify_rec *n);
 /* Appends one attempt. */
 int store_attempt_insert(struct store *s, const struct notify_attempt_rec *a);
+/* Deletes at most max_rows of the oldest delivered or failed notifications last updated
+ * before before_ms, with their attempts; *deleted says how many notifications went. */
+int store_outbox_purge(struct store *s, int64_t before_ms, int64_t max_rows, int64_t *deleted);
 /* The stored record (writer or reader); TOCSIN_ENOTFOUND. */
 int store_outbox_get(struct store *s, const char *id, struct notify_rec **out);
 

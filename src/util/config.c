@@ -161,6 +161,8 @@ static const struct opt opts[] = {
      "Time limit for one delivery attempt.", NULL},
     {"notify.concurrency", OPT_UNSIGNED, OFF(notify_concurrency), 1, 4096, "64", false, NULL,
      "Deliveries in flight at once.", NULL},
+    {"notify.keep", OPT_DURATION, OFF(notify_keep_ms), MIN_MS, 3650 * DAY_MS, "7d", false, NULL,
+     "How long delivered and failed notifications (and their attempts) are kept.", NULL},
     {"notify.files", OPT_STRING, OFF(notify_files), 0, 4095, "", false, NULL,
      "Channel and rule files (YAML or JSON), \"path,path\": files, directories of *.yml, "
      "*.yaml and *.json, or globs. Read at start and on SIGHUP.",

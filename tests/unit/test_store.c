@@ -467,6 +467,41 @@ static void put_outbox(struct store *w, struct notify_rec *n[3])
         assert_int_equal(store_outbox_insert(w, n[i]), TOCSIN_OK);
 }
 
+/* Finished notifications past the keep time go with their attempts, oldest first, bounded. */
+static void test_outbox_purge(void **state)
+{
+    struct fx *f = *state;
+    struct notify_rec *n[3];
+    int64_t deleted = -1;
+
+    put_outbox(f->w, n);
+    for (int i = 0; i < 3; i++) {
+        struct notify_attempt_rec at = {.notification = n[i]->id, .n = 1, .at_ms = T_MS,
+                                        .duration_ms = 3, .http_status = 500,
+                                        .error = "HTTP 500", .response = "no"};
+        assert_int_equal(store_attempt_insert(f->w, &at), TOCSIN_OK);
+        n[i]->status = i == 2 ? NOTIFY_PENDING : i == 0 ? NOTIFY_DELIVERED : NOTIFY_FAILED;
+        n[i]->updated_ms = T_MS + i;
+        assert_int_equal(store_outbox_update(f->w, n[i]), TOCSIN_OK);
+    }
+    /* nothing is older than T_MS */
+    assert_int_equal(store_outbox_purge(f->w, T_MS, 100, &deleted), TOCSIN_OK);
+    assert_int_equal(deleted, 0);
+    /* a batch of one: the oldest finished one */
+    assert_int_equal(store_outbox_purge(f->w, T_MS + 10, 1, &deleted), TOCSIN_OK);
+    assert_int_equal(deleted, 1);
+    assert_int_equal(raw_int(f->dir, "SELECT count(*) FROM outbox WHERE id = 'n1'"), 0);
+    assert_int_equal(raw_int(f->dir, "SELECT count(*) FROM notify_attempt"), 2);
+    /* then the other finished one; the pending one stays, with its attempt */
+    assert_int_equal(store_outbox_purge(f->w, T_MS + 10, 100, &deleted), TOCSIN_OK);
+    assert_int_equal(deleted, 1);
+    assert_int_equal(raw_int(f->dir, "SELECT count(*) FROM outbox"), 1);
+    assert_int_equal(raw_int(f->dir, "SELECT count(*) FROM outbox WHERE id = 'n3'"), 1);
+    assert_int_equal(raw_int(f->dir, "SELECT count(*) FROM notify_attempt"), 1);
+    for (int i = 0; i < 3; i++)
+        notify_rec_free(n[i]);
+}
+
 static void test_outbox_insert_update_load(void **state)
 {
     struct fx *f = *state;
@@ -650,6 +685,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_alert_upsert_update_unique_and_load, fx_setup,
                                         fx_teardown),
         cmocka_unit_test_setup_teardown(test_outbox_insert_update_load, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_outbox_purge, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_notify_query_json, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_reopen_and_reader, fx_setup, fx_teardown),
     };
