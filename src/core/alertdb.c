@@ -163,11 +163,23 @@ static uint64_t key_hash(const struct alert *a)
     return key_hash_parts(res_hash(a), ev.p, ev.len);
 }
 
+/* All 16 bytes, mixed: a client may send time-ordered ids (UUIDv7), whose first 8 bytes are a
+ * timestamp that barely changes (taking them as the hash put every alert in one chain). */
+static uint64_t uuid_hash(const uint8_t id[16])
+{
+    uint64_t hi, lo;
+
+    memcpy(&hi, id, sizeof(hi));
+    memcpy(&lo, id + 8, sizeof(lo));
+    hi ^= lo * 0x9e3779b97f4a7c15ULL;
+    hi ^= hi >> 31;
+    hi *= 0xbf58476d1ce4e5b9ULL;
+    return hi ^ (hi >> 29);
+}
+
 static uint64_t id_hash(const struct alert *a)
 {
-    uint64_t h;
-    memcpy(&h, a->id, sizeof(h));
-    return h;
+    return uuid_hash(a->id);
 }
 
 /* ---- the db ---------------------------------------------------------------------------------- */
@@ -562,9 +574,8 @@ static struct alert *find_correlated(struct alertdb *db, const char *env, const 
 
 struct alert *alertdb_find(struct alertdb *db, const uint8_t id[16])
 {
-    uint64_t h;
+    uint64_t h = uuid_hash(id);
 
-    memcpy(&h, id, sizeof(h));
     for (struct alert *a = db->by_id.b[h & db->by_id.mask]; a; a = a->next_id)
         if (!memcmp(a->id, id, 16))
             return a;

@@ -15,10 +15,10 @@
 #include "util/log.h"
 
 #define ENGINE_BATCH 64
-#define WAL_RESET_FRAMES 32768 /* 32 MiB of 1 KiB pages: then the idle writer checkpoints */
+#define WAL_RESET_BYTES (32 << 20) /* then the idle writer checkpoints */
 /* A writer that is never idle (a sustained fill) checkpoints between transactions anyway once
  * the WAL holds this much, so the WAL file stays bounded (seen at 1.5 GB after a 40 s fill). */
-#define WAL_HARD_FRAMES 262144
+#define WAL_HARD_BYTES (256 << 20)
 #define STORE_BATCH 256
 #define IDLE_WAIT_MS 1000
 #define REPLY_MAX (64 * 1024 * 1024) /* bytes of one answer built here */
@@ -984,7 +984,7 @@ static void *store_main(void *arg)
         backlog_drain(a, &bl);
         n = queue_pop_batch(&a->store_q, batch, STORE_BATCH, 0);
         if (!n) { /* idle: a good moment to let the WAL start over */
-            store_writer_checkpoint(a->wstore, WAL_RESET_FRAMES);
+            store_writer_checkpoint(a->wstore, WAL_RESET_BYTES);
             n = queue_pop_batch(&a->store_q, batch, STORE_BATCH, bl.n ? 50 : TRIM_AFTER_IDLE_MS);
             /* Quiet for a while: hand back to the system what a burst of changes made the heap
              * hold (glibc keeps freed memory in its arenas: RSS would stay at the peak). Not
@@ -1008,7 +1008,7 @@ static void *store_main(void *arg)
             rc = store_commit(a->wstore);
         committed++;
         if (!rc)
-            store_writer_checkpoint(a->wstore, WAL_HARD_FRAMES);
+            store_writer_checkpoint(a->wstore, WAL_HARD_BYTES);
         purge_outbox(a, &purged_at);
         if (rc) {
             store_rollback(a->wstore);

@@ -39,6 +39,7 @@
 #include <string.h>
 
 #include "core/ajson.h"
+#include "store/alert_schema.h"
 #include "store/aread_int.h"
 #include "util/clock.h"
 #include "util/err.h"
@@ -991,12 +992,32 @@ int aread_facet(sqlite3 *db, const char *what, const struct qparam *p, size_t n,
 /* ---- one alert by id
  * ------------------------------------------------------------------------------ */
 
-/* Finds the alert whose id (by the unique index) or else lastReceiveId (a scan: it has no index,
+/* The condition on the id's indexed key (ALERT_ID_KEY) that ids starting with lo (of len bytes;
+ * hi is lo with its last byte incremented) meet: the key is the id's first ALERT_ID_KEY_LEN
+ * characters, so a longer prefix gives its key, a shorter one the same range on the key. The
+ * texts are bound later: lo, hi and key (the caller's buffer) must outlive the statement. */
+static void id_key_range(struct aq *q, struct buf *sql, const char *lo, const char *hi,
+                         size_t len, char key[ALERT_ID_KEY_LEN + 1])
+{
+    if (len >= ALERT_ID_KEY_LEN) {
+        memcpy(key, lo, ALERT_ID_KEY_LEN);
+        key[ALERT_ID_KEY_LEN] = '\0';
+        aq_cat(q, sql, " AND " ALERT_ID_KEY " = ");
+        aq_text(q, sql, key);
+        return;
+    }
+    aq_cat(q, sql, " AND " ALERT_ID_KEY " >= ");
+    aq_text(q, sql, lo);
+    aq_cat(q, sql, " AND " ALERT_ID_KEY " < ");
+    aq_text(q, sql, hi);
+}
+
+/* Finds the alert whose id (by the index on its first 8 characters) or else lastReceiveId (a scan: it has no index,
  * and Alerta's clients name alerts by id) starts with `id`, within the customer restriction. */
 static int resolve(struct rd *r, const char *id, int64_t *rid, char out[37])
 {
     static const char *const cols[] = {"alert.id", "alert.last_receive_id"};
-    char lo[ID_MAX + 1], hi[ID_MAX + 1];
+    char lo[ID_MAX + 1], hi[ID_MAX + 1], key[ALERT_ID_KEY_LEN + 1];
     size_t len = strlen(id);
     int rc = TOCSIN_ENOTFOUND;
 
@@ -1020,6 +1041,8 @@ static int resolve(struct rd *r, const char *id, int64_t *rid, char out[37])
         aq_text(&q, &sql, lo);
         aq_catf(&q, &sql, " AND %s < ", cols[c]);
         aq_text(&q, &sql, hi);
+        if (c == 0)
+            id_key_range(&q, &sql, lo, hi, len, key);
         aq_catf(&q, &sql, " AND %s ORDER BY %s LIMIT 1", buf_str(&q.where), cols[c]);
         rc = q.rc ? q.rc : rd_prepare(r, buf_str(&sql), &st);
         if (!rc && !(rc = aq_bind_all(&q, st)) && !(rc = rd_step(r, st, &row, NULL)) && row) {

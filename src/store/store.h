@@ -107,7 +107,7 @@ struct store_ops {
     /* Maintenance: stop checkpointing inside commits (the writer), and checkpoint from another
      * connection (any reader) so commits never wait for a checkpoint's fsync. */
     int (*manual_checkpoints)(struct store *s);
-    int (*writer_checkpoint)(struct store *s, int min_frames);
+    int (*writer_checkpoint)(struct store *s, int64_t min_bytes);
     int (*checkpoint)(struct store *s);
 };
 
@@ -198,9 +198,9 @@ int store_notify_get_json(struct store *s, const char *id, json_t **out);
  * copies the WAL into the database in the background (PASSIVE: never blocks the writer).
  * Without them (tests, tools) SQLite checkpoints by itself. */
 int store_manual_checkpoints(struct store *writer);
-/* On the writer, between transactions: checkpoints if the WAL holds at least min_frames, so
- * that the WAL is started over and its file stays bounded. */
-int store_writer_checkpoint(struct store *writer, int min_frames);
+/* On the writer, between transactions: checkpoints if the WAL holds at least min_bytes of
+ * pages, so that the WAL is started over and its file stays bounded. */
+int store_writer_checkpoint(struct store *writer, int64_t min_bytes);
 int store_checkpoint(struct store *s);
 
 #endif

@@ -148,7 +148,7 @@ static void test_migrations_fresh_and_reopen(void **state)
     char path[256], err[256] = "";
     struct stat sb;
 
-    assert_int_equal(raw_int(f->dir, "PRAGMA user_version"), 4);
+    assert_int_equal(raw_int(f->dir, "PRAGMA user_version"), 5);
     assert_int_equal(raw_int(f->dir, "SELECT count(*) FROM sqlite_master WHERE type = 'table'"
                                      " AND name IN ('triggers', 'alerts', 'outbox', 'alert',"
                                      " 'alert_history', 'alert_note', 'notify_attempt')"),
@@ -157,6 +157,11 @@ static void test_migrations_fresh_and_reopen(void **state)
                                      " AND name IN ('alerts_status_last', 'alerts_severity',"
                                      " 'alerts_trigger', 'outbox_status_next', 'outbox_alert')"),
                      5);
+    /* migration 4: the id index holds the ids' first 8 characters; new files have 4 KiB pages */
+    assert_int_equal(raw_int(f->dir, "SELECT count(*) FROM sqlite_master WHERE type = 'index'"
+                                     " AND name = 'alert_by_id' AND sql LIKE '%substr(id, 1, 8)%'"),
+                     1);
+    assert_int_equal(raw_int(f->dir, "PRAGMA page_size"), 1024);
     snprintf(path, sizeof(path), "%s/tocsin.db", f->dir);
     assert_int_equal(stat(path, &sb), 0);
     assert_int_equal(sb.st_mode & 0777, 0600);
@@ -166,7 +171,7 @@ static void test_migrations_fresh_and_reopen(void **state)
                      TOCSIN_OK);
     assert_string_equal(store_backend_name(again), "sqlite");
     store_close(again);
-    assert_int_equal(raw_int(f->dir, "PRAGMA user_version"), 4);
+    assert_int_equal(raw_int(f->dir, "PRAGMA user_version"), 5);
 }
 
 static void test_journal_is_wal(void **state)
