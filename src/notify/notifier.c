@@ -530,11 +530,13 @@ static int64_t retry_after(const char *hdrs, size_t len, int64_t now)
             v[vl] = '\0';
             secs = strtoll(v, &e, 10);
             if (e != v && !*e)
-                return secs <= 0 ? 0 : secs * 1000 > RETRY_AFTER_MAX_MS ? RETRY_AFTER_MAX_MS
+                return secs <= 0 ? 0 : secs > RETRY_AFTER_MAX_MS / 1000 ? RETRY_AFTER_MAX_MS
                                                                          : secs * 1000;
             {
                 time_t t = curl_getdate(v, NULL);
-                int64_t ms = t > 0 ? (int64_t)t * 1000 - now : 0;
+                int64_t ms = t <= 0                 ? 0
+                             : t > INT64_MAX / 1000 ? RETRY_AFTER_MAX_MS
+                                                    : (int64_t)t * 1000 - now;
                 return ms <= 0 ? 0 : ms > RETRY_AFTER_MAX_MS ? RETRY_AFTER_MAX_MS : ms;
             }
         }
