@@ -82,8 +82,8 @@ int mfield_parse(const char *name, struct mfield *out)
             break;
         }
     }
-    if (!*key)
-        return TOCSIN_EINVAL;
+    if (!*key || (key == name && n + strlen("labels.") > MATCH_FIELD_MAX))
+        return TOCSIN_EINVAL; /* a bare name's canonical form, "labels.<name>", must fit too */
     out->af = AF_COUNT;
     out->key = strdup(key);
     return out->key ? TOCSIN_OK : TOCSIN_ENOMEM;

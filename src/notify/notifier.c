@@ -282,6 +282,14 @@ static void lanes_free(struct notifier *n, size_t *dropped)
 
 /* ---- channels' own limits ---- */
 
+/* The size of a channel's token bucket: 10 ms worth of starts, at least one. A bucket of a
+ * whole second would let its burst plus a second of refill start nearly 2 * rate in one
+ * second; this keeps any second within rate (+ rate / 100) and still allows high rates. */
+static double rate_burst(double rate)
+{
+    return rate / 100 > 1 ? rate / 100 : 1;
+}
+
 static struct chst *channel_state(struct notifier *n, const char *id)
 {
     size_t kl = strlen(id);
@@ -300,7 +308,7 @@ static struct chst *channel_state(struct notifier *n, const char *id)
         n->ops.limits(n->ops_ud, id, &c->conc, &rate);
         if (rate != c->rate) {
             c->rate = rate;
-            c->tokens = rate < 1 ? 1 : rate;
+            c->tokens = rate_burst(rate);
         }
     }
     return c;
@@ -352,7 +360,7 @@ static int64_t channel_gate(struct notifier *n, struct chst *c, int64_t now)
     if (c->conc && c->inflight >= c->conc)
         return -1;
     if (c->rate > 0) {
-        double cap = c->rate < 1 ? 1 : c->rate;
+        double cap = rate_burst(c->rate);
         if (now > c->refill_ms) {
             c->tokens += (double)(now - c->refill_ms) * c->rate / 1000.0;
             if (c->tokens > cap)
@@ -530,11 +538,13 @@ static int64_t retry_after(const char *hdrs, size_t len, int64_t now)
             v[vl] = '\0';
             secs = strtoll(v, &e, 10);
             if (e != v && !*e)
-                return secs <= 0 ? 0 : secs * 1000 > RETRY_AFTER_MAX_MS ? RETRY_AFTER_MAX_MS
+                return secs <= 0 ? 0 : secs > RETRY_AFTER_MAX_MS / 1000 ? RETRY_AFTER_MAX_MS
                                                                          : secs * 1000;
             {
                 time_t t = curl_getdate(v, NULL);
-                int64_t ms = t > 0 ? (int64_t)t * 1000 - now : 0;
+                int64_t ms = t <= 0                 ? 0
+                             : t > INT64_MAX / 1000 ? RETRY_AFTER_MAX_MS
+                                                    : (int64_t)t * 1000 - now;
                 return ms <= 0 ? 0 : ms > RETRY_AFTER_MAX_MS ? RETRY_AFTER_MAX_MS : ms;
             }
         }

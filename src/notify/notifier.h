@@ -11,7 +11,8 @@
  * (a retry keeps the lane waiting). So a resolve never overtakes its create, and a step that
  * needs a ticket learnt by the step before finds it.
  * Channel limits (channel notifications): at most `concurrency` transfers of the channel at
- * once, at most `rate` starts per second (a token bucket of one second's burst), and after an
+ * once, at most `rate` starts per second (a token bucket of 10 ms worth, at least one token:
+ * starts are paced, not sent in a burst of a second's worth), and after an
  * answer that asks to wait (429/503 with Retry-After, or the channel's judge saying so) no
  * transfer of that channel starts before the time it gave.
  *

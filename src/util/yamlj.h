@@ -19,6 +19,7 @@
  *   nesting (billion laughs stops at the bound, without building the expansion); an alias to an
  *   anchor not yet closed (recursion) or unknown is an error; an alias as a key is refused;
  * - a stream of more than one document is an error; an empty stream gives JSON null.
+ * - the text must be UTF-8 (checked before parsing: "line:column: invalid UTF-8").
  *
  * Errors are "[name:]line:column: message" (1-based), from libfyaml's diagnostics for syntax
  * errors and from this module for the rules above. */

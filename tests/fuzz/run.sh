@@ -181,6 +181,104 @@ cat >>"$work/trigger.dict" <<'EOF'
 "\"UTC+05:30\""
 "\"${alert.id}\""
 EOF
+cat "$work/json.dict" >"$work/match.dict"
+cat >>"$work/match.dict" <<'EOF'
+"\"field\""
+"\"field_type\""
+"\"cond\""
+"\"type\""
+"\"value\""
+"\"string\""
+"\"int\""
+"\"bool\""
+"\"string_array\""
+"\"eq\""
+"\"neq\""
+"\"gt\""
+"\"lt\""
+"\"regexp\""
+"\"contain\""
+"\"not_contain\""
+"\"begin_with\""
+"\"not_begin_with\""
+"\"end_with\""
+"\"not_end_with\""
+"\"has_every\""
+"\"has_one_of\""
+"\"has_not\""
+"\"is_one_of\""
+"\"is_not_one_of\""
+"\"is_empty\""
+"\"exist\""
+"\"severity\""
+"\"previousSeverity\""
+"\"status\""
+"\"trendIndication\""
+"\"duplicateCount\""
+"\"timeout\""
+"\"repeat\""
+"\"createTime\""
+"\"service\""
+"\"tags\""
+"\"correlate\""
+"\"resource\""
+"\"labels.team\""
+"\"attributes.count\""
+"\"annotations.summary\""
+"\"major\""
+"\"critical\""
+"\"normal\""
+"="
+"!="
+"=~"
+"!~"
+"\\\""
+".*"
+"(?"
+EOF
+cat "$work/match.dict" >"$work/nrule.dict"
+cat >>"$work/nrule.dict" <<'EOF'
+"\"id\""
+"\"name\""
+"\"enabled\""
+"\"priority\""
+"\"on\""
+"\"match\""
+"\"periods\""
+"\"delay\""
+"\"group_by\""
+"\"group_wait\""
+"\"group_interval\""
+"\"repeat_interval\""
+"\"throttle\""
+"\"count\""
+"\"window\""
+"\"continue\""
+"\"channels\""
+"\"send_resolved\""
+"\"inhibit\""
+"\"source\""
+"\"equal\""
+"\"trigger\""
+"\"create\""
+"\"reopen\""
+"\"unblackout\""
+"\"stateinc\""
+"\"statedec\""
+"\"resolve\""
+"\"close\""
+"\"expire\""
+"\"eventscount2\""
+"\"...\""
+"\"1h30m\""
+"\"30s\""
+"\"1d\""
+"\"days\""
+"\"beginHour\""
+"\"endHour\""
+"\"zoneId\""
+"\"Europe/Paris\""
+EOF
 cat >"$work/template.dict" <<'EOF'
 "${"
 "}"
@@ -285,7 +383,8 @@ EOF
 
 # Known leaks in third-party code, matched by function name (never by library, which would also
 # hide a parser or document that tocsin forgets to destroy). Naming a frame inside libfyaml needs
-# the slow unwinder, so fuzz_config runs with it (capped at 8 frames: about 2.5x slower).
+# the slow unwinder, so fuzz_config and fuzz_yamlj (both on libfyaml) run with it (capped at 8
+# frames: about 2.5x slower).
 #  - libfyaml 0.7.12 (Debian bookworm) leaks the atom iterator's grown chunk array when a
 #    single-quoted scalar has five or more '' escapes (upstream pantoniou/libfyaml#233, closed
 #    there); see tests/fuzz/crashes/fuzz_config-fyaml-quote-leak.bin.
@@ -311,12 +410,15 @@ for t in $FUZZ_TARGETS; do
         fuzz_trigger) dict=$work/trigger.dict ;;
         fuzz_template) dict=$work/template.dict ;;
         fuzz_config) dict=$work/config.dict ;;
+        fuzz_match) dict=$work/match.dict ;;
+        fuzz_nrule) dict=$work/nrule.dict ;;
+        fuzz_yamlj) dict=$work/config.dict ;;
     esac
     echo "== $t: ${secs}s"
     # A harness that aborts (a finding) must not stop the other targets: set -e is off here.
     asan=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
     lsan=${LSAN_OPTIONS:-}
-    if [ "$t" = fuzz_config ] && [ "${FUZZ_NO_SUPPRESS:-0}" != 1 ]; then
+    if { [ "$t" = fuzz_config ] || [ "$t" = fuzz_yamlj ]; } && [ "${FUZZ_NO_SUPPRESS:-0}" != 1 ]; then
         asan="$asan:fast_unwind_on_malloc=0:malloc_context_size=8"
         lsan="${lsan:+$lsan:}suppressions=$work/lsan-libfyaml.supp"
     fi

@@ -365,6 +365,24 @@ static void test_fields_text_and_index(void **state)
     assert_int_equal(len, 0);
     mfield_free(&fl);
     assert_int_equal(mfield_parse("", &fl), TOCSIN_EINVAL);
+    /* A bare name is "labels.<name>": that canonical form must fit, or it would not parse back. */
+    {
+        char longname[MATCH_FIELD_MAX + 1], cname[MATCH_FIELD_MAX + 32];
+        size_t bare = MATCH_FIELD_MAX - strlen("labels.");
+        struct mfield fl2;
+        memset(longname, 'k', bare);
+        longname[bare] = '\0';
+        assert_int_equal(mfield_parse(longname, &fl), TOCSIN_OK);
+        mfield_name(&fl, cname, sizeof(cname));
+        assert_int_equal(strlen(cname), MATCH_FIELD_MAX);
+        assert_int_equal(mfield_parse(cname, &fl2), TOCSIN_OK);
+        assert_true(mfield_equal(&fl, &fl2));
+        mfield_free(&fl);
+        mfield_free(&fl2);
+        longname[bare] = 'k';
+        longname[bare + 1] = '\0';
+        assert_int_equal(mfield_parse(longname, &fl), TOCSIN_EINVAL);
+    }
 
     j = json_loads("[\"severity=~\\\"a|b\\\"\", \"environment=Production\"]", 0, NULL);
     assert_int_equal(matcher_compile(j, &f->cfg.sev, &mt, &e), TOCSIN_OK);

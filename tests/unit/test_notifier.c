@@ -34,7 +34,7 @@
 #endif
 
 #define WAIT_MS 10000
-#define MAX_REQS 32
+#define MAX_REQS 128
 #define REQ_MAX 65536
 
 /* ---- backoff ---- */
@@ -229,10 +229,20 @@ static int closed_port(void)
 
 /* ---- collecting results ---- */
 
+/* A copy of what the result callback was told about one attempt. */
+struct info_copy {
+    uint32_t n;
+    int64_t at_ms, duration_ms, seen_wall; /* seen_wall: when the callback ran (same clock) */
+    int http;
+    char *error; /* NULL when the attempt's error was NULL */
+    char *response;
+};
+
 struct results {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     struct notify_rec *r[MAX_REQS];
+    struct info_copy info[MAX_REQS]; /* info[i] goes with r[i] */
     size_t n;
 };
 
@@ -250,10 +260,21 @@ static void results_init(struct results *res)
 
 static void results_free(struct results *res)
 {
-    for (size_t i = 0; i < res->n; i++)
+    for (size_t i = 0; i < res->n; i++) {
         notify_rec_free(res->r[i]);
+        free(res->info[i].error);
+        free(res->info[i].response);
+    }
     pthread_mutex_destroy(&res->mu);
     pthread_cond_destroy(&res->cv);
+}
+
+/* Now on the clock the notifier is given (clock_real: wall time at start + monotonic). */
+static int64_t notifier_now(void)
+{
+    struct clock c = clock_real();
+
+    return c.now_ms(c.ud);
 }
 
 static void on_result(void *ud, struct notify_rec *rec, const struct notify_attempt_info *at)
@@ -262,10 +283,18 @@ static void on_result(void *ud, struct notify_rec *rec, const struct notify_atte
 
     assert_int_equal(at->n, rec->attempts); /* the attempt reported is the record's last */
 
+    assert_non_null(at->response);
     pthread_mutex_lock(&res->mu);
-    if (res->n < MAX_REQS)
+    if (res->n < MAX_REQS) {
+        res->info[res->n] = (struct info_copy){.n = at->n,
+                                               .at_ms = at->at_ms,
+                                               .duration_ms = at->duration_ms,
+                                               .seen_wall = notifier_now(),
+                                               .http = at->http,
+                                               .error = at->error ? strdup(at->error) : NULL,
+                                               .response = strdup(at->response)};
         res->r[res->n++] = rec;
-    else
+    } else
         notify_rec_free(rec);
     pthread_cond_broadcast(&res->cv);
     pthread_mutex_unlock(&res->mu);
@@ -699,6 +728,843 @@ static void test_stop_drops_future_and_refuses(void **state)
     results_free(&res);
 }
 
+/* ---- a threaded HTTP server: one thread per connection, answers chosen per request ---- */
+
+#define MAX_HITS 128
+#define MAX_PATHS 4
+
+/* One request as the server saw it. */
+struct hit {
+    char id[64];   /* X-Tocsin-Notification */
+    char path[32];
+    size_t nth;    /* 0-based: how many requests with this id came before */
+    int64_t t0;    /* monotonic ms: request read */
+    int64_t t1;    /* monotonic ms: answer sent (0 until then) */
+};
+
+/* What to answer: status, extra header lines ("Name: v\r\n"), body, delay before answering. */
+struct answer {
+    int status;
+    int delay_ms;
+    char headers[256];
+    char body[256];
+};
+
+struct tsrv;
+/* Chooses the answer to the nth (0-based) request for `id` on `path` (under the server's lock). */
+typedef void (*tsrv_rule_fn)(struct tsrv *s, const char *id, const char *path, size_t nth,
+                             struct answer *a);
+
+struct pathstat {
+    char path[32];
+    unsigned now, max; /* requests being answered on this path, the most at once */
+};
+
+struct tsrv {
+    int fd, port;
+    int wake[2]; /* written once on stop: ends the accept loop and cuts answer delays short */
+    pthread_t th;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    tsrv_rule_fn rule;
+    void *ud;
+    struct hit hits[MAX_HITS];
+    size_t nhits;
+    struct pathstat ps[MAX_PATHS];
+    unsigned conns; /* connection threads alive */
+};
+
+struct conn {
+    struct tsrv *s;
+    int fd;
+};
+
+static struct pathstat *pathstat_of(struct tsrv *s, const char *path)
+{
+    for (size_t i = 0; i < MAX_PATHS; i++) {
+        if (!s->ps[i].path[0])
+            snprintf(s->ps[i].path, sizeof(s->ps[i].path), "%s", path);
+        if (strcmp(s->ps[i].path, path) == 0)
+            return &s->ps[i];
+    }
+    fail_msg("more than %d paths", MAX_PATHS);
+    return NULL;
+}
+
+/* The value of header `name` ("X-A: ") in the raw request into out ("" if absent). */
+static void header_value(const char *req, const char *name, char *out, size_t cap)
+{
+    const char *p = strcasestr(req, name), *e;
+
+    out[0] = '\0';
+    if (!p)
+        return;
+    p += strlen(name);
+    e = strstr(p, "\r\n");
+    snprintf(out, cap, "%.*s", e ? (int)(e - p) : 0, p);
+}
+
+static void *conn_run(void *arg)
+{
+    struct conn *c = arg;
+    struct tsrv *s = c->s;
+    char *buf = malloc(REQ_MAX), resp[1024], path[32] = "";
+    struct timeval tv = {.tv_sec = 5};
+    struct answer a = {.status = 200};
+    struct pathstat *ps;
+    struct hit *h = NULL;
+    const char *sp;
+    int n;
+
+    assert_non_null(buf);
+    setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    read_request(c->fd, buf, REQ_MAX);
+    if ((sp = strchr(buf, ' ')) != NULL)
+        sscanf(sp + 1, "%31[^ ?]", path);
+    pthread_mutex_lock(&s->mu);
+    if (s->nhits < MAX_HITS) {
+        h = &s->hits[s->nhits++];
+        header_value(buf, "\r\nX-Tocsin-Notification: ", h->id, sizeof(h->id));
+        snprintf(h->path, sizeof(h->path), "%s", path);
+        for (size_t i = 0; i + 1 < s->nhits; i++)
+            if (strcmp(s->hits[i].id, h->id) == 0)
+                h->nth++;
+        h->t0 = clock_mono_ms();
+        s->rule(s, h->id, path, h->nth, &a);
+    }
+    ps = pathstat_of(s, path);
+    if (++ps->now > ps->max)
+        ps->max = ps->now;
+    pthread_mutex_unlock(&s->mu);
+    if (a.delay_ms > 0) { /* the server is slow; stop() cuts it short */
+        struct pollfd p = {.fd = s->wake[0], .events = POLLIN};
+        poll(&p, 1, a.delay_ms);
+    }
+    n = snprintf(resp, sizeof(resp),
+                 "HTTP/1.1 %d Scripted\r\n%sContent-Type: text/plain\r\nContent-Length: %zu\r\n"
+                 "Connection: close\r\n\r\n%s",
+                 a.status, a.headers, strlen(a.body), a.body);
+    pthread_mutex_lock(&s->mu);
+    ps->now--; /* before the client can see the answer */
+    if (h)
+        h->t1 = clock_mono_ms();
+    pthread_mutex_unlock(&s->mu);
+    if (n > 0 && send(c->fd, resp, (size_t)n, MSG_NOSIGNAL) < 0)
+        fprintf(stderr, "test server: send: %s\n", strerror(errno));
+    close(c->fd);
+    free(buf);
+    pthread_mutex_lock(&s->mu);
+    s->conns--;
+    pthread_cond_broadcast(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+    free(c);
+    return NULL;
+}
+
+static void *tsrv_run(void *arg)
+{
+    struct tsrv *s = arg;
+
+    for (;;) {
+        struct pollfd p[2] = {{.fd = s->fd, .events = POLLIN},
+                              {.fd = s->wake[0], .events = POLLIN}};
+        struct conn *c;
+        pthread_t th;
+        int fd;
+
+        if (poll(p, 2, -1) < 0 && errno != EINTR)
+            break;
+        if (p[1].revents)
+            break;
+        if (!(p[0].revents & POLLIN) || (fd = accept(s->fd, NULL, NULL)) < 0)
+            continue;
+        c = malloc(sizeof(*c));
+        assert_non_null(c);
+        *c = (struct conn){.s = s, .fd = fd};
+        pthread_mutex_lock(&s->mu);
+        s->conns++;
+        pthread_mutex_unlock(&s->mu);
+        assert_int_equal(pthread_create(&th, NULL, conn_run, c), 0);
+        pthread_detach(th);
+    }
+    return NULL;
+}
+
+static struct tsrv *tsrv_start(tsrv_rule_fn rule, void *ud)
+{
+    struct tsrv *s = calloc(1, sizeof(*s));
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t alen = sizeof(a);
+    pthread_condattr_t ca;
+
+    assert_non_null(s);
+    s->rule = rule;
+    s->ud = ud;
+    pthread_mutex_init(&s->mu, NULL);
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&s->cv, &ca);
+    pthread_condattr_destroy(&ca);
+    s->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    assert_true(s->fd >= 0);
+    assert_int_equal(bind(s->fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    assert_int_equal(listen(s->fd, 64), 0);
+    assert_int_equal(getsockname(s->fd, (struct sockaddr *)&a, &alen), 0);
+    s->port = ntohs(a.sin_port);
+    assert_int_equal(pipe(s->wake), 0);
+    assert_int_equal(pthread_create(&s->th, NULL, tsrv_run, s), 0);
+    return s;
+}
+
+/* Stops accepting, waits (bounded) for the connection threads, frees. */
+static void tsrv_stop(struct tsrv *s)
+{
+    struct timespec ts;
+
+    assert_int_equal(write(s->wake[1], "x", 1), 1);
+    pthread_join(s->th, NULL);
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    ts.tv_sec += WAIT_MS / 1000;
+    pthread_mutex_lock(&s->mu);
+    while (s->conns > 0)
+        if (pthread_cond_timedwait(&s->cv, &s->mu, &ts) != 0)
+            break;
+    assert_int_equal(s->conns, 0);
+    pthread_mutex_unlock(&s->mu);
+    close(s->fd);
+    close(s->wake[0]);
+    close(s->wake[1]);
+    pthread_mutex_destroy(&s->mu);
+    pthread_cond_destroy(&s->cv);
+    free(s);
+}
+
+/* Index of the nth hit for id, or -1. Read after the deliveries are reported (the server
+ * writes hits before it answers). */
+static int hit_index(struct tsrv *s, const char *id, size_t nth)
+{
+    int idx = -1;
+
+    pthread_mutex_lock(&s->mu);
+    for (size_t i = 0; i < s->nhits && idx < 0; i++)
+        if (strcmp(s->hits[i].id, id) == 0 && s->hits[i].nth == nth)
+            idx = (int)i;
+    pthread_mutex_unlock(&s->mu);
+    return idx;
+}
+
+static const struct hit *hit_of(struct tsrv *s, const char *id, size_t nth)
+{
+    int i = hit_index(s, id, nth);
+
+    if (i < 0)
+        fail_msg("no request %zu for %s", nth, id);
+    return &s->hits[i];
+}
+
+static size_t hits_of(struct tsrv *s, const char *id)
+{
+    size_t n = 0;
+
+    pthread_mutex_lock(&s->mu);
+    for (size_t i = 0; i < s->nhits; i++)
+        n += strcmp(s->hits[i].id, id) == 0;
+    pthread_mutex_unlock(&s->mu);
+    return n;
+}
+
+static unsigned max_conc(struct tsrv *s, const char *path)
+{
+    unsigned m;
+
+    pthread_mutex_lock(&s->mu);
+    m = pathstat_of(s, path)->max;
+    pthread_mutex_unlock(&s->mu);
+    return m;
+}
+
+/* Index (in arrival order) of the result for id with the given status, or -1. */
+static int result_index(struct results *res, const char *id, enum notify_status st)
+{
+    for (size_t i = 0; i < res->n; i++)
+        if (strcmp(res->r[i]->id, id) == 0 && res->r[i]->status == st)
+            return (int)i;
+    return -1;
+}
+
+static char *tsrv_url(const struct tsrv *s, const char *path)
+{
+    char u[128];
+
+    snprintf(u, sizeof(u), "http://127.0.0.1:%d%s", s->port, path);
+    return strdup(u);
+}
+
+static void rule_ok(struct tsrv *s, const char *id, const char *path, size_t nth,
+                    struct answer *a)
+{
+    (void)s, (void)id, (void)path, (void)nth;
+    a->status = 200;
+}
+
+/* ---- channel operations for the tests: the record's body says what to do ---- */
+
+struct tops {
+    atomic_uint setups, releases;
+    unsigned conc_c; /* limits of channel "c" (every other channel: none) */
+    double rate_c;
+};
+
+struct tstate {
+    struct curl_slist *h;
+};
+
+static int tops_setup(void *ud, const struct notify_rec *rec, CURL *easy, void **state,
+                      char *err, size_t errlen)
+{
+    struct tops *o = ud;
+    struct tstate *st = calloc(1, sizeof(*st));
+    char hdr[128];
+    CURLcode c;
+
+    atomic_fetch_add(&o->setups, 1);
+    if (!st)
+        return TOCSIN_ENOMEM;
+    *state = st; /* released also when setup fails */
+    if (strcmp(rec->body, "setup-einval") == 0) {
+        snprintf(err, errlen, "bad channel config");
+        return TOCSIN_EINVAL;
+    }
+    if (strcmp(rec->body, "setup-nothing") == 0) {
+        snprintf(err, errlen, "nothing to say");
+        return NOTIFIER_NOTHING_TO_SEND;
+    }
+    if (strcmp(rec->body, "setup-eio") == 0) {
+        snprintf(err, errlen, "template broke");
+        return TOCSIN_EIO;
+    }
+    snprintf(hdr, sizeof(hdr), "X-Tocsin-Notification: %s", rec->id);
+    st->h = curl_slist_append(NULL, hdr);
+    c = curl_easy_setopt(easy, CURLOPT_URL, rec->url);
+    c |= curl_easy_setopt(easy, CURLOPT_HTTPHEADER, st->h);
+    c |= curl_easy_setopt(easy, CURLOPT_POSTFIELDS, rec->body);
+    c |= curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, 5000L);
+    c |= curl_easy_setopt(easy, CURLOPT_NOPROXY, "*");
+    return st->h && c == CURLE_OK ? TOCSIN_OK : TOCSIN_EIO;
+}
+
+static void tops_judge(void *ud, const struct notify_rec *rec, void *state, int curl_code,
+                       long http, const char *headers, size_t hlen, const char *body,
+                       size_t blen, struct notify_verdict *v)
+{
+    (void)ud, (void)state, (void)curl_code, (void)headers, (void)hlen, (void)body, (void)blen;
+    if (strcmp(rec->body, "judge-retry") == 0 && rec->attempts == 0) {
+        assert_int_equal(http, 200);
+        assert_true(v->ok); /* the default verdict, before the judge */
+        v->ok = false;
+        snprintf(v->reason, sizeof(v->reason), "judge says later");
+    } else if (strcmp(rec->body, "judge-perm") == 0) {
+        v->ok = false;
+        v->permanent = true;
+        snprintf(v->reason, sizeof(v->reason), "refused by judge");
+    } else if (strcmp(rec->body, "judge-ticket") == 0) {
+        v->ticket = strdup("{\"id\":\"T-1\"}");
+    }
+}
+
+static void tops_release(void *ud, void *state)
+{
+    struct tops *o = ud;
+    struct tstate *st = state;
+
+    atomic_fetch_add(&o->releases, 1);
+    curl_slist_free_all(st->h);
+    free(st);
+}
+
+static void tops_limits(void *ud, const char *channel_id, unsigned *concurrency, double *rate)
+{
+    struct tops *o = ud;
+    bool c = strcmp(channel_id, "c") == 0;
+
+    *concurrency = c ? o->conc_c : 0;
+    *rate = c ? o->rate_c : 0;
+}
+
+static const struct notifier_channel_ops test_ops = {
+    .setup = tops_setup, .judge = tops_judge, .release = tops_release, .limits = tops_limits};
+
+static struct notifier *start_ops(const struct notifier_cfg *cfg, struct results *res,
+                                  struct tops *o)
+{
+    struct notifier *n = notifier_new(cfg, clock_real(), on_result, res);
+
+    assert_non_null(n);
+    notifier_set_channel_ops(n, &test_ops, o);
+    assert_int_equal(notifier_start(n), TOCSIN_OK);
+    return n;
+}
+
+/* A record of alert `alert`; through channel `channel_id` when it is not NULL. */
+static struct notify_rec *mk_arec(const char *id, const char *alert, const char *channel_id,
+                                  const char *url, const char *body)
+{
+    struct notify_rec *r = mk_rec(id, "POST", url, "[]", body);
+
+    snprintf(r->alert_id, sizeof(r->alert_id), "%s", alert);
+    if (channel_id) {
+        r->channel_id = strdup(channel_id);
+        assert_non_null(r->channel_id);
+    }
+    return r;
+}
+
+/* ---- order per (alert, channel) lane ---- */
+
+static void rule_lane(struct tsrv *s, const char *id, const char *path, size_t nth,
+                      struct answer *a)
+{
+    (void)s, (void)path;
+    a->status = strcmp(id, "o-1") == 0 && nth < 2 ? 500 : 200;
+}
+
+static void test_lane_order(void **state)
+{
+    static const char *const ids[] = {"o-1", "o-2", "o-3", "o-4"};
+    struct notifier_cfg cfg = fast;
+    struct tsrv *s = tsrv_start(rule_lane, NULL);
+    char *u = tsrv_url(s, "/lane");
+    struct results res;
+    struct notifier *n;
+    int prev = -1;
+
+    (void)state;
+    cfg.concurrency = 8;
+    cfg.backoff_base_ms = 300; /* each retry of o-1 waits 150..300 ms */
+    cfg.backoff_max_ms = 300;
+    results_init(&res);
+    n = start(&cfg, &res);
+    for (size_t i = 0; i < 4; i++)
+        assert_int_equal(notifier_submit(n, mk_arec(ids[i], "alert-A", NULL, u, "{}")), 0);
+    assert_int_equal(notifier_submit(n, mk_arec("b-1", "alert-B", NULL, u, "{}")), 0);
+    assert_int_equal(notifier_submit(n, mk_arec("b-2", "alert-B", NULL, u, "{}")), 0);
+    assert_true(wait_results(&res, 8)); /* o-1 three times, the five others once */
+    notifier_stop(n, 1000);
+    assert_int_equal(res.n, 8);
+
+    /* The server: o-1 three times, then o-2, o-3, o-4, each after the one before was answered. */
+    assert_int_equal(hits_of(s, "o-1"), 3);
+    for (size_t i = 0; i < 4; i++) {
+        int h = hit_index(s, ids[i], i == 0 ? 2 : 0);
+        assert_int_equal(hits_of(s, ids[i]), i == 0 ? 3 : 1);
+        assert_true(h > prev);
+        if (i > 0)
+            assert_true(s->hits[h].t0 >= s->hits[prev].t1);
+        prev = h;
+    }
+    /* The results: delivered in submission order. */
+    prev = -1;
+    for (size_t i = 0; i < 4; i++) {
+        int r = result_index(&res, ids[i], NOTIFY_DELIVERED);
+        assert_true(r > prev);
+        prev = r;
+    }
+    assert_int_equal(find_result(&res, "o-1", 0)->status, NOTIFY_PENDING);
+    assert_int_equal(find_result(&res, "o-1", 1)->status, NOTIFY_PENDING);
+    assert_int_equal(find_result(&res, "o-1", 2)->attempts, 3);
+    /* Alert B's lane went on while A's first record was retrying, in its own order. */
+    assert_true(result_index(&res, "b-1", NOTIFY_DELIVERED) >= 0);
+    assert_true(result_index(&res, "b-1", NOTIFY_DELIVERED) <
+                result_index(&res, "b-2", NOTIFY_DELIVERED));
+    assert_true(result_index(&res, "b-2", NOTIFY_DELIVERED) <
+                result_index(&res, "o-1", NOTIFY_DELIVERED));
+    assert_true(hit_of(s, "b-2", 0)->t0 < hit_of(s, "o-1", 1)->t0);
+    notifier_free(n);
+    results_free(&res);
+    tsrv_stop(s);
+    free(u);
+}
+
+/* ---- Retry-After ---- */
+
+static void rule_retry_after(struct tsrv *s, const char *id, const char *path, size_t nth,
+                             struct answer *a)
+{
+    const char *form = s->ud;
+
+    (void)path;
+    a->status = 200;
+    if (strcmp(id, "r-1") != 0 || nth > 0)
+        return;
+    a->status = 429;
+    if (strcmp(form, "date") == 0) {
+        /* an HTTP date 2 s ahead (1-second resolution: 1..2 s from now) */
+        time_t t = time(NULL) + 2;
+        struct tm tm;
+        char d[64];
+        gmtime_r(&t, &tm);
+        strftime(d, sizeof(d), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+        snprintf(a->headers, sizeof(a->headers), "Retry-After: %s\r\n", d);
+    } else {
+        snprintf(a->headers, sizeof(a->headers), "Retry-After: %s\r\n", form);
+    }
+    snprintf(a->body, sizeof(a->body), "slow down");
+}
+
+/* r-1 gets a 429 asking to wait; r-2 (same channel, another alert) is submitted right after
+ * that answer and must wait as well; r-3 (another channel) goes at once. */
+static void retry_after_case(const char *form, int64_t min_wait_ms)
+{
+    struct notifier_cfg cfg = fast;
+    struct tops o = {0};
+    struct tsrv *s = tsrv_start(rule_retry_after, (void *)(uintptr_t)form);
+    char *u = tsrv_url(s, "/ra");
+    struct results res;
+    struct notifier *n;
+    const struct hit *first;
+    int64_t blocked_at;
+
+    results_init(&res);
+    n = start_ops(&cfg, &res, &o);
+    assert_int_equal(notifier_submit(n, mk_arec("r-1", "alert-A", "c", u, "x")), 0);
+    assert_true(wait_results(&res, 1));
+    blocked_at = clock_mono_ms();
+    assert_int_equal(res.r[0]->status, NOTIFY_PENDING);
+    assert_int_equal(res.r[0]->last_http_status, 429);
+    assert_string_equal(res.r[0]->last_error, "HTTP 429: slow down");
+    assert_true(res.r[0]->next_ms - res.r[0]->updated_ms >= min_wait_ms);
+    assert_true(res.r[0]->next_ms - res.r[0]->updated_ms <= 2000);
+    assert_int_equal(notifier_submit(n, mk_arec("r-2", "alert-B", "c", u, "x")), 0);
+    assert_int_equal(notifier_submit(n, mk_arec("r-3", "alert-C", "d", u, "x")), 0);
+    assert_true(wait_results(&res, 4));
+    notifier_stop(n, 1000);
+
+    first = hit_of(s, "r-1", 0);
+    /* the retry of r-1 and the other record of channel c both waited */
+    assert_true(hit_of(s, "r-1", 1)->t0 - first->t1 >= min_wait_ms - 50);
+    assert_true(hit_of(s, "r-2", 0)->t0 - first->t1 >= min_wait_ms - 50);
+    /* channel d was not blocked: r-3 went before the window ended */
+    assert_true(hit_of(s, "r-3", 0)->t0 < blocked_at + 500);
+    assert_true(hit_of(s, "r-3", 0)->t0 < hit_of(s, "r-2", 0)->t0);
+    assert_int_equal(result_index(&res, "r-1", NOTIFY_DELIVERED) >= 0, 1);
+    assert_int_equal(result_index(&res, "r-2", NOTIFY_DELIVERED) >= 0, 1);
+    assert_int_equal(result_index(&res, "r-3", NOTIFY_DELIVERED) >= 0, 1);
+    notifier_free(n);
+    results_free(&res);
+    tsrv_stop(s);
+    free(u);
+}
+
+static void test_retry_after_seconds_blocks_channel(void **state)
+{
+    (void)state;
+    retry_after_case("1", 1000);
+}
+
+static void test_retry_after_http_date_blocks_channel(void **state)
+{
+    (void)state;
+    retry_after_case("date", 950); /* the date has 1 s resolution: 1..2 s */
+}
+
+/* A Retry-After too large for any arithmetic is cut to an hour, not wrapped around. */
+static void test_retry_after_huge_is_capped(void **state)
+{
+    static const char *const forms[] = {"99999999999999999999", "9223372036854775807",
+                                        "9223372036854776",
+                                        "Sun, 06 Nov 2147483647 08:49:37 GMT"};
+    struct notifier_cfg cfg = fast;
+    struct tops o = {0};
+    struct results res;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(forms) / sizeof(forms[0]); i++) {
+        struct tsrv *s = tsrv_start(rule_retry_after, (void *)(uintptr_t)forms[i]);
+        char *u = tsrv_url(s, "/ra");
+        struct notifier *n;
+
+        results_init(&res);
+        n = start_ops(&cfg, &res, &o);
+        assert_int_equal(notifier_submit(n, mk_arec("r-1", "alert-A", "c", u, "x")), 0);
+        assert_true(wait_results(&res, 1));
+        notifier_stop(n, 0);
+        assert_int_equal(res.r[0]->status, NOTIFY_PENDING);
+        assert_int_equal(res.r[0]->next_ms - res.r[0]->updated_ms, 3600LL * 1000);
+        notifier_free(n);
+        results_free(&res);
+        tsrv_stop(s);
+        free(u);
+    }
+}
+
+/* ---- channel limits ---- */
+
+static void rule_slow(struct tsrv *s, const char *id, const char *path, size_t nth,
+                      struct answer *a)
+{
+    (void)s, (void)id, (void)path, (void)nth;
+    a->status = 200;
+    a->delay_ms = 250;
+}
+
+static void test_channel_concurrency(void **state)
+{
+    struct notifier_cfg cfg = fast;
+    struct tops o = {.conc_c = 2};
+    struct tsrv *s = tsrv_start(rule_slow, NULL);
+    char *uc = tsrv_url(s, "/c"), *ud = tsrv_url(s, "/d"), id[24], alert[24];
+    struct results res;
+    struct notifier *n;
+
+    (void)state;
+    cfg.concurrency = 16;
+    results_init(&res);
+    n = start_ops(&cfg, &res, &o);
+    for (int i = 0; i < 6; i++) { /* one alert each: no lane holds them back */
+        snprintf(id, sizeof(id), "c-%d", i);
+        snprintf(alert, sizeof(alert), "alert-c%d", i);
+        assert_int_equal(notifier_submit(n, mk_arec(id, alert, "c", uc, "x")), 0);
+    }
+    for (int i = 0; i < 4; i++) {
+        snprintf(id, sizeof(id), "d-%d", i);
+        snprintf(alert, sizeof(alert), "alert-d%d", i);
+        assert_int_equal(notifier_submit(n, mk_arec(id, alert, "d", ud, "x")), 0);
+    }
+    assert_true(wait_results(&res, 10));
+    notifier_stop(n, 1000);
+    for (size_t i = 0; i < res.n; i++)
+        assert_int_equal(res.r[i]->status, NOTIFY_DELIVERED);
+    assert_int_equal(max_conc(s, "/c"), 2); /* reached, never passed */
+    assert_true(max_conc(s, "/d") >= 3);    /* channel d has no own limit */
+    assert_int_equal(atomic_load(&o.setups), 10);
+    assert_int_equal(atomic_load(&o.releases), 10);
+    notifier_free(n);
+    results_free(&res);
+    tsrv_stop(s);
+    free(uc);
+    free(ud);
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+    return (x > y) - (x < y);
+}
+
+static void test_channel_rate(void **state)
+{
+    struct notifier_cfg cfg = fast;
+    struct tops o = {.rate_c = 20};
+    struct tsrv *s = tsrv_start(rule_ok, NULL);
+    char *uc = tsrv_url(s, "/c"), *ud = tsrv_url(s, "/d"), id[24], alert[24];
+    int64_t t[40], dmin = INT64_MAX, dmax = 0;
+    size_t nt = 0;
+    struct results res;
+    struct notifier *n;
+
+    (void)state;
+    cfg.concurrency = 16;
+    results_init(&res);
+    n = start_ops(&cfg, &res, &o);
+    for (int i = 0; i < 40; i++) {
+        snprintf(id, sizeof(id), "c-%d", i);
+        snprintf(alert, sizeof(alert), "alert-c%d", i);
+        assert_int_equal(notifier_submit(n, mk_arec(id, alert, "c", uc, "x")), 0);
+    }
+    for (int i = 0; i < 10; i++) {
+        snprintf(id, sizeof(id), "d-%d", i);
+        snprintf(alert, sizeof(alert), "alert-d%d", i);
+        assert_int_equal(notifier_submit(n, mk_arec(id, alert, "d", ud, "x")), 0);
+    }
+    assert_true(wait_results(&res, 50));
+    notifier_stop(n, 1000);
+    pthread_mutex_lock(&s->mu);
+    for (size_t i = 0; i < s->nhits; i++) {
+        if (strcmp(s->hits[i].path, "/c") == 0 && nt < 40)
+            t[nt++] = s->hits[i].t0;
+        else if (strcmp(s->hits[i].path, "/d") == 0) {
+            dmin = s->hits[i].t0 < dmin ? s->hits[i].t0 : dmin;
+            dmax = s->hits[i].t0 > dmax ? s->hits[i].t0 : dmax;
+        }
+    }
+    pthread_mutex_unlock(&s->mu);
+    assert_int_equal(nt, 40);
+    qsort(t, nt, sizeof(t[0]), cmp_i64);
+    /* 20/s: never more than 20 starts (+1 for timer slack) in any one second ... */
+    for (size_t i = 0; i + 21 < nt; i++)
+        assert_true(t[i + 21] - t[i] >= 1000 - 50);
+    /* ... so 40 take at least ~1.5 s (20 per second after the first) */
+    assert_true(t[nt - 1] - t[0] >= 1500 - 100);
+    assert_true(dmax - dmin < 500); /* channel d has no rate */
+    notifier_free(n);
+    results_free(&res);
+    tsrv_stop(s);
+    free(uc);
+    free(ud);
+}
+
+/* ---- channel operations: setup, judge, release ---- */
+
+static void test_channel_ops(void **state)
+{
+    struct notifier_cfg cfg = fast;
+    struct tops o = {0};
+    struct tsrv *s = tsrv_start(rule_ok, NULL);
+    char *u = tsrv_url(s, "/ops");
+    struct results res;
+    struct notifier *n;
+    struct notify_rec *r, *eio = mk_arec("s-eio", "alert-5", "c", u, "setup-eio");
+    int i;
+
+    (void)state;
+    eio->max_attempts = 2;
+    results_init(&res);
+    n = start_ops(&cfg, &res, &o);
+    assert_int_equal(notifier_submit(n, mk_arec("s-einval", "alert-1", "c", u, "setup-einval")),
+                     0);
+    assert_int_equal(notifier_submit(n, mk_arec("s-nothing", "alert-2", "c", u, "setup-nothing")),
+                     0);
+    assert_int_equal(notifier_submit(n, mk_arec("j-retry", "alert-3", "c", u, "judge-retry")), 0);
+    assert_int_equal(notifier_submit(n, mk_arec("j-perm", "alert-4", "c", u, "judge-perm")), 0);
+    assert_int_equal(notifier_submit(n, eio), 0);
+    assert_int_equal(notifier_submit(n, mk_arec("j-ticket", "alert-6", "c", u, "judge-ticket")),
+                     0);
+    assert_true(wait_results(&res, 8));
+    notifier_stop(n, 1000);
+    assert_int_equal(res.n, 8);
+
+    /* setup EINVAL: failed for good at once, no request, its reason kept */
+    i = result_index(&res, "s-einval", NOTIFY_FAILED);
+    assert_true(i >= 0);
+    assert_int_equal(res.r[i]->attempts, 1);
+    assert_int_equal(res.r[i]->last_http_status, 0);
+    assert_string_equal(res.r[i]->last_error, "bad channel config");
+    assert_int_equal(res.info[i].n, 1);
+    assert_int_equal(res.info[i].http, 0);
+    assert_string_equal(res.info[i].error, "bad channel config");
+    assert_int_equal(hits_of(s, "s-einval"), 0);
+    /* nothing to send: delivered without a request, the reason as the attempt's response */
+    i = result_index(&res, "s-nothing", NOTIFY_DELIVERED);
+    assert_true(i >= 0);
+    assert_int_equal(res.r[i]->attempts, 1);
+    assert_null(res.r[i]->last_error);
+    assert_null(res.info[i].error);
+    assert_int_equal(res.info[i].http, 0);
+    assert_string_equal(res.info[i].response, "nothing to say");
+    assert_int_equal(hits_of(s, "s-nothing"), 0);
+    /* another setup error: retried, then failed after the record's budget */
+    r = find_result(&res, "s-eio", 0);
+    assert_int_equal(r->status, NOTIFY_PENDING);
+    assert_string_equal(r->last_error, "template broke");
+    r = find_result(&res, "s-eio", 1);
+    assert_int_equal(r->status, NOTIFY_FAILED);
+    assert_int_equal(r->attempts, 2);
+    /* judge: a 200 made into a retry, then delivered */
+    r = find_result(&res, "j-retry", 0);
+    assert_int_equal(r->status, NOTIFY_PENDING);
+    assert_int_equal(r->last_http_status, 200);
+    assert_string_equal(r->last_error, "HTTP 200: judge says later");
+    r = find_result(&res, "j-retry", 1);
+    assert_int_equal(r->status, NOTIFY_DELIVERED);
+    assert_int_equal(r->attempts, 2);
+    assert_int_equal(hits_of(s, "j-retry"), 2);
+    /* judge: a 200 made into a permanent failure */
+    i = result_index(&res, "j-perm", NOTIFY_FAILED);
+    assert_true(i >= 0);
+    assert_int_equal(res.r[i]->attempts, 1);
+    assert_int_equal(res.r[i]->max_attempts, 5);
+    assert_string_equal(res.r[i]->last_error, "HTTP 200: refused by judge");
+    assert_int_equal(hits_of(s, "j-perm"), 1);
+    /* judge: a ticket */
+    i = result_index(&res, "j-ticket", NOTIFY_DELIVERED);
+    assert_true(i >= 0);
+    assert_non_null(res.r[i]->ticket);
+    assert_string_equal(res.r[i]->ticket, "{\"id\":\"T-1\"}");
+    /* one release per setup: 1 + 1 + 2 (eio) + 2 (retry) + 1 + 1 */
+    assert_int_equal(atomic_load(&o.setups), 8);
+    assert_int_equal(atomic_load(&o.releases), 8);
+    notifier_free(n);
+    results_free(&res);
+    tsrv_stop(s);
+    free(u);
+}
+
+/* ---- what the result callback is told ---- */
+
+static void rule_info(struct tsrv *s, const char *id, const char *path, size_t nth,
+                      struct answer *a)
+{
+    (void)s, (void)id, (void)path;
+    if (nth == 0) {
+        a->status = 500;
+        a->delay_ms = 200;
+        snprintf(a->body, sizeof(a->body), "bad\tnews and more");
+    } else {
+        a->status = 200;
+        snprintf(a->body, sizeof(a->body), "fine");
+    }
+}
+
+static void test_attempt_info(void **state)
+{
+    struct notifier_cfg cfg = fast;
+    struct tsrv *s = tsrv_start(rule_info, NULL);
+    char *u = tsrv_url(s, "/info"), refused[64];
+    struct notify_rec *r2;
+    struct results res;
+    struct notifier *n;
+    int64_t t_submit;
+    int i;
+
+    (void)state;
+    cfg.max_excerpt = 8;
+    snprintf(refused, sizeof(refused), "http://127.0.0.1:%d/x", closed_port());
+    r2 = mk_arec("i-2", "alert-2", NULL, refused, "{}");
+    r2->max_attempts = 1;
+    results_init(&res);
+    n = start(&cfg, &res);
+    t_submit = notifier_now();
+    assert_int_equal(notifier_submit(n, mk_arec("i-1", "alert-1", NULL, u, "{}")), 0);
+    assert_int_equal(notifier_submit(n, r2), 0);
+    assert_true(wait_results(&res, 3));
+    notifier_stop(n, 1000);
+
+    /* i-1, attempt 1: a slow 500 */
+    for (i = 0; strcmp(res.r[i]->id, "i-1") != 0; i++)
+        ;
+    assert_int_equal(res.info[i].n, 1);
+    assert_int_equal(res.info[i].http, 500);
+    assert_true(res.info[i].duration_ms >= 190);
+    assert_true(res.info[i].duration_ms < 5000);
+    assert_in_range(res.info[i].at_ms, t_submit, res.info[i].seen_wall);
+    assert_true(res.info[i].at_ms + res.info[i].duration_ms <= res.info[i].seen_wall + 5);
+    assert_string_equal(res.info[i].error, "HTTP 500: bad news"); /* 8 bytes, tab as space */
+    assert_string_equal(res.info[i].response, "bad news");
+    /* i-1, attempt 2: delivered */
+    i = result_index(&res, "i-1", NOTIFY_DELIVERED);
+    assert_true(i >= 0);
+    assert_int_equal(res.info[i].n, 2);
+    assert_int_equal(res.info[i].http, 200);
+    assert_null(res.info[i].error);
+    assert_string_equal(res.info[i].response, "fine");
+    assert_in_range(res.info[i].at_ms, t_submit, res.info[i].seen_wall);
+    /* i-2: no answer at all */
+    i = result_index(&res, "i-2", NOTIFY_FAILED);
+    assert_true(i >= 0);
+    assert_int_equal(res.info[i].n, 1);
+    assert_int_equal(res.info[i].http, 0);
+    assert_non_null(res.info[i].error);
+    assert_true(strlen(res.info[i].error) > 0);
+    assert_null(strstr(res.info[i].error, "HTTP "));
+    assert_string_equal(res.info[i].response, "");
+    assert_true(res.info[i].duration_ms >= 0);
+    notifier_free(n);
+    results_free(&res);
+    tsrv_stop(s);
+    free(u);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -712,6 +1578,14 @@ int main(void)
         cmocka_unit_test(test_proxy_from_environment_only_when_asked),
         cmocka_unit_test(test_concurrency_many),
         cmocka_unit_test(test_stop_drops_future_and_refuses),
+        cmocka_unit_test(test_lane_order),
+        cmocka_unit_test(test_retry_after_seconds_blocks_channel),
+        cmocka_unit_test(test_retry_after_http_date_blocks_channel),
+        cmocka_unit_test(test_retry_after_huge_is_capped),
+        cmocka_unit_test(test_channel_concurrency),
+        cmocka_unit_test(test_channel_rate),
+        cmocka_unit_test(test_channel_ops),
+        cmocka_unit_test(test_attempt_info),
     };
 
     FILE *devnull = fopen("/dev/null", "w");

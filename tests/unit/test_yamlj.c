@@ -117,6 +117,11 @@ static void test_errors(void **state)
     fails("base: &b {a: 1}\nc:\n  <<: *b\n", "3:3", "merge keys");
     fails("a: *nope\n", "1:", "no such anchor");
     fails("a: &r [1, *r]\n", NULL, "no such anchor");
+    /* Not UTF-8: refused before libfyaml, which loops forever on the directive case. */
+    fails("%l\x96i", "1:3", "invalid UTF-8");
+    fails("a: 1\nb: \"x\xc3\"\n", "2:6", "invalid UTF-8");
+    fails("# \xed\xa0\x80\n", "1:3", "invalid UTF-8"); /* a surrogate */
+    same("a: \"\xc3\xa9\xf0\x9f\x98\x80\"\n", "{\"a\": \"\\u00e9\\ud83d\\ude00\"}");
     /* Named errors carry the name. */
     {
         struct yamlj_opts o = {0};
