@@ -45,6 +45,8 @@ struct chst {
     int64_t blocked_until; /* wall ms: the service asked to wait until then */
     struct sched *parked;  /* waiting for one of the channel's transfers to end, FIFO */
     size_t npark, park_head, park_cap;
+    bool failing;          /* its last attempt failed and will be retried */
+    char id[];             /* the channel id */
 };
 
 /* The notifications of one alert through one channel: one at a time, in order. */
@@ -296,7 +298,9 @@ static struct chst *channel_state(struct notifier *n, const char *id)
     struct chst *c = smap_get(&n->channels, id, kl);
 
     if (!c) {
-        c = calloc(1, sizeof(*c));
+        c = calloc(1, sizeof(*c) + kl + 1);
+        if (c)
+            memcpy(c->id, id, kl + 1);
         if (!c || smap_put(&n->channels, id, kl, c, NULL)) {
             free(c);
             return NULL;
@@ -514,6 +518,39 @@ static void append_clean(struct buf *out, const char *p, size_t n, size_t max)
     }
 }
 
+/* A channel that was failing delivered again: its records waiting for a retry go now (as the
+ * service allows: the channel's limits still apply when they start), instead of each waiting
+ * out its own backoff, which after a long outage is minutes. O(records held). */
+static void channel_recovered(struct notifier *n, struct chst *c, int64_t now)
+{
+    bool moved = false;
+
+    c->failing = false;
+    for (size_t i = 0; i < n->heap.len; i++) {
+        struct sched *s = &n->heap.v[i];
+        if (s->due > now && s->rec->attempts > 0 && s->rec->channel_id &&
+            !strcmp(s->rec->channel_id, c->id)) {
+            s->due = now;
+            moved = true;
+        }
+    }
+    if (!moved)
+        return;
+    for (size_t i = n->heap.len / 2; i-- > 0;) { /* heapify again: lowered keys sift up */
+        size_t j = i;
+        struct sched x = n->heap.v[j];
+        for (size_t k; (k = 2 * j + 1) < n->heap.len; j = k) {
+            if (k + 1 < n->heap.len && before(&n->heap.v[k + 1], &n->heap.v[k]))
+                k++;
+            if (!before(&n->heap.v[k], &x))
+                break;
+            n->heap.v[j] = n->heap.v[k];
+        }
+        n->heap.v[j] = x;
+    }
+    log_info("channel_recovered", "channel=%s", c->id);
+}
+
 /* Seconds or an HTTP date in a Retry-After header of hdrs, as ms from now; 0 if none. */
 static int64_t retry_after(const char *hdrs, size_t len, int64_t now)
 {
@@ -602,6 +639,10 @@ static void finish(struct notifier *n, struct slot *sl, CURLcode res)
     if (sl->ch) {
         if (at.retry_after_ms > 0 && now + at.retry_after_ms > sl->ch->blocked_until)
             sl->ch->blocked_until = now + at.retry_after_ms;
+        if (at.ok && sl->ch->failing)
+            channel_recovered(n, sl->ch, now);
+        else if (!at.ok && !at.permanent)
+            sl->ch->failing = true;
         channel_release(n, sl->ch);
     }
     if (n->ops.release && sl->state)
@@ -858,9 +899,9 @@ static void apply_defaults(struct notifier_cfg *c)
     if (c->backoff_base_ms <= 0)
         c->backoff_base_ms = 1000;
     if (c->backoff_max_ms <= 0)
-        c->backoff_max_ms = 300000;
+        c->backoff_max_ms = 60000;
     if (c->max_attempts == 0)
-        c->max_attempts = 10;
+        c->max_attempts = 30;
     if (c->max_excerpt == 0)
         c->max_excerpt = 256;
 }

@@ -50,8 +50,8 @@ struct notifier_cfg {
     unsigned concurrency;    /* transfers in flight, default 64, at most 1024 */
     int64_t timeout_ms;      /* per attempt (whole transfer), default 10 s */
     int64_t backoff_base_ms; /* default 1 s */
-    int64_t backoff_max_ms;  /* default 5 min */
-    unsigned max_attempts;   /* default 10 (used when a record carries 0) */
+    int64_t backoff_max_ms;  /* default 1 min */
+    unsigned max_attempts;   /* default 30 (used when a record carries 0) */
     size_t max_excerpt;      /* bytes of response kept in last_error on failure, default 256 */
 };
 

@@ -67,9 +67,9 @@ struct config {
     /* store */
     int durability;            /* enum durability, default batch */
     /* notify */
-    unsigned notify_max_attempts;   /* default 10 */
+    unsigned notify_max_attempts;   /* default 30 */
     int64_t notify_backoff_base_ms; /* default 1 s */
-    int64_t notify_backoff_max_ms;  /* default 5 min */
+    int64_t notify_backoff_max_ms;  /* default 1 min */
     int64_t notify_timeout_ms;      /* per attempt, default 10 s */
     unsigned notify_concurrency;    /* transfers in flight, default 64 */
     char *notify_files;             /* channel and rule files, "path,path" ("" none) */

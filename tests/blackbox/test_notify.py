@@ -386,3 +386,23 @@ def test_slow_receiver_times_out_and_the_retry_carries_the_same_key(daemon_facto
     assert last["httpStatus"] == 200
     keys = {r.headers["X-Tocsin-Notification"] for r in fake_http.requests}
     assert keys == {n["id"]}, keys
+
+
+def test_a_channel_back_from_an_outage_gets_its_backlog_at_once(daemon_factory, fake_http):
+    """Retries back off to seconds; when the channel delivers again (a new notification goes
+    first), the others waiting for their retry go at once instead of waiting out their delay."""
+    d = daemon_factory(config={"notify": {"backoff_base": "100ms", "backoff_max": "30s",
+                                          "max_attempts": "50"}})
+    channel(d, webhook(fake_http))
+    rule(d, {"id": "r", "on": ["create"], "channels": ["hook"]})
+    fake_http.down()
+    ids = [post_alert(d, alert(resource=f"o{i}")) for i in range(4)]
+    wait_for(lambda: all(len(notes_of(d, a)[0]["deliveryAttempts"]) >= 6 for a in ids),
+             timeout=20, what="six failed attempts each (the next retry is 1.6-3.2 s away)")
+    fake_http.up()
+    t0 = time.monotonic()
+    ids.append(post_alert(d, alert(resource="fresh")))
+    fake_http.wait_for(5, timeout=10)
+    assert time.monotonic() - t0 < 1.2, "the backlog waited for its own backoff"
+    keys = [r.headers["X-Tocsin-Notification"] for r in fake_http.requests]
+    assert len(keys) == len(set(keys)) == 5

@@ -85,9 +85,9 @@ static void test_defaults(void **state)
     assert_int_equal(c.max_keys_per_trigger, 100000);
     assert_int_equal(c.max_triggers, 100000);
     assert_int_equal(c.durability, DURABILITY_BATCH);
-    assert_int_equal(c.notify_max_attempts, 10);
+    assert_int_equal(c.notify_max_attempts, 30);
     assert_int_equal(c.notify_backoff_base_ms, 1000);
-    assert_int_equal(c.notify_backoff_max_ms, 300000);
+    assert_int_equal(c.notify_backoff_max_ms, 60000);
     assert_int_equal(c.notify_timeout_ms, 10000);
     assert_int_equal(c.notify_concurrency, 64);
     assert_int_equal(config_validate(&c, err, sizeof(err)), 0);
@@ -574,7 +574,7 @@ static void test_validate(void **state)
     assert_int_equal(config_set(&c, "listen", "127.0.0.1:0", err, sizeof(err)), 0);
     assert_int_equal(config_set(&c, "notify.backoff_base", "10m", err, sizeof(err)), 0);
     assert_int_not_equal(config_validate(&c, err, sizeof(err)), 0);
-    assert_contains(err, "notify.backoff_max (5m) must not be less than notify.backoff_base (10m)");
+    assert_contains(err, "notify.backoff_max (1m) must not be less than notify.backoff_base (10m)");
     config_free(&c);
 }
 
@@ -752,6 +752,9 @@ static void test_help_lists_everything(void **state)
                                         "notify.backoff_max",
                                         "notify.timeout",
                                         "notify.concurrency",
+                                        "notify.keep",
+                                        "notify.files",
+                                        "notify.base_url",
                                         "auth.users"};
     char *text = NULL;
     size_t len = 0;
@@ -764,7 +767,7 @@ static void test_help_lists_everything(void **state)
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
         assert_contains(text, names[i]);
     assert_contains(text, "size 1k..64m, default 1m");
-    assert_contains(text, "integer 1..100, default 10\n");
+    assert_contains(text, "integer 1..100, default 30\n");
     assert_contains(text, "one of sync|batch|none, default batch");
     free(text);
 }
