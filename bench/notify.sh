@@ -136,6 +136,21 @@ median() {
              END {print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}'
 }
 
+# cpu_ms: CPU time (user + system) the daemon has used so far, in ms.
+cpu_ms() {
+    awk -v hz="$(getconf CLK_TCK)" '{printf "%d\n", ($14 + $15) * 1000 / hz}' \
+        "/proc/$DAEMON_PID/stat" 2>/dev/null || printf '0\n'
+}
+
+# per_delivery CPU_MS COUNT: µs of daemon CPU per delivery, or "na".
+per_delivery() {
+    if [[ $2 =~ ^[1-9][0-9]*$ ]]; then
+        awk -v c="$1" -v n="$2" 'BEGIN {printf "%.0f\n", c * 1000 / n}'
+    else
+        printf 'na\n'
+    fi
+}
+
 # left: seconds of the budget left.
 left() { printf '%s\n' $((BUDGET - SECONDS)); }
 
@@ -594,6 +609,8 @@ MAX_LINES=()
 MAX_RXS=()
 RATE_OTHERS=()
 MAX_OTHERS=()
+RATE_CPU=() # µs of daemon CPU per delivery, per run (from the first change to the drain)
+MAX_CPU=()
 DOWN_LINE=
 DOWN_SEND=
 DOWN_BACK_S=na
@@ -623,8 +640,9 @@ phase_fill() {
 
 # phase_rate RUN
 phase_rate() {
-    local r=$1 line="" expected=0 seen rx
+    local r=$1 line="" expected=0 seen rx c0
     say "rate $r/$NB_RUNS: $NB_RATE changes/s for $NB_RATE_S s over $NB_KEYS new alerts"
+    c0=$(cpu_ms)
     others_start "rate-$r"
     if run_nb $((NB_RATE_S + 30)) changes --rate "$NB_RATE" --seconds "$NB_RATE_S" \
         --keys "$NB_KEYS" --conns 16 --prefix "nb$r"; then
@@ -639,6 +657,7 @@ phase_rate() {
     RATE_OTHERS+=("$(others_end "rate-$r")")
     seen=$(drain "$expected")
     rx=$(rx_summary USR2)
+    RATE_CPU+=("$(per_delivery $(($(cpu_ms) - c0)) "$(jv count "$rx")")")
     ((seen == expected)) ||
         note "rate $r: the receiver saw $seen deliveries for $expected changes within $NB_DRAIN_S s"
     RATE_LINES+=("$line")
@@ -648,8 +667,9 @@ phase_rate() {
 
 # phase_max RUN
 phase_max() {
-    local r=$1 line="" rx
+    local r=$1 line="" rx c0
     say "max $r/$NB_RUNS: tocsin-loadgen alerts --mode corr, 50 connections, $NB_MAX_S s"
+    c0=$(cpu_ms)
     others_start "max-$r"
     if run_lg $((NB_MAX_S + 40)) alerts --mode corr --port "$PORT" --conns 50 \
         --duration "$NB_MAX_S" --id-prefix "maxrate$r"; then
@@ -660,6 +680,7 @@ phase_max() {
     MAX_OTHERS+=("$(others_end "max-$r")")
     drain 0 >/dev/null
     rx=$(rx_summary USR2)
+    MAX_CPU+=("$(per_delivery $(($(cpu_ms) - c0)) "$(jv count "$rx")")")
     MAX_LINES+=("$line")
     MAX_RXS+=("$rx")
     say "max $r: $line; receiver $rx"
@@ -777,8 +798,12 @@ EOF
     cat <<EOF
 
 Per run: rate p99 (µs) ${p99s:-none}; max deliveries/s ${rps:-none}.
-Busy processes not started by the bench (top, 2 s into each phase): rate ${RATE_OTHERS[*]:-na};
-max ${MAX_OTHERS[*]:-na}.
+Daemon CPU per delivery (µs, user + system, from the start of the load to the drain): rate
+${RATE_CPU[*]:-na} (median $(median ${RATE_CPU[@]+"${RATE_CPU[@]}"})); max ${MAX_CPU[*]:-na}
+(median $(median ${MAX_CPU[@]+"${MAX_CPU[@]}"})); it depends much less than the rates on what
+else runs: compare builds with it.
+Busy processes not started by the bench (top, 2 s into each phase; runs separated by |): rate
+$(IFS='|'; printf '%s' "${RATE_OTHERS[*]:-na}"); max $(IFS='|'; printf '%s' "${MAX_OTHERS[*]:-na}").
 
 Where the rate phase's delay goes, per run (ms; ingest = sent → the engine built the outbox
 record, outbox = → attempt started (writer commit, notifier), send = → the receiver read it;
