@@ -344,6 +344,9 @@ static int ops_setup(void *ud, const struct notify_rec *rec, CURL *easy, void **
         snprintf(err, errlen, "the notification's context is unreadable");
         return TOCSIN_EINVAL;
     }
+    if (!json_object_get(ctx, "alerts") && json_is_object(json_object_get(ctx, "alert")))
+        json_object_set_new(ctx, "alerts", /* stored without it: [alert] (intent_records) */
+                            json_pack("[o]", json_deep_copy(json_object_get(ctx, "alert"))));
     json_object_set_new(json_object_get(ctx, "notification"), "attempt",
                         json_integer((json_int_t)rec->attempts + 1));
     inject_ticket(nw, rec, ctx);
@@ -501,6 +504,8 @@ static void intent_records(struct app *a, const struct nintent *in, int64_t now_
                     nw->base_url);
     if (!ctx)
         return;
+    if (shown == 1) /* "alerts" is [alert]: not stored twice, ops_setup puts it back */
+        json_object_del(ctx, "alerts");
     for (size_t c = 0; c < in->nchannels; c++) {
         struct chan_entry *e = entry_get(nw, in->channels[c]);
         struct notify_rec *r;
