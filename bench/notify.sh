@@ -299,10 +299,24 @@ stop_daemon() {
     fi
     wait "$DAEMON_PID" 2>/dev/null || rc=$?
     forget_pid "$DAEMON_PID"
-    ((rc == 0)) || note "tocsin exited with status $rc after SIGTERM"
     cp "$DATA/daemon.log" "$OUT/daemon-notify.log"
+    if ((rc != 0)); then
+        # kept apart: the next run overwrites daemon-notify.log
+        cp "$DATA/daemon.log" "$OUT/daemon-notify-exit$rc-$(date -u +%Y%m%dT%H%M%S).log"
+        note "tocsin exited with status $rc (134: abort, 139: segfault); its last non-attempt" \
+            "log line: $(grep -v 'event=notify_attempt' "$DATA/daemon.log" | tail -n 1)"
+    fi
     errs=$(grep -c 'level=error' "$DATA/daemon.log" || true)
     ((errs == 0)) || note "tocsin logged $errs error-level lines (bench/out/daemon-notify.log)"
+}
+
+# alive: notes (once) when the daemon is gone.
+DEAD_NOTED=0
+alive() {
+    kill -0 "$DAEMON_PID" 2>/dev/null && return 0
+    ((DEAD_NOTED)) || note "tocsin (pid $DAEMON_PID) died during the $1 phase"
+    DEAD_NOTED=1
+    return 1
 }
 
 # run_lg LIMIT_S ARGS...: tocsin-loadgen, killed after LIMIT_S s; stdout in $WORK/lg.out.
@@ -864,6 +878,7 @@ main() {
             note "rate run $r skipped: $(left) s of the budget left"
             continue
         fi
+        alive rate || break
         phase_rate "$r"
     done
     if ((${#RATE_RXS[@]} > 0)); then
@@ -879,9 +894,10 @@ main() {
             note "max run $r skipped: $(left) s of the budget left"
             continue
         fi
+        alive max || break
         phase_max "$r"
     done
-    phase_down
+    alive down && phase_down
     stop_receiver
     stop_daemon
     report >"$WORK/notify.md"
