@@ -144,7 +144,7 @@ cpu_ms() {
 
 # per_delivery CPU_MS COUNT: µs of daemon CPU per delivery, or "na".
 per_delivery() {
-    if [[ $2 =~ ^[1-9][0-9]*$ ]]; then
+    if [[ $1 =~ ^[0-9]+$ && $2 =~ ^[1-9][0-9]*$ ]]; then
         awk -v c="$1" -v n="$2" 'BEGIN {printf "%.0f\n", c * 1000 / n}'
     else
         printf 'na\n'
