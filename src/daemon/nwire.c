@@ -549,8 +549,7 @@ static void intent_records(struct app *a, const struct nintent *in, int64_t now_
         }
         effects_push(fx, EFF_NOTIFY, r);
     }
-    json_decref(first);
-    json_decref(ctx);
+    json_decref(ctx); /* first is borrowed: the alerts array and ctx.alert hold it */
 }
 
 static void emit(struct app *a, struct nintents *ins, int64_t now_ms, struct effects *fx)
