@@ -13,7 +13,7 @@ PKGS = gcc make cmake pkg-config ca-certificates tzdata curl \
 FUZZ_PKGS = clang libclang-rt-14-dev
 
 FUZZ_SECONDS ?= 30
-# make bench BENCH=events (or alerts) runs one part of the benchmark
+# make bench BENCH=events (or alerts, or notify) runs one part of the benchmark
 BENCH ?= all
 
 .PHONY: all deps build run test bench fuzz clean format

@@ -3,6 +3,7 @@
  *
  *   tocsin-receiver [--port 0] [--duration S] [--status 200] [--delay-ms 0]
  *                   [--max-requests N] [--max-conns 4096] [--max-body 16777216]
+ *                   [--log FILE]
  *
  * One thread, epoll, keep-alive and pipelining, many connections. Every request (request line,
  * headers, a Content-Length or chunked body) is read, counted and answered `--status` with the
@@ -12,6 +13,13 @@
  * Latency: a request carrying `X-Bench-Sent-Ns: <CLOCK_REALTIME ns>`, or else a body with a
  * JSON member "sent_ns": <ns> (number or string), adds now - sent to a log-linear histogram
  * (about 1.6 % resolution). A missing, empty or unparsable value is counted, not recorded.
+ *
+ * --log FILE appends one line per request to FILE, in the order the requests were read:
+ *   <X-Tocsin-Notification> TAB <X-Bench-Tag> TAB <sent ns> TAB <received ns, CLOCK_REALTIME>
+ * (header values cut to 128 bytes, "-" when absent; sent ns -1 when none). The notification
+ * benchmark reads it to check the "receiver down, then back" run (every idempotency key once,
+ * each alert's changes in order) and to split the latency by stage. Flushed on SIGUSR1/SIGUSR2
+ * and exit.
  *
  * Ends on SIGTERM or SIGINT, after --duration seconds, or once --max-requests were answered, and
  * prints one JSON line on stdout (SIGUSR1 prints it and goes on; SIGUSR2 prints it and starts
@@ -119,6 +127,7 @@ static uint64_t hist_quantile(const struct hist *h, double q)
 struct opts {
     long long port, status, delay_ms, max_requests, max_conns, max_body;
     double duration;
+    const char *log_path; /* --log: one line per request, NULL for none */
 };
 
 static int parse_ll(const char *name, const char *s, long long lo, long long hi, long long *out)
@@ -151,6 +160,7 @@ static void usage(void)
 {
     fputs("usage: tocsin-receiver [--port 0] [--duration S] [--status 200] [--delay-ms 0]\n"
           "                       [--max-requests N] [--max-conns 4096] [--max-body BYTES]\n"
+          "                       [--log FILE]\n"
           "Listens on 127.0.0.1, prints the port, answers every request; on SIGTERM/SIGINT,\n"
           "after --duration or --max-requests prints a JSON summary line and exits.\n"
           "SIGUSR1 prints the summary line; SIGUSR2 prints it and resets every figure.\n",
@@ -181,6 +191,10 @@ static int parse_opts(int argc, char **argv, struct opts *o)
             rc = parse_ll(k, v, 0, INT64_MAX / 2, &o->max_body);
         else if (strcmp(k, "--duration") == 0)
             rc = parse_dbl(k, v, 0, RX_MAX_DURATION, &o->duration);
+        else if (strcmp(k, "--log") == 0) {
+            o->log_path = v;
+            rc = 0;
+        }
         else {
             fprintf(stderr, "receiver: unknown option '%s'\n", k);
             rc = -1;
@@ -219,6 +233,7 @@ struct rx {
     size_t resp_len;
     uint64_t count, bad, no_latency, negative;
     int64_t first_ns, last_ns;
+    FILE *log; /* --log, or NULL */
     bool stop;
     struct hist h;
 };
@@ -416,6 +431,8 @@ struct req {
     long long clen;
     bool chunked, close, expect, has_sent;
     int64_t sent_ns;
+    const char *nkey, *tag; /* X-Tocsin-Notification, X-Bench-Tag values (in the head) or NULL */
+    size_t nkey_len, tag_len;
 };
 
 /* Parses the head in c->in[0..end). 0, or an HTTP status to answer and close with. */
@@ -470,6 +487,12 @@ static int parse_head(const char *p, size_t end, struct req *r)
         } else if (hname_is(q, nlen, "x-bench-sent-ns")) {
             r->sent_ns = parse_ns(v, vlen);
             r->has_sent = true;
+        } else if (hname_is(q, nlen, "x-tocsin-notification")) {
+            r->nkey = v;
+            r->nkey_len = vlen;
+        } else if (hname_is(q, nlen, "x-bench-tag")) {
+            r->tag = v;
+            r->tag_len = vlen;
         }
         q = nl + 1;
     }
@@ -522,6 +545,11 @@ static void record(struct rx *rx, const struct req *r, const char *body, size_t 
     int64_t now = mono_ns();
 
     rx->count++;
+    if (rx->log)
+        fprintf(rx->log, "%.*s\t%.*s\t%" PRId64 "\t%" PRId64 "\n",
+                r->nkey ? (int)(r->nkey_len < 128 ? r->nkey_len : 128) : 1,
+                r->nkey ? r->nkey : "-", r->tag ? (int)(r->tag_len < 128 ? r->tag_len : 128) : 1,
+                r->tag ? r->tag : "-", sent > 0 ? sent : -1, wall_ns());
     if (rx->first_ns == 0)
         rx->first_ns = now;
     rx->last_ns = now;
@@ -815,6 +843,8 @@ static void summary(const struct rx *rx)
            hist_quantile(&rx->h, 0.90), hist_quantile(&rx->h, 0.99), rx->h.max, rx->no_latency,
            rx->negative, rx->bad, rx->peak_conns);
     fflush(stdout);
+    if (rx->log)
+        fflush(rx->log);
 }
 
 static void on_signal(struct rx *rx)
@@ -887,9 +917,17 @@ int main(int argc, char **argv)
         return 2;
     }
     signal(SIGPIPE, SIG_IGN);
+    if (rx.o.log_path && !(rx.log = fopen(rx.o.log_path, "a"))) {
+        fprintf(stderr, "receiver: --log %s: %s\n", rx.o.log_path, strerror(errno));
+        return 1;
+    }
     if (setup(&rx) < 0)
         return 1;
     loop(&rx);
     summary(&rx);
+    if (rx.log && fclose(rx.log) != 0) {
+        fprintf(stderr, "receiver: --log %s: %s\n", rx.o.log_path, strerror(errno));
+        return 1;
+    }
     return 0;
 }

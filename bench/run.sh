@@ -2,12 +2,14 @@
 # tocsin benchmark: end-to-end event throughput (WebSocket and HTTP producers) with 10, 100 and
 # 1000 triggers, daemon RSS, and event -> webhook latency; then the Alerta alert store: single and
 # batch POSTs of new, duplicate and correlated alerts, a fill to 1,000,000 alerts, RSS and disk
-# per alert, and list latency with the store full. See bench/README.md.
+# per alert, and list latency with the store full; then notifications (bench/notify.sh: alert
+# change -> webhook latency, deliveries/s, a receiver down and back). See bench/README.md.
 #
-#   bench/run.sh [BUILD_DIR] [all|events|alerts]   (normally through `make bench`: all)
+#   bench/run.sh [BUILD_DIR] [all|events|alerts|notify]   (normally through `make bench`: all)
 #
-# Builds nothing. Loopback only; bounded (events < 5 minutes, alerts < 5 minutes: runs that would
-# overrun are skipped and said so); every process it starts is stopped by PID on exit. Prints a
+# Builds nothing. Loopback only; bounded (events < 5 minutes, alerts < 5 minutes, notify < 7
+# minutes: runs that would overrun are skipped and said so); every process it starts is stopped
+# by PID on exit. Prints a
 # markdown report and writes it to bench/out/results.md (the raw loadgen lines and daemon logs go
 # next to it).
 set -euo pipefail
@@ -642,8 +644,9 @@ report() {
         "$(date -u +%Y-%m-%dT%H:%MZ)" "$rev" "${cpu:-unknown CPU}" "$(nproc)" "$(uname -sr)"
     printf 'Every figure is the median of %d runs unless said otherwise. Wall time %d s.\n' \
         "$RUNS" "$SECONDS"
-    [[ $SECTIONS == alerts ]] || report_events
-    [[ $SECTIONS == events ]] || report_alerts
+    [[ $SECTIONS != all && $SECTIONS != events ]] || report_events
+    [[ $SECTIONS != all && $SECTIONS != alerts ]] || report_alerts
+    [[ $SECTIONS != all && $SECTIONS != notify ]] || report_notify
     if ((${#NOTES[@]} > 0)); then
         printf '\n### Notes\n\n'
         printf -- '- %s\n' "${NOTES[@]}"
@@ -697,6 +700,29 @@ EOF
         "${LAT_P99[*]:-none}"
 }
 
+# ---- notifications ------------------------------------------------------------------------
+
+NOTIFY_RC=na
+
+# bench/notify.sh in the foreground: it starts and stops its own daemon and receiver, and writes
+# bench/out/notify.md.
+notify_section() {
+    NOTIFY_RC=0
+    rm -f -- "$OUT/notify.md"
+    "$HERE/notify.sh" "$BUILD" || NOTIFY_RC=$?
+    ((NOTIFY_RC == 0)) || note "notify: bench/notify.sh failed (exit $NOTIFY_RC)"
+}
+
+report_notify() {
+    printf '\n'
+    if [[ -s $OUT/notify.md ]]; then
+        # one heading level down, under this report's title
+        sed -e 's/^### /#### /' -e 's/^## /### /' "$OUT/notify.md"
+    else
+        printf '### Notification benchmark\n\nNo result (bench/notify.sh exit %s).\n' "$NOTIFY_RC"
+    fi
+}
+
 main() {
     [[ -x $TOCSIN ]] || die "$TOCSIN not found: build first (make build), or use make bench"
     [[ -x $LOADGEN ]] || die "$LOADGEN not found: build first (make build), or use make bench"
@@ -706,15 +732,16 @@ main() {
     TMPDIRS+=("$WORK")
     printf 'log:\n  level: warn\nstore:\n  durability: batch\n' >"$WORK/tocsin.yaml"
     case $SECTIONS in
-    all | events | alerts) ;;
-    *) die "unknown section '$SECTIONS': all, events or alerts" ;;
+    all | events | alerts | notify) ;;
+    *) die "unknown section '$SECTIONS': all, events, alerts or notify" ;;
     esac
     say "tocsin benchmark: $(nproc) cores, loopback, ${RUN_SECONDS} s runs, medians of $RUNS"
-    if [[ $SECTIONS != alerts ]]; then
+    if [[ $SECTIONS == all || $SECTIONS == events ]]; then
         throughput
         latency_runs
     fi
-    [[ $SECTIONS == events ]] || alerts_section
+    [[ $SECTIONS != all && $SECTIONS != alerts ]] || alerts_section
+    [[ $SECTIONS != all && $SECTIONS != notify ]] || notify_section
     report >"$WORK/results.md"
     cp "$WORK/results.md" "$OUT/results.md"
     printf '\n'
