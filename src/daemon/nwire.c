@@ -157,8 +157,7 @@ static double num_or(const json_t *o, const char *k, double dflt)
 
 /* Validates and compiles a channel document {"id","type","name"?,"config":{},"concurrency"?,
  * "rate"?,"max_attempts"?}; doc is borrowed (the entry keeps a reference). */
-static int entry_build(struct app *a, json_t *doc, bool from_file, struct chan_entry **out,
-                       struct verr *err)
+static int entry_build(json_t *doc, bool from_file, struct chan_entry **out, struct verr *err)
 {
     const char *id = json_string_value(json_object_get(doc, "id"));
     const char *type = json_string_value(json_object_get(doc, "type"));
@@ -214,7 +213,6 @@ static int entry_build(struct app *a, json_t *doc, bool from_file, struct chan_e
     e->max_attempts = (uint32_t)attempts;
     e->from_file = from_file;
     e->refs = 1;
-    (void)a;
     *out = e;
     return TOCSIN_OK;
 fail:
@@ -475,8 +473,7 @@ static void uuid_of(const char *key, const char *channel, char out[TOCSIN_ID_LEN
 }
 
 /* One record per channel of the intent, appended to fx. */
-static void intent_records(struct app *a, const struct nintent *in, int64_t now_ms,
-                           struct effects *fx)
+static void intent_records(struct app *a, const struct nintent *in, struct effects *fx)
 {
     struct nwire *nw = NW(a);
     json_t *ctx, *alerts, *first = NULL;
@@ -484,7 +481,6 @@ static void intent_records(struct app *a, const struct nintent *in, int64_t now_
     size_t shown = 0;
     int64_t wall = a->real.now_ms(a->real.ud);
 
-    (void)now_ms;
     alerts = json_array();
     for (size_t i = 0; alerts && i < in->nalerts && shown < GROUP_CTX_ALERTS; i++) {
         const struct alert *al = alertdb_find(a->alerts, in->alert_ids[i]);
@@ -557,10 +553,10 @@ static void intent_records(struct app *a, const struct nintent *in, int64_t now_
     json_decref(ctx); /* first is borrowed: the alerts array and ctx.alert hold it */
 }
 
-static void emit(struct app *a, struct nintents *ins, int64_t now_ms, struct effects *fx)
+static void emit(struct app *a, struct nintents *ins, struct effects *fx)
 {
     for (size_t i = 0; i < ins->n; i++)
-        intent_records(a, &ins->v[i], now_ms, fx);
+        intent_records(a, &ins->v[i], fx);
     nintents_clear(ins);
 }
 
@@ -588,7 +584,7 @@ void nwire_after_turn(struct app *a, struct effects *fx, size_t from, int64_t no
             continue;
         nrules_on_change(nw->rules, c->snap, c, now_ms, &ins);
     }
-    emit(a, &ins, now_ms, fx);
+    emit(a, &ins, fx);
     nintents_free(&ins);
 }
 
@@ -619,7 +615,7 @@ void nwire_advance(struct app *a, int64_t now_ms, struct effects *fx)
         return;
     nintents_init(&ins);
     nrules_advance(nw->rules, now_ms, find_alert, a, &ins);
-    emit(a, &ins, now_ms, fx);
+    emit(a, &ins, fx);
     nintents_free(&ins);
     if (now_ms - nw->state_saved_ms >= STATE_SAVE_MS) {
         struct nrules_stats st;
@@ -832,7 +828,7 @@ static bool handle_channel(struct app *a, struct nreq *r, struct effects *fx, in
         if (old)
             entry_unref(nw, old);
         json_object_del(doc, "source");
-        rc = entry_build(a, doc, false, &e, &err);
+        rc = entry_build(doc, false, &e, &err);
         if (rc) {
             *status = rc == TOCSIN_ENOMEM ? 503 : 400;
             *body = rc == TOCSIN_ENOMEM ? api_error_json(503, NULL, "out of memory", false)
@@ -1149,7 +1145,7 @@ static int load_channel(void *ud, const char *id, const char *json)
     } else if (cfg && open_secrets(nw, id, json_string_value(json_object_get(doc, "type")), cfg,
                                    why, sizeof(why))) {
         /* why says it */
-    } else if (entry_build(a, doc, false, &e, &err)) {
+    } else if (entry_build(doc, false, &e, &err)) {
         snprintf(why, sizeof(why), "%s: %s", err.field, err.msg);
     }
     if (e)
@@ -1222,7 +1218,7 @@ void nwire_reload_files(struct app *a)
         }
         if (old)
             entry_unref(nw, old);
-        if (entry_build(a, v, true, &e, &ve)) {
+        if (entry_build(v, true, &e, &ve)) {
             log_error("channel_invalid", "source=%s field=%s reason=\"%s\"",
                       json_string_value(json_object_get(v, "source")), ve.field, ve.msg);
             continue;
