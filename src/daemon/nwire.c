@@ -364,30 +364,16 @@ static int ops_setup(void *ud, const struct notify_rec *rec, CURL *easy, void **
 }
 
 static void ops_judge(void *ud, const struct notify_rec *rec, void *state, int curl_code,
-                      long http, const char *headers, size_t hlen, const char *body,
-                      size_t blen, struct notify_verdict *v)
+                      const struct chan_resp *resp, struct notify_verdict *v)
 {
     struct app *a = ud;
     struct dstate *d = state;
     struct chan_outcome o = {0};
-    struct chan_resp resp = {.status = http, .body = body, .body_len = blen};
-    const char *hv[64];
-    char hcopy[16 * 1024];
-    size_t n = 0, len = hlen < sizeof(hcopy) - 1 ? hlen : sizeof(hcopy) - 1;
 
     (void)curl_code;
     if (!d || !d->e)
         return;
-    /* the raw header block -> "Name: value" lines (the status line and blanks left out) */
-    memcpy(hcopy, headers, len);
-    hcopy[len] = '\0';
-    for (char *save = NULL, *l = strtok_r(hcopy, "\r\n", &save); l && n < 64;
-         l = strtok_r(NULL, "\r\n", &save))
-        if (strchr(l, ':') && strncmp(l, "HTTP/", 5) != 0)
-            hv[n++] = l;
-    resp.headers = hv;
-    resp.nheaders = n;
-    if (chan_check(d->e->c, &d->req, &resp, a->real.now_ms(a->real.ud), &o) != TOCSIN_OK)
+    if (chan_check(d->e->c, &d->req, resp, a->real.now_ms(a->real.ud), &o) != TOCSIN_OK)
         return; /* out of memory: the notifier's own verdict stands */
     v->ok = o.verdict == CHAN_DELIVERED;
     v->permanent = o.verdict == CHAN_FAILED;

@@ -92,6 +92,8 @@ int ch_check_base_url(const struct chan *c, const char *name, struct verr *e);
 
 /* config.auth = {"username" (required, no ':'), "password"}: unknown keys are errors. */
 int ch_check_auth(const struct chan *c, struct verr *e);
+/* ch_check_auth, and exactly one of auth (basic) and token (bearer) is set. */
+int ch_check_auth_or_token(const struct chan *c, struct verr *e);
 
 /* ---- context ---- */
 /* Walks a dotted path ("alert.tickets.x.id", "result.0.number": a number segment indexes an

@@ -34,12 +34,8 @@ static int compile(struct chan *c, struct verr *e)
     const char *t = ch_cfg_str(c, "table");
     int rc;
 
-    if ((rc = ch_check_auth(c, e)))
+    if ((rc = ch_check_auth_or_token(c, e)))
         return rc;
-    if (ch_cfg(c, "auth") && ch_cfg(c, "token"))
-        return verr_set(e, "config.token", "set either auth (basic) or token (bearer)");
-    if (!ch_cfg(c, "auth") && !ch_cfg(c, "token"))
-        return verr_set(e, "config.auth", "set auth {username, password} or token");
     for (; t && *t; t++)
         if (!((*t >= 'a' && *t <= 'z') || (*t >= '0' && *t <= '9') || *t == '_'))
             return verr_set(e, "config.table", "must be a table name (a-z 0-9 _)");

@@ -8,6 +8,8 @@
 #include <strings.h>
 #include <time.h>
 
+#include <curl/curl.h>
+
 #include "notify/ch_impl.h"
 #include "util/err.h"
 
@@ -235,6 +237,19 @@ int ch_check_auth(const struct chan *c, struct verr *e)
         return verr_set(e, "config.auth.username", "must be a non-empty string without ':'");
     if (p && !json_is_string(p))
         return verr_set(e, "config.auth.password", "must be a string");
+    return TOCSIN_OK;
+}
+
+int ch_check_auth_or_token(const struct chan *c, struct verr *e)
+{
+    int rc = ch_check_auth(c, e);
+
+    if (rc)
+        return rc;
+    if (ch_cfg(c, "auth") && ch_cfg(c, "token"))
+        return verr_set(e, "config.token", "set either auth (basic) or token (bearer)");
+    if (!ch_cfg(c, "auth") && !ch_cfg(c, "token"))
+        return verr_set(e, "config.auth", "set auth {username, password} or token");
     return TOCSIN_OK;
 }
 
@@ -1169,12 +1184,37 @@ int64_t ch_retry_after(const char *v, int64_t now_ms)
             return -1;
         return (int64_t)s * 1000;
     }
-    if (!parse_http_date(v, &at))
-        return -1;
+    if (!parse_http_date(v, &at)) {
+        /* the other date forms HTTP allows (RFC 850, asctime), and years past 9999 */
+        time_t t = curl_getdate(v, NULL);
+        if (t <= 0)
+            return -1;
+        if ((int64_t)t > (INT64_MAX - CHAN_MAX_RETRY_AFTER_MS) / 1000)
+            return CHAN_MAX_RETRY_AFTER_MS;
+        at = (int64_t)t * 1000;
+    }
     at -= now_ms;
     if (at < 0)
         return 0;
     return at > CHAN_MAX_RETRY_AFTER_MS ? CHAN_MAX_RETRY_AFTER_MS : at;
+}
+
+int64_t chan_retry_after(const struct chan_resp *resp, int64_t now_ms)
+{
+    char ra[128];
+
+    return ch_retry_after(ch_resp_header(resp, "Retry-After", ra, sizeof(ra)), now_ms);
+}
+
+size_t chan_header_lines(char *block, const char **lines, size_t max)
+{
+    size_t n = 0;
+
+    for (char *save = NULL, *l = block ? strtok_r(block, "\r\n", &save) : NULL; l && n < max;
+         l = strtok_r(NULL, "\r\n", &save))
+        if (strchr(l, ':') && strncmp(l, "HTTP/", 5) != 0)
+            lines[n++] = l;
+    return n;
 }
 
 void ch_set(struct chan_outcome *o, enum chan_verdict v, const char *fmt, ...)
@@ -1224,15 +1264,14 @@ static void excerpt(const struct chan_resp *resp, char *out, size_t n)
 static void generic_check(const struct chan_resp *resp, int64_t now_ms, struct chan_outcome *o)
 {
     long st = resp->status;
-    char ex[128], ra[128];
+    char ex[128];
 
     excerpt(resp, ex, sizeof(ex));
     if (st == 0) {
         ch_set(o, CHAN_RETRY, "no answer");
     } else if (st == 408 || st == 425 || st == 429 || (st >= 500 && st <= 599)) {
         ch_set(o, CHAN_RETRY, "HTTP %ld%s%s", st, ex[0] ? ": " : "", ex);
-        o->retry_after_ms =
-            ch_retry_after(ch_resp_header(resp, "Retry-After", ra, sizeof(ra)), now_ms);
+        o->retry_after_ms = chan_retry_after(resp, now_ms);
     } else if (st < 200 || st > 299) {
         ch_set(o, CHAN_FAILED, "HTTP %ld%s%s", st, ex[0] ? ": " : "", ex);
     } else {

@@ -176,4 +176,12 @@ int chan_check(const struct chan *c, const struct chan_req *req, const struct ch
                int64_t now_ms, struct chan_outcome *out);
 void chan_outcome_clear(struct chan_outcome *o); /* drops the ticket; NULL is fine */
 
+/* Splits a raw block of response header lines (as libcurl hands them, CRLF-ended, status lines
+ * included) in place into at most max "Name: value" lines; status and blank lines are left
+ * out. Returns how many. */
+size_t chan_header_lines(char *block, const char **lines, size_t max);
+/* The answer's Retry-After (delta-seconds or an HTTP-date judged against now_ms) in ms, capped
+ * at CHAN_MAX_RETRY_AFTER_MS; -1 when it has none or it cannot be read. */
+int64_t chan_retry_after(const struct chan_resp *resp, int64_t now_ms);
+
 #endif

@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "notify/backoff.h"
+#include "notify/channel.h"
 #include "notify/http_channel.h"
 #include "util/buf.h"
 #include "util/err.h"
@@ -22,6 +23,7 @@
 #define POLL_MAX_MS 1000 /* longest sleep of the loop (also bounds a clock that jumps) */
 #define CURL_REASON_MAX 256
 #define RESP_HEADERS_MAX (8 * 1024) /* response header bytes kept (Retry-After and the like) */
+#define RESP_HEADER_LINES 64        /* ... and lines of them handed to the channel's judge */
 #define RETRY_AFTER_MAX_MS (3600LL * 1000) /* a longer Retry-After is cut to this */
 
 /* A record waiting for its time. `order` keeps submissions with the same due time FIFO. */
@@ -551,45 +553,6 @@ static void channel_recovered(struct notifier *n, struct chst *c, int64_t now)
     log_info("channel_recovered", "channel=%s", c->id);
 }
 
-/* Seconds or an HTTP date in a Retry-After header of hdrs, as ms from now; 0 if none. */
-static int64_t retry_after(const char *hdrs, size_t len, int64_t now)
-{
-    const char *p = hdrs, *end = hdrs + len;
-
-    while (p < end) {
-        const char *eol = memchr(p, '\n', (size_t)(end - p));
-        size_t ll = (size_t)((eol ? eol : end) - p);
-        if (ll > 12 && !strncasecmp(p, "retry-after:", 12)) {
-            char v[64];
-            size_t vl = ll - 12;
-            const char *q = p + 12;
-            char *e;
-            long long secs;
-            while (vl && (*q == ' ' || *q == '\t'))
-                q++, vl--;
-            while (vl && (q[vl - 1] == '\r' || q[vl - 1] == ' '))
-                vl--;
-            if (!vl || vl >= sizeof(v))
-                return 0;
-            memcpy(v, q, vl);
-            v[vl] = '\0';
-            secs = strtoll(v, &e, 10);
-            if (e != v && !*e)
-                return secs <= 0 ? 0 : secs > RETRY_AFTER_MAX_MS / 1000 ? RETRY_AFTER_MAX_MS
-                                                                         : secs * 1000;
-            {
-                time_t t = curl_getdate(v, NULL);
-                int64_t ms = t <= 0                 ? 0
-                             : t > INT64_MAX / 1000 ? RETRY_AFTER_MAX_MS
-                                                    : (int64_t)t * 1000 - now;
-                return ms <= 0 ? 0 : ms > RETRY_AFTER_MAX_MS ? RETRY_AFTER_MAX_MS : ms;
-            }
-        }
-        p = eol ? eol + 1 : end;
-    }
-    return 0;
-}
-
 /* A finished transfer of slot sl: frees the slot and concludes the attempt. */
 static void finish(struct notifier *n, struct slot *sl, CURLcode res)
 {
@@ -600,6 +563,8 @@ static void finish(struct notifier *n, struct slot *sl, CURLcode res)
     char logr[CURL_REASON_MAX];
     long http = 0;
     int64_t now = now_ms(n);
+    const char *hl[RESP_HEADER_LINES];
+    struct chan_resp cr = {0};
 
     curl_easy_getinfo(sl->d.easy, CURLINFO_RESPONSE_CODE, &http);
     at.http = (int)http;
@@ -607,15 +572,21 @@ static void finish(struct notifier *n, struct slot *sl, CURLcode res)
     at.start_wall = sl->start_wall;
     v.ok = res == CURLE_OK && http >= 200 && http <= 299;
     v.permanent = res == CURLE_URL_MALFORMAT || res == CURLE_UNSUPPORTED_PROTOCOL;
+    cr.status = res == CURLE_OK ? http : 0;
+    cr.headers = hl;
+    cr.nheaders = chan_header_lines(sl->hdrs.p, hl, RESP_HEADER_LINES);
+    cr.body = buf_str(&sl->d.resp);
+    cr.body_len = sl->d.resp.len;
     if (res == CURLE_OK && (http == 429 || http == 503))
-        v.retry_after_ms = retry_after(buf_str(&sl->hdrs), sl->hdrs.len, now);
+        v.retry_after_ms = chan_retry_after(&cr, now);
     if (rec->channel_id && n->ops.judge)
-        n->ops.judge(n->ops_ud, rec, sl->state, (int)res, res == CURLE_OK ? http : 0,
-                     buf_str(&sl->hdrs), sl->hdrs.len, buf_str(&sl->d.resp), sl->d.resp.len,
-                     &v);
+        n->ops.judge(n->ops_ud, rec, sl->state, (int)res, &cr, &v);
     at.ok = v.ok;
     at.permanent = !v.ok && v.permanent;
-    at.retry_after_ms = v.ok ? 0 : v.retry_after_ms;
+    /* one bound for every record, whatever the service or the channel's judge asked */
+    at.retry_after_ms = v.ok || v.retry_after_ms < 0 ? 0
+                        : v.retry_after_ms > RETRY_AFTER_MAX_MS ? RETRY_AFTER_MAX_MS
+                                                                : v.retry_after_ms;
     at.ticket = v.ticket;
     buf_init(&reason, n->cfg.max_excerpt + CURL_REASON_MAX);
     buf_init(&excerpt, n->cfg.max_excerpt + 1);

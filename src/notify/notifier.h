@@ -39,6 +39,7 @@
 #include <stdint.h>
 
 #include "core/model.h"
+#include "notify/channel.h"
 #include "util/clock.h"
 
 #define NOTIFIER_QUEUE_CAP 4096        /* submissions waiting for the loop; then TOCSIN_EFULL */
@@ -86,9 +87,10 @@ struct notify_verdict {
  *   setup:   prepares `easy` (already reset; the notifier sets the write/header callbacks and
  *            CURLOPT_PRIVATE after it) and may keep per-transfer state in *state. TOCSIN_EINVAL
  *            (reason in err) fails the record for good; other errors are retried.
- *   judge:   the answer (http 0 when there was none: curl_code says why) -> verdict. The
- *            notifier fills ok/permanent/retry_after_ms by default (2xx ok, Retry-After on 429
- *            and 503) before calling it.
+ *   judge:   the answer (resp->status 0 when there was none: curl_code says why; its header
+ *            lines and body, bounded) -> verdict. The notifier fills ok/permanent/
+ *            retry_after_ms by default (2xx ok, Retry-After on 429 and 503) before calling
+ *            it; whatever the judge asks, a wait is cut to one hour.
  *   release: frees *state after the transfer (also when setup failed).
  *   limits:  the channel's concurrency (0: no own limit) and rate in notifications/s (0: none).
  */
@@ -97,9 +99,8 @@ struct notify_verdict {
 struct notifier_channel_ops {
     int (*setup)(void *ud, const struct notify_rec *rec, CURL *easy, void **state, char *err,
                  size_t errlen);
-    void (*judge)(void *ud, const struct notify_rec *rec, void *state, int curl_code, long http,
-                  const char *headers, size_t hlen, const char *body, size_t blen,
-                  struct notify_verdict *v);
+    void (*judge)(void *ud, const struct notify_rec *rec, void *state, int curl_code,
+                  const struct chan_resp *resp, struct notify_verdict *v);
     void (*release)(void *ud, void *state);
     void (*limits)(void *ud, const char *channel_id, unsigned *concurrency, double *rate);
 };

@@ -1054,12 +1054,11 @@ static int tops_setup(void *ud, const struct notify_rec *rec, CURL *easy, void *
 }
 
 static void tops_judge(void *ud, const struct notify_rec *rec, void *state, int curl_code,
-                       long http, const char *headers, size_t hlen, const char *body,
-                       size_t blen, struct notify_verdict *v)
+                       const struct chan_resp *resp, struct notify_verdict *v)
 {
-    (void)ud, (void)state, (void)curl_code, (void)headers, (void)hlen, (void)body, (void)blen;
+    (void)ud, (void)state, (void)curl_code;
     if (strcmp(rec->body, "judge-retry") == 0 && rec->attempts == 0) {
-        assert_int_equal(http, 200);
+        assert_int_equal(resp->status, 200);
         assert_true(v->ok); /* the default verdict, before the judge */
         v->ok = false;
         snprintf(v->reason, sizeof(v->reason), "judge says later");
