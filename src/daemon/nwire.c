@@ -319,6 +319,20 @@ static void remember_ticket(struct nwire *nw, const struct notify_rec *rec, cons
     free(old);
 }
 
+/* Lifts each alert's tickets (attributes ticket, ticketUrl, tickets) to the alert itself, as
+ * templates read them ({{alert.ticket}}). */
+static void lift_tickets(json_t *alert)
+{
+    static const char *const lift[] = {"ticket", "ticketUrl", "tickets"};
+    json_t *attrs = json_object_get(alert, "attributes");
+
+    for (size_t i = 0; attrs && i < sizeof(lift) / sizeof(lift[0]); i++) {
+        json_t *v = json_object_get(attrs, lift[i]);
+        if (v && !json_object_get(alert, lift[i]))
+            json_object_set(alert, lift[i], v);
+    }
+}
+
 static int ops_setup(void *ud, const struct notify_rec *rec, CURL *easy, void **state, char *err,
                      size_t errlen)
 {
@@ -344,9 +358,16 @@ static int ops_setup(void *ud, const struct notify_rec *rec, CURL *easy, void **
         snprintf(err, errlen, "the notification's context is unreadable");
         return TOCSIN_EINVAL;
     }
-    if (!json_object_get(ctx, "alerts") && json_is_object(json_object_get(ctx, "alert")))
-        json_object_set_new(ctx, "alerts", /* stored without it: [alert] (intent_records) */
+    lift_tickets(json_object_get(ctx, "alert"));
+    if (!json_object_get(ctx, "alerts") && json_is_object(json_object_get(ctx, "alert"))) {
+        json_object_set_new(ctx, "alerts", /* stored without it: [alert] (context_head) */
                             json_pack("[o]", json_deep_copy(json_object_get(ctx, "alert"))));
+    } else {
+        size_t i;
+        json_t *al;
+        json_array_foreach(json_object_get(ctx, "alerts"), i, al)
+            lift_tickets(al);
+    }
     json_object_set_new(json_object_get(ctx, "notification"), "attempt",
                         json_integer((json_int_t)rec->attempts + 1));
     inject_ticket(nw, rec, ctx);
@@ -421,26 +442,12 @@ const struct notifier_channel_ops nwire_channel_ops = {
 
 /* ---- contexts and records ---------------------------------------------------------------- */
 
-/* The alert as the API renders it, with its tickets lifted out of the attributes. */
-static json_t *alert_ctx(struct app *a, const struct alert *al)
+/* A JSON string (quoted) of s, or null. */
+static int put_jstr(struct buf *b, const char *s)
 {
-    struct buf b;
-    json_t *o = NULL, *attrs;
-
-    buf_init(&b, CTX_MAX);
-    if (alert_render_json(&b, &a->sev, al, NW(a)->base_url) == TOCSIN_OK)
-        o = json_loadb(buf_str(&b), b.len, 0, NULL);
-    buf_free(&b);
-    attrs = json_object_get(o, "attributes");
-    if (attrs) {
-        static const char *const lift[] = {"ticket", "ticketUrl", "tickets"};
-        for (size_t i = 0; i < sizeof(lift) / sizeof(lift[0]); i++) {
-            json_t *v = json_object_get(attrs, lift[i]);
-            if (v)
-                json_object_set(o, lift[i], v);
-        }
-    }
-    return o;
+    if (!s)
+        return buf_puts(b, "null");
+    return buf_putc(b, '"') || buf_json_escape(b, s, strlen(s)) || buf_putc(b, '"');
 }
 
 static void uuid_of(const char *key, const char *channel, char out[TOCSIN_ID_LEN + 1])
@@ -459,44 +466,71 @@ static void uuid_of(const char *key, const char *channel, char out[TOCSIN_ID_LEN
 }
 
 /* One record per channel of the intent, appended to fx. */
+/* The context every channel of an intent shares, as JSON text without its closing brace:
+ * {"alert":A,"alerts":[A,...],"change","status","rule","group","tocsin" (see channel.h). The
+ * alerts' JSON is the API's rendering, spliced in as it is (no parse and dump again); "alerts"
+ * is left out when it would be [alert] (ops_setup puts it back). false if every alert is gone
+ * (nothing to send) or on a failure. */
+static bool context_head(struct app *a, const struct nintent *in, struct buf *b,
+                         char alert_id[TOCSIN_ID_LEN + 1])
+{
+    struct nwire *nw = NW(a);
+    const struct nrule *rule = nrules_get(nw->rules, in->rule_id);
+    size_t shown = 0, first_len = 0;
+    int rc = buf_puts(b, "{\"alert\":");
+
+    for (size_t i = 0; !rc && i < in->nalerts && shown < GROUP_CTX_ALERTS; i++) {
+        const struct alert *al = alertdb_find(a->alerts, in->alert_ids[i]);
+        if (!al)
+            continue;
+        if (shown == 1) { /* the list opens with the first again (b grows: copy it first) */
+            char *first = malloc(first_len);
+            rc = !first;
+            if (first)
+                memcpy(first, b->p + 9, first_len);
+            rc = rc || buf_puts(b, ",\"alerts\":[") || buf_append(b, first, first_len);
+            free(first);
+        }
+        if (!rc && shown)
+            rc = buf_putc(b, ',');
+        if (!rc)
+            rc = alert_render_json(b, &a->sev, al, nw->base_url);
+        if (!shown) {
+            first_len = b->len - 9; /* after {"alert": */
+            uuid_to_text(al->id, alert_id);
+        }
+        shown++;
+    }
+    if (rc || !shown)
+        return false;
+    if (shown > 1)
+        rc = buf_putc(b, ']');
+    rc = rc || buf_printf(b, ",\"change\":\"%s\",\"status\":\"%s\",\"rule\":{\"id\":",
+                          achg_name(in->chg), in->resolved ? "resolved" : "firing") ||
+         put_jstr(b, in->rule_id) || buf_puts(b, ",\"name\":") ||
+         put_jstr(b, rule ? rule->name : NULL) || buf_puts(b, "},\"group\":{\"key\":") ||
+         put_jstr(b, in->group_key ? in->group_key : "") ||
+         buf_printf(b, ",\"firing\":%zu,\"resolved\":%zu},\"tocsin\":{\"url\":", in->nfiring,
+                    in->nalerts - in->nfiring) ||
+         put_jstr(b, nw->base_url) || buf_putc(b, '}');
+    return !rc;
+}
+
+/* One outbox record per channel of the intent, appended to fx. */
 static void intent_records(struct app *a, const struct nintent *in, struct effects *fx)
 {
     struct nwire *nw = NW(a);
-    json_t *ctx, *alerts, *first = NULL;
-    const struct nrule *rule = nrules_get(nw->rules, in->rule_id);
-    size_t shown = 0;
+    struct buf head, one;
+    char alert_id[TOCSIN_ID_LEN + 1];
     int64_t wall = a->real.now_ms(a->real.ud);
 
-    alerts = json_array();
-    for (size_t i = 0; alerts && i < in->nalerts && shown < GROUP_CTX_ALERTS; i++) {
-        const struct alert *al = alertdb_find(a->alerts, in->alert_ids[i]);
-        json_t *o = al ? alert_ctx(a, al) : NULL;
-        if (!o)
-            continue;
-        if (!first)
-            first = o;
-        json_array_append_new(alerts, o);
-        shown++;
-    }
-    if (!first) {
-        json_decref(alerts);
-        return; /* every alert of it is gone */
-    }
-    ctx = json_pack("{s:O,s:o,s:s,s:s,s:{s:s,s:s?},s:{s:s,s:I,s:I},s:{s:s?}}", "alert", first,
-                    "alerts", alerts, "change", achg_name(in->chg), "status",
-                    in->resolved ? "resolved" : "firing", "rule", "id", in->rule_id, "name",
-                    rule ? rule->name : NULL, "group", "key",
-                    in->group_key ? in->group_key : "", "firing", (json_int_t)in->nfiring,
-                    "resolved", (json_int_t)(in->nalerts - in->nfiring), "tocsin", "url",
-                    nw->base_url);
-    if (!ctx)
-        return;
-    if (shown == 1) /* "alerts" is [alert]: not stored twice, ops_setup puts it back */
-        json_object_del(ctx, "alerts");
+    buf_init(&head, CTX_MAX);
+    buf_init(&one, CTX_MAX);
+    if (!context_head(a, in, &head, alert_id))
+        goto out;
     for (size_t c = 0; c < in->nchannels; c++) {
         struct chan_entry *e = entry_get(nw, in->channels[c]);
         struct notify_rec *r;
-        char *txt;
         if (!e) {
             log_warn("notify_skipped", "rule=%s channel=%s reason=\"no such channel\"",
                      in->rule_id, in->channels[c]);
@@ -508,16 +542,17 @@ static void intent_records(struct app *a, const struct nintent *in, struct effec
             break;
         }
         uuid_of(in->key, e->id, r->id);
-        json_object_set_new(ctx, "notification", json_pack("{s:s}", "id", r->id));
-        json_object_set_new(ctx, "channel", json_pack("{s:s,s:s}", "id", e->id, "type", e->type));
-        txt = json_dumps(ctx, JSON_COMPACT);
-        snprintf(r->alert_id, sizeof(r->alert_id), "%s",
-                 json_string_value(json_object_get(first, "id")));
+        one.len = 0;
+        if (!buf_append(&one, head.p, head.len) &&
+            !buf_printf(&one, ",\"notification\":{\"id\":\"%s\"},\"channel\":{\"id\":", r->id) &&
+            !put_jstr(&one, e->id) && !buf_puts(&one, ",\"type\":") && !put_jstr(&one, e->type) &&
+            !buf_puts(&one, "}}"))
+            r->ctx = strdup(buf_str(&one));
+        memcpy(r->alert_id, alert_id, sizeof(r->alert_id));
         r->rule_id = strdup(in->rule_id);
         r->channel_id = strdup(e->id);
         r->channel = strdup(e->type);
         r->change = strdup(achg_name(in->chg));
-        r->ctx = txt;
         r->method = strdup("");
         r->url = strdup("");
         r->headers_json = strdup("[]");
@@ -536,7 +571,9 @@ static void intent_records(struct app *a, const struct nintent *in, struct effec
         }
         effects_push(fx, EFF_NOTIFY, r);
     }
-    json_decref(ctx); /* first is borrowed: the alerts array and ctx.alert hold it */
+out:
+    buf_free(&head);
+    buf_free(&one);
 }
 
 static void emit(struct app *a, struct nintents *ins, struct effects *fx)
