@@ -616,7 +616,14 @@ static const struct alert *find_alert(void *ud, const uint8_t id[16])
     return alertdb_find(((struct app *)ud)->alerts, id);
 }
 
-static void store_obj(struct effects *fx, const char *kind, const char *id, char *json);
+static void store_obj(struct effects *fx, const char *kind, const char *id, char *json)
+{
+    struct object_rec *o = object_rec_new(kind, id, json);
+
+    free(json);
+    if (o)
+        effects_push(fx, EFF_OBJECT, o);
+}
 
 /* The rules' state (groups with their timers and what they last sent, pending delays, owed
  * resolves) as one stored object, so a restart resumes it. */
@@ -690,10 +697,9 @@ static int rule_channels_exist(struct nwire *nw, const json_t *doc, struct verr 
         ok = smap_get(&nw->chans, id, strlen(id)) != NULL;
         pthread_mutex_unlock(&nw->mu);
         if (!ok) {
-            verr_set(err, "channels", "no channel '%.64s'", id);
-            verr_prefix_index(err, "channels", i);
-            snprintf(err->field, sizeof(err->field), "channels[%zu]", i);
-            return TOCSIN_EINVAL;
+            char field[32];
+            snprintf(field, sizeof(field), "channels[%zu]", i);
+            return verr_set(err, field, "no channel '%.64s'", id);
         }
     }
     return TOCSIN_OK;
@@ -731,23 +737,97 @@ static int rule_apply(struct app *a, json_t *doc, bool from_file, struct verr *e
     return TOCSIN_OK;
 }
 
-static void store_obj(struct effects *fx, const char *kind, const char *id, char *json)
-{
-    struct object_rec *o = object_rec_new(kind, id, json);
 
-    free(json);
-    if (o)
-        effects_push(fx, EFF_OBJECT, o);
-}
-
-static bool handle_channel(struct app *a, struct nreq *r, struct effects *fx, int *status,
-                           char **body)
+/* POST /channels (create) and PUT /channels/{id} (replace; "********" keeps a secret). */
+static bool channel_write(struct app *a, struct nreq *r, struct effects *fx, int *status,
+                          char **body)
 {
     struct nwire *nw = NW(a);
     struct verr err = {0};
     struct chan_entry *e, *old;
     json_t *doc;
     int rc;
+
+    doc = r->body;
+    if (!json_is_object(doc)) {
+        *status = 400;
+        *body = api_error_json(400, NULL, "the body must be a JSON object", false);
+        return true;
+    }
+    if (r->op == NR_CH_PUT) {
+        const char *bid = json_string_value(json_object_get(doc, "id"));
+        if (bid && strcmp(bid, r->id) != 0) {
+            *status = 400;
+            *body = api_error_json(400, "id", "differs from the id in the path", false);
+            return true;
+        }
+        json_object_set_new(doc, "id", json_string(r->id));
+    }
+    {
+        const char *id = json_string_value(json_object_get(doc, "id"));
+        old = id ? entry_get(nw, id) : NULL;
+    }
+    if (old && (r->op == NR_CH_POST || old->from_file)) {
+        *status = 409;
+        *body = api_error_json(409, "id",
+                               old->from_file ? "this channel is defined in a file"
+                                              : "a channel with this id exists",
+                               false);
+        entry_unref(nw, old);
+        return true;
+    }
+    if (old && json_is_object(json_object_get(doc, "config"))) {
+        char merr[200] = "";
+        const char *keys[SECRET_KEYS_MAX];
+        char store[SECRET_KEYS_MAX][128];
+        secret_keys(old->type, json_object_get(doc, "config"), keys, store);
+        if (secrets_merge_masked(json_object_get(doc, "config"),
+                                 json_object_get(old->doc, "config"), keys, merr,
+                                 sizeof(merr))) {
+            entry_unref(nw, old);
+            *status = 400;
+            *body = api_error_json(400, "config", merr, false);
+            return true;
+        }
+    }
+    if (old)
+        entry_unref(nw, old);
+    json_object_del(doc, "source");
+    rc = entry_build(doc, false, &e, &err);
+    if (rc) {
+        *status = rc == TOCSIN_ENOMEM ? 503 : 400;
+        *body = rc == TOCSIN_ENOMEM ? api_error_json(503, NULL, "out of memory", false)
+                                    : err_body(400, &err);
+        return true;
+    }
+    store_obj(fx, "channel", e->id, entry_stored(nw, e));
+    *status = old ? 200 : 201;
+    *body = dump(entry_public(e));
+    entry_set(nw, e->id, e);
+    return true;
+}
+
+/* The id of a rule that sends to channel id, or NULL. */
+static const char *rule_sending_to(struct nwire *nw, const char *id)
+{
+    const char *rid;
+    json_t *rd, *v;
+    size_t i;
+
+    json_object_foreach(nw->rule_docs, rid, rd) {
+        json_array_foreach(json_object_get(rd, "channels"), i, v)
+            if (json_is_string(v) && !strcmp(json_string_value(v), id))
+                return rid;
+    }
+    return NULL;
+}
+
+static bool handle_channel(struct app *a, struct nreq *r, struct effects *fx, int *status,
+                           char **body)
+{
+    struct nwire *nw = NW(a);
+    const char *rid;
+    struct chan_entry *e;
 
     switch (r->op) {
     case NR_CH_LIST: {
@@ -782,22 +862,12 @@ static bool handle_channel(struct app *a, struct nreq *r, struct effects *fx, in
             return true;
         }
         entry_unref(nw, e);
-        {
-            const char *rid;
-            json_t *rd;
-            json_object_foreach(nw->rule_docs, rid, rd) {
-                const json_t *chs = json_object_get(rd, "channels"), *v;
-                size_t i;
-                json_array_foreach(chs, i, v) {
-                    if (json_is_string(v) && !strcmp(json_string_value(v), r->id)) {
-                        char msg[200];
-                        snprintf(msg, sizeof(msg), "rule '%.64s' sends to this channel", rid);
-                        *status = 409;
-                        *body = api_error_json(409, "id", msg, false);
-                        return true;
-                    }
-                }
-            }
+        if ((rid = rule_sending_to(nw, r->id))) {
+            char msg[200];
+            snprintf(msg, sizeof(msg), "rule '%.64s' sends to this channel", rid);
+            *status = 409;
+            *body = api_error_json(409, "id", msg, false);
+            return true;
         }
         entry_set(nw, r->id, NULL);
         store_obj(fx, "channel", r->id, NULL);
@@ -805,64 +875,7 @@ static bool handle_channel(struct app *a, struct nreq *r, struct effects *fx, in
         *body = dump(json_pack("{s:s}", "status", "ok"));
         return true;
     case NR_CH_POST:
-    case NR_CH_PUT:
-        doc = r->body;
-        if (!json_is_object(doc)) {
-            *status = 400;
-            *body = api_error_json(400, NULL, "the body must be a JSON object", false);
-            return true;
-        }
-        if (r->op == NR_CH_PUT) {
-            const char *bid = json_string_value(json_object_get(doc, "id"));
-            if (bid && strcmp(bid, r->id) != 0) {
-                *status = 400;
-                *body = api_error_json(400, "id", "differs from the id in the path", false);
-                return true;
-            }
-            json_object_set_new(doc, "id", json_string(r->id));
-        }
-        {
-            const char *id = json_string_value(json_object_get(doc, "id"));
-            old = id ? entry_get(nw, id) : NULL;
-        }
-        if (old && (r->op == NR_CH_POST || old->from_file)) {
-            *status = 409;
-            *body = api_error_json(409, "id",
-                                   old->from_file ? "this channel is defined in a file"
-                                                  : "a channel with this id exists",
-                                   false);
-            entry_unref(nw, old);
-            return true;
-        }
-        if (old && json_is_object(json_object_get(doc, "config"))) {
-            char merr[200] = "";
-            const char *keys[SECRET_KEYS_MAX];
-            char store[SECRET_KEYS_MAX][128];
-            secret_keys(old->type, json_object_get(doc, "config"), keys, store);
-            if (secrets_merge_masked(json_object_get(doc, "config"),
-                                     json_object_get(old->doc, "config"), keys, merr,
-                                     sizeof(merr))) {
-                entry_unref(nw, old);
-                *status = 400;
-                *body = api_error_json(400, "config", merr, false);
-                return true;
-            }
-        }
-        if (old)
-            entry_unref(nw, old);
-        json_object_del(doc, "source");
-        rc = entry_build(doc, false, &e, &err);
-        if (rc) {
-            *status = rc == TOCSIN_ENOMEM ? 503 : 400;
-            *body = rc == TOCSIN_ENOMEM ? api_error_json(503, NULL, "out of memory", false)
-                                        : err_body(400, &err);
-            return true;
-        }
-        store_obj(fx, "channel", e->id, entry_stored(nw, e));
-        *status = old ? 200 : 201;
-        *body = dump(entry_public(e));
-        entry_set(nw, e->id, e);
-        return true;
+    case NR_CH_PUT: return channel_write(a, r, fx, status, body);
     default: break;
     }
     *status = 404;
@@ -870,14 +883,70 @@ static bool handle_channel(struct app *a, struct nreq *r, struct effects *fx, in
     return true;
 }
 
-static bool handle_rule(struct app *a, struct nreq *r, struct effects *fx, int *status,
-                        char **body)
+/* POST /rules (create; an id is made when none is given) and PUT /rules/{id} (replace). */
+static bool rule_write(struct app *a, struct nreq *r, struct effects *fx, int *status,
+                       char **body)
 {
     struct nwire *nw = NW(a);
     struct verr err = {0};
     json_t *doc, *have;
     const char *id;
     int rc;
+
+    doc = r->body;
+    if (!json_is_object(doc)) {
+        *status = 400;
+        *body = api_error_json(400, NULL, "the body must be a JSON object", false);
+        return true;
+    }
+    if (r->op == NR_RU_PUT) {
+        const char *bid = json_string_value(json_object_get(doc, "id"));
+        if (bid && strcmp(bid, r->id) != 0) {
+            *status = 400;
+            *body = api_error_json(400, "id", "differs from the id in the path", false);
+            return true;
+        }
+        json_object_set_new(doc, "id", json_string(r->id));
+    } else if (!json_object_get(doc, "id")) {
+        char uid[TOCSIN_ID_LEN + 1];
+        id_uuid4(uid);
+        json_object_set_new(doc, "id", json_string(uid));
+    }
+    json_object_del(doc, "source");
+    id = json_string_value(json_object_get(doc, "id"));
+    if (!id) {
+        *status = 400;
+        *body = api_error_json(400, "id", "must be a string", false);
+        return true;
+    }
+    have = json_object_get(nw->rule_docs, id);
+    if (have && (r->op == NR_RU_POST || json_object_get(nw->file_rules, id))) {
+        *status = 409;
+        *body = api_error_json(409, "id",
+                               json_object_get(nw->file_rules, id)
+                                   ? "this rule is defined in a file"
+                                   : "a rule with this id exists",
+                               false);
+        return true;
+    }
+    rc = rule_apply(a, doc, false, &err);
+    if (rc) {
+        *status = rc == TOCSIN_ENOMEM ? 503 : 400;
+        *body = rc == TOCSIN_ENOMEM ? api_error_json(503, NULL, "out of memory", false)
+                                    : err_body(400, &err);
+        return true;
+    }
+    store_obj(fx, "rule", id, json_dumps(doc, JSON_COMPACT));
+    *status = have ? 200 : 201;
+    *body = dump(json_deep_copy(doc));
+    return true;
+}
+
+static bool handle_rule(struct app *a, struct nreq *r, struct effects *fx, int *status,
+                        char **body)
+{
+    struct nwire *nw = NW(a);
+    json_t *have;
 
     switch (r->op) {
     case NR_RU_LIST: {
@@ -916,54 +985,7 @@ static bool handle_rule(struct app *a, struct nreq *r, struct effects *fx, int *
         *body = dump(json_pack("{s:s}", "status", "ok"));
         return true;
     case NR_RU_POST:
-    case NR_RU_PUT:
-        doc = r->body;
-        if (!json_is_object(doc)) {
-            *status = 400;
-            *body = api_error_json(400, NULL, "the body must be a JSON object", false);
-            return true;
-        }
-        if (r->op == NR_RU_PUT) {
-            const char *bid = json_string_value(json_object_get(doc, "id"));
-            if (bid && strcmp(bid, r->id) != 0) {
-                *status = 400;
-                *body = api_error_json(400, "id", "differs from the id in the path", false);
-                return true;
-            }
-            json_object_set_new(doc, "id", json_string(r->id));
-        } else if (!json_object_get(doc, "id")) {
-            char uid[TOCSIN_ID_LEN + 1];
-            id_uuid4(uid);
-            json_object_set_new(doc, "id", json_string(uid));
-        }
-        json_object_del(doc, "source");
-        id = json_string_value(json_object_get(doc, "id"));
-        if (!id) {
-            *status = 400;
-            *body = api_error_json(400, "id", "must be a string", false);
-            return true;
-        }
-        have = json_object_get(nw->rule_docs, id);
-        if (have && (r->op == NR_RU_POST || json_object_get(nw->file_rules, id))) {
-            *status = 409;
-            *body = api_error_json(409, "id",
-                                   json_object_get(nw->file_rules, id)
-                                       ? "this rule is defined in a file"
-                                       : "a rule with this id exists",
-                                   false);
-            return true;
-        }
-        rc = rule_apply(a, doc, false, &err);
-        if (rc) {
-            *status = rc == TOCSIN_ENOMEM ? 503 : 400;
-            *body = rc == TOCSIN_ENOMEM ? api_error_json(503, NULL, "out of memory", false)
-                                        : err_body(400, &err);
-            return true;
-        }
-        store_obj(fx, "rule", id, json_dumps(doc, JSON_COMPACT));
-        *status = have ? 200 : 201;
-        *body = dump(json_deep_copy(doc));
-        return true;
+    case NR_RU_PUT: return rule_write(a, r, fx, status, body);
     default: break;
     }
     *status = 404;
@@ -1192,7 +1214,30 @@ static int load_rule(void *ud, const char *id, const char *json)
     return TOCSIN_OK;
 }
 
-/* Reads notifications.files again: their channels and rules replace those they defined
+/* notify.files ("path,path", at most 64) through daemon/nconf.h. */
+static json_t *load_files(const char *list, char *err, size_t errlen)
+{
+    char *copy = strdup(list), *save = NULL;
+    const char *paths[64];
+    size_t np = 0;
+    json_t *all;
+
+    if (!copy) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    for (char *t = strtok_r(copy, ",", &save); t && np < 64; t = strtok_r(NULL, ",", &save)) {
+        while (*t == ' ')
+            t++;
+        if (*t)
+            paths[np++] = t;
+    }
+    all = nconf_load(paths, np, err, errlen);
+    free(copy);
+    return all;
+}
+
+/* Reads notify.files again: their channels and rules replace those they defined
  * before; an item that fails is logged and skipped (the others still load). */
 void nwire_reload_files(struct app *a)
 {
@@ -1206,22 +1251,7 @@ void nwire_reload_files(struct app *a)
 
     if (!a->cfg->notify_files || !*a->cfg->notify_files)
         return;
-    {
-        char *copy = strdup(a->cfg->notify_files), *save = NULL;
-        const char *paths[64];
-        size_t np = 0;
-        for (char *t = copy ? strtok_r(copy, ",", &save) : NULL; t && np < 64;
-             t = strtok_r(NULL, ",", &save)) {
-            while (*t == ' ')
-                t++;
-            if (*t)
-                paths[np++] = t;
-        }
-        all = copy ? nconf_load(paths, np, err, sizeof(err)) : NULL;
-        if (!copy)
-            snprintf(err, sizeof(err), "out of memory");
-        free(copy);
-    }
+    all = load_files(a->cfg->notify_files, err, sizeof(err));
     if (!all) {
         log_error("notify_files_failed", "reason=\"%s\"", err);
         return;

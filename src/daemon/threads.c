@@ -773,8 +773,7 @@ static int apply_retry(struct app *a, struct store *s, struct smsg *m)
         return TOCSIN_OK;
     }
     r->status = NOTIFY_PENDING;
-    r->max_attempts = r->attempts + (a->cfg->notify_max_attempts ? a->cfg->notify_max_attempts
-                                                                 : 10);
+    r->max_attempts = r->attempts + a->cfg->notify_max_attempts;
     r->next_ms = 0;
     r->updated_ms = a->real.now_ms(a->real.ud);
     rc = store_outbox_update(s, r);
