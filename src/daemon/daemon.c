@@ -400,6 +400,7 @@ static int serve(struct app *a, const struct config *cfg)
              (int)(strrchr(cfg->listen, ':') - cfg->listen), cfg->listen, net_port(a->net));
     if (pthread_create(&sig_thr, NULL, signal_main, a))
         return 1;
+    pthread_setname_np(sig_thr, "tocsin-signal");
     pthread_detach(sig_thr);
     write_port_file(cfg->data_dir, net_port(a->net));
     log_info("listening", "addr=%s node=%s auth=%s", a->endpoint + 7, a->node_id,

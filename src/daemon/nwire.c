@@ -14,6 +14,7 @@
 #include "daemon/nconf.h"
 #include "notify/channel.h"
 #include "notify/creq.h"
+#include "notify/nctx.h"
 #include "util/buf.h"
 #include "util/err.h"
 #include "util/id.h"
@@ -262,8 +263,8 @@ static size_t ticket_key(const char *alert, const char *channel, char *k, size_t
     return n > 0 && (size_t)n < cap ? (size_t)n : 0;
 }
 
-/* Puts the ticket this channel learnt for the alert (if any) into ctx.alert. */
-static void inject_ticket(struct nwire *nw, const struct notify_rec *rec, json_t *ctx)
+/* Puts the ticket this channel learnt for the alert (if any) into ctx.alert; whether it did. */
+static bool inject_ticket(struct nwire *nw, const struct notify_rec *rec, json_t *ctx)
 {
     char k[TOCSIN_ID_LEN + 200];
     size_t kl = ticket_key(rec->alert_id, rec->channel_id, k, sizeof(k));
@@ -271,7 +272,7 @@ static void inject_ticket(struct nwire *nw, const struct notify_rec *rec, json_t
     const char *txt;
 
     if (!kl || !json_is_object(alert))
-        return;
+        return false;
     pthread_mutex_lock(&nw->mu);
     txt = smap_get(&nw->tickets, k, kl);
     if (txt)
@@ -280,7 +281,7 @@ static void inject_ticket(struct nwire *nw, const struct notify_rec *rec, json_t
     if (!t && rec->ticket)
         t = json_loads(rec->ticket, 0, NULL);
     if (!t)
-        return;
+        return false;
     tickets = json_object_get(alert, "tickets");
     if (!json_is_object(tickets)) {
         tickets = json_object();
@@ -292,6 +293,7 @@ static void inject_ticket(struct nwire *nw, const struct notify_rec *rec, json_t
     if (json_is_string(json_object_get(t, "url")))
         json_object_set(alert, "ticketUrl", json_object_get(t, "url"));
     json_decref(t);
+    return true;
 }
 
 static void remember_ticket(struct nwire *nw, const struct notify_rec *rec, const char *ticket)
@@ -339,7 +341,9 @@ static int ops_setup(void *ud, const struct notify_rec *rec, CURL *easy, void **
     struct app *a = ud;
     struct nwire *nw = NW(a);
     struct dstate *d;
+    struct buf text;
     json_t *ctx;
+    bool pristine, has_alerts;
     int rc;
 
     *state = NULL;
@@ -358,10 +362,14 @@ static int ops_setup(void *ud, const struct notify_rec *rec, CURL *easy, void **
         snprintf(err, errlen, "the notification's context is unreadable");
         return TOCSIN_EINVAL;
     }
+    /* the text is only good while the tree is what the stored text says, plus alerts and the
+     * attempt: no ticket lifted from the alerts' attributes, none injected */
+    pristine = !strstr(rec->ctx, "\"ticket");
+    has_alerts = json_object_get(ctx, "alerts") != NULL;
     lift_tickets(json_object_get(ctx, "alert"));
-    if (!json_object_get(ctx, "alerts") && json_is_object(json_object_get(ctx, "alert"))) {
+    if (!has_alerts && json_is_object(json_object_get(ctx, "alert"))) {
         json_object_set_new(ctx, "alerts", /* stored without it: [alert] (context_head) */
-                            json_pack("[o]", json_deep_copy(json_object_get(ctx, "alert"))));
+                            json_pack("[O]", json_object_get(ctx, "alert")));
     } else {
         size_t i;
         json_t *al;
@@ -370,8 +378,13 @@ static int ops_setup(void *ud, const struct notify_rec *rec, CURL *easy, void **
     }
     json_object_set_new(json_object_get(ctx, "notification"), "attempt",
                         json_integer((json_int_t)rec->attempts + 1));
-    inject_ticket(nw, rec, ctx);
-    rc = chan_render(d->e->c, ctx, a->real.now_ms(a->real.ud), &d->req, err, errlen);
+    pristine &= !inject_ticket(nw, rec, ctx);
+    buf_init(&text, CTX_MAX);
+    if (!pristine || nctx_attempt_text(rec->ctx, rec->id, rec->attempts + 1, has_alerts, &text))
+        text.len = 0;
+    rc = chan_render_text(d->e->c, ctx, text.len ? text.p : NULL, text.len,
+                          a->real.now_ms(a->real.ud), &d->req, err, errlen);
+    buf_free(&text);
     json_decref(ctx);
     if (rc)
         return rc == TOCSIN_ENOMEM ? rc : TOCSIN_EINVAL;
@@ -465,14 +478,32 @@ static void uuid_of(const char *key, const char *channel, char out[TOCSIN_ID_LEN
     uuid_to_text(h, out);
 }
 
-/* One record per channel of the intent, appended to fx. */
+/* The last alert rendered during one emit(): the rules that fire on one change (one intent
+ * each) share its rendering. Alerts do not change during emit(). */
+struct rcache {
+    const struct alert *al;
+    struct buf text;
+};
+
+static int render_alert(struct app *a, struct rcache *c, const struct alert *al, struct buf *b)
+{
+    if (c->al != al) {
+        c->al = NULL;
+        c->text.len = 0;
+        if (alert_render_json(&c->text, &a->sev, al, NW(a)->base_url))
+            return TOCSIN_ENOMEM;
+        c->al = al;
+    }
+    return buf_append(b, c->text.p, c->text.len);
+}
+
 /* The context every channel of an intent shares, as JSON text without its closing brace:
  * {"alert":A,"alerts":[A,...],"change","status","rule","group","tocsin" (see channel.h). The
  * alerts' JSON is the API's rendering, spliced in as it is (no parse and dump again); "alerts"
  * is left out when it would be [alert] (ops_setup puts it back). false if every alert is gone
  * (nothing to send) or on a failure. */
-static bool context_head(struct app *a, const struct nintent *in, struct buf *b,
-                         char alert_id[TOCSIN_ID_LEN + 1])
+static bool context_head(struct app *a, const struct nintent *in, struct rcache *cache,
+                         struct buf *b, char alert_id[TOCSIN_ID_LEN + 1])
 {
     struct nwire *nw = NW(a);
     const struct nrule *rule = nrules_get(nw->rules, in->rule_id);
@@ -494,7 +525,7 @@ static bool context_head(struct app *a, const struct nintent *in, struct buf *b,
         if (!rc && shown)
             rc = buf_putc(b, ',');
         if (!rc)
-            rc = alert_render_json(b, &a->sev, al, nw->base_url);
+            rc = render_alert(a, cache, al, b);
         if (!shown) {
             first_len = b->len - 9; /* after {"alert": */
             uuid_to_text(al->id, alert_id);
@@ -517,7 +548,8 @@ static bool context_head(struct app *a, const struct nintent *in, struct buf *b,
 }
 
 /* One outbox record per channel of the intent, appended to fx. */
-static void intent_records(struct app *a, const struct nintent *in, struct effects *fx)
+static void intent_records(struct app *a, const struct nintent *in, struct rcache *cache,
+                           struct effects *fx)
 {
     struct nwire *nw = NW(a);
     struct buf head, one;
@@ -526,7 +558,7 @@ static void intent_records(struct app *a, const struct nintent *in, struct effec
 
     buf_init(&head, CTX_MAX);
     buf_init(&one, CTX_MAX);
-    if (!context_head(a, in, &head, alert_id))
+    if (!context_head(a, in, cache, &head, alert_id))
         goto out;
     for (size_t c = 0; c < in->nchannels; c++) {
         struct chan_entry *e = entry_get(nw, in->channels[c]);
@@ -578,8 +610,12 @@ out:
 
 static void emit(struct app *a, struct nintents *ins, struct effects *fx)
 {
+    struct rcache cache = {.al = NULL};
+
+    buf_init(&cache.text, CTX_MAX);
     for (size_t i = 0; i < ins->n; i++)
-        intent_records(a, &ins->v[i], fx);
+        intent_records(a, &ins->v[i], &cache, fx);
+    buf_free(&cache.text);
     nintents_clear(ins);
 }
 

@@ -1102,6 +1102,7 @@ static int start_readers(struct app *a)
             free(ra);
             return -1;
         }
+        pthread_setname_np(a->read_thr[i], "tocsin-reader");
         a->nread_started++;
     }
     return 0;
@@ -1160,6 +1161,10 @@ int app_start_threads(struct app *a)
         app_stop_threads(a);
         return -1;
     }
+    /* names for top -H, perf and gdb (15 characters at most) */
+    pthread_setname_np(a->store_thr, "tocsin-store");
+    pthread_setname_np(a->engine_thr, "tocsin-engine");
+    pthread_setname_np(a->maint_thr, "tocsin-maint");
     return 0;
 }
 

@@ -142,6 +142,9 @@ int ch_req_header(struct chan_req *r, const char *name, const char *value, const
                   struct verr *e);
 /* Dumps j compactly as the body (takes j), with Content-Type: application/json. */
 int ch_req_json(struct chan_req *r, json_t *j, struct verr *e);
+/* The whole context as the body: r->ctx_text when the caller gave it, else ctx dumped; with
+ * Content-Type: application/json when content_type. */
+int ch_req_ctx(struct chan_req *r, const json_t *ctx, bool content_type, struct verr *e);
 /* Takes body (malloc'd, NUL-terminated) as the request body. */
 int ch_req_body(struct chan_req *r, char *body, size_t len, struct verr *e);
 int ch_req_basic(struct chan_req *r, const char *user, const char *password);

@@ -38,7 +38,7 @@ static int render(const struct chan *c, const json_t *ctx, int64_t now_ms, struc
     if ((rc = ch_text(c, "body", ctx, TMPL_ESC_JSON, &body, e)))
         return rc;
     if (!body)
-        return ch_req_json(r, json_deep_copy(ctx), e);
+        return ch_req_ctx(r, ctx, true, e);
     if ((rc = ch_req_body(r, body, strlen(body), e)))
         return rc;
     return ch_req_header(r, "Content-Type", "application/json", "", e);

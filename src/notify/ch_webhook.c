@@ -344,17 +344,7 @@ static int render(const struct chan *c, const json_t *ctx, int64_t now_ms, struc
         rc = ch_req_body(r, body, strlen(body), e);
         body = NULL;
     } else {
-        if (has_ct) { /* the user's Content-Type stands */
-            body = json_dumps(ctx, JSON_COMPACT);
-            if (!body) {
-                rc = TOCSIN_ENOMEM;
-                goto out;
-            }
-            rc = ch_req_body(r, body, strlen(body), e);
-            body = NULL;
-        } else {
-            rc = ch_req_json(r, json_deep_copy(ctx), e);
-        }
+        rc = ch_req_ctx(r, ctx, !has_ct, e); /* a Content-Type of the user's stands */
     }
 out:
     free(url);

@@ -497,10 +497,18 @@ void chan_free(struct chan *c)
 int chan_render(const struct chan *c, const json_t *ctx, int64_t now_ms, struct chan_req *r,
                 char *err, size_t errlen)
 {
+    return chan_render_text(c, ctx, NULL, 0, now_ms, r, err, errlen);
+}
+
+int chan_render_text(const struct chan *c, const json_t *ctx, const char *ctx_text,
+                     size_t ctx_len, int64_t now_ms, struct chan_req *r, char *err, size_t errlen)
+{
     struct verr e;
     int rc;
 
     memset(r, 0, sizeof(*r));
+    r->ctx_text = ctx_text;
+    r->ctx_len = ctx_text ? ctx_len : 0;
     memset(&e, 0, sizeof(e));
     if (err && errlen)
         err[0] = '\0';
@@ -515,6 +523,8 @@ int chan_render(const struct chan *c, const json_t *ctx, int64_t now_ms, struct 
         return TOCSIN_OK;
     }
     rc = c->ops->render(c, ctx, now_ms, r, &e);
+    r->ctx_text = NULL; /* borrowed for the render only */
+    r->ctx_len = 0;
     if (rc == TOCSIN_EINVAL)
         snprintf(err, errlen, "%s%s%s", e.field, e.field[0] ? ": " : "", e.msg);
     else if (rc == TOCSIN_ENOMEM)
@@ -616,6 +626,19 @@ int ch_req_json(struct chan_req *r, json_t *j, struct verr *e)
         return TOCSIN_ENOMEM;
     rc = ch_req_body(r, s, strlen(s), e);
     if (!rc)
+        rc = ch_req_header(r, "Content-Type", "application/json", "", e);
+    return rc;
+}
+
+int ch_req_ctx(struct chan_req *r, const json_t *ctx, bool content_type, struct verr *e)
+{
+    char *s = r->ctx_text ? strndup(r->ctx_text, r->ctx_len) : json_dumps(ctx, JSON_COMPACT);
+    int rc;
+
+    if (!s)
+        return TOCSIN_ENOMEM;
+    rc = ch_req_body(r, s, strlen(s), e); /* JSON text holds no NUL byte */
+    if (!rc && content_type)
         rc = ch_req_header(r, "Content-Type", "application/json", "", e);
     return rc;
 }

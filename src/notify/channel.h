@@ -81,6 +81,11 @@ struct chan_req {
     char *mail_from;
     char **rcpt;
     size_t nrcpt;
+    /* Input, not output: the context as compact JSON text, the same value as ctx, when the
+     * caller has it (chan_render_text); the default bodies send it instead of dumping ctx.
+     * Borrowed for the render only. */
+    const char *ctx_text;
+    size_t ctx_len;
 };
 
 /* What the service answered. For SMTP, status is the last SMTP reply code (libcurl's
@@ -157,6 +162,10 @@ json_t *chan_sample_context(void);
  * which field ("config.url: ..."), never a secret; TOCSIN_ENOMEM. */
 int chan_render(const struct chan *c, const json_t *ctx, int64_t now_ms, struct chan_req *r,
                 char *err, size_t errlen);
+/* The same, given also the text of ctx (compact JSON of the same value, ctx_len bytes): a body
+ * that is the whole context is then a copy of it, not a json_dumps (the notifier's hot path). */
+int chan_render_text(const struct chan *c, const json_t *ctx, const char *ctx_text,
+                     size_t ctx_len, int64_t now_ms, struct chan_req *r, char *err, size_t errlen);
 void chan_req_free(struct chan_req *r); /* frees the members, zeroes *r; NULL is fine */
 
 /* Judges the answer `resp` to the request `req` made from this channel (both borrowed; req may

@@ -935,6 +935,7 @@ int notifier_start(struct notifier *n)
         return TOCSIN_EINVAL;
     if (pthread_create(&n->thread, NULL, run, n) != 0)
         return TOCSIN_EIO;
+    pthread_setname_np(n->thread, "tocsin-notify"); /* for top -H, perf and gdb */
     n->started = true;
     return TOCSIN_OK;
 }
