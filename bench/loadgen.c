@@ -70,6 +70,7 @@
 #define LG_ALERT_VARIANTS ((size_t)4096)       /* pre-rendered alert tails */
 #define LG_HEAD_MAX ((size_t)LG_STR_MAX + 128) /* an alert's head: resource and instance */
 #define LG_ALERT_CONNS 50                      /* single-alert modes */
+#define LG_LATE_MS 10 /* paced: a request sent later than this after its time counts as late */
 #define LG_ALERT_BATCH_CONNS 4                 /* batch and fill */
 #define LG_ALERT_KEYS 4000                     /* dup and corr */
 #define LG_MAX_KEYS 1000000
@@ -256,6 +257,8 @@ struct opts {
     const char *webhook, *source, *id_prefix;
     const char *mode, *query;             /* alerts */
     long long keys, labels, seed, offset; /* alerts */
+    const char *event;                    /* alerts --mode paced */
+    long long first_seq;                  /* alerts --mode paced */
 };
 
 enum opt_kind { OPT_INT, OPT_DBL, OPT_STR };
@@ -319,6 +322,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
         {"--labels", OPT_INT, &o->labels, 0, LG_MAX_LABELS},
         {"--seed", OPT_INT, &o->seed, 0, 1e15},
         {"--offset", OPT_INT, &o->offset, 0, 1e15},
+        {"--event", OPT_STR, &o->event, 0, 0},
+        {"--first-seq", OPT_INT, &o->first_seq, 0, 1e15},
     };
     const size_t ndefs = sizeof defs / sizeof defs[0];
 
@@ -2155,9 +2160,10 @@ out:
 
 /* ---------------------------------------------------------------- Alerta alerts */
 
-enum amode { AM_NEW, AM_DUP, AM_CORR, AM_BATCH, AM_FILL, AM_QUERY, AM_NMODES };
+enum amode { AM_NEW, AM_DUP, AM_CORR, AM_PACED, AM_BATCH, AM_FILL, AM_QUERY, AM_NMODES };
 
-static const char *const amode_names[AM_NMODES] = {"new", "dup", "corr", "batch", "fill", "query"};
+static const char *const amode_names[AM_NMODES] = {"new",   "dup",  "corr", "paced",
+                                                   "batch", "fill", "query"};
 
 static const char *const k_env[] = {"Production", "Development"};
 static const char *const k_sev[] = {"critical", "major", "minor", "warning"};
@@ -2341,6 +2347,7 @@ struct arun {
     int64_t start, end, last;
     long long quota, issued; /* alerts; quota 0 = until end */
     long long requests, ok, non201, repeats;
+    long long late; /* paced: requests sent over LG_LATE_MS after their time */
     struct acounts n, warm;
     int64_t *lat; /* ns per request */
     size_t nlat, lat_cap;
@@ -2365,7 +2372,7 @@ static void arun_free(struct arun *r)
 
 static int single_mode(enum amode m)
 {
-    return m == AM_NEW || m == AM_DUP || m == AM_CORR;
+    return m == AM_NEW || m == AM_DUP || m == AM_CORR || m == AM_PACED;
 }
 
 static int arun_init(struct arun *r, const struct opts *o, enum amode mode, const struct apool *p)
@@ -2393,6 +2400,24 @@ static int arun_init(struct arun *r, const struct opts *o, enum amode mode, cons
     return 0;
 }
 
+/* paced: change i is change number seq = first_seq + i / keys of alert i % keys: seq 0 creates
+ * it (critical), each later one flips its severity; its attributes carry seq and sent_ns
+ * (CLOCK_REALTIME ns, taken as the request is built, just before it is written). */
+static int paced_append(struct sbuf *b, const struct opts *o, long long i)
+{
+    long long k = i % o->keys, seq = o->first_seq + i / o->keys;
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return sb_printf(b,
+                     "{\"resource\":\"%s-%lld\",\"event\":\"%s\",\"environment\":\"Production\","
+                     "\"severity\":\"%s\",\"service\":[\"bench\"],\"origin\":\"tocsin-loadgen\","
+                     "\"attributes\":{\"seq\":\"%lld\",\"sent_ns\":\"%lld\"}}",
+                     o->id_prefix, k, o->event ? o->event : "BenchLatency",
+                     seq % 2 ? "major" : "critical", seq,
+                     (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec);
+}
+
 /* Builds the connection's next request: one alert, or up to --batch as an array. */
 static int aconn_next(struct arun *r, struct aconn *c)
 {
@@ -2401,7 +2426,9 @@ static int aconn_next(struct arun *r, struct aconn *c)
     int rc = 0;
 
     c->body.len = 0;
-    if (r->mode == AM_DUP || r->mode == AM_CORR) {
+    if (r->mode == AM_PACED) {
+        rc = paced_append(&c->body, o, r->issued);
+    } else if (r->mode == AM_DUP || r->mode == AM_CORR) {
         rc = alert_append(&c->body, r->pool, c->key, 1,
                           r->mode == AM_CORR ? (int)((c->pass + 1) & 1) : 0);
         c->key += r->nc;
@@ -2520,6 +2547,31 @@ static int arun_more(const struct arun *r, int64_t now)
     return now < r->end && (r->quota == 0 || r->issued < r->quota);
 }
 
+/* paced: when the next request is due (absolute schedule from the start); 0 otherwise. */
+static int64_t arun_due(const struct arun *r)
+{
+    if (r->mode != AM_PACED)
+        return 0;
+    return r->start + (int64_t)((double)r->issued * (double)NS_PER_S / r->o->rate);
+}
+
+/* Sends on a free connection unless the schedule says later (then *wake is lowered). */
+static int aconn_maybe_send(struct arun *r, struct aconn *c, int64_t now, int64_t *wake)
+{
+    int64_t due = arun_due(r);
+
+    if (c->busy || !arun_more(r, now))
+        return 0;
+    if (c->not_before > now || due > now) {
+        int64_t t = c->not_before > due ? c->not_before : due;
+        *wake = t < *wake ? t : *wake;
+        return 0;
+    }
+    if (due && now - due > LG_LATE_MS * NS_PER_MS)
+        r->late++;
+    return aconn_send(r, c);
+}
+
 /* Polls the busy connections once; sends again on every one that answered. */
 static int arun_poll(struct arun *r, int64_t wake)
 {
@@ -2554,7 +2606,7 @@ static int arun_poll(struct arun *r, int64_t wake)
         n--;
         if (aconn_read(r, c) < 0)
             return fail("connection %zu: %s", map[k], lg_err);
-        if (!c->busy && arun_more(r, now_ns()) && c->not_before <= now_ns() && aconn_send(r, c) < 0)
+        if (aconn_maybe_send(r, c, now_ns(), &wake) < 0)
             return fail("connection %zu: %s", map[k], lg_err);
     }
     return 0;
@@ -2571,13 +2623,8 @@ static int arun_loop(struct arun *r)
         int busy = 0;
         for (size_t i = 0; i < r->nc; i++) {
             struct aconn *c = &r->c[i];
-            if (!c->busy && arun_more(r, now)) {
-                if (c->not_before > now) {
-                    wake = c->not_before < wake ? c->not_before : wake;
-                } else if (aconn_send(r, c) < 0) {
-                    return fail("connection %zu: %s", i, lg_err);
-                }
-            }
+            if (aconn_maybe_send(r, c, now, &wake) < 0)
+                return fail("connection %zu: %s", i, lg_err);
             busy |= c->busy;
         }
         if (!busy && !arun_more(r, now))
@@ -2640,6 +2687,8 @@ static void print_alerts(struct arun *r, double secs)
            fmt_ms(mx, sizeof mx, pct_ms(r->lat, r->nlat, 1.0)));
     if (single_mode(r->mode))
         printf(" repeats=%lld", r->repeats);
+    if (r->mode == AM_PACED)
+        printf(" rate=%.0f late=%lld", r->o->rate, r->late);
     else
         printf(" created=%lld duplicates=%lld correlated=%lld", r->n.created, r->n.duplicates,
                r->n.correlated);
@@ -2767,11 +2816,15 @@ static int cmd_alerts(struct opts *o)
     if (need_port(o) < 0 || check_prefix(o->id_prefix) < 0)
         return -1;
     if (!o->mode)
-        return fail("--mode is required: new, dup, corr, batch, fill or query");
+        return fail("--mode is required: new, dup, corr, paced, batch, fill or query");
     while (m < AM_NMODES && strcmp(o->mode, amode_names[m]) != 0)
         m++;
     if (m == AM_NMODES)
-        return fail("--mode '%s': new, dup, corr, batch, fill or query", o->mode);
+        return fail("--mode '%s': new, dup, corr, paced, batch, fill or query", o->mode);
+    if (m == AM_PACED && o->rate <= 0)
+        return fail("--mode paced needs --rate");
+    if (o->event && (strlen(o->event) > 64 || strpbrk(o->event, "\"\\")))
+        return fail("--event: at most 64 characters, no quote or backslash");
     if (o->query && strpbrk(o->query, " \t\r\n#"))
         return fail("--query must be a URL query string (no spaces, no '#')");
     if (m == AM_FILL && o->count <= 0)
@@ -2868,6 +2921,8 @@ static void usage(void)
           "           [--webhook URL] [--id-prefix bench]\n"
           "  latency  --rate R --duration S [--webhook-port P]\n"
           "  alerts   --mode new|dup|corr [--conns 50] --duration S [--keys 4000]\n"
+          "           --mode paced --rate R --duration S [--conns 16] [--keys 1000]\n"
+          "             [--event E] [--first-seq N]   (attributes seq and sent_ns)\n"
           "           --mode batch|fill [--conns 4] [--batch 1000] [--duration S] [--count N]\n"
           "           --mode query [--count 100] [--query 'status=open&page-size=50']\n"
           "           [--id-prefix bench] [--offset 0] [--seed 1] [--labels 5]\n"

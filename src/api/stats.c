@@ -15,8 +15,8 @@ static int cmp_u32(const void *x, const void *y)
     return (a > b) - (a < b);
 }
 
-/* p50/p99/max of the engine latency samples of the last minute. */
-static json_t *latency(struct app *a)
+/* p50/p99/max of a ring's samples of the last minute. */
+static json_t *latency(struct app *a, const struct lat_ring *r)
 {
     static uint32_t v[LAT_SAMPLES]; /* network thread only */
     size_t n = 0;
@@ -24,8 +24,8 @@ static json_t *latency(struct app *a)
 
     pthread_mutex_lock(&a->stats_mu);
     for (size_t i = 0; i < LAT_SAMPLES; i++)
-        if (a->lat_at_ms[i] && a->lat_at_ms[i] >= since)
-            v[n++] = a->lat_us[i];
+        if (r->at_ms[i] && r->at_ms[i] >= since)
+            v[n++] = r->us[i];
     pthread_mutex_unlock(&a->stats_mu);
     if (!n)
         return json_pack("{s:n,s:n,s:n,s:i}", "p50", "p99", "max", "samples", 0);
@@ -33,6 +33,21 @@ static json_t *latency(struct app *a)
     return json_pack("{s:I,s:I,s:I,s:I}", "p50", (json_int_t)v[(n - 1) / 2], "p99",
                      (json_int_t)v[(n * 99 - 1) / 100], "max", (json_int_t)v[n - 1], "samples",
                      (json_int_t)n);
+}
+
+/* The store writer: transactions and what they held, their time, its own checkpoints. */
+static json_t *store_stats(struct app *a)
+{
+    struct writer_stats w;
+
+    pthread_mutex_lock(&a->stats_mu);
+    w = a->wst;
+    pthread_mutex_unlock(&a->stats_mu);
+    return json_pack("{s:I,s:I,s:I,s:o,s:I,s:I}", "commits", (json_int_t)w.commits,
+                     "messages", (json_int_t)w.messages, "failedCommits", (json_int_t)w.failed,
+                     "commitUs", latency(a, &a->tx_lat), "checkpoints",
+                     (json_int_t)w.checkpoints, "checkpointUsMax",
+                     (json_int_t)w.checkpoint_us_max);
 }
 
 enum http_outcome api_stats(struct app *a, const struct http_req *req, struct http_resp *resp)
@@ -66,7 +81,7 @@ enum http_outcome api_stats(struct app *a, const struct http_req *req, struct ht
                        (json_int_t)queue_len(&a->engine_q), "queuedBytes", (json_int_t)qbytes,
                        "evaluations",
                        (json_int_t)es.evaluations, "fired", (json_int_t)es.fired, "keysDropped",
-                       (json_int_t)es.keys_dropped, "latencyUs", latency(a), "notifications",
+                       (json_int_t)es.keys_dropped, "latencyUs", latency(a, &a->lat), "notifications",
                        "delivered", (json_int_t)ns.delivered, "failed", (json_int_t)ns.failed,
                        "retried", (json_int_t)ns.retried, "inFlight", (json_int_t)ns.in_flight,
                        "queued", (json_int_t)ns.queued);
@@ -82,6 +97,7 @@ enum http_outcome api_stats(struct app *a, const struct http_req *req, struct ht
                                   (json_int_t)as.correlated, "expired", (json_int_t)as.expired,
                                   "deleted", (json_int_t)as.deleted, "evicted",
                                   (json_int_t)as.evicted, "refused", (json_int_t)as.refused));
+    json_object_set_new(o, "store", store_stats(a));
     api_json(resp, 200, o);
     return HTTP_DONE;
 }

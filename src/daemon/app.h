@@ -120,6 +120,21 @@ struct smsg {
 
 #define LAT_SAMPLES 4096
 
+/* The last LAT_SAMPLES durations (µs) with when they ended (engine clock ms); under
+ * app.stats_mu. /api/v1/stats gives p50/p99/max of the last minute's. */
+struct lat_ring {
+    uint32_t us[LAT_SAMPLES];
+    int64_t at_ms[LAT_SAMPLES];
+    size_t next;
+};
+
+/* The store writer's work, for /api/v1/stats (under app.stats_mu). */
+struct writer_stats {
+    uint64_t commits, messages, failed;
+    uint64_t checkpoints;      /* WAL resets and hard checkpoints done by the writer */
+    uint64_t checkpoint_us_max;
+};
+
 struct app {
     const struct config *cfg;
     struct net *net;
@@ -164,9 +179,9 @@ struct app {
     /* statistics */
     atomic_uint_fast64_t events_received, events_processed, events_rejected, batches;
     pthread_mutex_t stats_mu;
-    uint32_t lat_us[LAT_SAMPLES];
-    int64_t lat_at_ms[LAT_SAMPLES];
-    size_t lat_next;
+    struct lat_ring lat;      /* engine: a batch queued -> evaluated */
+    struct lat_ring tx_lat;   /* store writer: one transaction, begin -> commit */
+    struct writer_stats wst;
     struct engine_stats est;  /* copied from the engine thread under stats_mu */
     struct alertdb_stats ast; /* likewise */
     /* WebSocket events gathered across frames on the network thread, handed to the engine as

@@ -49,6 +49,7 @@ struct nwire {
     struct smap tickets;    /* "<alert>\x1f<channel>" -> malloc'd ticket JSON (notifier side) */
     char *base_url;
     int64_t state_saved_ms;  /* engine clock of the last save of the rules' state */
+    struct nctx_cache parsed; /* the notifier thread's (ops_setup) */
 };
 
 /* What a delivery holds between setup and release. */
@@ -263,16 +264,16 @@ static size_t ticket_key(const char *alert, const char *channel, char *k, size_t
     return n > 0 && (size_t)n < cap ? (size_t)n : 0;
 }
 
-/* Puts the ticket this channel learnt for the alert (if any) into ctx.alert; whether it did. */
-static bool inject_ticket(struct nwire *nw, const struct notify_rec *rec, json_t *ctx)
+/* The ticket this channel learnt for the alert, if any (new reference). */
+static json_t *find_ticket(struct nwire *nw, const struct notify_rec *rec)
 {
     char k[TOCSIN_ID_LEN + 200];
     size_t kl = ticket_key(rec->alert_id, rec->channel_id, k, sizeof(k));
-    json_t *alert = json_object_get(ctx, "alert"), *t = NULL, *tickets;
+    json_t *t = NULL;
     const char *txt;
 
-    if (!kl || !json_is_object(alert))
-        return false;
+    if (!kl)
+        return NULL;
     pthread_mutex_lock(&nw->mu);
     txt = smap_get(&nw->tickets, k, kl);
     if (txt)
@@ -280,8 +281,16 @@ static bool inject_ticket(struct nwire *nw, const struct notify_rec *rec, json_t
     pthread_mutex_unlock(&nw->mu);
     if (!t && rec->ticket)
         t = json_loads(rec->ticket, 0, NULL);
-    if (!t)
-        return false;
+    return t;
+}
+
+/* Puts ticket t of this channel into ctx.alert: tickets.<channel>, ticket and ticketUrl. */
+static void inject_ticket(const struct notify_rec *rec, json_t *t, json_t *ctx)
+{
+    json_t *alert = json_object_get(ctx, "alert"), *tickets;
+
+    if (!json_is_object(alert))
+        return;
     tickets = json_object_get(alert, "tickets");
     if (!json_is_object(tickets)) {
         tickets = json_object();
@@ -292,8 +301,6 @@ static bool inject_ticket(struct nwire *nw, const struct notify_rec *rec, json_t
         json_object_set(alert, "ticket", json_object_get(t, "id"));
     if (json_is_string(json_object_get(t, "url")))
         json_object_set(alert, "ticketUrl", json_object_get(t, "url"));
-    json_decref(t);
-    return true;
 }
 
 static void remember_ticket(struct nwire *nw, const struct notify_rec *rec, const char *ticket)
@@ -342,7 +349,7 @@ static int ops_setup(void *ud, const struct notify_rec *rec, CURL *easy, void **
     struct nwire *nw = NW(a);
     struct dstate *d;
     struct buf text;
-    json_t *ctx;
+    json_t *ctx, *ticket;
     bool pristine, has_alerts;
     int rc;
 
@@ -357,14 +364,20 @@ static int ops_setup(void *ud, const struct notify_rec *rec, CURL *easy, void **
         return TOCSIN_EINVAL;
     }
     *state = d;
-    ctx = rec->ctx ? json_loads(rec->ctx, 0, NULL) : NULL;
+    ctx = rec->ctx ? nctx_parse(&nw->parsed, rec->ctx) : NULL;
     if (!ctx) {
         snprintf(err, errlen, "the notification's context is unreadable");
         return TOCSIN_EINVAL;
     }
-    /* the text is only good while the tree is what the stored text says, plus alerts and the
-     * attempt: no ticket lifted from the alerts' attributes, none injected */
-    pristine = !strstr(rec->ctx, "\"ticket");
+    /* The stored text stands for the tree (and the alert may be shared with the parse cache)
+     * only while no ticket is lifted from the alerts' attributes and none is injected. */
+    ticket = find_ticket(nw, rec);
+    pristine = !ticket && !strstr(rec->ctx, "\"ticket");
+    if (!pristine && !nctx_own_alert(&nw->parsed, ctx)) {
+        json_decref(ticket);
+        json_decref(ctx);
+        return TOCSIN_ENOMEM;
+    }
     has_alerts = json_object_get(ctx, "alerts") != NULL;
     lift_tickets(json_object_get(ctx, "alert"));
     if (!has_alerts && json_is_object(json_object_get(ctx, "alert"))) {
@@ -378,7 +391,9 @@ static int ops_setup(void *ud, const struct notify_rec *rec, CURL *easy, void **
     }
     json_object_set_new(json_object_get(ctx, "notification"), "attempt",
                         json_integer((json_int_t)rec->attempts + 1));
-    pristine &= !inject_ticket(nw, rec, ctx);
+    if (ticket)
+        inject_ticket(rec, ticket, ctx);
+    json_decref(ticket);
     buf_init(&text, CTX_MAX);
     if (!pristine || nctx_attempt_text(rec->ctx, rec->id, rec->attempts + 1, has_alerts, &text))
         text.len = 0;
@@ -1401,6 +1416,7 @@ void nwire_close(struct app *a)
          e = smap_next(&nw->tickets, e, &it))
         free(e->value);
     smap_free(&nw->tickets);
+    nctx_cache_clear(&nw->parsed);
     nrules_free(nw->rules);
     json_decref(nw->rule_docs);
     json_decref(nw->file_rules);

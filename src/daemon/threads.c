@@ -217,14 +217,18 @@ static void advance_all(struct app *a, int64_t now, struct smsg *sm)
     nwire_advance(a, now, &sm->fx);
 }
 
+/* Under stats_mu. */
+static void lat_add(struct lat_ring *r, int64_t us, int64_t now_ms)
+{
+    r->us[r->next] = us < 0 ? 0 : us > UINT32_MAX ? UINT32_MAX : (uint32_t)us;
+    r->at_ms[r->next] = now_ms;
+    r->next = (r->next + 1) % LAT_SAMPLES;
+}
+
 static void record_latency(struct app *a, int64_t enq_ns, int64_t now_ms)
 {
-    int64_t us = (clock_mono_ns() - enq_ns) / 1000;
-
     pthread_mutex_lock(&a->stats_mu);
-    a->lat_us[a->lat_next] = us > UINT32_MAX ? UINT32_MAX : (uint32_t)us;
-    a->lat_at_ms[a->lat_next] = now_ms;
-    a->lat_next = (a->lat_next + 1) % LAT_SAMPLES;
+    lat_add(&a->lat, (clock_mono_ns() - enq_ns) / 1000, now_ms);
     pthread_mutex_unlock(&a->stats_mu);
 }
 
@@ -973,6 +977,35 @@ static void purge_outbox(struct app *a, int64_t *last)
         log_info("outbox_purged", "notifications=%lld", (long long)deleted);
 }
 
+/* One transaction of n messages, begun at t0 (mono ns), for the stats. */
+static void writer_count(struct app *a, size_t n, int rc, int64_t t0)
+{
+    int64_t now = clock_mono_ns();
+
+    pthread_mutex_lock(&a->stats_mu);
+    a->wst.commits += rc == TOCSIN_OK;
+    a->wst.failed += rc != TOCSIN_OK;
+    a->wst.messages += n;
+    lat_add(&a->tx_lat, (now - t0) / 1000, now / 1000000);
+    pthread_mutex_unlock(&a->stats_mu);
+}
+
+static void writer_checkpoint(struct app *a, int64_t min_bytes)
+{
+    int64_t t0 = clock_mono_ns(), us;
+    bool ran;
+
+    store_writer_checkpoint(a->wstore, min_bytes, &ran);
+    if (!ran)
+        return;
+    us = (clock_mono_ns() - t0) / 1000;
+    pthread_mutex_lock(&a->stats_mu);
+    a->wst.checkpoints++;
+    if ((uint64_t)us > a->wst.checkpoint_us_max)
+        a->wst.checkpoint_us_max = (uint64_t)us;
+    pthread_mutex_unlock(&a->stats_mu);
+}
+
 static void *store_main(void *arg)
 {
     struct app *a = arg;
@@ -983,6 +1016,7 @@ static void *store_main(void *arg)
 
     for (;;) {
         size_t n;
+        int64_t t0;
         int rc;
 
         backlog_drain(a, &bl);
@@ -990,7 +1024,7 @@ static void *store_main(void *arg)
         if (!n) /* a gap between two commits of a steady load is not idleness */
             n = queue_pop_batch(&a->store_q, batch, STORE_BATCH, bl.n ? 0 : QUIET_MS);
         if (!n) { /* idle: a good moment to let the WAL start over */
-            store_writer_checkpoint(a->wstore, WAL_RESET_BYTES);
+            writer_checkpoint(a, WAL_RESET_BYTES);
             n = queue_pop_batch(&a->store_q, batch, STORE_BATCH, bl.n ? 50 : TRIM_AFTER_IDLE_MS);
             /* Quiet for a while: hand back to the system what a burst of changes made the heap
              * hold (glibc keeps freed memory in its arenas: RSS would stay at the peak). Not
@@ -1007,14 +1041,16 @@ static void *store_main(void *arg)
                 break;
             continue;
         }
+        t0 = clock_mono_ns();
         rc = store_begin(a->wstore);
         for (size_t i = 0; !rc && i < n; i++)
             rc = apply(a, a->wstore, batch[i]);
         if (!rc)
             rc = store_commit(a->wstore);
         committed++;
+        writer_count(a, n, rc, t0);
         if (!rc)
-            store_writer_checkpoint(a->wstore, WAL_HARD_BYTES);
+            writer_checkpoint(a, WAL_HARD_BYTES);
         purge_outbox(a, &purged_at);
         if (rc) {
             store_rollback(a->wstore);

@@ -1,6 +1,7 @@
 #include "notify/nctx.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "util/err.h"
@@ -69,4 +70,83 @@ int nctx_attempt_text(const char *stored, const char *id, unsigned attempt, bool
          buf_append(out, mark, (size_t)ml - 1) ||
          buf_printf(out, ",\"attempt\":%u}", attempt) || buf_puts(out, at + ml);
     return rc ? TOCSIN_ENOMEM : TOCSIN_OK;
+}
+
+/* {"alert":A,REST -> A's length, and the rest parsed as {REST (NULL if not that shape). */
+static json_t *parse_rest(const char *stored, size_t n, size_t *al)
+{
+    size_t skip;
+    char *t;
+    json_t *rest;
+
+    if (strncmp(stored, HEAD, HEAD_LEN) || !(*al = nctx_object_len(stored + HEAD_LEN, n - HEAD_LEN)))
+        return NULL;
+    skip = HEAD_LEN + *al;
+    if (stored[skip] != ',')
+        return NULL;
+    /* "{" + what follows "alert":A, */
+    t = malloc(n - skip + 1);
+    if (!t)
+        return NULL;
+    t[0] = '{';
+    memcpy(t + 1, stored + skip + 1, n - skip); /* with the NUL */
+    rest = json_loads(t, 0, NULL);
+    free(t);
+    if (rest && (!json_is_object(rest) || json_object_get(rest, "alerts") ||
+                 json_object_get(rest, "alert"))) {
+        json_decref(rest); /* grouped, or odd: parsed whole by the caller */
+        rest = NULL;
+    }
+    return rest;
+}
+
+json_t *nctx_parse(struct nctx_cache *c, const char *stored)
+{
+    size_t n = strlen(stored), al = 0;
+    json_t *rest = parse_rest(stored, n, &al), *alert;
+    const char *a = stored + HEAD_LEN;
+
+    if (!rest)
+        return json_loads(stored, 0, NULL);
+    if (c->alert && c->len == al && !memcmp(c->text, a, al)) {
+        c->hits++;
+        alert = json_incref(c->alert);
+    } else {
+        c->misses++;
+        alert = json_loadb(a, al, 0, NULL);
+        if (alert && json_is_object(alert)) {
+            char *copy = malloc(al);
+            if (copy) {
+                memcpy(copy, a, al);
+                nctx_cache_clear(c);
+                c->text = copy;
+                c->len = al;
+                c->alert = json_incref(alert);
+            }
+        }
+    }
+    if (!alert || json_object_set_new(rest, "alert", alert)) {
+        json_decref(rest);
+        return NULL;
+    }
+    return rest;
+}
+
+bool nctx_own_alert(struct nctx_cache *c, json_t *ctx)
+{
+    json_t *alert = json_object_get(ctx, "alert"), *copy;
+
+    if (!alert || alert != c->alert)
+        return true;
+    copy = json_deep_copy(alert);
+    return copy && !json_object_set_new(ctx, "alert", copy);
+}
+
+void nctx_cache_clear(struct nctx_cache *c)
+{
+    free(c->text);
+    json_decref(c->alert);
+    c->text = NULL;
+    c->len = 0;
+    c->alert = NULL;
 }

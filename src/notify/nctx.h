@@ -10,10 +10,21 @@
 #ifndef TOCSIN_NCTX_H
 #define TOCSIN_NCTX_H
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 
 #include "util/buf.h"
+
+/* The last alert parsed: the notifications of one alert change (one per rule that fired and
+ * channel) carry the same alert text, and parsing it is most of a delivery's set-up. One
+ * thread's (the notifier's); the text is compared whole, so a hit is never a wrong alert. */
+struct nctx_cache {
+    char *text;
+    size_t len;
+    json_t *alert;
+    unsigned long hits, misses;
+};
 
 /* Appends to out the attempt's context text: the stored text with `"attempt":attempt` added to
  * the notification object whose id is id and, unless has_alerts, "alerts":[A] after "alert".
@@ -21,6 +32,15 @@
  * dumps its tree instead); TOCSIN_ENOMEM. out may hold a partial result on failure. */
 int nctx_attempt_text(const char *stored, const char *id, unsigned attempt, bool has_alerts,
                       struct buf *out);
+
+/* The stored context parsed, with "alert" taken from the cache when its text is the cached
+ * one (then shared: the caller must not change it; see nctx_own_alert), else parsed and
+ * cached. Grouped contexts ("alerts" stored) are parsed whole. NULL when stored is not JSON. */
+json_t *nctx_parse(struct nctx_cache *c, const char *stored);
+/* Makes ctx.alert the context's own (a deep copy when shared with the cache), for a caller
+ * about to change it; false when out of memory. */
+bool nctx_own_alert(struct nctx_cache *c, json_t *ctx);
+void nctx_cache_clear(struct nctx_cache *c);
 
 /* Length of the JSON object at p (n bytes available; valid JSON is assumed, as the engine
  * wrote it), 0 if p does not hold a complete object. */

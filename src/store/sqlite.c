@@ -1431,13 +1431,14 @@ static int sq_manual_checkpoints(struct store *base)
     return rc;
 }
 
-static int sq_writer_checkpoint(struct store *base, int64_t min_bytes)
+static int sq_writer_checkpoint(struct store *base, int64_t min_bytes, bool *ran)
 {
     struct sqlite_store *s = (struct sqlite_store *)base;
     int rc;
 
     if ((int64_t)s->wal_frames * s->page_size < min_bytes)
         return TOCSIN_OK;
+    *ran = true;
     /* Between transactions of the only writer, so it completes and the next write starts the
      * WAL over: the WAL file stays bounded. The maintenance thread has copied most pages. */
     rc = sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);

@@ -156,9 +156,10 @@ int store_checkpoint(struct store *s)
     return s->ops->checkpoint(s);
 }
 
-int store_writer_checkpoint(struct store *writer, int64_t min_bytes)
+int store_writer_checkpoint(struct store *writer, int64_t min_bytes, bool *ran)
 {
-    return writer->ops->writer_checkpoint(writer, min_bytes);
+    *ran = false;
+    return writer->ops->writer_checkpoint(writer, min_bytes, ran);
 }
 
 int store_object_put(struct store *s, const char *kind, const char *id, const char *json)

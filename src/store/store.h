@@ -107,7 +107,7 @@ struct store_ops {
     /* Maintenance: stop checkpointing inside commits (the writer), and checkpoint from another
      * connection (any reader) so commits never wait for a checkpoint's fsync. */
     int (*manual_checkpoints)(struct store *s);
-    int (*writer_checkpoint)(struct store *s, int64_t min_bytes);
+    int (*writer_checkpoint)(struct store *s, int64_t min_bytes, bool *ran);
     int (*checkpoint)(struct store *s);
 };
 
@@ -199,8 +199,9 @@ int store_notify_get_json(struct store *s, const char *id, json_t **out);
  * Without them (tests, tools) SQLite checkpoints by itself. */
 int store_manual_checkpoints(struct store *writer);
 /* On the writer, between transactions: checkpoints if the WAL holds at least min_bytes of
- * pages, so that the WAL is started over and its file stays bounded. */
-int store_writer_checkpoint(struct store *writer, int64_t min_bytes);
+ * pages, so that the WAL is started over and its file stays bounded; *ran says whether it
+ * did. */
+int store_writer_checkpoint(struct store *writer, int64_t min_bytes, bool *ran);
 int store_checkpoint(struct store *s);
 
 #endif

@@ -53,6 +53,15 @@ def test_health_and_stats(daemon):
         assert isinstance(stats[k], int), stats
     assert set(stats["engine"]["latencyUs"]) >= {"p50", "p99", "max"}, stats
     assert set(stats["notifications"]) >= {"delivered", "failed", "retried", "inFlight"}
+    # the store writer's transactions: an alert makes at least one commit, timed
+    r = daemon.post("/alerta/alert", {"resource": "web01", "event": "stats", "environment":
+                                      "Production", "severity": "major"})
+    assert r.status_code == 201, r.text
+    store = daemon.get("/api/v1/stats").json()["store"]
+    assert store["commits"] >= 1 and store["messages"] >= store["commits"], store
+    assert store["failedCommits"] == 0, store
+    assert store["commitUs"]["samples"] >= 1 and store["commitUs"]["max"] >= 0, store
+    assert {"checkpoints", "checkpointUsMax"} <= set(store), store
 
 
 LOG_LINE = re.compile(r"^ts=\S+ level=(debug|info|warn|error) event=[A-Za-z0-9_.:-]+( |$)")

@@ -221,12 +221,62 @@ static void test_random_alerts(void **st)
     }
 }
 
+/* nctx_parse gives the tree json_loads gives; the second context of the same alert shares the
+ * cached alert; one of another alert replaces it; a grouped one is parsed whole; an alert made
+ * the context's own can be changed without touching the cache. */
+static void test_parse_cache(void **st)
+{
+    json_t *one = json_pack("[o]", alert_with("x \"}"));
+    json_t *other = json_pack("[o]", alert_with("y"));
+    json_t *two = json_pack("[o,o]", alert_with("a"), alert_with("b"));
+    char *s1 = stored_of(one, false), *s2 = stored_of(other, false), *sg = stored_of(two, true);
+    struct nctx_cache c = {0};
+    json_t *p1, *p2, *p3, *pg, *want;
+
+    (void)st;
+    p1 = nctx_parse(&c, s1);
+    want = json_loads(s1, 0, NULL);
+    assert_true(json_equal(p1, want));
+    assert_int_equal(c.misses, 1);
+    p2 = nctx_parse(&c, s1);
+    assert_true(json_equal(p2, want));
+    assert_int_equal(c.hits, 1);
+    assert_ptr_equal(json_object_get(p1, "alert"), json_object_get(p2, "alert"));
+    assert_true(nctx_own_alert(&c, p2));
+    assert_ptr_not_equal(json_object_get(p1, "alert"), json_object_get(p2, "alert"));
+    json_object_set_new(json_object_get(p2, "alert"), "ticket", json_string("T-1"));
+    assert_true(json_equal(json_object_get(p1, "alert"), json_object_get(want, "alert")));
+    json_decref(want);
+    p3 = nctx_parse(&c, s2);
+    want = json_loads(s2, 0, NULL);
+    assert_true(json_equal(p3, want));
+    assert_int_equal(c.misses, 2);
+    json_decref(want);
+    pg = nctx_parse(&c, sg);
+    want = json_loads(sg, 0, NULL);
+    assert_true(json_equal(pg, want));
+    json_decref(want);
+    assert_null(nctx_parse(&c, "{\"alert\":{},"));
+    assert_null(nctx_parse(&c, "not json"));
+    json_decref(p1);
+    json_decref(p2);
+    json_decref(p3);
+    json_decref(pg);
+    nctx_cache_clear(&c);
+    free(s1);
+    free(s2);
+    free(sg);
+    json_decref(one);
+    json_decref(other);
+    json_decref(two);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ungrouped_and_grouped), cmocka_unit_test(test_tricky_alerts),
         cmocka_unit_test(test_other_shapes_refused),  cmocka_unit_test(test_object_len),
-        cmocka_unit_test(test_random_alerts),
+        cmocka_unit_test(test_random_alerts),         cmocka_unit_test(test_parse_cache),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
