@@ -15,8 +15,8 @@
 #            into X-Bench-Tag. NB_RULES rules: 1 for the rate phase, NB_FANOUT for the max phase,
 #            1 for the order phase, the rest distinct and never matching.
 #   fill     NB_ALERTS alerts with `tocsin-loadgen alerts --mode fill` (no rule fires on them)
-#   rate     NB_RUNS times: NB_RATE alert changes/s for NB_RATE_S s over NB_KEYS new alerts
-#            (create, then severity flips), each stamped with attributes.sent_ns =
+#   rate     NB_RUNS times: `tocsin-loadgen alerts --mode paced`, NB_RATE alert changes/s for
+#            NB_RATE_S s over NB_KEYS new alerts (create, then severity flips), each stamped with attributes.sent_ns =
 #            CLOCK_REALTIME ns just before its POST; one rule fires per change: the receiver's
 #            histogram is change -> delivery (bar: p99 < 3 ms)
 #   max      NB_RUNS times: `tocsin-loadgen alerts --mode corr` (50 connections, closed loop) for
@@ -336,7 +336,7 @@ run_lg() {
     return "$rc"
 }
 
-# run_nb LIMIT_S ARGS...: the Python helper below (API set-up, the paced change sender, the
+# run_nb LIMIT_S ARGS...: the Python helper below (API set-up, the down phase's change sender, the
 # order check), bounded.
 run_nb() {
     local limit=$1 rc=0 pid

@@ -138,6 +138,36 @@ def test_create_and_resolve_reach_the_webhook_in_order(nd, fake_http):
         assert isinstance(n["deliveryAttempts"][0]["durationMs"], int)
 
 
+def test_default_body_is_the_whole_context_with_its_ticket_once_declared(nd, fake_http):
+    # Two rules fire on each change (one alert, two notifications), so the second one's
+    # context reuses the first one's parsed alert; the webhook declares a ticket from its
+    # first answer, so later bodies carry it (alert.ticket, alerts[0].ticket) and are built
+    # from the tree, not spliced from the stored text.
+    channel(nd, webhook(fake_http, declare_ticket={"ticket_id": "key"}))
+    for rid in ("r1", "r2"):
+        rule(nd, {"id": rid, "on": ["create", "stateinc", "statedec"], "channels": ["hook"],
+                  "continue": True})
+    fake_http.answer(Response(201, body='{"key": "T-7"}'), default=Response(200, body="{}"))
+    aid = post_alert(nd, alert(text='quote " brace } backslash \\ end'))
+    first = fake_http.wait_for(2)
+    for r in first:
+        b = r.json
+        assert r.headers["Content-Type"] == "application/json", r.headers
+        assert b["alert"]["id"] == aid and b["alerts"] == [b["alert"]], b
+        assert b["alert"]["text"] == 'quote " brace } backslash \\ end', b["alert"]
+        assert b["notification"] == {"id": r.headers["X-Tocsin-Notification"], "attempt": 1}, b
+        assert b["channel"] == {"id": "hook", "type": "webhook"} and b["change"] == "create", b
+    assert sorted(r.json["rule"]["id"] for r in first) == ["r1", "r2"]
+    wait_status(nd, aid, "delivered", 2)
+    post_alert(nd, alert(severity="major"))
+    later = fake_http.wait_for(4)[2:]
+    for r in later:
+        b = r.json
+        assert b["change"] == "statedec" and b["alert"]["severity"] == "major", b
+        assert b["alert"]["ticket"] == "T-7" and b["alerts"][0]["ticket"] == "T-7", b
+        assert b["alert"]["tickets"]["hook"]["id"] == "T-7", b["alert"]
+
+
 def test_matcher_selects_alerts(nd, fake_http):
     channel(nd, webhook(fake_http))
     rule(nd, {"id": "crit", "on": ["create"], "channels": ["hook"],
