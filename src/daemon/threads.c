@@ -798,8 +798,10 @@ static int apply(struct app *a, struct store *s, struct smsg *m)
         return apply_retry(a, s, m);
     if (m->result) {
         rc = store_outbox_update(s, m->result);
-        if (!rc && m->att.n)
+        if (!rc && m->att.n) {
+            m->att.outbox_seq = m->result->seq; /* the row just updated: no lookup by id */
             rc = store_attempt_insert(s, &m->att);
+        }
         return rc;
     }
     for (size_t i = 0; !rc && i < m->fx.n; i++) {

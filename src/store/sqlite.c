@@ -84,6 +84,25 @@ static const char *const migrations[] = {
      " n INTEGER NOT NULL, at_ms INTEGER NOT NULL, duration_ms INTEGER NOT NULL,"
      " http_status INTEGER, error TEXT, response TEXT);"
      "CREATE INDEX notify_attempt_notification ON notify_attempt(notification, n);"),
+    /* 6: cheaper writes per notification. Each UPDATE of an outbox row rewrites the whole record,
+     * and the ~2.5 KB context (overflow pages with 1 KiB pages) went into the WAL again with it:
+     * the context moves to an insert-only table keyed by the outbox row's seq (appends). Attempts
+     * are keyed by that seq too, not by the notification's random id, so their index is appended
+     * to as well. Attempts of no outbox row (none are made) keep a NULL outbox_seq. */
+    ("CREATE TABLE notify_ctx (seq INTEGER PRIMARY KEY, ctx TEXT NOT NULL);"
+     "INSERT INTO notify_ctx (seq, ctx) SELECT seq, ctx FROM outbox WHERE ctx IS NOT NULL"
+     " ORDER BY seq;"
+     "ALTER TABLE outbox DROP COLUMN ctx;"
+     "CREATE TABLE notify_attempt6 (seq INTEGER PRIMARY KEY, outbox_seq INTEGER,"
+     " n INTEGER NOT NULL, at_ms INTEGER NOT NULL, duration_ms INTEGER NOT NULL,"
+     " http_status INTEGER, error TEXT, response TEXT);"
+     "INSERT INTO notify_attempt6 (seq, outbox_seq, n, at_ms, duration_ms, http_status, error,"
+     " response) SELECT a.seq, o.seq, a.n, a.at_ms, a.duration_ms, a.http_status, a.error,"
+     " a.response FROM notify_attempt a LEFT JOIN outbox o ON o.id = a.notification"
+     " ORDER BY a.seq;"
+     "DROP TABLE notify_attempt;"
+     "ALTER TABLE notify_attempt6 RENAME TO notify_attempt;"
+     "CREATE INDEX notify_attempt_outbox ON notify_attempt(outbox_seq, n);"),
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -91,10 +110,13 @@ static const char *const migrations[] = {
 #define ALERT_COLS                                                                                 \
     "id, fingerprint, trigger_id, name, source, description, severity, status, count, first_ms,"  \
     " last_ms, updated_ms, resolved_ms, projection, properties, message"
-#define OUTBOX_COLS                                                                                \
+/* An outbox row's columns in notify_from_row's order, with `ctx` the expression of column 23:
+ * the context from notify_ctx where the record is needed whole, NULL where it is not read. */
+#define OUTBOX_COLS_CTX(ctx)                                                                       \
     "seq, id, alert_id, trigger_id, channel, method, url, headers, body, use_proxy, tls_verify,"  \
     " resolve, status, attempts, max_attempts, created_ms, next_ms, updated_ms,"                  \
-    " last_http_status, last_error, rule_id, channel_id, change, ctx, ticket"
+    " last_http_status, last_error, rule_id, channel_id, change, " ctx ", ticket"
+#define OUTBOX_COLS OUTBOX_COLS_CTX("(SELECT c.ctx FROM notify_ctx c WHERE c.seq = outbox.seq)")
 
 enum stmt_id {
     ST_BEGIN,
@@ -110,11 +132,13 @@ enum stmt_id {
     ST_ALERT_UPSERT,
     ST_ALERT_OPEN,
     ST_OUTBOX_INSERT,
+    ST_CTX_INSERT,
     ST_OUTBOX_UPDATE,
     ST_OUTBOX_GET,
     ST_ATTEMPT_INSERT,
     ST_ATTEMPT_LIST,
     ST_OUTBOX_PURGE_ATTEMPTS,
+    ST_OUTBOX_PURGE_CTX,
     ST_OUTBOX_PURGE,
     ST_OUTBOX_PENDING,
     ST_ACH_PUT,
@@ -159,9 +183,10 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_OUTBOX_INSERT] =
         "INSERT INTO outbox (id, alert_id, trigger_id, channel, method, url, headers, body,"
         " use_proxy, tls_verify, resolve, status, attempts, max_attempts, created_ms, next_ms,"
-        " updated_ms, last_http_status, last_error, rule_id, channel_id, change, ctx, ticket)"
+        " updated_ms, last_http_status, last_error, rule_id, channel_id, change, ticket)"
         " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,"
-        " ?18, ?19, ?20, ?21, ?22, ?23, ?24) ON CONFLICT(id) DO NOTHING",
+        " ?18, ?19, ?20, ?21, ?22, ?23) ON CONFLICT(id) DO NOTHING",
+    [ST_CTX_INSERT] = "INSERT INTO notify_ctx (seq, ctx) VALUES (?1, ?2)",
     [ST_OUTBOX_UPDATE] =
         "UPDATE outbox SET status = ?2, attempts = ?3, next_ms = ?4, updated_ms = ?5,"
         " last_http_status = ?6, last_error = ?7, max_attempts = ?8,"
@@ -169,19 +194,25 @@ static const char *const stmt_sql[ST_COUNT] = {
     /* by seq: the notifier keeps the order of each alert's notifications through a channel */
     [ST_OUTBOX_PENDING] = "SELECT " OUTBOX_COLS " FROM outbox WHERE status = ?1 ORDER BY seq",
     [ST_OUTBOX_GET] = "SELECT " OUTBOX_COLS " FROM outbox WHERE id = ?1",
+    /* the outbox row's seq (?8), or without one the seq of the notification id (?1) */
     [ST_ATTEMPT_INSERT] =
-        "INSERT INTO notify_attempt (notification, n, at_ms, duration_ms, http_status, error,"
-        " response) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-    /* housekeeping: the oldest finished notifications past the keep time, a bounded batch */
+        "INSERT INTO notify_attempt (outbox_seq, n, at_ms, duration_ms, http_status, error,"
+        " response) VALUES (coalesce(?8, (SELECT seq FROM outbox WHERE id = ?1)), ?2, ?3, ?4,"
+        " ?5, ?6, ?7)",
+    /* housekeeping: the oldest finished notifications past the keep time, a bounded batch;
+     * attempts and contexts first, while their outbox rows still say which they are */
     [ST_OUTBOX_PURGE_ATTEMPTS] =
-        "DELETE FROM notify_attempt WHERE notification IN (SELECT id FROM outbox"
+        "DELETE FROM notify_attempt WHERE outbox_seq IN (SELECT seq FROM outbox"
+        " WHERE status <> 0 AND updated_ms < ?1 ORDER BY seq LIMIT ?2)",
+    [ST_OUTBOX_PURGE_CTX] =
+        "DELETE FROM notify_ctx WHERE seq IN (SELECT seq FROM outbox"
         " WHERE status <> 0 AND updated_ms < ?1 ORDER BY seq LIMIT ?2)",
     [ST_OUTBOX_PURGE] =
         "DELETE FROM outbox WHERE seq IN (SELECT seq FROM outbox WHERE status <> 0"
         " AND updated_ms < ?1 ORDER BY seq LIMIT ?2)",
     [ST_ATTEMPT_LIST] =
         "SELECT n, at_ms, duration_ms, http_status, error, response FROM notify_attempt"
-        " WHERE notification = ?1 ORDER BY n",
+        " WHERE outbox_seq = (SELECT seq FROM outbox WHERE id = ?1) ORDER BY n",
     [ST_ACH_PUT] =
         "INSERT INTO alert (rid, id, resource, event, environment, severity, sevcode, status,"
         " service, grp, value, text, tags, attributes, origin, type, customer, correlate,"
@@ -241,7 +272,7 @@ static const struct dyn_spec dyn_specs[DYN_KINDS] = {
     [DYN_NOTIFY_COUNT] = {"SELECT count(*) FROM outbox", "",
                           {"status = :status", "alert_id = :alert", "trigger_id = :trigger",
                            "rule_id = :rule", "channel_id = :channel"}},
-    [DYN_NOTIFY_LIST] = {"SELECT " OUTBOX_COLS " FROM outbox",
+    [DYN_NOTIFY_LIST] = {"SELECT " OUTBOX_COLS_CTX("NULL") " FROM outbox",
                          " ORDER BY seq DESC LIMIT :limit OFFSET :offset",
                          {"status = :status", "alert_id = :alert", "trigger_id = :trigger",
                           "rule_id = :rule", "channel_id = :channel"}},
@@ -692,37 +723,64 @@ static int sq_alert_upsert(struct store *base, const struct alert_rec *a)
     return rc;
 }
 
+/* Binds an outbox row's columns but its context. */
+static int bind_outbox(sqlite3_stmt *st, const struct notify_rec *n)
+{
+    return bind_text(st, 1, n->id) | bind_text(st, 2, n->alert_id[0] ? n->alert_id : NULL) |
+           bind_text(st, 3, n->trigger_id) | bind_text(st, 4, n->channel) |
+           bind_text(st, 5, n->method) | bind_text(st, 6, n->url) |
+           bind_text(st, 7, n->headers_json) | bind_text(st, 8, n->body) |
+           sqlite3_bind_int(st, 9, n->use_proxy) | sqlite3_bind_int(st, 10, n->tls_verify) |
+           sqlite3_bind_int(st, 11, n->resolve) | sqlite3_bind_int(st, 12, (int)n->status) |
+           bind_i64(st, 13, n->attempts) | bind_i64(st, 14, n->max_attempts) |
+           bind_i64(st, 15, n->created_ms) | bind_i64(st, 16, n->next_ms) |
+           bind_i64(st, 17, n->updated_ms) |
+           (n->last_http_status ? sqlite3_bind_int(st, 18, n->last_http_status)
+                                : sqlite3_bind_null(st, 18)) |
+           bind_text(st, 19, n->last_error) | bind_text(st, 20, n->rule_id) |
+           bind_text(st, 21, n->channel_id) | bind_text(st, 22, n->change) |
+           bind_text(st, 23, n->ticket);
+}
+
+/* The context of the outbox row seq, in its own table: written once, never updated. */
+static int ctx_insert(struct sqlite_store *s, int64_t seq, const char *ctx)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = stmt(s, ST_CTX_INSERT, &st);
+
+    if (rc)
+        return rc;
+    if (bind_i64(st, 1, seq) | bind_text(st, 2, ctx))
+        rc = db_err(s, "outbox_insert", SQLITE_ERROR);
+    else
+        rc = run_done(s, st, "outbox_insert");
+    done(st);
+    return rc;
+}
+
 static int sq_outbox_insert(struct store *base, struct notify_rec *n)
 {
     struct sqlite_store *s = S(base);
     sqlite3_stmt *st = NULL;
-    int rc, b;
+    int64_t seq = 0;
+    int rc;
 
     if (!n || !n->id[0])
         return TOCSIN_EINVAL;
     rc = stmt(s, ST_OUTBOX_INSERT, &st);
     if (rc)
         return rc;
-    b = bind_text(st, 1, n->id) | bind_text(st, 2, n->alert_id[0] ? n->alert_id : NULL) |
-        bind_text(st, 3, n->trigger_id) | bind_text(st, 4, n->channel) |
-        bind_text(st, 5, n->method) | bind_text(st, 6, n->url) |
-        bind_text(st, 7, n->headers_json) | bind_text(st, 8, n->body) |
-        sqlite3_bind_int(st, 9, n->use_proxy) | sqlite3_bind_int(st, 10, n->tls_verify) |
-        sqlite3_bind_int(st, 11, n->resolve) | sqlite3_bind_int(st, 12, (int)n->status) |
-        bind_i64(st, 13, n->attempts) | bind_i64(st, 14, n->max_attempts) |
-        bind_i64(st, 15, n->created_ms) | bind_i64(st, 16, n->next_ms) |
-        bind_i64(st, 17, n->updated_ms) |
-        (n->last_http_status ? sqlite3_bind_int(st, 18, n->last_http_status)
-                             : sqlite3_bind_null(st, 18)) |
-        bind_text(st, 19, n->last_error) | bind_text(st, 20, n->rule_id) |
-        bind_text(st, 21, n->channel_id) | bind_text(st, 22, n->change) |
-        bind_text(st, 23, n->ctx) | bind_text(st, 24, n->ticket);
-    rc = b ? db_err(s, "outbox_insert", SQLITE_ERROR) : run_done(s, st, "outbox_insert");
+    rc = bind_outbox(st, n) ? db_err(s, "outbox_insert", SQLITE_ERROR)
+                            : run_done(s, st, "outbox_insert");
     if (!rc && sqlite3_changes(s->db) == 0)
         rc = TOCSIN_EEXIST; /* this idempotency key is already in the outbox */
     else if (!rc)
-        n->seq = sqlite3_last_insert_rowid(s->db);
+        seq = sqlite3_last_insert_rowid(s->db);
     done(st);
+    if (!rc && n->ctx)
+        rc = ctx_insert(s, seq, n->ctx);
+    if (!rc)
+        n->seq = seq;
     return rc;
 }
 
@@ -1288,20 +1346,22 @@ static int sq_outbox_get(struct store *base, const char *id, struct notify_rec *
 static int sq_outbox_purge(struct store *base, int64_t before_ms, int64_t max_rows,
                            int64_t *deleted)
 {
+    static const enum stmt_id order[] = {ST_OUTBOX_PURGE_ATTEMPTS, ST_OUTBOX_PURGE_CTX,
+                                         ST_OUTBOX_PURGE};
     struct sqlite_store *s = S(base);
     sqlite3_stmt *st = NULL;
     int rc = TOCSIN_OK;
 
     *deleted = 0;
-    for (int i = 0; !rc && i < 2; i++) {
-        rc = stmt(s, i ? ST_OUTBOX_PURGE : ST_OUTBOX_PURGE_ATTEMPTS, &st);
+    for (size_t i = 0; !rc && i < sizeof(order) / sizeof(order[0]); i++) {
+        rc = stmt(s, order[i], &st);
         if (rc)
             break;
         if (bind_i64(st, 1, before_ms) | bind_i64(st, 2, max_rows))
             rc = db_err(s, "outbox_purge", SQLITE_ERROR);
         else
             rc = run_done(s, st, "outbox_purge");
-        if (!rc && i)
+        if (!rc && order[i] == ST_OUTBOX_PURGE)
             *deleted = sqlite3_changes(s->db);
         done(st);
     }
@@ -1320,7 +1380,8 @@ static int sq_attempt_insert(struct store *base, const struct notify_attempt_rec
     b = bind_text(st, 1, a->notification) | bind_i64(st, 2, a->n) | bind_i64(st, 3, a->at_ms) |
         bind_i64(st, 4, a->duration_ms) |
         (a->http_status ? sqlite3_bind_int(st, 5, a->http_status) : sqlite3_bind_null(st, 5)) |
-        bind_text(st, 6, a->error) | bind_text(st, 7, a->response);
+        bind_text(st, 6, a->error) | bind_text(st, 7, a->response) |
+        (a->outbox_seq > 0 ? bind_i64(st, 8, a->outbox_seq) : sqlite3_bind_null(st, 8));
     rc = b ? db_err(s, "attempt_insert", SQLITE_ERROR) : run_done(s, st, "attempt_insert");
     done(st);
     return rc;

@@ -49,6 +49,7 @@ struct notify_query {
 /* One attempt of a notification (notify_attempt row). Strings borrowed. */
 struct notify_attempt_rec {
     const char *notification; /* the notification id */
+    int64_t outbox_seq;       /* its outbox row's seq when known (0: found by the id) */
     uint32_t n;               /* 1-based */
     int64_t at_ms, duration_ms;
     int http_status;          /* 0: no HTTP answer */
