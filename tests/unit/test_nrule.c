@@ -1152,6 +1152,110 @@ static int bench(void)
     return 0;
 }
 
+/* The rule mix of bench/notify.sh's daemon: 10 rules that match Production alerts (an event
+ * equality or a literal alternation of events) and 990 that never match, of four shapes keyed on
+ * a Production equality plus a rarer one, a label, a severity alternation, an attribute. */
+static void mix_rules(struct fx *f)
+{
+    static const char on[] = "\"on\":[\"create\",\"stateinc\",\"statedec\",\"resolve\"]";
+    char rule[512], m[256];
+
+    for (int i = 0; i < 1000; i++) {
+        if (i < 2)
+            snprintf(m, sizeof(m), "\"environment=\\\"Production\\\"\",\"event=\\\"%s\\\"\"",
+                     i ? "BenchOrder" : "BenchLatency");
+        else if (i < 10)
+            snprintf(m, sizeof(m),
+                     "\"environment=\\\"Production\\\"\","
+                     "\"event=~\\\"HighCPU|DiskFull|NodeDown|HighLatency\\\"\","
+                     "\"severity!=\\\"fanout-%d\\\"\"",
+                     i);
+        else if (i % 4 == 0)
+            snprintf(m, sizeof(m),
+                     "\"environment=\\\"Production\\\"\",\"resource=\\\"no-such-resource-%d\\\"\"",
+                     i);
+        else if (i % 4 == 1)
+            snprintf(m, sizeof(m), "\"team=\\\"nobody-%d\\\"\"", i);
+        else if (i % 4 == 2)
+            snprintf(m, sizeof(m),
+                     "\"severity=~\\\"sev%da|sev%db\\\"\",\"environment!=\\\"Development\\\"\"", i,
+                     i);
+        else
+            snprintf(m, sizeof(m),
+                     "\"environment=\\\"Production\\\"\",\"attributes.region=\\\"nowhere-%d\\\"\"",
+                     i);
+        snprintf(rule, sizeof(rule),
+                 "{\"id\":\"r%04d\",%s,\"continue\":true,\"match\":[%s],\"channels\":[\"c\"]}", i,
+                 i >= 2 && i < 10 ? "\"on\":[\"stateinc\",\"statedec\"]" : on, m);
+        put(f, rule);
+    }
+}
+
+/* Alert i of the mix (its severity flips between changes): mostly Production, the bench's
+ * event or a load generator's, an attribute. Feeds its changes to the rules; returns the ns. */
+static int64_t mix_change(struct fx *f, size_t i, size_t round, size_t *changes)
+{
+    static const char *events[] = {"BenchLatency", "HighCPU", "DiskFull", "NodeDown",
+                                   "HighLatency"};
+    static const char *envs[] = {"Production", "Production", "Production", "Staging"};
+    const char *sev = (i + round) % 2 ? "major" : "critical";
+    struct alert_in in;
+    struct alert *a = NULL;
+    struct kv attrs[1];
+    char res[32], seq[24];
+    int64_t ns = 0, t;
+    int k;
+
+    snprintf(res, sizeof(res), "bench-%zu", i);
+    snprintf(seq, sizeof(seq), "%zu", round);
+    attrs[0] = (struct kv){"seq", seq};
+    alert_in_init(&in);
+    in.resource = res;
+    in.event = events[i % 5];
+    in.environment = envs[i % 4];
+    in.severity = sevmap_find(&f->cfg.sev, sev, strlen(sev));
+    in.attributes = (struct kvlist){attrs, 1};
+    in.flags = AIN_ATTRIBUTES;
+    in.timeout_s = 0;
+    alertdb_receive(f->db, &in, "t", "t", NULL, false, f->now, &f->fx, &a, &k);
+    for (size_t e = 0; e < f->fx.n; e++) {
+        const struct alert_change *c = f->fx.v[e].u.achange;
+        if (f->fx.v[e].kind != EFF_ACHANGE)
+            continue;
+        t = mono_ns();
+        nrules_on_change(f->rs, c->snap, c, f->now, &f->out);
+        ns += mono_ns() - t;
+        (*changes)++;
+    }
+    effects_clear(&f->fx);
+    nintents_clear(&f->out);
+    return ns;
+}
+
+/* bench/notify.sh's rule mix: 1,000 rules, 10,000 alerts, each changed 10 times. */
+static int bench_mix(void)
+{
+    void *st = NULL;
+    struct fx *f;
+    int64_t ns = 0;
+    size_t changes = 0;
+
+    if (setup(&st))
+        return 1;
+    f = st;
+    mix_rules(f);
+    for (size_t round = 0; round < 10; round++) {
+        for (size_t i = 0; i < 10000; i++) {
+            f->now += 1;
+            ns += mix_change(f, i, round, &changes);
+        }
+    }
+    printf("bench: notify.sh's rule mix, %zu changes, 1000 rules: %.0f ns/change\n", changes,
+           (double)ns / (double)changes);
+    teardown(&st);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
 #define T(x) cmocka_unit_test_setup_teardown(x, setup, teardown)
@@ -1184,7 +1288,7 @@ int main(int argc, char **argv)
     int rc;
 
     if (argc > 1 && !strcmp(argv[1], "--bench"))
-        return bench();
+        return bench() || bench_mix();
     rc = cmocka_run_group_tests(tests, NULL, NULL);
     tz_cache_clear();
     return rc;
