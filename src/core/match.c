@@ -1189,3 +1189,85 @@ bool matcher_required_eq(const struct matcher *mt, const struct mfield **f, cons
     }
     return false;
 }
+
+/* The field reads as one text, the one mfield_text() gives, under condition c (attributes: but
+ * for arrays, see matcher_next_required). */
+static bool text_field(const struct matcher *mt, const struct mcond *c, const struct sevmap *sev)
+{
+    switch (c->f.kind) {
+    case MF_STR:
+    case MF_LABEL:
+    case MF_ANNOT:
+    case MF_ATTR:
+    case MF_STATUS: return true;
+    case MF_SEVERITY:
+    case MF_PREVSEV: return c->vt != VT_SEV && mt->sev == sev; /* VT_SEV compares codes */
+    default: return false;
+    }
+}
+
+/* Splits a regex made only of literal alternatives into them. PCRE2's metacharacters outside a
+ * class (no PCRE2_EXTENDED here), plus ] } and NUL to stay plain, refuse it; so does an empty
+ * alternative (it would also match a missing field), or more than MATCH_SET_MAX of them. */
+static bool rx_literals(const struct mcond *c, struct mreq *out)
+{
+    static const char meta[] = "\\^$.[](){}?*+"; /* sizeof counts the NUL: refused too */
+    size_t start = 0;
+
+    out->n = 0;
+    for (size_t i = 0; i <= c->slen; i++) {
+        if (i < c->slen && c->s[i] != '|') {
+            if (memchr(meta, c->s[i], sizeof(meta)))
+                return false;
+            continue;
+        }
+        if (i == start || out->n == MATCH_SET_MAX)
+            return false;
+        out->v[out->n] = c->s + start;
+        out->len[out->n++] = i - start;
+        start = i + 1;
+    }
+    return true;
+}
+
+/* The values of c as an index hint; false if it is none. */
+static bool cond_values(const struct mcond *c, struct mreq *out)
+{
+    switch (c->op) {
+    case C_EQ:
+        if (c->vt != VT_STR)
+            return false;
+        __attribute__((fallthrough));
+    case C_AM_EQ:
+        out->n = 1;
+        out->v[0] = c->s;
+        out->len[0] = c->slen;
+        return true;
+    case C_IS_ONE_OF:
+        if (c->nstrs > MATCH_SET_MAX)
+            return false;
+        out->n = c->nstrs;
+        for (size_t i = 0; i < c->nstrs; i++) {
+            out->v[i] = c->strs[i];
+            out->len[i] = c->lens[i];
+        }
+        return true;
+    case C_AM_RE: return rx_literals(c, out);
+    default: return false;
+    }
+}
+
+bool matcher_next_required(const struct matcher *mt, const struct sevmap *sev, size_t *pos,
+                           struct mreq *out)
+{
+    if (!mt || mt->n != 1)
+        return false;
+    while (*pos < mt->g[0].n) {
+        const struct mcond *c = &mt->g[0].c[(*pos)++];
+        if (text_field(mt, c, sev) && cond_values(c, out)) {
+            out->f = &c->f;
+            return true;
+        }
+    }
+    return false;
+}

@@ -63,6 +63,7 @@
 #define MATCH_REGEX_MAX 1024       /* bytes of one regex */
 #define MATCH_REGEX_LIMIT 100000   /* PCRE2 match limit per evaluation */
 #define MATCH_TEXT_MAX (ALERT_MAX_ATTR_VALUE + 64) /* scratch for one decoded field value */
+#define MATCH_SET_MAX 64 /* values of one index hint (struct mreq); a longer set is no hint */
 
 /* A field reference. */
 enum mfield_kind {
@@ -108,11 +109,37 @@ void matcher_free(struct matcher *mt);
 bool matcher_match(const struct matcher *mt, const struct alert *a);
 /* The JSON it was compiled from (a new reference). */
 json_t *matcher_to_json(const struct matcher *mt);
-/* An equality every match needs, for indexing: when the matcher has one branch holding a
+/* An equality every match needs (the first; the rule index reads matcher_next_required's wider
+ * hints instead, fuzz_match checks this one): when the matcher has one branch holding a
  * string eq (or AM "=") on a string field, a label or an annotation, *f and the value are
  * set (borrowed from the matcher) and true is returned: then the matcher can only match an
  * alert whose mfield_text() of *f equals the value. */
 bool matcher_required_eq(const struct matcher *mt, const struct mfield **f, const char **val,
                          size_t *len);
+
+/* An index hint: a condition every match needs, which holds only when the text of a field is
+ * one of a few values. */
+struct mreq {
+    const struct mfield *f;       /* borrowed from the matcher */
+    size_t n;                     /* values, 1..MATCH_SET_MAX (a value may repeat) */
+    const char *v[MATCH_SET_MAX]; /* borrowed from the matcher, not NUL-terminated */
+    size_t len[MATCH_SET_MAX];
+};
+/* The index hints of a matcher with one branch, one per call: start with *pos = 0; true and *out
+ * set while there is one more. A hint is a condition of these kinds:
+ *   eq with a string, or AM "=":   one value;
+ *   is_one_of:                     its values;
+ *   AM "=~" whose regex is literal alternatives ("critical|major": no metacharacter, no
+ *     escape, no empty alternative): the alternatives (the regex is anchored at both ends and
+ *     case-sensitive, so it matches exactly them);
+ * with at most MATCH_SET_MAX values, on a string field, a label, an annotation, an attribute,
+ * status, or severity/previousSeverity compared as text (not a Canopsis eq of a severity name,
+ * which compares codes; and only if the matcher was compiled against `sev`, the map the caller
+ * reads the text with). Then the matcher only matches an alert whose mfield_text(out->f, sev)
+ * is one of the values, except when the field is an attribute holding a JSON array, whose
+ * items are compared instead: its text starts with '[', and the caller must then take the
+ * matcher as possibly matching. */
+bool matcher_next_required(const struct matcher *mt, const struct sevmap *sev, size_t *pos,
+                           struct mreq *out);
 
 #endif

@@ -768,7 +768,11 @@ struct inode {
     uint32_t n_only, n_both;
 };
 
-#define SIDX_SOURCE 0x40 /* index tags: 0.. rule fields, 0x40.. inhibition sources, 0xff triggers */
+/* Index tags: 0.. rule fields (slots), 0x40.. inhibition sources, 0xff triggers; a slot's tag
+ * | SIDX_ANY (key "") lists every rule of an attribute slot, for alerts whose attribute is an
+ * array (its items are compared, not its text). */
+#define SIDX_SOURCE 0x40
+#define SIDX_ANY 0x80
 
 struct rvec {
     struct rentry **v;
@@ -807,6 +811,8 @@ struct nrules {
     size_t nifields;
     struct rvec inh_rules; /* inhibiting rules whose source has no indexable equality */
     bool any_inh;
+    struct rvec acted; /* during a change: enabled rules that acted on it in resolve_duties, in
+                          walk order; room for every rule is reserved by index_build */
     uint64_t nonce, stamp;
     /* during a call */
     nrules_find_fn find;
@@ -1212,7 +1218,8 @@ static void track_one(struct nrules *rs, struct rentry *re, const struct alert *
     ra_maybe_free(rs, ra, now);
 }
 
-static const struct rvec *sidx_get(const struct nrules *rs, int tag, const char *s, size_t n);
+static const struct rvec *slot_get(const struct nrules *rs, int tag, const struct mfield *f,
+                                   const struct alert *a, char *buf);
 
 /* Keeps a's entries in the source indexes right: the rules it is a source of now, and the
  * inhibiting rules whose source matcher it may match (unindexed ones, and those whose required
@@ -1222,7 +1229,6 @@ static void track_sources(struct nrules *rs, const struct alert *a, int64_t now)
     struct aentry *ae = ae_get(rs, a->id, false);
     char buf[MATCH_TEXT_MAX];
     const struct rvec *v;
-    size_t len;
 
     for (struct ra *ra = ae ? ae->ras : NULL, *next; ra; ra = next) {
         next = ra->anext; /* track_one may free ra (and ae with the last one) */
@@ -1231,12 +1237,10 @@ static void track_sources(struct nrules *rs, const struct alert *a, int64_t now)
     }
     for (size_t i = 0; i < rs->inh_rules.n; i++)
         track_one(rs, rs->inh_rules.v[i], a, now);
-    for (size_t fi = 0; fi < rs->nifields; fi++) {
-        const char *t = mfield_text(rs->ifields[fi], rs->sev, a, buf, &len);
-        if ((v = sidx_get(rs, SIDX_SOURCE + (int)fi, t, len)))
+    for (size_t fi = 0; fi < rs->nifields; fi++)
+        if ((v = slot_get(rs, SIDX_SOURCE + (int)fi, rs->ifields[fi], a, buf)))
             for (size_t i = 0; i < v->n; i++)
                 track_one(rs, v->v[i], a, now);
-    }
 }
 
 static int index_build(struct nrules *rs);
@@ -1708,6 +1712,22 @@ static void process(struct nrules *rs, struct rentry *re, const struct alert *a,
     rs->st.delay_started++;
 }
 
+/* re acted on this change (an owed resolve, a cancelled delay, a resolved membership): the walk
+ * visits it, whatever the index says, and it ends the walk there as a match would. */
+static void acted(struct nrules *rs, struct rentry *re)
+{
+    size_t i;
+
+    if (re->stamp == rs->stamp)
+        return;
+    re->stamp = rs->stamp;
+    if (!re->r->enabled || rs->acted.n == rs->acted.cap)
+        return; /* disabled rules are never walked; the room is reserved for every rule */
+    for (i = rs->acted.n++; i > 0 && rs->acted.v[i - 1]->ord > re->ord; i--)
+        rs->acted.v[i] = rs->acted.v[i - 1];
+    rs->acted.v[i] = re;
+}
+
 /* The alert is closed or expired: delays cancelled, memberships resolved, owed resolves sent. */
 static void resolve_duties(struct nrules *rs, const struct alert *a, const struct alert_change *c,
                            int64_t now)
@@ -1723,18 +1743,18 @@ static void resolve_duties(struct nrules *rs, const struct alert *a, const struc
             timer_cancel(rs->wheel, &ra->delay);
             rs->st.delayed--;
             rs->st.delay_cancelled++;
-            re->stamp = rs->stamp;
+            acted(rs, re);
         }
         if (ra->g) {
             ra->g->m[ra->gidx].firing = false;
-            re->stamp = rs->stamp;
+            acted(rs, re);
         }
         if (ra->notified) {
             ra->notified = false;
             if (!grouped(r) && (c->chg & r->on & RESOLVING) && r->enabled && r->nchannels) {
                 emit_alert(rs, r, a->id, a->hist_seq, a->duplicate_count,
                            c->chg & r->on & RESOLVING, false);
-                re->stamp = rs->stamp;
+                acted(rs, re);
             }
         }
         ra_maybe_free(rs, ra, now);
@@ -1784,11 +1804,13 @@ static void index_free(struct nrules *rs)
     }
     free(rs->inh_rules.v);
     memset(&rs->inh_rules, 0, sizeof(rs->inh_rules));
+    free(rs->acted.v);
+    memset(&rs->acted, 0, sizeof(rs->acted));
     rs->nifields = 0;
     rs->any_inh = false;
 }
 
-/* tag 0xff: triggers; 0..NRULE_INDEX_FIELDS-1: the index fields */
+/* Files re under (tag, s); once, as a rule's values are filed one after the other. */
 static int sidx_push(struct nrules *rs, int tag, const char *s, size_t n, struct rentry *re)
 {
     uint8_t k[16];
@@ -1803,47 +1825,163 @@ static int sidx_push(struct nrules *rs, int tag, const char *s, size_t n, struct
         memcpy(sn->h.key, k, 16);
         ht_add(&rs->sidx, &sn->h);
     }
+    if (sn->v.n && sn->v.v[sn->v.n - 1] == re)
+        return TOCSIN_OK; /* a value given twice ("a|a") */
     return rvec_push(&sn->v, re);
 }
 
-/* The index slot of a matcher's required equality, -1 if none (or the slots are taken). */
-static int index_slot(struct nrules *rs, const struct matcher *mt, const char **val, size_t *len)
-{
-    const struct mfield *f;
-    size_t fi;
+/* How many enabled rules need one (field, value), to key each rule on its rarest need. Rule
+ * matchers and inhibition sources are counted apart, as they are indexed apart; a rule attached
+ * to a trigger is keyed on it, so its matcher is not counted. */
+struct cnode {
+    struct hnode h; /* key: count_key() */
+    size_t n;
+};
 
-    if (!matcher_required_eq(mt, &f, val, len))
-        return -1;
-    for (fi = 0; fi < rs->nifields && !mfield_equal(rs->ifields[fi], f); fi++)
-        ;
-    if (fi == NRULE_INDEX_FIELDS)
-        return -1;
-    if (fi == rs->nifields)
-        rs->ifields[rs->nifields++] = f;
-    return (int)fi;
+static void count_key(bool src, const struct mfield *f, const char *v, size_t n, uint8_t out[16])
+{
+    unsigned char kind[3] = {src, (unsigned char)f->kind, (unsigned char)f->af};
+    struct h128 h;
+
+    h128_init(&h);
+    h128_add(&h, kind, sizeof(kind));
+    h128_add(&h, f->key ? f->key : "", f->key ? strlen(f->key) : 0);
+    h128_add(&h, v, n);
+    h128_final(&h, out);
 }
 
-/* Where a rule goes: its trigger, a required equality on an index field, or the lists of its
+static size_t count_of(const struct htab16 *t, bool src, const struct mfield *f, const char *v,
+                       size_t n)
+{
+    uint8_t k[16];
+    const struct cnode *c;
+
+    count_key(src, f, v, n, k);
+    c = (const struct cnode *)(const void *)ht_find(t, k);
+    return c ? c->n : 0;
+}
+
+static int count_matcher(struct nrules *rs, struct htab16 *t, bool src, const struct matcher *mt)
+{
+    struct mreq q;
+    size_t pos = 0;
+    uint8_t k[16];
+
+    while (matcher_next_required(mt, rs->sev, &pos, &q)) {
+        for (size_t i = 0; i < q.n; i++) {
+            struct cnode *c;
+            count_key(src, q.f, q.v[i], q.len[i], k);
+            c = (struct cnode *)(void *)ht_find(t, k);
+            if (!c) {
+                if (!(c = calloc(1, sizeof(*c))))
+                    return TOCSIN_ENOMEM;
+                memcpy(c->h.key, k, 16);
+                ht_add(t, &c->h);
+            }
+            c->n++;
+        }
+    }
+    return TOCSIN_OK;
+}
+
+static int count_all(struct nrules *rs, struct htab16 *t)
+{
+    int rc = TOCSIN_OK;
+
+    for (size_t i = 0; i < rs->nrules && !rc; i++) {
+        const struct nrule *r = rs->order[i]->r;
+        if (!r->enabled)
+            continue;
+        if (r->inhibit_source)
+            rc = count_matcher(rs, t, true, r->inhibit_source);
+        if (!rc && !r->trigger)
+            rc = count_matcher(rs, t, false, r->match);
+    }
+    return rc;
+}
+
+static void counts_free(struct htab16 *t)
+{
+    for (size_t i = 0; t->b && i <= t->mask; i++) {
+        for (struct hnode *n = t->b[i], *nx; n; n = nx) {
+            nx = n->next;
+            free(n);
+        }
+    }
+    free(t->b);
+}
+
+/* The slot of field f: its own, else a free one (not taken yet), else -1. */
+static int slot_of(const struct nrules *rs, const struct mfield *f)
+{
+    size_t fi;
+
+    for (fi = 0; fi < rs->nifields && !mfield_equal(rs->ifields[fi], f); fi++)
+        ;
+    return fi < NRULE_INDEX_FIELDS ? (int)fi : -1;
+}
+
+/* The hint of mt (core/match.h) to key it on, in *best: the one the fewest rules share (ties:
+ * the first), so a rule needing both environment="prod", like hundreds, and resource="db1" is
+ * keyed on resource="db1". A set scores the sum of its values' counts: it is visited by the
+ * alerts of each value, so its cost adds up (the max would rate 64 rare values as one). Once
+ * the NRULE_INDEX_FIELDS slots are taken, only fields with a slot are chosen. Returns the slot
+ * (taken), or -1: no hint. */
+static int choose(struct nrules *rs, const struct htab16 *counts, bool src,
+                  const struct matcher *mt, struct mreq *best)
+{
+    struct mreq q;
+    size_t pos = 0, score, best_score = SIZE_MAX;
+    int fi, best_fi = -1;
+
+    while (matcher_next_required(mt, rs->sev, &pos, &q)) {
+        if ((fi = slot_of(rs, q.f)) < 0)
+            continue;
+        score = 0;
+        for (size_t i = 0; i < q.n; i++)
+            score += count_of(counts, src, q.f, q.v[i], q.len[i]);
+        if (score < best_score) {
+            best_score = score;
+            best_fi = fi;
+            *best = q;
+        }
+    }
+    if (best_fi == (int)rs->nifields)
+        rs->ifields[rs->nifields++] = best->f;
+    return best_fi;
+}
+
+/* Files re under each value of its hint; an attribute rule also under the slot's SIDX_ANY. */
+static int push_set(struct nrules *rs, int tag, const struct mreq *q, struct rentry *re)
+{
+    int rc = TOCSIN_OK;
+
+    for (size_t i = 0; i < q->n && !rc; i++)
+        rc = sidx_push(rs, tag, q->v[i], q->len[i], re);
+    if (!rc && q->f->kind == MF_ATTR)
+        rc = sidx_push(rs, tag | SIDX_ANY, "", 0, re);
+    return rc;
+}
+
+/* Where a rule goes: its trigger, the values of a hint on an index field, or the lists of its
  * change kinds; and its inhibition source likewise. */
-static int index_one(struct nrules *rs, struct rentry *re)
+static int index_one(struct nrules *rs, const struct htab16 *counts, struct rentry *re)
 {
     const struct nrule *r = re->r;
-    const char *val;
-    size_t len;
+    struct mreq q;
     int rc = TOCSIN_OK, fi;
 
     if (r->inhibit_source) {
         rs->any_inh = true;
-        fi = index_slot(rs, r->inhibit_source, &val, &len);
-        rc = fi >= 0 ? sidx_push(rs, SIDX_SOURCE + fi, val, len, re)
-                     : rvec_push(&rs->inh_rules, re);
+        fi = choose(rs, counts, true, r->inhibit_source, &q);
+        rc = fi >= 0 ? push_set(rs, SIDX_SOURCE + fi, &q, re) : rvec_push(&rs->inh_rules, re);
         if (rc)
             return rc;
     }
     if (r->trigger)
         return sidx_push(rs, 0xff, r->trigger, strlen(r->trigger), re);
-    if ((fi = index_slot(rs, r->match, &val, &len)) >= 0)
-        return sidx_push(rs, fi, val, len, re);
+    if ((fi = choose(rs, counts, false, r->match, &q)) >= 0)
+        return push_set(rs, fi, &q, re);
     for (int k = 0; k < CHG_COUNT && !rc; k++)
         if (r->on & CHG_BIT(k))
             rc = rvec_push(&rs->global[k], re);
@@ -1852,21 +1990,27 @@ static int index_one(struct nrules *rs, struct rentry *re)
 
 static int index_build(struct nrules *rs)
 {
-    int rc = TOCSIN_OK;
+    struct htab16 counts = {0};
+    size_t n = rs->nrules ? rs->nrules : 1;
+    int rc;
 
     if (!rs->dirty)
         return TOCSIN_OK;
     index_free(rs);
-    rs->order = malloc((rs->nrules ? rs->nrules : 1) * sizeof(*rs->order));
+    rs->order = malloc(n * sizeof(*rs->order));
     if (!rs->order)
         return TOCSIN_ENOMEM;
     memcpy(rs->order, rs->rules, rs->nrules * sizeof(*rs->order));
     qsort(rs->order, rs->nrules, sizeof(*rs->order), rentry_cmp);
-    for (size_t i = 0; i < rs->nrules && !rc; i++) {
+    for (size_t i = 0; i < rs->nrules; i++)
         rs->order[i]->ord = i;
+    rs->acted.v = malloc(n * sizeof(*rs->acted.v));
+    rs->acted.cap = rs->acted.v ? rs->nrules : 0;
+    rc = !rs->acted.v || ht_init(&counts) ? TOCSIN_ENOMEM : count_all(rs, &counts);
+    for (size_t i = 0; i < rs->nrules && !rc; i++)
         if (rs->order[i]->r->enabled)
-            rc = index_one(rs, rs->order[i]);
-    }
+            rc = index_one(rs, &counts, rs->order[i]);
+    counts_free(&counts);
     if (rc) {
         rs->st.oom++;
         return rc;
@@ -1892,6 +2036,19 @@ static const struct rvec *sidx_get(const struct nrules *rs, int tag, const char 
     return sn ? &sn->v : NULL;
 }
 
+/* The rules of slot `tag` for a's text of f; for an attribute holding an array (its items are
+ * compared, and the text of one may start with '[' too), every rule of the slot. */
+static const struct rvec *slot_get(const struct nrules *rs, int tag, const struct mfield *f,
+                                   const struct alert *a, char *buf)
+{
+    size_t len;
+    const char *t = mfield_text(f, rs->sev, a, buf, &len);
+
+    if (f->kind == MF_ATTR && len && t[0] == '[')
+        return sidx_get(rs, tag | SIDX_ANY, "", 0);
+    return sidx_get(rs, tag, t, len);
+}
+
 static bool ec_hit(const struct nrule *r, const struct alert *a)
 {
     for (size_t i = 0; i < r->neventscount; i++)
@@ -1900,26 +2057,26 @@ static bool ec_hit(const struct nrule *r, const struct alert *a)
     return false;
 }
 
-/* The candidate lists of this change: the kinds' global lists, its trigger's rules, and the
- * rules whose required equality the alert has. */
+/* The candidate lists of this change: the kinds' global lists, its trigger's rules, the rules
+ * keyed on a value the alert has, and those that acted on it while resolving. */
 static size_t candidates(struct nrules *rs, const struct alert *a, uint32_t chg,
                          struct cursor *cur)
 {
     char buf[MATCH_TEXT_MAX];
     struct aview o = alert_get(a, AF_ORIGIN);
     const struct rvec *v;
-    size_t n = 0, len;
+    size_t n = 0;
 
     for (int k = 0; k < CHG_COUNT; k++)
         if ((chg & CHG_BIT(k)) && rs->global[k].n)
             cur[n++] = (struct cursor){&rs->global[k], 0};
     if (o.len > 8 && !memcmp(o.p, "trigger/", 8) && (v = sidx_get(rs, 0xff, o.p + 8, o.len - 8)))
         cur[n++] = (struct cursor){v, 0};
-    for (size_t fi = 0; fi < rs->nifields; fi++) {
-        const char *t = mfield_text(rs->ifields[fi], rs->sev, a, buf, &len);
-        if ((v = sidx_get(rs, (int)fi, t, len)))
+    for (size_t fi = 0; fi < rs->nifields; fi++)
+        if ((v = slot_get(rs, (int)fi, rs->ifields[fi], a, buf)))
             cur[n++] = (struct cursor){v, 0};
-    }
+    if (rs->acted.n)
+        cur[n++] = (struct cursor){&rs->acted, 0};
     return n;
 }
 
@@ -1940,7 +2097,7 @@ static struct rentry *next_candidate(struct cursor *cur, size_t n)
 void nrules_on_change(struct nrules *rs, const struct alert *a, const struct alert_change *c,
                       int64_t now_ms, struct nintents *out)
 {
-    struct cursor cur[CHG_COUNT + 1 + NRULE_INDEX_FIELDS];
+    struct cursor cur[CHG_COUNT + 2 + NRULE_INDEX_FIELDS]; /* + the trigger's, acted */
     struct rentry *re;
     size_t n;
 
@@ -1953,6 +2110,7 @@ void nrules_on_change(struct nrules *rs, const struct alert *a, const struct ale
     rs->now = now_ms;
     rs->out = out;
     rs->stamp++;
+    rs->acted.n = 0;
     if (rs->any_inh)
         track_sources(rs, a, now_ms);
     if (!active(a))
@@ -1970,7 +2128,10 @@ void nrules_on_change(struct nrules *rs, const struct alert *a, const struct ale
         }
         if ((hit & CHG_BIT(CHG_EVENTSCOUNT)) && !ec_hit(r, a))
             hit &= ~CHG_BIT(CHG_EVENTSCOUNT);
-        if (!hit || !rule_matches(r, a))
+        if (!hit)
+            continue;
+        rs->st.evaluated++;
+        if (!rule_matches(r, a))
             continue;
         process(rs, re, a, hit, now_ms);
         if (!r->cont)

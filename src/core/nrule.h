@@ -174,6 +174,7 @@ void nrules_limits_default(struct nrules_limits *l);
 struct nrules_stats {
     uint64_t rules, groups, alert_states, delayed; /* gauges */
     uint64_t intents;                              /* emitted */
+    uint64_t evaluated; /* rules whose trigger and match a change's walk tested (index misses) */
     uint64_t out_of_period, inhibited, throttled;  /* muted or dropped by a rule's setting */
     uint64_t delay_started, delay_fired, delay_cancelled, delay_overflow;
     uint64_t groups_full, group_alerts_full, states_full, groups_dropped;

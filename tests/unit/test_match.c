@@ -1,6 +1,6 @@
 /* Unit tests for core/match: every Canopsis condition type, the Alertmanager operators, field
  * resolution (Alerta fields, labels, attributes as JSON, annotations, bare names), errors that
- * name the spot, the index hint. */
+ * name the spot, the index hints. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -399,6 +399,98 @@ static void test_fields_text_and_index(void **state)
     json_decref(j);
 }
 
+/* The index hints of `text`, as "field:v1|v2;field:v" (sev: the map the caller reads with). */
+static void hints(const struct fx *f, const char *text, const struct sevmap *sev, char *out,
+                  size_t cap)
+{
+    json_t *j = json_loads(text, JSON_DECODE_ANY, NULL);
+    struct matcher *mt = NULL;
+    struct verr e = {0};
+    struct mreq q;
+    size_t pos = 0, n = 0;
+    char name[64];
+
+    assert_non_null(j);
+    if (matcher_compile(j, &f->cfg.sev, &mt, &e) != TOCSIN_OK)
+        fail_msg("compile %s: %s: %s", text, e.field, e.msg);
+    out[0] = '\0';
+    while (matcher_next_required(mt, sev, &pos, &q)) {
+        assert_true(q.n >= 1 && q.n <= MATCH_SET_MAX);
+        mfield_name(q.f, name, sizeof(name));
+        n += (size_t)snprintf(out + n, cap - n, "%s%s:", n ? ";" : "", name);
+        for (size_t i = 0; i < q.n && n < cap; i++)
+            n += (size_t)snprintf(out + n, cap - n, "%s%.*s", i ? "|" : "", (int)q.len[i],
+                                  q.v[i]);
+        assert_true(n < cap);
+    }
+    matcher_free(mt);
+    json_decref(j);
+}
+
+static void hints_are(const struct fx *f, const char *text, const char *want)
+{
+    char got[1024];
+
+    hints(f, text, &f->cfg.sev, got, sizeof(got));
+    if (strcmp(got, want))
+        fail_msg("hints of %s: \"%s\", not \"%s\"", text, got, want);
+}
+
+/* n alternatives "v0|v1|..." as an AM regex on team. */
+static void alternatives(char *out, size_t cap, int n)
+{
+    size_t k = (size_t)snprintf(out, cap, "[\"team=~\\\"");
+
+    for (int i = 0; i < n; i++)
+        k += (size_t)snprintf(out + k, cap - k, "%sv%d", i ? "|" : "", i);
+    snprintf(out + k, cap - k, "\\\"\"]");
+}
+
+static void test_index_hints(void **state)
+{
+    struct fx *f = *state;
+    struct sevmap other = f->cfg.sev;
+    char text[1024], got[1024];
+
+    hints_are(f, "[\"severity=~\\\"critical|major\\\"\", \"environment=Production\"]",
+              "severity:critical|major;environment:Production");
+    hints_are(f, "[\"team=~\\\"Ops|ops|ops\\\"\"]", "labels.team:Ops|ops|ops"); /* case kept */
+    hints_are(f, "[\"team=~\\\"a.b|c\\\"\"]", ""); /* metacharacters, escapes: not literal */
+    hints_are(f, "[\"team=~\\\"(a|b)\\\"\"]", "");
+    hints_are(f, "[\"team=~\\\"a\\\\\\\\|b\\\"\"]", "");
+    hints_are(f, "[\"team=~\\\"a+\\\"\"]", "");
+    hints_are(f, "[\"team=~\\\"a|\\\"\"]", ""); /* an empty alternative */
+    hints_are(f, "[\"team=~\\\"|a\\\"\"]", "");
+    hints_are(f, "[\"team=~\\\"a||b\\\"\"]", "");
+    hints_are(f, "[\"team=~\\\"\\\"\"]", "");
+    hints_are(f, "[\"team!=a\", \"team!~\\\"a|b\\\"\", \"tags=a\"]", ""); /* negations, a list */
+    hints_are(f, "[[\"team=a\"], [\"team=a\"]]", "");                  /* two branches */
+    hints_are(f, "[\"team=\\\"\\\"\", \"attributes.region=eu\", \"status=open\"]",
+              "labels.team:;attributes.region:eu;status:open");
+    hints_are(f,
+              "[[{\"field\":\"team\",\"cond\":{\"type\":\"is_one_of\",\"value\":[\"a\",\"b\",3]}},"
+              "{\"field\":\"severity\",\"cond\":{\"type\":\"eq\",\"value\":\"major\"}},"
+              "{\"field\":\"severity\",\"cond\":{\"type\":\"eq\",\"value\":\"nosuch\"}},"
+              "{\"field\":\"text\",\"cond\":{\"type\":\"regexp\",\"value\":\"a|b\"}},"
+              "{\"field\":\"duplicateCount\",\"cond\":{\"type\":\"eq\",\"value\":\"1\"}},"
+              "{\"field\":\"resource\",\"cond\":{\"type\":\"eq\",\"value\":3}}]]",
+              "labels.team:a|b|3;severity:nosuch"); /* eq "major" compares severity codes */
+    alternatives(text, sizeof(text), MATCH_SET_MAX);
+    hints(f, text, &f->cfg.sev, got, sizeof(got));
+    assert_int_equal(strncmp(got, "labels.team:v0|v1|", 18), 0);
+    alternatives(text, sizeof(text), MATCH_SET_MAX + 1);
+    hints_are(f, text, "");
+    /* severity text is read through a sevmap: only the matcher's own gives hints */
+    hints(f, "[\"severity=major\", \"team=a\"]", &other, got, sizeof(got));
+    assert_string_equal(got, "labels.team:a");
+    hints_are(f, "[\"severity=major\", \"team=a\"]", "severity:major;labels.team:a");
+    /* what makes an alternation a set: anchored at both ends, case-sensitive */
+    assert_true(m(f, "[\"region=~\\\"x|eu-west\\\"\"]"));
+    assert_false(m(f, "[\"region=~\\\"x|eu\\\"\"]"));
+    assert_false(m(f, "[\"region=~\\\"x|west\\\"\"]"));
+    assert_false(m(f, "[\"region=~\\\"x|EU-WEST\\\"\"]"));
+}
+
 static void test_to_json(void **state)
 {
     struct fx *f = *state;
@@ -423,7 +515,8 @@ int main(void)
         T(test_regexp),     T(test_lists),
         T(test_is_one_of_empty_exist), T(test_or_and),
         T(test_am),         T(test_errors),
-        T(test_fields_text_and_index), T(test_to_json),
+        T(test_fields_text_and_index), T(test_index_hints),
+        T(test_to_json),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
