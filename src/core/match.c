@@ -1170,26 +1170,6 @@ out:
     return TOCSIN_OK;
 }
 
-bool matcher_required_eq(const struct matcher *mt, const struct mfield **f, const char **val,
-                         size_t *len)
-{
-    if (!mt || mt->n != 1)
-        return false;
-    for (size_t i = 0; i < mt->g[0].n; i++) {
-        const struct mcond *c = &mt->g[0].c[i];
-        enum mfield_kind k = c->f.kind;
-        if (!(c->op == C_AM_EQ || (c->op == C_EQ && c->vt == VT_STR)))
-            continue;
-        if (k != MF_STR && k != MF_LABEL && k != MF_ANNOT && k != MF_STATUS)
-            continue;
-        *f = &c->f;
-        *val = c->s;
-        *len = c->slen;
-        return true;
-    }
-    return false;
-}
-
 /* The field reads as one text, the one mfield_text() gives, under condition c (attributes: but
  * for arrays, see matcher_next_required). */
 static bool text_field(const struct matcher *mt, const struct mcond *c, const struct sevmap *sev)

@@ -109,14 +109,6 @@ void matcher_free(struct matcher *mt);
 bool matcher_match(const struct matcher *mt, const struct alert *a);
 /* The JSON it was compiled from (a new reference). */
 json_t *matcher_to_json(const struct matcher *mt);
-/* An equality every match needs (the first; the rule index reads matcher_next_required's wider
- * hints instead, fuzz_match checks this one): when the matcher has one branch holding a
- * string eq (or AM "=") on a string field, a label or an annotation, *f and the value are
- * set (borrowed from the matcher) and true is returned: then the matcher can only match an
- * alert whose mfield_text() of *f equals the value. */
-bool matcher_required_eq(const struct matcher *mt, const struct mfield **f, const char **val,
-                         size_t *len);
-
 /* An index hint: a condition every match needs, which holds only when the text of a field is
  * one of a few values. */
 struct mreq {

@@ -6,8 +6,9 @@
  *  - a rejection leaves *out NULL and a NUL-terminated error (EINVAL with a message);
  *  - round trip: matcher_to_json() compiles again, gives the same JSON and the same verdict on
  *    every alert;
- *  - the index hint: when matcher_required_eq() gives a field and a value, every alert the
- *    matcher matches has exactly that mfield_text() (match.h's promise to the rule index).
+ *  - the index hints: for every hint matcher_next_required() gives, every alert the matcher
+ *    matches has an mfield_text() among the hint's values, or is an attribute holding a JSON
+ *    array (match.h's promise to the rule index).
  * The alerts (built once, as tests/unit/test_match.c does) are only read. */
 #include <stdarg.h>
 #include <stdbool.h>
@@ -166,29 +167,34 @@ static int compile(const uint8_t *data, size_t size, const json_t *j, const stru
     return rc;
 }
 
-static void check_required_eq(const uint8_t *data, size_t size, const struct fixture *f,
-                              const struct matcher *mt, const bool *matched)
+/* Every index hint holds: an alert that matches has its field's text among the hint's values
+ * (or, for an attribute, a JSON array, which the index always visits). */
+static void check_required(const uint8_t *data, size_t size, const struct fixture *f,
+                           const struct matcher *mt, const bool *matched)
 {
-    const struct mfield *fld;
-    const char *val;
-    size_t len;
     static char buf[MATCH_TEXT_MAX];
+    static struct mreq h; /* about 1.5 KiB: off the stack */
+    size_t pos = 0;
 
-    if (!matcher_required_eq(mt, &fld, &val, &len))
-        return;
-    if (!fld || !val)
-        fail(data, size, "required_eq without a field or value");
-    for (int i = 0; i < NALERTS; i++) {
-        size_t tl;
-        const char *t;
-        char name[128];
-        if (!matched[i])
-            continue;
-        t = mfield_text(fld, &f->cfg.sev, f->a[i], buf, &tl);
-        if (tl != len || memcmp(t, val, len) != 0) {
-            mfield_name(fld, name, sizeof(name));
-            fail(data, size, "alert %d matches, but its %s is '%.*s', not the required '%.*s'", i,
-                 name, (int)tl, t, (int)len, val);
+    while (matcher_next_required(mt, &f->cfg.sev, &pos, &h)) {
+        if (!h.f || h.n == 0 || h.n > MATCH_SET_MAX)
+            fail(data, size, "index hint without a field or with %zu values", h.n);
+        for (int i = 0; i < NALERTS; i++) {
+            size_t tl, k;
+            const char *t;
+            char name[128];
+            if (!matched[i])
+                continue;
+            t = mfield_text(h.f, &f->cfg.sev, f->a[i], buf, &tl);
+            if (h.f->kind == MF_ATTR && tl && t[0] == '[')
+                continue;
+            for (k = 0; k < h.n && !(h.len[k] == tl && !memcmp(h.v[k], t, tl)); k++)
+                ;
+            if (k == h.n) {
+                mfield_name(h.f, name, sizeof(name));
+                fail(data, size, "alert %d matches, but its %s '%.*s' is none of the hint's %zu",
+                     i, name, (int)tl, t, h.n);
+            }
         }
     }
 }
@@ -213,7 +219,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     for (int i = 0; i < NALERTS; i++)
         matched[i] = matcher_match(mt, f->a[i]);
-    check_required_eq(data, size, f, mt, matched);
+    check_required(data, size, f, mt, matched);
 
     /* round trip */
     j1 = matcher_to_json(mt);

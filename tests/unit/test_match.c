@@ -341,8 +341,6 @@ static void test_fields_text_and_index(void **state)
     json_t *j;
     struct matcher *mt = NULL;
     struct verr e = {0};
-    const struct mfield *rf;
-    const char *val;
 
     assert_int_equal(mfield_parse("tags", &fl), TOCSIN_OK);
     t = mfield_text(&fl, &f->cfg.sev, f->a, buf, &len);
@@ -386,15 +384,26 @@ static void test_fields_text_and_index(void **state)
 
     j = json_loads("[\"severity=~\\\"a|b\\\"\", \"environment=Production\"]", 0, NULL);
     assert_int_equal(matcher_compile(j, &f->cfg.sev, &mt, &e), TOCSIN_OK);
-    assert_true(matcher_required_eq(mt, &rf, &val, &len));
-    mfield_name(rf, name, sizeof(name));
-    assert_string_equal(name, "environment");
-    assert_string_equal(val, "Production");
+    {
+        struct mreq h;
+        size_t pos = 0;
+        assert_true(matcher_next_required(mt, &f->cfg.sev, &pos, &h)); /* severity: a, b */
+        assert_true(matcher_next_required(mt, &f->cfg.sev, &pos, &h));
+        mfield_name(h.f, name, sizeof(name));
+        assert_string_equal(name, "environment");
+        assert_int_equal(h.n, 1);
+        assert_memory_equal(h.v[0], "Production", h.len[0]);
+        assert_false(matcher_next_required(mt, &f->cfg.sev, &pos, &h));
+    }
     matcher_free(mt);
     json_decref(j);
     j = json_loads("[[\"environment=P\"],[\"environment=Q\"]]", 0, NULL);
     assert_int_equal(matcher_compile(j, &f->cfg.sev, &mt, &e), TOCSIN_OK);
-    assert_false(matcher_required_eq(mt, &rf, &val, &len)); /* two branches */
+    {
+        struct mreq h;
+        size_t pos = 0;
+        assert_false(matcher_next_required(mt, &f->cfg.sev, &pos, &h)); /* two branches */
+    }
     matcher_free(mt);
     json_decref(j);
 }
