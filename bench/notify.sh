@@ -526,6 +526,25 @@ def verify(a):
           f"ok={'yes' if ok else 'no'}")
 
 
+def stages(a):
+    """The daemon's own stage times over the last minute (/api/v1/stats), µs p99/max: the
+    store writer's wait for a transaction and its commit, the notifier's wait from the commit
+    to a first attempt's start; and the writer's checkpoints."""
+    c = conn(a.port)
+    c.request("GET", "/api/v1/stats")
+    r = c.getresponse()
+    st, body = r.status, r.read()
+    if st != 200:
+        sys.exit(f"GET /api/v1/stats: {st}")
+    d = json.loads(body)
+    s, n = d["store"], d["notifications"]
+    print(f"store_wait_p99_us={s['waitUs']['p99']} store_wait_max_us={s['waitUs']['max']} "
+          f"commit_p99_us={s['commitUs']['p99']} commit_max_us={s['commitUs']['max']} "
+          f"notifier_wait_p99_us={n['waitUs']['p99']} notifier_wait_max_us={n['waitUs']['max']} "
+          f"commits={s['commits']} messages={s['messages']} checkpoints={s['checkpoints']} "
+          f"checkpoint_max_us={s['checkpointUsMax']}")
+
+
 def iso_ms(s):
     """'2026-11-24T12:02:30.647Z' -> epoch ms."""
     return int(datetime.datetime.strptime(s, "%Y-%m-%dT%H:%M:%S.%fZ").replace(
@@ -587,7 +606,7 @@ def split(a):
 
 
 p = argparse.ArgumentParser()
-p.add_argument("cmd", choices=["setup", "changes", "verify", "split"])
+p.add_argument("cmd", choices=["setup", "changes", "verify", "split", "stages"])
 p.add_argument("--port", type=int, required=True)
 p.add_argument("--receiver-port", type=int, default=0)
 p.add_argument("--rules", type=int, default=1000)
@@ -609,7 +628,8 @@ if not (1 <= a.rules <= 100000 and 0 <= a.fanout < a.rules - 2 and 0 < a.rate <=
     sys.exit("nb.py: option out of range")
 if a.cmd != "verify" and not a.port:
     sys.exit("nb.py: --port is required")
-{"setup": setup, "changes": changes, "verify": verify, "split": split}[a.cmd](a)
+{"setup": setup, "changes": changes, "verify": verify, "split": split,
+ "stages": stages}[a.cmd](a)
 PY
 }
 
@@ -630,6 +650,7 @@ DOWN_SEND=
 DOWN_BACK_S=na
 DOWN_OTHERS=
 SPLIT_LINES=()
+RATE_STAGES=() # the daemon's own stage times after each rate run (/api/v1/stats)
 
 phase_setup() {
     run_nb 120 setup --receiver-port "$RX_PORT" --rules "$NB_RULES" --fanout "$NB_FANOUT" ||
@@ -673,6 +694,9 @@ phase_rate() {
     fi
     RATE_OTHERS+=("$(others_end "rate-$r")")
     seen=$(drain "$expected")
+    if run_nb 30 stages; then
+        RATE_STAGES+=("rate $r: $(cat "$WORK/nb.out")")
+    fi
     rx=$(rx_summary USR2)
     RATE_CPU+=("$(per_delivery $(($(cpu_ms) - c0)) "$(jv count "$rx")")")
     ((seen == expected)) ||
@@ -828,6 +852,14 @@ the share columns are of the slowest 1 %):
 
 \`\`\`
 $(printf '%s\n' ${SPLIT_LINES[@]+"${SPLIT_LINES[@]}"})
+\`\`\`
+
+The daemon's own stage times after each rate run (\`/api/v1/stats\`, its last minute: the
+store writer's wait for a transaction and the commit, the notifier's wait from the commit to a
+first attempt's start, µs):
+
+\`\`\`
+$(printf '%s\n' ${RATE_STAGES[@]+"${RATE_STAGES[@]}"})
 \`\`\`
 
 *rate*: each change is stamped with \`attributes.sent_ns\` (CLOCK_REALTIME) just before its POST;

@@ -8,31 +8,23 @@
 
 #define LAT_WINDOW_MS 60000
 
-static int cmp_u32(const void *x, const void *y)
+static json_t *latency_json(const struct latring_summary *m)
 {
-    uint32_t a = *(const uint32_t *)x, b = *(const uint32_t *)y;
-
-    return (a > b) - (a < b);
+    if (!m->samples)
+        return json_pack("{s:n,s:n,s:n,s:i}", "p50", "p99", "max", "samples", 0);
+    return json_pack("{s:I,s:I,s:I,s:I}", "p50", (json_int_t)m->p50, "p99", (json_int_t)m->p99,
+                     "max", (json_int_t)m->max, "samples", (json_int_t)m->samples);
 }
 
-/* p50/p99/max of a ring's samples of the last minute. */
-static json_t *latency(struct app *a, const struct lat_ring *r)
+/* p50/p99/max of a ring's samples of the last minute (under stats_mu). */
+static json_t *latency(struct app *a, const struct latring *r)
 {
-    static uint32_t v[LAT_SAMPLES]; /* network thread only */
-    size_t n = 0;
-    int64_t since = clock_mono_ms() - LAT_WINDOW_MS;
+    struct latring_summary m;
 
     pthread_mutex_lock(&a->stats_mu);
-    for (size_t i = 0; i < LAT_SAMPLES; i++)
-        if (r->at_ms[i] && r->at_ms[i] >= since)
-            v[n++] = r->us[i];
+    latring_summary(r, clock_mono_ms() - LAT_WINDOW_MS, &m);
     pthread_mutex_unlock(&a->stats_mu);
-    if (!n)
-        return json_pack("{s:n,s:n,s:n,s:i}", "p50", "p99", "max", "samples", 0);
-    qsort(v, n, sizeof(v[0]), cmp_u32);
-    return json_pack("{s:I,s:I,s:I,s:I}", "p50", (json_int_t)v[(n - 1) / 2], "p99",
-                     (json_int_t)v[(n * 99 - 1) / 100], "max", (json_int_t)v[n - 1], "samples",
-                     (json_int_t)n);
+    return latency_json(&m);
 }
 
 /* The store writer: transactions and what they held, their time, its own checkpoints. */
@@ -43,9 +35,10 @@ static json_t *store_stats(struct app *a)
     pthread_mutex_lock(&a->stats_mu);
     w = a->wst;
     pthread_mutex_unlock(&a->stats_mu);
-    return json_pack("{s:I,s:I,s:I,s:o,s:I,s:I}", "commits", (json_int_t)w.commits,
+    return json_pack("{s:I,s:I,s:I,s:o,s:o,s:I,s:I}", "commits", (json_int_t)w.commits,
                      "messages", (json_int_t)w.messages, "failedCommits", (json_int_t)w.failed,
-                     "commitUs", latency(a, &a->tx_lat), "checkpoints",
+                     "commitUs", latency(a, &a->tx_lat), "waitUs", latency(a, &a->store_wait),
+                     "checkpoints",
                      (json_int_t)w.checkpoints, "checkpointUsMax",
                      (json_int_t)w.checkpoint_us_max);
 }
@@ -98,6 +91,7 @@ enum http_outcome api_stats(struct app *a, const struct http_req *req, struct ht
                                   "deleted", (json_int_t)as.deleted, "evicted",
                                   (json_int_t)as.evicted, "refused", (json_int_t)as.refused));
     json_object_set_new(o, "store", store_stats(a));
+    json_object_set_new(json_object_get(o, "notifications"), "waitUs", latency_json(&ns.wait));
     api_json(resp, 200, o);
     return HTTP_DONE;
 }

@@ -83,6 +83,12 @@ struct notify_rec {
     char *ctx;            /* channel notifications: the JSON context rendered at each attempt */
     char *ticket;         /* JSON {"id","url",...} a response of this channel gave, or NULL */
     uint64_t test_req;    /* a channel test: the HTTP request its result answers (never stored) */
+    int64_t ready_ns;     /* monotonic, when handed to the notifier (never stored; the stats) */
+    /* Records of one alert through one channel go one after the other, but those of one group
+     * (nonzero, the same in all: notifications of one alert state, from the rules that fired
+     * on one change) may go together: their order among themselves does not matter. Never
+     * stored: after a restart every record is its own group. */
+    uint64_t group;
 };
 
 void notify_rec_free(struct notify_rec *n);

@@ -22,6 +22,7 @@
 #include "util/arena.h"
 #include "util/clock.h"
 #include "util/config.h"
+#include "util/latring.h"
 #include "util/queue.h"
 #include "store/store.h"
 
@@ -106,6 +107,7 @@ struct completion {
 
 /* A message to the store writer. */
 struct smsg {
+    int64_t enq_ns; /* monotonic, when queued to the writer (its wait, in the stats) */
     struct effects fx;
     struct completion *comps;
     size_t ncomps, capcomps;
@@ -118,15 +120,6 @@ struct smsg {
     struct notify_rec *retry_rec;  /* the record to hand to the notifier after the commit */
 };
 
-#define LAT_SAMPLES 4096
-
-/* The last LAT_SAMPLES durations (µs) with when they ended (engine clock ms); under
- * app.stats_mu. /api/v1/stats gives p50/p99/max of the last minute's. */
-struct lat_ring {
-    uint32_t us[LAT_SAMPLES];
-    int64_t at_ms[LAT_SAMPLES];
-    size_t next;
-};
 
 /* The store writer's work, for /api/v1/stats (under app.stats_mu). */
 struct writer_stats {
@@ -179,8 +172,10 @@ struct app {
     /* statistics */
     atomic_uint_fast64_t events_received, events_processed, events_rejected, batches;
     pthread_mutex_t stats_mu;
-    struct lat_ring lat;      /* engine: a batch queued -> evaluated */
-    struct lat_ring tx_lat;   /* store writer: one transaction, begin -> commit */
+    /* stage times (monotonic ms stamps), p50/p99/max in /api/v1/stats */
+    struct latring lat;       /* engine: a batch queued -> evaluated */
+    struct latring tx_lat;    /* store writer: one transaction, begin -> commit */
+    struct latring store_wait; /* store writer: its oldest message's wait for the transaction */
     struct writer_stats wst;
     struct engine_stats est;  /* copied from the engine thread under stats_mu */
     struct alertdb_stats ast; /* likewise */

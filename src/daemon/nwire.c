@@ -350,7 +350,7 @@ static int ops_setup(void *ud, const struct notify_rec *rec, CURL *easy, void **
     struct dstate *d;
     struct buf text;
     json_t *ctx, *ticket;
-    bool pristine, has_alerts;
+    bool pristine, has_alerts, shared;
     int rc;
 
     *state = NULL;
@@ -364,7 +364,7 @@ static int ops_setup(void *ud, const struct notify_rec *rec, CURL *easy, void **
         return TOCSIN_EINVAL;
     }
     *state = d;
-    ctx = rec->ctx ? nctx_parse(&nw->parsed, rec->ctx) : NULL;
+    ctx = rec->ctx ? nctx_parse(&nw->parsed, rec->ctx, &shared) : NULL;
     if (!ctx) {
         snprintf(err, errlen, "the notification's context is unreadable");
         return TOCSIN_EINVAL;
@@ -373,7 +373,7 @@ static int ops_setup(void *ud, const struct notify_rec *rec, CURL *easy, void **
      * only while no ticket is lifted from the alerts' attributes and none is injected. */
     ticket = find_ticket(nw, rec);
     pristine = !ticket && !strstr(rec->ctx, "\"ticket");
-    if (!pristine && !nctx_own_alert(&nw->parsed, ctx)) {
+    if (!pristine && shared && !nctx_own_alert(ctx)) {
         json_decref(ticket);
         json_decref(ctx);
         return TOCSIN_ENOMEM;
@@ -498,6 +498,7 @@ static void uuid_of(const char *key, const char *channel, char out[TOCSIN_ID_LEN
 struct rcache {
     const struct alert *al;
     struct buf text;
+    uint64_t hash; /* of text: the records' group (notify_rec.group) */
 };
 
 static int render_alert(struct app *a, struct rcache *c, const struct alert *al, struct buf *b)
@@ -508,6 +509,7 @@ static int render_alert(struct app *a, struct rcache *c, const struct alert *al,
         if (alert_render_json(&c->text, &a->sev, al, NW(a)->base_url))
             return TOCSIN_ENOMEM;
         c->al = al;
+        c->hash = nctx_hash(c->text.p, c->text.len) | 1; /* never 0: 0 is no group */
     }
     return buf_append(b, c->text.p, c->text.len);
 }
@@ -518,7 +520,7 @@ static int render_alert(struct app *a, struct rcache *c, const struct alert *al,
  * is left out when it would be [alert] (ops_setup puts it back). false if every alert is gone
  * (nothing to send) or on a failure. */
 static bool context_head(struct app *a, const struct nintent *in, struct rcache *cache,
-                         struct buf *b, char alert_id[TOCSIN_ID_LEN + 1])
+                         struct buf *b, char alert_id[TOCSIN_ID_LEN + 1], uint64_t *group)
 {
     struct nwire *nw = NW(a);
     const struct nrule *rule = nrules_get(nw->rules, in->rule_id);
@@ -549,6 +551,7 @@ static bool context_head(struct app *a, const struct nintent *in, struct rcache 
     }
     if (rc || !shown)
         return false;
+    *group = shown == 1 ? cache->hash : 0; /* one alert's notifications of one state */
     if (shown > 1)
         rc = buf_putc(b, ']');
     rc = rc || buf_printf(b, ",\"change\":\"%s\",\"status\":\"%s\",\"rule\":{\"id\":",
@@ -570,10 +573,11 @@ static void intent_records(struct app *a, const struct nintent *in, struct rcach
     struct buf head, one;
     char alert_id[TOCSIN_ID_LEN + 1];
     int64_t wall = a->real.now_ms(a->real.ud);
+    uint64_t group = 0;
 
     buf_init(&head, CTX_MAX);
     buf_init(&one, CTX_MAX);
-    if (!context_head(a, in, cache, &head, alert_id))
+    if (!context_head(a, in, cache, &head, alert_id, &group))
         goto out;
     for (size_t c = 0; c < in->nchannels; c++) {
         struct chan_entry *e = entry_get(nw, in->channels[c]);
@@ -610,6 +614,7 @@ static void intent_records(struct app *a, const struct nintent *in, struct rcach
         r->max_attempts = e->max_attempts ? e->max_attempts : a->cfg->notify_max_attempts;
         r->created_ms = r->updated_ms = wall;
         r->next_ms = 0;
+        r->group = group;
         entry_unref(nw, e);
         if (!r->rule_id || !r->channel_id || !r->channel || !r->change || !r->ctx ||
             !r->method || !r->url || !r->headers_json || !r->body) {

@@ -217,18 +217,10 @@ static void advance_all(struct app *a, int64_t now, struct smsg *sm)
     nwire_advance(a, now, &sm->fx);
 }
 
-/* Under stats_mu. */
-static void lat_add(struct lat_ring *r, int64_t us, int64_t now_ms)
-{
-    r->us[r->next] = us < 0 ? 0 : us > UINT32_MAX ? UINT32_MAX : (uint32_t)us;
-    r->at_ms[r->next] = now_ms;
-    r->next = (r->next + 1) % LAT_SAMPLES;
-}
-
 static void record_latency(struct app *a, int64_t enq_ns, int64_t now_ms)
 {
     pthread_mutex_lock(&a->stats_mu);
-    lat_add(&a->lat, (clock_mono_ns() - enq_ns) / 1000, now_ms);
+    latring_add(&a->lat, (clock_mono_ns() - enq_ns) / 1000, now_ms);
     pthread_mutex_unlock(&a->stats_mu);
 }
 
@@ -743,6 +735,7 @@ static void *engine_main(void *arg)
             pthread_mutex_lock(&a->sf_mu);
             a->store_inflight += nfx;
             pthread_mutex_unlock(&a->sf_mu);
+            sm->enq_ns = clock_mono_ns();
             if (queue_push_wait(&a->store_q, sm)) {
                 log_error("engine_stalled", "reason=\"store queue closed\"");
                 continue;
@@ -979,16 +972,22 @@ static void purge_outbox(struct app *a, int64_t *last)
         log_info("outbox_purged", "notifications=%lld", (long long)deleted);
 }
 
-/* One transaction of n messages, begun at t0 (mono ns), for the stats. */
-static void writer_count(struct app *a, size_t n, int rc, int64_t t0)
+/* One transaction of batch[0..n), begun at t0 (mono ns), for the stats. */
+static void writer_count(struct app *a, void *const *batch, size_t n, int rc, int64_t t0)
 {
-    int64_t now = clock_mono_ns();
+    int64_t now = clock_mono_ns(), oldest = t0;
 
+    for (size_t i = 0; i < n; i++) {
+        int64_t q = ((const struct smsg *)batch[i])->enq_ns;
+        if (q && q < oldest)
+            oldest = q;
+    }
     pthread_mutex_lock(&a->stats_mu);
     a->wst.commits += rc == TOCSIN_OK;
     a->wst.failed += rc != TOCSIN_OK;
     a->wst.messages += n;
-    lat_add(&a->tx_lat, (now - t0) / 1000, now / 1000000);
+    latring_add(&a->tx_lat, (now - t0) / 1000, now / 1000000);
+    latring_add(&a->store_wait, (t0 - oldest) / 1000, now / 1000000);
     pthread_mutex_unlock(&a->stats_mu);
 }
 
@@ -1050,7 +1049,7 @@ static void *store_main(void *arg)
         if (!rc)
             rc = store_commit(a->wstore);
         committed++;
-        writer_count(a, n, rc, t0);
+        writer_count(a, batch, n, rc, t0);
         if (!rc)
             writer_checkpoint(a, WAL_HARD_BYTES);
         purge_outbox(a, &purged_at);

@@ -100,31 +100,62 @@ static json_t *parse_rest(const char *stored, size_t n, size_t *al)
     return rest;
 }
 
-json_t *nctx_parse(struct nctx_cache *c, const char *stored)
+uint64_t nctx_hash(const char *p, size_t n)
+{
+    uint64_t h = 0xcbf29ce484222325u; /* FNV-1a, 8 bytes at a time, then mixed */
+
+    for (; n >= 8; p += 8, n -= 8) {
+        uint64_t w;
+        memcpy(&w, p, 8);
+        h = (h ^ w) * 0x100000001b3u;
+    }
+    while (n--)
+        h = (h ^ (unsigned char)*p++) * 0x100000001b3u;
+    h ^= h >> 29;
+    h *= 0xbf58476d1ce4e5b9u;
+    return h ^ (h >> 32);
+}
+
+static void slot_clear(struct nctx_slot *s)
+{
+    free(s->text);
+    json_decref(s->alert);
+    memset(s, 0, sizeof(*s));
+}
+
+/* The alert of text a (al bytes): the cached tree (shared) or a new one, cached when it fits. */
+static json_t *alert_of(struct nctx_cache *c, const char *a, size_t al, bool *shared)
+{
+    uint64_t h = nctx_hash(a, al);
+    struct nctx_slot *s = &c->slot[h % NCTX_CACHE_SLOTS];
+    json_t *alert;
+    char *copy;
+
+    if (s->alert && s->hash == h && s->len == al && !memcmp(s->text, a, al)) {
+        c->hits++;
+        *shared = true;
+        return json_incref(s->alert);
+    }
+    c->misses++;
+    alert = json_loadb(a, al, 0, NULL);
+    if (!json_is_object(alert) || al > NCTX_CACHE_TEXT_MAX || !(copy = malloc(al)))
+        return alert;
+    memcpy(copy, a, al);
+    slot_clear(s);
+    *s = (struct nctx_slot){.hash = h, .text = copy, .len = al, .alert = json_incref(alert)};
+    *shared = true;
+    return alert;
+}
+
+json_t *nctx_parse(struct nctx_cache *c, const char *stored, bool *shared)
 {
     size_t n = strlen(stored), al = 0;
     json_t *rest = parse_rest(stored, n, &al), *alert;
-    const char *a = stored + HEAD_LEN;
 
+    *shared = false;
     if (!rest)
         return json_loads(stored, 0, NULL);
-    if (c->alert && c->len == al && !memcmp(c->text, a, al)) {
-        c->hits++;
-        alert = json_incref(c->alert);
-    } else {
-        c->misses++;
-        alert = json_loadb(a, al, 0, NULL);
-        if (alert && json_is_object(alert)) {
-            char *copy = malloc(al);
-            if (copy) {
-                memcpy(copy, a, al);
-                nctx_cache_clear(c);
-                c->text = copy;
-                c->len = al;
-                c->alert = json_incref(alert);
-            }
-        }
-    }
+    alert = alert_of(c, stored + HEAD_LEN, al, shared);
     if (!alert || json_object_set_new(rest, "alert", alert)) {
         json_decref(rest);
         return NULL;
@@ -132,21 +163,15 @@ json_t *nctx_parse(struct nctx_cache *c, const char *stored)
     return rest;
 }
 
-bool nctx_own_alert(struct nctx_cache *c, json_t *ctx)
+bool nctx_own_alert(json_t *ctx)
 {
-    json_t *alert = json_object_get(ctx, "alert"), *copy;
+    json_t *copy = json_deep_copy(json_object_get(ctx, "alert"));
 
-    if (!alert || alert != c->alert)
-        return true;
-    copy = json_deep_copy(alert);
     return copy && !json_object_set_new(ctx, "alert", copy);
 }
 
 void nctx_cache_clear(struct nctx_cache *c)
 {
-    free(c->text);
-    json_decref(c->alert);
-    c->text = NULL;
-    c->len = 0;
-    c->alert = NULL;
+    for (size_t i = 0; i < NCTX_CACHE_SLOTS; i++)
+        slot_clear(&c->slot[i]);
 }

@@ -13,16 +13,29 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "util/buf.h"
 
-/* The last alert parsed: the notifications of one alert change (one per rule that fired and
- * channel) carry the same alert text, and parsing it is most of a delivery's set-up. One
- * thread's (the notifier's); the text is compared whole, so a hit is never a wrong alert. */
-struct nctx_cache {
+/* Alerts parsed lately: the notifications of one alert change (one per rule that fired and
+ * channel) carry the same alert text, and parsing it is most of a delivery's set-up. Those of
+ * one alert through one channel go one after the other (the notifier's lanes keep their order),
+ * with other alerts' in between, so the cache holds NCTX_CACHE_SLOTS alerts, direct-mapped by a
+ * hash of the text; the text is compared whole, so a hit is never a wrong alert. Alert texts
+ * over NCTX_CACHE_TEXT_MAX bytes are parsed each time. Memory: at most NCTX_CACHE_SLOTS texts and
+ * their trees (about 2 MB for alerts of 1.2 KB). One thread's (the notifier's). */
+#define NCTX_CACHE_SLOTS 256
+#define NCTX_CACHE_TEXT_MAX 8192
+
+struct nctx_slot {
+    uint64_t hash;
     char *text;
     size_t len;
     json_t *alert;
+};
+
+struct nctx_cache {
+    struct nctx_slot slot[NCTX_CACHE_SLOTS];
     unsigned long hits, misses;
 };
 
@@ -33,14 +46,19 @@ struct nctx_cache {
 int nctx_attempt_text(const char *stored, const char *id, unsigned attempt, bool has_alerts,
                       struct buf *out);
 
-/* The stored context parsed, with "alert" taken from the cache when its text is the cached
- * one (then shared: the caller must not change it; see nctx_own_alert), else parsed and
- * cached. Grouped contexts ("alerts" stored) are parsed whole. NULL when stored is not JSON. */
-json_t *nctx_parse(struct nctx_cache *c, const char *stored);
-/* Makes ctx.alert the context's own (a deep copy when shared with the cache), for a caller
- * about to change it; false when out of memory. */
-bool nctx_own_alert(struct nctx_cache *c, json_t *ctx);
-void nctx_cache_clear(struct nctx_cache *c);
+/* The stored context parsed, with "alert" taken from the cache when its text is a cached one,
+ * else parsed and cached; *shared says whether ctx.alert is the cache's (then the caller must
+ * not change it: nctx_own_alert first). Grouped contexts ("alerts" stored) are parsed whole.
+ * NULL when stored is not JSON. */
+json_t *nctx_parse(struct nctx_cache *c, const char *stored, bool *shared);
+/* Makes ctx.alert the context's own (a deep copy), for a caller about to change a shared one;
+ * false when out of memory. */
+bool nctx_own_alert(json_t *ctx);
+void nctx_cache_clear(struct nctx_cache *c); /* frees what the slots hold */
+
+/* A 64-bit hash of n bytes of text (not cryptographic): the cache's, and the engine's
+ * notify_rec.group of an alert's rendering. */
+uint64_t nctx_hash(const char *p, size_t n);
 
 /* Length of the JSON object at p (n bytes available; valid JSON is assumed, as the engine
  * wrote it), 0 if p does not hold a complete object. */

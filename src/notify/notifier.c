@@ -51,10 +51,13 @@ struct chst {
     char id[];             /* the channel id */
 };
 
-/* The notifications of one alert through one channel: one at a time, in order. */
+/* The notifications of one alert through one channel, in order: one at a time, or those of one
+ * group (notify_rec.group) together. */
 struct lane {
-    struct notify_rec **q; /* waiting behind the one in progress, FIFO */
+    struct notify_rec **q; /* waiting behind the ones in progress, FIFO */
     size_t head, n, cap;
+    uint64_t group;        /* of the ones in progress (0: a record of its own) */
+    unsigned active;       /* in progress (launched, or scheduled for a retry) */
 };
 
 /* A transfer slot; rec is NULL when the slot is free. */
@@ -104,6 +107,8 @@ struct notifier {
     _Atomic int64_t drain_deadline; /* monotonic ms */
     _Atomic uint64_t delivered, failed, retried, in_flight;
     _Atomic uint64_t queued; /* from notifier_submit() (or a retry) until launched or dropped */
+    pthread_mutex_t wmu;     /* guards waits */
+    struct latring waits;    /* first attempts: submitted -> started (mono ms stamps) */
 };
 
 static int64_t now_ms(const struct notifier *n)
@@ -200,7 +205,8 @@ static size_t lane_key(const struct notify_rec *rec, char *k, size_t cap)
     return len > 0 && (size_t)len < cap ? (size_t)len : 0;
 }
 
-/* A record arrives (counted in n->queued): it goes first if its lane is idle, else waits. */
+/* A record arrives (counted in n->queued): it goes first if its lane is idle, or with the
+ * ones in progress when it is of their group and nothing waits; else it waits. */
 static void admit(struct notifier *n, struct notify_rec *rec)
 {
     char k[TOCSIN_ID_LEN + 300];
@@ -219,6 +225,13 @@ static void admit(struct notifier *n, struct notify_rec *rec)
             schedule(n, rec); /* out of memory: no ordering rather than no delivery */
             return;
         }
+        l->group = rec->group;
+        l->active = 1;
+        schedule(n, rec);
+        return;
+    }
+    if (!l->n && rec->group && rec->group == l->group) {
+        l->active++;
         schedule(n, rec);
         return;
     }
@@ -243,16 +256,16 @@ static void admit(struct notifier *n, struct notify_rec *rec)
     n->held++;
 }
 
-/* The record in front of its lane is done (delivered or failed for good): the next goes. */
+/* A record in progress in its lane is done (delivered or failed for good): when it was the
+ * last of its group, the next goes, with the ones of its group right behind it. */
 static void lane_next(struct notifier *n, const struct notify_rec *done_rec)
 {
     char k[TOCSIN_ID_LEN + 300];
     size_t kl = lane_key(done_rec, k, sizeof(k));
     struct lane *l = kl ? smap_get(&n->lanes, k, kl) : NULL;
-    struct notify_rec *next;
     int64_t now;
 
-    if (!l)
+    if (!l || (l->active && --l->active))
         return;
     if (!l->n) {
         smap_del(&n->lanes, k, kl);
@@ -260,11 +273,15 @@ static void lane_next(struct notifier *n, const struct notify_rec *done_rec)
         free(l);
         return;
     }
-    next = l->q[l->head++];
-    l->n--;
-    n->held--;
     now = now_ms(n);
-    schedule_at(n, next, next->next_ms > now ? next->next_ms : now);
+    l->group = l->q[l->head]->group;
+    do {
+        struct notify_rec *next = l->q[l->head++];
+        l->n--;
+        n->held--;
+        l->active++;
+        schedule_at(n, next, next->next_ms > now ? next->next_ms : now);
+    } while (l->n && l->group && l->q[l->head]->group == l->group);
 }
 
 static void lanes_free(struct notifier *n, size_t *dropped)
@@ -656,6 +673,19 @@ static size_t on_header(char *p, size_t size, size_t nmemb, void *ud)
 }
 
 /* Starts the transfer of rec (takes it). A record that cannot be set up is concluded at once. */
+/* A first attempt's wait since notifier_submit(), for the stats. */
+static void note_wait(struct notifier *n, const struct notify_rec *rec)
+{
+    int64_t now;
+
+    if (rec->attempts || !rec->ready_ns)
+        return;
+    now = clock_mono_ns();
+    pthread_mutex_lock(&n->wmu);
+    latring_add(&n->waits, (now - rec->ready_ns) / 1000, now / 1000000);
+    pthread_mutex_unlock(&n->wmu);
+}
+
 static void launch(struct notifier *n, struct slot *sl, struct notify_rec *rec, struct chst *ch)
 {
     char err[CURL_REASON_MAX] = "";
@@ -711,6 +741,7 @@ static void launch(struct notifier *n, struct slot *sl, struct notify_rec *rec, 
     sl->ch = ch;
     sl->start_ms = clock_mono_ms();
     sl->start_wall = now_ms(n);
+    note_wait(n, rec);
     n->busy++;
     atomic_store(&n->in_flight, n->busy);
 }
@@ -887,6 +918,7 @@ struct notifier *notifier_new(const struct notifier_cfg *cfg, struct clock clk,
     n = calloc(1, sizeof(*n));
     if (!n)
         return NULL;
+    pthread_mutex_init(&n->wmu, NULL);
     if (cfg)
         n->cfg = *cfg;
     apply_defaults(&n->cfg);
@@ -947,6 +979,7 @@ int notifier_submit(struct notifier *n, struct notify_rec *rec)
     if (!n || !rec)
         return TOCSIN_EINVAL;
     atomic_fetch_add(&n->queued, 1); /* before the push: the loop may take it at once */
+    rec->ready_ns = clock_mono_ns();
     rc = queue_push(&n->inbox, rec);
     if (rc)
         atomic_fetch_sub(&n->queued, 1);
@@ -989,6 +1022,7 @@ void notifier_free(struct notifier *n)
         curl_multi_cleanup(n->multi);
     if (n->curl_inited)
         curl_global_cleanup();
+    pthread_mutex_destroy(&n->wmu);
     free(n);
 }
 
@@ -1002,4 +1036,7 @@ void notifier_get_stats(struct notifier *n, struct notifier_stats *out)
     out->retried = atomic_load(&n->retried);
     out->in_flight = atomic_load(&n->in_flight);
     out->queued = atomic_load(&n->queued);
+    pthread_mutex_lock(&n->wmu);
+    latring_summary(&n->waits, clock_mono_ms() - 60000, &out->wait);
+    pthread_mutex_unlock(&n->wmu);
 }

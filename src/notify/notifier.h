@@ -39,6 +39,7 @@
 #include <stdint.h>
 
 #include "core/model.h"
+#include "util/latring.h"
 #include "notify/channel.h"
 #include "util/clock.h"
 
@@ -135,6 +136,9 @@ struct notifier_stats {
     uint64_t retried;   /* attempts that ended PENDING */
     uint64_t in_flight; /* transfers now */
     uint64_t queued;    /* records waiting (submitted or scheduled, not in flight) */
+    /* first attempts over the last minute: from notifier_submit() to the transfer's start (its
+     * queue, the channel's lane and limits, the set-up and rendering) */
+    struct latring_summary wait;
 };
 
 void notifier_get_stats(struct notifier *n, struct notifier_stats *out); /* thread-safe */

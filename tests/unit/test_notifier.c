@@ -1120,6 +1120,59 @@ static struct notify_rec *mk_arec(const char *id, const char *alert, const char 
 
 /* ---- order per (alert, channel) lane ---- */
 
+static void rule_slow_all(struct tsrv *s, const char *id, const char *path, size_t nth,
+                      struct answer *a)
+{
+    (void)s, (void)id, (void)path, (void)nth;
+    a->status = 200;
+    a->delay_ms = 150;
+}
+
+/* The records of one group in a lane go together; the next group waits for all of them, and
+ * a record of no group (0) goes alone. */
+static void test_lane_groups(void **state)
+{
+    static const char *const ids[] = {"g1-a", "g1-b", "g1-c", "g2-a", "g2-b", "g0-a"};
+    static const uint64_t groups[] = {7, 7, 7, 9, 9, 0};
+    struct notifier_cfg cfg = fast;
+    struct tsrv *s = tsrv_start(rule_slow_all, NULL);
+    char *u = tsrv_url(s, "/group");
+    struct results res;
+    struct notifier *n;
+    int64_t g1_end = 0, g2_start = INT64_MAX, g2_end = 0;
+
+    (void)state;
+    cfg.concurrency = 8;
+    results_init(&res);
+    n = start(&cfg, &res);
+    for (size_t i = 0; i < 6; i++) {
+        struct notify_rec *r = mk_arec(ids[i], "alert-G", NULL, u, "{}");
+        r->group = groups[i];
+        assert_int_equal(notifier_submit(n, r), 0);
+    }
+    assert_true(wait_results(&res, 6));
+    notifier_stop(n, 1000);
+    for (size_t i = 0; i < 3; i++) { /* group 7: all three in flight at once */
+        const struct hit *h = hit_of(s, ids[i], 0);
+        assert_non_null(h);
+        for (size_t j = 0; j < 3; j++)
+            assert_true(h->t0 < hit_of(s, ids[j], 0)->t1);
+        g1_end = h->t1 > g1_end ? h->t1 : g1_end;
+    }
+    for (size_t i = 3; i < 5; i++) { /* group 9: together, after all of group 7 */
+        const struct hit *h = hit_of(s, ids[i], 0);
+        g2_start = h->t0 < g2_start ? h->t0 : g2_start;
+        g2_end = h->t1 > g2_end ? h->t1 : g2_end;
+    }
+    assert_true(g2_start >= g1_end);
+    assert_true(hit_of(s, "g2-a", 0)->t0 < hit_of(s, "g2-b", 0)->t1);
+    assert_true(hit_of(s, "g0-a", 0)->t0 >= g2_end); /* no group: alone, last */
+    notifier_free(n);
+    results_free(&res);
+    tsrv_stop(s);
+    free(u);
+}
+
 static void rule_lane(struct tsrv *s, const char *id, const char *path, size_t nth,
                       struct answer *a)
 {
@@ -1578,6 +1631,7 @@ int main(void)
         cmocka_unit_test(test_concurrency_many),
         cmocka_unit_test(test_stop_drops_future_and_refuses),
         cmocka_unit_test(test_lane_order),
+        cmocka_unit_test(test_lane_groups),
         cmocka_unit_test(test_retry_after_seconds_blocks_channel),
         cmocka_unit_test(test_retry_after_http_date_blocks_channel),
         cmocka_unit_test(test_retry_after_huge_is_capped),
