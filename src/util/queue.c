@@ -63,8 +63,7 @@ static int push(struct queue *q, void *item, bool wait)
         return TOCSIN_EFULL;
     }
     q->items[(q->head + q->len) % q->cap] = item;
-    q->len++;
-    wake = q->wake;
+    wake = q->len++ == 0 ? q->wake : NULL;
     ud = q->wake_ud;
     pthread_cond_signal(&q->nonempty);
     pthread_mutex_unlock(&q->mu);

@@ -17,7 +17,9 @@ struct queue {
     void **items; /* ring of `cap` slots */
     size_t cap, head, len;
     bool closed;
-    /* Called (outside the lock) after a push, e.g. lws_cancel_service for the network thread. */
+    /* Called (outside the lock) after a push that made the queue non-empty, e.g.
+     * curl_multi_wakeup for the notifier: a consumer that empties the queue at each wake-up
+     * (and looks again whenever it runs) misses nothing, and a burst of pushes costs one wake. */
     void (*wake)(void *ud);
     void *wake_ud;
 };
