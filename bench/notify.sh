@@ -22,6 +22,10 @@
 #   max      NB_RUNS times: `tocsin-loadgen alerts --mode corr` (50 connections, closed loop) for
 #            NB_MAX_S s on new keys; NB_FANOUT rules fire on each of its severity changes (every
 #            change loadgen makes): deliveries/s at the receiver (bar: >= 10,000/s)
+#   sustain  NB_RUNS times: `tocsin-loadgen alerts --mode paced`, NB_SUSTAIN changes/s for
+#            NB_SUSTAIN_S s over 250 alerts whose event the NB_FANOUT rules match: NB_SUSTAIN x
+#            NB_FANOUT deliveries/s asked for (10,000/s by default); deliveries/s at the receiver
+#            and the change -> delivery delay of every delivery (does it keep up?)
 #   down     NB_ORDER_ALERTS alerts created and delivered; the receiver is stopped for NB_DOWN_S
 #            s, during which each alert changes NB_ORDER_CHANGES - 1 more times (one connection,
 #            so the daemon sees them in order); the receiver comes back on the same port and the
@@ -54,11 +58,13 @@ NB_RATE=${NB_RATE:-1000}       # changes/s in the rate phase
 NB_RATE_S=${NB_RATE_S:-10}     # its length
 NB_KEYS=${NB_KEYS:-1000}       # alerts it changes (the first change of each is its create)
 NB_MAX_S=${NB_MAX_S:-10}       # length of the max phase
+NB_SUSTAIN=${NB_SUSTAIN:-1250} # changes/s of the sustain phase (x NB_FANOUT deliveries; 0: none)
+NB_SUSTAIN_S=${NB_SUSTAIN_S:-10} # its length
 NB_DOWN_S=${NB_DOWN_S:-60}     # how long the receiver is down (0: no down phase)
 NB_ORDER_ALERTS=${NB_ORDER_ALERTS:-200}  # alerts of the down phase
 NB_ORDER_CHANGES=${NB_ORDER_CHANGES:-5}  # changes of each (the create included)
 NB_DRAIN_S=${NB_DRAIN_S:-30}   # longest wait for the receiver to see every delivery
-BUDGET=${NB_BUDGET:-420}       # the receiver never outlives this (s); phases check it too
+BUDGET=${NB_BUDGET:-600}       # the receiver never outlives this (s); phases check it too
 
 PIDS=()
 TMPDIRS=()
@@ -645,6 +651,10 @@ RATE_OTHERS=()
 MAX_OTHERS=()
 RATE_CPU=() # µs of daemon CPU per delivery, per run (from the first change to the drain)
 MAX_CPU=()
+SUS_LINES=()
+SUS_RXS=()
+SUS_CPU=()
+SUS_OTHERS=()
 DOWN_LINE=
 DOWN_SEND=
 DOWN_BACK_S=na
@@ -725,6 +735,27 @@ phase_max() {
     MAX_LINES+=("$line")
     MAX_RXS+=("$rx")
     say "max $r: $line; receiver $rx"
+}
+
+# phase_sustain RUN
+phase_sustain() {
+    local r=$1 line="" rx c0
+    say "sustain $r/$NB_RUNS: $NB_SUSTAIN changes/s x $NB_FANOUT rules for $NB_SUSTAIN_S s"
+    c0=$(cpu_ms)
+    others_start "sustain-$r"
+    if run_lg $((NB_SUSTAIN_S + 40)) alerts --mode paced --port "$PORT" --rate "$NB_SUSTAIN" \
+        --duration "$NB_SUSTAIN_S" --keys 250 --conns 16 --id-prefix "sus$r" --event HighCPU; then
+        line=$(tail -n 1 "$WORK/lg.out")
+    else
+        note "sustain $r: loadgen failed (see bench/out/notify-raw.txt)"
+    fi
+    SUS_OTHERS+=("$(others_end "sustain-$r")")
+    drain 0 >/dev/null
+    rx=$(rx_summary USR2)
+    SUS_CPU+=("$(per_delivery $(($(cpu_ms) - c0)) "$(jv count "$rx")")")
+    SUS_LINES+=("$line")
+    SUS_RXS+=("$rx")
+    say "sustain $r: $line; receiver $rx"
 }
 
 # The receiver goes down for NB_DOWN_S s while the order alerts change, then comes back.
@@ -836,15 +867,27 @@ EOF
         "$NB_MAX_S" "$(median $(col_kv alerts_per_s ${MAX_LINES[@]+"${MAX_LINES[@]}"}))" \
         "$NB_FANOUT" "$(median $(col_jv count ${MAX_RXS[@]+"${MAX_RXS[@]}"}))" \
         "$(median $rps)"
+    # shellcheck disable=SC2046,SC2086 # word splitting of the run lists is wanted
+    printf '| sustain | %s changes/s (paced) for %s s, %s rules fire per change: %s deliveries/s asked | %s | **%s** | %s | %s | %s | ≥ 10,000/s |\n' \
+        "$NB_SUSTAIN" "$NB_SUSTAIN_S" "$NB_FANOUT" "$((NB_SUSTAIN * NB_FANOUT))" \
+        "$(median $(col_jv count ${SUS_RXS[@]+"${SUS_RXS[@]}"}))" \
+        "$(median $(col_jv rps ${SUS_RXS[@]+"${SUS_RXS[@]}"}))" \
+        "$(us_ms "$(median $(col_jv p50_us ${SUS_RXS[@]+"${SUS_RXS[@]}"}))")" \
+        "$(us_ms "$(median $(col_jv p99_us ${SUS_RXS[@]+"${SUS_RXS[@]}"}))")" \
+        "$(us_ms "$(median $(col_jv max_us ${SUS_RXS[@]+"${SUS_RXS[@]}"}))")"
     cat <<EOF
 
-Per run: rate p99 (µs) ${p99s:-none}; max deliveries/s ${rps:-none}.
+Per run: rate p99 (µs) ${p99s:-none}; max deliveries/s ${rps:-none}; sustain deliveries/s
+$(col_jv rps ${SUS_RXS[@]+"${SUS_RXS[@]}"}), p99 (µs) $(col_jv p99_us ${SUS_RXS[@]+"${SUS_RXS[@]}"}).
+Sustain sender: $(printf '%s | ' ${SUS_LINES[@]+"${SUS_LINES[@]}"} | cut -c1-600).
 Daemon CPU per delivery (µs, user + system, from the start of the load to the drain): rate
 ${RATE_CPU[*]:-na} (median $(median ${RATE_CPU[@]+"${RATE_CPU[@]}"})); max ${MAX_CPU[*]:-na}
-(median $(median ${MAX_CPU[@]+"${MAX_CPU[@]}"})); it depends much less than the rates on what
+(median $(median ${MAX_CPU[@]+"${MAX_CPU[@]}"})); sustain ${SUS_CPU[*]:-na} (median
+$(median ${SUS_CPU[@]+"${SUS_CPU[@]}"})); it depends much less than the rates on what
 else runs: compare builds with it.
 Busy processes not started by the bench (top, 2 s into each phase; runs separated by |): rate
-$(IFS='|'; printf '%s' "${RATE_OTHERS[*]:-na}"); max $(IFS='|'; printf '%s' "${MAX_OTHERS[*]:-na}").
+$(IFS='|'; printf '%s' "${RATE_OTHERS[*]:-na}"); max $(IFS='|'; printf '%s' "${MAX_OTHERS[*]:-na}"); sustain
+$(IFS='|'; printf '%s' "${SUS_OTHERS[*]:-na}").
 
 Where the rate phase's delay goes, per run (ms; ingest = sent → the engine built the outbox
 record, outbox = → attempt started (writer commit, notifier), send = → the receiver read it;
@@ -931,6 +974,14 @@ main() {
         fi
         alive max || break
         phase_max "$r"
+    done
+    for ((r = 1; r <= NB_RUNS && NB_SUSTAIN > 0; r++)); do
+        if (($(left) < NB_SUSTAIN_S + NB_DRAIN_S + 60)); then
+            note "sustain run $r skipped: $(left) s of the budget left"
+            continue
+        fi
+        alive sustain || break
+        phase_sustain "$r"
     done
     alive down && phase_down
     stop_receiver
