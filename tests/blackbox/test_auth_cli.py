@@ -61,6 +61,7 @@ def test_health_and_stats(daemon):
     assert store["commits"] >= 1 and store["messages"] >= store["commits"], store
     assert store["failedCommits"] == 0, store
     assert store["commitUs"]["samples"] >= 1 and store["commitUs"]["max"] >= 0, store
+    assert store["waitUs"]["samples"] >= 1 and store["waitUs"]["max"] >= 0, store
     assert {"checkpoints", "checkpointUsMax"} <= set(store), store
 
 

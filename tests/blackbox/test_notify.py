@@ -159,6 +159,8 @@ def test_default_body_is_the_whole_context_with_its_ticket_once_declared(nd, fak
         assert b["channel"] == {"id": "hook", "type": "webhook"} and b["change"] == "create", b
     assert sorted(r.json["rule"]["id"] for r in first) == ["r1", "r2"]
     wait_status(nd, aid, "delivered", 2)
+    waits = nd.get("/api/v1/stats").json()["notifications"]["waitUs"]
+    assert waits["samples"] >= 2 and 0 <= waits["p50"] <= waits["max"], waits
     post_alert(nd, alert(severity="major"))
     later = fake_http.wait_for(4)[2:]
     for r in later:
