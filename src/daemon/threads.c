@@ -1051,13 +1051,12 @@ static void *store_main(void *arg)
             rc = store_commit(a->wstore);
         committed++;
         writer_count(a, batch, n, rc, t0);
-        if (!rc)
-            writer_checkpoint(a, WAL_HARD_BYTES);
-        purge_outbox(a, &purged_at);
         if (rc) {
             store_rollback(a->wstore);
             log_error("store_commit_failed", "batch=%zu reason=\"%s\"", n, tocsin_strerror(rc));
         }
+        /* answers and notifications first: the commit made them durable, and a checkpoint
+         * or a purge must not hold them up */
         for (size_t i = 0; i < n; i++) {
             size_t nfx = ((struct smsg *)batch[i])->fx.n;
             dispatch(a, batch[i], rc == TOCSIN_OK, &bl);
@@ -1067,6 +1066,9 @@ static void *store_main(void *arg)
             pthread_cond_broadcast(&a->sf_cv);
             pthread_mutex_unlock(&a->sf_mu);
         }
+        if (!rc)
+            writer_checkpoint(a, WAL_HARD_BYTES);
+        purge_outbox(a, &purged_at);
     }
     backlog_free(&bl);
     return NULL;

@@ -1,7 +1,9 @@
 /* A ring of the last LATRING_SAMPLES durations (µs), each with when it was taken (ms on the
  * caller's clock), and their p50/p99/max over a recent window: how the daemon reports the time
- * of a stage (/api/v1/stats) without a histogram per stage. Not locked: the caller guards a
- * ring used from two threads. About 48 KiB. */
+ * of a stage (/api/v1/stats) without a histogram per stage. A stage that runs more than
+ * LATRING_SAMPLES times in the window is summarised over its last LATRING_SAMPLES only (about
+ * 2 s of store commits under a heavy load). Not locked: the caller guards a ring used from two
+ * threads. About 48 KiB. */
 #ifndef TOCSIN_LATRING_H
 #define TOCSIN_LATRING_H
 
