@@ -342,33 +342,20 @@ static void lift_tickets(json_t *alert)
     }
 }
 
-static int ops_setup(void *ud, const struct notify_rec *rec, CURL *easy, void **state, char *err,
-                     size_t errlen)
+/* The context a channel renders at this attempt, from the stored text: "alerts" put back, the
+ * attempt number, the alerts' tickets lifted and this channel's injected. *text is its text too
+ * when the stored text still stands for it (no ticket changed the alert), else empty. NULL when
+ * the stored context is unreadable (*rc EINVAL) or out of memory (*rc ENOMEM). */
+static json_t *attempt_ctx(struct nwire *nw, const struct notify_rec *rec, struct buf *text,
+                           int *rc)
 {
-    struct app *a = ud;
-    struct nwire *nw = NW(a);
-    struct dstate *d;
-    struct buf text;
     json_t *ctx, *ticket;
     bool pristine, has_alerts, shared;
-    int rc;
 
-    *state = NULL;
-    d = calloc(1, sizeof(*d));
-    if (!d)
-        return TOCSIN_ENOMEM;
-    d->e = entry_get(nw, rec->channel_id);
-    if (!d->e) {
-        free(d);
-        snprintf(err, errlen, "channel '%.64s' does not exist (any more)", rec->channel_id);
-        return TOCSIN_EINVAL;
-    }
-    *state = d;
+    *rc = TOCSIN_EINVAL;
     ctx = rec->ctx ? nctx_parse(&nw->parsed, rec->ctx, &shared) : NULL;
-    if (!ctx) {
-        snprintf(err, errlen, "the notification's context is unreadable");
-        return TOCSIN_EINVAL;
-    }
+    if (!ctx)
+        return NULL;
     /* The stored text stands for the tree (and the alert may be shared with the parse cache)
      * only while no ticket is lifted from the alerts' attributes and none is injected. */
     ticket = find_ticket(nw, rec);
@@ -376,7 +363,8 @@ static int ops_setup(void *ud, const struct notify_rec *rec, CURL *easy, void **
     if (!pristine && shared && !nctx_own_alert(ctx)) {
         json_decref(ticket);
         json_decref(ctx);
-        return TOCSIN_ENOMEM;
+        *rc = TOCSIN_ENOMEM;
+        return NULL;
     }
     has_alerts = json_object_get(ctx, "alerts") != NULL;
     lift_tickets(json_object_get(ctx, "alert"));
@@ -394,9 +382,41 @@ static int ops_setup(void *ud, const struct notify_rec *rec, CURL *easy, void **
     if (ticket)
         inject_ticket(rec, ticket, ctx);
     json_decref(ticket);
+    if (!pristine || nctx_attempt_text(rec->ctx, rec->id, rec->attempts + 1, has_alerts, text))
+        text->len = 0;
+    *rc = TOCSIN_OK;
+    return ctx;
+}
+
+static int ops_setup(void *ud, const struct notify_rec *rec, CURL *easy, void **state, char *err,
+                     size_t errlen)
+{
+    struct app *a = ud;
+    struct nwire *nw = NW(a);
+    struct dstate *d;
+    struct buf text;
+    json_t *ctx;
+    int rc;
+
+    *state = NULL;
+    d = calloc(1, sizeof(*d));
+    if (!d)
+        return TOCSIN_ENOMEM;
+    d->e = entry_get(nw, rec->channel_id);
+    if (!d->e) {
+        free(d);
+        snprintf(err, errlen, "channel '%.64s' does not exist (any more)", rec->channel_id);
+        return TOCSIN_EINVAL;
+    }
+    *state = d;
     buf_init(&text, CTX_MAX);
-    if (!pristine || nctx_attempt_text(rec->ctx, rec->id, rec->attempts + 1, has_alerts, &text))
-        text.len = 0;
+    ctx = attempt_ctx(nw, rec, &text, &rc);
+    if (!ctx) {
+        buf_free(&text);
+        snprintf(err, errlen, "%s", rc == TOCSIN_ENOMEM ? "out of memory"
+                                                        : "the notification's context is unreadable");
+        return rc;
+    }
     rc = chan_render_text(d->e->c, ctx, text.len ? text.p : NULL, text.len,
                           a->real.now_ms(a->real.ud), &d->req, err, errlen);
     buf_free(&text);

@@ -8,7 +8,8 @@
 
 #define HEAD "{\"alert\":"
 #define HEAD_LEN (sizeof(HEAD) - 1)
-#define MARK_MAX 160 /* the notification object's text; a longer id takes the caller's slow path */
+#define MARK_MAX 160 /* the notification object's text; a longer id takes the caller's slow path   \
+                      */
 
 size_t nctx_object_len(const char *p, size_t n)
 {
@@ -67,8 +68,8 @@ int nctx_attempt_text(const char *stored, const char *id, unsigned attempt, bool
         rc = buf_puts(out, ",\"alerts\":[") || buf_append(out, stored + HEAD_LEN, al) ||
              buf_putc(out, ']');
     rc = rc || buf_append(out, stored + end, (size_t)(at - (stored + end))) ||
-         buf_append(out, mark, (size_t)ml - 1) ||
-         buf_printf(out, ",\"attempt\":%u}", attempt) || buf_puts(out, at + ml);
+         buf_append(out, mark, (size_t)ml - 1) || buf_printf(out, ",\"attempt\":%u}", attempt) ||
+         buf_puts(out, at + ml);
     return rc ? TOCSIN_ENOMEM : TOCSIN_OK;
 }
 
@@ -79,7 +80,8 @@ static json_t *parse_rest(const char *stored, size_t n, size_t *al)
     char *t;
     json_t *rest;
 
-    if (strncmp(stored, HEAD, HEAD_LEN) || !(*al = nctx_object_len(stored + HEAD_LEN, n - HEAD_LEN)))
+    if (strncmp(stored, HEAD, HEAD_LEN) ||
+        !(*al = nctx_object_len(stored + HEAD_LEN, n - HEAD_LEN)))
         return NULL;
     skip = HEAD_LEN + *al;
     if (stored[skip] != ',')

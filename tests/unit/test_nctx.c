@@ -34,7 +34,8 @@ static char *stored_of(json_t *alerts, bool grouped)
     json_object_set_new(c, "change", json_string("create"));
     json_object_set_new(c, "status", json_string("firing"));
     json_object_set_new(c, "rule", json_pack("{s:s,s:n}", "id", "r1", "name"));
-    json_object_set_new(c, "group", json_pack("{s:s,s:i,s:i}", "key", "", "firing", 1, "resolved", 0));
+    json_object_set_new(c, "group",
+                        json_pack("{s:s,s:i,s:i}", "key", "", "firing", 1, "resolved", 0));
     json_object_set_new(c, "tocsin", json_pack("{s:n}", "url"));
     json_object_set_new(c, "notification", json_pack("{s:s}", "id", NID));
     json_object_set_new(c, "channel", json_pack("{s:s,s:s}", "id", "ch \"1\"", "type", "webhook"));
@@ -101,9 +102,18 @@ static void test_ungrouped_and_grouped(void **st)
 static void test_tricky_alerts(void **st)
 {
     static const char *const texts[] = {
-        "}", "{", "]", "[", "\"", "\\", "\\\"", "\"}", "a\\\\\"b}",
+        "}",
+        "{",
+        "]",
+        "[",
+        "\"",
+        "\\",
+        "\\\"",
+        "\"}",
+        "a\\\\\"b}",
         ",\"notification\":{\"id\":\"" NID "\"}",
-        "ünïcødé ✓ \u2028", "",
+        "ünïcødé ✓ \u2028",
+        "",
     };
     (void)st;
     for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
@@ -126,9 +136,9 @@ static void test_other_shapes_refused(void **st)
         "",
         "{}",
         "{\"alerts\":[],\"alert\":{}}",
-        "{\"alert\":{\"id\":\"x\"},\"change\":\"create\"}",            /* no notification */
-        "{\"alert\":{\"id\":\"x\",\"change\":\"create\"",               /* cut */
-        "{\"alert\":{\"id\":\"x\"},\"notification\":{\"id\":\"other\"}}", /* another id */
+        "{\"alert\":{\"id\":\"x\"},\"change\":\"create\"}",                  /* no notification */
+        "{\"alert\":{\"id\":\"x\",\"change\":\"create\"",                    /* cut */
+        "{\"alert\":{\"id\":\"x\"},\"notification\":{\"id\":\"other\"}}",    /* another id */
         "{\"alert\": {\"id\":\"x\"},\"notification\":{\"id\":\"" NID "\"}}", /* not compact */
     };
     struct buf b;
