@@ -634,7 +634,9 @@ static void intent_records(struct app *a, const struct nintent *in, struct rcach
         r->max_attempts = e->max_attempts ? e->max_attempts : a->cfg->notify_max_attempts;
         r->created_ms = r->updated_ms = wall;
         r->next_ms = 0;
-        r->group = group;
+        /* a channel that keeps tickets sends even one change's notifications one by one: the
+         * second rule's must see the ticket the first one's declared */
+        r->group = chan_keeps_tickets(e->c) ? 0 : group;
         entry_unref(nw, e);
         if (!r->rule_id || !r->channel_id || !r->channel || !r->change || !r->ctx ||
             !r->method || !r->url || !r->headers_json || !r->body) {

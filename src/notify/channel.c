@@ -630,6 +630,16 @@ int ch_req_json(struct chan_req *r, json_t *j, struct verr *e)
     return rc;
 }
 
+bool chan_keeps_tickets(const struct chan *c)
+{
+    static const char *const types[] = {"servicenow", "jira", "pagerduty", "opsgenie"};
+
+    for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
+        if (!strcmp(c->ops->type, types[i]))
+            return true;
+    return !strcmp(c->ops->type, "webhook") && ch_cfg(c, "declare_ticket") != NULL;
+}
+
 int ch_req_ctx(struct chan_req *r, const json_t *ctx, bool content_type, struct verr *e)
 {
     char *s = r->ctx_text ? strndup(r->ctx_text, r->ctx_len) : json_dumps(ctx, JSON_COMPACT);

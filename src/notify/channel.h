@@ -185,6 +185,11 @@ int chan_check(const struct chan *c, const struct chan_req *req, const struct ch
                int64_t now_ms, struct chan_outcome *out);
 void chan_outcome_clear(struct chan_outcome *o); /* drops the ticket; NULL is fine */
 
+/* Whether a delivery through this channel may declare a ticket that a later one reads
+ * (servicenow, jira, pagerduty, opsgenie; a webhook with declare_ticket): its notifications of
+ * one alert must then go strictly one after the other, even those of one change. */
+bool chan_keeps_tickets(const struct chan *c);
+
 /* Splits a raw block of response header lines (as libcurl hands them, CRLF-ended, status lines
  * included) in place into at most max "Name: value" lines; status and blank lines are left
  * out. Returns how many. */

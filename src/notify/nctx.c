@@ -8,8 +8,8 @@
 
 #define HEAD "{\"alert\":"
 #define HEAD_LEN (sizeof(HEAD) - 1)
-#define MARK_MAX 160 /* the notification object's text; a longer id takes the caller's slow path   \
-                      */
+/* room for the notification object's text; a longer id takes the caller's slow path */
+#define MARK_MAX 160
 
 size_t nctx_object_len(const char *p, size_t n)
 {
@@ -58,8 +58,8 @@ int nctx_attempt_text(const char *stored, const char *id, unsigned attempt, bool
     if (!has_alerts && !(al = nctx_object_len(stored + HEAD_LEN, n - HEAD_LEN)))
         return TOCSIN_EINVAL;
     end = HEAD_LEN + al;
-    /* The last one is the context's own: only "channel" follows it, and inside the alerts a
-     * quote is always escaped, so no string there can look like it. */
+    /* The last one is the context's own: only "channel" follows it, whose strings hold no bare
+     * quote; an object in an alert that looks the same comes before it. */
     at = last_in(stored + end, n - end, mark, (size_t)ml);
     if (!at)
         return TOCSIN_EINVAL;

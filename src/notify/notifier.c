@@ -672,7 +672,6 @@ static size_t on_header(char *p, size_t size, size_t nmemb, void *ud)
     return n;
 }
 
-/* Starts the transfer of rec (takes it). A record that cannot be set up is concluded at once. */
 /* A first attempt's wait since notifier_submit(), for the stats. */
 static void note_wait(struct notifier *n, const struct notify_rec *rec)
 {
@@ -686,6 +685,7 @@ static void note_wait(struct notifier *n, const struct notify_rec *rec)
     pthread_mutex_unlock(&n->wmu);
 }
 
+/* Starts the transfer of rec (takes it). A record that cannot be set up is concluded at once. */
 static void launch(struct notifier *n, struct slot *sl, struct notify_rec *rec, struct chst *ch)
 {
     char err[CURL_REASON_MAX] = "";

@@ -1807,6 +1807,31 @@ static void test_creq_smtp_transfer(void **state)
     chan_free(c);
 }
 
+/* Which channels keep tickets (their notifications of one change go one at a time). */
+static void test_keeps_tickets(void **state)
+{
+    struct {
+        const char *type, *cfg;
+        bool keeps;
+    } cases[] = {
+        {"webhook", "{\"url\":\"http://x.example/\"}", false},
+        {"webhook", "{\"url\":\"http://x.example/\",\"declare_ticket\":{\"ticket_id\":\"id\"}}",
+         true},
+        {"slack", "{\"url\":\"https://hooks.slack.com/services/T/B/x\"}", false},
+        {"servicenow",
+         "{\"url\":\"https://dev1.service-now.com/\",\"auth\":{\"username\":\"a\","
+         "\"password\":\"p\"}}",
+         true},
+    };
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct chan *c = compile_ok(cases[i].type, cases[i].cfg);
+        assert_int_equal(chan_keeps_tickets(c), cases[i].keeps);
+        chan_free(c);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1835,6 +1860,7 @@ int main(void)
         cmocka_unit_test(test_creq_refuses),
         cmocka_unit_test(test_creq_http_transfer),
         cmocka_unit_test(test_creq_smtp_transfer),
+        cmocka_unit_test(test_keeps_tickets),
     };
     int rc;
 
