@@ -27,6 +27,21 @@ static json_t *latency(struct app *a, const struct latring *r)
     return latency_json(&m);
 }
 
+/* The notification rules: sizes, what they made, what their settings held back, what a bound
+ * dropped (each counted in docs/rules.md's terms). */
+static json_t *rules_stats(const struct nrules_stats *r)
+{
+    uint64_t dropped = r->delay_overflow + r->groups_full + r->group_alerts_full +
+                       r->states_full + r->groups_dropped + r->oom;
+
+    return json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "count", (json_int_t)r->rules,
+                     "groups", (json_int_t)r->groups, "alertStates", (json_int_t)r->alert_states,
+                     "delayed", (json_int_t)r->delayed, "intents", (json_int_t)r->intents,
+                     "evaluated", (json_int_t)r->evaluated, "outOfPeriod",
+                     (json_int_t)r->out_of_period, "inhibited", (json_int_t)r->inhibited,
+                     "throttled", (json_int_t)r->throttled, "dropped", (json_int_t)dropped);
+}
+
 /* The store writer: transactions and what they held, their time, its own checkpoints. */
 static json_t *store_stats(struct app *a)
 {
@@ -48,6 +63,7 @@ enum http_outcome api_stats(struct app *a, const struct http_req *req, struct ht
     struct engine_stats es;
     struct alertdb_stats as;
     struct notifier_stats ns;
+    struct nrules_stats rs;
     json_t *o, *by;
 
     if (strcmp(req->method, "GET") != 0) {
@@ -59,6 +75,7 @@ enum http_outcome api_stats(struct app *a, const struct http_req *req, struct ht
     pthread_mutex_lock(&a->stats_mu);
     es = a->est;
     as = a->ast;
+    rs = a->rst;
     pthread_mutex_unlock(&a->stats_mu);
     pthread_mutex_lock(&a->qb_mu);
     qbytes = a->queued_bytes;
@@ -91,6 +108,7 @@ enum http_outcome api_stats(struct app *a, const struct http_req *req, struct ht
                                   "deleted", (json_int_t)as.deleted, "evicted",
                                   (json_int_t)as.evicted, "refused", (json_int_t)as.refused));
     json_object_set_new(o, "store", store_stats(a));
+    json_object_set_new(o, "rules", rules_stats(&rs));
     json_object_set_new(json_object_get(o, "notifications"), "waitUs", latency_json(&ns.wait));
     api_json(resp, 200, o);
     return HTTP_DONE;

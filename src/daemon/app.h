@@ -18,6 +18,7 @@
 #include "core/effects.h"
 #include "core/engine.h"
 #include "core/event.h"
+#include "core/nrule.h"
 #include "core/trigger.h"
 #include "util/arena.h"
 #include "util/clock.h"
@@ -179,6 +180,7 @@ struct app {
     struct writer_stats wst;
     struct engine_stats est;  /* copied from the engine thread under stats_mu */
     struct alertdb_stats ast; /* likewise */
+    struct nrules_stats rst;  /* likewise: the notification rules */
     /* WebSocket events gathered across frames on the network thread, handed to the engine as
      * one batch when the loop goes idle or the batch is full (network thread only). */
     struct emsg *ws_pending;

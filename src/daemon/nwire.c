@@ -734,6 +734,15 @@ void nwire_advance(struct app *a, int64_t now_ms, struct effects *fx)
     }
 }
 
+void nwire_get_stats(const struct app *a, struct nrules_stats *out)
+{
+    const struct nwire *nw = NW(a);
+
+    memset(out, 0, sizeof(*out));
+    if (nw)
+        nrules_get_stats(nw->rules, out);
+}
+
 int64_t nwire_next_deadline(const struct app *a)
 {
     return NW(a) ? nrules_next_deadline(NW(a)->rules) : INT64_MAX;

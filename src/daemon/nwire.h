@@ -25,6 +25,7 @@
 #include <stdint.h>
 
 #include "core/effects.h"
+#include "core/nrule.h"
 #include "notify/notifier.h"
 
 struct app;
@@ -70,6 +71,7 @@ void nwire_after_turn(struct app *a, struct effects *fx, size_t from, int64_t no
 /* The rules' timers (delay, group_wait, group_interval, repeat_interval). */
 void nwire_advance(struct app *a, int64_t now_ms, struct effects *fx);
 int64_t nwire_next_deadline(const struct app *a); /* INT64_MAX if none */
+void nwire_get_stats(const struct app *a, struct nrules_stats *out); /* engine thread */
 
 /* A channel test's record: delivered once, not stored; its result answers request req_id. */
 bool nwire_is_test(const struct notify_rec *rec);

@@ -728,6 +728,7 @@ static void *engine_main(void *arg)
         pthread_mutex_lock(&a->stats_mu);
         engine_get_stats(a->engine, &a->est);
         alertdb_get_stats(a->alerts, &a->ast);
+        nwire_get_stats(a, &a->rst);
         pthread_mutex_unlock(&a->stats_mu);
         if (!sm->fx.n && !sm->ncomps) {
             free(sm->comps);

@@ -159,8 +159,12 @@ def test_default_body_is_the_whole_context_with_its_ticket_once_declared(nd, fak
         assert b["channel"] == {"id": "hook", "type": "webhook"} and b["change"] == "create", b
     assert sorted(r.json["rule"]["id"] for r in first) == ["r1", "r2"]
     wait_status(nd, aid, "delivered", 2)
-    waits = nd.get("/api/v1/stats").json()["notifications"]["waitUs"]
+    stats = nd.get("/api/v1/stats").json()
+    waits = stats["notifications"]["waitUs"]
     assert waits["samples"] >= 2 and 0 <= waits["p50"] <= waits["max"], waits
+    rules = stats["rules"]
+    assert rules["count"] == 2 and rules["intents"] >= 2 and rules["evaluated"] >= 2, rules
+    assert rules["dropped"] == 0 and rules["inhibited"] == 0, rules
     post_alert(nd, alert(severity="major"))
     later = fake_http.wait_for(4)[2:]
     for r in later:
