@@ -45,6 +45,8 @@ set -euo pipefail
 BUILD=${1:-build}
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(dirname "$HERE")
+# shellcheck source=bench/lib.sh
+. "$HERE/lib.sh"
 OUT=$HERE/out
 TOCSIN=$BUILD/tocsin
 LOADGEN=$BUILD/tocsin-loadgen
@@ -79,16 +81,6 @@ RX_OUT=
 RX_LOG=
 RAW=$OUT/notify-raw.txt
 
-say() { printf '[%3ds] %s\n' "$SECONDS" "$*" >&2; }
-die() {
-    say "error: $*"
-    exit 1
-}
-note() {
-    say "warning: $*"
-    NOTES+=("$*")
-}
-
 cleanup() {
     local p d i alive
     for p in ${PIDS[@]+"${PIDS[@]}"}; do kill -TERM "$p" 2>/dev/null || true; done
@@ -104,42 +96,11 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-forget_pid() {
-    local keep=() p
-    for p in ${PIDS[@]+"${PIDS[@]}"}; do [[ $p == "$1" ]] || keep+=("$p"); done
-    PIDS=(${keep[@]+"${keep[@]}"})
-}
-
-# kv KEY LINE: the value of KEY=... in a key=value line, or "na".
-kv() {
-    local w
-    for w in $2; do
-        if [[ $w == "$1="* ]]; then
-            printf '%s\n' "${w#*=}"
-            return 0
-        fi
-    done
-    printf 'na\n'
-}
-
 # jv KEY JSON: the number KEY in the receiver's one-line JSON summary, or "na".
 jv() {
     local v
     v=$(sed -n "s/.*\"$1\":\([0-9.]*\).*/\1/p" <<<"$2")
     printf '%s\n' "${v:-na}"
-}
-
-# median V...: median of the numeric arguments ("na" ignored), or "na".
-median() {
-    local v=() x
-    for x in "$@"; do [[ $x =~ ^[0-9]+([.][0-9]+)?$ ]] && v+=("$x"); done
-    if ((${#v[@]} == 0)); then
-        printf 'na\n'
-        return 0
-    fi
-    printf '%s\n' "${v[@]}" | sort -g |
-        awk 'BEGIN {OFMT = "%.10g"} {a[NR] = $1}
-             END {print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}'
 }
 
 # cpu_ms: CPU time (user + system) the daemon has used so far, in ms.

@@ -18,6 +18,8 @@ BUILD=${1:-build}
 SECTIONS=${2:-all}
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(dirname "$HERE")
+# shellcheck source=bench/lib.sh
+. "$HERE/lib.sh"
 OUT=$HERE/out
 TOCSIN=$BUILD/tocsin
 LOADGEN=$BUILD/tocsin-loadgen
@@ -55,24 +57,6 @@ WORK=
 RAW=$OUT/raw.txt
 A_T0=0 # $SECONDS when the alerts section started
 
-say() { printf '[%3ds] %s\n' "$SECONDS" "$*" >&2; }
-die() {
-    say "error: $*"
-    exit 1
-}
-note() {
-    say "warning: $*"
-    NOTES+=("$*")
-}
-
-forget_pid() {
-    local keep=() p
-    for p in ${PIDS[@]+"${PIDS[@]}"}; do
-        [[ $p == "$1" ]] || keep+=("$p")
-    done
-    PIDS=(${keep[@]+"${keep[@]}"})
-}
-
 any_alive() {
     local p
     for p in ${PIDS[@]+"${PIDS[@]}"}; do
@@ -93,33 +77,6 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-
-# kv KEY LINE: the value of KEY=... in a loadgen result line, or "na".
-kv() {
-    local w
-    for w in $2; do
-        if [[ $w == "$1="* ]]; then
-            printf '%s\n' "${w#*=}"
-            return 0
-        fi
-    done
-    printf 'na\n'
-}
-
-# median V...: median of the numeric arguments ("na" and the like are ignored), or "na".
-median() {
-    local v=() x
-    for x in "$@"; do
-        [[ $x =~ ^[0-9]+([.][0-9]+)?$ ]] && v+=("$x")
-    done
-    if ((${#v[@]} == 0)); then
-        printf 'na\n'
-        return 0
-    fi
-    printf '%s\n' "${v[@]}" | sort -g |
-        awk 'BEGIN {OFMT = "%.10g"} {a[NR] = $1}
-             END {print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}'
-}
 
 # count_ok V...: how many arguments are numbers.
 count_ok() {

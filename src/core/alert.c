@@ -7,6 +7,7 @@
 
 #include "util/err.h"
 #include "util/hex.h"
+#include "util/tz.h"
 
 /* ---- severities ------------------------------------------------------------------------------ */
 
@@ -379,19 +380,6 @@ bool uuid_from_text(const char *s, size_t len, uint8_t out[16])
     return o == 16;
 }
 
-/* Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm). */
-static int64_t days_from_civil(int64_t y, int64_t m, int64_t d)
-{
-    int64_t era, yoe, doy, doe;
-
-    y -= m <= 2;
-    era = (y >= 0 ? y : y - 399) / 400;
-    yoe = y - era * 400;
-    doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
-
 void iso8601_ms(int64_t ms, char out[32])
 {
     int64_t sec = ms / 1000, rem = ms % 1000;
@@ -474,7 +462,9 @@ bool iso8601_parse(const char *s, size_t len, int64_t *ms)
     }
     if (i != len)
         return false;
-    *ms = ((days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + se) - off) * 1000 + frac;
+    *ms =
+        ((tz_days_from_civil(y, (int)mo, (int)d) * 86400 + h * 3600 + mi * 60 + se) - off) * 1000 +
+        frac;
     return true;
 }
 

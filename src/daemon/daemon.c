@@ -189,6 +189,65 @@ static void *signal_main(void *arg)
     }
 }
 
+/* The store's connections: the writer, the network thread's reader, the maintenance thread's
+ * and the reader threads'; all with the severity map. */
+static int open_stores(struct app *a, const struct config *cfg)
+{
+    char err[512];
+
+    if (store_open(cfg->data_dir, (enum durability)cfg->durability, false, &a->wstore, err,
+                   sizeof(err)) ||
+        store_open(cfg->data_dir, (enum durability)cfg->durability, true, &a->rstore, err,
+                   sizeof(err)) ||
+        store_open(cfg->data_dir, (enum durability)cfg->durability, true, &a->mstore, err,
+                   sizeof(err)) ||
+        store_manual_checkpoints(a->wstore)) {
+        log_error("start_failed", "reason=store detail=\"%s\"", err);
+        return -1;
+    }
+    a->nreaders = cfg->readers ? cfg->readers : 1;
+    a->rstores = calloc(a->nreaders, sizeof(*a->rstores));
+    if (!a->rstores)
+        return -1;
+    for (unsigned i = 0; i < a->nreaders; i++) {
+        if (store_open(cfg->data_dir, (enum durability)cfg->durability, true, &a->rstores[i], err,
+                       sizeof(err))) {
+            log_error("start_failed", "reason=store detail=\"%s\"", err);
+            return -1;
+        }
+        store_set_sevmap(a->rstores[i], &a->sev);
+    }
+    store_set_sevmap(a->wstore, &a->sev);
+    store_set_sevmap(a->rstore, &a->sev);
+    return 0;
+}
+
+/* API keys (their pepper file) and users. */
+static int open_auth(struct app *a, const struct config *cfg)
+{
+    char path[PATH_MAX], err[512];
+    uint8_t pepper[KEYS_PEPPER_BYTES];
+    struct auth_opts ao = {0};
+
+    snprintf(path, sizeof(path), "%s/keys.pepper", cfg->data_dir);
+    if (keys_pepper_load(path, pepper, err, sizeof(err))) {
+        log_error("start_failed", "reason=keys detail=\"%s\"", err);
+        return -1;
+    }
+    a->keys = keys_new(pepper, 0);
+    sodium_memzero(pepper, sizeof(pepper));
+    if (!a->keys)
+        return -1;
+    ao.keys = a->keys;
+    ao.customer_views = cfg->customer_views;
+    a->auth = auth_new_ex(cfg->users, cfg->nusers, &ao, err, sizeof(err));
+    if (!a->auth) {
+        log_error("start_failed", "reason=auth detail=\"%s\"", err);
+        return -1;
+    }
+    return 0;
+}
+
 static int open_parts(struct app *a, const struct config *cfg)
 {
     char err[512];
@@ -226,30 +285,8 @@ static int open_parts(struct app *a, const struct config *cfg)
     acfg.shelve_timeout_s = cfg->alert_shelve_timeout_ms / 1000;
     acfg.ack_timeout_s = cfg->alert_ack_timeout_ms / 1000;
     acfg.max_alerts = cfg->alert_max;
-    if (store_open(cfg->data_dir, (enum durability)cfg->durability, false, &a->wstore, err,
-                   sizeof(err)) ||
-        store_open(cfg->data_dir, (enum durability)cfg->durability, true, &a->rstore, err,
-                   sizeof(err)) ||
-        store_open(cfg->data_dir, (enum durability)cfg->durability, true, &a->mstore, err,
-                   sizeof(err)) ||
-        store_manual_checkpoints(a->wstore)) {
-        log_error("start_failed", "reason=store detail=\"%s\"", err);
+    if (open_stores(a, cfg))
         return -1;
-    }
-    a->nreaders = cfg->readers ? cfg->readers : 1;
-    a->rstores = calloc(a->nreaders, sizeof(*a->rstores));
-    if (!a->rstores)
-        return -1;
-    for (unsigned i = 0; i < a->nreaders; i++) {
-        if (store_open(cfg->data_dir, (enum durability)cfg->durability, true, &a->rstores[i], err,
-                       sizeof(err))) {
-            log_error("start_failed", "reason=store detail=\"%s\"", err);
-            return -1;
-        }
-        store_set_sevmap(a->rstores[i], &a->sev);
-    }
-    store_set_sevmap(a->wstore, &a->sev);
-    store_set_sevmap(a->rstore, &a->sev);
     a->alerts = alertdb_new(&acfg, app_now_ms(a));
     if (!a->alerts || hbbo_open(a) || nwire_open(a))
         return -1;
@@ -258,27 +295,8 @@ static int open_parts(struct app *a, const struct config *cfg)
     if (!a->engine || !a->notifier)
         return -1;
     notifier_set_channel_ops(a->notifier, &nwire_channel_ops, a);
-    {
-        char path[PATH_MAX];
-        uint8_t pepper[KEYS_PEPPER_BYTES];
-        struct auth_opts ao = {0};
-        snprintf(path, sizeof(path), "%s/keys.pepper", cfg->data_dir);
-        if (keys_pepper_load(path, pepper, err, sizeof(err))) {
-            log_error("start_failed", "reason=keys detail=\"%s\"", err);
-            return -1;
-        }
-        a->keys = keys_new(pepper, 0);
-        sodium_memzero(pepper, sizeof(pepper));
-        if (!a->keys)
-            return -1;
-        ao.keys = a->keys;
-        ao.customer_views = cfg->customer_views;
-        a->auth = auth_new_ex(cfg->users, cfg->nusers, &ao, err, sizeof(err));
-        if (!a->auth) {
-            log_error("start_failed", "reason=auth detail=\"%s\"", err);
-            return -1;
-        }
-    }
+    if (open_auth(a, cfg))
+        return -1;
     return 0;
 }
 

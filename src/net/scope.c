@@ -39,10 +39,8 @@ void net_seterr(char *err, size_t errlen, const char *fmt, ...)
 {
     va_list ap;
 
-    if (!err || !errlen)
-        return;
     va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
+    tocsin_vseterr(err, errlen, fmt, ap);
     va_end(ap);
 }
 

@@ -19,27 +19,10 @@ static const struct ch_field fields[] = {
 
 static const char *const secrets[] = {"url", "token", NULL};
 
+/* Slack's mrkdwn escapes only & < > */
 static int slack_escape(struct buf *b, const char *s)
 {
-    int rc = 0;
-
-    for (; *s; s++) {
-        switch (*s) {
-        case '&':
-            rc |= buf_puts(b, "&amp;");
-            break;
-        case '<':
-            rc |= buf_puts(b, "&lt;");
-            break;
-        case '>':
-            rc |= buf_puts(b, "&gt;");
-            break;
-        default:
-            rc |= buf_putc(b, *s);
-            break;
-        }
-    }
-    return rc;
+    return buf_html_escape(b, s, false);
 }
 
 json_t *ch_slack_attachment(const json_t *ctx, const char *title, const char *text)

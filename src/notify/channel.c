@@ -945,31 +945,7 @@ int ch_body(const json_t *ctx, struct buf *out)
 
 int ch_html_escape(struct buf *b, const char *s)
 {
-    int rc = 0;
-
-    for (; s && *s; s++) {
-        switch (*s) {
-        case '&':
-            rc |= buf_puts(b, "&amp;");
-            break;
-        case '<':
-            rc |= buf_puts(b, "&lt;");
-            break;
-        case '>':
-            rc |= buf_puts(b, "&gt;");
-            break;
-        case '"':
-            rc |= buf_puts(b, "&quot;");
-            break;
-        case '\'':
-            rc |= buf_puts(b, "&#39;");
-            break;
-        default:
-            rc |= buf_putc(b, *s);
-            break;
-        }
-    }
-    return rc;
+    return buf_html_escape(b, s, true);
 }
 
 static int put_value_html(struct buf *b, const json_t *v)

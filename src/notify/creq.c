@@ -12,7 +12,6 @@
 #define TOCSIN_VERSION "dev" /* the build defines the real one */
 #endif
 
-#define METHOD_MAX 16
 #define HEADER_NAME_MAX 256
 #define ADDR_MAX 320
 
@@ -103,7 +102,7 @@ static bool valid_header(const char *h, size_t *nlen)
     return true;
 }
 
-static bool has_scheme(const char *url, const char *const *schemes)
+bool creq_url_ok(const char *url, const char *const *schemes)
 {
     for (; *schemes; schemes++) {
         size_t n = strlen(*schemes);
@@ -118,13 +117,13 @@ static bool has_scheme(const char *url, const char *const *schemes)
     return true;
 }
 
-static bool parse_method(const char *m, char out[METHOD_MAX + 1])
+bool creq_method(const char *m, char out[CREQ_METHOD_MAX + 1])
 {
     size_t i = 0;
 
     for (; m && m[i]; i++) {
         char c = m[i];
-        if (i == METHOD_MAX || !((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z')))
+        if (i == CREQ_METHOD_MAX || !((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z')))
             return false;
         out[i] = (char)(c >= 'a' ? c - 'a' + 'A' : c);
     }
@@ -234,15 +233,15 @@ static int setup_http(CURL *e, const struct chan_req *r, struct creq_xfer *x, ch
                       size_t errlen)
 {
     static const char *const schemes[] = {"http://", "https://", NULL};
-    char method[METHOD_MAX + 1];
+    char method[CREQ_METHOD_MAX + 1];
     bool sends_body = false;
     int rc, c = 0;
 
-    if (!r->url || !has_scheme(r->url, schemes)) {
+    if (!r->url || !creq_url_ok(r->url, schemes)) {
         snprintf(err, errlen, "URL is not an http or https URL");
         return TOCSIN_EINVAL;
     }
-    if (!parse_method(r->method, method)) {
+    if (!creq_method(r->method, method)) {
         snprintf(err, errlen, "bad HTTP method");
         return TOCSIN_EINVAL;
     }
@@ -290,7 +289,7 @@ static int setup_smtp(CURL *e, const struct chan_req *r, struct creq_xfer *x, ch
     char from[ADDR_MAX + 3];
     int rc, c = 0;
 
-    if (!r->url || !has_scheme(r->url, schemes)) {
+    if (!r->url || !creq_url_ok(r->url, schemes)) {
         snprintf(err, errlen, "URL is not an smtp or smtps URL");
         return TOCSIN_EINVAL;
     }

@@ -32,6 +32,7 @@
 #define CREQ_MAX_RESP_HEADERS 64
 #define CREQ_MAX_HEADER_BYTES (16 * 1024)
 #define CREQ_MAX_REDIRS 5
+#define CREQ_METHOD_MAX 16 /* letters of an HTTP method */
 
 /* The per-transfer state that must outlive curl_easy_perform / the multi transfer. */
 struct creq_xfer {
@@ -61,5 +62,11 @@ int creq_setup(CURL *easy, const struct chan_req *r, struct creq_xfer *x, char *
  * status (CURLINFO_RESPONSE_CODE: HTTP status or last SMTP reply code, 0 if none), the final
  * response's header lines and the body kept. */
 void creq_response(CURL *easy, struct creq_xfer *x, struct chan_resp *resp);
+
+/* A URL that starts with one of schemes (NULL-terminated, e.g. "http://"), has something after
+ * it, and holds no space or control character. */
+bool creq_url_ok(const char *url, const char *const *schemes);
+/* Upper-cases an HTTP method of 1..CREQ_METHOD_MAX letters into out; false if it is not one. */
+bool creq_method(const char *m, char out[CREQ_METHOD_MAX + 1]);
 
 #endif

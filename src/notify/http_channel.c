@@ -6,13 +6,13 @@
 #include <string.h>
 #include <strings.h>
 
+#include "notify/creq.h"
 #include "util/err.h"
 
 #ifndef TOCSIN_VERSION
 #define TOCSIN_VERSION "dev" /* the build defines the real one */
 #endif
 
-#define METHOD_MAX 16
 #define HEADER_NAME_MAX 256
 
 int http_delivery_init(struct http_delivery *d)
@@ -80,31 +80,6 @@ static bool valid_value(const char *s, size_t n)
             return false;
     }
     return true;
-}
-
-static bool valid_url(const char *url)
-{
-    if (!url || (strncasecmp(url, "http://", 7) != 0 && strncasecmp(url, "https://", 8) != 0))
-        return false;
-    for (const unsigned char *p = (const unsigned char *)url; *p; p++)
-        if (*p <= 0x20 || *p == 0x7f)
-            return false;
-    return true;
-}
-
-/* Upper-cases a method of 1..METHOD_MAX letters into out. */
-static bool parse_method(const char *m, char out[METHOD_MAX + 1])
-{
-    size_t i = 0;
-
-    for (; m && m[i]; i++) {
-        char c = m[i];
-        if (i == METHOD_MAX || !((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z')))
-            return false;
-        out[i] = (char)(c >= 'a' ? c - 'a' + 'A' : c);
-    }
-    out[i] = '\0';
-    return i > 0;
 }
 
 static int append_line(struct http_delivery *d, const char *line)
@@ -256,17 +231,18 @@ static int set_transport(struct http_delivery *d, const struct notify_rec *rec, 
 int http_channel_setup(struct http_delivery *d, const struct notify_rec *rec, int64_t timeout_ms,
                        char *err, size_t errlen)
 {
-    char method[METHOD_MAX + 1];
+    static const char *const schemes[] = {"http://", "https://", NULL};
+    char method[CREQ_METHOD_MAX + 1];
     bool has_ct = false, sends_body = false;
     int rc;
 
     curl_easy_reset(d->easy);
     http_delivery_clear(d);
-    if (!valid_url(rec->url)) {
+    if (!rec->url || !creq_url_ok(rec->url, schemes)) {
         snprintf(err, errlen, "URL is not an http or https URL");
         return TOCSIN_EINVAL;
     }
-    if (!parse_method(rec->method, method)) {
+    if (!creq_method(rec->method, method)) {
         snprintf(err, errlen, "bad HTTP method");
         return TOCSIN_EINVAL;
     }

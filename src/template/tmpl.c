@@ -578,34 +578,6 @@ const json_t *tmpl_walk(const struct tmpl *t, const struct seg *sg, unsigned i, 
 
 enum { VF_TRIM = 1, VF_C = 2 };
 
-size_t tmpl_utf8_len(const unsigned char *p, size_t n)
-{
-    unsigned c = p[0], cp;
-    size_t len, i;
-
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xc2 && c <= 0xdf)
-        len = 2, cp = c & 0x1f;
-    else if (c >= 0xe0 && c <= 0xef)
-        len = 3, cp = c & 0x0f;
-    else if (c >= 0xf0 && c <= 0xf4)
-        len = 4, cp = c & 0x07;
-    else
-        return 0;
-    if (n < len)
-        return 0;
-    for (i = 1; i < len; i++) {
-        if ((p[i] & 0xc0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (p[i] & 0x3fu);
-    }
-    if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
-        (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
-        return 0;
-    return len;
-}
-
 static char ascii_case(char c, bool upper)
 {
     if (upper && c >= 'a' && c <= 'z')
@@ -737,7 +709,7 @@ static int json_escape_into(struct sink *k, unsigned to, const char *p, size_t n
 
     while (j < n && !rc) {
         if ((unsigned char)p[j] >= 0x80) {
-            m = tmpl_utf8_len((const unsigned char *)p + j, n - j);
+            m = utf8_seq_len((const unsigned char *)p + j, n - j);
             if (m) {
                 j += m;
                 continue;

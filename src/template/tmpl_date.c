@@ -12,31 +12,6 @@ static const char *const months[] = {"January",   "February", "March",    "April
                                      "May",       "June",     "July",     "August",
                                      "September", "October",  "November", "December"};
 
-static bool leap(int64_t y)
-{
-    return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-}
-
-static int mdays(int64_t y, int m)
-{
-    static const int d[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-
-    return m == 2 && leap(y) ? 29 : d[m - 1];
-}
-
-/* Days since 1970-01-01 of a proleptic Gregorian date (eras of 400 years, March-based years). */
-static int64_t days_from_civil(int64_t y, int m, int d)
-{
-    int64_t era, yoe, doy, doe;
-
-    y -= m <= 2;
-    era = (y >= 0 ? y : y - 399) / 400;
-    yoe = y - era * 400;
-    doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
-
 /* ---- parsing ---- */
 
 struct scan {
@@ -113,7 +88,7 @@ bool tmpl_date_parse(const char *s, size_t n, int64_t *ms)
     int y, mo, d, h = 0, mi = 0, se = 0, frac = 0, off = 0;
 
     if (!digits(&sc, 4, &y) || !lit(&sc, '-') || !digits(&sc, 2, &mo) || !lit(&sc, '-') ||
-        !digits(&sc, 2, &d) || mo < 1 || mo > 12 || d < 1 || d > mdays(y, mo))
+        !digits(&sc, 2, &d) || mo < 1 || mo > 12 || d < 1 || d > tz_month_days(y, mo))
         return false;
     if (sc.i < n) {
         if (!lit(&sc, 'T') && !lit(&sc, 't') && !lit(&sc, ' '))
@@ -125,7 +100,7 @@ bool tmpl_date_parse(const char *s, size_t n, int64_t *ms)
         if (!zone(&sc, &off) || sc.i != n)
             return false;
     }
-    *ms = ((days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + se) - off) * 1000 + frac;
+    *ms = ((tz_days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + se) - off) * 1000 + frac;
     return true;
 }
 
@@ -238,8 +213,8 @@ static bool conv(struct out *o, char c, bool colon, const struct tz_local *l, in
         break;
     case 'j':
         putf(o, "%03d",
-             (int)(days_from_civil(l->year, l->month, l->mday) - days_from_civil(l->year, 1, 1) +
-                   1));
+             (int)(tz_days_from_civil(l->year, l->month, l->mday) -
+                   tz_days_from_civil(l->year, 1, 1) + 1));
         break;
     case 'u':
         putf(o, "%d", l->iso_wday);

@@ -1245,7 +1245,7 @@ static size_t cp_count(const char *s, size_t n, size_t keep, size_t *cut)
     while (i < n) {
         if (cps == keep)
             *cut = i;
-        m = tmpl_utf8_len((const unsigned char *)s + i, n - i);
+        m = utf8_seq_len((const unsigned char *)s + i, n - i);
         i += m ? m : 1;
         cps++;
     }

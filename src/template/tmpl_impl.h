@@ -208,8 +208,6 @@ int tmpl_emit_json(struct sink *k, const json_t *v, unsigned depth);
 /* s[0, n) as a quoted JSON string. */
 int tmpl_emit_json_string(struct sink *k, const char *s, size_t n);
 void tmpl_fmt_real(char *b, size_t cap, double x, enum numfmt f);
-/* Length of the valid UTF-8 sequence at p[0, n), 0 if it is not one. */
-size_t tmpl_utf8_len(const unsigned char *p, size_t n);
 
 /* ---- render ------------------------------------------------------------------------------- */
 

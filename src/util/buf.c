@@ -101,6 +101,22 @@ int buf_printf(struct buf *b, const char *fmt, ...)
     return rc;
 }
 
+int buf_html_escape(struct buf *b, const char *s, bool quotes)
+{
+    int rc = TOCSIN_OK;
+
+    for (; s && *s && !rc; s++) {
+        const char *ent = *s == '&'              ? "&amp;"
+                          : *s == '<'            ? "&lt;"
+                          : *s == '>'            ? "&gt;"
+                          : quotes && *s == '"'  ? "&quot;"
+                          : quotes && *s == '\'' ? "&#39;"
+                                                 : NULL;
+        rc = ent ? buf_puts(b, ent) : buf_putc(b, *s);
+    }
+    return rc;
+}
+
 int buf_json_escape(struct buf *b, const char *s, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
@@ -118,13 +134,27 @@ int buf_json_escape(struct buf *b, const char *s, size_t n)
         start = i + 1;
         esc[0] = '\\';
         switch (c) {
-        case '"': esc[1] = '"'; break;
-        case '\\': esc[1] = '\\'; break;
-        case '\n': esc[1] = 'n'; break;
-        case '\r': esc[1] = 'r'; break;
-        case '\t': esc[1] = 't'; break;
-        case '\b': esc[1] = 'b'; break;
-        case '\f': esc[1] = 'f'; break;
+        case '"':
+            esc[1] = '"';
+            break;
+        case '\\':
+            esc[1] = '\\';
+            break;
+        case '\n':
+            esc[1] = 'n';
+            break;
+        case '\r':
+            esc[1] = 'r';
+            break;
+        case '\t':
+            esc[1] = 't';
+            break;
+        case '\b':
+            esc[1] = 'b';
+            break;
+        case '\f':
+            esc[1] = 'f';
+            break;
         default:
             memcpy(esc + 1, "u00", 3);
             esc[4] = hex[c >> 4];
@@ -153,4 +183,23 @@ char *buf_steal(struct buf *b)
 const char *buf_str(const struct buf *b)
 {
     return b->p ? b->p : "";
+}
+
+size_t utf8_seq_len(const unsigned char *p, size_t n)
+{
+    size_t len = p[0] < 0x80                    ? 1
+                 : p[0] >= 0xc2 && p[0] <= 0xdf ? 2
+                 : (p[0] & 0xf0) == 0xe0        ? 3
+                 : p[0] >= 0xf0 && p[0] <= 0xf4 ? 4
+                                                : 0;
+
+    if (len == 0 || len > n)
+        return 0;
+    for (size_t i = 1; i < len; i++)
+        if ((p[i] & 0xc0) != 0x80)
+            return 0;
+    if ((p[0] == 0xe0 && p[1] < 0xa0) || (p[0] == 0xed && p[1] > 0x9f) ||
+        (p[0] == 0xf0 && p[1] < 0x90) || (p[0] == 0xf4 && p[1] > 0x8f))
+        return 0;
+    return len;
 }

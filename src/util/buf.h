@@ -3,6 +3,7 @@
 #define TOCSIN_BUF_H
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 struct buf {
@@ -23,6 +24,12 @@ int buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf
 int buf_vprintf(struct buf *b, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 /* Appends `s` JSON-escaped, without the surrounding quotes. */
 int buf_json_escape(struct buf *b, const char *s, size_t n);
+/* Appends s (NUL-terminated; NULL appends nothing) with & < > as entities, and " ' too when
+ * quotes (HTML text and attribute values; without: Slack's mrkdwn, which wants only three). */
+int buf_html_escape(struct buf *b, const char *s, bool quotes);
+/* Length of the UTF-8 sequence at p (at most n bytes, n >= 1), or 0 if it is not valid UTF-8
+ * (overlong forms, surrogates and code points above U+10FFFF included). */
+size_t utf8_seq_len(const unsigned char *p, size_t n);
 /* Returns the contents (never NULL, "" if empty); caller frees; the buffer is left empty. */
 char *buf_steal(struct buf *b);
 /* Contents or "" (borrowed). */

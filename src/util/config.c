@@ -184,20 +184,6 @@ static const struct opt opts[] = {
 #define NOPTS (sizeof(opts) / sizeof(opts[0]))
 #define USERS_NAME "auth.users"
 
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (!err || errlen == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
 static const struct opt *find_opt(const char *name)
 {
     for (size_t i = 0; i < NOPTS; i++)
@@ -259,9 +245,10 @@ static void unknown_msg(char *dst, size_t len, const char *name)
         }
     }
     if (best)
-        seterr(dst, len, "unknown option '%.*s' (did you mean '%s'?)", NAME_MAX_LEN, name, best);
+        tocsin_seterr(dst, len, "unknown option '%.*s' (did you mean '%s'?)", NAME_MAX_LEN, name,
+                      best);
     else
-        seterr(dst, len, "unknown option '%.*s'", NAME_MAX_LEN, name);
+        tocsin_seterr(dst, len, "unknown option '%.*s'", NAME_MAX_LEN, name);
 }
 
 /* ---- numbers ---- */
@@ -404,12 +391,12 @@ static int parse_number(const struct opt *o, const char *text, int64_t *out, cha
     }
     if (rc != TOCSIN_OK) {
         const char *how, *noun = type_noun(o->type, &how);
-        seterr(msg, len, "%s: expected %s in %s..%s%s, got '%.64s'", o->name, noun, lo, hi, how,
-               text);
+        tocsin_seterr(msg, len, "%s: expected %s in %s..%s%s, got '%.64s'", o->name, noun, lo, hi,
+                      how, text);
         return TOCSIN_EINVAL;
     }
     if (u < (uint64_t)o->min || u > (uint64_t)o->max) {
-        seterr(msg, len, "%s: %.64s is out of range (%s..%s)", o->name, text, lo, hi);
+        tocsin_seterr(msg, len, "%s: %.64s is out of range (%s..%s)", o->name, text, lo, hi);
         return TOCSIN_EINVAL;
     }
     *out = (int64_t)u;
@@ -431,7 +418,7 @@ static int parse_name(const struct opt *o, const char *const *names, const char 
         if (n >= sizeof(list))
             n = sizeof(list) - 1;
     }
-    seterr(msg, len, "%s: expected one of %s, got '%.64s'", o->name, list, text);
+    tocsin_seterr(msg, len, "%s: expected one of %s, got '%.64s'", o->name, list, text);
     return TOCSIN_EINVAL;
 }
 
@@ -446,7 +433,7 @@ static int parse_bool(const struct opt *o, const char *text, int64_t *out, char 
             return TOCSIN_OK;
         }
     }
-    seterr(msg, len, "%s: expected true or false, got '%.64s'", o->name, text);
+    tocsin_seterr(msg, len, "%s: expected true or false, got '%.64s'", o->name, text);
     return TOCSIN_EINVAL;
 }
 
@@ -519,17 +506,17 @@ static int set_string(struct config *cfg, const struct opt *o, const char *text,
 
     if ((int64_t)n < o->min || (int64_t)n > o->max) {
         if (n == 0)
-            seterr(msg, len, "%s: must not be empty", o->name);
+            tocsin_seterr(msg, len, "%s: must not be empty", o->name);
         else
-            seterr(msg, len, "%s: must be %" PRId64 "..%" PRId64 " bytes long, got %zu", o->name,
-                   o->min, o->max, n);
+            tocsin_seterr(msg, len, "%s: must be %" PRId64 "..%" PRId64 " bytes long, got %zu",
+                          o->name, o->min, o->max, n);
         return TOCSIN_EINVAL;
     }
     if (o->check && o->check(o, text, msg, len) != TOCSIN_OK)
         return TOCSIN_EINVAL;
     copy = strdup(text);
     if (!copy) {
-        seterr(msg, len, "%s: out of memory", o->name);
+        tocsin_seterr(msg, len, "%s: out of memory", o->name);
         return TOCSIN_ENOMEM;
     }
     free(*p);
@@ -581,13 +568,13 @@ int config_set(struct config *cfg, const char *name, const char *value, char *er
     const struct opt *o;
 
     if (!name || !value) {
-        seterr(err, errlen, "option name and value are required");
+        tocsin_seterr(err, errlen, "option name and value are required");
         return TOCSIN_EINVAL;
     }
     o = find_opt(name);
     if (!o) {
         if (strcmp(name, USERS_NAME) == 0)
-            seterr(err, errlen, "%s can only be set in the config file", USERS_NAME);
+            tocsin_seterr(err, errlen, "%s can only be set in the config file", USERS_NAME);
         else
             unknown_msg(err, errlen, name);
         return TOCSIN_ENOTFOUND;
@@ -620,7 +607,7 @@ int config_load_env(struct config *cfg, char *err, size_t errlen)
             continue;
         rc = set_option(cfg, &opts[i], v, msg, sizeof(msg));
         if (rc != TOCSIN_OK) {
-            seterr(err, errlen, "env %s: %s", var, msg);
+            tocsin_seterr(err, errlen, "env %s: %s", var, msg);
             return rc;
         }
     }
@@ -726,11 +713,11 @@ static int check_sev_list(const struct opt *o, const char *text, char *msg, size
     for (const char *p = text;; p++) {
         if (*p == ',' || !*p) {
             if (!run && *text) {
-                seterr(msg, len, "%s: an empty severity name", o->name);
+                tocsin_seterr(msg, len, "%s: an empty severity name", o->name);
                 return TOCSIN_EINVAL;
             }
             if (++n > SEVMAP_MAX) {
-                seterr(msg, len, "%s: at most %d severities", o->name, SEVMAP_MAX);
+                tocsin_seterr(msg, len, "%s: at most %d severities", o->name, SEVMAP_MAX);
                 return TOCSIN_EINVAL;
             }
             run = 0;
@@ -741,7 +728,7 @@ static int check_sev_list(const struct opt *o, const char *text, char *msg, size
         if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
               *p == '_' || *p == '-') ||
             ++run >= SEV_NAME_MAX) {
-            seterr(msg, len, "%s: '%.64s' is not a list of severity names", o->name, text);
+            tocsin_seterr(msg, len, "%s: '%.64s' is not a list of severity names", o->name, text);
             return TOCSIN_EINVAL;
         }
     }
@@ -751,10 +738,10 @@ static int check_listen(const struct opt *o, const char *text, char *msg, size_t
 {
     if (config_listen_split(text, NULL, 0, NULL) == TOCSIN_OK)
         return TOCSIN_OK;
-    seterr(msg, len,
-           "%s: '%.64s' is not host:port (host: an IPv4 address, localhost or [IPv6]; port: "
-           "0..65535)",
-           o->name, text);
+    tocsin_seterr(msg, len,
+                  "%s: '%.64s' is not host:port (host: an IPv4 address, localhost or [IPv6]; port: "
+                  "0..65535)",
+                  o->name, text);
     return TOCSIN_EINVAL;
 }
 
@@ -780,26 +767,27 @@ int config_user_check(const char *name, const char *password_hash, char *err, si
     static const char prefix[] = "$argon2id$";
 
     if (!name || !*name) {
-        seterr(err, errlen, "user name must not be empty");
+        tocsin_seterr(err, errlen, "user name must not be empty");
         return TOCSIN_EINVAL;
     }
     if (strlen(name) > CONFIG_USER_NAME_MAX) {
-        seterr(err, errlen, "user name is longer than %d bytes", CONFIG_USER_NAME_MAX);
+        tocsin_seterr(err, errlen, "user name is longer than %d bytes", CONFIG_USER_NAME_MAX);
         return TOCSIN_EINVAL;
     }
     for (const char *p = name; *p; p++) {
         if (*p == ':' || (unsigned char)*p < 0x20 || *p == 0x7f) {
-            seterr(err, errlen, "user name '%.64s' must not contain ':' or control characters",
-                   name);
+            tocsin_seterr(err, errlen,
+                          "user name '%.64s' must not contain ':' or control characters", name);
             return TOCSIN_EINVAL;
         }
     }
     if (!password_hash || strncmp(password_hash, prefix, sizeof(prefix) - 1) != 0 ||
         strlen(password_hash) > CONFIG_HASH_MAX) {
-        seterr(err, errlen,
-               "password_hash of user '%s' is not an argon2id hash (\"$argon2id$...\", at most "
-               "%d bytes); make one with 'tocsin passwd'",
-               name, CONFIG_HASH_MAX);
+        tocsin_seterr(
+            err, errlen,
+            "password_hash of user '%s' is not an argon2id hash (\"$argon2id$...\", at most "
+            "%d bytes); make one with 'tocsin passwd'",
+            name, CONFIG_HASH_MAX);
         return TOCSIN_EINVAL;
     }
     return TOCSIN_OK;
@@ -812,13 +800,13 @@ static int check_user_lists(const struct config_user *u, char *msg, size_t len)
     char m[256];
 
     if (u->nscopes > CONFIG_USER_MAX_SCOPES || u->ncustomers > CONFIG_USER_MAX_CUSTOMERS) {
-        seterr(msg, len, "user '%s' has more than %d scopes or %d customers", u->name,
-               CONFIG_USER_MAX_SCOPES, CONFIG_USER_MAX_CUSTOMERS);
+        tocsin_seterr(msg, len, "user '%s' has more than %d scopes or %d customers", u->name,
+                      CONFIG_USER_MAX_SCOPES, CONFIG_USER_MAX_CUSTOMERS);
         return TOCSIN_EINVAL;
     }
     scope_set_clear(&set);
     if (scope_set_parse_list(&set, (const char *const *)u->scopes, u->nscopes, m, sizeof(m))) {
-        seterr(msg, len, "scopes of user '%s': %s", u->name, m);
+        tocsin_seterr(msg, len, "scopes of user '%s': %s", u->name, m);
         return TOCSIN_EINVAL;
     }
     for (size_t i = 0; i < u->ncustomers; i++) {
@@ -828,10 +816,10 @@ static int check_user_lists(const struct config_user *u, char *msg, size_t len)
         for (const char *p = c; !bad && *p; p++)
             bad = (unsigned char)*p < 0x20 || *p == 0x7f;
         if (bad) {
-            seterr(msg, len,
-                   "customers of user '%s': '%.64s' is not a customer name (1..%d bytes, no "
-                   "control characters)",
-                   u->name, c ? c : "", CONFIG_CUSTOMER_NAME_MAX);
+            tocsin_seterr(msg, len,
+                          "customers of user '%s': '%.64s' is not a customer name (1..%d bytes, no "
+                          "control characters)",
+                          u->name, c ? c : "", CONFIG_CUSTOMER_NAME_MAX);
             return TOCSIN_EINVAL;
         }
     }
@@ -845,13 +833,13 @@ static int check_user_at(const struct config_user *users, size_t i, char *msg, s
 
     if (config_user_check(users[i].name, users[i].password_hash, m, sizeof(m)) != TOCSIN_OK ||
         check_user_lists(&users[i], m, sizeof(m)) != TOCSIN_OK) {
-        seterr(msg, len, "%s[%zu]: %s", USERS_NAME, i, m);
+        tocsin_seterr(msg, len, "%s[%zu]: %s", USERS_NAME, i, m);
         return TOCSIN_EINVAL;
     }
     for (size_t j = 0; j < i; j++) {
         if (strcmp(users[j].name, users[i].name) == 0) {
-            seterr(msg, len, "%s[%zu]: duplicate user name '%s' (also %s[%zu])", USERS_NAME, i,
-                   users[i].name, USERS_NAME, j);
+            tocsin_seterr(msg, len, "%s[%zu]: duplicate user name '%s' (also %s[%zu])", USERS_NAME,
+                          i, users[i].name, USERS_NAME, j);
             return TOCSIN_EINVAL;
         }
     }
@@ -874,25 +862,27 @@ int config_validate(const struct config *cfg, char *err, size_t errlen)
     char a[32], b[32];
 
     if (!cfg->listen || config_listen_split(cfg->listen, NULL, 0, NULL) != TOCSIN_OK) {
-        seterr(err, errlen,
-               "listen: '%.64s' is not host:port (host: an IPv4 address, localhost or [IPv6]; "
-               "port: 0..65535)",
-               cfg->listen ? cfg->listen : "");
+        tocsin_seterr(
+            err, errlen,
+            "listen: '%.64s' is not host:port (host: an IPv4 address, localhost or [IPv6]; "
+            "port: 0..65535)",
+            cfg->listen ? cfg->listen : "");
         return TOCSIN_EINVAL;
     }
     if (!cfg->data_dir || !*cfg->data_dir) {
-        seterr(err, errlen, "data: must not be empty");
+        tocsin_seterr(err, errlen, "data: must not be empty");
         return TOCSIN_EINVAL;
     }
     if (!config_listen_is_loopback(cfg->listen) && cfg->nusers == 0 && !cfg->insecure) {
-        seterr(err, errlen,
-               "refusing to listen on %s without authentication: configure auth.users or pass "
-               "--insecure",
-               cfg->listen);
+        tocsin_seterr(
+            err, errlen,
+            "refusing to listen on %s without authentication: configure auth.users or pass "
+            "--insecure",
+            cfg->listen);
         return TOCSIN_EINVAL;
     }
     if (cfg->nusers > CONFIG_MAX_USERS) {
-        seterr(err, errlen, "%s: more than %d users", USERS_NAME, CONFIG_MAX_USERS);
+        tocsin_seterr(err, errlen, "%s: more than %d users", USERS_NAME, CONFIG_MAX_USERS);
         return TOCSIN_EINVAL;
     }
     for (size_t i = 0; i < cfg->nusers; i++)
@@ -900,18 +890,18 @@ int config_validate(const struct config *cfg, char *err, size_t errlen)
             return TOCSIN_EINVAL;
     for (size_t i = 0; cfg->customer_views && i < cfg->nusers; i++) {
         if (!cfg->users[i].ncustomers && !user_is_admin(&cfg->users[i])) {
-            seterr(err, errlen,
-                   "%s[%zu]: user '%s' has no customers but auth.customer_views is on; list "
-                   "them, or use customers: [\"*\"] for all",
-                   USERS_NAME, i, cfg->users[i].name);
+            tocsin_seterr(err, errlen,
+                          "%s[%zu]: user '%s' has no customers but auth.customer_views is on; list "
+                          "them, or use customers: [\"*\"] for all",
+                          USERS_NAME, i, cfg->users[i].name);
             return TOCSIN_EINVAL;
         }
     }
     if (cfg->notify_backoff_max_ms < cfg->notify_backoff_base_ms) {
-        seterr(err, errlen,
-               "notify.backoff_max (%s) must not be less than notify.backoff_base (%s)",
-               fmt_num(OPT_DURATION, cfg->notify_backoff_max_ms, a, sizeof(a)),
-               fmt_num(OPT_DURATION, cfg->notify_backoff_base_ms, b, sizeof(b)));
+        tocsin_seterr(err, errlen,
+                      "notify.backoff_max (%s) must not be less than notify.backoff_base (%s)",
+                      fmt_num(OPT_DURATION, cfg->notify_backoff_max_ms, a, sizeof(a)),
+                      fmt_num(OPT_DURATION, cfg->notify_backoff_base_ms, b, sizeof(b)));
         return TOCSIN_EINVAL;
     }
     return TOCSIN_OK;
@@ -933,7 +923,7 @@ int config_reload_check(const struct config *cur, const struct config *next, cha
             same = get_num(cur, o) == get_num(next, o);
         }
         if (!same) {
-            seterr(err, errlen, "%s cannot be changed by a reload; restart tocsin", o->name);
+            tocsin_seterr(err, errlen, "%s cannot be changed by a reload; restart tocsin", o->name);
             return TOCSIN_ECONFLICT;
         }
     }
@@ -961,7 +951,7 @@ static int lerr(struct loader *ld, int line, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    seterr(ld->err, ld->errlen, "%s:%d: %s", ld->path, line, msg);
+    tocsin_seterr(ld->err, ld->errlen, "%s:%d: %s", ld->path, line, msg);
     return TOCSIN_EINVAL;
 }
 
@@ -1248,27 +1238,6 @@ static int diag_error(struct loader *ld, struct fy_diag *diag)
     return lerr(ld, e->line > 0 ? e->line : 1, "%s", e->msg ? e->msg : "YAML parse error");
 }
 
-/* Length of the UTF-8 sequence at p (at most n bytes), or 0 if it is not valid UTF-8 (overlong
- * forms, surrogates and code points above U+10FFFF included). */
-static size_t utf8_len(const unsigned char *p, size_t n)
-{
-    size_t len = p[0] < 0x80                    ? 1
-                 : p[0] >= 0xc2 && p[0] <= 0xdf ? 2
-                 : (p[0] & 0xf0) == 0xe0        ? 3
-                 : p[0] >= 0xf0 && p[0] <= 0xf4 ? 4
-                                                : 0;
-
-    if (len == 0 || len > n)
-        return 0;
-    for (size_t i = 1; i < len; i++)
-        if ((p[i] & 0xc0) != 0x80)
-            return 0;
-    if ((p[0] == 0xe0 && p[1] < 0xa0) || (p[0] == 0xed && p[1] > 0x9f) ||
-        (p[0] == 0xf0 && p[1] < 0x90) || (p[0] == 0xf4 && p[1] > 0x8f))
-        return 0;
-    return len;
-}
-
 /* YAML is UTF-8 without NUL bytes; checking first also keeps libfyaml 0.7 away from inputs it
  * loops on (a directive with invalid UTF-8). */
 static int check_text(struct loader *ld, const char *text, size_t len)
@@ -1279,7 +1248,7 @@ static int check_text(struct loader *ld, const char *text, size_t len)
     for (size_t i = 0, n; i < len; i += n) {
         if (p[i] == '\0')
             return lerr(ld, line, "NUL byte in the file");
-        n = utf8_len(p + i, len - i);
+        n = utf8_seq_len(p + i, len - i);
         if (n == 0)
             return lerr(ld, line, "invalid UTF-8");
         line += p[i] == '\n';
@@ -1354,17 +1323,18 @@ static int read_file(const char *path, struct buf *b, char *err, size_t errlen)
     int rc = TOCSIN_OK;
 
     if (!f) {
-        seterr(err, errlen, "%s: cannot open: %s", path, strerror_r(errno, ebuf, sizeof(ebuf)));
+        tocsin_seterr(err, errlen, "%s: cannot open: %s", path,
+                      strerror_r(errno, ebuf, sizeof(ebuf)));
         return TOCSIN_EIO;
     }
     while (rc == TOCSIN_OK && (n = fread(chunk, 1, sizeof(chunk), f)) > 0)
         rc = buf_append(b, chunk, n);
     if (rc == TOCSIN_ETOOBIG)
-        seterr(err, errlen, "%s: larger than %d bytes", path, CONFIG_MAX_FILE_BYTES);
+        tocsin_seterr(err, errlen, "%s: larger than %d bytes", path, CONFIG_MAX_FILE_BYTES);
     else if (rc != TOCSIN_OK)
-        seterr(err, errlen, "%s: out of memory", path);
+        tocsin_seterr(err, errlen, "%s: out of memory", path);
     else if (ferror(f)) {
-        seterr(err, errlen, "%s: read error", path);
+        tocsin_seterr(err, errlen, "%s: read error", path);
         rc = TOCSIN_EIO;
     }
     fclose(f);

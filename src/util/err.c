@@ -1,5 +1,7 @@
 #include "util/err.h"
 
+#include <stdio.h>
+
 static const char *const msgs[TOCSIN_ERR_COUNT] = {
     [TOCSIN_OK] = "ok",
     [TOCSIN_ENOMEM] = "out of memory",
@@ -21,4 +23,19 @@ const char *tocsin_strerror(int err)
     if (err < 0 || err >= TOCSIN_ERR_COUNT || !msgs[err])
         return "unknown error";
     return msgs[err];
+}
+
+void tocsin_vseterr(char *err, size_t errlen, const char *fmt, va_list ap)
+{
+    if (err && errlen)
+        vsnprintf(err, errlen, fmt, ap);
+}
+
+void tocsin_seterr(char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    tocsin_vseterr(err, errlen, fmt, ap);
+    va_end(ap);
 }

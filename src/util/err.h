@@ -2,6 +2,9 @@
 #ifndef TOCSIN_ERR_H
 #define TOCSIN_ERR_H
 
+#include <stdarg.h>
+#include <stddef.h>
+
 enum tocsin_err {
     TOCSIN_OK = 0,
     TOCSIN_ENOMEM,    /* allocation failed */
@@ -21,5 +24,12 @@ enum tocsin_err {
 
 /* Static string, never NULL. */
 const char *tocsin_strerror(int err);
+
+/* Writes a message into a caller's error buffer (err, errlen): nothing when err is NULL or
+ * errlen 0; cut to fit, always NUL-terminated. */
+void tocsin_seterr(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void tocsin_vseterr(char *err, size_t errlen, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
 
 #endif

@@ -25,18 +25,6 @@ struct secrets {
 
 _Static_assert(SECRETS_KEY_BYTES == crypto_aead_xchacha20poly1305_ietf_KEYBYTES, "key size");
 
-__attribute__((format(printf, 3, 4))) static void seterr(char *err, size_t errlen, const char *fmt,
-                                                         ...)
-{
-    va_list ap;
-
-    if (!err || !errlen)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
 /* ---- small helpers ------------------------------------------------------------------- */
 
 bool secrets_streq(const char *a, const char *b)
@@ -98,7 +86,8 @@ static int parse_path(const char *path, struct kpath *p, char *err, size_t errle
 
     memset(p, 0, sizeof(*p));
     if (len == 0 || len > SECRETS_PATH_MAX) {
-        seterr(err, errlen, "secret key path empty or longer than %d bytes", SECRETS_PATH_MAX);
+        tocsin_seterr(err, errlen, "secret key path empty or longer than %d bytes",
+                      SECRETS_PATH_MAX);
         return TOCSIN_EINVAL;
     }
     memcpy(p->buf, path, len);
@@ -115,8 +104,8 @@ static int parse_path(const char *path, struct kpath *p, char *err, size_t errle
             p->all[p->n] = true;
         }
         if (sl == 0 || strpbrk(seg, "[]*") || p->n == SECRETS_PATH_DEPTH) {
-            seterr(err, errlen, "secret key path \"%s\": bad segment or more than %d", path,
-                   SECRETS_PATH_DEPTH);
+            tocsin_seterr(err, errlen, "secret key path \"%s\": bad segment or more than %d", path,
+                          SECRETS_PATH_DEPTH);
             return TOCSIN_EINVAL;
         }
         p->names[p->n++] = seg;
@@ -236,7 +225,7 @@ static int open_value(struct walk *w, const json_t *sealed, unsigned char **out,
 
     *out = NULL;
     if (b64len > sodium_base64_ENCODED_LEN(SEALED_MAX, sodium_base64_VARIANT_ORIGINAL)) {
-        seterr(w->err, w->errlen, "%s: sealed value too long", w->where);
+        tocsin_seterr(w->err, w->errlen, "%s: sealed value too long", w->where);
         return TOCSIN_EINVAL;
     }
     if (!(bin = malloc(b64len + 1)) || !(plain = malloc(b64len + 1))) {
@@ -246,17 +235,17 @@ static int open_value(struct walk *w, const json_t *sealed, unsigned char **out,
     if (sodium_base642bin(bin, b64len + 1, b64, b64len, NULL, &binlen, NULL,
                           sodium_base64_VARIANT_ORIGINAL) != 0 ||
         binlen < NONCE_BYTES + TAG_BYTES) {
-        seterr(w->err, w->errlen, "%s: sealed value is not base64 of nonce and ciphertext",
-               w->where);
+        tocsin_seterr(w->err, w->errlen, "%s: sealed value is not base64 of nonce and ciphertext",
+                      w->where);
         rc = TOCSIN_EINVAL;
         goto out;
     }
     if (crypto_aead_xchacha20poly1305_ietf_decrypt(
             plain, outlen, NULL, bin + NONCE_BYTES, binlen - NONCE_BYTES,
             (const unsigned char *)w->id, strlen(w->id), bin, w->s->key) != 0) {
-        seterr(w->err, w->errlen,
-               "%s: does not decrypt: wrong secrets key, sealed for another id, or damaged",
-               w->where);
+        tocsin_seterr(w->err, w->errlen,
+                      "%s: does not decrypt: wrong secrets key, sealed for another id, or damaged",
+                      w->where);
         rc = TOCSIN_EINVAL;
         goto out;
     }
@@ -287,14 +276,14 @@ static int visit_seal(struct walk *w, const struct slot *sl, json_t *v)
         return rc;
     }
     if (!json_is_string(v) || is_mask(v)) {
-        seterr(w->err, w->errlen, "%s: %s", w->where,
-               json_is_string(v) ? "the mask stands for a stored secret: merge it first"
-                                 : "a secret must be a string");
+        tocsin_seterr(w->err, w->errlen, "%s: %s", w->where,
+                      json_is_string(v) ? "the mask stands for a stored secret: merge it first"
+                                        : "a secret must be a string");
         return TOCSIN_EINVAL;
     }
     len = json_string_length(v);
     if (len > SECRETS_VALUE_MAX) {
-        seterr(w->err, w->errlen, "%s: longer than %d bytes", w->where, SECRETS_VALUE_MAX);
+        tocsin_seterr(w->err, w->errlen, "%s: longer than %d bytes", w->where, SECRETS_VALUE_MAX);
         return TOCSIN_EINVAL;
     }
     b64len =
@@ -327,7 +316,7 @@ static int visit_open(struct walk *w, const struct slot *sl, json_t *v)
     if (json_is_string(v))
         return TOCSIN_OK; /* written in plain by hand */
     if (!secrets_is_sealed(v)) {
-        seterr(w->err, w->errlen, "%s: neither a string nor a sealed value", w->where);
+        tocsin_seterr(w->err, w->errlen, "%s: neither a string nor a sealed value", w->where);
         return TOCSIN_EINVAL;
     }
     if ((rc = open_value(w, v, &plain, &plen)))
@@ -336,7 +325,7 @@ static int visit_open(struct walk *w, const struct slot *sl, json_t *v)
     sodium_memzero(plain, (size_t)plen);
     free(plain);
     if (!str) {
-        seterr(w->err, w->errlen, "%s: decrypted value is not UTF-8", w->where);
+        tocsin_seterr(w->err, w->errlen, "%s: decrypted value is not UTF-8", w->where);
         return TOCSIN_EINVAL;
     }
     return slot_set(sl, str);
@@ -354,7 +343,7 @@ static bool good_id(const char *id, char *err, size_t errlen)
     size_t len = id ? strnlen(id, SECRETS_ID_MAX + 1) : 0;
 
     if (len == 0 || len > SECRETS_ID_MAX) {
-        seterr(err, errlen, "secrets: id empty or longer than %d bytes", SECRETS_ID_MAX);
+        tocsin_seterr(err, errlen, "secrets: id empty or longer than %d bytes", SECRETS_ID_MAX);
         return false;
     }
     return true;
@@ -422,8 +411,8 @@ static const json_t *old_element(const json_t *ov, const json_t *ne, size_t k)
 static int keep_old(struct merge *m, const struct slot *sl, const json_t *old)
 {
     if (!old || json_is_null(old) || is_mask(old)) {
-        seterr(m->err, m->errlen, "%s: \"%s\" but no stored secret to keep", m->where,
-               SECRETS_MASK);
+        tocsin_seterr(m->err, m->errlen, "%s: \"%s\" but no stored secret to keep", m->where,
+                      SECRETS_MASK);
         return TOCSIN_EINVAL;
     }
     return slot_set(sl, json_deep_copy(old));
@@ -512,7 +501,7 @@ int secrets_load(const char *data_dir, struct secrets **out, char *err, size_t e
 
     *out = NULL;
     if ((size_t)snprintf(path, sizeof(path), "%s/%s", data_dir, SECRETS_KEY_FILE) >= sizeof(path)) {
-        seterr(err, errlen, "%s: data directory path too long", data_dir);
+        tocsin_seterr(err, errlen, "%s: data directory path too long", data_dir);
         return TOCSIN_EINVAL;
     }
     if ((rc = secrets_keyfile_load(path, KEYFILE_RAW, key, sizeof(key), err, errlen)))
@@ -520,7 +509,7 @@ int secrets_load(const char *data_dir, struct secrets **out, char *err, size_t e
     *out = secrets_new(key);
     sodium_memzero(key, sizeof(key));
     if (!*out) {
-        seterr(err, errlen, "%s: cannot start libsodium or allocate guarded memory", path);
+        tocsin_seterr(err, errlen, "%s: cannot start libsodium or allocate guarded memory", path);
         return TOCSIN_ENOMEM;
     }
     return TOCSIN_OK;
@@ -535,10 +524,11 @@ static int parse_keyfile(const char *path, enum keyfile_fmt fmt, const char *buf
 
     if (fmt == KEYFILE_RAW) {
         if (n != len) {
-            seterr(err, errlen,
-                   "%s: %zu bytes, expected %zu: a damaged or foreign key file (a new key cannot "
-                   "open what the old one sealed: restore it from a backup)",
-                   path, n, len);
+            tocsin_seterr(
+                err, errlen,
+                "%s: %zu bytes, expected %zu: a damaged or foreign key file (a new key cannot "
+                "open what the old one sealed: restore it from a backup)",
+                path, n, len);
             return TOCSIN_EINVAL;
         }
         memcpy(out, buf, len);
@@ -548,7 +538,7 @@ static int parse_keyfile(const char *path, enum keyfile_fmt fmt, const char *buf
         n--;
     if (n != 2 * len || sodium_hex2bin(out, len, buf, n, NULL, &bin_len, &end) != 0 ||
         bin_len != len || end != buf + n) {
-        seterr(err, errlen, "%s: expected %zu hex digits", path, 2 * len);
+        tocsin_seterr(err, errlen, "%s: expected %zu hex digits", path, 2 * len);
         return TOCSIN_EINVAL;
     }
     return TOCSIN_OK;
@@ -563,23 +553,23 @@ static int read_keyfile(int fd, const char *path, enum keyfile_fmt fmt, uint8_t 
     int rc;
 
     if (fstat(fd, &st) != 0) {
-        seterr(err, errlen, "%s: %s", path, strerror(errno));
+        tocsin_seterr(err, errlen, "%s: %s", path, strerror(errno));
         return TOCSIN_EIO;
     }
     if (!S_ISREG(st.st_mode)) {
-        seterr(err, errlen, "%s: not a regular file", path);
+        tocsin_seterr(err, errlen, "%s: not a regular file", path);
         return TOCSIN_EINVAL;
     }
     if (st.st_mode & 077) {
-        seterr(err, errlen,
-               "%s: mode %04o gives group or others access to a key; refused (chmod 600 it, "
-               "and consider the key exposed)",
-               path, (unsigned)(st.st_mode & 07777));
+        tocsin_seterr(err, errlen,
+                      "%s: mode %04o gives group or others access to a key; refused (chmod 600 it, "
+                      "and consider the key exposed)",
+                      path, (unsigned)(st.st_mode & 07777));
         return TOCSIN_EINVAL;
     }
     if (st.st_size < 0 || (uintmax_t)st.st_size >= sizeof(buf)) {
-        seterr(err, errlen, "%s: %lld bytes, far too large for a key file", path,
-               (long long)st.st_size);
+        tocsin_seterr(err, errlen, "%s: %lld bytes, far too large for a key file", path,
+                      (long long)st.st_size);
         return TOCSIN_EINVAL;
     }
     while (n < sizeof(buf)) {
@@ -587,7 +577,7 @@ static int read_keyfile(int fd, const char *path, enum keyfile_fmt fmt, uint8_t 
         if (r < 0 && errno == EINTR)
             continue;
         if (r < 0) {
-            seterr(err, errlen, "%s: cannot read: %s", path, strerror(errno));
+            tocsin_seterr(err, errlen, "%s: cannot read: %s", path, strerror(errno));
             sodium_memzero(buf, sizeof(buf));
             return TOCSIN_EIO;
         }
@@ -643,7 +633,7 @@ static int make_keyfile(const char *path, enum keyfile_fmt fmt, uint8_t *out, si
     int fd, rc = TOCSIN_OK;
 
     if ((size_t)snprintf(tmp, sizeof(tmp), "%s.XXXXXX", path) >= sizeof(tmp)) {
-        seterr(err, errlen, "%s: path too long", path);
+        tocsin_seterr(err, errlen, "%s: path too long", path);
         return TOCSIN_EINVAL;
     }
     randombytes_buf(out, len);
@@ -657,29 +647,29 @@ static int make_keyfile(const char *path, enum keyfile_fmt fmt, uint8_t *out, si
     }
     fd = mkostemp(tmp, O_CLOEXEC); /* O_CREAT | O_EXCL, mode 0600 */
     if (fd < 0) {
-        seterr(err, errlen, "%s: cannot create: %s", tmp, strerror(errno));
+        tocsin_seterr(err, errlen, "%s: cannot create: %s", tmp, strerror(errno));
         sodium_memzero(text, sizeof(text));
         return TOCSIN_EIO;
     }
     if (write_all(fd, text, n) != 0 || fsync(fd) != 0) {
-        seterr(err, errlen, "%s: cannot write: %s", tmp, strerror(errno));
+        tocsin_seterr(err, errlen, "%s: cannot write: %s", tmp, strerror(errno));
         rc = TOCSIN_EIO;
     }
     if (close(fd) != 0 && rc == TOCSIN_OK) {
-        seterr(err, errlen, "%s: cannot write: %s", tmp, strerror(errno));
+        tocsin_seterr(err, errlen, "%s: cannot write: %s", tmp, strerror(errno));
         rc = TOCSIN_EIO;
     }
     if (rc == TOCSIN_OK && link(tmp, path) != 0) {
         if (errno == EEXIST) {
             rc = TOCSIN_EEXIST;
         } else {
-            seterr(err, errlen, "%s: cannot link into place: %s", path, strerror(errno));
+            tocsin_seterr(err, errlen, "%s: cannot link into place: %s", path, strerror(errno));
             rc = TOCSIN_EIO;
         }
     }
     unlink(tmp);
     if (rc == TOCSIN_OK && sync_dir(path) != 0) {
-        seterr(err, errlen, "%s: cannot sync its directory: %s", path, strerror(errno));
+        tocsin_seterr(err, errlen, "%s: cannot sync its directory: %s", path, strerror(errno));
         rc = TOCSIN_EIO;
     }
     sodium_memzero(text, sizeof(text));
@@ -692,11 +682,11 @@ int secrets_keyfile_load(const char *path, enum keyfile_fmt fmt, uint8_t *out, s
     int fd, rc;
 
     if (sodium_init() < 0) {
-        seterr(err, errlen, "libsodium cannot start");
+        tocsin_seterr(err, errlen, "libsodium cannot start");
         return TOCSIN_EIO;
     }
     if (len == 0 || 2 * len + 2 >= SECRETS_KEYFILE_MAX) {
-        seterr(err, errlen, "%s: bad key length %zu", path, len);
+        tocsin_seterr(err, errlen, "%s: bad key length %zu", path, len);
         return TOCSIN_EINVAL;
     }
     fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
@@ -707,7 +697,7 @@ int secrets_keyfile_load(const char *path, enum keyfile_fmt fmt, uint8_t *out, s
         fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY); /* another process won: use its key */
     }
     if (fd < 0) {
-        seterr(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+        tocsin_seterr(err, errlen, "%s: cannot open: %s", path, strerror(errno));
         rc = TOCSIN_EIO;
         goto out;
     }

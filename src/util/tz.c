@@ -39,7 +39,7 @@ static bool is_leap(int64_t y)
     return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
 }
 
-static int month_days(int64_t y, int m)
+int tz_month_days(int64_t y, int m)
 {
     static const int len[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
     return len[m - 1] + (m == 2 && is_leap(y));
@@ -47,7 +47,7 @@ static int month_days(int64_t y, int m)
 
 /* Years are split into 400-year eras of 146097 days; inside an era, years start on March 1st
  * so that the leap day is the last day of its year. */
-static int64_t days_from_civil(int64_t y, int m, int d)
+int64_t tz_days_from_civil(int64_t y, int m, int d)
 {
     int64_t era, yoe, doy, doe, mar0;
 
@@ -117,15 +117,15 @@ static int64_t rule_day(const struct rule_date *r, int64_t year)
 
     switch (r->kind) {
     case RULE_JULIAN1:
-        return days_from_civil(year, 1, 1) + r->day - 1 + (is_leap(year) && r->day >= 60);
+        return tz_days_from_civil(year, 1, 1) + r->day - 1 + (is_leap(year) && r->day >= 60);
     case RULE_JULIAN0:
-        return days_from_civil(year, 1, 1) + r->day;
+        return tz_days_from_civil(year, 1, 1) + r->day;
     case RULE_MONTH:
         break;
     }
-    first = days_from_civil(year, r->month, 1);
+    first = tz_days_from_civil(year, r->month, 1);
     day = first + floor_mod(r->day - floor_mod(first + 4, 7), 7) + (r->week - 1) * 7;
-    last = first + month_days(year, r->month) - 1;
+    last = first + tz_month_days(year, r->month) - 1;
     while (day > last)
         day -= 7;
     return day;

@@ -67,4 +67,9 @@ void tz_cache_clear(void);
 struct tz *tz_from_tzif(const char *name, const void *data, size_t len);
 void tz_free(struct tz *z);
 
+/* Proleptic Gregorian calendar: days in month m (1..12) of year y, and days since 1970-01-01 of
+ * y-m-d (negative before it). */
+int tz_month_days(int64_t y, int m);
+int64_t tz_days_from_civil(int64_t y, int m, int d);
+
 #endif

@@ -13,6 +13,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "util/buf.h"
+
 #define TAG_PREFIX "tag:yaml.org,2002:"
 
 struct frame {
@@ -510,27 +512,6 @@ static void ctx_clear(struct ctx *c)
     free(c->st);
 }
 
-/* Length of the UTF-8 sequence at p (at most n bytes), or 0 if it is not valid UTF-8 (overlong
- * forms, surrogates and code points above U+10FFFF included). As in util/config.c. */
-static size_t utf8_len(const unsigned char *p, size_t n)
-{
-    size_t len = p[0] < 0x80                    ? 1
-                 : p[0] >= 0xc2 && p[0] <= 0xdf ? 2
-                 : (p[0] & 0xf0) == 0xe0        ? 3
-                 : p[0] >= 0xf0 && p[0] <= 0xf4 ? 4
-                                                : 0;
-
-    if (len == 0 || len > n)
-        return 0;
-    for (size_t i = 1; i < len; i++)
-        if ((p[i] & 0xc0) != 0x80)
-            return 0;
-    if ((p[0] == 0xe0 && p[1] < 0xa0) || (p[0] == 0xed && p[1] > 0x9f) ||
-        (p[0] == 0xf0 && p[1] < 0x90) || (p[0] == 0xf4 && p[1] > 0x8f))
-        return 0;
-    return len;
-}
-
 /* True, with its position in *m, if the text holds a byte that is not UTF-8. YAML is UTF-8, and
  * libfyaml 0.7 loops forever on a directive holding invalid UTF-8 ("%l\x96i"), so the text is
  * checked before the parser sees it. */
@@ -541,7 +522,7 @@ static bool bad_utf8(const char *text, size_t len, struct fy_mark *m)
 
     memset(m, 0, sizeof(*m));
     for (size_t i = 0, n; i < len; i += n) {
-        n = utf8_len(p + i, len - i);
+        n = utf8_seq_len(p + i, len - i);
         if (n == 0) {
             m->input_pos = i;
             m->column = (int)(i - bol);
