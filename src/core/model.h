@@ -81,6 +81,9 @@ struct notify_rec {
     char *channel_id;     /* the channel it goes through (NULL: pre-rendered, see above) */
     char *change;         /* the alert change that caused it ("create", ...; NULL: none) */
     char *ctx;            /* channel notifications: the JSON context rendered at each attempt */
+    /* ctx opens with {"alert": and then the alert's JSON of this many bytes (0: unknown). The
+     * store keeps that JSON once for the records of a transaction that share it. Never stored. */
+    size_t ctx_alen;
     char *ticket;         /* JSON {"id","url",...} a response of this channel gave, or NULL */
     uint64_t test_req;    /* a channel test: the HTTP request its result answers (never stored) */
     int64_t ready_ns;     /* monotonic, when handed to the notifier (never stored; the stats) */

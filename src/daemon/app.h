@@ -135,7 +135,8 @@ struct app {
     struct store *wstore;     /* the store writer thread's connection */
     struct store *rstore;     /* the network thread's read connection */
     struct store *mstore;     /* the maintenance thread's (checkpoints) */
-    struct queue maint_q;     /* nothing is queued: closing it stops the maintenance thread */
+    struct queue maint_q;     /* wake-ups (the app pointer, never freed); closing it stops the
+                               * maintenance thread */
     pthread_t maint_thr;
     struct engine *engine;    /* the engine thread's */
     struct alertdb *alerts;   /* the engine thread's: every stored alert */

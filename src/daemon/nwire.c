@@ -540,7 +540,8 @@ static int render_alert(struct app *a, struct rcache *c, const struct alert *al,
  * is left out when it would be [alert] (ops_setup puts it back). false if every alert is gone
  * (nothing to send) or on a failure. */
 static bool context_head(struct app *a, const struct nintent *in, struct rcache *cache,
-                         struct buf *b, char alert_id[TOCSIN_ID_LEN + 1], uint64_t *group)
+                         struct buf *b, char alert_id[TOCSIN_ID_LEN + 1], uint64_t *group,
+                         size_t *alen)
 {
     struct nwire *nw = NW(a);
     const struct nrule *rule = nrules_get(nw->rules, in->rule_id);
@@ -572,6 +573,7 @@ static bool context_head(struct app *a, const struct nintent *in, struct rcache 
     if (rc || !shown)
         return false;
     *group = shown == 1 ? cache->hash : 0; /* one alert's notifications of one state */
+    *alen = shown == 1 ? first_len : 0;    /* {"alert":A, with A first_len bytes */
     if (shown > 1)
         rc = buf_putc(b, ']');
     rc = rc || buf_printf(b, ",\"change\":\"%s\",\"status\":\"%s\",\"rule\":{\"id\":",
@@ -594,10 +596,11 @@ static void intent_records(struct app *a, const struct nintent *in, struct rcach
     char alert_id[TOCSIN_ID_LEN + 1];
     int64_t wall = a->real.now_ms(a->real.ud);
     uint64_t group = 0;
+    size_t alen = 0;
 
     buf_init(&head, CTX_MAX);
     buf_init(&one, CTX_MAX);
-    if (!context_head(a, in, cache, &head, alert_id, &group))
+    if (!context_head(a, in, cache, &head, alert_id, &group, &alen))
         goto out;
     for (size_t c = 0; c < in->nchannels; c++) {
         struct chan_entry *e = entry_get(nw, in->channels[c]);
@@ -619,6 +622,7 @@ static void intent_records(struct app *a, const struct nintent *in, struct rcach
             !put_jstr(&one, e->id) && !buf_puts(&one, ",\"type\":") && !put_jstr(&one, e->type) &&
             !buf_puts(&one, "}}"))
             r->ctx = strdup(buf_str(&one));
+        r->ctx_alen = alen;
         memcpy(r->alert_id, alert_id, sizeof(r->alert_id));
         r->rule_id = strdup(in->rule_id);
         r->channel_id = strdup(e->id);

@@ -15,15 +15,15 @@
 #include "util/log.h"
 
 #define ENGINE_BATCH 64
-/* Past this, a writer idle for TRIM_AFTER_IDLE_MS checkpoints so that the WAL starts over.
- * Only then: the checkpoint holds up every commit behind it, and in a short gap of a steady
- * load it is expensive (the copy the maintenance thread has not done yet, two fdatasyncs; up to
- * 0.5 s seen under 10,000 notifications/s). After 200 ms idle the maintenance thread (every
- * CHECKPOINT_EVERY_MS) has usually copied everything, which already lets the next write start
- * the WAL over, and this one costs nothing. Checkpointing continuously on the maintenance
- * thread instead (every 10 ms while behind) was tried: its fdatasyncs cost more than they saved
- * (one run each: deliveries/s 9,700 without it, 6,300 with it). */
-#define WAL_RESET_BYTES (32 << 20)
+/* A writer idle for TRIM_AFTER_IDLE_MS wakes the maintenance thread, whose checkpoint then
+ * copies what is left of the WAL, so that the next write starts the WAL over. The writer used
+ * to run that checkpoint itself (past 32 MiB of WAL): when the maintenance thread (every
+ * CHECKPOINT_EVERY_MS) had not copied everything yet, the copy and its two fdatasyncs held up
+ * the first commits after the pause, 50-100 ms in the notification benchmark, where a new run
+ * starts after a pause; every delay of the run's first changes counted in its p99. A checkpoint
+ * on another connection does not hold up commits. Checkpointing continuously on the maintenance
+ * thread (every 10 ms while behind) was tried: its fdatasyncs cost more than they saved (one
+ * run each: deliveries/s 9,700 without it, 6,300 with it). */
 /* A writer that is never idle (a sustained fill) checkpoints between transactions anyway once
  * the WAL holds this much, so the WAL file stays bounded (seen at 1.5 GB after a 40 s fill). */
 #define WAL_HARD_BYTES (256 << 20)
@@ -1029,7 +1029,7 @@ static void *store_main(void *arg)
         if (!n) /* a gap between two commits of a steady load is not idleness */
             n = queue_pop_batch(&a->store_q, batch, STORE_BATCH, bl.n ? 50 : TRIM_AFTER_IDLE_MS);
         if (!n && !bl.n) { /* idle: a good moment to let the WAL start over */
-            writer_checkpoint(a, WAL_RESET_BYTES);
+            queue_push(&a->maint_q, a); /* full: a wake-up is pending already */
             /* Quiet for a while: hand back to the system what a burst of changes made the heap
              * hold (glibc keeps freed memory in its arenas: RSS would stay at the peak). Not
              * between two busy commits: malloc_trim walks the whole heap. */
@@ -1171,15 +1171,19 @@ static void stop_readers(struct app *a)
 #define CHECKPOINT_EVERY_MS 250
 
 /* Checkpoints the WAL from its own connection, so that the store writer's commits never wait
- * for a checkpoint's fsync. */
+ * for a checkpoint's fsync: every CHECKPOINT_EVERY_MS, and at once when the idle writer queues
+ * a wake-up. */
 static void *maint_main(void *arg)
 {
     struct app *a = arg;
-    void *none;
+    void *wake;
 
-    while (!queue_pop_batch(&a->maint_q, &none, 1, CHECKPOINT_EVERY_MS) &&
-           !queue_is_closed(&a->maint_q))
+    for (;;) {
+        queue_pop_batch(&a->maint_q, &wake, 1, CHECKPOINT_EVERY_MS);
+        if (queue_is_closed(&a->maint_q))
+            break;
         store_checkpoint(a->mstore);
+    }
     store_checkpoint(a->mstore);
     return NULL;
 }

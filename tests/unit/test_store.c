@@ -148,7 +148,7 @@ static void test_migrations_fresh_and_reopen(void **state)
     char path[256], err[256] = "";
     struct stat sb;
 
-    assert_int_equal(raw_int(f->dir, "PRAGMA user_version"), 6);
+    assert_int_equal(raw_int(f->dir, "PRAGMA user_version"), 7);
     assert_int_equal(raw_int(f->dir, "SELECT count(*) FROM sqlite_master WHERE type = 'table'"
                                      " AND name IN ('triggers', 'alerts', 'outbox', 'alert',"
                                      " 'alert_history', 'alert_note', 'notify_attempt')"),
@@ -171,7 +171,7 @@ static void test_migrations_fresh_and_reopen(void **state)
                      TOCSIN_OK);
     assert_string_equal(store_backend_name(again), "sqlite");
     store_close(again);
-    assert_int_equal(raw_int(f->dir, "PRAGMA user_version"), 6);
+    assert_int_equal(raw_int(f->dir, "PRAGMA user_version"), 7);
 }
 
 static void test_journal_is_wal(void **state)
@@ -507,6 +507,143 @@ static void test_outbox_purge(void **state)
         notify_rec_free(n[i]);
 }
 
+/* ---- contexts sharing their alert (migration 7) ---- */
+
+#define SH_A                                                                                       \
+    "{\"id\":\"a1\",\"text\":\"h\\u00e9llo \xc3\xbc"                                               \
+    "n\xc3\xaf"                                                                                    \
+    "code \xe2\x82\xac\"}"
+#define SH_B "{\"id\":\"a2\",\"text\":\"other\"}"
+#define SH_MAX 8
+
+struct sh_loaded {
+    struct notify_rec *n[SH_MAX];
+    size_t count;
+};
+
+static int sh_collect(void *ud, struct notify_rec *n)
+{
+    struct sh_loaded *l = ud;
+
+    assert_true(l->count < SH_MAX);
+    l->n[l->count++] = n;
+    return 0;
+}
+
+/* A pending notification whose context is {"alert":<alert>,"rule":...} with ctx_alen set. */
+static struct notify_rec *sh_rec(const char *id, const char *alert)
+{
+    struct notify_rec *n = mk_notify(id, "a1", "t1");
+    char ctx[512];
+
+    snprintf(ctx, sizeof(ctx),
+             "{\"alert\":%s,\"rule\":{\"id\":\"r-%s\"},"
+             "\"notification\":{\"id\":\"%s\"}}",
+             alert, id, id);
+    n->ctx = strdup(ctx);
+    n->ctx_alen = strlen(alert);
+    n->rule_id = strdup("r1");
+    n->channel_id = strdup("c1");
+    return n;
+}
+
+static int64_t ctx_based(const char *dir, int64_t seq)
+{
+    char sql[128];
+
+    snprintf(sql, sizeof(sql),
+             "SELECT count(*) FROM notify_ctx WHERE seq = %lld"
+             " AND base IS NOT NULL",
+             (long long)seq);
+    return raw_int(dir, sql);
+}
+
+/* Every pending notification loads with the context it was inserted with, byte for byte. */
+static void sh_check_loads(struct store *w, struct notify_rec **want, size_t nwant)
+{
+    struct sh_loaded l = {.count = 0};
+
+    assert_int_equal(store_outbox_load_pending(w, sh_collect, &l), TOCSIN_OK);
+    assert_int_equal(l.count, nwant);
+    for (size_t i = 0; i < l.count; i++) {
+        assert_string_equal(l.n[i]->id, want[i]->id);
+        assert_string_equal(l.n[i]->ctx, want[i]->ctx);
+        notify_rec_free(l.n[i]);
+    }
+}
+
+static void test_outbox_shared_contexts(void **state)
+{
+    struct fx *f = *state;
+    static const char *const ids[] = {"s1", "s2", "s3", "s4", "s5", "s6", "s7"};
+    static const char *const alerts[] = {SH_A, SH_A, SH_B, SH_A, SH_A, SH_A, SH_A};
+    struct notify_rec *n[7], *pending[7];
+    int64_t deleted = 0;
+
+    for (size_t i = 0; i < 7; i++)
+        n[i] = sh_rec(ids[i], alerts[i]);
+    /* s1 whole; s2 on s1; s3 another alert, whole; s4 the first alert again after another
+     * one: whole (only the last whole one is a base) */
+    assert_int_equal(store_begin(f->w), TOCSIN_OK);
+    for (size_t i = 0; i < 4; i++)
+        assert_int_equal(store_outbox_insert(f->w, n[i]), TOCSIN_OK);
+    assert_int_equal(store_commit(f->w), TOCSIN_OK);
+    assert_int_equal(ctx_based(f->dir, n[0]->seq), 0);
+    assert_int_equal(ctx_based(f->dir, n[1]->seq), 1);
+    assert_int_equal(ctx_based(f->dir, n[2]->seq), 0);
+    assert_int_equal(ctx_based(f->dir, n[3]->seq), 0);
+    /* a base never outlives its transaction: s5 is rolled back, s6 is then whole */
+    assert_int_equal(store_begin(f->w), TOCSIN_OK);
+    assert_int_equal(store_outbox_insert(f->w, n[4]), TOCSIN_OK);
+    assert_int_equal(store_rollback(f->w), TOCSIN_OK);
+    assert_int_equal(store_begin(f->w), TOCSIN_OK);
+    assert_int_equal(store_outbox_insert(f->w, n[5]), TOCSIN_OK);
+    assert_int_equal(store_commit(f->w), TOCSIN_OK);
+    assert_int_equal(ctx_based(f->dir, n[5]->seq), 0);
+    /* outside a transaction nothing is shared */
+    assert_int_equal(store_outbox_insert(f->w, n[6]), TOCSIN_OK);
+    assert_int_equal(ctx_based(f->dir, n[6]->seq), 0);
+    pending[0] = n[0], pending[1] = n[1], pending[2] = n[2], pending[3] = n[3];
+    pending[4] = n[5], pending[5] = n[6];
+    sh_check_loads(f->w, pending, 6);
+
+    /* s1 (the base) is purged, s2 is still pending: s1's context stays for s2 */
+    n[0]->status = NOTIFY_DELIVERED;
+    assert_int_equal(store_outbox_update(f->w, n[0]), TOCSIN_OK);
+    assert_int_equal(store_outbox_purge(f->w, T_MS + 10, 100, &deleted), TOCSIN_OK);
+    assert_int_equal(deleted, 1);
+    assert_int_equal(raw_int(f->dir, "SELECT count(*) FROM notify_ctx"), 6);
+    sh_check_loads(f->w, pending + 1, 5);
+    /* s2 goes too: both contexts go */
+    n[1]->status = NOTIFY_FAILED;
+    assert_int_equal(store_outbox_update(f->w, n[1]), TOCSIN_OK);
+    assert_int_equal(store_outbox_purge(f->w, T_MS + 10, 100, &deleted), TOCSIN_OK);
+    assert_int_equal(deleted, 1);
+    assert_int_equal(raw_int(f->dir, "SELECT count(*) FROM notify_ctx"), 4);
+    sh_check_loads(f->w, pending + 2, 4);
+    /* a base and the row on it purged in one batch */
+    for (size_t i = 0; i < 7; i++)
+        notify_rec_free(n[i]);
+    for (size_t i = 0; i < 2; i++) {
+        n[i] = sh_rec(ids[i], SH_B);
+        snprintf(n[i]->id, sizeof(n[i]->id), "b%zu", i);
+    }
+    assert_int_equal(store_begin(f->w), TOCSIN_OK);
+    assert_int_equal(store_outbox_insert(f->w, n[0]), TOCSIN_OK);
+    assert_int_equal(store_outbox_insert(f->w, n[1]), TOCSIN_OK);
+    assert_int_equal(store_commit(f->w), TOCSIN_OK);
+    assert_int_equal(ctx_based(f->dir, n[1]->seq), 1);
+    for (size_t i = 0; i < 2; i++) {
+        n[i]->status = NOTIFY_DELIVERED;
+        assert_int_equal(store_outbox_update(f->w, n[i]), TOCSIN_OK);
+    }
+    assert_int_equal(store_outbox_purge(f->w, T_MS + 10, 100, &deleted), TOCSIN_OK);
+    assert_int_equal(deleted, 2);
+    assert_int_equal(raw_int(f->dir, "SELECT count(*) FROM notify_ctx"), 4);
+    for (size_t i = 0; i < 2; i++)
+        notify_rec_free(n[i]);
+}
+
 static void test_outbox_insert_update_load(void **state)
 {
     struct fx *f = *state;
@@ -684,13 +821,13 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_journal_is_wal, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_open_errors, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_triggers, fx_setup, fx_teardown),
-        cmocka_unit_test_setup_teardown(test_transactions_and_callback_stop, fx_setup,
-                                        fx_teardown),
+        cmocka_unit_test_setup_teardown(test_transactions_and_callback_stop, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_xalert_apply_and_load, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_alert_upsert_update_unique_and_load, fx_setup,
                                         fx_teardown),
         cmocka_unit_test_setup_teardown(test_outbox_insert_update_load, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_outbox_purge, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_outbox_shared_contexts, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_notify_query_json, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_reopen_and_reader, fx_setup, fx_teardown),
     };

@@ -235,11 +235,14 @@ static void attempts_of(struct store *s, const char *id, char *out, size_t outle
     json_decref(o);
 }
 
-static void check_v6_layout(const char *dir)
+static void check_layout(const char *dir)
 {
     char ok[16];
 
-    assert_int_equal(raw_int(dir, "PRAGMA user_version"), 6);
+    assert_int_equal(raw_int(dir, "PRAGMA user_version"), 7);
+    assert_int_equal(raw_int(dir, "SELECT count(*) FROM pragma_table_info('notify_ctx')"
+                                  " WHERE name IN ('base', 'alen')"),
+                     2);
     assert_int_equal(raw_int(dir, "SELECT count(*) FROM pragma_table_info('outbox')"
                                   " WHERE name = 'ctx'"),
                      0);
@@ -248,8 +251,8 @@ static void check_v6_layout(const char *dir)
                      0);
     assert_int_equal(raw_int(dir, "SELECT count(*) FROM sqlite_master WHERE type = 'index'"
                                   " AND name IN ('notify_attempt_outbox', 'outbox_status_next',"
-                                  " 'outbox_alert')"),
-                     3);
+                                  " 'outbox_alert', 'notify_ctx_base')"),
+                     4);
     raw_text(dir, "PRAGMA integrity_check", ok, sizeof(ok));
     assert_string_equal(ok, "ok");
 }
@@ -327,7 +330,7 @@ static void test_v5_database_migrates(void **state)
 
     make_v5(f);
     open_writer(f);
-    check_v6_layout(f->dir);
+    check_layout(f->dir);
     check_v5_contents(f, &l);
     work_on(f, l.n[0]);
     for (size_t i = 0; i < l.count; i++)
@@ -336,7 +339,7 @@ static void test_v5_database_migrates(void **state)
     store_close(f->w);
     f->w = NULL;
     open_writer(f);
-    check_v6_layout(f->dir);
+    check_layout(f->dir);
 }
 
 static struct notify_rec *mk_rule_notify(const char *id, const char *ctx)

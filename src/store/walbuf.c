@@ -1,0 +1,455 @@
+/* The WAL-coalescing VFS (see walbuf.h).
+ *
+ * Every file this VFS opens is a `struct wb_file` followed by the default VFS's own file object,
+ * to which every method is passed on. A WAL file additionally has a buffer, flushed at two
+ * points of a commit:
+ *   - when the commit frame's page is written (the frame header before it carried the database
+ *     size). A flush that fails fails that write, so SQLite fails the commit. From there until
+ *     the commit is published the WAL is written through: SQLite may still rewrite checksums of
+ *     earlier frames of the transaction (one that spilled pages before its commit).
+ *   - when the commit is published. SQLite writes the WAL index header twice with xShmBarrier,
+ *     a call on the database file, between the two copies, and a reader takes the header only
+ *     when both agree; so the main database file of the same connection is linked to its WAL
+ *     (the WAL's name is the database's name plus "-wal", as SQLite builds it) and its
+ *     xShmBarrier flushes the WAL and ends the write-through. Nothing SQLite wrote before a
+ *     commit is visible to another connection can be left in the buffer.
+ * A WAL file with no database file linked (none found) is written through.
+ *
+ * A `struct wb_file` is used by the one thread of its connection (SQLITE_OPEN_NOMUTEX, store.h);
+ * only the registry that links the two files is shared and has a mutex. */
+#include "store/walbuf.h"
+
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct wb_file {
+    sqlite3_file base;
+    sqlite3_file *real; /* the default VFS's file, right after this struct */
+    const char *name;   /* as given to xOpen (SQLite keeps it alive while open) */
+    bool is_wal, is_db;
+    bool commit_hdr;      /* the last write was a commit frame's header */
+    bool through;         /* a commit's frames are out: write through until it is published */
+    struct wb_file *peer; /* db <-> its WAL while both are open (under reg_mu) */
+    struct wb_file *next; /* in the registry of open database files */
+    unsigned char *buf;   /* WAL only: WALBUF_SIZE bytes */
+    size_t len;           /* bytes buffered */
+    sqlite3_int64 off;    /* file offset of buf[0] */
+};
+
+static sqlite3_vfs wb_vfs;
+static sqlite3_vfs *real_vfs;
+static pthread_once_t reg_once = PTHREAD_ONCE_INIT;
+static int reg_rc = SQLITE_ERROR;
+static pthread_mutex_t reg_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct wb_file *open_dbs;
+static atomic_ullong n_writes, n_flushes, n_commits;
+
+/* The WAL file format (sqlite.org/fileformat.html#the_write_ahead_log): a 32-byte header, then
+ * frames of a 24-byte header and a page. Bytes 4..7 of a frame header hold the database size in
+ * pages after a commit for a commit's last frame, and 0 for every other frame. */
+#define WAL_HDR 32
+#define WAL_FRAME_HDR 24
+
+#define REAL(f) (((struct wb_file *)(f))->real)
+#define WB(f) ((struct wb_file *)(f))
+
+static int flush(struct wb_file *f)
+{
+    int rc;
+
+    if (!f->len)
+        return SQLITE_OK;
+    rc = f->real->pMethods->xWrite(f->real, f->buf, (int)f->len, f->off);
+    if (rc != SQLITE_OK)
+        return rc; /* kept: the caller's call fails, a later one tries again */
+    f->len = 0;
+    atomic_fetch_add_explicit(&n_flushes, 1, memory_order_relaxed);
+    return SQLITE_OK;
+}
+
+/* The WAL linked to a database file, flushed and out of write-through. */
+static void flush_peer(struct wb_file *db)
+{
+    struct wb_file *w;
+
+    pthread_mutex_lock(&reg_mu);
+    w = db->peer;
+    pthread_mutex_unlock(&reg_mu);
+    if (w && flush(w) == SQLITE_OK) {
+        w->through = false;
+        w->commit_hdr = false;
+    }
+}
+
+/* ---- io methods ---------------------------------------------------------------------- */
+
+static void unlink_file(struct wb_file *f)
+{
+    pthread_mutex_lock(&reg_mu);
+    if (f->peer)
+        f->peer->peer = NULL;
+    f->peer = NULL;
+    if (f->is_db) {
+        for (struct wb_file **pp = &open_dbs; *pp; pp = &(*pp)->next)
+            if (*pp == f) {
+                *pp = f->next;
+                break;
+            }
+    }
+    pthread_mutex_unlock(&reg_mu);
+}
+
+static int wb_close(sqlite3_file *p)
+{
+    struct wb_file *f = WB(p);
+    int rc = f->is_wal ? flush(f) : SQLITE_OK, rc2;
+
+    unlink_file(f);
+    rc2 = f->real->pMethods->xClose(f->real);
+    free(f->buf);
+    f->buf = NULL;
+    return rc != SQLITE_OK ? rc : rc2;
+}
+
+static int wb_read(sqlite3_file *p, void *out, int amt, sqlite3_int64 off)
+{
+    int rc = flush(WB(p));
+
+    return rc != SQLITE_OK ? SQLITE_IOERR_READ : REAL(p)->pMethods->xRead(REAL(p), out, amt, off);
+}
+
+static int wb_write(sqlite3_file *p, const void *data, int amt, sqlite3_int64 off)
+{
+    struct wb_file *f = WB(p);
+    int rc;
+
+    if (!f->buf) /* not a WAL, or one with no database file */
+        return f->real->pMethods->xWrite(f->real, data, amt, off);
+    atomic_fetch_add_explicit(&n_writes, 1, memory_order_relaxed);
+    if (f->len && (f->through || off != f->off + (sqlite3_int64)f->len ||
+                   f->len + (size_t)amt > WALBUF_SIZE)) {
+        if ((rc = flush(f)) != SQLITE_OK)
+            return rc;
+    }
+    if (f->through || amt < 0 || (size_t)amt > WALBUF_SIZE)
+        return f->real->pMethods->xWrite(f->real, data, amt, off);
+    if (!f->len)
+        f->off = off;
+    memcpy(f->buf + f->len, data, (size_t)amt);
+    f->len += (size_t)amt;
+    if (f->commit_hdr) { /* the commit frame's page: the commit is complete */
+        f->commit_hdr = false;
+        if ((rc = flush(f)) != SQLITE_OK) {
+            f->len -= (size_t)amt; /* this write failed; the frames before it stay */
+            return rc;
+        }
+        f->through = true;
+        atomic_fetch_add_explicit(&n_commits, 1, memory_order_relaxed);
+    } else if (amt == WAL_FRAME_HDR && off >= WAL_HDR) {
+        const unsigned char *h = data;
+
+        f->commit_hdr = (h[4] | h[5] | h[6] | h[7]) != 0; /* the database size: a commit */
+    }
+    return SQLITE_OK;
+}
+
+static int wb_truncate(sqlite3_file *p, sqlite3_int64 size)
+{
+    int rc = flush(WB(p));
+
+    return rc != SQLITE_OK ? rc : REAL(p)->pMethods->xTruncate(REAL(p), size);
+}
+
+static int wb_sync(sqlite3_file *p, int flags)
+{
+    int rc = flush(WB(p));
+
+    return rc != SQLITE_OK ? rc : REAL(p)->pMethods->xSync(REAL(p), flags);
+}
+
+static int wb_file_size(sqlite3_file *p, sqlite3_int64 *size)
+{
+    int rc = flush(WB(p));
+
+    return rc != SQLITE_OK ? rc : REAL(p)->pMethods->xFileSize(REAL(p), size);
+}
+
+static int wb_lock(sqlite3_file *p, int level)
+{
+    int rc = flush(WB(p));
+
+    return rc != SQLITE_OK ? rc : REAL(p)->pMethods->xLock(REAL(p), level);
+}
+
+static int wb_unlock(sqlite3_file *p, int level)
+{
+    int rc = flush(WB(p));
+
+    return rc != SQLITE_OK ? rc : REAL(p)->pMethods->xUnlock(REAL(p), level);
+}
+
+static int wb_check_reserved(sqlite3_file *p, int *out)
+{
+    return REAL(p)->pMethods->xCheckReservedLock(REAL(p), out);
+}
+
+static int wb_file_control(sqlite3_file *p, int op, void *arg)
+{
+    int rc = flush(WB(p));
+
+    return rc != SQLITE_OK ? rc : REAL(p)->pMethods->xFileControl(REAL(p), op, arg);
+}
+
+static int wb_sector_size(sqlite3_file *p)
+{
+    return REAL(p)->pMethods->xSectorSize(REAL(p));
+}
+
+static int wb_device_chars(sqlite3_file *p)
+{
+    return REAL(p)->pMethods->xDeviceCharacteristics(REAL(p));
+}
+
+static int wb_shm_map(sqlite3_file *p, int pg, int pgsz, int extend, void volatile **pp)
+{
+    return REAL(p)->pMethods->xShmMap(REAL(p), pg, pgsz, extend, pp);
+}
+
+static int wb_shm_lock(sqlite3_file *p, int offset, int n, int flags)
+{
+    return REAL(p)->pMethods->xShmLock(REAL(p), offset, n, flags);
+}
+
+/* Where a commit is published (see the top of the file). The commit's last frame has normally
+ * flushed the buffer already (wb_write), so that a failed write fails the commit; what can be
+ * left is only what SQLite writes after that frame, which goes through. xShmBarrier returns
+ * nothing: a flush that fails here keeps its bytes, and every later read, write or sync of the
+ * WAL fails until it succeeds. */
+static void wb_shm_barrier(sqlite3_file *p)
+{
+    struct wb_file *f = WB(p);
+
+    if (f->is_db)
+        flush_peer(f);
+    f->real->pMethods->xShmBarrier(f->real);
+}
+
+static int wb_shm_unmap(sqlite3_file *p, int del)
+{
+    return REAL(p)->pMethods->xShmUnmap(REAL(p), del);
+}
+
+static int wb_fetch(sqlite3_file *p, sqlite3_int64 off, int amt, void **pp)
+{
+    int rc;
+
+    *pp = NULL;
+    if (REAL(p)->pMethods->iVersion < 3)
+        return SQLITE_OK;
+    if ((rc = flush(WB(p))) != SQLITE_OK)
+        return rc;
+    return REAL(p)->pMethods->xFetch(REAL(p), off, amt, pp);
+}
+
+static int wb_unfetch(sqlite3_file *p, sqlite3_int64 off, void *ptr)
+{
+    if (REAL(p)->pMethods->iVersion < 3)
+        return SQLITE_OK;
+    return REAL(p)->pMethods->xUnfetch(REAL(p), off, ptr);
+}
+
+static const sqlite3_io_methods wb_methods = {
+    .iVersion = 3,
+    .xClose = wb_close,
+    .xRead = wb_read,
+    .xWrite = wb_write,
+    .xTruncate = wb_truncate,
+    .xSync = wb_sync,
+    .xFileSize = wb_file_size,
+    .xLock = wb_lock,
+    .xUnlock = wb_unlock,
+    .xCheckReservedLock = wb_check_reserved,
+    .xFileControl = wb_file_control,
+    .xSectorSize = wb_sector_size,
+    .xDeviceCharacteristics = wb_device_chars,
+    .xShmMap = wb_shm_map,
+    .xShmLock = wb_shm_lock,
+    .xShmBarrier = wb_shm_barrier,
+    .xShmUnmap = wb_shm_unmap,
+    .xFetch = wb_fetch,
+    .xUnfetch = wb_unfetch,
+};
+
+/* ---- the VFS ------------------------------------------------------------------------- */
+
+/* Links a WAL that is being opened to its database file: the open one whose name plus "-wal"
+ * is the WAL's name. */
+static void link_wal(struct wb_file *w)
+{
+    size_t n = strlen(w->name);
+
+    if (n <= 4 || strcmp(w->name + n - 4, "-wal"))
+        return;
+    pthread_mutex_lock(&reg_mu);
+    for (struct wb_file *d = open_dbs; d; d = d->next)
+        if (!d->peer && strlen(d->name) == n - 4 && !memcmp(d->name, w->name, n - 4)) {
+            d->peer = w;
+            w->peer = d;
+            break;
+        }
+    pthread_mutex_unlock(&reg_mu);
+}
+
+static int wb_open(sqlite3_vfs *vfs, sqlite3_filename name, sqlite3_file *p, int flags,
+                   int *out_flags)
+{
+    struct wb_file *f = WB(p);
+    int rc;
+
+    (void)vfs;
+    memset(f, 0, sizeof(*f));
+    f->real = (sqlite3_file *)(f + 1);
+    rc = real_vfs->xOpen(real_vfs, name, f->real, flags, out_flags);
+    if (rc != SQLITE_OK || !f->real->pMethods) {
+        f->base.pMethods = NULL; /* SQLite calls no method of a file that failed to open */
+        return rc != SQLITE_OK ? rc : SQLITE_CANTOPEN;
+    }
+    f->base.pMethods = &wb_methods;
+    f->name = name;
+    if (name && (flags & SQLITE_OPEN_MAIN_DB)) {
+        f->is_db = true;
+        pthread_mutex_lock(&reg_mu);
+        f->next = open_dbs;
+        open_dbs = f;
+        pthread_mutex_unlock(&reg_mu);
+    } else if (name && (flags & SQLITE_OPEN_WAL)) {
+        f->is_wal = true;
+        link_wal(f);
+        if (f->peer && !(f->buf = malloc(WALBUF_SIZE)))
+            unlink_file(f); /* no memory: written through */
+    }
+    return SQLITE_OK;
+}
+
+static int wb_delete(sqlite3_vfs *v, const char *name, int sync_dir)
+{
+    (void)v;
+    return real_vfs->xDelete(real_vfs, name, sync_dir);
+}
+
+static int wb_access(sqlite3_vfs *v, const char *name, int flags, int *out)
+{
+    (void)v;
+    return real_vfs->xAccess(real_vfs, name, flags, out);
+}
+
+static int wb_full_pathname(sqlite3_vfs *v, const char *name, int n, char *out)
+{
+    (void)v;
+    return real_vfs->xFullPathname(real_vfs, name, n, out);
+}
+
+static void *wb_dlopen(sqlite3_vfs *v, const char *name)
+{
+    (void)v;
+    return real_vfs->xDlOpen(real_vfs, name);
+}
+
+static void wb_dlerror(sqlite3_vfs *v, int n, char *out)
+{
+    (void)v;
+    real_vfs->xDlError(real_vfs, n, out);
+}
+
+static void (*wb_dlsym(sqlite3_vfs *v, void *h, const char *sym))(void)
+{
+    (void)v;
+    return real_vfs->xDlSym(real_vfs, h, sym);
+}
+
+static void wb_dlclose(sqlite3_vfs *v, void *h)
+{
+    (void)v;
+    real_vfs->xDlClose(real_vfs, h);
+}
+
+static int wb_randomness(sqlite3_vfs *v, int n, char *out)
+{
+    (void)v;
+    return real_vfs->xRandomness(real_vfs, n, out);
+}
+
+static int wb_sleep(sqlite3_vfs *v, int us)
+{
+    (void)v;
+    return real_vfs->xSleep(real_vfs, us);
+}
+
+static int wb_current_time(sqlite3_vfs *v, double *out)
+{
+    (void)v;
+    return real_vfs->xCurrentTime(real_vfs, out);
+}
+
+static int wb_last_error(sqlite3_vfs *v, int n, char *out)
+{
+    (void)v;
+    return real_vfs->xGetLastError ? real_vfs->xGetLastError(real_vfs, n, out) : 0;
+}
+
+static int wb_current_time64(sqlite3_vfs *v, sqlite3_int64 *out)
+{
+    double d;
+    int rc;
+
+    (void)v;
+    if (real_vfs->iVersion >= 2 && real_vfs->xCurrentTimeInt64)
+        return real_vfs->xCurrentTimeInt64(real_vfs, out);
+    rc = real_vfs->xCurrentTime(real_vfs, &d);
+    *out = (sqlite3_int64)(d * 86400000.0);
+    return rc;
+}
+
+static void do_register(void)
+{
+    real_vfs = sqlite3_vfs_find(NULL);
+    if (!real_vfs)
+        return;
+    wb_vfs = (sqlite3_vfs){
+        .iVersion = 2,
+        .szOsFile = (int)sizeof(struct wb_file) + real_vfs->szOsFile,
+        .mxPathname = real_vfs->mxPathname,
+        .zName = WALBUF_VFS,
+        .xOpen = wb_open,
+        .xDelete = wb_delete,
+        .xAccess = wb_access,
+        .xFullPathname = wb_full_pathname,
+        .xDlOpen = wb_dlopen,
+        .xDlError = wb_dlerror,
+        .xDlSym = wb_dlsym,
+        .xDlClose = wb_dlclose,
+        .xRandomness = wb_randomness,
+        .xSleep = wb_sleep,
+        .xCurrentTime = wb_current_time,
+        .xGetLastError = wb_last_error,
+        .xCurrentTimeInt64 = wb_current_time64,
+    };
+    reg_rc = sqlite3_vfs_register(&wb_vfs, 0);
+}
+
+int walbuf_register(void)
+{
+    pthread_once(&reg_once, do_register);
+    return reg_rc;
+}
+
+void walbuf_stats(struct walbuf_stats *out)
+{
+    out->writes = atomic_load_explicit(&n_writes, memory_order_relaxed);
+    out->flushes = atomic_load_explicit(&n_flushes, memory_order_relaxed);
+    out->commits = atomic_load_explicit(&n_commits, memory_order_relaxed);
+}

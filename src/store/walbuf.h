@@ -1,0 +1,37 @@
+/* A SQLite VFS that coalesces the writer's WAL appends (store/walbuf.c).
+ *
+ * SQLite writes each WAL frame with two pwrite calls (its 24-byte header, then the page): with
+ * 1 KiB pages a commit of a thousand alerts made thousands of small system calls, which cost the
+ * writer more than the copying they do. This VFS wraps the system's default one and, for WAL files
+ * only, gathers appends in a buffer of WALBUF_SIZE bytes that reaches the file:
+ *   - when a commit's last frame has been written (the frame whose header carries the database
+ *     size), and again when SQLite publishes the commit in the WAL index: a commit is in the
+ *     OS's page cache when it returns, as without this VFS, so `synchronous = NORMAL` keeps
+ *     surviving kill -9, and other connections read every frame they are told about;
+ *   - before anything that looks at the file (read, sync, truncate, size, lock, file control,
+ *     close), before a write that does not follow the buffered bytes, and when it is full.
+ * A failed flush keeps the bytes and fails the call that needed them (a commit's last write fails
+ * its commit). The database file, the shared-memory index and every other file go straight
+ * through. */
+#ifndef TOCSIN_WALBUF_H
+#define TOCSIN_WALBUF_H
+
+#include <stddef.h>
+
+#define WALBUF_VFS "tocsin-walbuf"
+/* Bytes buffered per open WAL file, flushed in one xWrite: the unix VFS writes at most
+ * 128 KiB - 1 bytes in one call (it masks the length: a 1 MiB write writes nothing). */
+#define WALBUF_SIZE (64u << 10)
+
+/* Registers the VFS (not as the default) once per process; later calls do nothing. Returns a
+ * SQLite result code. Thread-safe. */
+int walbuf_register(void);
+
+/* Counters over every WAL file of the process (relaxed atomics, for tests and stats): write
+ * calls received, flushes made (system writes), and commits seen. */
+struct walbuf_stats {
+    unsigned long long writes, flushes, commits;
+};
+void walbuf_stats(struct walbuf_stats *out);
+
+#endif

@@ -1,0 +1,320 @@
+/* The WAL-coalescing VFS (store/walbuf.c) against SQLite itself: a writer through the VFS and a
+ * reader through the default one, with the writer's settings of the daemon (1 KiB pages, WAL,
+ * synchronous NORMAL, no automatic checkpoint) and random transactions of inserts, updates and
+ * deletes.
+ *   - Every commit is visible to the reader as soon as it returns, with the expected content.
+ *   - A transaction larger than the page cache (it spills pages before its commit, overwrites
+ *     frames in place and rewrites checksums) leaves a WAL that SQLite recovers completely: the
+ *     files are copied as a kill -9 would leave them (what was written, not the process's
+ *     buffers) and opened elsewhere after every commit.
+ *   - A write that fails (the file-size limit) fails the commit and loses nothing committed
+ *     before it; the next commit after the limit is lifted succeeds.
+ *   - Appends are coalesced: far fewer system writes than SQLite's write calls. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <fcntl.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "store/walbuf.h"
+
+#define ROWS_MAX 4000 /* keys 0..ROWS_MAX-1 */
+
+struct fixture {
+    char dir[64], copy[80];
+    char path[128];
+    sqlite3 *w, *r;
+    int64_t val[ROWS_MAX]; /* expected value of each key; 0 = no row */
+    int len[ROWS_MAX];     /* expected blob length */
+    uint64_t rng;
+};
+
+static uint64_t rnd(struct fixture *f)
+{
+    f->rng ^= f->rng << 13;
+    f->rng ^= f->rng >> 7;
+    f->rng ^= f->rng << 17;
+    return f->rng;
+}
+
+static void exec_ok(sqlite3 *db, const char *sql)
+{
+    char *msg = NULL;
+    int rc = sqlite3_exec(db, sql, NULL, NULL, &msg);
+
+    if (rc != SQLITE_OK)
+        fail_msg("%s: %s", sql, msg ? msg : "?");
+}
+
+static int setup(void **state)
+{
+    struct fixture *f = calloc(1, sizeof(*f));
+
+    assert_non_null(f);
+    strcpy(f->dir, "/tmp/test_walbuf.XXXXXX");
+    assert_non_null(mkdtemp(f->dir));
+    snprintf(f->copy, sizeof(f->copy), "%s/copy", f->dir);
+    assert_int_equal(mkdir(f->copy, 0700), 0);
+    snprintf(f->path, sizeof(f->path), "%s/t.db", f->dir);
+    f->rng = 0x9e3779b97f4a7c15u;
+    assert_int_equal(walbuf_register(), SQLITE_OK);
+    assert_int_equal(
+        sqlite3_open_v2(f->path, &f->w,
+                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                        WALBUF_VFS),
+        SQLITE_OK);
+    exec_ok(f->w, "PRAGMA page_size = 1024; PRAGMA journal_mode = WAL;"
+                  " PRAGMA synchronous = NORMAL; PRAGMA wal_autocheckpoint = 0;"
+                  " CREATE TABLE t (k INTEGER PRIMARY KEY, v INTEGER NOT NULL, b BLOB NOT NULL);"
+                  " CREATE INDEX t_v ON t(v);");
+    assert_int_equal(
+        sqlite3_open_v2(f->path, &f->r, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL),
+        SQLITE_OK);
+    *state = f;
+    return 0;
+}
+
+static void rm_files(const char *dir)
+{
+    static const char *const sfx[] = {"", "-wal", "-shm"};
+    char p[160];
+
+    for (size_t i = 0; i < 3; i++) {
+        snprintf(p, sizeof(p), "%s/t.db%s", dir, sfx[i]);
+        unlink(p);
+    }
+}
+
+static int teardown(void **state)
+{
+    struct fixture *f = *state;
+
+    sqlite3_close(f->r);
+    sqlite3_close(f->w);
+    rm_files(f->copy);
+    rmdir(f->copy);
+    rm_files(f->dir);
+    rmdir(f->dir);
+    free(f);
+    return 0;
+}
+
+/* One random transaction of n changes on the writer; the expectations follow only if commit. */
+static int transaction(struct fixture *f, int n, bool commit)
+{
+    int64_t val[ROWS_MAX];
+    int len[ROWS_MAX], rc = SQLITE_OK;
+    sqlite3_stmt *put, *del;
+    unsigned char blob[900];
+
+    memcpy(val, f->val, sizeof(val));
+    memcpy(len, f->len, sizeof(len));
+    assert_int_equal(sqlite3_prepare_v2(f->w, "INSERT OR REPLACE INTO t (k, v, b) VALUES (?, ?, ?)",
+                                        -1, &put, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(f->w, "DELETE FROM t WHERE k = ?", -1, &del, NULL),
+                     SQLITE_OK);
+    exec_ok(f->w, "BEGIN");
+    for (int i = 0; i < n && rc == SQLITE_OK; i++) {
+        int k = (int)(rnd(f) % ROWS_MAX);
+
+        if (rnd(f) % 8 == 0) {
+            sqlite3_bind_int(del, 1, k);
+            rc = sqlite3_step(del) == SQLITE_DONE ? SQLITE_OK : sqlite3_errcode(f->w);
+            sqlite3_reset(del);
+            val[k] = 0;
+            continue;
+        }
+        val[k] = (int64_t)(rnd(f) >> 2) + 1;
+        len[k] = 1 + (int)(rnd(f) % sizeof(blob));
+        memset(blob, (int)(val[k] & 0xff), (size_t)len[k]);
+        sqlite3_bind_int(put, 1, k);
+        sqlite3_bind_int64(put, 2, val[k]);
+        sqlite3_bind_blob(put, 3, blob, len[k], SQLITE_STATIC);
+        rc = sqlite3_step(put) == SQLITE_DONE ? SQLITE_OK : sqlite3_errcode(f->w);
+        sqlite3_reset(put);
+    }
+    sqlite3_finalize(put);
+    sqlite3_finalize(del);
+    if (rc == SQLITE_OK && commit)
+        rc = sqlite3_exec(f->w, "COMMIT", NULL, NULL, NULL);
+    if (rc != SQLITE_OK || !commit) {
+        if (!sqlite3_get_autocommit(f->w))
+            exec_ok(f->w, "ROLLBACK");
+        return rc;
+    }
+    memcpy(f->val, val, sizeof(val));
+    memcpy(f->len, len, sizeof(len));
+    return SQLITE_OK;
+}
+
+/* The database behind `db` holds exactly the expected rows. */
+static void check_content(struct fixture *f, sqlite3 *db)
+{
+    sqlite3_stmt *st;
+    int64_t rows = 0, want_rows = 0;
+    bool seen[ROWS_MAX] = {false};
+
+    assert_int_equal(sqlite3_prepare_v2(db,
+                                        "SELECT k, v, length(b), substr(b, length(b), 1)"
+                                        " FROM t ORDER BY k",
+                                        -1, &st, NULL),
+                     SQLITE_OK);
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        int k = sqlite3_column_int(st, 0);
+        const unsigned char *last = sqlite3_column_blob(st, 3);
+
+        assert_true(k >= 0 && k < ROWS_MAX);
+        assert_int_equal(sqlite3_column_int64(st, 1), f->val[k]);
+        assert_int_equal(sqlite3_column_int(st, 2), f->len[k]);
+        assert_non_null(last);
+        assert_int_equal(last[0], (unsigned char)(f->val[k] & 0xff));
+        seen[k] = true;
+        rows++;
+    }
+    assert_int_equal(sqlite3_finalize(st), SQLITE_OK);
+    for (int k = 0; k < ROWS_MAX; k++) {
+        want_rows += f->val[k] != 0;
+        if (f->val[k])
+            assert_true(seen[k]);
+    }
+    assert_int_equal(rows, want_rows);
+}
+
+static void check_integrity(sqlite3 *db)
+{
+    sqlite3_stmt *st;
+
+    assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_string_equal((const char *)sqlite3_column_text(st, 0), "ok");
+    sqlite3_finalize(st);
+}
+
+static void copy_file(const char *from, const char *to)
+{
+    char buf[65536];
+    int in = open(from, O_RDONLY), out;
+    ssize_t n;
+
+    if (in < 0)
+        return; /* no WAL yet */
+    out = open(to, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    assert_true(out >= 0);
+    while ((n = read(in, buf, sizeof(buf))) > 0)
+        assert_int_equal(write(out, buf, (size_t)n), n);
+    assert_int_equal(n, 0);
+    close(in);
+    close(out);
+}
+
+/* The files as a kill -9 now would leave them (no -shm: SQLite rebuilds the index from the WAL,
+ * checking every frame's checksum), opened through the default VFS. */
+static void check_crash_image(struct fixture *f)
+{
+    char from[160], to[160];
+    sqlite3 *db;
+
+    rm_files(f->copy);
+    snprintf(from, sizeof(from), "%s/t.db", f->dir);
+    snprintf(to, sizeof(to), "%s/t.db", f->copy);
+    copy_file(from, to);
+    snprintf(from, sizeof(from), "%s/t.db-wal", f->dir);
+    snprintf(to, sizeof(to), "%s/t.db-wal", f->copy);
+    copy_file(from, to);
+    snprintf(to, sizeof(to), "%s/t.db", f->copy);
+    assert_int_equal(sqlite3_open_v2(to, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+    check_integrity(db);
+    check_content(f, db);
+    sqlite3_close(db);
+}
+
+static void test_commits_visible(void **state)
+{
+    struct fixture *f = *state;
+    struct walbuf_stats before, after;
+
+    walbuf_stats(&before);
+    for (int i = 0; i < 150; i++) {
+        int n = 1 + (int)(rnd(f) % (i % 10 == 0 ? 2000 : 40));
+
+        assert_int_equal(transaction(f, n, rnd(f) % 10 != 0), SQLITE_OK);
+        check_content(f, f->r);
+    }
+    check_integrity(f->r);
+    check_crash_image(f);
+    walbuf_stats(&after);
+    assert_true(after.commits - before.commits >= 100);
+    /* about two write calls per frame, one system write per 64 KiB or commit */
+    assert_true((after.flushes - before.flushes) * 4 < after.writes - before.writes);
+}
+
+static void test_spills_recover(void **state)
+{
+    struct fixture *f = *state;
+
+    /* a page cache of 20 pages: every transaction below spills before its commit, and updates
+     * rewrite frames it already wrote */
+    exec_ok(f->w, "PRAGMA cache_size = 20");
+    for (int i = 0; i < 40; i++) {
+        assert_int_equal(transaction(f, 200 + (int)(rnd(f) % 1500), true), SQLITE_OK);
+        check_content(f, f->r);
+        check_crash_image(f);
+    }
+    /* a checkpoint lets the next transaction start the WAL over, at offset 0 */
+    exec_ok(f->w, "PRAGMA wal_checkpoint(TRUNCATE)");
+    for (int i = 0; i < 5; i++) {
+        assert_int_equal(transaction(f, 1000, true), SQLITE_OK);
+        check_crash_image(f);
+    }
+    check_content(f, f->r);
+}
+
+static void test_failed_write(void **state)
+{
+    struct fixture *f = *state;
+    struct rlimit old, lim;
+    struct stat sb;
+    char wal[160];
+    int rc;
+
+    assert_int_equal(transaction(f, 500, true), SQLITE_OK);
+    snprintf(wal, sizeof(wal), "%s/t.db-wal", f->dir);
+    assert_int_equal(stat(wal, &sb), 0);
+    signal(SIGXFSZ, SIG_IGN); /* a write past the limit then fails with EFBIG */
+    assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+    lim = old;
+    lim.rlim_cur = (rlim_t)sb.st_size + 4096;
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+    rc = transaction(f, 1500, true);
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+    signal(SIGXFSZ, SIG_DFL);
+    assert_int_not_equal(rc, SQLITE_OK);
+    check_content(f, f->r); /* what was committed before, nothing of the failed one */
+    check_crash_image(f);
+    assert_int_equal(transaction(f, 800, true), SQLITE_OK);
+    check_content(f, f->r);
+    check_crash_image(f);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_commits_visible, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_spills_recover, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_failed_write, setup, teardown),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
