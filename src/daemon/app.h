@@ -137,6 +137,8 @@ struct app {
     struct store *mstore;     /* the maintenance thread's (checkpoints) */
     struct queue maint_q;     /* wake-ups (the app pointer, never freed); closing it stops the
                                * maintenance thread */
+    /* monotonic start and end of the maintenance thread's last checkpoint */
+    atomic_llong maint_pass_start_ns, maint_pass_ns;
     pthread_t maint_thr;
     struct engine *engine;    /* the engine thread's */
     struct alertdb *alerts;   /* the engine thread's: every stored alert */

@@ -15,18 +15,31 @@
 #include "util/log.h"
 
 #define ENGINE_BATCH 64
-/* A writer idle for TRIM_AFTER_IDLE_MS wakes the maintenance thread, whose checkpoint then
- * copies what is left of the WAL, so that the next write starts the WAL over. The writer used
- * to run that checkpoint itself (past 32 MiB of WAL): when the maintenance thread (every
- * CHECKPOINT_EVERY_MS) had not copied everything yet, the copy and its two fdatasyncs held up
- * the first commits after the pause, 50-100 ms in the notification benchmark, where a new run
- * starts after a pause; every delay of the run's first changes counted in its p99. A checkpoint
- * on another connection does not hold up commits. Checkpointing continuously on the maintenance
- * thread (every 10 ms while behind) was tried: its fdatasyncs cost more than they saved (one
- * run each: deliveries/s 9,700 without it, 6,300 with it). */
-/* A writer that is never idle (a sustained fill) checkpoints between transactions anyway once
- * the WAL holds this much, so the WAL file stays bounded (seen at 1.5 GB after a 40 s fill). */
+/* Checkpoints and the WAL's restart. The maintenance thread copies the WAL into the database
+ * every CHECKPOINT_EVERY_MS on its own connection, which holds up no commit. The WAL file is
+ * only reused from its start when a checkpoint has copied all of it and no reader is on it
+ * (SQLite's restart), which a steady load never leaves time for, so:
+ *   - a writer idle for TRIM_AFTER_IDLE_MS wakes the maintenance thread at once, and if still
+ *     idle RESTART_AFTER_MS later with a pass started since done, restarts the WAL itself (no copy
+ * left, so no fdatasync: it costs nothing). It used to checkpoint at once itself, and when the
+ *     maintenance thread had not copied everything yet, the copy and its two fdatasyncs held
+ *     up the first commits after the pause (50-220 ms in the notification benchmark, where
+ *     each run starts after a pause: every such delay counted in the run's p99);
+ *   - a writer that is never idle (a sustained fill) checkpoints and restarts between
+ *     transactions anyway once the WAL holds WAL_HARD_BYTES, so the WAL file stays bounded
+ *     (seen at 1.5 GB after a 40 s fill without). That holds up the commits behind it for the
+ *     copy of what the maintenance thread has not copied yet and two fdatasyncs, whose time
+ *     grows with what they flush (measured here: 1 MB of 1 KiB pages 20-40 ms, 6 MB
+ *     100-150 ms). So past WAL_HARD_BYTES the writer wakes the maintenance thread and
+ *     checkpoints within MAINT_FRESH_NS of the end of its pass, when only what came in during
+ *     the pass is left; past WAL_HARD_BYTES + WAL_HARD_BYTES / 4 it checkpoints regardless.
+ * Checkpointing continuously on the maintenance thread (every 10 ms while behind) was tried:
+ * its fdatasyncs cost more than they saved (one run each: deliveries/s 9,700 without it, 6,300
+ * with it). */
+#define WAL_RESET_BYTES (8 << 20)
+#define RESTART_AFTER_MS 300
 #define WAL_HARD_BYTES (256 << 20)
+#define MAINT_FRESH_NS (20 * 1000000LL)
 #define STORE_BATCH 256
 #define IDLE_WAIT_MS 1000
 #define REPLY_MAX (64 * 1024 * 1024) /* bytes of one answer built here */
@@ -1011,6 +1024,20 @@ static void writer_checkpoint(struct app *a, int64_t min_bytes)
     pthread_mutex_unlock(&a->stats_mu);
 }
 
+/* Between two transactions of a writer that is not idle (see WAL_HARD_BYTES). */
+static void hard_checkpoint(struct app *a)
+{
+    int64_t since = clock_mono_ns() - atomic_load(&a->maint_pass_ns);
+
+    if (since < MAINT_FRESH_NS) {
+        writer_checkpoint(a, WAL_HARD_BYTES);
+        return;
+    }
+    if (store_wal_bytes(a->wstore) >= WAL_HARD_BYTES)
+        queue_push(&a->maint_q, a); /* full: a wake-up is pending already */
+    writer_checkpoint(a, WAL_HARD_BYTES + WAL_HARD_BYTES / 4);
+}
+
 static void *store_main(void *arg)
 {
     struct app *a = arg;
@@ -1029,6 +1056,8 @@ static void *store_main(void *arg)
         if (!n) /* a gap between two commits of a steady load is not idleness */
             n = queue_pop_batch(&a->store_q, batch, STORE_BATCH, bl.n ? 50 : TRIM_AFTER_IDLE_MS);
         if (!n && !bl.n) { /* idle: a good moment to let the WAL start over */
+            int64_t woke = clock_mono_ns();
+
             queue_push(&a->maint_q, a); /* full: a wake-up is pending already */
             /* Quiet for a while: hand back to the system what a burst of changes made the heap
              * hold (glibc keeps freed memory in its arenas: RSS would stay at the peak). Not
@@ -1037,7 +1066,13 @@ static void *store_main(void *arg)
                 malloc_trim(0);
                 trimmed_after = committed;
             }
-            n = queue_pop_batch(&a->store_q, batch, STORE_BATCH, -1);
+            n = queue_pop_batch(&a->store_q, batch, STORE_BATCH, RESTART_AFTER_MS);
+            /* still idle, and the maintenance thread has copied the whole WAL since: the
+             * restart costs no copy and no fdatasync */
+            if (!n && atomic_load(&a->maint_pass_start_ns) > woke)
+                writer_checkpoint(a, WAL_RESET_BYTES);
+            if (!n)
+                n = queue_pop_batch(&a->store_q, batch, STORE_BATCH, -1);
         }
         if (!n) {
             if (queue_is_closed(&a->store_q))
@@ -1068,7 +1103,7 @@ static void *store_main(void *arg)
             pthread_mutex_unlock(&a->sf_mu);
         }
         if (!rc)
-            writer_checkpoint(a, WAL_HARD_BYTES);
+            hard_checkpoint(a);
         purge_outbox(a, &purged_at);
     }
     backlog_free(&bl);
@@ -1182,7 +1217,11 @@ static void *maint_main(void *arg)
         queue_pop_batch(&a->maint_q, &wake, 1, CHECKPOINT_EVERY_MS);
         if (queue_is_closed(&a->maint_q))
             break;
+        int64_t t0 = clock_mono_ns();
+
         store_checkpoint(a->mstore);
+        atomic_store(&a->maint_pass_start_ns, t0);
+        atomic_store(&a->maint_pass_ns, clock_mono_ns());
     }
     store_checkpoint(a->mstore);
     return NULL;

@@ -635,6 +635,20 @@ static int on_busy(void *ud, int count)
     return 1;
 }
 
+/* The writer's RESTART checkpoint waits for readers in 20 µs steps, RESTART_WAIT_MS at most: a
+ * long read (a filtered list of a million alerts) is not waited for; the next one tries again. */
+#define RESTART_WAIT_MS 20
+static int on_busy_restart(void *ud, int count)
+{
+    struct timespec ts = {0, 20000};
+
+    (void)ud;
+    if (count >= RESTART_WAIT_MS * 50)
+        return 0;
+    nanosleep(&ts, NULL);
+    return 1;
+}
+
 static int sq_open(const char *dir, enum durability d, bool readonly, struct store **out,
                    char *err, size_t errlen)
 {
@@ -1567,17 +1581,30 @@ static int sq_manual_checkpoints(struct store *base)
     return rc;
 }
 
+static int64_t sq_wal_bytes(struct store *base)
+{
+    struct sqlite_store *s = (struct sqlite_store *)base;
+
+    return (int64_t)s->wal_frames * s->page_size;
+}
+
 static int sq_writer_checkpoint(struct store *base, int64_t min_bytes, bool *ran)
 {
     struct sqlite_store *s = (struct sqlite_store *)base;
-    int rc;
+    int rc, log = -1, copied = -1;
 
-    if ((int64_t)s->wal_frames * s->page_size < min_bytes)
+    if (sq_wal_bytes(base) < min_bytes)
         return TOCSIN_OK;
-    *ran = true;
-    /* Between transactions of the only writer, so it completes and the next write starts the
-     * WAL over: the WAL file stays bounded. The maintenance thread has copied most pages. */
-    rc = sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+    /* Between transactions of the only writer, so the copy completes, and RESTART: the WAL is
+     * started over here, waiting (RESTART_WAIT_MS at most) for the readers still on it. A
+     * PASSIVE one left that to the next commit, which gives up when a reader is on the WAL at
+     * that moment; under a steady load of API reads it gave up several times in a row, and
+     * each try was another checkpoint with its fdatasyncs. The maintenance thread has copied
+     * most pages. */
+    sqlite3_busy_handler(s->db, on_busy_restart, NULL);
+    rc = sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_RESTART, &log, &copied);
+    sqlite3_busy_handler(s->db, on_busy, NULL);
+    *ran = log >= 0; /* -1: another checkpoint (the maintenance thread's) is running */
     s->wal_frames = 0;
     if (rc != SQLITE_OK && rc != SQLITE_BUSY && rc != SQLITE_LOCKED) {
         log_warn("store_checkpoint_failed", "rc=%d reason=\"%s\"", rc, sqlite3_errmsg(s->db));
@@ -1851,5 +1878,6 @@ const struct store_ops store_sqlite_ops = {
     .outbox_purge = sq_outbox_purge,
     .manual_checkpoints = sq_manual_checkpoints,
     .writer_checkpoint = sq_writer_checkpoint,
+    .wal_bytes = sq_wal_bytes,
     .checkpoint = sq_checkpoint,
 };

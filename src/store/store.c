@@ -156,6 +156,11 @@ int store_checkpoint(struct store *s)
     return s->ops->checkpoint(s);
 }
 
+int64_t store_wal_bytes(struct store *writer)
+{
+    return writer->ops->wal_bytes(writer);
+}
+
 int store_writer_checkpoint(struct store *writer, int64_t min_bytes, bool *ran)
 {
     *ran = false;

@@ -109,6 +109,7 @@ struct store_ops {
      * connection (any reader) so commits never wait for a checkpoint's fsync. */
     int (*manual_checkpoints)(struct store *s);
     int (*writer_checkpoint)(struct store *s, int64_t min_bytes, bool *ran);
+    int64_t (*wal_bytes)(struct store *s);
     int (*checkpoint)(struct store *s);
 };
 
@@ -203,6 +204,8 @@ int store_manual_checkpoints(struct store *writer);
  * pages, so that the WAL is started over and its file stays bounded; *ran says whether it
  * did. */
 int store_writer_checkpoint(struct store *writer, int64_t min_bytes, bool *ran);
+/* On the writer with manual checkpoints: bytes of pages in the WAL after its last commit. */
+int64_t store_wal_bytes(struct store *writer);
 int store_checkpoint(struct store *s);
 
 #endif

@@ -644,6 +644,76 @@ static void test_outbox_shared_contexts(void **state)
         notify_rec_free(n[i]);
 }
 
+/* ---- the writer's checkpoint: it starts the WAL over, waiting a bounded time for readers ---- */
+
+/* n more outbox rows with contexts of about 2 KB, in one transaction */
+static void wal_fill(struct store *w, int from, int n)
+{
+    char ctx[2100];
+
+    memset(ctx, 'x', sizeof(ctx) - 1);
+    ctx[sizeof(ctx) - 1] = '\0';
+    assert_int_equal(store_begin(w), TOCSIN_OK);
+    for (int i = from; i < from + n; i++) {
+        char id[16];
+        struct notify_rec *r;
+
+        snprintf(id, sizeof(id), "w%d", i);
+        r = mk_notify(id, "a1", "t1");
+        r->ctx = strdup(ctx);
+        assert_int_equal(store_outbox_insert(w, r), TOCSIN_OK);
+        notify_rec_free(r);
+    }
+    assert_int_equal(store_commit(w), TOCSIN_OK);
+}
+
+static void test_writer_checkpoint_restarts(void **state)
+{
+    struct fx *f = *state;
+    char path[128];
+    sqlite3 *rd;
+    sqlite3_stmt *st;
+    bool ran = false;
+    int64_t big;
+
+    assert_int_equal(store_manual_checkpoints(f->w), TOCSIN_OK);
+    wal_fill(f->w, 0, 500);
+    big = store_wal_bytes(f->w);
+    assert_true(big > 1000 * 1024);
+    /* below the threshold nothing happens */
+    assert_int_equal(store_writer_checkpoint(f->w, big + 1, &ran), TOCSIN_OK);
+    assert_false(ran);
+    wal_fill(f->w, 500, 1);
+    assert_true(store_wal_bytes(f->w) > big);
+
+    /* a reader on an old snapshot: the WAL cannot start over, and the writer does not wait
+     * for it past its bound */
+    snprintf(path, sizeof(path), "%s/tocsin.db", f->dir);
+    assert_int_equal(sqlite3_open_v2(path, &rd, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(rd, "BEGIN", NULL, NULL, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(rd, "SELECT count(*) FROM outbox", -1, &st, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_int_equal(sqlite3_column_int(st, 0), 501);
+    sqlite3_finalize(st);
+    wal_fill(f->w, 501, 10);
+    big = store_wal_bytes(f->w);
+    assert_int_equal(store_writer_checkpoint(f->w, 1, &ran), TOCSIN_OK);
+    assert_true(ran);
+    wal_fill(f->w, 511, 1);
+    assert_true(store_wal_bytes(f->w) > big); /* appended: no restart */
+
+    /* the reader gone, the WAL starts over: the next commit is at its start */
+    assert_int_equal(sqlite3_exec(rd, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(rd);
+    assert_int_equal(store_writer_checkpoint(f->w, 1, &ran), TOCSIN_OK);
+    assert_true(ran);
+    wal_fill(f->w, 512, 1);
+    assert_true(store_wal_bytes(f->w) > 0);
+    assert_true(store_wal_bytes(f->w) < 64 * 1024);
+    assert_int_equal(raw_int(f->dir, "SELECT count(*) FROM outbox"), 513);
+}
+
 static void test_outbox_insert_update_load(void **state)
 {
     struct fx *f = *state;
@@ -828,6 +898,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_outbox_insert_update_load, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_outbox_purge, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_outbox_shared_contexts, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_writer_checkpoint_restarts, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_notify_query_json, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_reopen_and_reader, fx_setup, fx_teardown),
     };
