@@ -20,11 +20,12 @@
  * only reused from its start when a checkpoint has copied all of it and no reader is on it
  * (SQLite's restart), which a steady load never leaves time for, so:
  *   - a writer idle for TRIM_AFTER_IDLE_MS wakes the maintenance thread at once, and if still
- *     idle RESTART_AFTER_MS later with a pass started since done, restarts the WAL itself (no copy
- * left, so no fdatasync: it costs nothing). It used to checkpoint at once itself, and when the
- *     maintenance thread had not copied everything yet, the copy and its two fdatasyncs held
- *     up the first commits after the pause (50-220 ms in the notification benchmark, where
- *     each run starts after a pause: every such delay counted in the run's p99);
+ *     idle RESTART_AFTER_MS later, with a pass started since then done, restarts the WAL
+ *     itself: no copy is left, so no fdatasync, and it costs nothing. It used to checkpoint at
+ *     once itself, and when the maintenance thread had not copied everything yet, the copy
+ *     and its two fdatasyncs held up the first commits after the pause (50-220 ms in the
+ *     notification benchmark, where each run starts after a pause: every such delay counted
+ *     in the run's p99);
  *   - a writer that is never idle (a sustained fill) checkpoints and restarts between
  *     transactions anyway once the WAL holds WAL_HARD_BYTES, so the WAL file stays bounded
  *     (seen at 1.5 GB after a 40 s fill without). That holds up the commits behind it for the
@@ -1206,19 +1207,19 @@ static void stop_readers(struct app *a)
 #define CHECKPOINT_EVERY_MS 250
 
 /* Checkpoints the WAL from its own connection, so that the store writer's commits never wait
- * for a checkpoint's fsync: every CHECKPOINT_EVERY_MS, and at once when the idle writer queues
- * a wake-up. */
+ * for a checkpoint's fsync: every CHECKPOINT_EVERY_MS, and at once when the writer queues a
+ * wake-up (idle, or past WAL_HARD_BYTES). Publishes when its last pass started and ended. */
 static void *maint_main(void *arg)
 {
     struct app *a = arg;
     void *wake;
+    int64_t t0;
 
     for (;;) {
         queue_pop_batch(&a->maint_q, &wake, 1, CHECKPOINT_EVERY_MS);
         if (queue_is_closed(&a->maint_q))
             break;
-        int64_t t0 = clock_mono_ns();
-
+        t0 = clock_mono_ns();
         store_checkpoint(a->mstore);
         atomic_store(&a->maint_pass_start_ns, t0);
         atomic_store(&a->maint_pass_ns, clock_mono_ns());

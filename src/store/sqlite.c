@@ -558,10 +558,10 @@ static int setup_writer(struct sqlite_store *s, enum durability d, char *err, si
     /* A transaction may hold up to WRITER_SPILL_PAGES dirty pages (64 MiB) before SQLite
      * spills some to the WAL ahead of its commit. A spill costs far more than the memory: the
      * commit then overwrites the frames it spilled and rereads and rewrites the checksum of
-     * every frame after the first one (measured on a batch of 1,000 alerts: 225,000 24-byte
-     * writes and as many frame reads per 93,000 alerts; batch ingest 25k -> 30k alerts/s
-     * without spills, 43k with the WAL appends coalesced too). The pages above the cache size
-     * are freed once the commit is done. */
+     * every frame after the first one (measured with batches of 1,000 alerts: 225,000 24-byte
+     * writes and as many frame reads per 93,000 alerts; with the WAL appends coalesced too,
+     * batch ingest 1.14-1.20x, docs/performance.md). The pages above the cache size are freed
+     * once the commit is done. */
     if (!rc)
         rc = exec_sql(s, "PRAGMA cache_spill = " WRITER_SPILL_PAGES, err, errlen);
     if (!rc)
@@ -1597,10 +1597,9 @@ static int sq_writer_checkpoint(struct store *base, int64_t min_bytes, bool *ran
         return TOCSIN_OK;
     /* Between transactions of the only writer, so the copy completes, and RESTART: the WAL is
      * started over here, waiting (RESTART_WAIT_MS at most) for the readers still on it. A
-     * PASSIVE one left that to the next commit, which gives up when a reader is on the WAL at
-     * that moment; under a steady load of API reads it gave up several times in a row, and
-     * each try was another checkpoint with its fdatasyncs. The maintenance thread has copied
-     * most pages. */
+     * PASSIVE one left the restart to the next commit, which does not restart when a reader is
+     * on the WAL at that moment, and the WAL then grows until another checkpoint. The
+     * maintenance thread has copied most pages. */
     sqlite3_busy_handler(s->db, on_busy_restart, NULL);
     rc = sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_RESTART, &log, &copied);
     sqlite3_busy_handler(s->db, on_busy, NULL);
