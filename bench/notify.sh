@@ -496,7 +496,7 @@ def verify(a):
 def stages(a):
     """The daemon's own stage times over the last minute (/api/v1/stats), µs p99/max: the
     store writer's wait for a transaction and its commit, the notifier's wait from the commit
-    to a first attempt's start; and the writer's checkpoints."""
+    to a first attempt's start; and the writer's checkpoints and WAL bytes since the start."""
     c = conn(a.port)
     c.request("GET", "/api/v1/stats")
     r = c.getresponse()
@@ -509,7 +509,7 @@ def stages(a):
           f"commit_p99_us={s['commitUs']['p99']} commit_max_us={s['commitUs']['max']} "
           f"notifier_wait_p99_us={n['waitUs']['p99']} notifier_wait_max_us={n['waitUs']['max']} "
           f"commits={s['commits']} messages={s['messages']} checkpoints={s['checkpoints']} "
-          f"checkpoint_max_us={s['checkpointUsMax']}")
+          f"checkpoint_max_us={s['checkpointUsMax']} wal_bytes={s.get('walBytes', 'na')}")
 
 
 def iso_ms(s):

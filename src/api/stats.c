@@ -4,6 +4,7 @@
 
 #include "api/common.h"
 #include "notify/notifier.h"
+#include "store/walbuf.h"
 #include "util/err.h"
 
 #define LAT_WINDOW_MS 60000
@@ -42,20 +43,22 @@ static json_t *rules_stats(const struct nrules_stats *r)
                      "throttled", (json_int_t)r->throttled, "dropped", (json_int_t)dropped);
 }
 
-/* The store writer: transactions and what they held, their time, its own checkpoints. */
+/* The store writer: transactions and what they held, their time, its own checkpoints, the
+ * bytes it wrote to the WAL (store/walbuf.c counts them). */
 static json_t *store_stats(struct app *a)
 {
     struct writer_stats w;
+    struct walbuf_stats wb;
 
     pthread_mutex_lock(&a->stats_mu);
     w = a->wst;
     pthread_mutex_unlock(&a->stats_mu);
-    return json_pack("{s:I,s:I,s:I,s:o,s:o,s:I,s:I}", "commits", (json_int_t)w.commits,
+    walbuf_stats(&wb);
+    return json_pack("{s:I,s:I,s:I,s:o,s:o,s:I,s:I,s:I}", "commits", (json_int_t)w.commits,
                      "messages", (json_int_t)w.messages, "failedCommits", (json_int_t)w.failed,
                      "commitUs", latency(a, &a->tx_lat), "waitUs", latency(a, &a->store_wait),
-                     "checkpoints",
-                     (json_int_t)w.checkpoints, "checkpointUsMax",
-                     (json_int_t)w.checkpoint_us_max);
+                     "checkpoints", (json_int_t)w.checkpoints, "checkpointUsMax",
+                     (json_int_t)w.checkpoint_us_max, "walBytes", (json_int_t)wb.bytes);
 }
 
 enum http_outcome api_stats(struct app *a, const struct http_req *req, struct http_resp *resp)

@@ -46,7 +46,7 @@ static pthread_once_t reg_once = PTHREAD_ONCE_INIT;
 static int reg_rc = SQLITE_ERROR;
 static pthread_mutex_t reg_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct wb_file *open_dbs;
-static atomic_ullong n_writes, n_flushes, n_commits;
+static atomic_ullong n_writes, n_bytes, n_flushes, n_commits;
 
 /* The WAL file format (sqlite.org/fileformat.html#the_write_ahead_log): a 32-byte header, then
  * frames of a 24-byte header and a page. Bytes 4..7 of a frame header hold the database size in
@@ -130,6 +130,8 @@ static int wb_write(sqlite3_file *p, const void *data, int amt, sqlite3_int64 of
     if (!f->buf) /* not a WAL, or one with no database file */
         return f->real->pMethods->xWrite(f->real, data, amt, off);
     atomic_fetch_add_explicit(&n_writes, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&n_bytes, (unsigned long long)(amt > 0 ? amt : 0),
+                              memory_order_relaxed);
     if (f->len && (f->through || off != f->off + (sqlite3_int64)f->len ||
                    f->len + (size_t)amt > WALBUF_SIZE)) {
         if ((rc = flush(f)) != SQLITE_OK)
@@ -450,6 +452,7 @@ int walbuf_register(void)
 void walbuf_stats(struct walbuf_stats *out)
 {
     out->writes = atomic_load_explicit(&n_writes, memory_order_relaxed);
+    out->bytes = atomic_load_explicit(&n_bytes, memory_order_relaxed);
     out->flushes = atomic_load_explicit(&n_flushes, memory_order_relaxed);
     out->commits = atomic_load_explicit(&n_commits, memory_order_relaxed);
 }

@@ -28,9 +28,9 @@
 int walbuf_register(void);
 
 /* Counters over every WAL file of the process (relaxed atomics, for tests and stats): write
- * calls received, flushes made (system writes), and commits seen. */
+ * calls received and their bytes, flushes made (system writes), and commits seen. */
 struct walbuf_stats {
-    unsigned long long writes, flushes, commits;
+    unsigned long long writes, bytes, flushes, commits;
 };
 void walbuf_stats(struct walbuf_stats *out);
 

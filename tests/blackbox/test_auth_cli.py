@@ -63,6 +63,8 @@ def test_health_and_stats(daemon):
     assert store["commitUs"]["samples"] >= 1 and store["commitUs"]["max"] >= 0, store
     assert store["waitUs"]["samples"] >= 1 and store["waitUs"]["max"] >= 0, store
     assert {"checkpoints", "checkpointUsMax"} <= set(store), store
+    # every commit wrote at least a frame (24-byte header and a page) to the WAL
+    assert store["walBytes"] >= store["commits"] * (24 + 1024), store
 
 
 LOG_LINE = re.compile(r"^ts=\S+ level=(debug|info|warn|error) event=[A-Za-z0-9_.:-]+( |$)")

@@ -239,7 +239,7 @@ static void check_layout(const char *dir)
 {
     char ok[16];
 
-    assert_int_equal(raw_int(dir, "PRAGMA user_version"), 7);
+    assert_int_equal(raw_int(dir, "PRAGMA user_version"), 8);
     assert_int_equal(raw_int(dir, "SELECT count(*) FROM pragma_table_info('notify_ctx')"
                                   " WHERE name IN ('base', 'alen')"),
                      2);
@@ -250,9 +250,12 @@ static void check_layout(const char *dir)
                                   " WHERE name = 'notification'"),
                      0);
     assert_int_equal(raw_int(dir, "SELECT count(*) FROM sqlite_master WHERE type = 'index'"
-                                  " AND name IN ('notify_attempt_outbox', 'outbox_status_next',"
+                                  " AND name IN ('notify_attempt_outbox', 'outbox_pending',"
                                   " 'outbox_alert', 'notify_ctx_base')"),
                      4);
+    assert_int_equal(raw_int(dir, "SELECT count(*) FROM sqlite_master WHERE type = 'index'"
+                                  " AND name = 'outbox_status_next'"),
+                     0);
     raw_text(dir, "PRAGMA integrity_check", ok, sizeof(ok));
     assert_string_equal(ok, "ok");
 }
