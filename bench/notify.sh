@@ -677,46 +677,42 @@ phase_rate() {
     say "rate $r: $line; receiver $rx"
 }
 
-# phase_max RUN
-phase_max() {
-    local r=$1 line="" rx c0
-    say "max $r/$NB_RUNS: tocsin-loadgen alerts --mode corr, 50 connections, $NB_MAX_S s"
+# load_phase PREFIX NAME RUN SECONDS LOADGEN_ARGS...: one loadgen run of SECONDS, then the
+# drain; its line, the receiver's summary, the daemon's CPU per delivery and the other busy
+# processes go to the PREFIX_LINES, PREFIX_RXS, PREFIX_CPU and PREFIX_OTHERS arrays.
+load_phase() {
+    local -n lines=${1}_LINES rxs=${1}_RXS cpus=${1}_CPU others=${1}_OTHERS
+    local name=$2 r=$3 secs=$4 line="" rx c0
+    shift 4
     c0=$(cpu_ms)
-    others_start "max-$r"
-    if run_lg $((NB_MAX_S + 40)) alerts --mode corr --port "$PORT" --conns 50 \
-        --duration "$NB_MAX_S" --id-prefix "maxrate$r"; then
+    others_start "$name-$r"
+    if run_lg $((secs + 40)) alerts "$@"; then
         line=$(tail -n 1 "$WORK/lg.out")
     else
-        note "max $r: loadgen failed (see bench/out/notify-raw.txt)"
+        note "$name $r: loadgen failed (see bench/out/notify-raw.txt)"
     fi
-    MAX_OTHERS+=("$(others_end "max-$r")")
+    others+=("$(others_end "$name-$r")")
     drain 0 >/dev/null
     rx=$(rx_summary USR2)
-    MAX_CPU+=("$(per_delivery $(($(cpu_ms) - c0)) "$(jv count "$rx")")")
-    MAX_LINES+=("$line")
-    MAX_RXS+=("$rx")
-    say "max $r: $line; receiver $rx"
+    cpus+=("$(per_delivery $(($(cpu_ms) - c0)) "$(jv count "$rx")")")
+    lines+=("$line")
+    rxs+=("$rx")
+    say "$name $r: $line; receiver $rx"
+}
+
+# phase_max RUN
+phase_max() {
+    say "max $1/$NB_RUNS: tocsin-loadgen alerts --mode corr, 50 connections, $NB_MAX_S s"
+    load_phase MAX max "$1" "$NB_MAX_S" --mode corr --port "$PORT" --conns 50 \
+        --duration "$NB_MAX_S" --id-prefix "maxrate$1"
 }
 
 # phase_sustain RUN
 phase_sustain() {
-    local r=$1 line="" rx c0
-    say "sustain $r/$NB_RUNS: $NB_SUSTAIN changes/s x $NB_FANOUT rules for $NB_SUSTAIN_S s"
-    c0=$(cpu_ms)
-    others_start "sustain-$r"
-    if run_lg $((NB_SUSTAIN_S + 40)) alerts --mode paced --port "$PORT" --rate "$NB_SUSTAIN" \
-        --duration "$NB_SUSTAIN_S" --keys 250 --conns 16 --id-prefix "sus$r" --event HighCPU; then
-        line=$(tail -n 1 "$WORK/lg.out")
-    else
-        note "sustain $r: loadgen failed (see bench/out/notify-raw.txt)"
-    fi
-    SUS_OTHERS+=("$(others_end "sustain-$r")")
-    drain 0 >/dev/null
-    rx=$(rx_summary USR2)
-    SUS_CPU+=("$(per_delivery $(($(cpu_ms) - c0)) "$(jv count "$rx")")")
-    SUS_LINES+=("$line")
-    SUS_RXS+=("$rx")
-    say "sustain $r: $line; receiver $rx"
+    say "sustain $1/$NB_RUNS: $NB_SUSTAIN changes/s x $NB_FANOUT rules for $NB_SUSTAIN_S s"
+    load_phase SUS sustain "$1" "$NB_SUSTAIN_S" --mode paced --port "$PORT" \
+        --rate "$NB_SUSTAIN" --duration "$NB_SUSTAIN_S" --keys 250 --conns 16 --id-prefix "sus$1" \
+        --event HighCPU
 }
 
 # The receiver goes down for NB_DOWN_S s while the order alerts change, then comes back.

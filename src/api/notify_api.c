@@ -149,7 +149,7 @@ enum http_outcome api_notification_one(struct app *a, const struct http_req *req
         }
         effects_init(&sm->fx);
         sm->retry_req = req->id;
-        if (queue_push(&a->store_q, sm)) {
+        if (app_to_store(a, sm, false)) {
             free(sm->retry_id);
             free(sm);
             api_fail_as(resp, false, 503, NULL, "busy, try again");

@@ -121,7 +121,6 @@ struct smsg {
     struct notify_rec *retry_rec;  /* the record to hand to the notifier after the commit */
 };
 
-
 /* The store writer's work, for /api/v1/stats (under app.stats_mu). */
 struct writer_stats {
     uint64_t commits, messages, failed;
@@ -210,6 +209,10 @@ int64_t app_now_ms(struct app *a);
 /* Queues a message to the engine. Blocks while the queue is full if `wait`; otherwise returns
  * TOCSIN_EFULL (answer 503). Takes ownership of m in every case. */
 int app_to_engine(struct app *a, struct emsg *m, bool wait);
+/* Queues a message to the store writer, stamped with the time (its wait in the stats). Blocks
+ * while the queue is full if `wait`; otherwise returns TOCSIN_EFULL; TOCSIN_ESHUTDOWN when
+ * stopping. sm stays the caller's when it fails. */
+int app_to_store(struct app *a, struct smsg *sm, bool wait);
 
 /* Engine and store writer threads (daemon.c). */
 int app_start_threads(struct app *a);

@@ -110,8 +110,7 @@ static void on_notify_result(void *ud, struct notify_rec *rec,
                                          .response = at->response && at->response[0]
                                                          ? strdup(at->response)
                                                          : NULL};
-    m->enq_ns = clock_mono_ns();
-    if (queue_push_wait(&a->store_q, m)) {
+    if (app_to_store(a, m, true)) {
         notify_rec_free(rec); /* stopping: the row stays pending and is retried at start */
         free((char *)m->att.error);
         free((char *)m->att.response);

@@ -280,8 +280,7 @@ int hbbo_load(struct app *a)
     a->hbbo->fx = &sm->fx;
     release(a->hbbo, l.now);
     a->hbbo->fx = NULL;
-    sm->enq_ns = clock_mono_ns();
-    if (!sm->fx.n || queue_push_wait(&a->store_q, sm)) {
+    if (!sm->fx.n || app_to_store(a, sm, true)) {
         effects_free(&sm->fx);
         free(sm);
     }

@@ -529,7 +529,7 @@ static int render_alert(struct app *a, struct rcache *c, const struct alert *al,
         if (alert_render_json(&c->text, &a->sev, al, NW(a)->base_url))
             return TOCSIN_ENOMEM;
         c->al = al;
-        c->hash = nctx_hash(c->text.p, c->text.len) | 1; /* never 0: 0 is no group */
+        c->hash = smap_hash(c->text.p, c->text.len) | 1; /* never 0: 0 is no group */
     }
     return buf_append(b, c->text.p, c->text.len);
 }

@@ -20,13 +20,14 @@
  * only reused from its start when a checkpoint has copied all of it and no reader is on it
  * (SQLite's restart), which a steady load never leaves time for, so:
  *   - a writer idle for TRIM_AFTER_IDLE_MS wakes the maintenance thread at once, and if still
- *     idle RESTART_AFTER_MS later, with a pass started since then done, restarts the WAL
- *     itself: no copy is left, so no fdatasync, and it costs nothing. It used to checkpoint at
+ *     idle RESTART_AFTER_MS later, with a pass started since then done, runs its own RESTART
+ *     checkpoint, after which its next commit starts the WAL over: no copy is left, so no
+ *     fdatasync, and it costs nothing. It used to checkpoint at
  *     once itself, and when the maintenance thread had not copied everything yet, the copy
  *     and its two fdatasyncs held up the first commits after the pause (50-220 ms in the
  *     notification benchmark, where each run starts after a pause: every such delay counted
  *     in the run's p99);
- *   - a writer that is never idle (a sustained fill) checkpoints and restarts between
+ *   - a writer that is never idle (a sustained fill) runs that checkpoint between
  *     transactions anyway once the WAL holds WAL_HARD_BYTES, so the WAL file stays bounded
  *     (seen at 1.5 GB after a 40 s fill without). That holds up the commits behind it for the
  *     copy of what the maintenance thread has not copied yet and two fdatasyncs, whose time
@@ -59,6 +60,12 @@ struct emsg *emsg_new(enum emsg_kind kind)
         arena_init(&m->arena, 0);
     }
     return m;
+}
+
+int app_to_store(struct app *a, struct smsg *sm, bool wait)
+{
+    sm->enq_ns = clock_mono_ns();
+    return wait ? queue_push_wait(&a->store_q, sm) : queue_push(&a->store_q, sm);
 }
 
 void emsg_free(struct emsg *m)
@@ -753,8 +760,7 @@ static void *engine_main(void *arg)
             pthread_mutex_lock(&a->sf_mu);
             a->store_inflight += nfx;
             pthread_mutex_unlock(&a->sf_mu);
-            sm->enq_ns = clock_mono_ns();
-            if (queue_push_wait(&a->store_q, sm)) {
+            if (app_to_store(a, sm, true)) {
                 log_error("engine_stalled", "reason=\"store queue closed\"");
                 continue;
             }
@@ -997,7 +1003,7 @@ static void writer_count(struct app *a, void *const *batch, size_t n, int rc, in
 
     for (size_t i = 0; i < n; i++) {
         int64_t q = ((const struct smsg *)batch[i])->enq_ns;
-        if (q && q < oldest)
+        if (q < oldest)
             oldest = q;
     }
     pthread_mutex_lock(&a->stats_mu);
@@ -1039,6 +1045,24 @@ static void hard_checkpoint(struct app *a)
     writer_checkpoint(a, WAL_HARD_BYTES + WAL_HARD_BYTES / 4);
 }
 
+/* The writer has been idle for TRIM_AFTER_IDLE_MS: a good moment to let the WAL start over
+ * (see WAL_RESET_BYTES). Waits for the next batch and returns its size (0: closed). */
+static size_t writer_idle(struct app *a, void **batch)
+{
+    int64_t woke = clock_mono_ns();
+    size_t n;
+
+    queue_push(&a->maint_q, a); /* full: a wake-up is pending already */
+    n = queue_pop_batch(&a->store_q, batch, STORE_BATCH, RESTART_AFTER_MS);
+    if (n)
+        return n;
+    /* still idle, and the maintenance thread has copied the whole WAL since: the restart costs
+     * no copy and no fdatasync */
+    if (atomic_load(&a->maint_pass_start_ns) > woke)
+        writer_checkpoint(a, WAL_RESET_BYTES);
+    return queue_pop_batch(&a->store_q, batch, STORE_BATCH, -1);
+}
+
 static void *store_main(void *arg)
 {
     struct app *a = arg;
@@ -1056,10 +1080,7 @@ static void *store_main(void *arg)
         n = queue_pop_batch(&a->store_q, batch, STORE_BATCH, 0);
         if (!n) /* a gap between two commits of a steady load is not idleness */
             n = queue_pop_batch(&a->store_q, batch, STORE_BATCH, bl.n ? 50 : TRIM_AFTER_IDLE_MS);
-        if (!n && !bl.n) { /* idle: a good moment to let the WAL start over */
-            int64_t woke = clock_mono_ns();
-
-            queue_push(&a->maint_q, a); /* full: a wake-up is pending already */
+        if (!n && !bl.n) {
             /* Quiet for a while: hand back to the system what a burst of changes made the heap
              * hold (glibc keeps freed memory in its arenas: RSS would stay at the peak). Not
              * between two busy commits: malloc_trim walks the whole heap. */
@@ -1067,13 +1088,7 @@ static void *store_main(void *arg)
                 malloc_trim(0);
                 trimmed_after = committed;
             }
-            n = queue_pop_batch(&a->store_q, batch, STORE_BATCH, RESTART_AFTER_MS);
-            /* still idle, and the maintenance thread has copied the whole WAL since: the
-             * restart costs no copy and no fdatasync */
-            if (!n && atomic_load(&a->maint_pass_start_ns) > woke)
-                writer_checkpoint(a, WAL_RESET_BYTES);
-            if (!n)
-                n = queue_pop_batch(&a->store_q, batch, STORE_BATCH, -1);
+            n = writer_idle(a, batch);
         }
         if (!n) {
             if (queue_is_closed(&a->store_q))

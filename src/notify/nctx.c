@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "util/err.h"
+#include "util/smap.h"
 
 #define HEAD "{\"alert\":"
 #define HEAD_LEN (sizeof(HEAD) - 1)
@@ -102,22 +103,6 @@ static json_t *parse_rest(const char *stored, size_t n, size_t *al)
     return rest;
 }
 
-uint64_t nctx_hash(const char *p, size_t n)
-{
-    uint64_t h = 0xcbf29ce484222325u; /* FNV-1a, 8 bytes at a time, then mixed */
-
-    for (; n >= 8; p += 8, n -= 8) {
-        uint64_t w;
-        memcpy(&w, p, 8);
-        h = (h ^ w) * 0x100000001b3u;
-    }
-    while (n--)
-        h = (h ^ (unsigned char)*p++) * 0x100000001b3u;
-    h ^= h >> 29;
-    h *= 0xbf58476d1ce4e5b9u;
-    return h ^ (h >> 32);
-}
-
 static void slot_clear(struct nctx_slot *s)
 {
     free(s->text);
@@ -128,7 +113,7 @@ static void slot_clear(struct nctx_slot *s)
 /* The alert of text a (al bytes): the cached tree (shared) or a new one, cached when it fits. */
 static json_t *alert_of(struct nctx_cache *c, const char *a, size_t al, bool *shared)
 {
-    uint64_t h = nctx_hash(a, al);
+    uint64_t h = smap_hash(a, al);
     struct nctx_slot *s = &c->slot[h % NCTX_CACHE_SLOTS];
     json_t *alert;
     char *copy;

@@ -56,10 +56,6 @@ json_t *nctx_parse(struct nctx_cache *c, const char *stored, bool *shared);
 bool nctx_own_alert(json_t *ctx);
 void nctx_cache_clear(struct nctx_cache *c); /* frees what the slots hold */
 
-/* A 64-bit hash of n bytes of text (not cryptographic): the cache's, and the engine's
- * notify_rec.group of an alert's rendering. */
-uint64_t nctx_hash(const char *p, size_t n);
-
 /* Length of the JSON object at p (n bytes available; valid JSON is assumed, as the engine
  * wrote it), 0 if p does not hold a complete object. */
 size_t nctx_object_len(const char *p, size_t n);

@@ -831,7 +831,7 @@ static int ctx_insert(struct sqlite_store *s, int64_t seq, const char *ctx, size
     sqlite3_stmt *st = NULL;
     size_t len;
     bool shape = ctx_alert(ctx, alen, &len), shared = false;
-    int rc = stmt(s, ST_CTX_INSERT, &st);
+    int rc = stmt(s, ST_CTX_INSERT, &st), b;
 
     if (rc)
         return rc;
@@ -840,10 +840,14 @@ static int ctx_insert(struct sqlite_store *s, int64_t seq, const char *ctx, size
     else if (s->ctx_base && s->ctx_alert.len == alen &&
              !memcmp(s->ctx_alert.p, ctx + CTX_ALERT_LEN, alen))
         shared = true;
-    if (shared ? bind_i64(st, 1, seq) | bind_text(st, 2, ctx + CTX_ALERT_LEN + alen) |
-                     bind_i64(st, 3, s->ctx_base) | bind_i64(st, 4, (int64_t)alen)
-               : bind_i64(st, 1, seq) | sqlite3_bind_text(st, 2, ctx, (int)len, SQLITE_STATIC) |
-                     sqlite3_bind_null(st, 3) | sqlite3_bind_null(st, 4))
+    b = bind_i64(st, 1, seq);
+    if (shared) /* what follows the alert's JSON, on the base */
+        b |= bind_text(st, 2, ctx + CTX_ALERT_LEN + alen) | bind_i64(st, 3, s->ctx_base) |
+             bind_i64(st, 4, (int64_t)alen);
+    else
+        b |= sqlite3_bind_text(st, 2, ctx, (int)len, SQLITE_STATIC) | sqlite3_bind_null(st, 3) |
+             sqlite3_bind_null(st, 4);
+    if (b)
         rc = db_err(s, "outbox_insert", SQLITE_ERROR);
     else
         rc = run_done(s, st, "outbox_insert");
@@ -1602,11 +1606,12 @@ static int sq_writer_checkpoint(struct store *base, int64_t min_bytes, bool *ran
 
     if (sq_wal_bytes(base) < min_bytes)
         return TOCSIN_OK;
-    /* Between transactions of the only writer, so the copy completes, and RESTART: the WAL is
-     * started over here, waiting (RESTART_WAIT_MS at most) for the readers still on it. A
-     * PASSIVE one left the restart to the next commit, which does not restart when a reader is
-     * on the WAL at that moment, and the WAL then grows until another checkpoint. The
-     * maintenance thread has copied most pages. */
+    /* Between transactions of the only writer, so the copy completes, and RESTART: it also
+     * waits (RESTART_WAIT_MS at most) until no reader is on the WAL, so that the next commit
+     * starts the WAL over for sure (a reader that begins meanwhile reads the database file
+     * alone). After a PASSIVE one, the next commit does not start over when a reader is on the
+     * WAL at that moment, and the WAL then grows until another checkpoint. The maintenance
+     * thread has copied most pages. */
     sqlite3_busy_handler(s->db, on_busy_restart, NULL);
     rc = sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_RESTART, &log, &copied);
     sqlite3_busy_handler(s->db, on_busy, NULL);

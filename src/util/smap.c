@@ -7,12 +7,15 @@
 
 uint64_t smap_hash(const char *s, size_t n)
 {
-    uint64_t h = 0xcbf29ce484222325ULL; /* FNV-1a, then a final mix */
+    uint64_t h = 0xcbf29ce484222325ULL; /* FNV-1a, 8 bytes at a time, then a final mix */
 
-    for (size_t i = 0; i < n; i++) {
-        h ^= (unsigned char)s[i];
-        h *= 0x100000001b3ULL;
+    for (; n >= 8; s += 8, n -= 8) {
+        uint64_t w;
+        memcpy(&w, s, 8);
+        h = (h ^ w) * 0x100000001b3ULL;
     }
+    while (n--)
+        h = (h ^ (unsigned char)*s++) * 0x100000001b3ULL;
     h ^= h >> 33;
     h *= 0xff51afd7ed558ccdULL;
     h ^= h >> 33;

@@ -20,6 +20,8 @@ struct smap {
     size_t count;
 };
 
+/* A 64-bit hash of n bytes (not cryptographic): the map's, and any other in-memory use (the
+ * notifier's parse cache, the engine's notification groups). Not stable across versions. */
 uint64_t smap_hash(const char *s, size_t n);
 void smap_init(struct smap *m);
 /* Frees the entries (not the values). */

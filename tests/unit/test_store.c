@@ -576,6 +576,19 @@ static void sh_check_loads(struct store *w, struct notify_rec **want, size_t nwa
     }
 }
 
+/* rec ends with status and is purged alone; then notify_ctx holds ctx_rows rows */
+static void sh_finish_purge(struct fx *f, struct notify_rec *rec, enum notify_status status,
+                            int64_t ctx_rows)
+{
+    int64_t deleted = 0;
+
+    rec->status = status;
+    assert_int_equal(store_outbox_update(f->w, rec), TOCSIN_OK);
+    assert_int_equal(store_outbox_purge(f->w, T_MS + 10, 100, &deleted), TOCSIN_OK);
+    assert_int_equal(deleted, 1);
+    assert_int_equal(raw_int(f->dir, "SELECT count(*) FROM notify_ctx"), ctx_rows);
+}
+
 static void test_outbox_shared_contexts(void **state)
 {
     struct fx *f = *state;
@@ -612,18 +625,10 @@ static void test_outbox_shared_contexts(void **state)
     sh_check_loads(f->w, pending, 6);
 
     /* s1 (the base) is purged, s2 is still pending: s1's context stays for s2 */
-    n[0]->status = NOTIFY_DELIVERED;
-    assert_int_equal(store_outbox_update(f->w, n[0]), TOCSIN_OK);
-    assert_int_equal(store_outbox_purge(f->w, T_MS + 10, 100, &deleted), TOCSIN_OK);
-    assert_int_equal(deleted, 1);
-    assert_int_equal(raw_int(f->dir, "SELECT count(*) FROM notify_ctx"), 6);
+    sh_finish_purge(f, n[0], NOTIFY_DELIVERED, 6);
     sh_check_loads(f->w, pending + 1, 5);
     /* s2 goes too: both contexts go */
-    n[1]->status = NOTIFY_FAILED;
-    assert_int_equal(store_outbox_update(f->w, n[1]), TOCSIN_OK);
-    assert_int_equal(store_outbox_purge(f->w, T_MS + 10, 100, &deleted), TOCSIN_OK);
-    assert_int_equal(deleted, 1);
-    assert_int_equal(raw_int(f->dir, "SELECT count(*) FROM notify_ctx"), 4);
+    sh_finish_purge(f, n[1], NOTIFY_FAILED, 4);
     sh_check_loads(f->w, pending + 2, 4);
     /* a base and the row on it purged in one batch */
     for (size_t i = 0; i < 7; i++)
