@@ -87,13 +87,17 @@
 /* The last error of the calling thread; set by fail(), read by whoever reports it. */
 static _Thread_local char lg_err[256];
 
+/* The arguments may include lg_err itself (the cause, prefixed with where it happened): the
+ * message is built apart and then copied in. */
 __attribute__((format(printf, 1, 2))) static int fail(const char *fmt, ...)
 {
+    char msg[sizeof lg_err];
     va_list ap;
 
     va_start(ap, fmt);
-    vsnprintf(lg_err, sizeof lg_err, fmt, ap);
+    vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    memcpy(lg_err, msg, sizeof msg);
     return -1;
 }
 
@@ -733,8 +737,22 @@ static void hconn_close(struct hconn *c)
     rd_free(&c->rd);
 }
 
+/* A server may close a keep-alive connection while it is idle (tocsin closes one that has sent
+ * no request within 10 s of its accept, libwebsockets' timeout_secs_ah_idle): like any HTTP
+ * client, check before reusing it, and reconnect. Data waiting on an idle connection is a
+ * protocol error the next read reports. */
+static int hconn_gone(const struct hconn *c)
+{
+    char b;
+    ssize_t n = recv(c->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+
+    return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
+}
+
 static int hconn_open(struct hconn *c)
 {
+    if (c->fd >= 0 && hconn_gone(c))
+        hconn_close(c);
     if (c->fd >= 0)
         return 0;
     c->fd = tcp_connect(c->o->host, c->o->port);

@@ -60,6 +60,7 @@ NB_RATE=${NB_RATE:-1000}       # changes/s in the rate phase
 NB_RATE_S=${NB_RATE_S:-10}     # its length
 NB_KEYS=${NB_KEYS:-1000}       # alerts it changes (the first change of each is its create)
 NB_MAX_S=${NB_MAX_S:-10}       # length of the max phase
+NB_MAX_RUNS=${NB_MAX_RUNS:-$NB_RUNS} # runs of the max phase (0: none)
 NB_SUSTAIN=${NB_SUSTAIN:-1250} # changes/s of the sustain phase (x NB_FANOUT deliveries; 0: none)
 NB_SUSTAIN_S=${NB_SUSTAIN_S:-10} # its length
 NB_DOWN_S=${NB_DOWN_S:-60}     # how long the receiver is down (0: no down phase)
@@ -924,7 +925,7 @@ main() {
             note "rate: splitting the delay by stage failed (see bench/out/notify-raw.txt)"
         fi
     fi
-    for ((r = 1; r <= NB_RUNS; r++)); do
+    for ((r = 1; r <= NB_MAX_RUNS; r++)); do
         if (($(left) < NB_MAX_S + NB_DRAIN_S + 60)); then
             note "max run $r skipped: $(left) s of the budget left"
             continue

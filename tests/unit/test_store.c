@@ -8,6 +8,7 @@
 
 #include <dirent.h>
 #include <jansson.h>
+#include <limits.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -723,6 +724,63 @@ static void test_writer_checkpoint_restarts(void **state)
     assert_int_equal(raw_int(f->dir, "SELECT count(*) FROM outbox"), 513);
 }
 
+/* Descriptors of this process open on the data directory's database file. */
+static int db_fds(const char *dir)
+{
+    char want[160], link[PATH_MAX], path[300];
+    DIR *d = opendir("/proc/self/fd");
+    struct dirent *e;
+    int n = 0;
+
+    assert_non_null(d);
+    snprintf(want, sizeof(want), "%s/tocsin.db", dir);
+    while ((e = readdir(d))) {
+        ssize_t len;
+        snprintf(path, sizeof(path), "/proc/self/fd/%s", e->d_name);
+        len = readlink(path, link, sizeof(link) - 1);
+        if (len <= 0)
+            continue;
+        link[len] = '\0';
+        n += !strcmp(link, want);
+    }
+    closedir(d);
+    return n;
+}
+
+/* The maintenance thread's checkpoints flush what they copied (SQLite leaves that to the
+ * checkpoint that copies the whole WAL, the writer's, which then stalled every commit behind it):
+ * once a checkpoint of that connection has copied frames, it holds a descriptor of its own for
+ * its fdatasync; without durability it never opens one. */
+static void test_checkpoint_flushes_what_it_copied(void **state)
+{
+    struct fx *f = *state;
+    struct store *m = NULL, *none = NULL;
+    char err[256] = "";
+    int base;
+
+    assert_int_equal(store_manual_checkpoints(f->w), TOCSIN_OK);
+    assert_int_equal(store_open(f->dir, DURABILITY_BATCH, true, &m, err, sizeof(err)), TOCSIN_OK);
+    assert_int_equal(store_open(f->dir, DURABILITY_NONE, true, &none, err, sizeof(err)),
+                     TOCSIN_OK);
+    base = db_fds(f->dir);
+    wal_fill(f->w, 0, 50);
+    assert_int_equal(store_checkpoint(none), TOCSIN_OK); /* copies, never flushes */
+    assert_int_equal(db_fds(f->dir), base);
+    wal_fill(f->w, 50, 50);
+    assert_int_equal(store_checkpoint(m), TOCSIN_OK);
+    assert_int_equal(db_fds(f->dir), base + 1);
+    wal_fill(f->w, 100, 50);
+    assert_int_equal(store_checkpoint(m), TOCSIN_OK); /* the same descriptor again */
+    assert_int_equal(db_fds(f->dir), base + 1);
+    wal_fill(f->w, 150, 50);
+    assert_int_equal(store_checkpoint(none), TOCSIN_OK);
+    assert_int_equal(db_fds(f->dir), base + 1);
+    store_close(none);
+    store_close(m);
+    assert_int_equal(db_fds(f->dir), base);
+    assert_int_equal(raw_int(f->dir, "SELECT count(*) FROM outbox"), 200);
+}
+
 static void test_outbox_insert_update_load(void **state)
 {
     struct fx *f = *state;
@@ -908,6 +966,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_outbox_purge, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_outbox_shared_contexts, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_writer_checkpoint_restarts, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_checkpoint_flushes_what_it_copied, fx_setup,
+                                        fx_teardown),
         cmocka_unit_test_setup_teardown(test_notify_query_json, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_reopen_and_reader, fx_setup, fx_teardown),
     };
