@@ -318,9 +318,8 @@ struct sqlite_store {
     bool readonly;
     enum durability dur;
     /* checkpoints on this connection (the maintenance thread's, sq_checkpoint): a descriptor of
-     * the database file of its own to fdatasync (-1: not open yet, -2: cannot be), and the
-     * frames copied as of
-     * its last checkpoint */
+     * the database file of its own to fdatasync (-1: not open yet, -2: cannot be), and the WAL
+     * frames copied as of its last checkpoint */
     int db_fd;
     int ckpt_copied;
     sqlite3_stmt *st[ST_COUNT];
@@ -1662,8 +1661,9 @@ static void sync_copied(struct sqlite_store *s, int copied)
             return;
         }
     }
+    /* an I/O error here may have dropped pages the kernel will not write again: said loudly */
     if (fdatasync(s->db_fd))
-        log_warn("store_sync_failed", "op=fdatasync errno=%d", errno);
+        log_error("store_sync_failed", "op=fdatasync errno=%d", errno);
 }
 
 static int sq_checkpoint(struct store *base)
