@@ -41,6 +41,7 @@
 #define DB_FILE "tocsin.db"
 #define BUSY_TIMEOUT_MS 5000
 #define SQL_MAX 4096 /* bytes of a generated query */
+#define WRITER_CACHE "-32768"      /* KiB: see setup_writer */
 #define WRITER_SPILL_PAGES "65536" /* see setup_writer */
 #define CTX_ALERT_MAX (1 << 20)    /* bytes of an alert's JSON shared by contexts (ctx_insert) */
 
@@ -567,9 +568,11 @@ static int setup_writer(struct sqlite_store *s, enum durability d, char *err, si
     rc = exec_sql(s, sync_sql[d], err, errlen);
     if (!rc)
         rc = exec_sql(s, "PRAGMA foreign_keys = ON", err, errlen);
-    /* The writer keeps SQLite's default page cache (2 MiB): a bigger one (64 MiB was tried)
-     * makes every commit slower, since the commit walks the whole cache's hash table
-     * (pcache1TruncateUnsafe), measured at 100 vs 165 us per small commit. */
+    /* The writer's page cache is WRITER_CACHE (32 MiB). It was SQLite's default 2 MiB while
+     * nearly every commit walked the whole cache's hash table (pcache1TruncateUnsafe, 100 vs
+     * 165 us per small commit with 64 MiB); store/pcache.c ended that walk, and then 32 MiB
+     * made batches of 1,000 alerts after 300,000 stored 1.21-1.31x faster and took nothing
+     * from single POSTs (bench/ab.sh, docs/performance.md). */
     /* A transaction may hold up to WRITER_SPILL_PAGES dirty pages (64 MiB) before SQLite
      * spills some to the WAL ahead of its commit. A spill costs far more than the memory: the
      * commit then overwrites the frames it spilled and rereads and rewrites the checksum of
@@ -577,6 +580,8 @@ static int setup_writer(struct sqlite_store *s, enum durability d, char *err, si
      * writes and as many frame reads per 93,000 alerts; with the WAL appends coalesced too,
      * batch ingest 1.14-1.20x, docs/performance.md). The pages above the cache size are freed
      * once the commit is done. */
+    if (!rc)
+        rc = exec_sql(s, "PRAGMA cache_size = " WRITER_CACHE, err, errlen);
     if (!rc)
         rc = exec_sql(s, "PRAGMA cache_spill = " WRITER_SPILL_PAGES, err, errlen);
     if (!rc)
