@@ -1674,8 +1674,8 @@ static void sync_copied(struct sqlite_store *s, int copied)
 static int sq_checkpoint(struct store *base)
 {
     struct sqlite_store *s = (struct sqlite_store *)base;
-    int log = -1, copied = -1;
-    int rc = sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &copied);
+    int copied = -1;
+    int rc = sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, &copied);
 
     if (rc != SQLITE_OK && rc != SQLITE_BUSY && rc != SQLITE_LOCKED) {
         log_warn("store_checkpoint_failed", "rc=%d reason=\"%s\"", rc, sqlite3_errmsg(s->db));

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "sqlite_helpers.h"
 #include "store/pcache.h"
 
 struct fixture {
@@ -27,37 +28,6 @@ struct fixture {
     sqlite3 *db;
     uint64_t rng;
 };
-
-static void exec_ok(sqlite3 *db, const char *sql)
-{
-    char *msg = NULL;
-    int rc = sqlite3_exec(db, sql, NULL, NULL, &msg);
-
-    if (rc != SQLITE_OK)
-        fail_msg("%s: %s", sql, msg ? msg : "?");
-}
-
-static int64_t query_i64(sqlite3 *db, const char *sql)
-{
-    sqlite3_stmt *st = NULL;
-    int64_t v;
-
-    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
-    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-    v = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    return v;
-}
-
-static void integrity_ok(sqlite3 *db)
-{
-    sqlite3_stmt *st = NULL;
-
-    assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &st, NULL), SQLITE_OK);
-    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-    assert_string_equal((const char *)sqlite3_column_text(st, 0), "ok");
-    sqlite3_finalize(st);
-}
 
 /* Inserts n rows with a random 16-hex-digit key and a 200-byte value, in one statement loop. */
 static void insert_rows(struct fixture *f, int n)

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "sqlite_helpers.h"
 #include "core/model.h"
 #include "store/alert_schema.h"
 #include "store/store.h"
@@ -98,15 +99,6 @@ static void fill_ctx(char *dst, char c)
 
     memset(dst + n, c, (size_t)(CTX_LEN - n - 2));
     memcpy(dst + CTX_LEN - 2, "\"}", 3);
-}
-
-static void exec_ok(sqlite3 *db, const char *sql)
-{
-    char *msg = NULL;
-    int rc = sqlite3_exec(db, sql, NULL, NULL, &msg);
-
-    if (rc != SQLITE_OK)
-        fail_msg("%s: %s", sql, msg ? msg : "?");
 }
 
 /* Writes <dir>/tocsin.db at schema version 5 with the rows above. */

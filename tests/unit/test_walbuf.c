@@ -27,6 +27,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "sqlite_helpers.h"
 #include "store/walbuf.h"
 
 #define ROWS_MAX 4000 /* keys 0..ROWS_MAX-1 */
@@ -46,15 +47,6 @@ static uint64_t rnd(struct fixture *f)
     f->rng ^= f->rng >> 7;
     f->rng ^= f->rng << 17;
     return f->rng;
-}
-
-static void exec_ok(sqlite3 *db, const char *sql)
-{
-    char *msg = NULL;
-    int rc = sqlite3_exec(db, sql, NULL, NULL, &msg);
-
-    if (rc != SQLITE_OK)
-        fail_msg("%s: %s", sql, msg ? msg : "?");
 }
 
 static int setup(void **state)
@@ -192,16 +184,6 @@ static void check_content(struct fixture *f, sqlite3 *db)
     assert_int_equal(rows, want_rows);
 }
 
-static void check_integrity(sqlite3 *db)
-{
-    sqlite3_stmt *st;
-
-    assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &st, NULL), SQLITE_OK);
-    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-    assert_string_equal((const char *)sqlite3_column_text(st, 0), "ok");
-    sqlite3_finalize(st);
-}
-
 static void copy_file(const char *from, const char *to)
 {
     char buf[65536];
@@ -235,7 +217,7 @@ static void check_crash_image(struct fixture *f)
     copy_file(from, to);
     snprintf(to, sizeof(to), "%s/t.db", f->copy);
     assert_int_equal(sqlite3_open_v2(to, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
-    check_integrity(db);
+    integrity_ok(db);
     check_content(f, db);
     sqlite3_close(db);
 }
@@ -252,7 +234,7 @@ static void test_commits_visible(void **state)
         assert_int_equal(transaction(f, n, rnd(f) % 10 != 0), SQLITE_OK);
         check_content(f, f->r);
     }
-    check_integrity(f->r);
+    integrity_ok(f->r);
     check_crash_image(f);
     walbuf_stats(&after);
     assert_true(after.commits - before.commits >= 100);
