@@ -110,6 +110,30 @@ cpu_ms() {
         "/proc/$DAEMON_PID/stat" 2>/dev/null || printf '0\n'
 }
 
+# thread_cpu: "<thread name> <ms>" lines, the CPU time (user + system) the daemon's threads have
+# used so far, summed by name.
+thread_cpu() {
+    local t
+    for t in /proc/"$DAEMON_PID"/task/*; do
+        printf '%s %s\n' "$(cat "$t/comm" 2>/dev/null)" \
+            "$(sed 's/.*) //' "$t/stat" 2>/dev/null | awk '{print $12 + $13}')"
+    done | awk -v hz="$(getconf CLK_TCK)" 'NF == 2 {s[$1] += $2}
+        END {for (k in s) printf "%s %d\n", k, s[k] * 1000 / hz}'
+}
+
+# thread_split BEFORE AFTER COUNT: "name=µs ..." of daemon CPU per delivery by thread, from two
+# thread_cpu outputs, the busiest first (threads under 0.5 µs left out), or "na".
+thread_split() {
+    if [[ ! $3 =~ ^[1-9][0-9]*$ ]]; then
+        printf 'na\n'
+        return
+    fi
+    awk -v n="$3" 'NR == FNR {b[$1] = $2; next}
+        {d = ($2 - b[$1]) * 1000 / n; if (d >= 0.5) printf "%s %.0f\n", $1, d}' \
+        <(printf '%s\n' "$1") <(printf '%s\n' "$2") | sort -k2,2nr |
+        awk '{printf "%s%s=%s", (NR > 1 ? " " : ""), $1, $2} END {print ""}'
+}
+
 # per_delivery CPU_MS COUNT: µs of daemon CPU per delivery, or "na".
 per_delivery() {
     if [[ $1 =~ ^[0-9]+$ && $2 =~ ^[1-9][0-9]*$ ]]; then
@@ -613,6 +637,9 @@ RATE_OTHERS=()
 MAX_OTHERS=()
 RATE_CPU=() # µs of daemon CPU per delivery, per run (from the first change to the drain)
 MAX_CPU=()
+RATE_THR=() # the same by thread, per run ("name=µs ...")
+MAX_THR=()
+SUS_THR=()
 SUS_LINES=()
 SUS_RXS=()
 SUS_CPU=()
@@ -647,9 +674,10 @@ phase_fill() {
 
 # phase_rate RUN
 phase_rate() {
-    local r=$1 line="" expected=0 seen rx c0
+    local r=$1 line="" expected=0 seen rx c0 t0
     say "rate $r/$NB_RUNS: $NB_RATE changes/s for $NB_RATE_S s over $NB_KEYS new alerts"
     c0=$(cpu_ms)
+    t0=$(thread_cpu)
     others_start "rate-$r"
     # the sender is tocsin-loadgen (C, one thread, a few µs per request), so that it takes as
     # little as possible of the two cores the daemon shares with it
@@ -671,6 +699,7 @@ phase_rate() {
     fi
     rx=$(rx_summary USR2)
     RATE_CPU+=("$(per_delivery $(($(cpu_ms) - c0)) "$(jv count "$rx")")")
+    RATE_THR+=("$(thread_split "$t0" "$(thread_cpu)" "$(jv count "$rx")")")
     ((seen == expected)) ||
         note "rate $r: the receiver saw $seen deliveries for $expected changes within $NB_DRAIN_S s"
     RATE_LINES+=("$line")
@@ -682,10 +711,11 @@ phase_rate() {
 # drain; its line, the receiver's summary, the daemon's CPU per delivery and the other busy
 # processes go to the PREFIX_LINES, PREFIX_RXS, PREFIX_CPU and PREFIX_OTHERS arrays.
 load_phase() {
-    local -n lines=${1}_LINES rxs=${1}_RXS cpus=${1}_CPU others=${1}_OTHERS
-    local name=$2 r=$3 secs=$4 line="" rx c0
+    local -n lines=${1}_LINES rxs=${1}_RXS cpus=${1}_CPU others=${1}_OTHERS thrs=${1}_THR
+    local name=$2 r=$3 secs=$4 line="" rx c0 t0
     shift 4
     c0=$(cpu_ms)
+    t0=$(thread_cpu)
     others_start "$name-$r"
     if run_lg $((secs + 40)) alerts "$@"; then
         line=$(tail -n 1 "$WORK/lg.out")
@@ -696,6 +726,7 @@ load_phase() {
     drain 0 >/dev/null
     rx=$(rx_summary USR2)
     cpus+=("$(per_delivery $(($(cpu_ms) - c0)) "$(jv count "$rx")")")
+    thrs+=("$(thread_split "$t0" "$(thread_cpu)" "$(jv count "$rx")")")
     lines+=("$line")
     rxs+=("$rx")
     say "$name $r: $line; receiver $rx"
@@ -842,7 +873,9 @@ Daemon CPU per delivery (µs, user + system, from the start of the load to the d
 ${RATE_CPU[*]:-na} (median $(median ${RATE_CPU[@]+"${RATE_CPU[@]}"})); max ${MAX_CPU[*]:-na}
 (median $(median ${MAX_CPU[@]+"${MAX_CPU[@]}"})); sustain ${SUS_CPU[*]:-na} (median
 $(median ${SUS_CPU[@]+"${SUS_CPU[@]}"})); it depends much less than the rates on what
-else runs: compare builds with it.
+else runs: compare builds with it. By thread (runs separated by |): rate
+$(IFS='|'; printf '%s' "${RATE_THR[*]:-na}"); max $(IFS='|'; printf '%s' "${MAX_THR[*]:-na}");
+sustain $(IFS='|'; printf '%s' "${SUS_THR[*]:-na}").
 Busy processes not started by the bench (top, 2 s into each phase; runs separated by |): rate
 $(IFS='|'; printf '%s' "${RATE_OTHERS[*]:-na}"); max $(IFS='|'; printf '%s' "${MAX_OTHERS[*]:-na}"); sustain
 $(IFS='|'; printf '%s' "${SUS_OTHERS[*]:-na}").

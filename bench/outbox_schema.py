@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
-"""The store writer's per-notification SQL, replayed against the outbox schema before and after
-migration 6 (src/store/sqlite.c): the context in its own insert-only table, attempts keyed by the
-outbox row's seq.
+"""The store writer's per-notification SQL, replayed against the outbox schema of several
+migrations (src/store/sqlite.c): v5, the context in the outbox row; v6, the context in its own
+insert-only table and attempts keyed by the outbox row's seq; v8, with migrations 7 and 8 (shared
+contexts' columns, pending notifications in a partial index); v9, the look-ups by notification
+id and alert id through 64-bit keys of them instead of indexes on the texts.
 
 Per notification, as the daemon's writer does it: an INSERT of the outbox row (and, new schema,
 of its context), then later an UPDATE of the row and an INSERT of its attempt. A transaction
@@ -13,6 +15,7 @@ notifications, so the B-trees are not tiny. Runs alternate old/new (a shared, no
 the figures are medians.
 
     python3 bench/outbox_schema.py [-n 20000] [--prefill 20000] [--runs 3] [--dir /tmp]
+                                   [--layouts v5,v6] [--cache-kib 2000]
 
 Prints, per schema: µs per notification (wall time of the replay, Python's own cost included,
 the same for both) and WAL bytes per notification. Uses Python's sqlite3 module, i.e. the
@@ -71,7 +74,38 @@ UPDATE_SET = ("UPDATE outbox SET status = ?2, attempts = ?3, next_ms = ?4, updat
               " ticket = coalesce(?9, ticket)")
 ATTEMPT_VALS = "?2, ?3, ?4, ?5, ?6, ?7)"
 
-# The writer's statements, as src/store/sqlite.c has them before and after.
+# migrations 7 and 8 on top of it
+V8 = V6 + (
+    "ALTER TABLE notify_ctx ADD COLUMN base INTEGER;"
+    "ALTER TABLE notify_ctx ADD COLUMN alen INTEGER;"
+    "CREATE INDEX notify_ctx_base ON notify_ctx(base) WHERE base IS NOT NULL;"
+    "DROP INDEX outbox_status_next;"
+    "CREATE INDEX outbox_pending ON outbox(seq) WHERE status = 0;")
+# migration 9: the keys (tocsin_key, the daemon's store_outbox_key: 64-bit FNV-1a)
+V9 = V8 + (
+    "CREATE TABLE outbox9 (seq INTEGER PRIMARY KEY, id TEXT NOT NULL, alert_id TEXT,"
+    " trigger_id TEXT, channel TEXT, method TEXT NOT NULL, url TEXT NOT NULL, headers TEXT,"
+    " body TEXT, use_proxy INTEGER, tls_verify INTEGER, resolve INTEGER,"
+    " status INTEGER NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,"
+    " max_attempts INTEGER NOT NULL DEFAULT 0, created_ms INTEGER, next_ms INTEGER,"
+    " updated_ms INTEGER, last_http_status INTEGER, last_error TEXT, rule_id TEXT,"
+    " channel_id TEXT, change TEXT, ticket TEXT, idk INTEGER NOT NULL, alertk INTEGER);"
+    "DROP TABLE outbox;"
+    "ALTER TABLE outbox9 RENAME TO outbox;"
+    "CREATE INDEX outbox_id ON outbox(idk);"
+    "CREATE INDEX outbox_alert ON outbox(alertk);"
+    "CREATE INDEX outbox_pending ON outbox(seq) WHERE status = 0;")
+BY_ID = "idk = tocsin_key(?1) AND id = ?1"
+
+
+def tocsin_key(text):
+    """The key of a text. The daemon's is 64-bit FNV-1a (store_outbox_key); here Python's own
+    string hash, also 64 bits and stable within the process that makes and reads the file,
+    because an FNV loop in Python would cost more than the SQL it stands in."""
+    return None if text is None else hash(text)
+
+
+# The writer's statements, as src/store/sqlite.c has them at each layout.
 OLD = {
     "schema": V5,
     "insert": f"INSERT INTO outbox ({ROW_COLS}, ctx, ticket) VALUES ("
@@ -93,6 +127,19 @@ NEW = {
 }
 
 
+V8_SQL = dict(NEW, schema=V8)
+V9_SQL = dict(
+    NEW, schema=V9,
+    exists=f"SELECT 1 FROM outbox WHERE {BY_ID}",
+    insert=f"INSERT INTO outbox ({ROW_COLS}, ticket, idk, alertk) VALUES ("
+           + ", ".join(f"?{i}" for i in range(1, 24)) + ", tocsin_key(?1), tocsin_key(?2))",
+    update=UPDATE_SET + " WHERE " + BY_ID,
+    attempt="INSERT INTO notify_attempt (outbox_seq, n, at_ms, duration_ms, http_status,"
+            f" error, response) VALUES (coalesce(?8, (SELECT seq FROM outbox WHERE {BY_ID})),"
+            " " + ATTEMPT_VALS)
+LAYOUTS = {"v5": OLD, "v6": NEW, "v8": V8_SQL, "v9": V9_SQL}
+
+
 def context(rng, nid, alert):
     """A rule notification's context: ~CTX_BYTES of JSON, like nwire's."""
     head = (f'{{"alert":{{"id":"{alert}","resource":"web01","event":"HttpDown",'
@@ -111,6 +158,8 @@ def make_notification(rng, alerts, now):
 
 def insert(db, sql, n):
     nid, row, ctx = n
+    if sql.get("exists") and db.execute(sql["exists"], (nid,)).fetchone():
+        return None  # the daemon's TOCSIN_EEXIST (never here: the ids are all new)
     if sql["ctx"] is None:
         db.execute(sql["insert"], row + (ctx, None))
         return db.execute("SELECT last_insert_rowid()").fetchone()[0]
@@ -142,8 +191,10 @@ def replay(db, sql, notes, now):
         db.execute("COMMIT")
 
 
-def open_db(path, sql):
+def open_db(path, sql, cache_kib):
     db = sqlite3.connect(path, isolation_level=None)
+    db.execute(f"PRAGMA cache_size = -{cache_kib}")
+    db.create_function("tocsin_key", 1, tocsin_key, deterministic=True)
     db.execute("PRAGMA page_size = 1024")
     db.execute("PRAGMA journal_mode = WAL")
     db.execute("PRAGMA synchronous = NORMAL")
@@ -152,14 +203,14 @@ def open_db(path, sql):
     return db
 
 
-def one_run(workdir, sql, n, prefill, seed):
+def one_run(workdir, sql, n, prefill, seed, cache_kib):
     rng = random.Random(seed)
     alerts = [str(uuid.UUID(int=rng.getrandbits(128), version=4)) for _ in range(ALERTS)]
     now = 1795499067123
     d = tempfile.mkdtemp(prefix="outbox-bench-", dir=workdir)
     try:
         path = os.path.join(d, "tocsin.db")
-        db = open_db(path, sql)
+        db = open_db(path, sql, cache_kib)
         replay(db, sql, [make_notification(rng, alerts, now) for _ in range(prefill)], now)
         db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         notes = [make_notification(rng, alerts, now) for _ in range(n)]
@@ -179,17 +230,24 @@ def main():
     ap.add_argument("--prefill", type=int, default=20000, help="notifications already stored")
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--dir", default=None, help="where the databases go (default: TMPDIR)")
+    ap.add_argument("--layouts", default="v5,v6", help="which, of " + ",".join(LAYOUTS))
+    ap.add_argument("--cache-kib", type=int, default=2000,
+                    help="page cache (SQLite's default; the daemon's writer has 32768)")
     a = ap.parse_args()
-    res = {"old": [], "new": []}
+    names = a.layouts.split(",")
+    if any(n not in LAYOUTS for n in names):
+        ap.error("--layouts: each of " + ", ".join(LAYOUTS))
+    res = {name: [] for name in names}
     for r in range(a.runs):
-        for name, sql in (("old", OLD), ("new", NEW)):
-            us, wal = one_run(a.dir, sql, a.n, a.prefill, seed=r)
+        for name in names:
+            sql = LAYOUTS[name]
+            us, wal = one_run(a.dir, sql, a.n, a.prefill, seed=r, cache_kib=a.cache_kib)
             res[name].append((us, wal))
             print(f"run {r + 1} {name}: {us:7.1f} us/notification, {wal:7.0f} WAL bytes/notification",
                   flush=True)
     print(f"median of {a.runs}, n={a.n}, prefill={a.prefill}, group={GROUP}, ctx={CTX_BYTES} B,"
-          f" sqlite {sqlite3.sqlite_version}:")
-    for name in ("old", "new"):
+          f" cache {a.cache_kib} KiB, sqlite {sqlite3.sqlite_version}:")
+    for name in names:
         us = statistics.median(x[0] for x in res[name])
         wal = statistics.median(x[1] for x in res[name])
         print(f"  {name}: {us:7.1f} us/notification, {wal:7.0f} WAL bytes/notification")

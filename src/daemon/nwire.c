@@ -587,21 +587,33 @@ static bool context_head(struct app *a, const struct nintent *in, struct rcache 
     return !rc;
 }
 
-/* One outbox record per channel of the intent, appended to fx. */
+/* A new string: the n bytes of head, then tail's. */
+static char *concat(const struct buf *head, const struct buf *tail)
+{
+    char *s = malloc(head->len + tail->len + 1);
+
+    if (s) {
+        memcpy(s, head->p, head->len);
+        memcpy(s + head->len, tail->p, tail->len);
+        s[head->len + tail->len] = '\0';
+    }
+    return s;
+}
+
+/* One outbox record per channel of the intent, appended to fx. head and one are the caller's
+ * scratch buffers (emptied here), kept across intents so that they do not grow again each time. */
 static void intent_records(struct app *a, const struct nintent *in, struct rcache *cache,
-                           struct effects *fx)
+                           struct buf *head, struct buf *one, struct effects *fx)
 {
     struct nwire *nw = NW(a);
-    struct buf head, one;
     char alert_id[TOCSIN_ID_LEN + 1];
     int64_t wall = a->real.now_ms(a->real.ud);
     uint64_t group = 0;
     size_t alen = 0;
 
-    buf_init(&head, CTX_MAX);
-    buf_init(&one, CTX_MAX);
-    if (!context_head(a, in, cache, &head, alert_id, &group, &alen))
-        goto out;
+    buf_reset(head);
+    if (!context_head(a, in, cache, head, alert_id, &group, &alen))
+        return;
     for (size_t c = 0; c < in->nchannels; c++) {
         struct chan_entry *e = entry_get(nw, in->channels[c]);
         struct notify_rec *r;
@@ -616,12 +628,11 @@ static void intent_records(struct app *a, const struct nintent *in, struct rcach
             break;
         }
         uuid_of(in->key, e->id, r->id);
-        one.len = 0;
-        if (!buf_append(&one, head.p, head.len) &&
-            !buf_printf(&one, ",\"notification\":{\"id\":\"%s\"},\"channel\":{\"id\":", r->id) &&
-            !put_jstr(&one, e->id) && !buf_puts(&one, ",\"type\":") && !put_jstr(&one, e->type) &&
-            !buf_puts(&one, "}}"))
-            r->ctx = strdup(buf_str(&one));
+        buf_reset(one); /* what follows the head */
+        if (!buf_printf(one, ",\"notification\":{\"id\":\"%s\"},\"channel\":{\"id\":", r->id) &&
+            !put_jstr(one, e->id) && !buf_puts(one, ",\"type\":") && !put_jstr(one, e->type) &&
+            !buf_puts(one, "}}") && head->len + one->len <= CTX_MAX)
+            r->ctx = concat(head, one);
         r->ctx_alen = alen;
         memcpy(r->alert_id, alert_id, sizeof(r->alert_id));
         r->rule_id = strdup(in->rule_id);
@@ -649,19 +660,21 @@ static void intent_records(struct app *a, const struct nintent *in, struct rcach
         }
         effects_push(fx, EFF_NOTIFY, r);
     }
-out:
-    buf_free(&head);
-    buf_free(&one);
 }
 
 static void emit(struct app *a, struct nintents *ins, struct effects *fx)
 {
     struct rcache cache = {.al = NULL};
+    struct buf head, one;
 
     buf_init(&cache.text, CTX_MAX);
+    buf_init(&head, CTX_MAX);
+    buf_init(&one, CTX_MAX);
     for (size_t i = 0; i < ins->n; i++)
-        intent_records(a, &ins->v[i], &cache, fx);
+        intent_records(a, &ins->v[i], &cache, &head, &one, fx);
     buf_free(&cache.text);
+    buf_free(&head);
+    buf_free(&one);
     nintents_clear(ins);
 }
 

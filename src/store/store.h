@@ -149,6 +149,10 @@ int store_alert_upsert(struct store *s, const struct alert_rec *a);
  * exists already nothing is written and TOCSIN_EEXIST is returned (the notification was made
  * before: it must not be sent again). */
 int store_outbox_insert(struct store *s, struct notify_rec *n);
+/* The outbox's index key of a notification or alert id (n bytes): its 64-bit FNV-1a hash as a
+ * signed integer, stored with each row (columns idk and alertk) and known to SQL on every store
+ * connection as tocsin_key(text). Part of the file format: it never changes. */
+int64_t store_outbox_key(const void *p, size_t n);
 /* Updates the row with n->id: status, attempts, max_attempts, next_ms, updated_ms,
  * last_http_status, last_error, and ticket when n has one. TOCSIN_ENOTFOUND if absent. */
 int store_outbox_update(struct store *s, const struct notify_rec *n);

@@ -22,6 +22,8 @@
 #include "util/err.h"
 #include "util/log.h"
 
+#include "sqlite_helpers.h"
+
 #define T_ISO "2026-11-24T05:44:27.123Z"
 #define T_MS INT64_C(1795499067123)
 
@@ -149,15 +151,16 @@ static void test_migrations_fresh_and_reopen(void **state)
     char path[256], err[256] = "";
     struct stat sb;
 
-    assert_int_equal(raw_int(f->dir, "PRAGMA user_version"), 8);
+    assert_int_equal(raw_int(f->dir, "PRAGMA user_version"), 9);
     assert_int_equal(raw_int(f->dir, "SELECT count(*) FROM sqlite_master WHERE type = 'table'"
                                      " AND name IN ('triggers', 'alerts', 'outbox', 'alert',"
                                      " 'alert_history', 'alert_note', 'notify_attempt')"),
                      7);
     assert_int_equal(raw_int(f->dir, "SELECT count(*) FROM sqlite_master WHERE type = 'index'"
                                      " AND name IN ('alerts_status_last', 'alerts_severity',"
-                                     " 'alerts_trigger', 'outbox_pending', 'outbox_alert')"),
-                     5);
+                                     " 'alerts_trigger', 'outbox_pending', 'outbox_alert',"
+                                     " 'outbox_id')"),
+                     6);
     /* migration 8: the start-up load of pending notifications walks the partial index */
     assert_int_equal(raw_int(f->dir, "SELECT count(*) FROM sqlite_master WHERE type = 'index'"
                                      " AND name = 'outbox_pending' AND sql LIKE '%status = 0%'"),
@@ -176,7 +179,7 @@ static void test_migrations_fresh_and_reopen(void **state)
                      TOCSIN_OK);
     assert_string_equal(store_backend_name(again), "sqlite");
     store_close(again);
-    assert_int_equal(raw_int(f->dir, "PRAGMA user_version"), 8);
+    assert_int_equal(raw_int(f->dir, "PRAGMA user_version"), 9);
 }
 
 static void test_journal_is_wal(void **state)
@@ -912,6 +915,69 @@ static void test_notify_query_json(void **state)
         notify_rec_free(n[i]);
 }
 
+/* The key stored with a row (idk, or alertk) is store_outbox_key of its text. */
+static void assert_row_key(const char *dir, const char *col, const char *id, const char *text)
+{
+    char sql[160];
+
+    snprintf(sql, sizeof(sql), "SELECT %s FROM outbox WHERE id = '%s'", col, id);
+    assert_true(raw_int(dir, sql) == store_outbox_key(text, strlen(text)));
+}
+
+/* The outbox is indexed on 64-bit keys of its ids (migration 9), not on the ids: each row holds
+ * them, no UNIQUE index is left, and two ids with one key (forged here: FNV-1a collisions are
+ * not found by chance) stay two notifications, each found, updated and de-duplicated by its own
+ * id. */
+static void test_outbox_keys(void **state)
+{
+    struct fx *f = *state;
+    struct notify_rec *n[3], *n4 = mk_notify("n4", "a4", "t4"), *got = NULL;
+    char path[256], sql[256];
+    sqlite3 *db = NULL;
+
+    put_outbox(f->w, n);
+    assert_row_key(f->dir, "idk", "n1", "n1");
+    assert_row_key(f->dir, "idk", "n3", "n3");
+    assert_row_key(f->dir, "alertk", "n3", "a2");
+    assert_int_equal(raw_int(f->dir, "SELECT count(*) FROM sqlite_master"
+                                     " WHERE name LIKE 'sqlite_autoindex_outbox%'"),
+                     0);
+    /* FNV-1a's published values, every bit kept (not clamped to a positive int64) */
+    assert_true((uint64_t)store_outbox_key("", 0) == 0xcbf29ce484222325ULL);
+    assert_true((uint64_t)store_outbox_key("a", 1) == 0xaf63dc4c8601ec8cULL);
+    assert_true((uint64_t)store_outbox_key("foobar", 6) == 0x85944171f73967e8ULL);
+
+    snprintf(path, sizeof(path), "%s/tocsin.db", f->dir);
+    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+    snprintf(sql, sizeof(sql),
+             "INSERT INTO outbox (id, idk, alert_id, alertk, method, url, status)"
+             " VALUES ('forged', %lld, 'a9', %lld, 'POST', 'http://forged/', 1)",
+             (long long)store_outbox_key("n4", 2), (long long)store_outbox_key("a4", 2));
+    exec_ok(db, sql);
+    sqlite3_close(db);
+
+    assert_int_equal(store_outbox_insert(f->w, n4), TOCSIN_OK);
+    log_setup(LOG_OFF, NULL);
+    assert_int_equal(store_outbox_insert(f->w, n4), TOCSIN_EEXIST);
+    log_setup(LOG_WARN, NULL);
+    assert_int_equal(store_outbox_get(f->w, "n4", &got), TOCSIN_OK);
+    assert_string_equal(got->id, "n4");
+    assert_string_equal(got->url, n4->url);
+    notify_rec_free(got);
+    n4->status = NOTIFY_DELIVERED;
+    n4->attempts = 1;
+    assert_int_equal(store_outbox_update(f->w, n4), TOCSIN_OK);
+    assert_int_equal(raw_int(f->dir, "SELECT status FROM outbox WHERE id = 'n4'"),
+                     NOTIFY_DELIVERED);
+    assert_int_equal(raw_int(f->dir, "SELECT status + attempts FROM outbox WHERE id = 'forged'"),
+                     1);
+    assert_int_equal(notify_count(f->w, -1, "a4", NULL), 1);
+    assert_int_equal(store_outbox_get(f->w, "forged", &got), TOCSIN_ENOTFOUND);
+    notify_rec_free(n4);
+    for (int i = 0; i < 3; i++)
+        notify_rec_free(n[i]);
+}
+
 /* ---- reopening, readers ---- */
 
 static void test_reopen_and_reader(void **state)
@@ -963,6 +1029,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_alert_upsert_update_unique_and_load, fx_setup,
                                         fx_teardown),
         cmocka_unit_test_setup_teardown(test_outbox_insert_update_load, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_outbox_keys, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_outbox_purge, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_outbox_shared_contexts, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_writer_checkpoint_restarts, fx_setup, fx_teardown),

@@ -227,11 +227,39 @@ static void attempts_of(struct store *s, const char *id, char *out, size_t outle
     json_decref(o);
 }
 
+/* Every outbox row holds the keys of its id and alert id (migration 9 computed them). */
+static void check_keys(const char *dir)
+{
+    char path[256];
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    int rows = 0;
+
+    snprintf(path, sizeof(path), "%s/tocsin.db", dir);
+    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    assert_int_equal(
+        sqlite3_prepare_v2(db, "SELECT id, idk, alert_id, alertk FROM outbox", -1, &st, NULL),
+        SQLITE_OK);
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        const char *id = (const char *)sqlite3_column_text(st, 0);
+        const char *alert = (const char *)sqlite3_column_text(st, 2);
+        assert_true(sqlite3_column_int64(st, 1) == store_outbox_key(id, strlen(id)));
+        if (alert)
+            assert_true(sqlite3_column_int64(st, 3) == store_outbox_key(alert, strlen(alert)));
+        else
+            assert_int_equal(sqlite3_column_type(st, 3), SQLITE_NULL);
+        rows++;
+    }
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    assert_true(rows > 0);
+}
+
 static void check_layout(const char *dir)
 {
     char ok[16];
 
-    assert_int_equal(raw_int(dir, "PRAGMA user_version"), 8);
+    assert_int_equal(raw_int(dir, "PRAGMA user_version"), 9);
     assert_int_equal(raw_int(dir, "SELECT count(*) FROM pragma_table_info('notify_ctx')"
                                   " WHERE name IN ('base', 'alen')"),
                      2);
@@ -243,8 +271,12 @@ static void check_layout(const char *dir)
                      0);
     assert_int_equal(raw_int(dir, "SELECT count(*) FROM sqlite_master WHERE type = 'index'"
                                   " AND name IN ('notify_attempt_outbox', 'outbox_pending',"
-                                  " 'outbox_alert', 'notify_ctx_base')"),
-                     4);
+                                  " 'outbox_alert', 'notify_ctx_base', 'outbox_id')"),
+                     5);
+    assert_int_equal(raw_int(dir, "SELECT count(*) FROM sqlite_master"
+                                  " WHERE name LIKE 'sqlite_autoindex_outbox%'"),
+                     0);
+    check_keys(dir);
     assert_int_equal(raw_int(dir, "SELECT count(*) FROM sqlite_master WHERE type = 'index'"
                                   " AND name = 'outbox_status_next'"),
                      0);
