@@ -75,7 +75,7 @@ static size_t secret_keys(const char *type, const json_t *cfg, const char **keys
             const char *k;
             json_t *v;
             json_object_foreach((json_t *)json_object_get(cfg, "headers"), k, v) {
-                if (n >= SECRET_KEYS_MAX - 1 || !chan_header_is_secret(k) || strchr(k, '.') ||
+                if (n >= SECRET_KEYS_MAX - 1 || !secrets_sensitive_header(k) || strchr(k, '.') ||
                     strchr(k, '[') || strlen(k) > 100)
                     continue;
                 snprintf(store[ns], 128, "headers.%s", k);

@@ -12,6 +12,7 @@
 
 #include "notify/ch_impl.h"
 #include "util/err.h"
+#include "util/secrets.h"
 
 static const struct chan_ops *const ops_table[] = {
     &ch_webhook_ops,  &ch_slack_ops,      &ch_teams_ops,     &ch_mattermost_ops, &ch_discord_ops,
@@ -1322,20 +1323,6 @@ const char *const *chan_secret_keys(const char *type)
     return ops ? ops->secrets : NULL;
 }
 
-bool chan_header_is_secret(const char *name)
-{
-    static const char *const exact[] = {"authorization", "proxy-authorization", "cookie"};
-    static const char *const parts[] = {"token", "secret", "key", "auth", "password"};
-
-    for (size_t i = 0; i < sizeof(exact) / sizeof(exact[0]); i++)
-        if (strcasecmp(name, exact[i]) == 0)
-            return true;
-    for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++)
-        if (strcasestr(name, parts[i]))
-            return true;
-    return false;
-}
-
 static void mask_path(json_t *cfg, const char *path)
 {
     const char *dot = strrchr(path, '.');
@@ -1354,7 +1341,7 @@ static void mask_path(json_t *cfg, const char *path)
         json_t *v;
         json_object_foreach(parent, k, v)
         {
-            if (chan_header_is_secret(k) && !json_is_null(v))
+            if (secrets_sensitive_header(k) && !json_is_null(v))
                 json_object_set_new(parent, k, json_string(CHAN_MASK));
         }
         return;

@@ -132,12 +132,10 @@ const char *const *chan_types(void);
 
 /* The config keys of `type` that are secrets, NULL-terminated, static (NULL for an unknown
  * type). A key is a dotted path into the config ("token", "auth.password"); "headers.*"
- * stands for the values of the secret-looking headers, those chan_header_is_secret() names.
+ * stands for the values of the secret-looking headers, those secrets_sensitive_header() names
+ * (util/secrets.h).
  * The caller encrypts these at rest, never returns them from the API and never logs them. */
 const char *const *chan_secret_keys(const char *type);
-/* True for header names whose values are secrets: Authorization, Proxy-Authorization, Cookie,
- * and any name containing "token", "secret", "key", "auth" or "password" (any case). */
-bool chan_header_is_secret(const char *name);
 /* A deep copy of config with every secret value present replaced by CHAN_MASK. Returns NULL if
  * out of memory (or config is not an object). Caller decrefs. Unknown types mask nothing but
  * the headers. */

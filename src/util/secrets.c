@@ -38,11 +38,10 @@ bool secrets_streq(const char *a, const char *b)
 
 bool secrets_sensitive_header(const char *name)
 {
-    static const char *const words[] = {"auth",      "token",      "secret",      "passw",
-                                        "api-key",   "apikey",     "api_key",     "session",
-                                        "signature", "credential", "private-key", "cookie"};
+    static const char *const words[] = {"auth",      "token",      "secret",  "passw", "key",
+                                        "signature", "credential", "session", "cookie"};
 
-    if (!name)
+    if (!name || !strcasecmp(name, "Idempotency-Key"))
         return false;
     for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
         if (strcasestr(name, words[i]))

@@ -82,10 +82,12 @@ int secrets_merge_masked(json_t *new_config, const json_t *old_config,
 /* True if `v` is a sealed value ({"$secret":"..."} and nothing else). */
 bool secrets_is_sealed(const json_t *v);
 
-/* A header name whose value is a credential, compared case-insensitively: Authorization,
- * Proxy-Authorization, Cookie, or any name containing one of "auth", "token", "secret",
- * "passw", "api-key", "apikey", "api_key", "session", "signature", "credential",
- * "private-key" (X-Api-Key, X-Auth-Token, X-Hub-Signature, ...). "Idempotency-Key" is not. */
+/* A header name whose value is a credential, compared case-insensitively: any name containing
+ * one of "auth", "token", "secret", "passw", "key", "signature", "credential", "session",
+ * "cookie" (Authorization, Proxy-Authorization, Cookie, X-Api-Key, X-Auth-Token,
+ * Ocp-Apim-Subscription-Key, X-Hub-Signature, ...), but Idempotency-Key (a notification's id,
+ * sent in X-Tocsin-Notification too). The one rule for every header that may hold a secret:
+ * the triggers' name/value header lists and the channels' header maps alike. */
 bool secrets_sensitive_header(const char *name);
 /* Constant-time equality of two strings (time depends on the lengths only). */
 bool secrets_streq(const char *a, const char *b);

@@ -243,8 +243,16 @@ static void test_sensitive_headers(void **state)
     assert_true(secrets_sensitive_header("X-Auth-Token"));
     assert_true(secrets_sensitive_header("Cookie"));
     assert_true(secrets_sensitive_header("X-Hub-Signature-256"));
+    /* names the channels' header rule alone used to see (one rule now) */
+    assert_true(secrets_sensitive_header("Ocp-Apim-Subscription-Key"));
+    assert_true(secrets_sensitive_header("X-Functions-Key"));
+    assert_true(secrets_sensitive_header("X-Password"));
+    assert_true(secrets_sensitive_header("X-Session-Id"));
+    assert_true(secrets_sensitive_header("X-Goog-Credential"));
     assert_false(secrets_sensitive_header("Content-Type"));
     assert_false(secrets_sensitive_header("Idempotency-Key"));
+    assert_false(secrets_sensitive_header("idempotency-key"));
+    assert_true(secrets_sensitive_header("X-Idempotency-Key-Secret"));
     assert_false(secrets_sensitive_header("X-Tocsin-Notification"));
     assert_false(secrets_sensitive_header(NULL));
     assert_true(secrets_streq("abc", "abc"));
