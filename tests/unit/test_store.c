@@ -151,7 +151,7 @@ static void test_migrations_fresh_and_reopen(void **state)
     char path[256], err[256] = "";
     struct stat sb;
 
-    assert_int_equal(raw_int(f->dir, "PRAGMA user_version"), 9);
+    assert_int_equal(raw_int(f->dir, "PRAGMA user_version"), 10);
     assert_int_equal(raw_int(f->dir, "SELECT count(*) FROM sqlite_master WHERE type = 'table'"
                                      " AND name IN ('triggers', 'alerts', 'outbox', 'alert',"
                                      " 'alert_history', 'alert_note', 'notify_attempt')"),
@@ -159,8 +159,8 @@ static void test_migrations_fresh_and_reopen(void **state)
     assert_int_equal(raw_int(f->dir, "SELECT count(*) FROM sqlite_master WHERE type = 'index'"
                                      " AND name IN ('alerts_status_last', 'alerts_severity',"
                                      " 'alerts_trigger', 'outbox_pending', 'outbox_alert',"
-                                     " 'outbox_id')"),
-                     6);
+                                     " 'outbox_id', 'outbox_failed')"),
+                     7);
     /* migration 8: the start-up load of pending notifications walks the partial index */
     assert_int_equal(raw_int(f->dir, "SELECT count(*) FROM sqlite_master WHERE type = 'index'"
                                      " AND name = 'outbox_pending' AND sql LIKE '%status = 0%'"),
@@ -179,7 +179,7 @@ static void test_migrations_fresh_and_reopen(void **state)
                      TOCSIN_OK);
     assert_string_equal(store_backend_name(again), "sqlite");
     store_close(again);
-    assert_int_equal(raw_int(f->dir, "PRAGMA user_version"), 9);
+    assert_int_equal(raw_int(f->dir, "PRAGMA user_version"), 10);
 }
 
 static void test_journal_is_wal(void **state)
@@ -978,6 +978,54 @@ static void test_outbox_keys(void **state)
         notify_rec_free(n[i]);
 }
 
+/* The query plan of "SELECT count(*) FROM outbox WHERE status = ?1" with ?1 bound to status,
+ * as SQLite makes it once the value is bound (its details joined by "; "). */
+static void status_plan(const char *dir, int status, char *out, size_t outlen)
+{
+    char path[256];
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    size_t len = 0;
+
+    snprintf(path, sizeof(path), "%s/tocsin.db", dir);
+    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db,
+                                        "EXPLAIN QUERY PLAN SELECT count(*) FROM outbox"
+                                        " WHERE status = ?1",
+                                        -1, &st, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_bind_int(st, 1, status), SQLITE_OK);
+    out[0] = '\0';
+    while (sqlite3_step(st) == SQLITE_ROW)
+        len += (size_t)snprintf(out + len, len < outlen ? outlen - len : 0, "%s; ",
+                                (const char *)sqlite3_column_text(st, 3));
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    assert_true(len < outlen);
+}
+
+/* Failed and pending notifications are counted and listed through their partial indexes
+ * (migrations 8 and 10), with the status a bound value as the API's queries have it. */
+static void test_outbox_status_indexes(void **state)
+{
+    struct fx *f = *state;
+    struct notify_rec *n[3];
+    char plan[256];
+
+    put_outbox(f->w, n);
+    n[1]->status = NOTIFY_FAILED;
+    n[1]->attempts = 7;
+    assert_int_equal(store_outbox_update(f->w, n[1]), TOCSIN_OK);
+    assert_int_equal(notify_count(f->w, NOTIFY_FAILED, NULL, NULL), 1);
+    assert_int_equal(notify_count(f->w, NOTIFY_PENDING, NULL, NULL), 2);
+    status_plan(f->dir, NOTIFY_FAILED, plan, sizeof(plan));
+    assert_non_null(strstr(plan, "outbox_failed"));
+    status_plan(f->dir, NOTIFY_PENDING, plan, sizeof(plan));
+    assert_non_null(strstr(plan, "outbox_pending"));
+    for (int i = 0; i < 3; i++)
+        notify_rec_free(n[i]);
+}
+
 /* ---- reopening, readers ---- */
 
 static void test_reopen_and_reader(void **state)
@@ -1030,6 +1078,7 @@ int main(void)
                                         fx_teardown),
         cmocka_unit_test_setup_teardown(test_outbox_insert_update_load, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_outbox_keys, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_outbox_status_indexes, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_outbox_purge, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_outbox_shared_contexts, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_writer_checkpoint_restarts, fx_setup, fx_teardown),

@@ -259,7 +259,7 @@ static void check_layout(const char *dir)
 {
     char ok[16];
 
-    assert_int_equal(raw_int(dir, "PRAGMA user_version"), 9);
+    assert_int_equal(raw_int(dir, "PRAGMA user_version"), 10);
     assert_int_equal(raw_int(dir, "SELECT count(*) FROM pragma_table_info('notify_ctx')"
                                   " WHERE name IN ('base', 'alen')"),
                      2);
@@ -271,8 +271,9 @@ static void check_layout(const char *dir)
                      0);
     assert_int_equal(raw_int(dir, "SELECT count(*) FROM sqlite_master WHERE type = 'index'"
                                   " AND name IN ('notify_attempt_outbox', 'outbox_pending',"
-                                  " 'outbox_alert', 'notify_ctx_base', 'outbox_id')"),
-                     5);
+                                  " 'outbox_alert', 'notify_ctx_base', 'outbox_id',"
+                                  " 'outbox_failed')"),
+                     6);
     assert_int_equal(raw_int(dir, "SELECT count(*) FROM sqlite_master"
                                   " WHERE name LIKE 'sqlite_autoindex_outbox%'"),
                      0);
