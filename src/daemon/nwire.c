@@ -587,7 +587,7 @@ static bool context_head(struct app *a, const struct nintent *in, struct rcache 
     return !rc;
 }
 
-/* A new string: the n bytes of head, then tail's. */
+/* A new string: head's bytes, then tail's. */
 static char *concat(const struct buf *head, const struct buf *tail)
 {
     char *s = malloc(head->len + tail->len + 1);
