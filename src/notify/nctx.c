@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/jtree.h"
 #include "util/err.h"
 #include "util/smap.h"
 
@@ -93,7 +94,7 @@ static json_t *parse_rest(const char *stored, size_t n, size_t *al)
         return NULL;
     t[0] = '{';
     memcpy(t + 1, stored + skip + 1, n - skip); /* with the NUL */
-    rest = json_loads(t, 0, NULL);
+    rest = jtree_load_or_jansson(t, n - skip);
     free(t);
     if (rest && (!json_is_object(rest) || json_object_get(rest, "alerts") ||
                  json_object_get(rest, "alert"))) {
@@ -124,7 +125,7 @@ static json_t *alert_of(struct nctx_cache *c, const char *a, size_t al, bool *sh
         return json_incref(s->alert);
     }
     c->misses++;
-    alert = json_loadb(a, al, 0, NULL);
+    alert = jtree_load_or_jansson(a, al);
     if (!json_is_object(alert) || al > NCTX_CACHE_TEXT_MAX || !(copy = malloc(al)))
         return alert;
     memcpy(copy, a, al);
@@ -141,7 +142,7 @@ json_t *nctx_parse(struct nctx_cache *c, const char *stored, bool *shared)
 
     *shared = false;
     if (!rest)
-        return json_loads(stored, 0, NULL);
+        return jtree_load_or_jansson(stored, n);
     alert = alert_of(c, stored + HEAD_LEN, al, shared);
     if (!alert || json_object_set_new(rest, "alert", alert)) {
         json_decref(rest);

@@ -1,0 +1,143 @@
+#include "core/jtree.h"
+
+#include <stdbool.h>
+#include <stdlib.h>
+
+#include "core/jscan.h"
+#include "util/arena.h"
+
+#define UNESC_STACK 256 /* escaped strings up to this many bytes are unescaped on the stack */
+
+static json_t *value(struct jscan *s);
+
+/* Calls fn(text, len, ud) with the checked string's unescaped bytes: the raw ones when it has no
+ * escape, else a copy (escapes only ever shorten a string). */
+static json_t *with_text(const struct jstr *str, json_t *(*fn)(const char *, size_t, void *),
+                         void *ud)
+{
+    size_t raw = (size_t)(str->e - str->b), n;
+    char stack[UNESC_STACK], *d;
+    json_t *v;
+
+    if (!str->esc)
+        return fn(str->b, raw, ud);
+    d = raw <= sizeof(stack) ? stack : malloc(raw);
+    if (!d)
+        return NULL;
+    n = jscan_unescape(str->b, str->e, d);
+    v = fn(d, n, ud);
+    if (d != stack)
+        free(d);
+    return v;
+}
+
+static json_t *make_string(const char *p, size_t n, void *ud)
+{
+    (void)ud;
+    return json_stringn_nocheck(p, n);
+}
+
+struct member {
+    json_t *obj, *val;
+};
+
+/* Sets the member (the value is taken either way); returns the object, NULL on a failure. */
+static json_t *set_member(const char *key, size_t n, void *ud)
+{
+    struct member *m = ud;
+
+    return json_object_setn_new_nocheck(m->obj, key, n, m->val) ? NULL : m->obj;
+}
+
+static json_t *container(struct jscan *s, bool object)
+{
+    json_t *c = object ? json_object() : json_array();
+    bool more;
+    int rc = c ? jscan_enter(s) : TOCSIN_ENOMEM;
+
+    for (bool first = true; !rc; first = false) {
+        struct jstr k;
+        json_t *v;
+        rc = object ? jscan_obj_step(s, first, &more) : jscan_arr_step(s, first, &more);
+        if (rc || !more)
+            break;
+        if (object && ((rc = jscan_string(s, &k)) || (rc = jscan_colon(s))))
+            break;
+        if (!(v = value(s))) {
+            rc = TOCSIN_EINVAL;
+            break;
+        }
+        if (object) {
+            struct member m = {c, v};
+            if (!with_text(&k, set_member, &m))
+                rc = TOCSIN_ENOMEM;
+        } else if (json_array_append_new(c, v)) {
+            rc = TOCSIN_ENOMEM;
+        }
+    }
+    if (rc) {
+        json_decref(c);
+        return NULL;
+    }
+    jscan_leave(s);
+    return c;
+}
+
+static json_t *value(struct jscan *s)
+{
+    int ch = jscan_peek(s);
+
+    if (ch == '{' || ch == '[')
+        return container(s, ch == '{');
+    if (ch == '"') {
+        struct jstr str;
+        return jscan_string(s, &str) ? NULL : with_text(&str, make_string, NULL);
+    }
+    if (ch == 't' || ch == 'f' || ch == 'n') {
+        const char *t;
+        if (jscan_literal(s, &t))
+            return NULL;
+        return t[0] == 't' ? json_true() : t[0] == 'f' ? json_false() : json_null();
+    }
+    if (ch == '-' || jscan_is_digit(ch)) {
+        struct jnum n;
+        if (jscan_number(s, &n))
+            return NULL;
+        return n.is_int ? json_integer((json_int_t)n.i) : json_real(n.d);
+    }
+    jscan_syn(s, s->p, ch < 0 ? "unexpected end of input" : "unexpected character");
+    return NULL;
+}
+
+json_t *jtree_load(const char *buf, size_t len)
+{
+    struct jscan s;
+    struct arena a;
+    json_t *v = NULL;
+    int ch;
+
+    if (!buf)
+        return NULL;
+    arena_init(&a, 0); /* no string is carved from it: jtree copies into jansson's */
+    jscan_init(&s, buf, len, &a);
+    jscan_ws(&s);
+    ch = jscan_peek(&s);
+    if (ch == '{' || ch == '[')
+        v = container(&s, ch == '{');
+    if (v) {
+        jscan_ws(&s);
+        if (s.p != s.end) { /* something after the value */
+            json_decref(v);
+            v = NULL;
+        }
+    }
+    arena_free(&a);
+    return v;
+}
+
+json_t *jtree_load_or_jansson(const char *buf, size_t len)
+{
+    json_t *v = jtree_load(buf, len);
+
+    return v ? v : json_loadb(buf, len, 0, NULL);
+}

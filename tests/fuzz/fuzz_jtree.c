@@ -1,0 +1,85 @@
+/* libFuzzer harness for core/jtree (JSON text to a jansson tree through jscan), differential
+ * against json_loadb(…, 0), the parser it stands in for:
+ *  - a tree from jtree_load: jansson must give a tree too, json_equal to it and dumping to the
+ *    same text (key order and repeated keys included);
+ *  - NULL from jtree_load where jansson gives a tree: allowed only for the differences jtree.h
+ *    documents (jscan's nesting limit, a NUL byte right after a number or literal), so the
+ *    input must nest deeper than JSCAN_MAX_NEST or hold a NUL byte.
+ * Everything is freed each run, so LeakSanitizer sees real leaks. */
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "core/jscan.h"
+#include "core/jtree.h"
+
+#include "../unit/parse_helpers.h"
+
+#define FUZZ_MAX_INPUT (64 * 1024)
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static void mismatch(const uint8_t *data, size_t size, const char *what)
+{
+    print_input((const char *)data, size);
+    fprintf(stderr, "fuzz_jtree: jtree_load and json_loadb differ: %s\n", what);
+    abort();
+}
+
+/* Deepest nesting of brackets outside strings (a bound on the JSON's, enough to excuse). */
+static size_t max_nest(const uint8_t *p, size_t n)
+{
+    size_t depth = 0, max = 0;
+    bool str = false;
+
+    for (size_t i = 0; i < n; i++) {
+        if (str) {
+            if (p[i] == '\\')
+                i++;
+            else if (p[i] == '"')
+                str = false;
+        } else if (p[i] == '"') {
+            str = true;
+        } else if (p[i] == '[' || p[i] == '{') {
+            if (++depth > max)
+                max = depth;
+        } else if ((p[i] == ']' || p[i] == '}') && depth) {
+            depth--;
+        }
+    }
+    return max;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    const char *text = (const char *)data;
+    json_t *a, *b;
+
+    if (size > FUZZ_MAX_INPUT)
+        return 0;
+    a = json_loadb(text, size, 0, NULL);
+    b = jtree_load(text, size);
+    if (b) {
+        char *da, *db;
+        if (!a)
+            mismatch(data, size, "jtree accepted what jansson refused");
+        if (!json_equal(a, b))
+            mismatch(data, size, "different values");
+        da = json_dumps(a, JSON_COMPACT);
+        db = json_dumps(b, JSON_COMPACT);
+        if (!da || !db || strcmp(da, db))
+            mismatch(data, size, "different dumps");
+        free(da);
+        free(db);
+    } else if (a && max_nest(data, size) <= JSCAN_MAX_NEST && !memchr(data, '\0', size)) {
+        mismatch(data, size, "jtree refused what jansson accepted");
+    }
+    json_decref(a);
+    json_decref(b);
+    return 0;
+}
