@@ -141,3 +141,29 @@ json_t *jtree_load_or_jansson(const char *buf, size_t len)
 
     return v ? v : json_loadb(buf, len, 0, NULL);
 }
+
+bool jtree_is_json(const char *buf, size_t len)
+{
+    struct jscan s;
+    struct arena a;
+    bool ok;
+    json_t *v;
+
+    if (!buf)
+        return false;
+    arena_init(&a, 0);
+    jscan_init(&s, buf, len, &a);
+    jscan_ws(&s);
+    ok = !jscan_skip_value(&s);
+    if (ok) {
+        jscan_ws(&s);
+        ok = s.p == s.end;
+    }
+    arena_free(&a);
+    if (ok)
+        return true;
+    v = json_loadb(buf, len, JSON_DECODE_ANY, NULL); /* what jscan is stricter about */
+    ok = v != NULL;
+    json_decref(v);
+    return ok;
+}

@@ -15,6 +15,7 @@
 #define TOCSIN_JTREE_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 /* The object or array that is all of buf[0..len) (whitespace around it allowed), or NULL: not
@@ -24,5 +25,10 @@ json_t *jtree_load(const char *buf, size_t len);
 
 /* jtree_load, and when it gives NULL, json_loadb(buf, len, 0, NULL). */
 json_t *jtree_load_or_jansson(const char *buf, size_t len);
+
+/* Whether buf[0..len) is one JSON value of any type, as json_loadb(…, JSON_DECODE_ANY) would
+ * tell, without building it: jscan checks it (what it refuses is asked of jansson). For a body's
+ * default Content-Type, which used to parse the whole body to learn it. */
+bool jtree_is_json(const char *buf, size_t len);
 
 #endif

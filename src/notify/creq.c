@@ -6,6 +6,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "core/jtree.h"
 #include "util/err.h"
 
 #ifndef TOCSIN_VERSION
@@ -176,10 +177,9 @@ static int http_headers(const struct chan_req *r, struct creq_xfer *x, bool send
     if (!rc)
         rc = append(&x->hdrs, "Expect:");
     if (!rc && sends_body && !has_ct) {
-        json_t *v = json_loadb(r->body ? r->body : "", r->body_len, JSON_DECODE_ANY, NULL);
-        rc = append(&x->hdrs, v ? "Content-Type: application/json"
-                                : "Content-Type: text/plain; charset=utf-8");
-        json_decref(v);
+        rc = append(&x->hdrs, jtree_is_json(r->body ? r->body : "", r->body_len)
+                                  ? "Content-Type: application/json"
+                                  : "Content-Type: text/plain; charset=utf-8");
     }
     return rc;
 }

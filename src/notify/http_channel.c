@@ -6,6 +6,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "core/jtree.h"
 #include "notify/creq.h"
 #include "util/err.h"
 
@@ -195,13 +196,9 @@ static int set_method(CURL *e, const char *method, const char *body, bool *sends
 static int default_content_type(struct http_delivery *d, const char *body)
 {
     static const char json[] = "application/json", text[] = "text/plain; charset=utf-8";
-    json_t *v = body ? json_loadb(body, strlen(body), JSON_DECODE_ANY, NULL) : NULL;
-    int rc;
-
-    rc = v ? add_header(d, "Content-Type", 12, json, sizeof(json) - 1)
-           : add_header(d, "Content-Type", 12, text, sizeof(text) - 1);
-    json_decref(v);
-    return rc;
+    return body && jtree_is_json(body, strlen(body))
+               ? add_header(d, "Content-Type", 12, json, sizeof(json) - 1)
+               : add_header(d, "Content-Type", 12, text, sizeof(text) - 1);
 }
 
 /* Transport options common to every delivery. */

@@ -4,7 +4,9 @@
  *    same text (key order and repeated keys included);
  *  - NULL from jtree_load where jansson gives a tree: allowed only for the differences jtree.h
  *    documents (jscan's nesting limit, a NUL byte right after a number or literal), so the
- *    input must nest deeper than JSCAN_MAX_NEST or hold a NUL byte.
+ *    input must nest deeper than JSCAN_MAX_NEST or hold a NUL byte;
+ *  - jtree_is_json must say exactly what json_loadb(…, JSON_DECODE_ANY) says (it asks jansson
+ *    itself when jscan refuses).
  * Everything is freed each run, so LeakSanitizer sees real leaks. */
 #include <stdbool.h>
 #include <stddef.h>
@@ -58,10 +60,14 @@ static size_t max_nest(const uint8_t *p, size_t n)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     const char *text = (const char *)data;
-    json_t *a, *b;
+    json_t *a, *b, *any;
 
     if (size > FUZZ_MAX_INPUT)
         return 0;
+    any = json_loadb(text, size, JSON_DECODE_ANY, NULL);
+    if ((any != NULL) != jtree_is_json(text, size))
+        mismatch(data, size, "jtree_is_json and JSON_DECODE_ANY disagree");
+    json_decref(any);
     a = json_loadb(text, size, 0, NULL);
     b = jtree_load(text, size);
     if (b) {

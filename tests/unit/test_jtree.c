@@ -93,6 +93,35 @@ static void test_refusals(void **state)
     json_decref(v);
 }
 
+/* jtree_is_json says what json_loadb(…, JSON_DECODE_ANY) says, for any top-level value. */
+static void is_json_as_jansson(const char *text, size_t len)
+{
+    json_t *v = json_loadb(text, len, JSON_DECODE_ANY, NULL);
+
+    if ((v != NULL) != jtree_is_json(text, len))
+        fail_msg("jtree_is_json and jansson differ on %.*s", (int)len, text);
+    json_decref(v);
+}
+
+static void test_is_json(void **state)
+{
+    static const char *const texts[] = {"1",   "-0.5e3", "\"x\"",       "true",       " null ",
+                                        "{}",  "[1,2]",  "text",        "",           "{",
+                                        "1 2", "01",     "\"\\u0000\"", "{\"a\":1}x", "\t[]\n"};
+    char deep[200];
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++)
+        is_json_as_jansson(texts[i], strlen(texts[i]));
+    assert_true(jtree_is_json("\"x\"", 3));
+    assert_false(jtree_is_json("hello", 5));
+    assert_false(jtree_is_json(NULL, 0));
+    memset(deep, '[', 100); /* past jscan's nesting: jansson decides */
+    memset(deep + 100, ']', 100);
+    assert_true(jtree_is_json(deep, sizeof(deep)));
+    is_json_as_jansson(deep, 150); /* cut: not JSON */
+}
+
 /* ---- random documents ---- */
 
 static uint64_t rng = 0x9E3779B97F4A7C15ull;
@@ -187,6 +216,7 @@ static void test_random_documents(void **state)
         text = json_dumps(doc, flags[rnd(sizeof(flags) / sizeof(flags[0]))]);
         assert_non_null(text);
         same(text);
+        assert_true(jtree_is_json(text, strlen(text)));
         free(text);
         json_decref(doc);
     }
@@ -227,7 +257,7 @@ static int bench(void)
 {
     const int n = 100000;
     size_t len = strlen(BENCH_CTX);
-    double t0, t1, t2;
+    double t0, t1, t2, t3;
 
     same(BENCH_CTX);
     t0 = cpu_s();
@@ -237,9 +267,13 @@ static int bench(void)
     for (int i = 0; i < n; i++)
         json_decref(jtree_load(BENCH_CTX, len));
     t2 = cpu_s();
+    for (int i = 0; i < n; i++)
+        if (!jtree_is_json(BENCH_CTX, len))
+            return 1;
+    t3 = cpu_s();
     printf("bench: a %zu-byte context loaded and freed, %d times: json_loadb %.2f us, jtree_load"
-           " %.2f us\n",
-           len, n, (t1 - t0) * 1e6 / n, (t2 - t1) * 1e6 / n);
+           " %.2f us; told JSON (a body's default Content-Type): jtree_is_json %.2f us\n",
+           len, n, (t1 - t0) * 1e6 / n, (t2 - t1) * 1e6 / n, (t3 - t2) * 1e6 / n);
     return 0;
 }
 
@@ -248,6 +282,7 @@ int main(int argc, char **argv)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_values),
         cmocka_unit_test(test_refusals),
+        cmocka_unit_test(test_is_json),
         cmocka_unit_test(test_random_documents),
     };
 
