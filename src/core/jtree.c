@@ -2,6 +2,7 @@
 
 #include <stdbool.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "core/jscan.h"
 #include "util/arena.h"
@@ -109,60 +110,84 @@ static json_t *value(struct jscan *s)
     return NULL;
 }
 
-json_t *jtree_load(const char *buf, size_t len)
+/* Whether jansson may accept a text jscan refused: past jscan's nesting limit or with a NUL byte
+ * in it (the deliberate differences of jscan.h), or when the refusal was no syntax error (memory).
+ * Any other text both refuse, so there is no point in parsing it again. */
+static bool jansson_may_accept(const struct jscan *s, const char *buf, size_t len)
+{
+    return !s->syn_at || s->depth >= JSCAN_MAX_NEST || memchr(buf, '\0', len);
+}
+
+/* The arena of a scan of len bytes: jscan copies only a real too long for its stack buffer, its
+ * own text, so twice the text (8-byte rounding) is room enough. */
+static void arena_for(struct arena *a, size_t len)
+{
+    arena_init(a, 2 * len + 64);
+}
+
+/* After a value: only whitespace is left. */
+static bool at_end(struct jscan *s)
+{
+    jscan_ws(s);
+    return s->p == s->end;
+}
+
+/* The object or array that is all of buf; NULL with *retry when jansson may accept it. */
+static json_t *load(const char *buf, size_t len, bool *retry)
 {
     struct jscan s;
     struct arena a;
     json_t *v = NULL;
     int ch;
 
-    if (!buf)
-        return NULL;
-    arena_init(&a, 0); /* no string is carved from it: jtree copies into jansson's */
+    arena_for(&a, len); /* no string is carved from it: jtree copies into jansson's */
     jscan_init(&s, buf, len, &a);
     jscan_ws(&s);
     ch = jscan_peek(&s);
     if (ch == '{' || ch == '[')
         v = container(&s, ch == '{');
-    if (v) {
-        jscan_ws(&s);
-        if (s.p != s.end) { /* something after the value */
-            json_decref(v);
-            v = NULL;
-        }
+    if (v && !at_end(&s)) {
+        json_decref(v);
+        v = NULL;
     }
+    *retry = !v && jansson_may_accept(&s, buf, len);
     arena_free(&a);
     return v;
 }
 
+json_t *jtree_load(const char *buf, size_t len)
+{
+    bool retry;
+
+    return buf ? load(buf, len, &retry) : NULL;
+}
+
 json_t *jtree_load_or_jansson(const char *buf, size_t len)
 {
-    json_t *v = jtree_load(buf, len);
+    bool retry = false;
+    json_t *v = buf ? load(buf, len, &retry) : NULL;
 
-    return v ? v : json_loadb(buf, len, 0, NULL);
+    return v || !retry ? v : json_loadb(buf, len, 0, NULL);
 }
 
 bool jtree_is_json(const char *buf, size_t len)
 {
     struct jscan s;
     struct arena a;
-    bool ok;
+    bool ok, retry;
     json_t *v;
 
     if (!buf)
         return false;
-    arena_init(&a, 0);
+    arena_for(&a, len);
     jscan_init(&s, buf, len, &a);
     jscan_ws(&s);
-    ok = !jscan_skip_value(&s);
-    if (ok) {
-        jscan_ws(&s);
-        ok = s.p == s.end;
-    }
+    ok = !jscan_skip_value(&s) && at_end(&s);
+    retry = !ok && jansson_may_accept(&s, buf, len);
     arena_free(&a);
-    if (ok)
-        return true;
-    v = json_loadb(buf, len, JSON_DECODE_ANY, NULL); /* what jscan is stricter about */
+    if (!retry)
+        return ok;
+    v = json_loadb(buf, len, JSON_DECODE_ANY, NULL);
     ok = v != NULL;
     json_decref(v);
     return ok;

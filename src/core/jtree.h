@@ -10,7 +10,8 @@
  *
  * Where jscan is stricter than jansson (nesting over JSCAN_MAX_NEST, a NUL byte right after a
  * literal or number; see jscan.h) jtree_load returns NULL and the caller that must accept what
- * jansson accepts calls jansson then (jtree_load_or_jansson). Thread-safe; no global state. */
+ * jansson accepts calls jansson then (jtree_load_or_jansson, jtree_is_json): only then, so a
+ * text that is not JSON is never parsed twice. Thread-safe; no global state. */
 #ifndef TOCSIN_JTREE_H
 #define TOCSIN_JTREE_H
 
@@ -23,12 +24,12 @@
  * or out of memory. A new reference. */
 json_t *jtree_load(const char *buf, size_t len);
 
-/* jtree_load, and when it gives NULL, json_loadb(buf, len, 0, NULL). */
+/* jtree_load, and when it gives NULL for nesting or a NUL byte, json_loadb(buf, len, 0, NULL). */
 json_t *jtree_load_or_jansson(const char *buf, size_t len);
 
 /* Whether buf[0..len) is one JSON value of any type, as json_loadb(…, JSON_DECODE_ANY) would
- * tell, without building it: jscan checks it (what it refuses is asked of jansson). For a body's
- * default Content-Type, which used to parse the whole body to learn it. */
+ * tell, without building it: jscan checks it (jansson is asked only for nesting or a NUL byte).
+ * For a body's default Content-Type, which used to parse the whole body to learn it. */
 bool jtree_is_json(const char *buf, size_t len);
 
 #endif

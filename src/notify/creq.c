@@ -1,6 +1,5 @@
 #include "notify/creq.h"
 
-#include <jansson.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>

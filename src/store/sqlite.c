@@ -340,17 +340,18 @@ struct dyn_spec {
     const char *conds[DYN_FILTERS];
 };
 
+/* The notification list's filters, in qargs mask order (sq_notify_query_json): its count and its
+ * page take the same. */
+#define NOTIFY_FILTERS                                                                             \
+    {                                                                                              \
+        "status = :status", "alertk = " OUTBOX_KEY_SQL "(:alert) AND alert_id = :alert",           \
+            "trigger_id = :trigger", "rule_id = :rule", "channel_id = :channel"                    \
+    }
+
 static const struct dyn_spec dyn_specs[DYN_KINDS] = {
-    [DYN_NOTIFY_COUNT] = {"SELECT count(*) FROM outbox",
-                          "",
-                          {"status = :status",
-                           "alertk = " OUTBOX_KEY_SQL "(:alert) AND alert_id = :alert",
-                           "trigger_id = :trigger", "rule_id = :rule", "channel_id = :channel"}},
+    [DYN_NOTIFY_COUNT] = {"SELECT count(*) FROM outbox", "", NOTIFY_FILTERS},
     [DYN_NOTIFY_LIST] = {"SELECT " OUTBOX_COLS_CTX("NULL") " FROM outbox",
-                         " ORDER BY seq DESC LIMIT :limit OFFSET :offset",
-                         {"status = :status",
-                          "alertk = " OUTBOX_KEY_SQL "(:alert) AND alert_id = :alert",
-                          "trigger_id = :trigger", "rule_id = :rule", "channel_id = :channel"}},
+                         " ORDER BY seq DESC LIMIT :limit OFFSET :offset", NOTIFY_FILTERS},
 };
 
 struct sqlite_store {

@@ -83,14 +83,22 @@ def test_channel_crud_and_validation(nd, fake_http):
     expect_status(r, 400, "broken JSON")
     # a GET, edit, PUT round trip keeps the secret it did not see
     doc = nd.get("/api/v1/channels/hook").json()
-    doc["config"]["headers"] = {"X-Team": "ops"}
+    doc["config"]["headers"] = {"X-Team": "ops", "X-Hub-Signature-256": "sha256=5ec2e7"}
     expect_status(nd.put("/api/v1/channels/hook", doc), 200, "PUT with the masked secret")
+    # a signature header is a credential (util/secrets.h's one rule): masked, sealed at rest
+    got = nd.get("/api/v1/channels/hook").json()["config"]["headers"]
+    assert got == {"X-Team": "ops", "X-Hub-Signature-256": "********"}, got
+    for name in ("tocsin.db", "tocsin.db-wal"):
+        if os.path.exists(os.path.join(nd.dir, name)):
+            with open(os.path.join(nd.dir, name), "rb") as f:
+                assert b"sha256=5ec2e7" not in f.read(), name
     expect_status(nd.post("/api/v1/channels/hook/test"), 200, "channel test")
     req = fake_http.wait_for(1)[0]
     assert req.headers["Authorization"].startswith("Basic "), req.headers
     import base64
     assert base64.b64decode(req.headers["Authorization"][6:]) == b"u:p4ss"
     assert req.headers["X-Team"] == "ops"
+    assert req.headers["X-Hub-Signature-256"] == "sha256=5ec2e7"
     expect_status(nd.get("/api/v1/channels/nope"), 404, "unknown channel")
     expect_status(nd.delete("/api/v1/channels/hook"), 200, "delete")
     expect_status(nd.get("/api/v1/channels/hook"), 404, "deleted channel")

@@ -1,11 +1,25 @@
 /* Helpers shared by the unit tests that drive SQLite directly (test_walbuf.c, test_pcache.c,
- * test_store_migrate.c): run SQL that must succeed, read one integer, check integrity.
+ * test_store.c, test_store_migrate.c): open a store's database, run SQL that must succeed, read
+ * one integer, check integrity.
  * Header-only (each tests/unit/test_*.c is its own executable); include after <cmocka.h>. */
 #ifndef TOCSIN_TEST_SQLITE_HELPERS_H
 #define TOCSIN_TEST_SQLITE_HELPERS_H
 
 #include <sqlite3.h>
 #include <stdint.h>
+#include <stdio.h>
+
+/* The database of a store directory on a raw connection of its own (flags: SQLITE_OPEN_READONLY
+ * or SQLITE_OPEN_READWRITE), to look behind the store's API. */
+static inline sqlite3 *open_store_db(const char *dir, int flags)
+{
+    char path[512];
+    sqlite3 *db = NULL;
+
+    snprintf(path, sizeof(path), "%s/tocsin.db", dir);
+    assert_int_equal(sqlite3_open_v2(path, &db, flags, NULL), SQLITE_OK);
+    return db;
+}
 
 static inline void exec_ok(sqlite3 *db, const char *sql)
 {

@@ -77,13 +77,11 @@ static int fx_teardown(void **state)
 /* One integer from a raw SQLite connection (to look behind the API). */
 static int64_t raw_int(const char *dir, const char *sql)
 {
-    char path[256];
     sqlite3 *db = NULL;
     sqlite3_stmt *st = NULL;
     int64_t v = -1;
 
-    snprintf(path, sizeof(path), "%s/tocsin.db", dir);
-    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    db = open_store_db(dir, SQLITE_OPEN_READONLY);
     assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
     if (sqlite3_step(st) == SQLITE_ROW)
         v = sqlite3_column_int64(st, 0);
@@ -185,12 +183,10 @@ static void test_migrations_fresh_and_reopen(void **state)
 static void test_journal_is_wal(void **state)
 {
     struct fx *f = *state;
-    char path[256];
     sqlite3 *db = NULL;
     sqlite3_stmt *st = NULL;
 
-    snprintf(path, sizeof(path), "%s/tocsin.db", f->dir);
-    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+    db = open_store_db(f->dir, SQLITE_OPEN_READWRITE);
     assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &st, NULL), SQLITE_OK);
     assert_int_equal(sqlite3_step(st), SQLITE_ROW);
     assert_string_equal((const char *)sqlite3_column_text(st, 0), "wal");
@@ -932,7 +928,7 @@ static void test_outbox_keys(void **state)
 {
     struct fx *f = *state;
     struct notify_rec *n[3], *n4 = mk_notify("n4", "a4", "t4"), *got = NULL;
-    char path[256], sql[256];
+    char sql[256];
     sqlite3 *db = NULL;
 
     put_outbox(f->w, n);
@@ -947,8 +943,7 @@ static void test_outbox_keys(void **state)
     assert_true((uint64_t)store_outbox_key("a", 1) == 0xaf63dc4c8601ec8cULL);
     assert_true((uint64_t)store_outbox_key("foobar", 6) == 0x85944171f73967e8ULL);
 
-    snprintf(path, sizeof(path), "%s/tocsin.db", f->dir);
-    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+    db = open_store_db(f->dir, SQLITE_OPEN_READWRITE);
     snprintf(sql, sizeof(sql),
              "INSERT INTO outbox (id, idk, alert_id, alertk, method, url, status)"
              " VALUES ('forged', %lld, 'a9', %lld, 'POST', 'http://forged/', 1)",
@@ -982,13 +977,11 @@ static void test_outbox_keys(void **state)
  * as SQLite makes it once the value is bound (its details joined by "; "). */
 static void status_plan(const char *dir, int status, char *out, size_t outlen)
 {
-    char path[256];
     sqlite3 *db = NULL;
     sqlite3_stmt *st = NULL;
     size_t len = 0;
 
-    snprintf(path, sizeof(path), "%s/tocsin.db", dir);
-    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    db = open_store_db(dir, SQLITE_OPEN_READONLY);
     assert_int_equal(sqlite3_prepare_v2(db,
                                         "EXPLAIN QUERY PLAN SELECT count(*) FROM outbox"
                                         " WHERE status = ?1",

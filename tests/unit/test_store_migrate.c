@@ -169,13 +169,11 @@ static void open_writer(struct fx *f)
  * no row or NULL). */
 static void raw_text(const char *dir, const char *sql, char *out, size_t outlen)
 {
-    char path[256];
     sqlite3 *db = NULL;
     sqlite3_stmt *st = NULL;
     const unsigned char *t = NULL;
 
-    snprintf(path, sizeof(path), "%s/tocsin.db", dir);
-    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    db = open_store_db(dir, SQLITE_OPEN_READONLY);
     assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
     if (sqlite3_step(st) == SQLITE_ROW)
         t = sqlite3_column_text(st, 0);
@@ -230,13 +228,11 @@ static void attempts_of(struct store *s, const char *id, char *out, size_t outle
 /* Every outbox row holds the keys of its id and alert id (migration 9 computed them). */
 static void check_keys(const char *dir)
 {
-    char path[256];
     sqlite3 *db = NULL;
     sqlite3_stmt *st = NULL;
     int rows = 0;
 
-    snprintf(path, sizeof(path), "%s/tocsin.db", dir);
-    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    db = open_store_db(dir, SQLITE_OPEN_READONLY);
     assert_int_equal(
         sqlite3_prepare_v2(db, "SELECT id, idk, alert_id, alertk FROM outbox", -1, &st, NULL),
         SQLITE_OK);
