@@ -151,6 +151,8 @@ struct aview {
 struct alert {
     /* engine-owned links (core/alertdb.c): hash chains and the retention list */
     struct alert *next_key, *next_res, *next_id;
+    uint32_t key_h, res_h; /* hashes of the key and of (environment, resource,
+                              customer), as those two chains place the alert */
     struct alert *ret_prev, *ret_next;
     struct timer tm;                /* the alert's next deadline (expiry, timeouts, deletion) */
     uint64_t rid;                   /* store row id, stable for the alert's life */

@@ -58,69 +58,127 @@ int achg_parse(const char *s)
 
 /* ---- intrusive hash tables ------------------------------------------------------------------- */
 
-/* Chains through the `struct alert *` at byte offset `link` of each alert. */
+typedef uint64_t (*hash_fn)(const struct alert *a);
+
+/* Chains through the `struct alert *` at byte offset `link` of each alert.
+ *
+ * The table doubles when it holds more alerts than buckets, and moves its alerts to the new
+ * array a few buckets at a time (as Redis's dict does): each add moves HT_MOVE_STEP buckets of
+ * the old array, whose moved buckets are left empty. Moving them all in one add stalled the
+ * engine for 1.2 s when the millionth-and-some alert arrived (every alert's hash recomputed,
+ * three tables, each alert a cache miss). While both arrays exist a look-up reads the new
+ * array's chain and then the old one's; one array always suffices again before the next
+ * doubling, because that takes as many adds as the old array has buckets. */
 struct htab {
-    struct alert **b;
-    size_t mask; /* buckets - 1 */
+    struct alert **b, **old;
+    size_t mask, old_mask; /* buckets - 1 */
+    size_t moved;          /* old buckets already moved (and empty) */
     size_t n;
     size_t link;
+    hash_fn h;
 };
+
+#define HT_MOVE_STEP 8
 
 #define LINK(a, off) (*(struct alert **)((char *)(a) + (off)))
 
-static int htab_init(struct htab *t, size_t link)
+static int htab_init(struct htab *t, size_t link, hash_fn h)
 {
+    memset(t, 0, sizeof(*t));
     t->b = calloc(HT_MIN_BUCKETS, sizeof(*t->b));
     t->mask = HT_MIN_BUCKETS - 1;
-    t->n = 0;
     t->link = link;
+    t->h = h;
     return t->b ? TOCSIN_OK : TOCSIN_ENOMEM;
 }
 
-typedef uint64_t (*hash_fn)(const struct alert *a);
-
-static void htab_grow(struct htab *t, hash_fn h)
+/* Moves up to `buckets` buckets of the old array; frees it once all are moved. */
+static void htab_move(struct htab *t, size_t buckets)
 {
-    size_t nb = (t->mask + 1) * 2;
-    struct alert **b = calloc(nb, sizeof(*b));
-
-    if (!b)
-        return; /* longer chains, still correct */
-    for (size_t i = 0; i <= t->mask; i++) {
-        struct alert *a = t->b[i];
+    for (; t->old && buckets; buckets--) {
+        struct alert *a = t->old[t->moved];
+        t->old[t->moved] = NULL;
         while (a) {
             struct alert *next = LINK(a, t->link);
-            size_t k = h(a) & (nb - 1);
-            LINK(a, t->link) = b[k];
-            b[k] = a;
+            size_t k = t->h(a) & t->mask;
+            LINK(a, t->link) = t->b[k];
+            t->b[k] = a;
             a = next;
         }
+        if (++t->moved > t->old_mask) {
+            free(t->old);
+            t->old = NULL;
+            t->moved = 0;
+        }
     }
-    free(t->b);
+}
+
+/* Moves whatever is left: for the walks that delete or change alerts as they go. */
+static void htab_settle(struct htab *t)
+{
+    htab_move(t, SIZE_MAX);
+}
+
+static void htab_grow(struct htab *t)
+{
+    size_t nb = (t->mask + 1) * 2;
+    struct alert **b;
+
+    htab_settle(t);
+    if (!(b = calloc(nb, sizeof(*b))))
+        return; /* longer chains, still correct */
+    t->old = t->b;
+    t->old_mask = t->mask;
+    t->moved = 0;
     t->b = b;
     t->mask = nb - 1;
 }
 
-static void htab_add(struct htab *t, struct alert *a, uint64_t hv, hash_fn h)
+static void htab_add(struct htab *t, struct alert *a, uint64_t hv)
 {
     size_t k = hv & t->mask;
 
     LINK(a, t->link) = t->b[k];
     t->b[k] = a;
+    htab_move(t, HT_MOVE_STEP);
     if (++t->n > t->mask + 1)
-        htab_grow(t, h);
+        htab_grow(t);
+}
+
+/* The chains an alert of hash hv may be on: which 0 in the new array, 1 in the old one. */
+static struct alert *htab_chain(const struct htab *t, uint64_t hv, int which)
+{
+    if (!which)
+        return t->b[hv & t->mask];
+    return t->old ? t->old[hv & t->old_mask] : NULL;
+}
+
+/* Bucket i of both arrays together, i < htab_buckets(t), for walks over every alert. */
+static size_t htab_buckets(const struct htab *t)
+{
+    return t->mask + 1 + (t->old ? t->old_mask + 1 : 0);
+}
+
+static struct alert *htab_bucket(const struct htab *t, size_t i)
+{
+    return i <= t->mask ? t->b[i] : t->old[i - t->mask - 1];
 }
 
 static void htab_del(struct htab *t, struct alert *a, uint64_t hv)
 {
-    struct alert **pp = &t->b[hv & t->mask];
-
-    while (*pp && *pp != a)
-        pp = &LINK(*pp, t->link);
-    if (*pp) {
-        *pp = LINK(a, t->link);
-        LINK(a, t->link) = NULL;
-        t->n--;
+    for (int which = 0; which < 2; which++) {
+        struct alert **pp;
+        if (which && !t->old)
+            break;
+        pp = which ? &t->old[hv & t->old_mask] : &t->b[hv & t->mask];
+        while (*pp && *pp != a)
+            pp = &LINK(*pp, t->link);
+        if (*pp) {
+            *pp = LINK(a, t->link);
+            LINK(a, t->link) = NULL;
+            t->n--;
+            return;
+        }
     }
 }
 
@@ -157,10 +215,25 @@ static uint64_t key_hash_parts(uint64_t rh, const char *ev, size_t evn)
     return fnv(rh * 31 + 7, ev, evn);
 }
 
+/* Keeps the two hashes the chains place a by, so that moving or unlinking it does not read its
+ * blob again. After any change of its event (the only key field that changes). */
+static void set_hashes(struct alert *a)
+{
+    uint64_t rh = res_hash(a);
+    struct aview ev = alert_get(a, AF_EVENT);
+
+    a->res_h = (uint32_t)rh;
+    a->key_h = (uint32_t)key_hash_parts(rh, ev.p, ev.len);
+}
+
 static uint64_t key_hash(const struct alert *a)
 {
-    struct aview ev = alert_get(a, AF_EVENT);
-    return key_hash_parts(res_hash(a), ev.p, ev.len);
+    return a->key_h;
+}
+
+static uint64_t res_hash_of(const struct alert *a)
+{
+    return a->res_h;
 }
 
 /* All 16 bytes, mixed: a client may send time-ordered ids (UUIDv7), whose first 8 bytes are a
@@ -227,9 +300,9 @@ struct alertdb *alertdb_new(const struct alertdb_cfg *cfg, int64_t now_ms)
     db->wheel = timer_wheel_new(now_ms);
     db->next_rid = 1;
     db->now = now_ms;
-    if (!db->wheel || htab_init(&db->by_key, offsetof(struct alert, next_key)) ||
-        htab_init(&db->by_res, offsetof(struct alert, next_res)) ||
-        htab_init(&db->by_id, offsetof(struct alert, next_id))) {
+    if (!db->wheel || htab_init(&db->by_key, offsetof(struct alert, next_key), key_hash) ||
+        htab_init(&db->by_res, offsetof(struct alert, next_res), res_hash_of) ||
+        htab_init(&db->by_id, offsetof(struct alert, next_id), id_hash)) {
         alertdb_free(db);
         return NULL;
     }
@@ -242,8 +315,8 @@ void alertdb_free(struct alertdb *db)
         return;
     timer_wheel_free(db->wheel); /* disarms every timer first */
     if (db->by_id.b) {
-        for (size_t i = 0; i <= db->by_id.mask; i++) {
-            struct alert *a = db->by_id.b[i];
+        for (size_t i = 0; i < htab_buckets(&db->by_id); i++) {
+            struct alert *a = htab_bucket(&db->by_id, i);
             while (a) {
                 struct alert *next = a->next_id;
                 alert_free(a);
@@ -252,8 +325,11 @@ void alertdb_free(struct alertdb *db)
         }
     }
     free(db->by_key.b);
+    free(db->by_key.old);
     free(db->by_res.b);
+    free(db->by_res.old);
     free(db->by_id.b);
+    free(db->by_id.old);
     free(db);
 }
 
@@ -498,9 +574,10 @@ static void rearm(struct alertdb *db, struct alert *a)
 
 static void index_add(struct alertdb *db, struct alert *a)
 {
-    htab_add(&db->by_key, a, key_hash(a), key_hash);
-    htab_add(&db->by_res, a, res_hash(a), res_hash);
-    htab_add(&db->by_id, a, id_hash(a), id_hash);
+    set_hashes(a);
+    htab_add(&db->by_key, a, a->key_h);
+    htab_add(&db->by_res, a, a->res_h);
+    htab_add(&db->by_id, a, id_hash(a));
     db->st.alerts++;
     account(db, a, 1);
     db->st.heap_bytes += alert_heap_bytes(a);
@@ -509,8 +586,8 @@ static void index_add(struct alertdb *db, struct alert *a)
 
 static void index_del(struct alertdb *db, struct alert *a)
 {
-    htab_del(&db->by_key, a, key_hash(a));
-    htab_del(&db->by_res, a, res_hash(a));
+    htab_del(&db->by_key, a, a->key_h);
+    htab_del(&db->by_res, a, a->res_h);
     htab_del(&db->by_id, a, id_hash(a));
     db->st.alerts--;
     account(db, a, -1);
@@ -544,12 +621,17 @@ struct alert *alertdb_find_key(struct alertdb *db, const char *env, const char *
 {
     uint64_t rh = res_hash_parts(env, strlen(env), res, strlen(res), cust ? cust : "",
                                  cust ? strlen(cust) : 0, !cust);
-    uint64_t kh = key_hash_parts(rh, event, strlen(event));
+    uint32_t kh = (uint32_t)key_hash_parts(rh, event, strlen(event));
 
-    for (struct alert *a = db->by_key.b[kh & db->by_key.mask]; a; a = a->next_key) {
-        struct aview ev = alert_get(a, AF_EVENT);
-        if (view_eq(&ev, event, strlen(event)) && same_res(a, env, res, cust))
-            return a;
+    for (int w = 0; w < 2; w++) {
+        for (struct alert *a = htab_chain(&db->by_key, kh, w); a; a = a->next_key) {
+            struct aview ev;
+            if (a->key_h != kh) /* another key in this bucket: its blob is not read */
+                continue;
+            ev = alert_get(a, AF_EVENT);
+            if (view_eq(&ev, event, strlen(event)) && same_res(a, env, res, cust))
+                return a;
+        }
     }
     return NULL;
 }
@@ -561,13 +643,18 @@ static struct alert *find_correlated(struct alertdb *db, const char *env, const 
     uint64_t rh = res_hash_parts(env, strlen(env), res, strlen(res), cust ? cust : "",
                                  cust ? strlen(cust) : 0, !cust);
 
-    for (struct alert *a = db->by_res.b[rh & db->by_res.mask]; a; a = a->next_res) {
-        struct aview ev = alert_get(a, AF_EVENT), corr;
-        if (view_eq(&ev, event, strlen(event)) || !same_res(a, env, res, cust))
-            continue;
-        corr = alert_get(a, AF_CORRELATE);
-        if (aview_has(&corr, event))
-            return a;
+    for (int w = 0; w < 2; w++) {
+        for (struct alert *a = htab_chain(&db->by_res, (uint32_t)rh, w); a; a = a->next_res) {
+            struct aview ev, corr;
+            if (a->res_h != (uint32_t)rh)
+                continue;
+            ev = alert_get(a, AF_EVENT);
+            if (view_eq(&ev, event, strlen(event)) || !same_res(a, env, res, cust))
+                continue;
+            corr = alert_get(a, AF_CORRELATE);
+            if (aview_has(&corr, event))
+                return a;
+        }
     }
     return NULL;
 }
@@ -576,9 +663,10 @@ struct alert *alertdb_find(struct alertdb *db, const uint8_t id[16])
 {
     uint64_t h = uuid_hash(id);
 
-    for (struct alert *a = db->by_id.b[h & db->by_id.mask]; a; a = a->next_id)
-        if (!memcmp(a->id, id, 16))
-            return a;
+    for (int w = 0; w < 2; w++)
+        for (struct alert *a = htab_chain(&db->by_id, h, w); a; a = a->next_id)
+            if (!memcmp(a->id, id, 16))
+                return a;
     return NULL;
 }
 
@@ -1046,7 +1134,7 @@ static int receive_corr(struct alertdb *db, struct alert *a, const struct alert_
         return TOCSIN_ENOMEM;
     chg_before(c, a);
     if (rekey) { /* the key moves with the event */
-        htab_del(&db->by_key, a, key_hash(a));
+        htab_del(&db->by_key, a, a->key_h);
     }
     t = alert_receive_transition(&db->cfg.sev, a, sev, a->sev_name, in->status);
     if (blackout)
@@ -1056,8 +1144,10 @@ static int receive_corr(struct alertdb *db, struct alert *a, const struct alert_
     if (!rc)
         rc = commit_blob(db, a, &pp);
     parts_free(&pp);
-    if (rekey)
-        htab_add(&db->by_key, a, key_hash(a), key_hash);
+    if (rekey) {
+        set_hashes(a);
+        htab_add(&db->by_key, a, a->key_h);
+    }
     if (rc) {
         alert_change_free(c);
         return TOCSIN_ENOMEM;
@@ -1385,6 +1475,8 @@ int alertdb_blackout_release(struct alertdb *db, alertdb_covered_fn covered, voi
     db->fx = fx;
     db->now = now_ms;
     /* A status change moves no alert between id chains, so the walk can change them. */
+    if (db->st.by_status[AST_BLACKOUT])
+        htab_settle(&db->by_id);
     for (size_t i = 0; !rc && db->st.by_status[AST_BLACKOUT] && i <= db->by_id.mask; i++) {
         for (struct alert *a = db->by_id.b[i]; a && !rc; a = a->next_id) {
             if (a->status != AST_BLACKOUT || covered(ud, a))
@@ -1490,6 +1582,7 @@ void alertdb_housekeeping(struct alertdb *db, int64_t expired_after_s, int64_t i
      * thresholds can find more, so only then walk every alert. */
     if (ea == db->cfg.delete_expired_after_s && ia == db->cfg.delete_info_after_s)
         return;
+    htab_settle(&db->by_id);
     for (size_t i = 0; i <= db->by_id.mask; i++) {
         struct alert *a = db->by_id.b[i];
         while (a) {
@@ -1687,7 +1780,7 @@ struct alert *alert_from_state(const void *p, size_t len)
 void alertdb_foreach(const struct alertdb *db, void (*fn)(void *ud, const struct alert *a),
                      void *ud)
 {
-    for (size_t i = 0; db->by_id.b && i <= db->by_id.mask; i++)
-        for (const struct alert *a = db->by_id.b[i]; a; a = a->next_id)
+    for (size_t i = 0; db->by_id.b && i < htab_buckets(&db->by_id); i++)
+        for (const struct alert *a = htab_bucket(&db->by_id, i); a; a = a->next_id)
             fn(ud, a);
 }

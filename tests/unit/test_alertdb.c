@@ -894,6 +894,89 @@ static void test_many(void **state)
     }
 }
 
+/* The indexes double a few buckets at a time (core/alertdb.c, struct htab): while an index
+ * is between its old and new bucket arrays, every look-up (by id, by key, by resource for a
+ * correlation), a re-key, a delete and the walk over every alert still find each alert once.
+ * Checked right after each doubling (1,025, 2,049 and 4,097 alerts), in the middle of a move
+ * and after it. */
+struct walk_count {
+    size_t n;
+};
+
+static void count_one(void *ud, const struct alert *a)
+{
+    (void)a;
+    ((struct walk_count *)ud)->n++;
+}
+
+static void check_all(struct fx *f, struct alert **v, uint8_t (*ids)[16], const bool *gone,
+                      size_t upto)
+{
+    struct walk_count wc = {0};
+    size_t live = 0;
+    char res[32];
+
+    for (size_t k = 0; k < upto; k++) {
+        if (gone[k]) {
+            assert_null(alertdb_find(f->db, ids[k]));
+            continue;
+        }
+        live++;
+        snprintf(res, sizeof(res), "h-%zu", k);
+        assert_ptr_equal(alertdb_find(f->db, v[k]->id), v[k]);
+        assert_ptr_equal(alertdb_find_key(f->db, "Production", res, k % 7 ? "Down" : "Up", NULL),
+                         v[k]);
+    }
+    alertdb_foreach(f->db, count_one, &wc);
+    assert_int_equal(wc.n, live);
+}
+
+static void test_index_growth(void **state)
+{
+    struct fx *f = *state;
+    enum { N = 4200 };
+    struct alert **v = calloc(N, sizeof(*v));
+    bool *gone = calloc(N, sizeof(*gone));
+    uint8_t(*ids)[16] = calloc(N, sizeof(*ids));
+    const char *corr[] = {"Down", "Up"};
+    const size_t checks[] = {1025, 1026, 1030, 1090, 1160, 2049, 2050, 2300, 4097, 4098, N};
+    size_t ci = 0;
+    char res[32];
+
+    assert_non_null(v);
+    assert_non_null(gone);
+    assert_non_null(ids);
+    for (size_t i = 0; i < N; i++) {
+        struct alert_in in = mk(f, res, "Down", "major");
+        int kind;
+        snprintf(res, sizeof(res), "h-%zu", i);
+        in.resource = res;
+        in.correlate = (struct strlist){corr, 2};
+        v[i] = recv_in(f, &in, &kind);
+        assert_int_equal(kind, RECV_NEW);
+        memcpy(ids[i], v[i]->id, 16);
+        if (i % 7 == 0) { /* correlated by the other event: re-keyed, found by the new one */
+            struct alert *b = recv_sev(f, res, "Up", "minor", &kind);
+            assert_int_equal(kind, RECV_CORRELATED);
+            assert_ptr_equal(b, v[i]);
+        }
+        if (i % 11 == 5) {
+            assert_int_equal(alertdb_delete(f->db, ids[i - 3], &f->fx), TOCSIN_OK);
+            gone[i - 3] = true;
+        }
+        if (f->fx.n > 1000)
+            effects_clear(&f->fx);
+        if (ci < sizeof(checks) / sizeof(checks[0]) && i + 1 == checks[ci]) {
+            check_all(f, v, ids, gone, i + 1);
+            ci++;
+        }
+    }
+    assert_int_equal(ci, sizeof(checks) / sizeof(checks[0]));
+    free(v);
+    free(gone);
+    free(ids);
+}
+
 /* The counts by status and severity follow every kind of change. */
 static void test_counts_follow_changes(void **state)
 {
@@ -1184,6 +1267,7 @@ int main(void)
         T(test_retention),
         T(test_state_roundtrip),
         T(test_many),
+        T(test_index_growth),
         T(test_counts_follow_changes),
         cmocka_unit_test(test_chg_names),
         T(test_chg_receive),
