@@ -781,12 +781,14 @@ static int sq_open(const char *dir, enum durability d, bool readonly, struct sto
     /* before anything initialises SQLite (store/pcache.h); when something did, the default
      * page cache stays, which is only slower */
     (void)pcache_install();
-    /* The writer's WAL appends are coalesced (store/walbuf.h); readers only read. */
-    if (!readonly && walbuf_register() != SQLITE_OK) {
+    /* The writer's WAL appends are coalesced (store/walbuf.h); the other connections never
+     * write their WAL, so they hold no buffer, but the one that checkpoints writes the
+     * database file through it (walbuf_yield_every). */
+    if (walbuf_register() != SQLITE_OK) {
         rc = set_err(err, errlen, TOCSIN_ESTORE, "cannot register the %s VFS", WALBUF_VFS);
         goto out;
     }
-    if (sqlite3_open_v2(path, &s->db, flags, readonly ? NULL : WALBUF_VFS) != SQLITE_OK) {
+    if (sqlite3_open_v2(path, &s->db, flags, WALBUF_VFS) != SQLITE_OK) {
         rc = set_err(err, errlen, TOCSIN_ESTORE, "%s: %s", path,
                      s->db ? sqlite3_errmsg(s->db) : "out of memory");
         goto out;

@@ -20,11 +20,14 @@
 #include "store/walbuf.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <sqlite3.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "util/clock.h"
 
 struct wb_file {
     sqlite3_file base;
@@ -35,7 +38,9 @@ struct wb_file {
     bool through;         /* a commit's frames are out: write through until it is published */
     struct wb_file *peer; /* db <-> its WAL while both are open (under reg_mu) */
     struct wb_file *next; /* in the registry of open database files */
-    unsigned char *buf;   /* WAL only: WALBUF_SIZE bytes */
+    unsigned char *buf;   /* WAL only: WALBUF_SIZE bytes, from its first write (a reader's
+                             connection never writes its WAL) */
+    bool no_buf;          /* the buffer could not be had: written through */
     size_t len;           /* bytes buffered */
     sqlite3_int64 off;    /* file offset of buf[0] */
 };
@@ -46,7 +51,11 @@ static pthread_once_t reg_once = PTHREAD_ONCE_INIT;
 static int reg_rc = SQLITE_ERROR;
 static pthread_mutex_t reg_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct wb_file *open_dbs;
-static atomic_ullong n_writes, n_bytes, n_flushes, n_commits;
+static atomic_ullong n_writes, n_bytes, n_flushes, n_commits, n_yields;
+
+/* walbuf_yield_every(): this thread's slice (0: never yields) and when it last yielded. */
+static _Thread_local int64_t yield_every_ns, yielded_ns;
+static _Thread_local unsigned writes_since_check;
 
 /* The WAL file format (sqlite.org/fileformat.html#the_write_ahead_log): a 32-byte header, then
  * frames of a 24-byte header and a page. Bytes 4..7 of a frame header hold the database size in
@@ -127,8 +136,24 @@ static int wb_write(sqlite3_file *p, const void *data, int amt, sqlite3_int64 of
     struct wb_file *f = WB(p);
     int rc;
 
-    if (!f->buf) /* not a WAL, or one with no database file */
+    if (!f->buf && f->is_wal && f->peer && !f->no_buf) { /* its first write: buffered */
+        if (!(f->buf = malloc(WALBUF_SIZE))) {
+            f->no_buf = true; /* no memory: written through */
+            unlink_file(f);
+        }
+    }
+    if (!f->buf) { /* not a WAL, or one with no database file */
+        if (yield_every_ns && ++writes_since_check >= YIELD_CHECK_WRITES) {
+            int64_t now = clock_mono_ns();
+            writes_since_check = 0;
+            if (now - yielded_ns >= yield_every_ns) {
+                sched_yield();
+                yielded_ns = clock_mono_ns();
+                atomic_fetch_add_explicit(&n_yields, 1, memory_order_relaxed);
+            }
+        }
         return f->real->pMethods->xWrite(f->real, data, amt, off);
+    }
     atomic_fetch_add_explicit(&n_writes, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&n_bytes, (unsigned long long)(amt > 0 ? amt : 0),
                               memory_order_relaxed);
@@ -288,17 +313,18 @@ static const sqlite3_io_methods wb_methods = {
 
 /* ---- the VFS ------------------------------------------------------------------------- */
 
-/* Links a WAL that is being opened to its database file: the open one whose name plus "-wal"
- * is the WAL's name. */
+/* Links a WAL that is being opened to its database file: the one SQLite names for it
+ * (sqlite3_filename_database returns the very name pointer the connection's database file was
+ * opened with, so that with several connections to one database each WAL finds its own). */
 static void link_wal(struct wb_file *w)
 {
-    size_t n = strlen(w->name);
+    sqlite3_filename db = sqlite3_filename_database(w->name);
 
-    if (n <= 4 || strcmp(w->name + n - 4, "-wal"))
+    if (!db)
         return;
     pthread_mutex_lock(&reg_mu);
     for (struct wb_file *d = open_dbs; d; d = d->next)
-        if (!d->peer && strlen(d->name) == n - 4 && !memcmp(d->name, w->name, n - 4)) {
+        if (!d->peer && d->name == db) {
             d->peer = w;
             w->peer = d;
             break;
@@ -331,8 +357,6 @@ static int wb_open(sqlite3_vfs *vfs, sqlite3_filename name, sqlite3_file *p, int
     } else if (name && (flags & SQLITE_OPEN_WAL)) {
         f->is_wal = true;
         link_wal(f);
-        if (f->peer && !(f->buf = malloc(WALBUF_SIZE)))
-            unlink_file(f); /* no memory: written through */
     }
     return SQLITE_OK;
 }
@@ -455,4 +479,11 @@ void walbuf_stats(struct walbuf_stats *out)
     out->bytes = atomic_load_explicit(&n_bytes, memory_order_relaxed);
     out->flushes = atomic_load_explicit(&n_flushes, memory_order_relaxed);
     out->commits = atomic_load_explicit(&n_commits, memory_order_relaxed);
+    out->yields = atomic_load_explicit(&n_yields, memory_order_relaxed);
+}
+
+void walbuf_yield_every(int64_t ns)
+{
+    yield_every_ns = ns > 0 ? ns : 0;
+    writes_since_check = 0;
 }

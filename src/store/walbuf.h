@@ -17,6 +17,7 @@
 #define TOCSIN_WALBUF_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #define WALBUF_VFS "tocsin-walbuf"
 /* Bytes buffered per open WAL file, flushed in one xWrite: the unix VFS writes at most
@@ -28,10 +29,19 @@
 int walbuf_register(void);
 
 /* Counters over every WAL file of the process (relaxed atomics, for tests and stats): write
- * calls received and their bytes, flushes made (system writes), and commits seen. */
+ * calls received and their bytes, flushes made (system writes), and commits seen; and the
+ * yields of walbuf_yield_every(). */
 struct walbuf_stats {
-    unsigned long long writes, bytes, flushes, commits;
+    unsigned long long writes, bytes, flushes, commits, yields;
 };
 void walbuf_stats(struct walbuf_stats *out);
+
+/* For the calling thread only: while it writes database files (not WALs), it calls
+ * sched_yield() once per `ns` of writing, looked at every YIELD_CHECK_WRITES writes; 0 stops.
+ * For the maintenance thread, whose checkpoint copies thousands of pages in one call, so that
+ * the threads that answer requests and deliver notifications, woken on its CPU meanwhile, do
+ * not wait for the whole copy (the kernel's scheduler let them wait up to 3.9 ms). */
+#define YIELD_CHECK_WRITES 16
+void walbuf_yield_every(int64_t ns);
 
 #endif

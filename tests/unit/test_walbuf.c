@@ -292,12 +292,69 @@ static void test_failed_write(void **state)
     check_crash_image(f);
 }
 
+/* The daemon opens its readers and its checkpointer through the VFS too (store/sqlite.c). A
+ * connection opened between the writer's database file and its WAL must not take the writer's
+ * link, nor a buffer of its own; the checkpointer's copy, on a thread that asked for it, yields
+ * (walbuf_yield_every), and no thread that did not ask ever yields. */
+static void test_other_connections(void **state)
+{
+    struct fixture *f = *state;
+    struct walbuf_stats a, b, c;
+    sqlite3 *w2, *rd, *ck;
+    int logged = -1, copied = -1;
+
+    /* a second writer connection whose WAL opens only after a reader's database file */
+    assert_int_equal(
+        sqlite3_open_v2(f->path, &w2, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, WALBUF_VFS),
+        SQLITE_OK);
+    assert_int_equal(
+        sqlite3_open_v2(f->path, &rd, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, WALBUF_VFS),
+        SQLITE_OK);
+    assert_int_equal(
+        sqlite3_open_v2(f->path, &ck, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, WALBUF_VFS),
+        SQLITE_OK);
+    exec_ok(rd, "PRAGMA query_only = 1");
+    exec_ok(ck, "SELECT count(*) FROM t"); /* it knows the WAL only once it has read */
+    walbuf_stats(&a);
+    for (int i = 0; i < 60; i++) {
+        exec_ok(w2, "BEGIN");
+        exec_ok(w2, "INSERT INTO t(v, b) VALUES (random(), zeroblob(900))");
+        exec_ok(w2, "INSERT INTO t(v, b) VALUES (random(), zeroblob(900))");
+        exec_ok(w2, "COMMIT");
+        exec_ok(rd, "SELECT count(*) FROM t");
+    }
+    walbuf_stats(&b);
+    /* w2's appends were coalesced: its WAL is linked to its own database file */
+    assert_true(b.commits - a.commits >= 60);
+    assert_true((b.flushes - a.flushes) * 3 < b.writes - a.writes);
+    assert_int_equal(b.yields, a.yields); /* nobody asked */
+    walbuf_yield_every(1);                /* every YIELD_CHECK_WRITES page writes */
+    assert_int_equal(
+        sqlite3_wal_checkpoint_v2(ck, NULL, SQLITE_CHECKPOINT_PASSIVE, &logged, &copied),
+        SQLITE_OK);
+    walbuf_yield_every(0);
+    walbuf_stats(&c);
+    /* 120 rows of 900 bytes: over 100 distinct pages copied, one yield per 16 writes */
+    assert_true(copied > 100);
+    assert_true(c.yields - b.yields >= 100 / YIELD_CHECK_WRITES - 1);
+    exec_ok(w2, "INSERT INTO t(v, b) VALUES (1, x'00')");
+    assert_int_equal(sqlite3_wal_checkpoint_v2(ck, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL),
+                     SQLITE_OK);
+    walbuf_stats(&b);
+    assert_int_equal(b.yields, c.yields);
+    integrity_ok(rd);
+    sqlite3_close(ck);
+    sqlite3_close(rd);
+    sqlite3_close(w2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_commits_visible, setup, teardown),
         cmocka_unit_test_setup_teardown(test_spills_recover, setup, teardown),
         cmocka_unit_test_setup_teardown(test_failed_write, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_other_connections, setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
