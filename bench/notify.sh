@@ -6,10 +6,12 @@
 #
 #   bench/notify.sh [BUILD_DIR]        (environment: NB_RULES, NB_ALERTS, NB_RUNS, NB_RATE,
 #                                        NB_RATE_S, NB_KEYS, NB_MAX_S, NB_FANOUT, NB_DOWN_S,
-#                                        NB_ORDER_ALERTS, NB_ORDER_CHANGES: defaults below)
+#                                        NB_ORDER_ALERTS, NB_ORDER_CHANGES, NB_CONCURRENCY:
+#                                        defaults below; NB_CONCURRENCY is the daemon's
+#                                        notify.concurrency, 256)
 #
 # Phases, on one daemon (store.durability: batch, so the outbox is durable; notify.* defaults
-# but for concurrency 256):
+# but for concurrency, NB_CONCURRENCY):
 #   setup    webhook channels "bench" and "order" to the receiver; "bench" copies the alert's
 #            attributes.sent_ns into X-Bench-Sent-Ns, "order" puts "<resource> <attributes.seq>"
 #            into X-Bench-Tag. NB_RULES rules: 1 for the rate phase, NB_FANOUT for the max phase,
@@ -257,7 +259,7 @@ log:
 store:
   durability: batch
 notify:
-  concurrency: 256
+  concurrency: ${NB_CONCURRENCY:-256}
 EOF
     "$TOCSIN" serve --listen 127.0.0.1:0 --data "$DATA" --config "$WORK/tocsin.yaml" \
         >"$DATA/daemon.log" 2>&1 &
@@ -835,7 +837,7 @@ report() {
 ## Notification benchmark
 
 $(date -u +%Y-%m-%dT%H:%MZ), tocsin $rev, ${cpu:-unknown CPU}, $(nproc) cores (shared). Loopback
-only. One daemon (\`store.durability: batch\`, \`notify.concurrency: 256\`, other notify
+only. One daemon (\`store.durability: batch\`, \`notify.concurrency: ${NB_CONCURRENCY:-256}\`, other notify
 settings default), $NB_RULES rules, webhook channels to \`tocsin-receiver\`,
 $(kv alerts "$FILL_LINE") alerts stored by the fill before the runs. Figures are medians of
 ${#RATE_RXS[@]} (rate) and ${#MAX_RXS[@]} (max) runs; the per-run values follow.
