@@ -145,12 +145,19 @@ static void htab_add(struct htab *t, struct alert *a, uint64_t hv)
         htab_grow(t);
 }
 
-/* The chains an alert of hash hv may be on: which 0 in the new array, 1 in the old one. */
-static struct alert *htab_chain(const struct htab *t, uint64_t hv, int which)
+/* The head of the chain an alert of hash hv may be on: which 0 in the new array, 1 in the old
+ * one (NULL when there is no old one). */
+static struct alert **htab_head(const struct htab *t, uint64_t hv, int which)
 {
     if (!which)
-        return t->b[hv & t->mask];
-    return t->old ? t->old[hv & t->old_mask] : NULL;
+        return &t->b[hv & t->mask];
+    return t->old ? &t->old[hv & t->old_mask] : NULL;
+}
+
+static struct alert *htab_chain(const struct htab *t, uint64_t hv, int which)
+{
+    struct alert **head = htab_head(t, hv, which);
+    return head ? *head : NULL;
 }
 
 /* Bucket i of both arrays together, i < htab_buckets(t), for walks over every alert. */
@@ -167,10 +174,9 @@ static struct alert *htab_bucket(const struct htab *t, size_t i)
 static void htab_del(struct htab *t, struct alert *a, uint64_t hv)
 {
     for (int which = 0; which < 2; which++) {
-        struct alert **pp;
-        if (which && !t->old)
+        struct alert **pp = htab_head(t, hv, which);
+        if (!pp)
             break;
-        pp = which ? &t->old[hv & t->old_mask] : &t->b[hv & t->mask];
         while (*pp && *pp != a)
             pp = &LINK(*pp, t->link);
         if (*pp) {
@@ -226,12 +232,13 @@ static void set_hashes(struct alert *a)
     a->key_h = (uint32_t)key_hash_parts(rh, ev.p, ev.len);
 }
 
-static uint64_t key_hash(const struct alert *a)
+/* The hashes the tables place an alert by (struct htab's hash_fn). */
+static uint64_t key_h_of(const struct alert *a)
 {
     return a->key_h;
 }
 
-static uint64_t res_hash_of(const struct alert *a)
+static uint64_t res_h_of(const struct alert *a)
 {
     return a->res_h;
 }
@@ -300,8 +307,8 @@ struct alertdb *alertdb_new(const struct alertdb_cfg *cfg, int64_t now_ms)
     db->wheel = timer_wheel_new(now_ms);
     db->next_rid = 1;
     db->now = now_ms;
-    if (!db->wheel || htab_init(&db->by_key, offsetof(struct alert, next_key), key_hash) ||
-        htab_init(&db->by_res, offsetof(struct alert, next_res), res_hash_of) ||
+    if (!db->wheel || htab_init(&db->by_key, offsetof(struct alert, next_key), key_h_of) ||
+        htab_init(&db->by_res, offsetof(struct alert, next_res), res_h_of) ||
         htab_init(&db->by_id, offsetof(struct alert, next_id), id_hash)) {
         alertdb_free(db);
         return NULL;

@@ -40,7 +40,6 @@ struct wb_file {
     struct wb_file *next; /* in the registry of open database files */
     unsigned char *buf;   /* WAL only: WALBUF_SIZE bytes, from its first write (a reader's
                              connection never writes its WAL) */
-    bool no_buf;          /* the buffer could not be had: written through */
     size_t len;           /* bytes buffered */
     sqlite3_int64 off;    /* file offset of buf[0] */
 };
@@ -131,39 +130,47 @@ static int wb_read(sqlite3_file *p, void *out, int amt, sqlite3_int64 off)
     return rc != SQLITE_OK ? SQLITE_IOERR_READ : REAL(p)->pMethods->xRead(REAL(p), out, amt, off);
 }
 
+/* A write that goes straight to the file: a database file's (yielding the CPU now and then for
+ * a thread that asked, walbuf_yield_every), or an unbuffered WAL's. */
+static int write_through(struct wb_file *f, const void *data, int amt, sqlite3_int64 off)
+{
+    if (f->is_wal) {
+        atomic_fetch_add_explicit(&n_flushes, 1, memory_order_relaxed); /* a system write too */
+    } else if (yield_every_ns && ++writes_since_check >= YIELD_CHECK_WRITES) {
+        int64_t now = clock_mono_ns();
+        writes_since_check = 0;
+        if (now - yielded_ns >= yield_every_ns) {
+            sched_yield();
+            yielded_ns = clock_mono_ns();
+            atomic_fetch_add_explicit(&n_yields, 1, memory_order_relaxed);
+        }
+    }
+    return f->real->pMethods->xWrite(f->real, data, amt, off);
+}
+
 static int wb_write(sqlite3_file *p, const void *data, int amt, sqlite3_int64 off)
 {
     struct wb_file *f = WB(p);
     int rc;
 
-    if (!f->buf && f->is_wal && f->peer && !f->no_buf) { /* its first write: buffered */
-        if (!(f->buf = malloc(WALBUF_SIZE))) {
-            f->no_buf = true; /* no memory: written through */
-            unlink_file(f);
-        }
+    /* A linked WAL's first write takes its buffer. Without memory it is unlinked, so it is
+     * written through from then on. */
+    if (!f->buf && f->is_wal && f->peer && !(f->buf = malloc(WALBUF_SIZE)))
+        unlink_file(f);
+    if (f->is_wal) {
+        atomic_fetch_add_explicit(&n_writes, 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(&n_bytes, (unsigned long long)(amt > 0 ? amt : 0),
+                                  memory_order_relaxed);
     }
-    if (!f->buf) { /* not a WAL, or one with no database file */
-        if (yield_every_ns && ++writes_since_check >= YIELD_CHECK_WRITES) {
-            int64_t now = clock_mono_ns();
-            writes_since_check = 0;
-            if (now - yielded_ns >= yield_every_ns) {
-                sched_yield();
-                yielded_ns = clock_mono_ns();
-                atomic_fetch_add_explicit(&n_yields, 1, memory_order_relaxed);
-            }
-        }
-        return f->real->pMethods->xWrite(f->real, data, amt, off);
-    }
-    atomic_fetch_add_explicit(&n_writes, 1, memory_order_relaxed);
-    atomic_fetch_add_explicit(&n_bytes, (unsigned long long)(amt > 0 ? amt : 0),
-                              memory_order_relaxed);
+    if (!f->buf) /* not a WAL, or one with no database file */
+        return write_through(f, data, amt, off);
     if (f->len && (f->through || off != f->off + (sqlite3_int64)f->len ||
                    f->len + (size_t)amt > WALBUF_SIZE)) {
         if ((rc = flush(f)) != SQLITE_OK)
             return rc;
     }
     if (f->through || amt < 0 || (size_t)amt > WALBUF_SIZE)
-        return f->real->pMethods->xWrite(f->real, data, amt, off);
+        return write_through(f, data, amt, off);
     if (!f->len)
         f->off = off;
     memcpy(f->buf + f->len, data, (size_t)amt);
