@@ -15,11 +15,16 @@ notifications, so the B-trees are not tiny. Runs alternate old/new (a shared, no
 the figures are medians.
 
     python3 bench/outbox_schema.py [-n 20000] [--prefill 20000] [--runs 3] [--dir /tmp]
-                                   [--layouts v5,v6] [--cache-kib 2000]
+                                   [--layouts v5,v6] [--cache-kib 2000] [--purge]
 
 Prints, per schema: µs per notification (wall time of the replay, Python's own cost included,
 the same for both) and WAL bytes per notification. Uses Python's sqlite3 module, i.e. the
-system's libsqlite3, the one the daemon links. Needs nothing else."""
+system's libsqlite3, the one the daemon links. Needs nothing else.
+
+--purge: instead, after the prefill (every row delivered, none past notify.keep), times the
+housekeeping's choice of rows to purge, ms per statement: the walk in seq order as it was before
+it ended at the first row created after the cutoff (to the end of the table when fewer than a
+batch are due) and as it is now (PURGE_BOUND, then the walk up to it)."""
 
 import argparse
 import os
@@ -203,6 +208,39 @@ def open_db(path, sql, cache_kib):
     return db
 
 
+# the purge's choice of rows (src/store/sqlite.c, PURGED_SEQS and ST_OUTBOX_PURGE_BOUND)
+PURGE_OLD = "SELECT seq FROM outbox WHERE status <> 0 AND updated_ms < ?1 ORDER BY seq LIMIT ?2"
+PURGE_BOUND = "SELECT seq FROM outbox WHERE created_ms >= ?1 ORDER BY seq LIMIT 1"
+PURGE_NEW = ("SELECT seq FROM outbox WHERE seq < ?3 AND status <> 0 AND updated_ms < ?1"
+             " ORDER BY seq LIMIT ?2")
+PURGE_BATCH = 20000
+WEEK_MS = 7 * 86400 * 1000
+
+
+def purge_run(workdir, sql, prefill, seed, cache_kib):
+    rng = random.Random(seed)
+    alerts = [str(uuid.UUID(int=rng.getrandbits(128), version=4)) for _ in range(ALERTS)]
+    now = 1795499067123
+    d = tempfile.mkdtemp(prefix="outbox-bench-", dir=workdir)
+    try:
+        db = open_db(os.path.join(d, "tocsin.db"), sql, cache_kib)
+        replay(db, sql, [make_notification(rng, alerts, now) for _ in range(prefill)], now)
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        cutoff = now - WEEK_MS
+        t0 = time.perf_counter()
+        old = db.execute(PURGE_OLD, (cutoff, PURGE_BATCH)).fetchall()
+        t1 = time.perf_counter()
+        bound = db.execute(PURGE_BOUND, (cutoff,)).fetchone()
+        new = db.execute(PURGE_NEW, (cutoff, PURGE_BATCH, bound[0] if bound else 2**63 - 1))
+        new = new.fetchall()
+        t2 = time.perf_counter()
+        db.close()
+        assert old == new == []
+        return (t1 - t0) * 1e3, (t2 - t1) * 1e3
+    finally:
+        shutil.rmtree(d)
+
+
 def one_run(workdir, sql, n, prefill, seed, cache_kib):
     rng = random.Random(seed)
     alerts = [str(uuid.UUID(int=rng.getrandbits(128), version=4)) for _ in range(ALERTS)]
@@ -233,10 +271,19 @@ def main():
     ap.add_argument("--layouts", default="v5,v6", help="which, of " + ",".join(LAYOUTS))
     ap.add_argument("--cache-kib", type=int, default=2000,
                     help="page cache (SQLite's default; the daemon's writer has 32768)")
+    ap.add_argument("--purge", action="store_true",
+                    help="time the purge's choice of rows instead (last layout of --layouts)")
     a = ap.parse_args()
     names = a.layouts.split(",")
     if any(n not in LAYOUTS for n in names):
         ap.error("--layouts: each of " + ", ".join(LAYOUTS))
+    if a.purge:
+        res = [purge_run(a.dir, LAYOUTS[names[-1]], a.prefill, r, a.cache_kib)
+               for r in range(a.runs)]
+        print(f"purge, {names[-1]}, {a.prefill} rows, none due, median of {a.runs}: walk to the"
+              f" end {statistics.median(x[0] for x in res):.2f} ms, walk to the bound"
+              f" {statistics.median(x[1] for x in res):.3f} ms per statement")
+        return
     res = {name: [] for name in names}
     for r in range(a.runs):
         for name in names:

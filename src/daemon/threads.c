@@ -988,6 +988,8 @@ static void smsg_free(struct smsg *m)
  * go, PURGE_BATCH at a time (their own small transaction), so the outbox stays bounded. */
 #define PURGE_EVERY_MS 10000
 #define PURGE_BATCH 20000
+/* after a full batch: so at most 20,000 notifications/s are purged while catching up */
+#define PURGE_AGAIN_MS 1000
 
 static void purge_outbox(struct app *a, int64_t *last)
 {
@@ -1006,6 +1008,8 @@ static void purge_outbox(struct app *a, int64_t *last)
     }
     if (deleted)
         log_info("outbox_purged", "notifications=%lld", (long long)deleted);
+    if (deleted >= PURGE_BATCH) /* more are due: the next pass in PURGE_AGAIN_MS */
+        *last = now - PURGE_EVERY_MS + PURGE_AGAIN_MS;
 }
 
 /* One transaction of batch[0..n), begun at t0 (mono ns), for the stats. */

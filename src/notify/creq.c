@@ -26,6 +26,7 @@ void creq_xfer_clear(struct creq_xfer *x)
 {
     curl_slist_free_all(x->hdrs);
     curl_slist_free_all(x->rcpt);
+    free(x->hv);
     buf_free(&x->body);
     buf_free(&x->head);
     creq_xfer_init(x);
@@ -351,13 +352,15 @@ void creq_response(CURL *easy, struct creq_xfer *x, struct chan_resp *resp)
     memset(resp, 0, sizeof(*resp));
     if (curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &code) != CURLE_OK)
         code = 0;
-    for (size_t i = 0; p && i < x->nhead; i++) {
+    free(x->hv);
+    x->hv = x->nhead ? malloc(x->nhead * sizeof(*x->hv)) : NULL;
+    for (size_t i = 0; p && x->hv && i < x->nhead; i++) {
         x->hv[i] = p;
         p += strlen(p) + 1;
     }
     resp->status = code;
     resp->headers = x->hv;
-    resp->nheaders = x->nhead;
+    resp->nheaders = x->hv ? x->nhead : 0; /* out of memory: the body and status only */
     resp->body = buf_str(&x->body);
     resp->body_len = x->body.len;
 }

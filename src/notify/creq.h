@@ -43,7 +43,9 @@ struct creq_xfer {
     struct buf body; /* response body, at most CREQ_MAX_RESPONSE bytes */
     struct buf head; /* response header lines, each NUL-terminated */
     size_t nhead;
-    const char *hv[CREQ_MAX_RESP_HEADERS];
+    /* the nhead lines, set by creq_response (allocated there: inline, the 512 bytes made this
+     * struct a large chunk for malloc, whose every allocation consolidated its fast bins) */
+    const char **hv;
     char errbuf[CURL_ERROR_SIZE]; /* libcurl's detail for a failed transfer ("" if none) */
 };
 

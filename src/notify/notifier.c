@@ -197,12 +197,15 @@ static void schedule(struct notifier *n, struct notify_rec *rec)
 static size_t lane_key(const struct notify_rec *rec, char *k, size_t cap)
 {
     const char *ch = rec->channel_id ? rec->channel_id : rec->channel ? rec->channel : "";
-    int len;
+    size_t al = strlen(rec->alert_id), cl = strlen(ch);
 
-    if (!rec->alert_id[0])
+    if (!al || al + 1 + cl >= cap)
         return 0;
-    len = snprintf(k, cap, "%s\x1f%s", rec->alert_id, ch);
-    return len > 0 && (size_t)len < cap ? (size_t)len : 0;
+    memcpy(k, rec->alert_id, al); /* "<alert>\x1f<channel>" (snprintf's parse of the format
+                                     was 1.4 % of the thread) */
+    k[al] = '\x1f';
+    memcpy(k + al + 1, ch, cl + 1);
+    return al + 1 + cl;
 }
 
 /* A record arrives (counted in n->queued): it goes first if its lane is idle, or with the

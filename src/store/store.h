@@ -153,8 +153,9 @@ int store_outbox_insert(struct store *s, struct notify_rec *n);
  * signed integer, stored with each row (columns idk and alertk) and known to SQL on every store
  * connection as tocsin_key(text). Part of the file format: it never changes. */
 int64_t store_outbox_key(const void *p, size_t n);
-/* Updates the row with n->id: status, attempts, max_attempts, next_ms, updated_ms,
- * last_http_status, last_error, and ticket when n has one. TOCSIN_ENOTFOUND if absent. */
+/* Updates the row with n->id (looked up by n->seq when that is set): status, attempts,
+ * max_attempts, next_ms, updated_ms, last_http_status, last_error, and ticket when n has one.
+ * TOCSIN_ENOTFOUND if absent. */
 int store_outbox_update(struct store *s, const struct notify_rec *n);
 /* Appends one attempt. */
 int store_attempt_insert(struct store *s, const struct notify_attempt_rec *a);

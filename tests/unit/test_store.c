@@ -511,6 +511,39 @@ static void test_outbox_purge(void **state)
         notify_rec_free(n[i]);
 }
 
+/* The purge's walk ends at the first row created at or after the cutoff (rows are numbered in
+ * the order they are created), so it passes only old rows however long the outbox is: a row
+ * created after the cutoff stays even where its updated_ms (which a real row cannot have)
+ * would say it is due, and so do the rows after it. */
+static void test_outbox_purge_bound(void **state)
+{
+    struct fx *f = *state;
+    struct notify_rec *n[4];
+    int64_t deleted = -1;
+
+    for (int i = 0; i < 4; i++) {
+        char id[16];
+        snprintf(id, sizeof(id), "b%d", i);
+        n[i] = mk_notify(id, "a1", "t1");
+        n[i]->created_ms = T_MS + 10 * i; /* 0, 10, 20, 30 */
+        assert_int_equal(store_outbox_insert(f->w, n[i]), TOCSIN_OK);
+        n[i]->status = NOTIFY_DELIVERED;
+        n[i]->updated_ms = T_MS + 1;
+        assert_int_equal(store_outbox_update(f->w, n[i]), TOCSIN_OK);
+    }
+    /* cutoff T_MS + 15: b0 and b1 were created before it; b2 is the bound, b3 is past it */
+    assert_int_equal(store_outbox_purge(f->w, T_MS + 15, 100, &deleted), TOCSIN_OK);
+    assert_int_equal(deleted, 2);
+    assert_int_equal(raw_int(f->dir, "SELECT count(*) FROM outbox WHERE id IN ('b0', 'b1')"), 0);
+    assert_int_equal(raw_int(f->dir, "SELECT count(*) FROM outbox WHERE id IN ('b2', 'b3')"), 2);
+    /* once the cutoff passes them, they go too */
+    assert_int_equal(store_outbox_purge(f->w, T_MS + 31, 100, &deleted), TOCSIN_OK);
+    assert_int_equal(deleted, 2);
+    assert_int_equal(raw_int(f->dir, "SELECT count(*) FROM outbox"), 0);
+    for (int i = 0; i < 4; i++)
+        notify_rec_free(n[i]);
+}
+
 /* ---- contexts sharing their alert (migration 7) ---- */
 
 #define SH_A                                                                                       \
@@ -801,7 +834,9 @@ static void test_outbox_insert_update_load(void **state)
     n[1]->attempts = 7;
     n[1]->last_http_status = 503;
     n[1]->last_error = strdup("HTTP 503: busy");
+    n[1]->seq = 0; /* found by its id, as a record without its row's seq */
     assert_int_equal(store_outbox_update(f->w, n[1]), TOCSIN_OK);
+    assert_int_equal(raw_int(f->dir, "SELECT status FROM outbox WHERE id = 'n2'"), NOTIFY_FAILED);
     n[2]->attempts = 2;
     n[2]->next_ms = T_MS + 2000;
     n[2]->last_error = strdup("Connection refused");
@@ -829,7 +864,12 @@ static void test_outbox_insert_update_load(void **state)
     notify_rec_free(l.n[0]);
 
     snprintf(n[0]->id, sizeof(n[0]->id), "missing");
-    assert_int_equal(store_outbox_update(f->w, n[0]), TOCSIN_ENOTFOUND);
+    assert_int_equal(store_outbox_update(f->w, n[0]),
+                     TOCSIN_ENOTFOUND); /* by seq: the id differs */
+    n[0]->seq = 0;
+    assert_int_equal(store_outbox_update(f->w, n[0]), TOCSIN_ENOTFOUND); /* by the id */
+    assert_int_equal(raw_int(f->dir, "SELECT status FROM outbox WHERE id = 'n1'"),
+                     NOTIFY_DELIVERED);
     for (int i = 0; i < 3; i++)
         notify_rec_free(n[i]);
 }
@@ -1073,6 +1113,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_outbox_keys, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_outbox_status_indexes, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_outbox_purge, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_outbox_purge_bound, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_outbox_shared_contexts, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_writer_checkpoint_restarts, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_checkpoint_flushes_what_it_copied, fx_setup,
