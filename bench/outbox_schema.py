@@ -21,10 +21,12 @@ Prints, per schema: µs per notification (wall time of the replay, Python's own 
 the same for both) and WAL bytes per notification. Uses Python's sqlite3 module, i.e. the
 system's libsqlite3, the one the daemon links. Needs nothing else.
 
---purge: instead, after the prefill (every row delivered, none past notify.keep), times the
-housekeeping's choice of rows to purge, ms per statement: the walk in seq order as it was before
+--purge: instead, after the prefill (every row delivered), times the housekeeping's choice of
+rows to purge, ms per statement, with none past notify.keep and with all of them (a backlog
+purged a batch at a time): the walk in seq order as it was before
 it ended at the first row created after the cutoff (to the end of the table when fewer than a
-batch are due) and as it is now (PURGE_BOUND, then the walk up to it)."""
+batch are due) and as it is now (purge_bound's binary search over seq, then the walk up to
+it)."""
 
 import argparse
 import os
@@ -208,13 +210,32 @@ def open_db(path, sql, cache_kib):
     return db
 
 
-# the purge's choice of rows (src/store/sqlite.c, PURGED_SEQS and ST_OUTBOX_PURGE_BOUND)
+# the purge's choice of rows (src/store/sqlite.c: PURGED_SEQS, purge_bound)
 PURGE_OLD = "SELECT seq FROM outbox WHERE status <> 0 AND updated_ms < ?1 ORDER BY seq LIMIT ?2"
-PURGE_BOUND = "SELECT seq FROM outbox WHERE created_ms >= ?1 ORDER BY seq LIMIT 1"
+SEQ_RANGE = "SELECT (SELECT min(seq) FROM outbox), (SELECT max(seq) FROM outbox)"
+SEQ_AT = "SELECT seq, created_ms FROM outbox WHERE seq >= ?1 ORDER BY seq LIMIT 1"
 PURGE_NEW = ("SELECT seq FROM outbox WHERE seq < ?3 AND status <> 0 AND updated_ms < ?1"
              " ORDER BY seq LIMIT ?2")
 PURGE_BATCH = 20000
 WEEK_MS = 7 * 86400 * 1000
+
+
+def purge_bound(db, cutoff):
+    """purge_bound of src/store/sqlite.c: the first seq created at or after cutoff."""
+    lo, hi = db.execute(SEQ_RANGE).fetchone()
+    if lo is None:
+        return 2**63 - 1
+    hi += 1
+    while lo < hi:
+        mid = lo + (hi - lo) // 2
+        row = db.execute(SEQ_AT, (mid,)).fetchone()
+        if row is None:
+            hi = mid
+        elif row[1] is None or row[1] < cutoff:
+            lo = row[0] + 1
+        else:
+            hi = mid
+    return lo
 
 
 def purge_run(workdir, sql, prefill, seed, cache_kib):
@@ -226,17 +247,17 @@ def purge_run(workdir, sql, prefill, seed, cache_kib):
         db = open_db(os.path.join(d, "tocsin.db"), sql, cache_kib)
         replay(db, sql, [make_notification(rng, alerts, now) for _ in range(prefill)], now)
         db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        cutoff = now - WEEK_MS
-        t0 = time.perf_counter()
-        old = db.execute(PURGE_OLD, (cutoff, PURGE_BATCH)).fetchall()
-        t1 = time.perf_counter()
-        bound = db.execute(PURGE_BOUND, (cutoff,)).fetchone()
-        new = db.execute(PURGE_NEW, (cutoff, PURGE_BATCH, bound[0] if bound else 2**63 - 1))
-        new = new.fetchall()
-        t2 = time.perf_counter()
+        times = []
+        for cutoff, due in ((now - WEEK_MS, 0), (now + 1, min(PURGE_BATCH, prefill))):
+            t0 = time.perf_counter()
+            old = db.execute(PURGE_OLD, (cutoff, PURGE_BATCH)).fetchall()
+            t1 = time.perf_counter()
+            new = db.execute(PURGE_NEW, (cutoff, PURGE_BATCH, purge_bound(db, cutoff))).fetchall()
+            t2 = time.perf_counter()
+            assert old == new and len(new) == due
+            times += [(t1 - t0) * 1e3, (t2 - t1) * 1e3]
         db.close()
-        assert old == new == []
-        return (t1 - t0) * 1e3, (t2 - t1) * 1e3
+        return times
     finally:
         shutil.rmtree(d)
 
@@ -280,9 +301,10 @@ def main():
     if a.purge:
         res = [purge_run(a.dir, LAYOUTS[names[-1]], a.prefill, r, a.cache_kib)
                for r in range(a.runs)]
-        print(f"purge, {names[-1]}, {a.prefill} rows, none due, median of {a.runs}: walk to the"
-              f" end {statistics.median(x[0] for x in res):.2f} ms, walk to the bound"
-              f" {statistics.median(x[1] for x in res):.3f} ms per statement")
+        med = [statistics.median(x[i] for x in res) for i in range(4)]
+        print(f"purge, {names[-1]}, {a.prefill} rows, median of {a.runs}, ms per statement:"
+              f" none due: walk to the end {med[0]:.2f}, search and walk to the bound {med[1]:.3f};"
+              f" all due (a batch of {PURGE_BATCH} chosen): {med[2]:.2f} and {med[3]:.2f}")
         return
     res = {name: [] for name in names}
     for r in range(a.runs):

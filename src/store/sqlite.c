@@ -179,9 +179,9 @@ static const char *const migrations[] = {
     " WHERE b.seq = c.base) || c.ctx END FROM notify_ctx c WHERE c.seq = outbox.seq)"
 #define OUTBOX_COLS OUTBOX_COLS_CTX(OUTBOX_CTX)
 /* housekeeping's bounded batch: the oldest finished notifications past the keep time, among
- * the rows before ?3 (ST_OUTBOX_PURGE_BOUND). Without that bound the walk in seq order went on
- * to the end of the outbox whenever fewer than ?2 rows were due: the whole table, four times
- * per pass (116 ms per statement at 300,000 rows, bench/outbox_schema.py --purge). */
+ * the rows before ?3 (purge_bound). Without that bound the walk in seq order went on to the end
+ * of the outbox whenever fewer than ?2 rows were due: the whole table, four times per pass
+ * (116 ms per statement at 300,000 rows, bench/outbox_schema.py --purge). */
 #define PURGED_SEQS                                                                                \
     "(SELECT seq FROM outbox WHERE seq < ?3 AND status <> 0 AND updated_ms < ?1 ORDER BY seq"      \
     " LIMIT ?2)"
@@ -207,7 +207,8 @@ enum stmt_id {
     ST_OUTBOX_GET,
     ST_ATTEMPT_INSERT,
     ST_ATTEMPT_LIST,
-    ST_OUTBOX_PURGE_BOUND,
+    ST_OUTBOX_SEQ_RANGE,
+    ST_OUTBOX_SEQ_AT,
     ST_OUTBOX_PURGE_ATTEMPTS,
     ST_OUTBOX_PURGE_BASES,
     ST_OUTBOX_PURGE_CTX,
@@ -280,13 +281,12 @@ static const char *const stmt_sql[ST_COUNT] = {
         "INSERT INTO notify_attempt (outbox_seq, n, at_ms, duration_ms, http_status, error,"
         " response) VALUES (coalesce(?8, (SELECT seq FROM outbox WHERE " OUTBOX_BY_ID ")), ?2,"
         " ?3, ?4, ?5, ?6, ?7)",
+    /* housekeeping's bound (purge_bound): the outbox's first and last seq, and the first row
+     * at or after a seq, each one descent of the table's B-tree */
+    [ST_OUTBOX_SEQ_RANGE] = "SELECT (SELECT min(seq) FROM outbox), (SELECT max(seq) FROM outbox)",
+    [ST_OUTBOX_SEQ_AT] = "SELECT seq, created_ms FROM outbox WHERE seq >= ?1 ORDER BY seq LIMIT 1",
     /* housekeeping: the oldest finished notifications past the keep time, a bounded batch;
      * attempts and contexts first, while their outbox rows still say which they are */
-    /* The first row created at or after the cutoff: rows are numbered in the order they are
-     * created and a row is updated after it is created, so none from there on is due. The
-     * walk stops there, having passed only rows older than the cutoff (due ones, and the few
-     * still pending). */
-    [ST_OUTBOX_PURGE_BOUND] = "SELECT seq FROM outbox WHERE created_ms >= ?1 ORDER BY seq LIMIT 1",
     [ST_OUTBOX_PURGE_ATTEMPTS] = "DELETE FROM notify_attempt WHERE outbox_seq IN " PURGED_SEQS,
     /* contexts kept only as the base of others (their outbox rows are gone) once the last of
      * those goes; then the purged rows' own contexts but those still a base of a row kept */
@@ -1579,6 +1579,71 @@ static int sq_outbox_get(struct store *base, const char *id, struct notify_rec *
     return rc;
 }
 
+/* The first seq of a row created at or after cutoff_ms (the last seq + 1 if none), into
+ * *bound. Rows are numbered in the order they are created, and a row is updated after it is
+ * created, so none from there on is due for the purge. A binary search over seq, one B-tree
+ * descent per step: a walk from the start (the first version) passed every old row at each
+ * pass, which, while a backlog is purged 20,000 at a time, is millions of rows per pass. Where
+ * the clock stepped back the order is not quite monotonic: the bound may then fall a little
+ * early or late, which only delays a row's purge (the statements still test updated_ms). */
+static int purge_bound(struct sqlite_store *s, int64_t cutoff_ms, int64_t *bound)
+{
+    sqlite3_stmt *st = NULL;
+    int64_t lo, hi;
+    int rc, src;
+
+    *bound = INT64_MAX;
+    rc = stmt(s, ST_OUTBOX_SEQ_RANGE, &st);
+    if (rc)
+        return rc;
+    src = sqlite3_step(st);
+    if (src != SQLITE_ROW) {
+        done(st);
+        return db_err(s, "outbox_purge", src);
+    }
+    if (sqlite3_column_type(st, 0) == SQLITE_NULL) {
+        done(st);
+        return TOCSIN_OK; /* empty */
+    }
+    lo = sqlite3_column_int64(st, 0);
+    hi = sqlite3_column_int64(st, 1);
+    done(st);
+    if (hi == INT64_MAX)
+        return TOCSIN_OK; /* no seq after the last one: no bound */
+    hi++;
+    while (lo < hi) {
+        int64_t mid = lo + (hi - lo) / 2, seq;
+        bool old;
+
+        rc = stmt(s, ST_OUTBOX_SEQ_AT, &st);
+        if (rc)
+            return rc;
+        if (bind_i64(st, 1, mid)) {
+            done(st);
+            return db_err(s, "outbox_purge", SQLITE_ERROR);
+        }
+        src = sqlite3_step(st);
+        if (src == SQLITE_DONE) { /* nothing at or after mid */
+            done(st);
+            hi = mid;
+            continue;
+        }
+        if (src != SQLITE_ROW) {
+            done(st);
+            return db_err(s, "outbox_purge", src);
+        }
+        seq = sqlite3_column_int64(st, 0);
+        old = sqlite3_column_type(st, 1) == SQLITE_NULL || sqlite3_column_int64(st, 1) < cutoff_ms;
+        done(st);
+        if (old)
+            lo = seq + 1; /* the first new row, if any, is after seq */
+        else
+            hi = mid; /* it is seq or before: nothing lies in [mid, seq) */
+    }
+    *bound = lo;
+    return TOCSIN_OK;
+}
+
 static int sq_outbox_purge(struct store *base, int64_t before_ms, int64_t max_rows,
                            int64_t *deleted)
 {
@@ -1586,20 +1651,11 @@ static int sq_outbox_purge(struct store *base, int64_t before_ms, int64_t max_ro
                                          ST_OUTBOX_PURGE_CTX, ST_OUTBOX_PURGE};
     struct sqlite_store *s = S(base);
     sqlite3_stmt *st = NULL;
-    int64_t bound = INT64_MAX;
-    int rc, src;
+    int64_t bound;
+    int rc;
 
     *deleted = 0;
-    rc = stmt(s, ST_OUTBOX_PURGE_BOUND, &st);
-    if (rc)
-        return rc;
-    if (bind_i64(st, 1, before_ms))
-        rc = db_err(s, "outbox_purge", SQLITE_ERROR);
-    else if ((src = sqlite3_step(st)) == SQLITE_ROW)
-        bound = sqlite3_column_int64(st, 0);
-    else if (src != SQLITE_DONE)
-        rc = db_err(s, "outbox_purge", src);
-    done(st);
+    rc = purge_bound(s, before_ms, &bound);
     for (size_t i = 0; !rc && i < sizeof(order) / sizeof(order[0]); i++) {
         rc = stmt(s, order[i], &st);
         if (rc)

@@ -511,36 +511,59 @@ static void test_outbox_purge(void **state)
         notify_rec_free(n[i]);
 }
 
-/* The purge's walk ends at the first row created at or after the cutoff (rows are numbered in
- * the order they are created), so it passes only old rows however long the outbox is: a row
- * created after the cutoff stays even where its updated_ms (which a real row cannot have)
- * would say it is due, and so do the rows after it. */
+/* The purge considers only the rows created before the cutoff: its bound, found by a binary
+ * search over seq, is the first row created at or after it (rows are numbered in the order they
+ * are created). Every row here says updated_ms T_MS + 1, which no real row created later could,
+ * so a bound one row early or late, or none, changes what goes. Seqs with gaps (rows already
+ * purged, pending ones kept) included. */
+#define PB_ROWS 37
+
+static void pb_mark(struct store *w, struct notify_rec *n, enum notify_status status)
+{
+    n->status = status;
+    n->updated_ms = T_MS + 1;
+    assert_int_equal(store_outbox_update(w, n), TOCSIN_OK);
+}
+
 static void test_outbox_purge_bound(void **state)
 {
     struct fx *f = *state;
-    struct notify_rec *n[4];
+    struct notify_rec *n[PB_ROWS];
     int64_t deleted = -1;
 
-    for (int i = 0; i < 4; i++) {
+    for (int i = 0; i < PB_ROWS; i++) {
         char id[16];
         snprintf(id, sizeof(id), "b%d", i);
         n[i] = mk_notify(id, "a1", "t1");
-        n[i]->created_ms = T_MS + 10 * i; /* 0, 10, 20, 30 */
+        n[i]->created_ms = T_MS + 10 * i; /* b<i> at T_MS + 10 i */
         assert_int_equal(store_outbox_insert(f->w, n[i]), TOCSIN_OK);
-        n[i]->status = NOTIFY_DELIVERED;
-        n[i]->updated_ms = T_MS + 1;
-        assert_int_equal(store_outbox_update(f->w, n[i]), TOCSIN_OK);
+        pb_mark(f->w, n[i], i >= 5 && i <= 9 ? NOTIFY_PENDING : NOTIFY_DELIVERED);
     }
-    /* cutoff T_MS + 15: b0 and b1 were created before it; b2 is the bound, b3 is past it */
-    assert_int_equal(store_outbox_purge(f->w, T_MS + 15, 100, &deleted), TOCSIN_OK);
-    assert_int_equal(deleted, 2);
-    assert_int_equal(raw_int(f->dir, "SELECT count(*) FROM outbox WHERE id IN ('b0', 'b1')"), 0);
-    assert_int_equal(raw_int(f->dir, "SELECT count(*) FROM outbox WHERE id IN ('b2', 'b3')"), 2);
-    /* once the cutoff passes them, they go too */
-    assert_int_equal(store_outbox_purge(f->w, T_MS + 31, 100, &deleted), TOCSIN_OK);
-    assert_int_equal(deleted, 2);
+    /* cutoff T_MS + 205: b0..b20 were created before it, but b5..b9 are pending */
+    assert_int_equal(store_outbox_purge(f->w, T_MS + 205, 100, &deleted), TOCSIN_OK);
+    assert_int_equal(deleted, 16);
+    assert_int_equal(raw_int(f->dir, "SELECT count(*) FROM outbox"), PB_ROWS - 16);
+    assert_int_equal(raw_int(f->dir, "SELECT count(*) FROM outbox WHERE id = 'b20'"), 0);
+    assert_int_equal(raw_int(f->dir, "SELECT count(*) FROM outbox WHERE id = 'b21'"), 1);
+    /* the pending ones end; cutoff T_MS + 305 (bound b31), in batches of 3 */
+    for (int i = 5; i <= 9; i++)
+        pb_mark(f->w, n[i], NOTIFY_FAILED);
+    assert_int_equal(store_outbox_purge(f->w, T_MS + 305, 3, &deleted), TOCSIN_OK);
+    assert_int_equal(deleted, 3);
+    assert_int_equal(raw_int(f->dir, "SELECT count(*) FROM outbox WHERE id IN ('b5','b6','b7')"),
+                     0);
+    assert_int_equal(store_outbox_purge(f->w, T_MS + 305, 100, &deleted), TOCSIN_OK);
+    assert_int_equal(deleted, 12); /* b8, b9, b21..b30 */
+    assert_int_equal(raw_int(f->dir, "SELECT count(*) FROM outbox"), 6);
+    assert_int_equal(raw_int(f->dir, "SELECT count(*) FROM outbox WHERE id = 'b31'"), 1);
+    /* past every row: no bound */
+    assert_int_equal(store_outbox_purge(f->w, T_MS + 1000, 100, &deleted), TOCSIN_OK);
+    assert_int_equal(deleted, 6);
     assert_int_equal(raw_int(f->dir, "SELECT count(*) FROM outbox"), 0);
-    for (int i = 0; i < 4; i++)
+    /* and an empty outbox */
+    assert_int_equal(store_outbox_purge(f->w, T_MS + 1000, 100, &deleted), TOCSIN_OK);
+    assert_int_equal(deleted, 0);
+    for (int i = 0; i < PB_ROWS; i++)
         notify_rec_free(n[i]);
 }
 
