@@ -6,9 +6,10 @@
 #
 #   bench/notify.sh [BUILD_DIR]        (environment: NB_RULES, NB_ALERTS, NB_RUNS, NB_RATE,
 #                                        NB_RATE_S, NB_KEYS, NB_MAX_S, NB_FANOUT, NB_DOWN_S,
-#                                        NB_ORDER_ALERTS, NB_ORDER_CHANGES, NB_CONCURRENCY:
-#                                        defaults below; NB_CONCURRENCY is the daemon's
-#                                        notify.concurrency, 256)
+#                                        NB_ORDER_ALERTS, NB_ORDER_CHANGES, NB_CONCURRENCY,
+#                                        NB_THREADS: defaults below; NB_CONCURRENCY is the
+#                                        daemon's notify.concurrency, 256; NB_THREADS its
+#                                        notify.threads, the daemon's default when unset)
 #
 # Phases, on one daemon (store.durability: batch, so the outbox is durable; notify.* defaults
 # but for concurrency, NB_CONCURRENCY):
@@ -260,6 +261,7 @@ store:
   durability: batch
 notify:
   concurrency: ${NB_CONCURRENCY:-256}
+${NB_THREADS:+  threads: $NB_THREADS}
 EOF
     "$TOCSIN" serve --listen 127.0.0.1:0 --data "$DATA" --config "$WORK/tocsin.yaml" \
         >"$DATA/daemon.log" 2>&1 &

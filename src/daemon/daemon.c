@@ -259,6 +259,7 @@ static int open_parts(struct app *a, const struct config *cfg)
     };
     struct engine_env env = {.new_id = new_id};
     struct notifier_cfg ncfg = {
+        .threads = cfg->notify_threads,
         .concurrency = cfg->notify_concurrency,
         .timeout_ms = cfg->notify_timeout_ms,
         .backoff_base_ms = cfg->notify_backoff_base_ms,

@@ -15,6 +15,7 @@
 #include "notify/channel.h"
 #include "notify/creq.h"
 #include "notify/nctx.h"
+#include "notify/notifier.h"
 #include "util/buf.h"
 #include "util/err.h"
 #include "util/id.h"
@@ -49,11 +50,12 @@ struct nwire {
     struct smap tickets;    /* "<alert>\x1f<channel>" -> malloc'd ticket JSON (notifier side) */
     char *base_url;
     int64_t state_saved_ms;  /* engine clock of the last save of the rules' state */
-    struct nctx_cache parsed; /* the notifier thread's (ops_setup) */
-    /* the notifier thread's too: an attempt's context text, kept from one attempt to the next
-     * (a buffer of 1 KiB or more grown per attempt made glibc consolidate its fast bins each
-     * time, 4 % of the thread), given back when it grew past TEXT_KEEP */
-    struct buf text;
+    /* each notifier thread's own (ops_setup; notifier_thread_index): */
+    struct nctx_cache parsed[NOTIFIER_MAX_THREADS];
+    /* an attempt's context text, kept from one attempt to the next (a buffer of 1 KiB or more
+     * grown per attempt made glibc consolidate its fast bins each time, 4 % of the thread),
+     * given back when it grew past TEXT_KEEP */
+    struct buf text[NOTIFIER_MAX_THREADS];
 };
 
 #define TEXT_KEEP (64 * 1024)
@@ -359,7 +361,7 @@ static json_t *attempt_ctx(struct nwire *nw, const struct notify_rec *rec, struc
     bool pristine, has_alerts, shared;
 
     *rc = TOCSIN_EINVAL;
-    ctx = rec->ctx ? nctx_parse(&nw->parsed, rec->ctx, &shared) : NULL;
+    ctx = rec->ctx ? nctx_parse(&nw->parsed[notifier_thread_index()], rec->ctx, &shared) : NULL;
     if (!ctx)
         return NULL;
     /* The stored text stands for the tree (and the alert may be shared with the parse cache)
@@ -400,7 +402,7 @@ static int ops_setup(void *ud, const struct notify_rec *rec, CURL *easy, void **
     struct app *a = ud;
     struct nwire *nw = NW(a);
     struct dstate *d;
-    struct buf *text = &nw->text;
+    struct buf *text = &nw->text[notifier_thread_index()];
     json_t *ctx;
     int rc;
 
@@ -1255,7 +1257,8 @@ int nwire_open(struct app *a)
     pthread_mutex_init(&nw->mu, NULL);
     smap_init(&nw->chans);
     smap_init(&nw->tickets);
-    buf_init(&nw->text, CTX_MAX);
+    for (size_t i = 0; i < NOTIFIER_MAX_THREADS; i++)
+        buf_init(&nw->text[i], CTX_MAX);
     a->nwire = nw;
     nw->rules = nrules_new(&a->sev, app_now_ms(a));
     nw->rule_docs = json_object();
@@ -1476,8 +1479,10 @@ void nwire_close(struct app *a)
          e = smap_next(&nw->tickets, e, &it))
         free(e->value);
     smap_free(&nw->tickets);
-    nctx_cache_clear(&nw->parsed);
-    buf_free(&nw->text);
+    for (size_t i = 0; i < NOTIFIER_MAX_THREADS; i++) {
+        nctx_cache_clear(&nw->parsed[i]);
+        buf_free(&nw->text[i]);
+    }
     nrules_free(nw->rules);
     json_decref(nw->rule_docs);
     json_decref(nw->file_rules);

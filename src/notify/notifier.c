@@ -85,7 +85,7 @@ struct attempt {
     int64_t duration_ms;
 };
 
-struct notifier {
+struct shard {
     struct notifier_cfg cfg;
     struct clock clk;
     notifier_result_fn cb;
@@ -106,12 +106,41 @@ struct notifier {
     atomic_bool stopping;
     _Atomic int64_t drain_deadline; /* monotonic ms */
     _Atomic uint64_t delivered, failed, retried, in_flight;
-    _Atomic uint64_t queued; /* from notifier_submit() (or a retry) until launched or dropped */
-    pthread_mutex_t wmu;     /* guards waits */
-    struct latring waits;    /* first attempts: submitted -> started (mono ms stamps) */
+    _Atomic uint64_t queued; /* from shard_submit() (or a retry) until launched or dropped */
+    struct notifier *pool;   /* the shards together (their waits) */
+    unsigned index;          /* this shard's, 0-based */
+    uint64_t notices_seen;   /* pool->nnotices when this shard last read the notices */
 };
 
-static int64_t now_ms(const struct notifier *n)
+#define NOTICES 64
+
+/* The notifier: its shards, each a thread with its own libcurl multi, lanes and channel
+ * states (notifier_cfg.threads of them). */
+struct notifier {
+    struct shard *s[NOTIFIER_MAX_THREADS];
+    unsigned n;
+    bool started;
+    struct notifier_channel_ops ops; /* limits() decides where a channel's records go */
+    void *ops_ud;
+    pthread_mutex_t wmu;  /* guards waits */
+    struct latring waits; /* first attempts of every shard: submitted -> started */
+    /* what one shard learnt of a channel, for the others: it delivered again after failing
+     * (their records of it waiting for a retry go now too, channel_recovered), or the service
+     * asked to wait (Retry-After: none of them starts a transfer of it before then) */
+    pthread_mutex_t rmu; /* guards notices */
+    struct notice {
+        char *id;
+        unsigned from;         /* the shard that saw it */
+        int64_t blocked_until; /* wall ms; 0: the channel delivered again */
+    } notices[NOTICES];
+    _Atomic uint64_t nnotices; /* notices ever posted; the last NOTICES are kept */
+};
+
+static _Thread_local unsigned this_shard; /* set by each shard's thread in run() */
+
+static void shard_free(struct shard *n);
+
+static int64_t now_ms(const struct shard *n)
 {
     return n->clk.now_ms(n->clk.ud);
 }
@@ -173,7 +202,7 @@ static struct sched heap_pop(struct heap *h)
 }
 
 /* Takes rec, already counted in n->queued (frees it if it cannot be held). */
-static void schedule_at(struct notifier *n, struct notify_rec *rec, int64_t due)
+static void schedule_at(struct shard *n, struct notify_rec *rec, int64_t due)
 {
     char qi[64];
     struct sched s = {.due = due, .order = n->order++, .rec = rec};
@@ -186,7 +215,7 @@ static void schedule_at(struct notifier *n, struct notify_rec *rec, int64_t due)
     }
 }
 
-static void schedule(struct notifier *n, struct notify_rec *rec)
+static void schedule(struct shard *n, struct notify_rec *rec)
 {
     schedule_at(n, rec, rec->next_ms);
 }
@@ -210,7 +239,7 @@ static size_t lane_key(const struct notify_rec *rec, char *k, size_t cap)
 
 /* A record arrives (counted in n->queued): it goes first if its lane is idle, or with the
  * ones in progress when it is of their group and nothing waits; else it waits. */
-static void admit(struct notifier *n, struct notify_rec *rec)
+static void admit(struct shard *n, struct notify_rec *rec)
 {
     char k[TOCSIN_ID_LEN + 300];
     size_t kl = lane_key(rec, k, sizeof(k));
@@ -261,7 +290,7 @@ static void admit(struct notifier *n, struct notify_rec *rec)
 
 /* A record in progress in its lane is done (delivered or failed for good): when it was the
  * last of its group, the next goes, with the ones of its group right behind it. */
-static void lane_next(struct notifier *n, const struct notify_rec *done_rec)
+static void lane_next(struct shard *n, const struct notify_rec *done_rec)
 {
     char k[TOCSIN_ID_LEN + 300];
     size_t kl = lane_key(done_rec, k, sizeof(k));
@@ -287,7 +316,7 @@ static void lane_next(struct notifier *n, const struct notify_rec *done_rec)
     } while (l->n && l->group && l->q[l->head]->group == l->group);
 }
 
-static void lanes_free(struct notifier *n, size_t *dropped)
+static void lanes_free(struct shard *n, size_t *dropped)
 {
     size_t it;
     struct smap_entry *e = smap_first(&n->lanes, &it);
@@ -314,7 +343,7 @@ static double rate_burst(double rate)
     return rate / 100 > 1 ? rate / 100 : 1;
 }
 
-static struct chst *channel_state(struct notifier *n, const char *id)
+static struct chst *channel_state(struct shard *n, const char *id)
 {
     size_t kl = strlen(id);
     struct chst *c = smap_get(&n->channels, id, kl);
@@ -360,7 +389,7 @@ static int park(struct chst *c, struct sched s)
     return TOCSIN_OK;
 }
 
-static void channels_free(struct notifier *n, size_t *dropped)
+static void channels_free(struct shard *n, size_t *dropped)
 {
     size_t it;
     struct smap_entry *e = smap_first(&n->channels, &it);
@@ -379,7 +408,7 @@ static void channels_free(struct notifier *n, size_t *dropped)
 
 /* 0 if s may start now on channel c (a token is taken), else the wall time to try again, or
  * -1 when it must wait for one of the channel's transfers to end. */
-static int64_t channel_gate(struct notifier *n, struct chst *c, int64_t now)
+static int64_t channel_gate(struct shard *n, struct chst *c, int64_t now)
 {
     if (now < c->blocked_until)
         return c->blocked_until;
@@ -402,7 +431,7 @@ static int64_t channel_gate(struct notifier *n, struct chst *c, int64_t now)
 }
 
 /* One of c's transfers ended: the first parked record may go. */
-static void channel_release(struct notifier *n, struct chst *c)
+static void channel_release(struct shard *n, struct chst *c)
 {
     if (c->inflight)
         c->inflight--;
@@ -447,7 +476,7 @@ static void log_attempt(const struct notify_rec *rec, const struct attempt *at)
 
 /* Applies an attempt to rec, reports it and keeps rec for a retry or hands it to the callback.
  * Takes rec. */
-static void conclude(struct notifier *n, struct notify_rec *rec, struct attempt *at)
+static void conclude(struct shard *n, struct notify_rec *rec, struct attempt *at)
 {
     int64_t now = now_ms(n);
     struct notify_rec *copy;
@@ -543,7 +572,7 @@ static void append_clean(struct buf *out, const char *p, size_t n, size_t max)
 /* A channel that was failing delivered again: its records waiting for a retry go now (as the
  * service allows: the channel's limits still apply when they start), instead of each waiting
  * out its own backoff, which after a long outage is minutes. O(records held). */
-static void channel_recovered(struct notifier *n, struct chst *c, int64_t now)
+static void channel_recovered(struct shard *n, struct chst *c, int64_t now)
 {
     bool moved = false;
 
@@ -574,7 +603,60 @@ static void channel_recovered(struct notifier *n, struct chst *c, int64_t now)
 }
 
 /* A finished transfer of slot sl: frees the slot and concludes the attempt. */
-static void finish(struct notifier *n, struct slot *sl, CURLcode res)
+/* Tells the other shards that channel id delivered again (blocked_until 0) or is to be left
+ * alone until blocked_until. */
+static void post_notice(struct shard *n, const char *id, int64_t blocked_until)
+{
+    struct notifier *p = n->pool;
+    char *copy;
+    uint64_t k;
+
+    if (p->n < 2 || !(copy = strdup(id)))
+        return; /* out of memory: the others find out from their own transfers */
+    pthread_mutex_lock(&p->rmu);
+    k = atomic_load(&p->nnotices);
+    free(p->notices[k % NOTICES].id);
+    p->notices[k % NOTICES] =
+        (struct notice){.id = copy, .from = n->index, .blocked_until = blocked_until};
+    atomic_store(&p->nnotices, k + 1);
+    pthread_mutex_unlock(&p->rmu);
+    for (unsigned i = 0; i < p->n; i++)
+        if (i != n->index)
+            curl_multi_wakeup(p->s[i]->multi);
+}
+
+/* Applies the notices posted since the last read (the last NOTICES at most) to this shard's
+ * channels. */
+static void read_notices(struct shard *n)
+{
+    struct notifier *p = n->pool;
+    uint64_t end = atomic_load(&p->nnotices), k;
+    int64_t now;
+
+    if (end == n->notices_seen)
+        return;
+    now = now_ms(n);
+    pthread_mutex_lock(&p->rmu);
+    end = atomic_load(&p->nnotices);
+    k = end - n->notices_seen > NOTICES ? end - NOTICES : n->notices_seen;
+    for (; k < end; k++) {
+        const struct notice *r = &p->notices[k % NOTICES];
+        struct chst *c;
+        if (r->from == n->index)
+            continue;
+        if (r->blocked_until) { /* the channel's state is made if this shard has none yet */
+            c = channel_state(n, r->id);
+            if (c && r->blocked_until > c->blocked_until)
+                c->blocked_until = r->blocked_until;
+        } else if ((c = smap_get(&n->channels, r->id, strlen(r->id))) && c->failing) {
+            channel_recovered(n, c, now);
+        }
+    }
+    pthread_mutex_unlock(&p->rmu);
+    n->notices_seen = end;
+}
+
+static void finish(struct shard *n, struct slot *sl, CURLcode res)
 {
     struct notify_rec *rec = sl->rec;
     struct attempt at = {0};
@@ -628,11 +710,14 @@ static void finish(struct notifier *n, struct slot *sl, CURLcode res)
     at.log_reason = at.ok ? NULL : logr;
     at.response = buf_str(&excerpt);
     if (sl->ch) {
-        if (at.retry_after_ms > 0 && now + at.retry_after_ms > sl->ch->blocked_until)
+        if (at.retry_after_ms > 0 && now + at.retry_after_ms > sl->ch->blocked_until) {
             sl->ch->blocked_until = now + at.retry_after_ms;
-        if (at.ok && sl->ch->failing)
+            post_notice(n, sl->ch->id, sl->ch->blocked_until);
+        }
+        if (at.ok && sl->ch->failing) {
             channel_recovered(n, sl->ch, now);
-        else if (!at.ok && !at.permanent)
+            post_notice(n, sl->ch->id, 0);
+        } else if (!at.ok && !at.permanent)
             sl->ch->failing = true;
         channel_release(n, sl->ch);
     }
@@ -654,7 +739,7 @@ static void finish(struct notifier *n, struct slot *sl, CURLcode res)
 
 /* ---- the loop ---- */
 
-static struct slot *free_slot(struct notifier *n)
+static struct slot *free_slot(struct shard *n)
 {
     for (unsigned i = 0; i < n->nslots; i++)
         if (!n->slots[i].rec)
@@ -675,21 +760,21 @@ static size_t on_header(char *p, size_t size, size_t nmemb, void *ud)
     return n;
 }
 
-/* A first attempt's wait since notifier_submit(), for the stats. */
-static void note_wait(struct notifier *n, const struct notify_rec *rec)
+/* A first attempt's wait since shard_submit(), for the stats. */
+static void note_wait(struct shard *n, const struct notify_rec *rec)
 {
     int64_t now;
 
     if (rec->attempts || !rec->ready_ns)
         return;
     now = clock_mono_ns();
-    pthread_mutex_lock(&n->wmu);
-    latring_add(&n->waits, (now - rec->ready_ns) / 1000, now / 1000000);
-    pthread_mutex_unlock(&n->wmu);
+    pthread_mutex_lock(&n->pool->wmu);
+    latring_add(&n->pool->waits, (now - rec->ready_ns) / 1000, now / 1000000);
+    pthread_mutex_unlock(&n->pool->wmu);
 }
 
 /* Starts the transfer of rec (takes it). A record that cannot be set up is concluded at once. */
-static void launch(struct notifier *n, struct slot *sl, struct notify_rec *rec, struct chst *ch)
+static void launch(struct shard *n, struct slot *sl, struct notify_rec *rec, struct chst *ch)
 {
     char err[CURL_REASON_MAX] = "";
     struct attempt at = {0};
@@ -749,7 +834,7 @@ static void launch(struct notifier *n, struct slot *sl, struct notify_rec *rec, 
     atomic_store(&n->in_flight, n->busy);
 }
 
-static void launch_due(struct notifier *n)
+static void launch_due(struct shard *n)
 {
     int64_t now = now_ms(n);
     struct slot *sl;
@@ -778,7 +863,7 @@ static void launch_due(struct notifier *n)
 
 /* Moves submissions into the lanes and the schedule while there is room (retries of the
  * transfers in flight always find room: they are counted). */
-static void intake(struct notifier *n)
+static void intake(struct shard *n)
 {
     void *batch[INTAKE_BATCH];
     size_t got;
@@ -792,7 +877,7 @@ static void intake(struct notifier *n)
     } while (got > 0);
 }
 
-static void reap(struct notifier *n)
+static void reap(struct shard *n)
 {
     CURLMsg *m;
     int left;
@@ -811,7 +896,7 @@ static void reap(struct notifier *n)
     }
 }
 
-static int wait_ms(const struct notifier *n, bool stopping)
+static int wait_ms(const struct shard *n, bool stopping)
 {
     int64_t w = POLL_MAX_MS;
 
@@ -825,7 +910,7 @@ static int wait_ms(const struct notifier *n, bool stopping)
 }
 
 /* Frees every record still held: aborted transfers, the schedule, the queue. */
-static void drop_all(struct notifier *n)
+static void drop_all(struct shard *n)
 {
     void *batch[INTAKE_BATCH];
     size_t got, dropped = 0;
@@ -864,13 +949,15 @@ static void drop_all(struct notifier *n)
 
 static void *run(void *arg)
 {
-    struct notifier *n = arg;
+    struct shard *n = arg;
     int running = 0;
 
+    this_shard = n->index;
     for (;;) {
         bool stopping = atomic_load(&n->stopping);
         if (!stopping) {
             intake(n);
+            read_notices(n);
             launch_due(n);
         }
         curl_multi_perform(n->multi, &running);
@@ -888,13 +975,17 @@ static void *run(void *arg)
 
 static void wake(void *ud)
 {
-    struct notifier *n = ud;
+    struct shard *n = ud;
 
     curl_multi_wakeup(n->multi);
 }
 
 static void apply_defaults(struct notifier_cfg *c)
 {
+    if (c->threads == 0)
+        c->threads = 1;
+    if (c->threads > NOTIFIER_MAX_THREADS)
+        c->threads = NOTIFIER_MAX_THREADS;
     if (c->concurrency == 0)
         c->concurrency = 64;
     if (c->concurrency > NOTIFIER_MAX_CONCURRENCY)
@@ -911,21 +1002,20 @@ static void apply_defaults(struct notifier_cfg *c)
         c->max_excerpt = 256;
 }
 
-struct notifier *notifier_new(const struct notifier_cfg *cfg, struct clock clk,
-                              notifier_result_fn cb, void *ud)
+/* One shard: the state and thread of the notifier as it was whole before it had threads. */
+static struct shard *shard_new(const struct notifier_cfg *cfg, struct clock clk,
+                               notifier_result_fn cb, void *ud, struct notifier *pool,
+                               unsigned index)
 {
-    struct notifier *n;
+    struct shard *n;
 
-    if (!cb || sodium_init() < 0)
-        return NULL;
     n = calloc(1, sizeof(*n));
     if (!n)
         return NULL;
-    pthread_mutex_init(&n->wmu, NULL);
-    if (cfg)
-        n->cfg = *cfg;
-    apply_defaults(&n->cfg);
-    n->clk = clk.now_ms ? clk : clock_real();
+    n->pool = pool;
+    n->index = index;
+    n->cfg = *cfg;
+    n->clk = clk;
     n->cb = cb;
     n->ud = ud;
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
@@ -948,39 +1038,32 @@ struct notifier *notifier_new(const struct notifier_cfg *cfg, struct clock clk,
     }
     return n;
 fail:
-    notifier_free(n);
+    shard_free(n);
     return NULL;
 }
 
-void notifier_set_channel_ops(struct notifier *n, const struct notifier_channel_ops *ops,
-                              void *ud)
+static int shard_start(struct shard *n)
 {
-    if (!n || n->started)
-        return;
-    if (ops)
-        n->ops = *ops;
-    else
-        memset(&n->ops, 0, sizeof(n->ops));
-    n->ops_ud = ud;
-}
+    char name[16];
 
-int notifier_start(struct notifier *n)
-{
-    if (!n || n->started || atomic_load(&n->stopping))
+    if (n->started || atomic_load(&n->stopping))
         return TOCSIN_EINVAL;
     if (pthread_create(&n->thread, NULL, run, n) != 0)
         return TOCSIN_EIO;
-    pthread_setname_np(n->thread, "tocsin-notify"); /* for top -H, perf and gdb */
+    /* for top -H, perf and gdb: tocsin-notify, then tocsin-notify2, ... */
+    if (n->index)
+        snprintf(name, sizeof(name), "tocsin-notify%u", n->index + 1);
+    else
+        snprintf(name, sizeof(name), "tocsin-notify");
+    pthread_setname_np(n->thread, name);
     n->started = true;
     return TOCSIN_OK;
 }
 
-int notifier_submit(struct notifier *n, struct notify_rec *rec)
+static int shard_submit(struct shard *n, struct notify_rec *rec)
 {
     int rc;
 
-    if (!n || !rec)
-        return TOCSIN_EINVAL;
     atomic_fetch_add(&n->queued, 1); /* before the push: the loop may take it at once */
     rec->ready_ns = clock_mono_ns();
     rc = queue_push(&n->inbox, rec);
@@ -989,27 +1072,34 @@ int notifier_submit(struct notifier *n, struct notify_rec *rec)
     return rc;
 }
 
-void notifier_stop(struct notifier *n, int64_t drain_ms)
+/* Closes the shard's queue and tells its loop to drain until deadline (monotonic ms). */
+static void shard_begin_stop(struct shard *n, int64_t deadline)
 {
-    if (!n || !n->inbox.items)
+    if (!n->inbox.items)
         return;
-    atomic_store(&n->drain_deadline, clock_mono_ms() + (drain_ms > 0 ? drain_ms : 0));
+    atomic_store(&n->drain_deadline, deadline);
     /* Close first: every submission that succeeded is then in the queue before the loop sees
      * `stopping` and empties it. */
     queue_close(&n->inbox);
     atomic_store(&n->stopping, true);
-    if (n->started && !n->joined) {
+    if (n->started && !n->joined)
         curl_multi_wakeup(n->multi);
+}
+
+static void shard_join(struct shard *n)
+{
+    if (n->started && !n->joined) {
         pthread_join(n->thread, NULL);
         n->joined = true;
     }
 }
 
-void notifier_free(struct notifier *n)
+static void shard_free(struct shard *n)
 {
     if (!n)
         return;
-    notifier_stop(n, 0);
+    shard_begin_stop(n, clock_mono_ms());
+    shard_join(n);
     if (n->inbox.items)
         drop_all(n);
     for (unsigned i = 0; i < n->nslots; i++) {
@@ -1025,21 +1115,144 @@ void notifier_free(struct notifier *n)
         curl_multi_cleanup(n->multi);
     if (n->curl_inited)
         curl_global_cleanup();
-    pthread_mutex_destroy(&n->wmu);
     free(n);
 }
 
-void notifier_get_stats(struct notifier *n, struct notifier_stats *out)
+/* ---- the shards together ---- */
+
+unsigned notifier_thread_index(void)
+{
+    return this_shard;
+}
+
+struct notifier *notifier_new(const struct notifier_cfg *cfg, struct clock clk,
+                              notifier_result_fn cb, void *ud)
+{
+    struct notifier_cfg c = {0};
+    struct notifier *p;
+
+    if (!cb || sodium_init() < 0)
+        return NULL;
+    p = calloc(1, sizeof(*p));
+    if (!p)
+        return NULL;
+    pthread_mutex_init(&p->wmu, NULL);
+    pthread_mutex_init(&p->rmu, NULL);
+    if (cfg)
+        c = *cfg;
+    apply_defaults(&c);
+    p->n = c.threads;
+    /* each shard its share of the transfers in flight, at least one */
+    c.concurrency = (c.concurrency + p->n - 1) / p->n;
+    for (unsigned i = 0; i < p->n; i++) {
+        p->s[i] = shard_new(&c, clk.now_ms ? clk : clock_real(), cb, ud, p, i);
+        if (!p->s[i]) {
+            notifier_free(p);
+            return NULL;
+        }
+    }
+    return p;
+}
+
+void notifier_set_channel_ops(struct notifier *p, const struct notifier_channel_ops *ops, void *ud)
+{
+    if (!p || p->started)
+        return;
+    if (ops)
+        p->ops = *ops;
+    else
+        memset(&p->ops, 0, sizeof(p->ops));
+    p->ops_ud = ud;
+    for (unsigned i = 0; i < p->n; i++) {
+        p->s[i]->ops = p->ops;
+        p->s[i]->ops_ud = ud;
+    }
+}
+
+int notifier_start(struct notifier *p)
+{
+    int rc = TOCSIN_OK;
+
+    if (!p || p->started || atomic_load(&p->s[0]->stopping))
+        return TOCSIN_EINVAL;
+    for (unsigned i = 0; !rc && i < p->n; i++)
+        rc = shard_start(p->s[i]);
+    p->started = true; /* the ones started are stopped by notifier_stop */
+    return rc;
+}
+
+/* The shard of rec. The notifications of one lane (alert, channel) always go to one shard, so
+ * their order holds; so do all those of a channel with limits of its own, so its concurrency,
+ * rate and Retry-After are kept whole by one shard. */
+static unsigned shard_of(struct notifier *p, const struct notify_rec *rec)
+{
+    char k[TOCSIN_ID_LEN + 300];
+    unsigned conc = 0;
+    double rate = 0;
+    size_t kl;
+
+    if (p->n == 1)
+        return 0;
+    if (rec->channel_id && p->ops.limits) {
+        p->ops.limits(p->ops_ud, rec->channel_id, &conc, &rate);
+        if (conc || rate > 0)
+            return (unsigned)(smap_hash(rec->channel_id, strlen(rec->channel_id)) % p->n);
+    }
+    kl = lane_key(rec, k, sizeof(k));
+    if (kl)
+        return (unsigned)(smap_hash(k, kl) % p->n);
+    return (unsigned)(smap_hash(rec->id, strlen(rec->id)) % p->n);
+}
+
+int notifier_submit(struct notifier *p, struct notify_rec *rec)
+{
+    if (!p || !rec)
+        return TOCSIN_EINVAL;
+    return shard_submit(p->s[shard_of(p, rec)], rec);
+}
+
+void notifier_stop(struct notifier *p, int64_t drain_ms)
+{
+    int64_t deadline = clock_mono_ms() + (drain_ms > 0 ? drain_ms : 0);
+
+    if (!p)
+        return;
+    for (unsigned i = 0; i < p->n; i++) /* all drain at once */
+        if (p->s[i])
+            shard_begin_stop(p->s[i], deadline);
+    for (unsigned i = 0; i < p->n; i++)
+        if (p->s[i])
+            shard_join(p->s[i]);
+}
+
+void notifier_free(struct notifier *p)
+{
+    if (!p)
+        return;
+    notifier_stop(p, 0);
+    for (unsigned i = 0; i < p->n; i++)
+        shard_free(p->s[i]);
+    for (size_t i = 0; i < NOTICES; i++)
+        free(p->notices[i].id);
+    pthread_mutex_destroy(&p->rmu);
+    pthread_mutex_destroy(&p->wmu);
+    free(p);
+}
+
+void notifier_get_stats(struct notifier *p, struct notifier_stats *out)
 {
     memset(out, 0, sizeof(*out));
-    if (!n)
+    if (!p)
         return;
-    out->delivered = atomic_load(&n->delivered);
-    out->failed = atomic_load(&n->failed);
-    out->retried = atomic_load(&n->retried);
-    out->in_flight = atomic_load(&n->in_flight);
-    out->queued = atomic_load(&n->queued);
-    pthread_mutex_lock(&n->wmu);
-    latring_summary(&n->waits, clock_mono_ms() - 60000, &out->wait);
-    pthread_mutex_unlock(&n->wmu);
+    for (unsigned i = 0; i < p->n; i++) {
+        const struct shard *n = p->s[i];
+        out->delivered += atomic_load(&n->delivered);
+        out->failed += atomic_load(&n->failed);
+        out->retried += atomic_load(&n->retried);
+        out->in_flight += atomic_load(&n->in_flight);
+        out->queued += atomic_load(&n->queued);
+    }
+    pthread_mutex_lock(&p->wmu);
+    latring_summary(&p->waits, clock_mono_ms() - 60000, &out->wait);
+    pthread_mutex_unlock(&p->wmu);
 }

@@ -1,10 +1,14 @@
-/* The notifier: one thread running a libcurl multi loop that delivers rendered notify_recs over
- * HTTP (http_channel.h), retries failures with exponential backoff and jitter (backoff.h), and
- * reports the outcome of every attempt.
+/* The notifier: cfg.threads shards, each a thread running a libcurl multi loop that delivers
+ * rendered notify_recs over HTTP (http_channel.h), retries failures with exponential backoff
+ * and jitter (backoff.h), and reports the outcome of every attempt.
  *
- * Flow: notifier_submit() (any thread) -> bounded queue -> the loop wakes (curl_multi_wakeup)
- * -> a lane per (alert, channel) -> a min-heap by next_ms -> the channel's own limits -> at
- * most `concurrency` transfers in flight -> result callback.
+ * Flow: notifier_submit() (any thread) -> the record's shard: the one its lane (alert,
+ * channel) hashes to, or for a channel with limits of its own the one its id hashes to ->
+ * that shard's bounded queue -> its loop wakes (curl_multi_wakeup) -> a lane per (alert,
+ * channel) -> a min-heap by next_ms -> the channel's own limits -> at most the shard's share
+ * of `concurrency` transfers in flight -> result callback (on that shard's thread).
+ * A Retry-After a shard gets, and a failing channel that delivers again, are posted to the
+ * other shards (the last 64 such notices), which apply them at their loop's next turn.
  *
  * Order: the notifications of one alert through one channel are attempted one at a time, in
  * submission order: the next starts when the one before is delivered or has failed for good
@@ -46,10 +50,13 @@
 #define NOTIFIER_QUEUE_CAP 4096        /* submissions waiting for the loop; then TOCSIN_EFULL */
 #define NOTIFIER_MAX_SCHEDULED 100000  /* records held in memory (scheduled + in flight) */
 #define NOTIFIER_MAX_CONCURRENCY 1024
+#define NOTIFIER_MAX_THREADS 8
 
 /* Zero fields take the defaults shown. */
 struct notifier_cfg {
-    unsigned concurrency;    /* transfers in flight, default 64, at most 1024 */
+    unsigned threads;        /* shards (threads), default 1, at most NOTIFIER_MAX_THREADS */
+    unsigned concurrency;    /* transfers in flight, default 64, at most 1024, shared out
+                                among the shards (each ceil(concurrency / threads)) */
     int64_t timeout_ms;      /* per attempt (whole transfer), default 10 s */
     int64_t backoff_base_ms; /* default 1 s */
     int64_t backoff_max_ms;  /* default 1 min */
@@ -142,5 +149,9 @@ struct notifier_stats {
 };
 
 void notifier_get_stats(struct notifier *n, struct notifier_stats *out); /* thread-safe */
+
+/* On a notifier thread (the channel ops), its shard's index, 0..threads-1, for state the ops
+ * keep per thread; 0 on any other thread. */
+unsigned notifier_thread_index(void);
 
 #endif

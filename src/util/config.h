@@ -72,6 +72,7 @@ struct config {
     int64_t notify_backoff_max_ms;  /* default 1 min */
     int64_t notify_timeout_ms;      /* per attempt, default 10 s */
     unsigned notify_concurrency;    /* transfers in flight, default 64 */
+    unsigned notify_threads;        /* notifier threads, default 2 */
     char *notify_files;             /* channel and rule files, "path,path" ("" none) */
     int64_t notify_keep_ms;         /* finished notifications kept this long, default 7 d */
     char *notify_base_url;          /* tocsin's external URL for links ("" none) */

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "core/model.h"
+#include "util/smap.h"
 #include "notify/backoff.h"
 #include "notify/notifier.h"
 #include "util/clock.h"
@@ -1011,6 +1012,7 @@ static void rule_ok(struct tsrv *s, const char *id, const char *path, size_t nth
 
 struct tops {
     atomic_uint setups, releases;
+    atomic_uint shards_c, shards_d; /* bit i: shard i set up a record of channel c / d */
     unsigned conc_c; /* limits of channel "c" (every other channel: none) */
     double rate_c;
 };
@@ -1028,6 +1030,10 @@ static int tops_setup(void *ud, const struct notify_rec *rec, CURL *easy, void *
     CURLcode c;
 
     atomic_fetch_add(&o->setups, 1);
+    if (rec->channel_id && !strcmp(rec->channel_id, "c"))
+        atomic_fetch_or(&o->shards_c, 1u << notifier_thread_index());
+    else if (rec->channel_id && !strcmp(rec->channel_id, "d"))
+        atomic_fetch_or(&o->shards_d, 1u << notifier_thread_index());
     if (!st)
         return TOCSIN_ENOMEM;
     *state = st; /* released also when setup fails */
@@ -1192,6 +1198,7 @@ static void test_lane_order(void **state)
 
     (void)state;
     cfg.concurrency = 8;
+    cfg.threads = 2;           /* a lane stays on one of them */
     cfg.backoff_base_ms = 300; /* each retry of o-1 waits 150..300 ms */
     cfg.backoff_max_ms = 300;
     results_init(&res);
@@ -1263,19 +1270,43 @@ static void rule_retry_after(struct tsrv *s, const char *id, const char *path, s
     snprintf(a->body, sizeof(a->body), "slow down");
 }
 
-/* r-1 gets a 429 asking to wait; r-2 (same channel, another alert) is submitted right after
- * that answer and must wait as well; r-3 (another channel) goes at once. */
+/* An alert whose lane through channel "c" the notifier's two threads route away from alert-A's
+ * (they hash "<alert>\x1f<channel>"; the test checks it did, through tops.shards_c). */
+static void other_shard_alert(char *out, size_t cap)
+{
+    uint64_t a = smap_hash("alert-A\x1f"
+                           "c",
+                           9);
+
+    for (int i = 0;; i++) {
+        char k[64];
+        int kl;
+        snprintf(out, cap, "alert-B%d", i);
+        kl = snprintf(k, sizeof(k),
+                      "%s\x1f"
+                      "c",
+                      out);
+        if (smap_hash(k, (size_t)kl) % 2 != a % 2)
+            return;
+    }
+}
+
+/* r-1 gets a 429 asking to wait; r-2 (same channel, another alert, which the notifier's other
+ * thread takes) is submitted right after that answer and must wait as well; r-3 (another
+ * channel) goes at once. */
 static void retry_after_case(const char *form, int64_t min_wait_ms)
 {
     struct notifier_cfg cfg = fast;
     struct tops o = {0};
     struct tsrv *s = tsrv_start(rule_retry_after, (void *)(uintptr_t)form);
-    char *u = tsrv_url(s, "/ra");
+    char *u = tsrv_url(s, "/ra"), alert_b[32];
     struct results res;
     struct notifier *n;
     const struct hit *first;
     int64_t blocked_at;
 
+    cfg.threads = 2;
+    other_shard_alert(alert_b, sizeof(alert_b));
     results_init(&res);
     n = start_ops(&cfg, &res, &o);
     assert_int_equal(notifier_submit(n, mk_arec("r-1", "alert-A", "c", u, "x")), 0);
@@ -1286,7 +1317,7 @@ static void retry_after_case(const char *form, int64_t min_wait_ms)
     assert_string_equal(res.r[0]->last_error, "HTTP 429: slow down");
     assert_true(res.r[0]->next_ms - res.r[0]->updated_ms >= min_wait_ms);
     assert_true(res.r[0]->next_ms - res.r[0]->updated_ms <= 2000);
-    assert_int_equal(notifier_submit(n, mk_arec("r-2", "alert-B", "c", u, "x")), 0);
+    assert_int_equal(notifier_submit(n, mk_arec("r-2", alert_b, "c", u, "x")), 0);
     assert_int_equal(notifier_submit(n, mk_arec("r-3", "alert-C", "d", u, "x")), 0);
     assert_true(wait_results(&res, 4));
     notifier_stop(n, 1000);
@@ -1301,6 +1332,7 @@ static void retry_after_case(const char *form, int64_t min_wait_ms)
     assert_int_equal(result_index(&res, "r-1", NOTIFY_DELIVERED) >= 0, 1);
     assert_int_equal(result_index(&res, "r-2", NOTIFY_DELIVERED) >= 0, 1);
     assert_int_equal(result_index(&res, "r-3", NOTIFY_DELIVERED) >= 0, 1);
+    assert_int_equal(atomic_load(&o.shards_c), 3); /* r-1 and r-2 on different threads */
     notifier_free(n);
     results_free(&res);
     tsrv_stop(s);
@@ -1370,6 +1402,7 @@ static void test_channel_concurrency(void **state)
 
     (void)state;
     cfg.concurrency = 16;
+    cfg.threads = 2; /* a channel's own limits hold across the notifier's threads */
     results_init(&res);
     n = start_ops(&cfg, &res, &o);
     for (int i = 0; i < 6; i++) { /* one alert each: no lane holds them back */
@@ -1377,19 +1410,22 @@ static void test_channel_concurrency(void **state)
         snprintf(alert, sizeof(alert), "alert-c%d", i);
         assert_int_equal(notifier_submit(n, mk_arec(id, alert, "c", uc, "x")), 0);
     }
-    for (int i = 0; i < 4; i++) {
+    for (int i = 0; i < 8; i++) {
         snprintf(id, sizeof(id), "d-%d", i);
         snprintf(alert, sizeof(alert), "alert-d%d", i);
         assert_int_equal(notifier_submit(n, mk_arec(id, alert, "d", ud, "x")), 0);
     }
-    assert_true(wait_results(&res, 10));
+    assert_true(wait_results(&res, 14));
     notifier_stop(n, 1000);
     for (size_t i = 0; i < res.n; i++)
         assert_int_equal(res.r[i]->status, NOTIFY_DELIVERED);
     assert_int_equal(max_conc(s, "/c"), 2); /* reached, never passed */
     assert_true(max_conc(s, "/d") >= 3);    /* channel d has no own limit */
-    assert_int_equal(atomic_load(&o.setups), 10);
-    assert_int_equal(atomic_load(&o.releases), 10);
+    assert_int_equal(atomic_load(&o.setups), 14);
+    assert_int_equal(atomic_load(&o.releases), 14);
+    /* all of channel c on one thread (its limits whole); channel d's lanes on both */
+    assert_true(atomic_load(&o.shards_c) == 1 || atomic_load(&o.shards_c) == 2);
+    assert_int_equal(atomic_load(&o.shards_d), 3);
     notifier_free(n);
     results_free(&res);
     tsrv_stop(s);
