@@ -91,7 +91,8 @@ struct notify_verdict {
 };
 
 /* Channel notifications (rec->channel_id set) go through these; records without a channel id
- * are sent as they are (http_channel.h). Every function is called on the notifier thread.
+ * are sent as they are (http_channel.h). Every function is called on a notifier thread
+ * (but see limits).
  *   setup:   prepares `easy` (already reset; the notifier sets the write/header callbacks and
  *            CURLOPT_PRIVATE after it) and may keep per-transfer state in *state. TOCSIN_EINVAL
  *            (reason in err) fails the record for good; other errors are retried.
@@ -101,6 +102,8 @@ struct notify_verdict {
  *            it; whatever the judge asks, a wait is cut to one hour.
  *   release: frees *state after the transfer (also when setup failed).
  *   limits:  the channel's concurrency (0: no own limit) and rate in notifications/s (0: none).
+ *            Also called by notifier_submit() on its caller's thread (with more than one
+ *            shard: a channel with limits keeps to one shard), so it must be thread-safe.
  */
 #define NOTIFIER_NOTHING_TO_SEND 1000 /* setup: nothing is to be sent (delivered; err says why) */
 
@@ -129,7 +132,8 @@ int notifier_start(struct notifier *n);
  * back-pressure, the record stays in the outbox), TOCSIN_ESHUTDOWN (stopping), TOCSIN_EINVAL. */
 int notifier_submit(struct notifier *n, struct notify_rec *rec);
 /* Stops taking submissions, lets in-flight transfers finish for up to drain_ms (their results
- * are reported; a PENDING one is not retried), drops the rest, and joins the thread. Transfers
+ * are reported; a PENDING one is not retried), drops the rest, and joins the threads (the
+ * shards drain at the same time, to one deadline). Transfers
  * still running after drain_ms are aborted without a result (the outbox row stays as it was and
  * is retried after a restart: the receiver may see it twice, with the same
  * X-Tocsin-Notification). Safe to call more than once and without start. */
