@@ -96,8 +96,6 @@ struct shard {
     uint64_t order;
     struct slot *slots;
     unsigned nslots, busy;
-    struct notifier_channel_ops ops;
-    void *ops_ud;
     struct smap lanes;    /* "<alert id>\x1f<channel>" -> struct lane (notifier thread) */
     struct smap channels; /* channel id -> struct chst (notifier thread) */
     size_t held;          /* records in lanes and parked (bounded with the heap) */
@@ -120,7 +118,8 @@ struct notifier {
     struct shard *s[NOTIFIER_MAX_THREADS];
     unsigned n;
     bool started;
-    struct notifier_channel_ops ops; /* limits() decides where a channel's records go */
+    struct notifier_channel_ops ops; /* the shards' (and limits() decides where a channel's
+                                        records go) */
     void *ops_ud;
     pthread_mutex_t wmu;  /* guards waits */
     struct latring waits; /* first attempts of every shard: submitted -> started */
@@ -358,9 +357,9 @@ static struct chst *channel_state(struct shard *n, const char *id)
         }
         c->refill_ms = now_ms(n);
     }
-    if (n->ops.limits) {
+    if (n->pool->ops.limits) {
         double rate = 0;
-        n->ops.limits(n->ops_ud, id, &c->conc, &rate);
+        n->pool->ops.limits(n->pool->ops_ud, id, &c->conc, &rate);
         if (rate != c->rate) {
             c->rate = rate;
             c->tokens = rate_burst(rate);
@@ -656,6 +655,32 @@ static void read_notices(struct shard *n)
     n->notices_seen = end;
 }
 
+/* What an attempt through channel c tells of the channel: a wait the service asked for,
+ * that it fails, or that it delivers again; posted to the other shards too. Then the
+ * attempt's place in the channel's limits is given back. */
+static void channel_outcome(struct shard *n, struct chst *c, const struct attempt *at, int64_t now)
+{
+    if (at->retry_after_ms > 0 && now + at->retry_after_ms > c->blocked_until) {
+        c->blocked_until = now + at->retry_after_ms;
+        post_notice(n, c->id, c->blocked_until);
+    }
+    if (at->ok && c->failing) {
+        channel_recovered(n, c, now);
+        post_notice(n, c->id, 0);
+    } else if (!at->ok && !at->permanent) {
+        c->failing = true;
+    }
+    channel_release(n, c);
+}
+
+/* Frees the channel ops' per-transfer state of slot sl, if any. */
+static void release_state(struct shard *n, struct slot *sl)
+{
+    if (n->pool->ops.release && sl->state)
+        n->pool->ops.release(n->pool->ops_ud, sl->state);
+    sl->state = NULL;
+}
+
 static void finish(struct shard *n, struct slot *sl, CURLcode res)
 {
     struct notify_rec *rec = sl->rec;
@@ -681,8 +706,8 @@ static void finish(struct shard *n, struct slot *sl, CURLcode res)
     cr.body_len = sl->d.resp.len;
     if (res == CURLE_OK && (http == 429 || http == 503))
         v.retry_after_ms = chan_retry_after(&cr, now);
-    if (rec->channel_id && n->ops.judge)
-        n->ops.judge(n->ops_ud, rec, sl->state, (int)res, &cr, &v);
+    if (rec->channel_id && n->pool->ops.judge)
+        n->pool->ops.judge(n->pool->ops_ud, rec, sl->state, (int)res, &cr, &v);
     at.ok = v.ok;
     at.permanent = !v.ok && v.permanent;
     /* one bound for every record, whatever the service or the channel's judge asked */
@@ -709,21 +734,9 @@ static void finish(struct shard *n, struct slot *sl, CURLcode res)
     at.reason = buf_str(&reason);
     at.log_reason = at.ok ? NULL : logr;
     at.response = buf_str(&excerpt);
-    if (sl->ch) {
-        if (at.retry_after_ms > 0 && now + at.retry_after_ms > sl->ch->blocked_until) {
-            sl->ch->blocked_until = now + at.retry_after_ms;
-            post_notice(n, sl->ch->id, sl->ch->blocked_until);
-        }
-        if (at.ok && sl->ch->failing) {
-            channel_recovered(n, sl->ch, now);
-            post_notice(n, sl->ch->id, 0);
-        } else if (!at.ok && !at.permanent)
-            sl->ch->failing = true;
-        channel_release(n, sl->ch);
-    }
-    if (n->ops.release && sl->state)
-        n->ops.release(n->ops_ud, sl->state);
-    sl->state = NULL;
+    if (sl->ch)
+        channel_outcome(n, sl->ch, &at, now);
+    release_state(n, sl);
     sl->ch = NULL;
     sl->rec = NULL;
     n->busy--;
@@ -781,13 +794,13 @@ static void launch(struct shard *n, struct slot *sl, struct notify_rec *rec, str
     int rc;
 
     if (rec->channel_id) {
-        if (!n->ops.setup) {
+        if (!n->pool->ops.setup) {
             snprintf(err, sizeof(err), "channel '%.64s' is not available", rec->channel_id);
             rc = TOCSIN_EAGAIN;
         } else {
             http_delivery_clear(&sl->d);
             curl_easy_reset(sl->d.easy);
-            rc = n->ops.setup(n->ops_ud, rec, sl->d.easy, &sl->state, err, sizeof(err));
+            rc = n->pool->ops.setup(n->pool->ops_ud, rec, sl->d.easy, &sl->state, err, sizeof(err));
             if (!rc) {
                 CURLcode c = curl_easy_setopt(sl->d.easy, CURLOPT_ERRORBUFFER, sl->d.errbuf);
                 c |= curl_easy_setopt(sl->d.easy, CURLOPT_WRITEFUNCTION, http_channel_on_body);
@@ -809,9 +822,7 @@ static void launch(struct shard *n, struct slot *sl, struct notify_rec *rec, str
         rc = TOCSIN_EIO;
     }
     if (rc) {
-        if (n->ops.release && sl->state)
-            n->ops.release(n->ops_ud, sl->state);
-        sl->state = NULL;
+        release_state(n, sl);
         http_delivery_clear(&sl->d);
         if (rc == NOTIFIER_NOTHING_TO_SEND) {
             at.ok = true;
@@ -922,9 +933,7 @@ static void drop_all(struct shard *n)
             continue;
         curl_multi_remove_handle(n->multi, sl->d.easy);
         http_delivery_clear(&sl->d);
-        if (n->ops.release && sl->state)
-            n->ops.release(n->ops_ud, sl->state);
-        sl->state = NULL;
+        release_state(n, sl);
         sl->ch = NULL;
         notify_rec_free(sl->rec);
         sl->rec = NULL;
@@ -1163,10 +1172,6 @@ void notifier_set_channel_ops(struct notifier *p, const struct notifier_channel_
     else
         memset(&p->ops, 0, sizeof(p->ops));
     p->ops_ud = ud;
-    for (unsigned i = 0; i < p->n; i++) {
-        p->s[i]->ops = p->ops;
-        p->s[i]->ops_ud = ud;
-    }
 }
 
 int notifier_start(struct notifier *p)

@@ -178,6 +178,10 @@ static const char *const migrations[] = {
     " (SELECT CAST(substr(CAST(b.ctx AS BLOB), 10, c.alen) AS TEXT) FROM notify_ctx b"             \
     " WHERE b.seq = c.base) || c.ctx END FROM notify_ctx c WHERE c.seq = outbox.seq)"
 #define OUTBOX_COLS OUTBOX_COLS_CTX(OUTBOX_CTX)
+/* an attempt's outcome on its row (?1 the notification id; the WHERE follows) */
+#define OUTBOX_UPDATE                                                                              \
+    "UPDATE outbox SET status = ?2, attempts = ?3, next_ms = ?4, updated_ms = ?5,"                 \
+    " last_http_status = ?6, last_error = ?7, max_attempts = ?8, ticket = coalesce(?9, ticket)"
 /* housekeeping's bounded batch: the oldest finished notifications past the keep time, among
  * the rows before ?3 (purge_bound). Without that bound the walk in seq order went on to the end
  * of the outbox whenever fewer than ?2 rows were due: the whole table, four times per pass
@@ -263,15 +267,9 @@ static const char *const stmt_sql[ST_COUNT] = {
      * table would go through a temporary table) */
     [ST_OUTBOX_EXISTS] = "SELECT 1 FROM outbox WHERE " OUTBOX_BY_ID,
     [ST_CTX_INSERT] = "INSERT INTO notify_ctx (seq, ctx, base, alen) VALUES (?1, ?2, ?3, ?4)",
-    [ST_OUTBOX_UPDATE] =
-        "UPDATE outbox SET status = ?2, attempts = ?3, next_ms = ?4, updated_ms = ?5,"
-        " last_http_status = ?6, last_error = ?7, max_attempts = ?8,"
-        " ticket = coalesce(?9, ticket) WHERE " OUTBOX_BY_ID,
+    [ST_OUTBOX_UPDATE] = OUTBOX_UPDATE " WHERE " OUTBOX_BY_ID,
     /* the same by the row's seq (?10) where the record knows it: no descent of the id index */
-    [ST_OUTBOX_UPDATE_SEQ] =
-        "UPDATE outbox SET status = ?2, attempts = ?3, next_ms = ?4, updated_ms = ?5,"
-        " last_http_status = ?6, last_error = ?7, max_attempts = ?8,"
-        " ticket = coalesce(?9, ticket) WHERE seq = ?10 AND id = ?1",
+    [ST_OUTBOX_UPDATE_SEQ] = OUTBOX_UPDATE " WHERE seq = ?10 AND id = ?1",
     /* by seq: the notifier keeps the order of each alert's notifications through a channel */
     /* status = 0 (NOTIFY_PENDING) written out, so that SQLite uses the partial index */
     [ST_OUTBOX_PENDING] = "SELECT " OUTBOX_COLS " FROM outbox WHERE status = 0 ORDER BY seq",

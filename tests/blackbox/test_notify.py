@@ -127,6 +127,20 @@ def test_rule_validation_names_the_field(nd, fake_http):
 
 # ---- delivery -----------------------------------------------------------------------------------
 
+def test_notify_threads_sets_the_notifier_threads_and_each_delivers(daemon_factory, fake_http):
+    d = daemon_factory(config={"notify": {"threads": 3}})
+    names = sorted(open(f"/proc/{d.proc.pid}/task/{t}/comm").read().strip()
+                   for t in os.listdir(f"/proc/{d.proc.pid}/task"))
+    assert [n for n in names if n.startswith("tocsin-notify")] == \
+        ["tocsin-notify", "tocsin-notify2", "tocsin-notify3"], names
+    channel(d, webhook(fake_http))
+    rule(d, {"id": "all", "on": ["create"], "channels": ["hook"]})
+    ids = [post_alert(d, alert(resource=f"t{i}")) for i in range(12)]  # lanes over the threads
+    fake_http.wait_for(12)
+    for aid in ids:
+        wait_status(d, aid, "delivered")
+
+
 def test_create_and_resolve_reach_the_webhook_in_order(nd, fake_http):
     channel(nd, webhook(fake_http))
     rule(nd, {"id": "all", "on": ["create", "resolve"], "channels": ["hook"]})
