@@ -380,9 +380,37 @@ bool uuid_from_text(const char *s, size_t len, uint8_t out[16])
     return o == 16;
 }
 
+/* The date of day z counted from 1970-01-01 in the proleptic Gregorian calendar (the
+ * well-known era arithmetic: 400-year eras of 146,097 days, years from March). */
+static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
+{
+    int64_t era, yy;
+    unsigned doe, yoe, doy, mp;
+
+    z += 719468; /* days from 0000-03-01 */
+    era = (z >= 0 ? z : z - 146096) / 146097;
+    doe = (unsigned)(z - era * 146097);
+    yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    yy = (int64_t)yoe + era * 400;
+    doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    mp = (5 * doy + 2) / 153;
+    *d = doy - (153 * mp + 2) / 5 + 1;
+    *m = mp < 10 ? mp + 3 : mp - 9;
+    *y = yy + (*m <= 2);
+}
+
+static void put_digits(char *p, unsigned v, int n)
+{
+    while (n-- > 0) {
+        p[n] = (char)('0' + v % 10);
+        v /= 10;
+    }
+}
+
 void iso8601_ms(int64_t ms, char out[32])
 {
-    int64_t sec = ms / 1000, rem = ms % 1000;
+    int64_t sec = ms / 1000, rem = ms % 1000, day, s, y;
+    unsigned mo, d;
     time_t t;
     struct tm tm;
     size_t n;
@@ -390,6 +418,33 @@ void iso8601_ms(int64_t ms, char out[32])
     if (rem < 0) {
         rem += 1000;
         sec--;
+    }
+    /* years 1000-9999 by arithmetic (gmtime_r, strftime and snprintf were a tenth of an alert's
+     * rendering); others, rare, as before */
+    day = sec / 86400;
+    s = sec % 86400;
+    if (s < 0) {
+        s += 86400;
+        day--;
+    }
+    civil_from_days(day, &y, &mo, &d);
+    if (y >= 1000 && y <= 9999) {
+        put_digits(out, (unsigned)y, 4);
+        out[4] = '-';
+        put_digits(out + 5, mo, 2);
+        out[7] = '-';
+        put_digits(out + 8, d, 2);
+        out[10] = 'T';
+        put_digits(out + 11, (unsigned)(s / 3600), 2);
+        out[13] = ':';
+        put_digits(out + 14, (unsigned)(s / 60 % 60), 2);
+        out[16] = ':';
+        put_digits(out + 17, (unsigned)(s % 60), 2);
+        out[19] = '.';
+        put_digits(out + 20, (unsigned)rem, 3);
+        out[23] = 'Z';
+        out[24] = '\0';
+        return;
     }
     t = (time_t)sec;
     if (!gmtime_r(&t, &tm) || !(n = strftime(out, 32, "%Y-%m-%dT%H:%M:%S", &tm))) {
@@ -723,8 +778,13 @@ int alert_render_json(struct buf *b, const struct sevmap *m, const struct alert 
     rc |= buf_puts(b, "{\"id\":\"");
     rc |= buf_puts(b, id);
     rc |= buf_putc(b, '"');
-    if (href_base)
-        rc |= buf_printf(b, ",\"href\":\"%s/alert/%s\"", href_base, id);
+    if (href_base) {
+        rc |= buf_puts(b, ",\"href\":\"");
+        rc |= buf_puts(b, href_base);
+        rc |= buf_puts(b, "/alert/");
+        rc |= buf_puts(b, id);
+        rc |= buf_putc(b, '"');
+    }
     rc |= put_field(b, "resource", a, AF_RESOURCE);
     rc |= put_field(b, "event", a, AF_EVENT);
     rc |= put_field(b, "environment", a, AF_ENVIRONMENT);
@@ -743,10 +803,12 @@ int alert_render_json(struct buf *b, const struct sevmap *m, const struct alert 
     rc |= put_field(b, "type", a, AF_TYPE);
     rc |= put_key(b, "createTime", false);
     rc |= put_time(b, a->create_ms);
-    rc |= buf_printf(b, ",\"timeout\":%ld", (long)a->timeout_s);
+    rc |= buf_puts(b, ",\"timeout\":");
+    rc |= buf_put_i64(b, a->timeout_s);
     rc |= put_field(b, "customer", a, AF_CUSTOMER);
-    rc |= buf_printf(b, ",\"duplicateCount\":%lu,\"repeat\":%s", (unsigned long)a->duplicate_count,
-                     a->repeat ? "true" : "false");
+    rc |= buf_puts(b, ",\"duplicateCount\":");
+    rc |= buf_put_i64(b, a->duplicate_count);
+    rc |= buf_puts(b, a->repeat ? ",\"repeat\":true" : ",\"repeat\":false");
     rc |= put_key(b, "previousSeverity", false);
     rc |= put_str(b, m->name[a->prev_sev_name], strlen(m->name[a->prev_sev_name]));
     rc |= put_key(b, "trendIndication", false);

@@ -960,7 +960,8 @@ static struct nintent *intent_new(struct nrules *rs, const struct nrule *r, size
     }
     it = &l->v[l->n];
     memset(it, 0, sizeof(*it));
-    snprintf(it->rule_id, sizeof(it->rule_id), "%s", r->id);
+    _Static_assert(sizeof(it->rule_id) == sizeof(r->id), "an intent names its rule whole");
+    memcpy(it->rule_id, r->id, sizeof(it->rule_id)); /* NUL-terminated in r */
     it->channels = calloc(r->nchannels ? r->nchannels : 1, sizeof(*it->channels));
     it->group_key = strdup(group_key);
     it->alert_ids = calloc(nalerts ? nalerts : 1, 16);

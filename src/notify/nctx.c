@@ -46,8 +46,19 @@ static const char *last_in(const char *hay, size_t n, const char *needle, size_t
     return NULL;
 }
 
-int nctx_attempt_text(const char *stored, const char *id, unsigned attempt, bool has_alerts,
-                      struct buf *out)
+/* The length of A in {"alert":A,... (n bytes): alen when the text bears it out (the engine's
+ * notify_rec.ctx_alen: no scan of A), else by scanning; 0 if there is no such object. */
+static size_t alert_len(const char *stored, size_t n, size_t alen)
+{
+    const char *a = stored + HEAD_LEN;
+
+    if (alen && alen < n - HEAD_LEN && a[0] == '{' && a[alen - 1] == '}' && a[alen] == ',')
+        return alen;
+    return nctx_object_len(a, n - HEAD_LEN);
+}
+
+int nctx_attempt_text(const char *stored, size_t alen, const char *id, unsigned attempt,
+                      bool has_alerts, struct buf *out)
 {
     size_t n = strlen(stored), al = 0, end;
     char mark[MARK_MAX];
@@ -57,7 +68,7 @@ int nctx_attempt_text(const char *stored, const char *id, unsigned attempt, bool
 
     if (ml <= 0 || (size_t)ml >= sizeof(mark) || strncmp(stored, HEAD, HEAD_LEN))
         return TOCSIN_EINVAL;
-    if (!has_alerts && !(al = nctx_object_len(stored + HEAD_LEN, n - HEAD_LEN)))
+    if (!has_alerts && !(al = alert_len(stored, n, alen)))
         return TOCSIN_EINVAL;
     end = HEAD_LEN + al;
     /* The last one is the context's own: only "channel" follows it, whose strings hold no bare
@@ -76,14 +87,13 @@ int nctx_attempt_text(const char *stored, const char *id, unsigned attempt, bool
 }
 
 /* {"alert":A,REST -> A's length, and the rest parsed as {REST (NULL if not that shape). */
-static json_t *parse_rest(const char *stored, size_t n, size_t *al)
+static json_t *parse_rest(const char *stored, size_t n, size_t alen, size_t *al)
 {
     size_t skip;
     char *t;
     json_t *rest;
 
-    if (strncmp(stored, HEAD, HEAD_LEN) ||
-        !(*al = nctx_object_len(stored + HEAD_LEN, n - HEAD_LEN)))
+    if (strncmp(stored, HEAD, HEAD_LEN) || !(*al = alert_len(stored, n, alen)))
         return NULL;
     skip = HEAD_LEN + *al;
     if (stored[skip] != ',')
@@ -135,10 +145,10 @@ static json_t *alert_of(struct nctx_cache *c, const char *a, size_t al, bool *sh
     return alert;
 }
 
-json_t *nctx_parse(struct nctx_cache *c, const char *stored, bool *shared)
+json_t *nctx_parse(struct nctx_cache *c, const char *stored, size_t alen, bool *shared)
 {
     size_t n = strlen(stored), al = 0;
-    json_t *rest = parse_rest(stored, n, &al), *alert;
+    json_t *rest = parse_rest(stored, n, alen, &al), *alert;
 
     *shared = false;
     if (!rest)

@@ -39,18 +39,23 @@ struct nctx_cache {
     unsigned long hits, misses;
 };
 
+/* alen, in both: the length of the alert's text A at the start, {"alert":A,..., when the caller
+ * knows it (notify_rec.ctx_alen, as the engine wrote the context), else 0. A non-zero alen is
+ * trusted when A's first and last bytes and the comma after it are where it says (the engine's
+ * own count), so A is not scanned for its end; else it is scanned. */
+
 /* Appends to out the attempt's context text: the stored text with `"attempt":attempt` added to
  * the notification object whose id is id and, unless has_alerts, "alerts":[A] after "alert".
  * TOCSIN_EINVAL when the stored text is not in the shape the engine writes (the caller then
  * dumps its tree instead); TOCSIN_ENOMEM. out may hold a partial result on failure. */
-int nctx_attempt_text(const char *stored, const char *id, unsigned attempt, bool has_alerts,
-                      struct buf *out);
+int nctx_attempt_text(const char *stored, size_t alen, const char *id, unsigned attempt,
+                      bool has_alerts, struct buf *out);
 
 /* The stored context parsed, with "alert" taken from the cache when its text is a cached one,
  * else parsed and cached; *shared says whether ctx.alert is the cache's (then the caller must
  * not change it: nctx_own_alert first). Grouped contexts ("alerts" stored) are parsed whole.
  * NULL when stored is not JSON. */
-json_t *nctx_parse(struct nctx_cache *c, const char *stored, bool *shared);
+json_t *nctx_parse(struct nctx_cache *c, const char *stored, size_t alen, bool *shared);
 /* Makes ctx.alert the context's own (a deep copy), for a caller about to change a shared one;
  * false when out of memory. */
 bool nctx_own_alert(json_t *ctx);

@@ -50,6 +50,26 @@ static int grow(struct buf *b, size_t extra)
     return TOCSIN_OK;
 }
 
+int buf_reserve(struct buf *b, size_t n)
+{
+    size_t need;
+    char *np;
+
+    if (n > b->max || b->len > b->max - n)
+        return TOCSIN_ETOOBIG;
+    need = b->len + n + 1;
+    if (need <= b->cap)
+        return TOCSIN_OK;
+    np = realloc(b->p, need);
+    if (!np)
+        return TOCSIN_ENOMEM;
+    if (!b->p)
+        np[0] = '\0';
+    b->p = np;
+    b->cap = need;
+    return TOCSIN_OK;
+}
+
 int buf_append(struct buf *b, const void *data, size_t n)
 {
     int rc = grow(b, n);
@@ -74,12 +94,21 @@ int buf_putc(struct buf *b, char c)
 
 int buf_vprintf(struct buf *b, const char *fmt, va_list ap)
 {
+    size_t room = b->p ? b->cap - b->len : 0;
     va_list cp;
     int n, rc;
 
+    /* one pass when it fits in the room there is (measuring first was a second parse of the
+     * format every time); else measure, grow and write */
     va_copy(cp, ap);
-    n = vsnprintf(NULL, 0, fmt, cp);
+    n = vsnprintf(room ? b->p + b->len : NULL, room, fmt, cp);
     va_end(cp);
+    if (n >= 0 && (size_t)n < room && (size_t)n <= b->max - b->len) {
+        b->len += (size_t)n;
+        return TOCSIN_OK;
+    }
+    if (b->p)
+        b->p[b->len] = '\0'; /* what the attempt wrote is not kept */
     if (n < 0)
         return TOCSIN_EINVAL;
     rc = grow(b, (size_t)n);
@@ -88,6 +117,21 @@ int buf_vprintf(struct buf *b, const char *fmt, va_list ap)
     vsnprintf(b->p + b->len, (size_t)n + 1, fmt, ap);
     b->len += (size_t)n;
     return TOCSIN_OK;
+}
+
+int buf_put_i64(struct buf *b, int64_t v)
+{
+    char t[21];
+    size_t i = sizeof(t);
+    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+
+    do {
+        t[--i] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        t[--i] = '-';
+    return buf_append(b, t + i, sizeof(t) - i);
 }
 
 int buf_printf(struct buf *b, const char *fmt, ...)

@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct buf {
     char *p;    /* NULL until the first append */
@@ -17,11 +18,16 @@ void buf_init(struct buf *b, size_t max);
 /* Frees the memory; the buffer can be reused after buf_init(). */
 void buf_free(struct buf *b);
 void buf_reset(struct buf *b); /* len = 0, keeps memory */
+/* Room for n more bytes in one allocation (where the size to come is known: no doubling up
+ * to it, each a copy); TOCSIN_ETOOBIG past the maximum. */
+int buf_reserve(struct buf *b, size_t n);
 int buf_append(struct buf *b, const void *data, size_t n);
 int buf_puts(struct buf *b, const char *s);
 int buf_putc(struct buf *b, char c);
 int buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int buf_vprintf(struct buf *b, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
+/* Appends v in decimal, as "%" PRId64 would (without printf's parse of a format). */
+int buf_put_i64(struct buf *b, int64_t v);
 /* Appends `s` JSON-escaped, without the surrounding quotes. */
 int buf_json_escape(struct buf *b, const char *s, size_t n);
 /* Appends s (NUL-terminated; NULL appends nothing) with & < > as entities, and " ' too when

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -163,6 +164,69 @@ static void test_uuid_time(void **state)
     assert_int_equal(ms, T0);
     assert_false(iso8601_parse("2023-13-14T22:13:20Z", 20, &ms));
     assert_false(iso8601_parse("yesterday", 9, &ms));
+}
+
+/* iso8601_ms's arithmetic path against gmtime_r and strftime, around leap days, centuries,
+ * the epoch and the ends of the years it covers, and on values spread over the whole range */
+static void ref_iso(int64_t ms, char out[64])
+{
+    int64_t sec = ms / 1000, rem = ms % 1000;
+    time_t t;
+    struct tm tm;
+    size_t n;
+
+    if (rem < 0) {
+        rem += 1000;
+        sec--;
+    }
+    t = (time_t)sec;
+    assert_non_null(gmtime_r(&t, &tm));
+    n = strftime(out, 64, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(out + n, 64 - n, ".%03dZ", (int)rem);
+}
+
+static void test_iso8601_ms_matches_gmtime(void **state)
+{
+    static const int64_t at[] = {
+        0,
+        -1,
+        1,
+        999,
+        -999,
+        -1000,
+        -1001,
+        86399999,
+        86400000,
+        -86400000,
+        951782400000,    /* 2000-02-29 */
+        951868799999,    /* 2000-02-29T23:59:59.999 */
+        4107542400000,   /* 2100-03-01 */
+        -2203891200000,  /* 1900-02-28 */
+        -30610224000000, /* 1000-01-01, the first year done by arithmetic */
+        -30610224000001, /* 999-12-31T23:59:59.999: strftime's path */
+        253402300799999, /* 9999-12-31T23:59:59.999 */
+        253402300800000, /* 10000-01-01: strftime's path */
+        T0 + 123,
+    };
+    char got[32], want[64];
+    uint64_t x = 0x9e3779b97f4a7c15u;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(at) / sizeof(at[0]); i++) {
+        iso8601_ms(at[i], got);
+        ref_iso(at[i], want);
+        assert_string_equal(got, want);
+    }
+    for (int i = 0; i < 200000; i++) { /* xorshift over -30,610,224,000,000 .. 2.5e14 */
+        int64_t ms;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        ms = (int64_t)(x % 284012524800000u) - 30610224000000;
+        iso8601_ms(ms, got);
+        ref_iso(ms, want);
+        assert_string_equal(got, want);
+    }
 }
 
 /* ---- create, duplicate, correlate ----------------------------------------------------------- */
@@ -1234,6 +1298,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sevmap),
         cmocka_unit_test(test_uuid_time),
+        cmocka_unit_test(test_iso8601_ms_matches_gmtime),
 #define T(x) cmocka_unit_test_setup_teardown(x, setup, teardown)
         T(test_new_alert),
         T(test_new_normal_is_closed),

@@ -696,32 +696,75 @@ static void test_fuzz(void **state)
     assert_true(subst > 500);
 }
 
+/* The output buffer's printf (one pass when it fits, else measure and grow, never past the
+ * maximum, the buffer unchanged on failure) and its integers. */
+static void test_buf_printf_and_integers(void **state)
+{
+    struct buf b;
+    char big[300];
+
+    (void)state;
+    buf_init(&b, 100);
+    assert_int_equal(buf_printf(&b, "%s-%d", "ab", 42), TOCSIN_OK); /* no memory yet */
+    assert_string_equal(buf_str(&b), "ab-42");
+    assert_int_equal(buf_printf(&b, "%d", 7), TOCSIN_OK); /* in the room there is */
+    assert_string_equal(buf_str(&b), "ab-427");
+    memset(big, 'x', 90);
+    big[90] = '\0';
+    assert_int_equal(buf_printf(&b, "%s", big), TOCSIN_OK); /* grows: 96 bytes */
+    assert_int_equal(b.len, 96);
+    assert_int_equal(buf_printf(&b, "%s", "12345"), TOCSIN_ETOOBIG); /* 101 > 100 */
+    assert_int_equal(b.len, 96);
+    assert_int_equal(b.p[96], '\0');
+    assert_int_equal(buf_printf(&b, "%s", "1234"), TOCSIN_OK); /* exactly the maximum */
+    assert_int_equal(b.len, 100);
+    assert_memory_equal(b.p + 95, "x1234\0", 6);
+    buf_free(&b);
+
+    buf_init(&b, 1000);
+    assert_int_equal(buf_put_i64(&b, 0), TOCSIN_OK);
+    assert_int_equal(buf_putc(&b, ' '), TOCSIN_OK);
+    assert_int_equal(buf_put_i64(&b, -45), TOCSIN_OK);
+    assert_int_equal(buf_putc(&b, ' '), TOCSIN_OK);
+    assert_int_equal(buf_put_i64(&b, INT64_MAX), TOCSIN_OK);
+    assert_int_equal(buf_putc(&b, ' '), TOCSIN_OK);
+    assert_int_equal(buf_put_i64(&b, INT64_MIN), TOCSIN_OK);
+    assert_string_equal(buf_str(&b), "0 -45 9223372036854775807 -9223372036854775808");
+    buf_free(&b);
+    buf_init(&b, 3);
+    assert_int_equal(buf_put_i64(&b, 1234), TOCSIN_ETOOBIG);
+    assert_int_equal(b.len, 0);
+    buf_free(&b);
+
+    buf_init(&b, 5000); /* reserve: one allocation of what is asked, not past the maximum */
+    assert_int_equal(buf_reserve(&b, 3000), TOCSIN_OK);
+    assert_int_equal(b.cap, 3001);
+    assert_string_equal(buf_str(&b), "");
+    assert_int_equal(buf_puts(&b, "abc"), TOCSIN_OK);
+    assert_int_equal(buf_reserve(&b, 100), TOCSIN_OK); /* there is room: unchanged */
+    assert_int_equal(b.cap, 3001);
+    assert_int_equal(buf_reserve(&b, 4998), TOCSIN_ETOOBIG);
+    assert_int_equal(buf_reserve(&b, 4997), TOCSIN_OK);
+    assert_int_equal(b.cap, 5001);
+    assert_string_equal(buf_str(&b), "abc");
+    buf_free(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_paths),
-        cmocka_unit_test(test_literal_dollar),
-        cmocka_unit_test(test_ae_example),
-        cmocka_unit_test(test_bracket_keys),
-        cmocka_unit_test(test_dotted_fallback),
-        cmocka_unit_test(test_array_index),
-        cmocka_unit_test(test_missing),
-        cmocka_unit_test(test_defaults),
-        cmocka_unit_test(test_builtins),
-        cmocka_unit_test(test_numbers),
-        cmocka_unit_test(test_escape_json),
-        cmocka_unit_test(test_escape_html),
-        cmocka_unit_test(test_escape_url),
-        cmocka_unit_test(test_compile_errors),
-        cmocka_unit_test(test_compile_error_buffers),
-        cmocka_unit_test(test_limits),
-        cmocka_unit_test(test_out_of_space),
-        cmocka_unit_test(test_long_template),
-        cmocka_unit_test(test_is_literal),
-        cmocka_unit_test(test_embedded_nul),
-        cmocka_unit_test(test_render_string),
-        cmocka_unit_test(test_deep_json),
-        cmocka_unit_test(test_fallback_budget),
+        cmocka_unit_test(test_paths),          cmocka_unit_test(test_buf_printf_and_integers),
+        cmocka_unit_test(test_literal_dollar), cmocka_unit_test(test_ae_example),
+        cmocka_unit_test(test_bracket_keys),   cmocka_unit_test(test_dotted_fallback),
+        cmocka_unit_test(test_array_index),    cmocka_unit_test(test_missing),
+        cmocka_unit_test(test_defaults),       cmocka_unit_test(test_builtins),
+        cmocka_unit_test(test_numbers),        cmocka_unit_test(test_escape_json),
+        cmocka_unit_test(test_escape_html),    cmocka_unit_test(test_escape_url),
+        cmocka_unit_test(test_compile_errors), cmocka_unit_test(test_compile_error_buffers),
+        cmocka_unit_test(test_limits),         cmocka_unit_test(test_out_of_space),
+        cmocka_unit_test(test_long_template),  cmocka_unit_test(test_is_literal),
+        cmocka_unit_test(test_embedded_nul),   cmocka_unit_test(test_render_string),
+        cmocka_unit_test(test_deep_json),      cmocka_unit_test(test_fallback_budget),
         cmocka_unit_test(test_fuzz),
     };
 
