@@ -8,7 +8,7 @@ DATA       ?= ./data
 # Every Debian package the build, the tests and the bench need.
 PKGS = gcc make cmake pkg-config ca-certificates tzdata curl \
        libwebsockets-dev libjansson-dev libcurl4-openssl-dev libsqlite3-dev \
-       libpcre2-dev libfyaml-dev libsodium-dev libcmocka-dev \
+       libpcre2-dev libfyaml-dev libsodium-dev libjemalloc-dev libcmocka-dev \
        python3 python3-pytest python3-requests python3-websocket python3-aiosmtpd openssl
 FUZZ_PKGS = clang libclang-rt-14-dev
 

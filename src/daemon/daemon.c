@@ -23,6 +23,7 @@
 #include "notify/notifier.h"
 #include "store/store.h"
 #include "util/err.h"
+#include "util/heap.h"
 #include "util/id.h"
 #include "util/log.h"
 
@@ -422,8 +423,8 @@ static int serve(struct app *a, const struct config *cfg)
     pthread_setname_np(sig_thr, "tocsin-signal");
     pthread_detach(sig_thr);
     write_port_file(cfg->data_dir, net_port(a->net));
-    log_info("listening", "addr=%s node=%s auth=%s", a->endpoint + 7, a->node_id,
-             cfg->nusers || keys_count(a->keys) ? "on" : "off");
+    log_info("listening", "addr=%s node=%s auth=%s allocator=\"%s\"", a->endpoint + 7, a->node_id,
+             cfg->nusers || keys_count(a->keys) ? "on" : "off", heap_allocator());
     rc = net_run(a->net);
     gravitee_ws_flush(a);
     log_info("draining", "queued_batches=%zu", queue_len(&a->engine_q));

@@ -1,6 +1,5 @@
 /* The engine thread and the store writer thread. */
 #include <errno.h>
-#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,6 +12,7 @@
 #include "store/store.h"
 #include "store/walbuf.h"
 #include "util/err.h"
+#include "util/heap.h"
 #include "util/log.h"
 
 #define ENGINE_BATCH 64
@@ -1125,10 +1125,10 @@ static void *store_main(void *arg)
             n = queue_pop_batch(&a->store_q, batch, STORE_BATCH, bl.n ? 50 : TRIM_AFTER_IDLE_MS);
         if (!n && !bl.n) {
             /* Quiet for a while: hand back to the system what a burst of changes made the heap
-             * hold (glibc keeps freed memory in its arenas: RSS would stay at the peak). Not
-             * between two busy commits: malloc_trim walks the whole heap. */
+             * hold (the allocator keeps freed memory in its arenas: RSS would stay at the peak
+             * or decay slowly). Not between two busy commits: it walks the whole heap. */
             if (trimmed_after != committed) {
-                malloc_trim(0);
+                heap_trim();
                 trimmed_after = committed;
             }
             n = writer_idle(a, batch);
