@@ -65,6 +65,14 @@ struct nwire {
 
 #define TEXT_KEEP (64 * 1024)
 
+/* b emptied for the next use, its memory kept unless it grew past TEXT_KEEP */
+static void scratch_reset(struct buf *b)
+{
+    if (b->cap > TEXT_KEEP)
+        buf_free(b);
+    buf_reset(b);
+}
+
 /* What a delivery holds between setup and release. */
 struct dstate {
     struct chan_entry *e;
@@ -425,9 +433,7 @@ static int ops_setup(void *ud, const struct notify_rec *rec, CURL *easy, void **
         return TOCSIN_EINVAL;
     }
     *state = d;
-    if (text->cap > TEXT_KEEP)
-        buf_free(text);
-    buf_reset(text);
+    scratch_reset(text);
     ctx = attempt_ctx(nw, rec, text, &rc);
     if (!ctx) {
         snprintf(err, errlen, "%s", rc == TOCSIN_ENOMEM ? "out of memory"
@@ -679,14 +685,6 @@ static void intent_records(struct app *a, const struct nintent *in, struct rcach
         }
         effects_push(fx, EFF_NOTIFY, r);
     }
-}
-
-/* b emptied for the next use, its memory kept unless it grew past TEXT_KEEP */
-static void scratch_reset(struct buf *b)
-{
-    if (b->cap > TEXT_KEEP)
-        buf_free(b);
-    buf_reset(b);
 }
 
 static void emit(struct app *a, struct nintents *ins, struct effects *fx)

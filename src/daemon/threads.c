@@ -57,7 +57,9 @@
 #define OUTCOME_WAIT_MS 2
 #define IDLE_WAIT_MS 1000
 #define REPLY_MAX (64 * 1024 * 1024) /* bytes of one answer built here */
-#define ALERTA_REPLY_GUESS 3072      /* bytes of Alerta's answer for one alert, about */
+#define REPLY_RESERVE_MAX (1024 * 1024) /* bytes allocated ahead for an answer, at most */
+#define ALERTA_REPLY_GUESS 3072         /* bytes of Alerta's answer for one alert, about */
+#define REPLY_ID_BYTES 39               /* one id in the batch answer: "<36>", */
 /* Effects handed to the store writer and not yet applied. Past it the engine waits for the
  * writer, so a fast producer cannot make changes pile up in memory (each alert change holds a
  * copy of its alert): back-pressure reaches the network thread through the engine's queue. */
@@ -286,6 +288,23 @@ static char *ok_json(void)
     return strdup("{\"status\":\"ok\"}");
 }
 
+/* The buffer of do_alerts' answer, sized at once for what it will hold about (not doubled up
+ * from 64 bytes: six copies for one alert in Alerta's answer), at most REPLY_RESERVE_MAX
+ * ahead; a failure here shows in the appends. */
+static void reply_init(struct buf *b, const struct emsg *m)
+{
+    size_t per = m->reply == REPLY_ALERTA ? ALERTA_REPLY_GUESS
+                 : m->reply == REPLY_ALERTS ? REPLY_ID_BYTES
+                                            : 0;
+
+    buf_init(b, REPLY_MAX);
+    if (per)
+        (void)buf_reserve(b, m->nains < REPLY_RESERVE_MAX / per ? 16 + m->nains * per
+                                                                 : REPLY_RESERVE_MAX);
+    if (m->reply == REPLY_ALERTS)
+        buf_puts(b, "\"ids\":[");
+}
+
 /* Receives the alerts of m; answers as m->reply says once they are committed. */
 static void do_alerts(struct app *a, struct emsg *m, struct smsg *sm, int64_t now)
 {
@@ -295,18 +314,7 @@ static void do_alerts(struct app *a, struct emsg *m, struct smsg *sm, int64_t no
     struct hbbo_verdict v = {0};
     int rc = TOCSIN_OK;
 
-    buf_init(&b, REPLY_MAX);
-    /* the answer's size known roughly: one allocation, not a doubling from 64 bytes (six
-     * copies for one alert in Alerta's answer, each consolidating glibc's fast bins); a
-     * failure here shows in the appends */
-    if (m->reply == REPLY_ALERTA)
-        (void)buf_reserve(&b, m->nains < REPLY_MAX / ALERTA_REPLY_GUESS
-                                  ? m->nains * ALERTA_REPLY_GUESS
-                                  : REPLY_MAX);
-    else if (m->reply == REPLY_ALERTS)
-        (void)buf_reserve(&b, m->nains < REPLY_MAX / 64 ? 16 + m->nains * 39 : REPLY_MAX);
-    if (m->reply == REPLY_ALERTS)
-        buf_puts(&b, "\"ids\":[");
+    reply_init(&b, m);
     for (; done < m->nains; done++) {
         struct alert *rec = NULL;
         int kind = RECV_NEW;

@@ -601,7 +601,6 @@ static void channel_recovered(struct shard *n, struct chst *c, int64_t now)
     log_info("channel_recovered", "channel=%s", c->id);
 }
 
-/* A finished transfer of slot sl: frees the slot and concludes the attempt. */
 /* Tells the other shards that channel id delivered again (blocked_until 0) or is to be left
  * alone until blocked_until. */
 static void post_notice(struct shard *n, const char *id, int64_t blocked_until)
@@ -681,6 +680,7 @@ static void release_state(struct shard *n, struct slot *sl)
     sl->state = NULL;
 }
 
+/* A finished transfer of slot sl: frees the slot and concludes the attempt. */
 static void finish(struct shard *n, struct slot *sl, CURLcode res)
 {
     struct notify_rec *rec = sl->rec;

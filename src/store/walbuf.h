@@ -30,8 +30,7 @@ int walbuf_register(void);
 
 /* Counters over every WAL file of the process (relaxed atomics, for tests and stats): write
  * calls received and their bytes, system writes made (flushes, and the writes that went
- * straight through), and commits seen; and the
- * yields of walbuf_yield_every(). */
+ * straight through), commits seen, and the yields of walbuf_yield_every(). */
 struct walbuf_stats {
     unsigned long long writes, bytes, flushes, commits, yields;
 };

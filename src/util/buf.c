@@ -27,7 +27,9 @@ void buf_reset(struct buf *b)
         b->p[0] = '\0';
 }
 
-static int grow(struct buf *b, size_t extra)
+/* Room for extra more bytes (and the NUL): the capacity doubled up to it from 64 bytes, or,
+ * exact, just what is asked. */
+static int room_for(struct buf *b, size_t extra, bool exact)
 {
     size_t need, ncap;
     char *np;
@@ -37,7 +39,7 @@ static int grow(struct buf *b, size_t extra)
     need = b->len + extra + 1;
     if (need <= b->cap)
         return TOCSIN_OK;
-    ncap = b->cap ? b->cap : 64;
+    ncap = exact ? need : b->cap ? b->cap : 64;
     while (ncap < need)
         ncap *= 2;
     if (ncap > b->max + 1)
@@ -45,29 +47,21 @@ static int grow(struct buf *b, size_t extra)
     np = realloc(b->p, ncap);
     if (!np)
         return TOCSIN_ENOMEM;
+    if (!b->p)
+        np[0] = '\0'; /* empty, as buf_str() shows it */
     b->p = np;
     b->cap = ncap;
     return TOCSIN_OK;
 }
 
+static int grow(struct buf *b, size_t extra)
+{
+    return room_for(b, extra, false);
+}
+
 int buf_reserve(struct buf *b, size_t n)
 {
-    size_t need;
-    char *np;
-
-    if (n > b->max || b->len > b->max - n)
-        return TOCSIN_ETOOBIG;
-    need = b->len + n + 1;
-    if (need <= b->cap)
-        return TOCSIN_OK;
-    np = realloc(b->p, need);
-    if (!np)
-        return TOCSIN_ENOMEM;
-    if (!b->p)
-        np[0] = '\0';
-    b->p = np;
-    b->cap = need;
-    return TOCSIN_OK;
+    return room_for(b, n, true);
 }
 
 int buf_append(struct buf *b, const void *data, size_t n)
