@@ -42,7 +42,7 @@ static int room_for(struct buf *b, size_t extra, bool exact)
     ncap = exact ? need : b->cap ? b->cap : 64;
     while (ncap < need)
         ncap *= 2;
-    if (ncap > b->max + 1)
+    if (b->max < SIZE_MAX && ncap > b->max + 1) /* SIZE_MAX: no bound but memory's */
         ncap = b->max + 1;
     np = realloc(b->p, ncap);
     if (!np)

@@ -736,6 +736,19 @@ static void test_buf_printf_and_integers(void **state)
     assert_int_equal(b.len, 0);
     buf_free(&b);
 
+    buf_init(&b, SIZE_MAX); /* no bound but memory's: grows (max + 1 would wrap to 0) */
+    assert_int_equal(buf_reserve(&b, 10), TOCSIN_OK);
+    assert_int_equal(b.cap, 11);
+    memset(big, 'y', 299);
+    big[299] = '\0';
+    assert_int_equal(buf_puts(&b, big), TOCSIN_OK);
+    assert_int_equal(b.len, 299);
+    assert_true(b.cap >= 300);
+    assert_int_equal(buf_puts(&b, big), TOCSIN_OK);
+    assert_int_equal(b.len, 598);
+    assert_int_equal(b.p[597], 'y');
+    buf_free(&b);
+
     buf_init(&b, 5000); /* reserve: one allocation of what is asked, not past the maximum */
     assert_int_equal(buf_reserve(&b, 3000), TOCSIN_OK);
     assert_int_equal(b.cap, 3001);
