@@ -451,7 +451,7 @@ static int ops_setup(void *ud, const struct notify_rec *rec, CURL *easy, void **
         a->cfg->notify_timeout_ms > 0)
         d->req.timeout_ms = a->cfg->notify_timeout_ms; /* notify.timeout unless the channel says */
     creq_xfer_init(&d->x);
-    return creq_setup(easy, &d->req, &d->x, err, errlen);
+    return creq_setup_fresh(easy, &d->req, &d->x, err, errlen); /* the notifier reset it */
 }
 
 static void ops_judge(void *ud, const struct notify_rec *rec, void *state, int curl_code,

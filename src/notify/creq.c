@@ -328,9 +328,15 @@ static int setup_smtp(CURL *e, const struct chan_req *r, struct creq_xfer *x, ch
 
 int creq_setup(CURL *easy, const struct chan_req *r, struct creq_xfer *x, char *err, size_t errlen)
 {
+    curl_easy_reset(easy);
+    return creq_setup_fresh(easy, r, x, err, errlen);
+}
+
+int creq_setup_fresh(CURL *easy, const struct chan_req *r, struct creq_xfer *x, char *err,
+                     size_t errlen)
+{
     int rc;
 
-    curl_easy_reset(easy);
     creq_xfer_clear(x);
     if (r->noop) {
         snprintf(err, errlen, "nothing to send");

@@ -59,6 +59,10 @@ void creq_xfer_clear(struct creq_xfer *x);
  * the wrong scheme, a bad method, header or address), TOCSIN_ENOMEM, or TOCSIN_EIO if libcurl
  * refuses an option. err never holds a secret. */
 int creq_setup(CURL *easy, const struct chan_req *r, struct creq_xfer *x, char *err, size_t errlen);
+/* The same for a handle just reset by the caller (the notifier resets each one before its
+ * channel's setup): one curl_easy_reset per delivery instead of two. */
+int creq_setup_fresh(CURL *easy, const struct chan_req *r, struct creq_xfer *x, char *err,
+                     size_t errlen);
 
 /* After the transfer: fills resp (borrowing from x, valid until creq_xfer_clear) with the
  * status (CURLINFO_RESPONSE_CODE: HTTP status or last SMTP reply code, 0 if none), the final
