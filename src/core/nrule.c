@@ -911,16 +911,25 @@ static void put_u64(crypto_generichash_state *st, uint64_t v)
     crypto_generichash_update(st, b, 8);
 }
 
-static void key_alert(const char *rule, const uint8_t id[16], uint32_t hseq, uint32_t dup,
+/* The idempotency key of rule's notification of one change of alert a: the change is named by
+ * the alert's history sequence and duplicate count, and the alert by its id and incarnation
+ * (rid and createTime). Without the incarnation, an alert deleted and sent again with the same
+ * id (Alerta lets the sender choose it) repeated its first keys, and the outbox, which keeps
+ * delivered notifications for notify.keep, took its notifications for ones already sent:
+ * nothing was sent. The rid alone may come back after a restart (the engine numbers from the
+ * largest stored); with the creation time as well it does not. */
+static void key_alert(const char *rule, const struct alert *a, uint32_t hseq, uint32_t dup,
                       char out[65])
 {
     crypto_generichash_state st;
     unsigned char h[32];
 
     crypto_generichash_init(&st, NULL, 0, sizeof(h));
-    crypto_generichash_update(&st, (const unsigned char *)"tocsin-u", 9);
+    crypto_generichash_update(&st, (const unsigned char *)"tocsin-u2", 10);
     crypto_generichash_update(&st, (const unsigned char *)rule, strlen(rule) + 1);
-    crypto_generichash_update(&st, id, 16);
+    crypto_generichash_update(&st, a->id, 16);
+    put_u64(&st, a->rid);
+    put_u64(&st, (uint64_t)a->create_ms);
     put_u64(&st, hseq);
     put_u64(&st, dup);
     crypto_generichash_final(&st, h, sizeof(h));
@@ -988,19 +997,19 @@ oom:
     return NULL;
 }
 
-static void emit_alert(struct nrules *rs, const struct nrule *r, const uint8_t id[16],
+static void emit_alert(struct nrules *rs, const struct nrule *r, const struct alert *a,
                        uint32_t hseq, uint32_t dup, uint32_t mask, bool firing)
 {
     struct nintent *it = intent_new(rs, r, 1, "");
 
     if (!it)
         return;
-    memcpy(it->alert_ids[0], id, 16);
+    memcpy(it->alert_ids[0], a->id, 16);
     it->nfiring = firing;
     it->resolved = !firing;
     it->chg = main_kind(mask);
     it->chg_mask = mask;
-    key_alert(r->id, id, hseq, dup, it->key);
+    key_alert(r->id, a, hseq, dup, it->key);
 }
 
 /* ---- per (rule, alert) state -------------------------------------------------------------------- */
@@ -1646,7 +1655,7 @@ static void admit(struct nrules *rs, struct rentry *re, const struct alert *a, s
         rs->st.throttled++;
         return;
     }
-    emit_alert(rs, r, a->id, hseq, dup, mask, true);
+    emit_alert(rs, r, a, hseq, dup, mask, true);
     if (ra)
         ra->notified = true;
 }
@@ -1688,7 +1697,7 @@ static void process(struct nrules *rs, struct rentry *re, const struct alert *a,
             rs->st.out_of_period++;
             return;
         }
-        emit_alert(rs, r, a->id, a->hist_seq, a->duplicate_count, mask, false);
+        emit_alert(rs, r, a, a->hist_seq, a->duplicate_count, mask, false);
         return;
     }
     if (r->delay_ms <= 0) {
@@ -1753,8 +1762,8 @@ static void resolve_duties(struct nrules *rs, const struct alert *a, const struc
         if (ra->notified) {
             ra->notified = false;
             if (!grouped(r) && (c->chg & r->on & RESOLVING) && r->enabled && r->nchannels) {
-                emit_alert(rs, r, a->id, a->hist_seq, a->duplicate_count,
-                           c->chg & r->on & RESOLVING, false);
+                emit_alert(rs, r, a, a->hist_seq, a->duplicate_count, c->chg & r->on & RESOLVING,
+                           false);
                 acted(rs, re);
             }
         }

@@ -160,6 +160,23 @@ def test_create_and_resolve_reach_the_webhook_in_order(nd, fake_http):
         assert isinstance(n["deliveryAttempts"][0]["durationMs"], int)
 
 
+def test_an_alert_deleted_and_sent_again_with_its_id_is_notified_again(nd, fake_http):
+    # Alerta lets the sender choose the id; a new alert under an old id is a new alert, and its
+    # notifications are not the first one's (delivered ones stay in the outbox for notify.keep)
+    channel(nd, webhook(fake_http))
+    rule(nd, {"id": "new", "on": ["create"], "channels": ["hook"]})
+    aid = "11111111-2222-4333-8444-555555555555"
+    assert post_alert(nd, alert(id=aid)) == aid
+    first = fake_http.wait_for(1)[0]
+    expect_status(nd.delete(f"/alerta/alert/{aid}"), 200, "DELETE /alerta/alert")
+    assert post_alert(nd, alert(id=aid)) == aid
+    reqs = fake_http.wait_for(2)
+    assert [r.json["change"] for r in reqs] == ["create", "create"]
+    assert reqs[1].headers["Idempotency-Key"] != first.headers["Idempotency-Key"]
+    ns = wait_status(nd, aid, "delivered", 2)
+    assert len(ns) == 2, ns
+
+
 def test_default_body_is_the_whole_context_with_its_ticket_once_declared(nd, fake_http):
     # Two rules fire on each change (one alert, two notifications), so the second one's
     # context reuses the first one's parsed alert; the webhook declares a ticket from its

@@ -830,6 +830,45 @@ static void test_keys(void **state)
     assert_string_equal(f->out.v[1].rule_id, "s"); /* same change, other rule: other key */
 }
 
+/* An alert deleted and sent again with the same id (the sender chose it) is a new alert: its
+ * notifications get new keys, or the outbox would take them for the first one's, already sent. */
+static void test_keys_recreated(void **state)
+{
+    struct fx *f = *state;
+    const char *uuid = "11111111-2222-4333-8444-555555555555";
+    struct alert_in in;
+    struct alert *a = NULL;
+    char k1[65];
+    uint8_t id[16];
+    int k;
+
+    put(f, "{\"id\":\"r\",\"on\":[\"create\"],\"channels\":[\"c\"]}");
+    for (int round = 0; round < 2; round++) {
+        alert_in_init(&in);
+        in.id = uuid;
+        in.resource = "h";
+        in.event = "Down";
+        in.environment = "Production";
+        in.severity = sevmap_find(&f->cfg.sev, "major", 5);
+        assert_int_equal(
+            alertdb_receive(f->db, &in, "test", "test", NULL, false, f->now, &f->fx, &a, &k),
+            TOCSIN_OK);
+        feed(f);
+        assert_int_equal(f->out.n, 1);
+        if (round == 0) {
+            snprintf(k1, sizeof(k1), "%s", f->out.v[0].key);
+            memcpy(id, a->id, 16);
+            clear(f);
+            assert_int_equal(alertdb_delete(f->db, id, &f->fx), TOCSIN_OK);
+            feed(f);
+            assert_int_equal(f->out.n, 0);
+        } else {
+            assert_memory_equal(a->id, id, 16); /* the same id, the same first change */
+            assert_string_not_equal(f->out.v[0].key, k1);
+        }
+    }
+}
+
 static void test_group_keys_distinct(void **state)
 {
     struct fx *f = *state;
@@ -1635,6 +1674,7 @@ int main(int argc, char **argv)
         T(test_group_throttle_and_inhibit),
         T(test_group_delete_and_move),
         T(test_keys),
+        T(test_keys_recreated),
         T(test_group_keys_distinct),
         T(test_snapshot_roundtrip),
         T(test_replace_rule),
