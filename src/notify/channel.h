@@ -19,12 +19,14 @@
  *                 environment, severity, status, service[], group, value, text, tags[],
  *                 attributes{}, origin, labels{}, annotations{}, createTime, lastReceiveTime,
  *                 duplicateCount, ...) plus "tickets": {"<channel id>": {"id","url","ref"}}
- *   alerts        every alert of the notification (grouped rules), firing first; [alert] if
- *                 ungrouped. `alert` is alerts[0].
+ *   alerts        the alerts of the notification (grouped rules), firing first, at most
+ *                 GROUP_CTX_ALERTS (daemon/nwire.c: 100); [alert] if ungrouped. `alert` is
+ *                 alerts[0].
  *   change        the change kind that caused it: "create", "ack", "resolve", ... (achg_name)
  *   status        "firing" | "resolved"
  *   rule          {"id","name"}
- *   group         {"key","labels":{}}   key "" when the rule does not group
+ *   group         {"key","firing","resolved"}   key "" when the rule does not group; the
+ *                 counts are of all the notification's alerts
  *   notification  {"id"}                the idempotency key, the same on every retry
  *   channel       {"id","type"}
  *   tocsin        {"url"}               the public base URL of the console/API

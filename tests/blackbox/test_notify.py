@@ -391,6 +391,9 @@ def test_group_wait_sends_one_notification_for_the_group(nd, fake_http):
     nd.advance(30_000)
     req = fake_http.wait_for(1)[0]
     assert sorted(a["resource"] for a in req.json["alerts"]) == ["a", "b", "c"], req.json
+    # the context's group as docs/channels.md describes it
+    assert req.json["group"] == {"key": 'g:{environment="Production"}', "firing": 3,
+                                 "resolved": 0}, req.json["group"]
 
 
 def test_delay_sends_only_what_is_still_firing(nd, fake_http):
