@@ -27,6 +27,7 @@
 #define CTX_MAX (4 * 1024 * 1024) /* bytes of one notification's context */
 #define STATE_SAVE_MS 60000       /* the rules' state (groups, delays) is stored this often */
 #define GROUP_CTX_ALERTS 100      /* alerts rendered into a grouped notification's context */
+#define CTX_FIXED 4096            /* a context's bytes besides its alerts and its named strings */
 
 /* A channel as configured. The compiled form is immutable; deliveries hold a reference. */
 struct chan_entry {
@@ -543,7 +544,8 @@ struct rcache {
     uint64_t hash; /* of text: the records' group (notify_rec.group) */
 };
 
-static int render_alert(struct app *a, struct rcache *c, const struct alert *al, struct buf *b)
+/* al's JSON in c->text: rendered once for all the rules that fire on one change. */
+static int render_alert(struct app *a, struct rcache *c, const struct alert *al)
 {
     if (c->al != al) {
         c->al = NULL;
@@ -553,27 +555,55 @@ static int render_alert(struct app *a, struct rcache *c, const struct alert *al,
         c->al = al;
         c->hash = smap_hash(c->text.p, c->text.len) | 1; /* never 0: 0 is no group */
     }
-    return buf_append(b, c->text.p, c->text.len);
+    return TOCSIN_OK;
+}
+
+/* Bytes of a context of at most max left for its alerts: max less what follows them (rule,
+ * group key and base URL, each at most 6 bytes per byte once JSON-escaped, and CTX_FIXED for
+ * the rest and the record's own part). 0 when even that does not fit. */
+static size_t alerts_room(const struct nwire *nw, const struct nintent *in,
+                          const struct nrule *rule, size_t max)
+{
+    size_t t =
+        CTX_FIXED + 6 * (strlen(in->rule_id) + (rule && rule->name ? strlen(rule->name) : 0) +
+                         (in->group_key ? strlen(in->group_key) : 0) +
+                         (nw->base_url ? strlen(nw->base_url) : 0));
+
+    return t < max ? max - t : 0;
 }
 
 /* The context every channel of an intent shares, as JSON text without its closing brace:
  * {"alert":A,"alerts":[A,...],"change","status","rule","group","tocsin" (see channel.h). The
  * alerts' JSON is the API's rendering, spliced in as it is (no parse and dump again); "alerts"
- * is left out when it would be [alert] (ops_setup puts it back). false if every alert is gone
- * (nothing to send) or on a failure. */
-static bool context_head(struct app *a, const struct nintent *in, struct rcache *cache,
-                         struct buf *b, char alert_id[TOCSIN_ID_LEN + 1], uint64_t *group,
-                         size_t *alen)
+ * is left out when it would be [alert] (ops_setup puts it back). The first alert may take the
+ * context up to CTX_MAX; the others are added while it stays within a channel's body
+ * (CHAN_MAX_BODY: a webhook's default body is the context itself), GROUP_CTX_ALERTS at most,
+ * firing first; group.firing and group.resolved count them all. TOCSIN_OK, TOCSIN_ENOTFOUND
+ * when every alert is gone (nothing to send), TOCSIN_ETOOBIG when not even the first alert
+ * fits, TOCSIN_ENOMEM. */
+static int context_head(struct app *a, const struct nintent *in, struct rcache *cache,
+                        struct buf *b, char alert_id[TOCSIN_ID_LEN + 1], uint64_t *group,
+                        size_t *alen)
 {
     struct nwire *nw = NW(a);
     const struct nrule *rule = nrules_get(nw->rules, in->rule_id);
     size_t shown = 0, first_len = 0;
+    size_t room1 = alerts_room(nw, in, rule, CTX_MAX),
+           room = alerts_room(nw, in, rule, CHAN_MAX_BODY);
     int rc = buf_puts(b, "{\"alert\":");
 
     for (size_t i = 0; !rc && i < in->nalerts && shown < GROUP_CTX_ALERTS; i++) {
         const struct alert *al = alertdb_find(a->alerts, in->alert_ids[i]);
         if (!al)
             continue;
+        if ((rc = render_alert(a, cache, al)))
+            break;
+        /* this alert, a comma, and the second time the list's opening with the first again */
+        if (b->len + cache->text.len + 16 + (shown == 1 ? first_len : 0) > (shown ? room : room1)) {
+            if (!shown)
+                rc = TOCSIN_ETOOBIG;
+            break; /* the others are left out, counted in group.firing/resolved */
+        }
         if (shown == 1) { /* the list opens with the first again (b grows: copy it first) */
             char *first = malloc(first_len);
             rc = !first;
@@ -585,15 +615,17 @@ static bool context_head(struct app *a, const struct nintent *in, struct rcache 
         if (!rc && shown)
             rc = buf_putc(b, ',');
         if (!rc)
-            rc = render_alert(a, cache, al, b);
+            rc = buf_append(b, cache->text.p, cache->text.len);
         if (!shown) {
             first_len = b->len - 9; /* after {"alert": */
             uuid_to_text(al->id, alert_id);
         }
         shown++;
     }
-    if (rc || !shown)
-        return false;
+    if (rc)
+        return rc == TOCSIN_ETOOBIG ? rc : TOCSIN_ENOMEM;
+    if (!shown)
+        return TOCSIN_ENOTFOUND;
     *group = shown == 1 ? cache->hash : 0; /* one alert's notifications of one state */
     *alen = shown == 1 ? first_len : 0;    /* {"alert":A, with A first_len bytes */
     if (shown > 1)
@@ -608,7 +640,7 @@ static bool context_head(struct app *a, const struct nintent *in, struct rcache 
          buf_puts(b, ",\"firing\":") || buf_put_i64(b, (int64_t)in->nfiring) ||
          buf_puts(b, ",\"resolved\":") || buf_put_i64(b, (int64_t)(in->nalerts - in->nfiring)) ||
          buf_puts(b, "},\"tocsin\":{\"url\":") || put_jstr(b, nw->base_url) || buf_putc(b, '}');
-    return !rc;
+    return rc ? TOCSIN_ENOMEM : TOCSIN_OK;
 }
 
 /* A new string: head's bytes, then tail's. */
@@ -634,10 +666,17 @@ static void intent_records(struct app *a, const struct nintent *in, struct rcach
     int64_t wall = a->real.now_ms(a->real.ud);
     uint64_t group = 0;
     size_t alen = 0;
+    int rc;
 
     buf_reset(head);
-    if (!context_head(a, in, cache, head, alert_id, &group, &alen))
+    rc = context_head(a, in, cache, head, alert_id, &group, &alen);
+    if (rc) { /* every alert gone: nothing to tell; the others are said */
+        if (rc != TOCSIN_ENOTFOUND)
+            log_warn("notify_skipped", "rule=%s reason=\"%s\"", in->rule_id,
+                     rc == TOCSIN_ETOOBIG ? "the alert's JSON is over the context's 4 MiB"
+                                          : "out of memory");
         return;
+    }
     for (size_t c = 0; c < in->nchannels; c++) {
         struct chan_entry *e = entry_get(nw, in->channels[c]);
         struct notify_rec *r;

@@ -20,8 +20,8 @@
  *                 attributes{}, origin, labels{}, annotations{}, createTime, lastReceiveTime,
  *                 duplicateCount, ...) plus "tickets": {"<channel id>": {"id","url","ref"}}
  *   alerts        the alerts of the notification (grouped rules), firing first, at most
- *                 GROUP_CTX_ALERTS (daemon/nwire.c: 100); [alert] if ungrouped. `alert` is
- *                 alerts[0].
+ *                 GROUP_CTX_ALERTS (daemon/nwire.c: 100) and within CHAN_MAX_BODY; [alert] if
+ *                 ungrouped. `alert` is alerts[0].
  *   change        the change kind that caused it: "create", "ack", "resolve", ... (achg_name)
  *   status        "firing" | "resolved"
  *   rule          {"id","name"}

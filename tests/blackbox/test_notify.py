@@ -396,6 +396,28 @@ def test_group_wait_sends_one_notification_for_the_group(nd, fake_http):
                                  "resolved": 0}, req.json["group"]
 
 
+def test_a_group_too_big_for_one_context_is_sent_with_the_alerts_that_fit(nd, fake_http_factory):
+    # 100 alerts of ~60 KB (text near its 64 KiB limit) are ~6 MB: the notification goes out with
+    # the alerts that fit in a channel's 1 MiB body (the default body is the whole context) and
+    # the group's counts of all of them. It used to be dropped without a word (over the
+    # context's 4 MiB), and a group over 1 MiB failed for good at its first attempt.
+    big = fake_http_factory(max_body=8 << 20)
+    channel(nd, webhook(big))
+    rule(nd, {"id": "g", "on": ["create"], "channels": ["hook"], "group_by": ["environment"],
+              "group_wait": "30s", "group_interval": "5m", "repeat_interval": "4h"})
+    for i in range(100):
+        post_alert(nd, alert(resource=f"big{i:03d}", text=f"{i:03d}" + "x" * 60_000))
+    nd.advance(30_000)
+    req = big.wait_for(1)[0]
+    body = req.json
+    assert len(req.body) <= 1 << 20
+    assert body["group"]["firing"] == 100 and body["group"]["resolved"] == 0, body["group"]
+    shown = body["alerts"]
+    assert 10 <= len(shown) < 100, len(shown)
+    assert len({a["id"] for a in shown}) == len(shown)
+    assert body["alert"]["id"] == shown[0]["id"]
+
+
 def test_delay_sends_only_what_is_still_firing(nd, fake_http):
     channel(nd, webhook(fake_http))
     rule(nd, {"id": "d", "on": ["create"], "channels": ["hook"], "delay": "5m"})
