@@ -372,7 +372,7 @@ static int render_parts(const struct chan *c, const json_t *ctx, struct parts *p
     if (!p->subject && !(rc = ch_title(ctx, &b)) && !(p->subject = buf_steal(&b)))
         rc = TOCSIN_ENOMEM;
     buf_free(&b);
-    buf_init(&b, CHAN_MAX_FIELD);
+    buf_init(&b, CHAN_MAX_BODY / 4); /* the HTML part takes as much again, and then encoding */
     if (!rc && !p->text && !(rc = ch_body(ctx, &b)) && !(p->text = buf_steal(&b)))
         rc = TOCSIN_ENOMEM;
     buf_free(&b);

@@ -130,6 +130,9 @@ const char *ch_color(const json_t *ctx);
 int ch_html_escape(struct buf *b, const char *s);
 /* A copy of s cut to at most max code points (UTF-8), ending with "…" when cut. */
 char *ch_trunc(const char *s, size_t max_cp);
+/* A copy of s cut to at most max bytes (max > 8) at a character's start and not inside an
+ * &entity;, ending with an ellipsis when cut; NULL when out of memory. */
+char *ch_cut_bytes(const char *s, size_t max);
 uint64_t ch_fnv1a(const char *s, size_t n);
 
 /* ---- requests ---- */

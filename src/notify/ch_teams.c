@@ -13,6 +13,10 @@ static const struct ch_field fields[] = {
 
 static const char *const secrets[] = {"url", NULL};
 
+/* Teams refuses a message over 28 KB (Microsoft's limit for webhook messages): the text is cut
+ * to leave room for the card around it. */
+#define TEXT_MAX (20 * 1024)
+
 static int compile(struct chan *c, struct verr *e)
 {
     const char *f = ch_cfg_str(c, "format");
@@ -75,6 +79,13 @@ static int render(const struct chan *c, const json_t *ctx, int64_t now_ms, struc
     if ((rc = ch_title_text(c, ctx, NULL, &title, &text, e)))
         goto out;
     rc = TOCSIN_ENOMEM;
+    if (strlen(text) > TEXT_MAX) {
+        char *cut = ch_cut_bytes(text, TEXT_MAX);
+        if (!cut)
+            goto out;
+        free(text);
+        text = cut;
+    }
     if (ch_link(ctx, &link))
         goto out;
     body = f && !strcmp(f, "messagecard") ? messagecard(ctx, title, text, buf_str(&link))

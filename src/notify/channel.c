@@ -908,7 +908,32 @@ int ch_link(const json_t *ctx, struct buf *out)
     return buf_append(out, base, bl) | buf_printf(out, "/alerts/%s", id);
 }
 
+static void cut_text(struct buf *b, size_t max);
+
+/* The default text whole (body_text), then as much of it as out has room for: an alert's text
+ * alone may be 64 KiB, past the field that most channels put it in, and a default that did not
+ * fit failed the notification for good. */
+static int body_text(const json_t *ctx, struct buf *out);
+
 int ch_body(const json_t *ctx, struct buf *out)
+{
+    struct buf all;
+    size_t room = out->max - out->len;
+    int rc;
+
+    if (room < 16)
+        return TOCSIN_ETOOBIG;
+    buf_init(&all, CHAN_MAX_BODY);
+    rc = body_text(ctx, &all);
+    if (!rc) {
+        cut_text(&all, room - 1);
+        rc = buf_append(out, all.p ? all.p : "", all.len);
+    }
+    buf_free(&all);
+    return rc;
+}
+
+static int body_text(const json_t *ctx, struct buf *out)
 {
     const json_t *a = ch_get(ctx, "alert"), *all = ch_get(ctx, "alerts"), *it;
     const char *text = json_string_value(json_object_get(a, "text"));
@@ -1007,39 +1032,82 @@ int ch_body_html(const json_t *ctx, struct buf *out)
     return rc ? TOCSIN_ENOMEM : TOCSIN_OK;
 }
 
+/* Cuts b to at most max bytes (max > 8): at a UTF-8 character's start, before an entity that
+ * escaping made (&...; is never split), ending with an ellipsis when anything was cut. */
+static void cut_text(struct buf *b, size_t max)
+{
+    size_t cut;
+
+    if (b->len <= max)
+        return;
+    cut = max - 3; /* room for U+2026 */
+    while (cut && ((unsigned char)b->p[cut] & 0xc0) == 0x80)
+        cut--;
+    for (size_t i = cut; i > 0 && cut - i < 8; i--)
+        if (b->p[i - 1] == ';')
+            break;
+        else if (b->p[i - 1] == '&') {
+            cut = i - 1;
+            break;
+        }
+    b->len = cut;
+    buf_puts(b, "\xe2\x80\xa6"); /* fits: cut <= max - 3 */
+}
+
+/* One default (title or text) made by fn, cut to a field's size before and after escaping:
+ * an alert's text alone may be 64 KiB, and a default that did not fit failed the notification
+ * for good. */
+static int default_field(const json_t *ctx, int (*fn)(const json_t *, struct buf *),
+                         int (*esc_fn)(struct buf *, const char *), char **out)
+{
+    struct buf raw, b;
+    int rc;
+
+    buf_init(&raw, CHAN_MAX_BODY);
+    buf_init(&b, 6 * (size_t)CHAN_MAX_FIELD); /* an escape is 6 bytes at most */
+    rc = fn(ctx, &raw);
+    if (rc == TOCSIN_ETOOBIG) /* raw holds what fitted: cut below */
+        rc = TOCSIN_OK;
+    cut_text(&raw, CHAN_MAX_FIELD - 1);
+    if (!rc)
+        rc = esc_fn ? esc_fn(&b, buf_str(&raw)) : buf_puts(&b, buf_str(&raw));
+    cut_text(&b, CHAN_MAX_FIELD - 1);
+    if (!rc && !(*out = buf_steal(&b)))
+        rc = TOCSIN_ENOMEM;
+    buf_free(&b);
+    buf_free(&raw);
+    return rc;
+}
+
 /* The title and text: the user's templates, or the defaults (escaped with esc_fn). */
 int ch_title_text(const struct chan *c, const json_t *ctx,
                   int (*esc_fn)(struct buf *, const char *), char **title, char **text,
                   struct verr *e)
 {
-    struct buf b, raw;
     int rc;
 
     *title = *text = NULL;
     if ((rc = ch_text(c, "title", ctx, TMPL_ESC_NONE, title, e)) ||
         (rc = ch_text(c, "text", ctx, TMPL_ESC_NONE, text, e)))
         return rc;
-    buf_init(&b, CHAN_MAX_FIELD);
-    buf_init(&raw, CHAN_MAX_FIELD);
-    if (!*title) {
-        rc = ch_title(ctx, &raw);
-        if (!rc)
-            rc = esc_fn ? esc_fn(&b, buf_str(&raw)) : buf_puts(&b, buf_str(&raw));
-        if (!rc && !(*title = buf_steal(&b)))
-            rc = TOCSIN_ENOMEM;
-    }
-    buf_reset(&raw);
-    buf_reset(&b);
-    if (!rc && !*text) {
-        rc = ch_body(ctx, &raw);
-        if (!rc)
-            rc = esc_fn ? esc_fn(&b, buf_str(&raw)) : buf_puts(&b, buf_str(&raw));
-        if (!rc && !(*text = buf_steal(&b)))
-            rc = TOCSIN_ENOMEM;
-    }
-    buf_free(&b);
-    buf_free(&raw);
+    if (!*title)
+        rc = default_field(ctx, ch_title, esc_fn, title);
+    if (!rc && !*text)
+        rc = default_field(ctx, ch_body, esc_fn, text);
     return rc == TOCSIN_ETOOBIG ? verr_set(e, "config.text", "too long") : rc;
+}
+
+char *ch_cut_bytes(const char *s, size_t max)
+{
+    struct buf b;
+
+    buf_init(&b, SIZE_MAX);
+    if (buf_puts(&b, s ? s : "")) {
+        buf_free(&b);
+        return NULL;
+    }
+    cut_text(&b, max);
+    return buf_steal(&b);
 }
 
 char *ch_trunc(const char *s, size_t max_cp)

@@ -25,6 +25,7 @@
 #include <jansson.h>
 #include <sodium.h>
 
+#include "notify/ch_impl.h"
 #include "notify/channel.h"
 #include "notify/creq.h"
 #include "util/err.h"
@@ -1412,6 +1413,93 @@ static void test_logstash(void **state)
 
 /* ---------------------------------------------------------------- secrets */
 
+static void test_cut_bytes(void **state)
+{
+    char *c;
+
+    (void)state;
+    c = ch_cut_bytes("short", 16); /* fits: unchanged */
+    assert_string_equal(c, "short");
+    free(c);
+    c = ch_cut_bytes("abcdefghijklmnop", 10); /* 7 bytes and the ellipsis */
+    assert_string_equal(c, "abcdefg\xe2\x80\xa6");
+    free(c);
+    c = ch_cut_bytes("abcdef\xc3\xa9xyz", 10); /* not inside the two bytes of U+00E9 */
+    assert_string_equal(c, "abcdef\xe2\x80\xa6");
+    free(c);
+    c = ch_cut_bytes("abc &gt; x", 9); /* not inside an entity */
+    assert_string_equal(c, "abc \xe2\x80\xa6");
+    free(c);
+    c = ch_cut_bytes("ab &lt; more text", 12); /* a whole entity stays */
+    assert_string_equal(c, "ab &lt; m\xe2\x80\xa6");
+    free(c);
+}
+
+/* Every type renders an alert near the largest a request takes by default (http.max_body 1m):
+ * text, value and 8 annotations of 64 KiB, 16 attributes of 16 KiB, about 0.9 MB. A default
+ * that put a field past what a request may carry would fail such an alert for good at its
+ * first attempt, and nobody would be told. */
+static void test_every_type_renders_the_largest_alert(void **state)
+{
+    static const char *const cfgs[][2] = {
+        {"webhook", "{\"url\":\"https://x.example/h\"}"},
+        {"slack", "{\"url\":\"https://hooks.slack.com/services/T/B/x\"}"},
+        {"teams", "{\"url\":\"https://x.webhook.office.com/w/secret\"}"},
+        {"mattermost", "{\"url\":\"https://mm.example.com/hooks/abc\"}"},
+        {"discord", "{\"url\":\"https://discord.com/api/webhooks/1/tok\"}"},
+        {"telegram", "{\"token\":\"123456:ABC-def_9\",\"chat_id\":-100123}"},
+        {"email", "{\"url\":\"smtps://mail.example.com:2465\",\"from\":\"a@example.com\","
+                  "\"to\":[\"b@example.com\"]}"},
+        {"pagerduty", "{\"routing_key\":\"k\"}"},
+        {"opsgenie", "{\"api_key\":\"k\"}"},
+        {"servicenow", "{\"url\":\"https://dev1.service-now.com/\",\"token\":\"t\"}"},
+        {"jira", "{\"api_url\":\"https://acme.atlassian.net/rest/api/2/\",\"project\":\"OPS\","
+                 "\"token\":\"t\"}"},
+        {"splunk-hec", "{\"url\":\"https://splunk.example:8088/services/collector/event\","
+                       "\"token\":\"a1b2-c3\"}"},
+        {"logstash", "{\"url\":\"http://ls.example:8080\"}"},
+    };
+    char *big = malloc(65536), *attr = malloc(16384);
+    json_t *ctx = ctx_new(FIRING), *a = json_object_get(ctx, "alert");
+    json_t *ann = json_object(), *attrs = json_object();
+
+    (void)state;
+    assert_non_null(big);
+    assert_non_null(attr);
+    memset(big, 'x', 65535);
+    big[65535] = '\0';
+    memset(attr, 'y', 16383 - 2);
+    attr[16381] = '\0';
+    json_object_set_new(a, "text", json_string(big));
+    json_object_set_new(a, "value", json_string(big));
+    for (int i = 0; i < 16; i++) {
+        char k[16];
+        snprintf(k, sizeof(k), "k%02d", i);
+        if (i < 8)
+            json_object_set_new(ann, k, json_string(big));
+        json_object_set_new(attrs, k, json_string(attr));
+    }
+    json_object_set_new(a, "annotations", ann);
+    json_object_set_new(a, "attributes", attrs);
+    assert_int_equal(sizeof(cfgs) / sizeof(cfgs[0]), 13); /* every type (chan_types) */
+    for (size_t i = 0; i < sizeof(cfgs) / sizeof(cfgs[0]); i++) {
+        struct chan *c = compile_ok(cfgs[i][0], cfgs[i][1]);
+        struct chan_req r;
+        char err[256];
+        int rc = chan_render(c, ctx, NOW, &r, err, sizeof(err));
+        if (rc)
+            fail_msg("%s: the largest alert does not render: %s", cfgs[i][0], err);
+        assert_true(r.body_len <= CHAN_MAX_BODY);
+        if (!strcmp(cfgs[i][0], "teams")) /* Teams refuses messages over 28 KB */
+            assert_true(r.body_len <= 28 * 1024);
+        chan_req_free(&r);
+        chan_free(c);
+    }
+    json_decref(ctx);
+    free(big);
+    free(attr);
+}
+
 static bool has_key(const char *type, const char *key)
 {
     const char *const *k = chan_secret_keys(type);
@@ -1856,6 +1944,8 @@ int main(void)
         cmocka_unit_test(test_jira),
         cmocka_unit_test(test_splunk_hec),
         cmocka_unit_test(test_logstash),
+        cmocka_unit_test(test_cut_bytes),
+        cmocka_unit_test(test_every_type_renders_the_largest_alert),
         cmocka_unit_test(test_secrets_and_masking),
         cmocka_unit_test(test_docs_examples),
         cmocka_unit_test(test_creq_refuses),
