@@ -213,6 +213,9 @@ int app_to_engine(struct app *a, struct emsg *m, bool wait);
  * while the queue is full if `wait`; otherwise returns TOCSIN_EFULL; TOCSIN_ESHUTDOWN when
  * stopping. sm stays the caller's when it fails. */
 int app_to_store(struct app *a, struct smsg *sm, bool wait);
+/* Applies sm's effects in a transaction of their own on the caller's thread, before the store
+ * writer starts (start-up's own changes: committed before the first request is served). */
+int app_store_now(struct app *a, struct smsg *sm);
 
 /* Engine and store writer threads (daemon.c). */
 int app_start_threads(struct app *a);

@@ -358,9 +358,11 @@ static int load_state(struct app *a)
     if (store_object_load(a->wstore, "key", load_key, &s))
         return -1;
     log_info("keys_loaded", "keys=%zu skipped=%zu", s.loaded, s.skipped);
-    if (hbbo_load(a)) /* after the alerts: it releases those no blackout holds any more */
+    if (nwire_load(a)) /* before the outbox: its records name the channels */
         return -1;
-    return nwire_load(a); /* before the outbox: its records name the channels */
+    /* after the alerts and the rules: it releases the alerts no blackout holds any more, and
+     * the rules notify them */
+    return hbbo_load(a);
 }
 
 static int load_outbox(struct app *a)

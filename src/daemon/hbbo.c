@@ -7,6 +7,7 @@
 
 #include "api/common.h"
 #include "daemon/app.h"
+#include "daemon/nwire.h"
 #include "net/authz.h"
 #include "net/net.h"
 #include "store/store.h"
@@ -265,6 +266,7 @@ int hbbo_load(struct app *a)
 {
     struct loading l = {.h = a->hbbo, .now = app_now_ms(a)};
     struct smsg *sm;
+    int rc;
 
     if (store_object_load(a->wstore, "heartbeat", load_hb, &l))
         return -1;
@@ -280,11 +282,14 @@ int hbbo_load(struct app *a)
     a->hbbo->fx = &sm->fx;
     release(a->hbbo, l.now);
     a->hbbo->fx = NULL;
-    if (!sm->fx.n || app_to_store(a, sm, true)) {
-        effects_free(&sm->fx);
-        free(sm);
-    }
-    return 0;
+    /* The released alerts go through the rules like a blackout's end at run time (their
+     * notifications are outbox rows that the start-up's outbox load hands to the notifier),
+     * and are committed now: served after, never a status the store has not caught up with. */
+    nwire_after_turn(a, &sm->fx, 0, l.now);
+    rc = sm->fx.n ? app_store_now(a, sm) : 0;
+    effects_free(&sm->fx);
+    free(sm);
+    return rc ? -1 : 0;
 }
 
 void hbbo_advance(struct app *a, int64_t now_ms, struct effects *fx)

@@ -990,6 +990,21 @@ static void dispatch(struct app *a, struct smsg *m, bool committed, struct backl
     }
 }
 
+int app_store_now(struct app *a, struct smsg *sm)
+{
+    int rc = store_begin(a->wstore);
+
+    if (!rc)
+        rc = apply(a, a->wstore, sm);
+    if (!rc)
+        rc = store_commit(a->wstore);
+    if (rc) {
+        store_rollback(a->wstore);
+        log_error("store_commit_failed", "batch=1 reason=\"%s\"", tocsin_strerror(rc));
+    }
+    return rc;
+}
+
 static void smsg_free(struct smsg *m)
 {
     free(m->comps);

@@ -11,6 +11,7 @@ import time
 import pytest
 import requests
 
+from fakes import fake_http, fake_http_factory  # noqa: F401
 from helpers import expect_status
 
 
@@ -483,6 +484,23 @@ def test_restart_releases_alerts_no_blackout_holds(daemon):
     daemon.restart()
     got = alerts(daemon, resource="web01", **{"show-history": "true"})[0]
     assert got["status"] == "open" and got["history"][0]["text"] == "blackout ended"
+
+
+def test_alerts_released_at_start_up_are_notified(daemon, fake_http):
+    """A blackout that ended while tocsin was down releases its alerts at start-up, and the
+    rules hear of it as of an end at run time: an "unblackout" notification."""
+    expect_status(daemon.post("/api/v1/channels", {
+        "id": "hook", "type": "webhook", "config": {"url": fake_http.url + "/hook"}}), 201)
+    expect_status(daemon.post("/api/v1/rules", {
+        "id": "back", "on": ["unblackout"], "channels": ["hook"]}), 201)
+    a = daemon.post("/alerta/alert", alert()).json()["alert"]
+    expect_status(daemon.put(f"/alerta/alert/{a['id']}/status",
+                             {"status": "blackout", "text": "by hand"}), 200)
+    daemon.kill9()
+    daemon.restart()
+    req = fake_http.wait_for(1)[0]
+    assert req.json["change"] == "unblackout" and req.json["alert"]["id"] == a["id"], req.json
+    assert req.json["alert"]["status"] == "open"
 
 
 def test_trigger_alerts_respect_blackouts(daemon, receiver):
