@@ -758,9 +758,8 @@ void nwire_after_turn(struct app *a, struct effects *fx, size_t from, int64_t no
         if (e->kind != EFF_ACHANGE)
             continue;
         c = e->u.achange;
-        if (c->op == ACH_DEL) {
-            if (c->snap)
-                nrules_on_delete(nw->rules, c->snap->id);
+        if (c->op == ACH_DEL) { /* its states go: owed delays, group membership, inhibition */
+            nrules_on_delete(nw->rules, c->id);
             continue;
         }
         if (!c->snap || !c->chg)

@@ -418,6 +418,23 @@ def test_a_group_too_big_for_one_context_is_sent_with_the_alerts_that_fit(nd, fa
     assert body["alert"]["id"] == shown[0]["id"]
 
 
+def test_a_deleted_inhibition_source_mutes_nothing_any_more(nd, fake_http):
+    # a deleted alert leaves the rules' state: as a source it inhibited warnings of its resource
+    # for good, a deleted alert never being closed (its change did not reach the rules)
+    channel(nd, webhook(fake_http))
+    rule(nd, {"id": "warn", "on": ["create", "stateinc", "statedec"], "channels": ["hook"],
+              "match": ['severity="warning"'],
+              "inhibit": {"source": ['severity="critical"'], "equal": ["resource"]}})
+    src = post_alert(nd, alert(resource="db01", event="Down", severity="critical"))
+    post_alert(nd, alert(resource="db01", event="Slow", severity="warning"))
+    time.sleep(0.3)
+    assert fake_http.requests == []  # muted by the critical one
+    expect_status(nd.delete(f"/alerta/alert/{src}"), 200, "DELETE /alerta/alert")
+    post_alert(nd, alert(resource="db01", event="Lag", severity="warning"))
+    req = fake_http.wait_for(1)[0]
+    assert req.json["alert"]["event"] == "Lag", req.json
+
+
 def test_delay_sends_only_what_is_still_firing(nd, fake_http):
     channel(nd, webhook(fake_http))
     rule(nd, {"id": "d", "on": ["create"], "channels": ["hook"], "delay": "5m"})
