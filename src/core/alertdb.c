@@ -1506,7 +1506,7 @@ static int delete_alert(struct alertdb *db, struct alert *a)
     chg_before(c, a);
     memcpy(c->id, a->id, 16);
     index_del(db, a);
-    alert_free(a);
+    c->snap = a; /* the record as it was: the rules send the resolves they owe with it */
     db->st.deleted++;
     return effects_push(db->fx, EFF_ACHANGE, c);
 }

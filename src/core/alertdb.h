@@ -104,7 +104,8 @@ struct alert_change {
     uint8_t prev_status;      /* status before the change (AST_UNKNOWN for a new alert) */
     uint8_t prev_severity;    /* severity code before the change (a new alert: the
                                  indeterminate code, as its previousSeverity) */
-    struct alert *snap;       /* ACH_PUT: the alert after the change (a copy) */
+    struct alert *snap;       /* ACH_PUT: the alert after the change (a copy); ACH_DEL: the
+                                 record as it was when deleted (none for a retention eviction) */
     bool raw_set;             /* ACH_PUT: rawData was received (raw may be NULL = null) */
     char *raw;
     struct hist_entry *hist;  /* entries to append */

@@ -1771,6 +1771,23 @@ static void resolve_duties(struct nrules *rs, const struct alert *a, const struc
     }
 }
 
+/* An alert deleted while an ungrouped rule owes it a resolve (it notified it firing): the
+ * resolve goes now, with the record as it was, under a key of its own (the history sequence
+ * after the last one). Its groups resolve it when nrules_on_delete frees its states. */
+static void delete_duties(struct nrules *rs, const struct alert *a)
+{
+    struct aentry *ae = ae_get(rs, a->id, false);
+
+    for (struct ra *ra = ae ? ae->ras : NULL; ra; ra = ra->anext) {
+        const struct nrule *r = ra->re->r;
+        if (ra->notified && !grouped(r) && (r->on & CHG_BIT(CHG_RESOLVE)) && r->enabled &&
+            r->nchannels) {
+            ra->notified = false;
+            emit_alert(rs, r, a, a->hist_seq + 1, a->duplicate_count, CHG_BIT(CHG_RESOLVE), false);
+        }
+    }
+}
+
 /* ---- the index ----------------------------------------------------------------------------------- */
 
 static int rentry_cmp(const void *x, const void *y)
@@ -2112,6 +2129,11 @@ void nrules_on_change(struct nrules *rs, const struct alert *a, const struct ale
     size_t n;
 
     if (c->op == ACH_DEL) {
+        if (a && !index_build(rs)) {
+            rs->now = now_ms;
+            rs->out = out;
+            delete_duties(rs, a);
+        }
         nrules_on_delete(rs, c->id);
         return;
     }

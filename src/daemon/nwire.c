@@ -581,9 +581,23 @@ static size_t alerts_room(const struct nwire *nw, const struct nintent *in,
  * firing first; group.firing and group.resolved count them all. TOCSIN_OK, TOCSIN_ENOTFOUND
  * when every alert is gone (nothing to send), TOCSIN_ETOOBIG when not even the first alert
  * fits, TOCSIN_ENOMEM. */
-static int context_head(struct app *a, const struct nintent *in, struct rcache *cache,
-                        struct buf *b, char alert_id[TOCSIN_ID_LEN + 1], uint64_t *group,
-                        size_t *alen)
+/* Alert id as this turn deleted it (its record on the change), or NULL. */
+static const struct alert *deleted_in(const struct effects *fx, const uint8_t id[16])
+{
+    for (size_t i = 0; fx && i < fx->n; i++) {
+        const struct alert_change *c;
+        if (fx->v[i].kind != EFF_ACHANGE)
+            continue;
+        c = fx->v[i].u.achange;
+        if (c->op == ACH_DEL && c->snap && !memcmp(c->id, id, 16))
+            return c->snap;
+    }
+    return NULL;
+}
+
+static int context_head(struct app *a, const struct nintent *in, const struct effects *fx,
+                        struct rcache *cache, struct buf *b, char alert_id[TOCSIN_ID_LEN + 1],
+                        uint64_t *group, size_t *alen)
 {
     struct nwire *nw = NW(a);
     const struct nrule *rule = nrules_get(nw->rules, in->rule_id);
@@ -594,7 +608,7 @@ static int context_head(struct app *a, const struct nintent *in, struct rcache *
 
     for (size_t i = 0; !rc && i < in->nalerts && shown < GROUP_CTX_ALERTS; i++) {
         const struct alert *al = alertdb_find(a->alerts, in->alert_ids[i]);
-        if (!al)
+        if (!al && !(al = deleted_in(fx, in->alert_ids[i]))) /* a resolve owed at its delete */
             continue;
         if ((rc = render_alert(a, cache, al)))
             break;
@@ -669,7 +683,7 @@ static void intent_records(struct app *a, const struct nintent *in, struct rcach
     int rc;
 
     buf_reset(head);
-    rc = context_head(a, in, cache, head, alert_id, &group, &alen);
+    rc = context_head(a, in, fx, cache, head, alert_id, &group, &alen);
     if (rc) { /* every alert gone: nothing to tell; the others are said */
         if (rc != TOCSIN_ENOTFOUND)
             log_warn("notify_skipped", "rule=%s reason=\"%s\"", in->rule_id,
@@ -758,8 +772,8 @@ void nwire_after_turn(struct app *a, struct effects *fx, size_t from, int64_t no
         if (e->kind != EFF_ACHANGE)
             continue;
         c = e->u.achange;
-        if (c->op == ACH_DEL) { /* its states go: owed delays, group membership, inhibition */
-            nrules_on_delete(nw->rules, c->id);
+        if (c->op == ACH_DEL) { /* its states go (delays, groups, inhibition), owed resolves out */
+            nrules_on_change(nw->rules, c->snap, c, now_ms, &ins);
             continue;
         }
         if (!c->snap || !c->chg)

@@ -418,6 +418,28 @@ def test_a_group_too_big_for_one_context_is_sent_with_the_alerts_that_fit(nd, fa
     assert body["alert"]["id"] == shown[0]["id"]
 
 
+def test_a_deleted_alert_gets_the_resolve_it_is_owed(nd, fake_http):
+    # a rule that told a service an alert fired tells it the alert is gone when it is deleted:
+    # the resolve, rendered from the alert as it was, under a key of its own
+    channel(nd, webhook(fake_http))
+    rule(nd, {"id": "fr", "on": ["create", "resolve"], "channels": ["hook"]})
+    aid = post_alert(nd, alert())
+    first = fake_http.wait_for(1)[0]
+    expect_status(nd.delete(f"/alerta/alert/{aid}"), 200, "DELETE /alerta/alert")
+    reqs = fake_http.wait_for(2)
+    body = reqs[1].json
+    assert body["change"] == "resolve" and body["status"] == "resolved", body
+    assert body["alert"]["id"] == aid and body["alert"]["resource"] == "web01"
+    assert reqs[1].headers["Idempotency-Key"] != first.headers["Idempotency-Key"]
+    # a rule that does not ask for resolves sends none; an alert never notified owes none
+    rule(nd, {"id": "fc", "on": ["create"], "channels": ["hook"], "match": ['resource="web02"']})
+    other = post_alert(nd, alert(resource="web02"))
+    fake_http.wait_for(3)
+    expect_status(nd.delete(f"/alerta/alert/{other}"), 200, "DELETE /alerta/alert")
+    time.sleep(0.3)  # a bounded look for a request that must not come
+    assert len(fake_http.requests) == 3, fake_http.requests
+
+
 def test_a_deleted_inhibition_source_mutes_nothing_any_more(nd, fake_http):
     # a deleted alert leaves the rules' state: as a source it inhibited warnings of its resource
     # for good, a deleted alert never being closed (its change did not reach the rules)

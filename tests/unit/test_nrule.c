@@ -869,6 +869,42 @@ static void test_keys_recreated(void **state)
     }
 }
 
+/* A delete while an ungrouped rule owes the alert its resolve: the resolve goes, once, with a
+ * key of its own; a rule without resolve in `on` owes nothing. */
+static void test_delete_sends_the_owed_resolve(void **state)
+{
+    struct fx *f = *state;
+    struct alert *a;
+    char k1[65];
+    uint8_t id[16];
+
+    put(f, "{\"id\":\"r\",\"on\":[\"create\",\"resolve\"],\"channels\":[\"c\"],"
+           "\"match\":[\"resource=\\\"h\\\"\"]}");
+    put(f, "{\"id\":\"s\",\"on\":[\"create\"],\"channels\":[\"c\"],"
+           "\"match\":[\"resource=\\\"k\\\"\"]}");
+    a = recv(f, "h", "major");
+    assert_int_equal(f->out.n, 1);
+    snprintf(k1, sizeof(k1), "%s", f->out.v[0].key);
+    memcpy(id, a->id, 16);
+    clear(f);
+    assert_int_equal(alertdb_delete(f->db, id, &f->fx), TOCSIN_OK);
+    feed(f);
+    assert_int_equal(f->out.n, 1);
+    assert_true(f->out.v[0].resolved);
+    assert_int_equal(f->out.v[0].chg, CHG_RESOLVE);
+    assert_memory_equal(f->out.v[0].alert_ids[0], id, 16);
+    assert_string_not_equal(f->out.v[0].key, k1);
+    assert_int_equal(stats(f).alert_states, 0);
+    clear(f);
+    a = recv(f, "k", "major"); /* rule s: no resolve in on */
+    assert_int_equal(f->out.n, 1);
+    memcpy(id, a->id, 16);
+    clear(f);
+    assert_int_equal(alertdb_delete(f->db, id, &f->fx), TOCSIN_OK);
+    feed(f);
+    assert_int_equal(f->out.n, 0);
+}
+
 static void test_group_keys_distinct(void **state)
 {
     struct fx *f = *state;
@@ -1675,6 +1711,7 @@ int main(int argc, char **argv)
         T(test_group_delete_and_move),
         T(test_keys),
         T(test_keys_recreated),
+        T(test_delete_sends_the_owed_resolve),
         T(test_group_keys_distinct),
         T(test_snapshot_roundtrip),
         T(test_replace_rule),
