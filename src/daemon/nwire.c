@@ -572,16 +572,7 @@ static size_t alerts_room(const struct nwire *nw, const struct nintent *in,
     return t < max ? max - t : 0;
 }
 
-/* The context every channel of an intent shares, as JSON text without its closing brace:
- * {"alert":A,"alerts":[A,...],"change","status","rule","group","tocsin" (see channel.h). The
- * alerts' JSON is the API's rendering, spliced in as it is (no parse and dump again); "alerts"
- * is left out when it would be [alert] (ops_setup puts it back). The first alert may take the
- * context up to CTX_MAX; the others are added while it stays within a channel's body
- * (CHAN_MAX_BODY: a webhook's default body is the context itself), GROUP_CTX_ALERTS at most,
- * firing first; group.firing and group.resolved count them all. TOCSIN_OK, TOCSIN_ENOTFOUND
- * when every alert is gone (nothing to send), TOCSIN_ETOOBIG when not even the first alert
- * fits, TOCSIN_ENOMEM. */
-/* Alert id as this turn deleted it (its record on the change), or NULL. */
+/* The alert `id` as this turn deleted it (the record its change keeps), or NULL. */
 static const struct alert *deleted_in(const struct effects *fx, const uint8_t id[16])
 {
     for (size_t i = 0; fx && i < fx->n; i++) {
@@ -595,6 +586,15 @@ static const struct alert *deleted_in(const struct effects *fx, const uint8_t id
     return NULL;
 }
 
+/* The context every channel of an intent shares, as JSON text without its closing brace:
+ * {"alert":A,"alerts":[A,...],"change","status","rule","group","tocsin" (see channel.h). The
+ * alerts' JSON is the API's rendering, spliced in as it is (no parse and dump again); "alerts"
+ * is left out when it would be [alert] (ops_setup puts it back). The first alert may take the
+ * context up to CTX_MAX; the others are added while it stays within a channel's body
+ * (CHAN_MAX_BODY: a webhook's default body is the context itself), GROUP_CTX_ALERTS at most,
+ * firing first; group.firing and group.resolved count them all. TOCSIN_OK, TOCSIN_ENOTFOUND
+ * when every alert is gone (nothing to send), TOCSIN_ETOOBIG when not even the first alert
+ * fits, TOCSIN_ENOMEM. */
 static int context_head(struct app *a, const struct nintent *in, const struct effects *fx,
                         struct rcache *cache, struct buf *b, char alert_id[TOCSIN_ID_LEN + 1],
                         uint64_t *group, size_t *alen)
