@@ -2370,6 +2370,16 @@ size_t nrules_count(const struct nrules *rs)
     return rs->nrules;
 }
 
+bool nrules_in_group(struct nrules *rs, const uint8_t id[16])
+{
+    struct aentry *ae = ae_get(rs, id, false);
+
+    for (struct ra *ra = ae ? ae->ras : NULL; ra; ra = ra->anext)
+        if (ra->g)
+            return true;
+    return false;
+}
+
 const struct nrule *nrules_at(struct nrules *rs, size_t i)
 {
     if (index_build(rs) || i >= rs->nrules)

@@ -198,6 +198,8 @@ int nrules_put(struct nrules *rs, struct nrule *r);
 int nrules_del(struct nrules *rs, const char *id); /* TOCSIN_ENOTFOUND */
 const struct nrule *nrules_get(const struct nrules *rs, const char *id);
 size_t nrules_count(const struct nrules *rs);
+/* Whether alert id is a member of some rule's group (its next flushes will name it). */
+bool nrules_in_group(struct nrules *rs, const uint8_t id[16]);
 /* The i-th rule in walk order (NULL past the end). Invalidated by put/del. */
 const struct nrule *nrules_at(struct nrules *rs, size_t i);
 

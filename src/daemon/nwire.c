@@ -62,7 +62,22 @@ struct nwire {
      * nothing by realloc at each turn were a tenth of the engine thread in the notification
      * benchmark), given back past TEXT_KEEP */
     struct buf e_alert, e_head, e_one;
+    /* deleted alerts that were group members (engine thread): a group's flush after the delete
+     * renders them from here, oldest first out (tomb_add) */
+    struct smap tombs; /* 16-byte id -> struct tomb * */
+    struct tomb *tomb_old, *tomb_new;
+    size_t ntombs;
 };
+
+/* A deleted alert as it was, for the groups that still name it. Kept TOMB_TTL_MS (far past any
+ * sensible group_interval), TOMB_MAX at most (about 1 KB each); not across a restart. */
+struct tomb {
+    struct tomb *next; /* younger */
+    int64_t at;
+    struct alert *a;
+};
+#define TOMB_TTL_MS (24LL * 3600 * 1000)
+#define TOMB_MAX 10000
 
 #define TEXT_KEEP (64 * 1024)
 
@@ -572,6 +587,54 @@ static size_t alerts_room(const struct nwire *nw, const struct nintent *in,
     return t < max ? max - t : 0;
 }
 
+static void tomb_drop_oldest(struct nwire *nw)
+{
+    struct tomb *t = nw->tomb_old;
+
+    if (smap_get(&nw->tombs, (const char *)t->a->id, 16) == t)
+        smap_del(&nw->tombs, (const char *)t->a->id, 16);
+    nw->tomb_old = t->next;
+    if (!nw->tomb_old)
+        nw->tomb_new = NULL;
+    nw->ntombs--;
+    alert_free(t->a);
+    free(t);
+}
+
+/* Keeps a copy of a, deleted at `now` while a member of a group; out of memory: not kept (the
+ * group's flush then leaves it out, as it did before). */
+static void tomb_add(struct nwire *nw, const struct alert *a, int64_t now)
+{
+    struct tomb *t;
+
+    while (nw->tomb_old && (nw->ntombs >= TOMB_MAX || nw->tomb_old->at < now - TOMB_TTL_MS))
+        tomb_drop_oldest(nw);
+    t = calloc(1, sizeof(*t));
+    if (!t || !(t->a = alert_clone(a))) {
+        free(t);
+        return;
+    }
+    t->at = now;
+    if (smap_put(&nw->tombs, (const char *)t->a->id, 16, t, NULL)) {
+        alert_free(t->a);
+        free(t);
+        return;
+    }
+    if (nw->tomb_new)
+        nw->tomb_new->next = t;
+    else
+        nw->tomb_old = t;
+    nw->tomb_new = t;
+    nw->ntombs++;
+}
+
+static const struct alert *tomb_find(const struct nwire *nw, const uint8_t id[16])
+{
+    const struct tomb *t = smap_get(&nw->tombs, (const char *)id, 16);
+
+    return t ? t->a : NULL;
+}
+
 /* The alert `id` as this turn deleted it (the record its change keeps), or NULL. */
 static const struct alert *deleted_in(const struct effects *fx, const uint8_t id[16])
 {
@@ -608,7 +671,9 @@ static int context_head(struct app *a, const struct nintent *in, const struct ef
 
     for (size_t i = 0; !rc && i < in->nalerts && shown < GROUP_CTX_ALERTS; i++) {
         const struct alert *al = alertdb_find(a->alerts, in->alert_ids[i]);
-        if (!al && !(al = deleted_in(fx, in->alert_ids[i]))) /* a resolve owed at its delete */
+        if (!al) /* deleted: in this turn (a resolve owed at its delete) or a group member */
+            al = deleted_in(fx, in->alert_ids[i]);
+        if (!al && !(al = tomb_find(nw, in->alert_ids[i])))
             continue;
         if ((rc = render_alert(a, cache, al)))
             break;
@@ -773,6 +838,8 @@ void nwire_after_turn(struct app *a, struct effects *fx, size_t from, int64_t no
             continue;
         c = e->u.achange;
         if (c->op == ACH_DEL) { /* its states go (delays, groups, inhibition), owed resolves out */
+            if (c->snap && nrules_in_group(nw->rules, c->id))
+                tomb_add(nw, c->snap, now_ms);
             nrules_on_change(nw->rules, c->snap, c, now_ms, &ins);
             continue;
         }
@@ -1327,6 +1394,7 @@ int nwire_open(struct app *a)
     pthread_mutex_init(&nw->mu, NULL);
     smap_init(&nw->chans);
     smap_init(&nw->tickets);
+    smap_init(&nw->tombs);
     for (size_t i = 0; i < NOTIFIER_MAX_THREADS; i++)
         buf_init(&nw->text[i], CTX_MAX);
     buf_init(&nw->e_alert, CTX_MAX);
@@ -1559,6 +1627,9 @@ void nwire_close(struct app *a)
     buf_free(&nw->e_alert);
     buf_free(&nw->e_head);
     buf_free(&nw->e_one);
+    while (nw->tomb_old)
+        tomb_drop_oldest(nw);
+    smap_free(&nw->tombs);
     nrules_free(nw->rules);
     json_decref(nw->rule_docs);
     json_decref(nw->file_rules);

@@ -440,6 +440,24 @@ def test_a_deleted_alert_gets_the_resolve_it_is_owed(nd, fake_http):
     assert len(fake_http.requests) == 3, fake_http.requests
 
 
+def test_a_group_resolves_an_alert_deleted_since_its_last_notification(nd, fake_http):
+    # the group's next flush comes after the delete, when the alert no longer exists: it is
+    # rendered from the record kept at the delete, and the group's resolve reaches the service
+    channel(nd, webhook(fake_http))
+    rule(nd, {"id": "g", "on": ["create"], "channels": ["hook"], "group_by": ["environment"],
+              "group_wait": "30s", "group_interval": "5m", "repeat_interval": "4h"})
+    aid = post_alert(nd, alert())
+    nd.advance(30_000)
+    first = fake_http.wait_for(1)[0].json
+    assert first["status"] == "firing" and first["group"]["firing"] == 1
+    expect_status(nd.delete(f"/alerta/alert/{aid}"), 200, "DELETE /alerta/alert")
+    nd.advance(5 * 60_000)
+    body = fake_http.wait_for(2)[1].json
+    assert body["status"] == "resolved" and body["group"] == {
+        "key": 'g:{environment="Production"}', "firing": 0, "resolved": 1}, body["group"]
+    assert body["alert"]["id"] == aid and body["alert"]["resource"] == "web01"
+
+
 def test_a_deleted_inhibition_source_mutes_nothing_any_more(nd, fake_http):
     # a deleted alert leaves the rules' state: as a source it inhibited warnings of its resource
     # for good, a deleted alert never being closed (its change did not reach the rules)
