@@ -1738,8 +1738,10 @@ static void acted(struct nrules *rs, struct rentry *re)
     rs->acted.v[i] = re;
 }
 
-/* The alert is closed or expired: delays cancelled, memberships resolved, owed resolves sent. */
-static void resolve_duties(struct nrules *rs, const struct alert *a, const struct alert_change *c,
+/* The alert is closed, expired (chg: that change) or deleted (chg: a resolve): delays
+ * cancelled, memberships resolved, owed resolves sent under the key of the change with history
+ * sequence hseq (a deleted alert has none: the one after its last). */
+static void resolve_duties(struct nrules *rs, const struct alert *a, uint32_t chg, uint32_t hseq,
                            int64_t now)
 {
     struct aentry *ae = ae_get(rs, a->id, false);
@@ -1761,30 +1763,12 @@ static void resolve_duties(struct nrules *rs, const struct alert *a, const struc
         }
         if (ra->notified) {
             ra->notified = false;
-            if (!grouped(r) && (c->chg & r->on & RESOLVING) && r->enabled && r->nchannels) {
-                emit_alert(rs, r, a, a->hist_seq, a->duplicate_count, c->chg & r->on & RESOLVING,
-                           false);
+            if (!grouped(r) && (chg & r->on & RESOLVING) && r->enabled && r->nchannels) {
+                emit_alert(rs, r, a, hseq, a->duplicate_count, chg & r->on & RESOLVING, false);
                 acted(rs, re);
             }
         }
         ra_maybe_free(rs, ra, now);
-    }
-}
-
-/* An alert deleted while an ungrouped rule owes it a resolve (it notified it firing): the
- * resolve goes now, with the record as it was, under a key of its own (the history sequence
- * after the last one). Its groups resolve it when nrules_on_delete frees its states. */
-static void delete_duties(struct nrules *rs, const struct alert *a)
-{
-    struct aentry *ae = ae_get(rs, a->id, false);
-
-    for (struct ra *ra = ae ? ae->ras : NULL; ra; ra = ra->anext) {
-        const struct nrule *r = ra->re->r;
-        if (ra->notified && !grouped(r) && (r->on & CHG_BIT(CHG_RESOLVE)) && r->enabled &&
-            r->nchannels) {
-            ra->notified = false;
-            emit_alert(rs, r, a, a->hist_seq + 1, a->duplicate_count, CHG_BIT(CHG_RESOLVE), false);
-        }
     }
 }
 
@@ -2121,6 +2105,14 @@ static struct rentry *next_candidate(struct cursor *cur, size_t n)
     return best;
 }
 
+static void begin_change(struct nrules *rs, int64_t now_ms, struct nintents *out)
+{
+    rs->now = now_ms;
+    rs->out = out;
+    rs->stamp++;
+    rs->acted.n = 0;
+}
+
 void nrules_on_change(struct nrules *rs, const struct alert *a, const struct alert_change *c,
                       int64_t now_ms, struct nintents *out)
 {
@@ -2128,25 +2120,24 @@ void nrules_on_change(struct nrules *rs, const struct alert *a, const struct ale
     struct rentry *re;
     size_t n;
 
-    if (c->op == ACH_DEL) {
+    if (c->op == ACH_DEL) { /* a: the record as it was (none for a retention eviction) */
+        size_t from = out->n;
         if (a && !index_build(rs)) {
-            rs->now = now_ms;
-            rs->out = out;
-            delete_duties(rs, a);
+            begin_change(rs, now_ms, out);
+            resolve_duties(rs, a, CHG_BIT(CHG_RESOLVE), a->hist_seq + 1, now_ms);
         }
+        for (size_t i = from; i < out->n; i++)
+            out->v[i].gone = a; /* the engine no longer has it to render */
         nrules_on_delete(rs, c->id);
         return;
     }
     if (c->op != ACH_PUT || index_build(rs))
         return;
-    rs->now = now_ms;
-    rs->out = out;
-    rs->stamp++;
-    rs->acted.n = 0;
+    begin_change(rs, now_ms, out);
     if (rs->any_inh)
         track_sources(rs, a, now_ms);
     if (!active(a))
-        resolve_duties(rs, a, c, now_ms);
+        resolve_duties(rs, a, c->chg, a->hist_seq, now_ms);
     if (!c->chg)
         return;
     n = candidates(rs, a, c->chg, cur);

@@ -154,6 +154,8 @@ struct nintent {
     bool resolved;    /* nothing in it is firing */
     uint64_t seq;     /* grouped: the group's flush sequence; 0 otherwise */
     char key[65];     /* idempotency key, hex */
+    const struct alert *gone; /* a resolve owed at a delete: alert_ids[0] as it was (borrowed
+                                 from the delete's change, valid while that change is) */
 };
 
 struct nintents {
@@ -204,8 +206,9 @@ bool nrules_in_group(struct nrules *rs, const uint8_t id[16]);
 const struct nrule *nrules_at(struct nrules *rs, size_t i);
 
 /* One alert changed: a is the live record after the change (borrowed for the call), c the
- * change (ACH_PUT; an ACH_DEL is passed on to nrules_on_delete, ACH_NOTE is ignored). Appends
- * the intents due now to out. */
+ * change (ACH_PUT; ACH_NOTE is ignored). For an ACH_DEL, a is the record as it was (or NULL):
+ * the resolves owed to it are sent (nintent.gone = a), then nrules_on_delete. Appends the
+ * intents due now to out. */
 void nrules_on_change(struct nrules *rs, const struct alert *a, const struct alert_change *c,
                       int64_t now_ms, struct nintents *out);
 /* The alert is gone: resolved in its groups, delays cancelled, its state freed. */

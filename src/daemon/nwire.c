@@ -573,18 +573,15 @@ static int render_alert(struct app *a, struct rcache *c, const struct alert *al)
     return TOCSIN_OK;
 }
 
-/* Bytes of a context of at most max left for its alerts: max less what follows them (rule,
- * group key and base URL, each at most 6 bytes per byte once JSON-escaped, and CTX_FIXED for
- * the rest and the record's own part). 0 when even that does not fit. */
-static size_t alerts_room(const struct nwire *nw, const struct nintent *in,
-                          const struct nrule *rule, size_t max)
+/* Bytes of a context besides its alerts, at most: what follows them (rule, group key and base
+ * URL, each at most 6 bytes per byte once JSON-escaped) and CTX_FIXED for the rest and the
+ * record's own part. */
+static size_t ctx_tail_max(const struct nwire *nw, const struct nintent *in,
+                           const struct nrule *rule)
 {
-    size_t t =
-        CTX_FIXED + 6 * (strlen(in->rule_id) + (rule && rule->name ? strlen(rule->name) : 0) +
-                         (in->group_key ? strlen(in->group_key) : 0) +
-                         (nw->base_url ? strlen(nw->base_url) : 0));
-
-    return t < max ? max - t : 0;
+    return CTX_FIXED + 6 * (strlen(in->rule_id) + (rule && rule->name ? strlen(rule->name) : 0) +
+                            (in->group_key ? strlen(in->group_key) : 0) +
+                            (nw->base_url ? strlen(nw->base_url) : 0));
 }
 
 static void tomb_drop_oldest(struct nwire *nw)
@@ -635,20 +632,6 @@ static const struct alert *tomb_find(const struct nwire *nw, const uint8_t id[16
     return t ? t->a : NULL;
 }
 
-/* The alert `id` as this turn deleted it (the record its change keeps), or NULL. */
-static const struct alert *deleted_in(const struct effects *fx, const uint8_t id[16])
-{
-    for (size_t i = 0; fx && i < fx->n; i++) {
-        const struct alert_change *c;
-        if (fx->v[i].kind != EFF_ACHANGE)
-            continue;
-        c = fx->v[i].u.achange;
-        if (c->op == ACH_DEL && c->snap && !memcmp(c->id, id, 16))
-            return c->snap;
-    }
-    return NULL;
-}
-
 /* The context every channel of an intent shares, as JSON text without its closing brace:
  * {"alert":A,"alerts":[A,...],"change","status","rule","group","tocsin" (see channel.h). The
  * alerts' JSON is the API's rendering, spliced in as it is (no parse and dump again); "alerts"
@@ -658,22 +641,23 @@ static const struct alert *deleted_in(const struct effects *fx, const uint8_t id
  * firing first; group.firing and group.resolved count them all. TOCSIN_OK, TOCSIN_ENOTFOUND
  * when every alert is gone (nothing to send), TOCSIN_ETOOBIG when not even the first alert
  * fits, TOCSIN_ENOMEM. */
-static int context_head(struct app *a, const struct nintent *in, const struct effects *fx,
-                        struct rcache *cache, struct buf *b, char alert_id[TOCSIN_ID_LEN + 1],
-                        uint64_t *group, size_t *alen)
+static int context_head(struct app *a, const struct nintent *in, struct rcache *cache,
+                        struct buf *b, char alert_id[TOCSIN_ID_LEN + 1], uint64_t *group,
+                        size_t *alen)
 {
     struct nwire *nw = NW(a);
     const struct nrule *rule = nrules_get(nw->rules, in->rule_id);
-    size_t shown = 0, first_len = 0;
-    size_t room1 = alerts_room(nw, in, rule, CTX_MAX),
-           room = alerts_room(nw, in, rule, CHAN_MAX_BODY);
+    size_t shown = 0, first_len = 0, tail = ctx_tail_max(nw, in, rule);
+    /* room for the alerts: the first one's, then all of them (0: none fits) */
+    size_t room1 = tail < CTX_MAX ? CTX_MAX - tail : 0,
+           room = tail < CHAN_MAX_BODY ? CHAN_MAX_BODY - tail : 0;
     int rc = buf_puts(b, "{\"alert\":");
 
     for (size_t i = 0; !rc && i < in->nalerts && shown < GROUP_CTX_ALERTS; i++) {
         const struct alert *al = alertdb_find(a->alerts, in->alert_ids[i]);
-        if (!al) /* deleted: in this turn (a resolve owed at its delete) or a group member */
-            al = deleted_in(fx, in->alert_ids[i]);
-        if (!al && !(al = tomb_find(nw, in->alert_ids[i])))
+        if (!al && in->gone && !memcmp(in->gone->id, in->alert_ids[i], 16))
+            al = in->gone; /* a resolve owed at its delete, in this turn */
+        if (!al && !(al = tomb_find(nw, in->alert_ids[i]))) /* a deleted group member */
             continue;
         if ((rc = render_alert(a, cache, al)))
             break;
@@ -748,7 +732,7 @@ static void intent_records(struct app *a, const struct nintent *in, struct rcach
     int rc;
 
     buf_reset(head);
-    rc = context_head(a, in, fx, cache, head, alert_id, &group, &alen);
+    rc = context_head(a, in, cache, head, alert_id, &group, &alen);
     if (rc) { /* every alert gone: nothing to tell; the others are said */
         if (rc != TOCSIN_ENOTFOUND)
             log_warn("notify_skipped", "rule=%s reason=\"%s\"", in->rule_id,

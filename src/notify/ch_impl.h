@@ -110,7 +110,8 @@ int ch_stable_key(const json_t *ctx, struct buf *out);
 /* "[FIRING] Critical: <event> on <resource>" / "[RESOLVED] ..." / "[FIRING:3] ..." */
 int ch_title(const json_t *ctx, struct buf *out);
 /* Plain text: the alert's text, then Severity/Environment/Service/Value/Resource lines, then
- * other alerts of the group (up to 10), then the link. Lines end with "\n". */
+ * other alerts of the group (up to 10), then the link. Lines end with "\n". Cut (with an
+ * ellipsis) to the room out has left; TOCSIN_ETOOBIG only when that is under 16 bytes. */
 int ch_body(const json_t *ctx, struct buf *out);
 /* The same as an HTML fragment, every value HTML-escaped. */
 int ch_body_html(const json_t *ctx, struct buf *out);

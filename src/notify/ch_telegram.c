@@ -40,7 +40,7 @@ static int default_text(const json_t *ctx, char **out)
     int rc = TOCSIN_ENOMEM;
 
     buf_init(&t, CHAN_MAX_FIELD);
-    buf_init(&d, CHAN_MAX_BODY); /* an alert's text alone may be 64 KiB: cut below */
+    buf_init(&d, CHAN_MAX_FIELD);
     buf_init(&o, CHAN_MAX_FIELD);
     if (ch_title(ctx, &t) || ch_body(ctx, &d) || !(cut = ch_trunc(buf_str(&d), DETAILS_MAX)))
         goto out;

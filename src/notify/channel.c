@@ -1054,21 +1054,18 @@ static void cut_text(struct buf *b, size_t max)
     buf_puts(b, "\xe2\x80\xa6"); /* fits: cut <= max - 3 */
 }
 
-/* One default (title or text) made by fn, cut to a field's size before and after escaping:
- * an alert's text alone may be 64 KiB, and a default that did not fit failed the notification
- * for good. */
+/* One default (title or text) made by fn, escaped, and cut to a field's size again after the
+ * escaping (ch_body cuts its text to the room it is given: an alert's text alone may be 64 KiB,
+ * and a default that did not fit failed the notification for good). */
 static int default_field(const json_t *ctx, int (*fn)(const json_t *, struct buf *),
                          int (*esc_fn)(struct buf *, const char *), char **out)
 {
     struct buf raw, b;
     int rc;
 
-    buf_init(&raw, CHAN_MAX_BODY);
+    buf_init(&raw, CHAN_MAX_FIELD);           /* ch_body cuts itself to it; a title is short */
     buf_init(&b, 6 * (size_t)CHAN_MAX_FIELD); /* an escape is 6 bytes at most */
     rc = fn(ctx, &raw);
-    if (rc == TOCSIN_ETOOBIG) /* raw holds what fitted: cut below */
-        rc = TOCSIN_OK;
-    cut_text(&raw, CHAN_MAX_FIELD - 1);
     if (!rc)
         rc = esc_fn ? esc_fn(&b, buf_str(&raw)) : buf_puts(&b, buf_str(&raw));
     cut_text(&b, CHAN_MAX_FIELD - 1);

@@ -1485,11 +1485,16 @@ static void test_every_type_renders_the_largest_alert(void **state)
     for (size_t i = 0; i < sizeof(cfgs) / sizeof(cfgs[0]); i++) {
         struct chan *c = compile_ok(cfgs[i][0], cfgs[i][1]);
         struct chan_req r;
-        char err[256];
+        char err[256], cut[32];
         int rc = chan_render(c, ctx, NOW, &r, err, sizeof(err));
         if (rc)
             fail_msg("%s: the largest alert does not render: %s", cfgs[i][0], err);
+        snprintf(cut, sizeof(cut), " %s ", cfgs[i][0]);
         assert_true(r.body_len <= CHAN_MAX_BODY);
+        /* the alert's text is there; where it did not fit, it was cut with an ellipsis */
+        assert_non_null(memmem(r.body, r.body_len, "xxxxxxxxxxxxxxxx", 16));
+        if (strstr(" slack teams mattermost discord telegram opsgenie servicenow jira ", cut))
+            assert_non_null(memmem(r.body, r.body_len, "\xe2\x80\xa6", 3));
         if (!strcmp(cfgs[i][0], "teams")) /* Teams refuses messages over 28 KB */
             assert_true(r.body_len <= 28 * 1024);
         chan_req_free(&r);

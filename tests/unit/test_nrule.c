@@ -126,6 +126,7 @@ static void clear(struct fx *f)
 
 struct in_opts {
     const char *env, *team, *origin;
+    const char *id; /* the sender's id for a new alert */
     int64_t starts_ms;
 };
 
@@ -150,6 +151,8 @@ static struct alert *recv_o(struct fx *f, const char *res, const char *sev,
     if (o && o->origin)
         in.origin = o->origin;
     if (o)
+        in.id = o->id;
+    if (o)
         in.starts_ms = o->starts_ms;
     assert_int_equal(alertdb_receive(f->db, &in, "test", "test", NULL, false, f->now, &f->fx, &a,
                                      &k),
@@ -161,6 +164,13 @@ static struct alert *recv_o(struct fx *f, const char *res, const char *sev,
 static struct alert *recv(struct fx *f, const char *res, const char *sev)
 {
     return recv_o(f, res, sev, NULL);
+}
+
+/* Deletes alert id and hands the delete to the rule set(s). */
+static void del(struct fx *f, const uint8_t id[16])
+{
+    assert_int_equal(alertdb_delete(f->db, id, &f->fx), TOCSIN_OK);
+    feed(f);
 }
 
 static void act(struct fx *f, struct alert *a, const char *action)
@@ -795,8 +805,7 @@ static void test_group_delete_and_move(void **state)
     advance(f, T0 + 30 * S);
     assert_int_equal(f->out.n, 1);
     clear(f);
-    assert_int_equal(alertdb_delete(f->db, id, &f->fx), TOCSIN_OK);
-    feed(f); /* ACH_DEL: resolved in its group */
+    del(f, id); /* resolved in its group */
     advance(f, T0 + 5 * M + 30 * S);
     assert_int_equal(f->out.n, 1);
     assert_true(f->out.v[0].resolved);
@@ -835,38 +844,23 @@ static void test_keys(void **state)
 static void test_keys_recreated(void **state)
 {
     struct fx *f = *state;
-    const char *uuid = "11111111-2222-4333-8444-555555555555";
-    struct alert_in in;
-    struct alert *a = NULL;
+    struct in_opts o = {.id = "11111111-2222-4333-8444-555555555555"};
+    struct alert *a;
     char k1[65];
     uint8_t id[16];
-    int k;
 
     put(f, "{\"id\":\"r\",\"on\":[\"create\"],\"channels\":[\"c\"]}");
-    for (int round = 0; round < 2; round++) {
-        alert_in_init(&in);
-        in.id = uuid;
-        in.resource = "h";
-        in.event = "Down";
-        in.environment = "Production";
-        in.severity = sevmap_find(&f->cfg.sev, "major", 5);
-        assert_int_equal(
-            alertdb_receive(f->db, &in, "test", "test", NULL, false, f->now, &f->fx, &a, &k),
-            TOCSIN_OK);
-        feed(f);
-        assert_int_equal(f->out.n, 1);
-        if (round == 0) {
-            snprintf(k1, sizeof(k1), "%s", f->out.v[0].key);
-            memcpy(id, a->id, 16);
-            clear(f);
-            assert_int_equal(alertdb_delete(f->db, id, &f->fx), TOCSIN_OK);
-            feed(f);
-            assert_int_equal(f->out.n, 0);
-        } else {
-            assert_memory_equal(a->id, id, 16); /* the same id, the same first change */
-            assert_string_not_equal(f->out.v[0].key, k1);
-        }
-    }
+    a = recv_o(f, "h", "major", &o);
+    assert_int_equal(f->out.n, 1);
+    snprintf(k1, sizeof(k1), "%s", f->out.v[0].key);
+    memcpy(id, a->id, 16);
+    clear(f);
+    del(f, id);
+    assert_int_equal(f->out.n, 0);
+    a = recv_o(f, "h", "major", &o);
+    assert_int_equal(f->out.n, 1);
+    assert_memory_equal(a->id, id, 16); /* the same id, the same first change */
+    assert_string_not_equal(f->out.v[0].key, k1);
 }
 
 /* A delete while an ungrouped rule owes the alert its resolve: the resolve goes, once, with a
@@ -887,8 +881,7 @@ static void test_delete_sends_the_owed_resolve(void **state)
     snprintf(k1, sizeof(k1), "%s", f->out.v[0].key);
     memcpy(id, a->id, 16);
     clear(f);
-    assert_int_equal(alertdb_delete(f->db, id, &f->fx), TOCSIN_OK);
-    feed(f);
+    del(f, id);
     assert_int_equal(f->out.n, 1);
     assert_true(f->out.v[0].resolved);
     assert_int_equal(f->out.v[0].chg, CHG_RESOLVE);
@@ -900,8 +893,7 @@ static void test_delete_sends_the_owed_resolve(void **state)
     assert_int_equal(f->out.n, 1);
     memcpy(id, a->id, 16);
     clear(f);
-    assert_int_equal(alertdb_delete(f->db, id, &f->fx), TOCSIN_OK);
-    feed(f);
+    del(f, id);
     assert_int_equal(f->out.n, 0);
 }
 
