@@ -475,6 +475,10 @@ void http_mark_read(struct conn *c, struct lws *wsi)
     int fd = (int)lws_get_socket_fd(wsi);
     bool exact = false;
 
+    if (rx_count(fd, &c->read_mark)) {
+        c->mark = MARK_COUNTED;
+        return;
+    }
     for (int i = 0; i < SNAPSHOT_TRIES && !exact; i++)
         if (!read_snapshot(fd, &c->read_mark, &exact))
             break;
@@ -487,15 +491,19 @@ void http_mark_read(struct conn *c, struct lws *wsi)
  * from inside that loop is a use-after-free in lws). The only safe way out is to refuse the
  * request from LWS_CALLBACK_HTTP. Such a request is recognised because lws has read nothing from
  * the socket since the previous request ended (http_mark_read): its head was already buffered.
- * (+1 allows for a FIN.) When the counts cannot be read exactly the request is refused too: that
- * needs a peer that keeps sending while it should be waiting for our answer. Clients must not
- * pipeline requests with bodies; the usual ones do not. */
+ * The bytes lws read are counted by recv() itself (rxcount.c), or else estimated from the
+ * kernel's counts (+1 allows for a FIN). When those cannot be read exactly the request is
+ * refused too: that needs a peer that keeps sending while it should be waiting for our answer.
+ * Clients must not pipeline requests with bodies; the usual ones do not. */
 static bool pipelined(struct conn *c, struct lws *wsi)
 {
     int fd = (int)lws_get_socket_fd(wsi);
+    int64_t now;
 
     if (c->mark == MARK_NONE)
         return false; /* the first request on the connection */
+    if (c->mark == MARK_COUNTED)
+        return !rx_count(fd, &now) || now <= c->read_mark;
     if (c->mark == MARK_UNKNOWN)
         return true;
     for (int i = 0; i < SNAPSHOT_TRIES; i++) {

@@ -89,7 +89,7 @@ struct conn {
     bool ka10;        /* HTTP/1.0 with "Connection: keep-alive" */
     bool head_only;   /* HEAD: no body bytes on the wire */
     uint64_t req_id;  /* deferred request waiting in n->reqs, 0 if none */
-    enum { MARK_NONE = 0, MARK_EXACT, MARK_UNKNOWN } mark;
+    enum { MARK_NONE = 0, MARK_COUNTED, MARK_EXACT, MARK_UNKNOWN } mark;
     int64_t read_mark; /* bytes lws had read from the socket when the last request ended */
     bool rx_paused;    /* lws rx flow control holds this connection's input */
     struct buf body;
@@ -165,6 +165,13 @@ void http_resp_auth_failed(struct http_resp *resp);
 bool http_check_auth(struct net *n, struct conn *c, struct lws *wsi);
 /* Notes how much lws has read from the socket when a request ends (see http.c: pipelined()). */
 void http_mark_read(struct conn *c, struct lws *wsi);
+
+/* rxcount.c: bytes recv() has returned for a descriptor so far (false: not counted here, ask
+ * the kernel), whether this process's recv() is the counting one, and (for tests) whether to
+ * use its counts (true: if it is) or always ask the kernel. */
+bool rx_count(int fd, int64_t *out);
+bool rx_counting(void);
+void rx_count_use(bool on);
 
 /* ws.c */
 int ws_on_confirm_upgrade(struct net *n, struct conn *c, struct lws *wsi, const char *proto);

@@ -25,6 +25,7 @@
 #include "net/auth.h"
 #include "net/keys.h"
 #include "net/net.h"
+#include "net/net_priv.h"
 #include "util/err.h"
 #include "util/log.h"
 
@@ -741,9 +742,8 @@ static void test_http_body_too_large(void **state)
 
 /* lws 4.1.6 spins forever on a request with a body pipelined behind another one; the net layer
  * answers what came before it and hangs up instead. Pipelined requests without bodies work. */
-static void test_http_pipelining(void **state)
+static void pipelining(struct server *s)
 {
-    struct server *s = *state;
     struct client *c = client_new(net_port(s->net));
     struct response r;
 
@@ -781,6 +781,23 @@ static void test_http_pipelining(void **state)
     assert_string_equal(r.body, "ok");
     free(r.body);
     client_free(c);
+}
+
+/* The guard knows what lws read from the bytes recv() returned (net/rxcount.c)... */
+static void test_http_pipelining(void **state)
+{
+    assert_true(rx_counting());
+    pipelining(*state);
+}
+
+/* ... or, where those are not counted, from the kernel's counts. */
+static void test_http_pipelining_kernel_counts(void **state)
+{
+    rx_count_use(false);
+    assert_false(rx_counting());
+    pipelining(*state);
+    rx_count_use(true);
+    assert_true(rx_counting());
 }
 
 static void test_http_bad_requests(void **state)
@@ -1150,6 +1167,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_http_body_too_large, setup, teardown),
         cmocka_unit_test_setup_teardown(test_http_bad_requests, setup, teardown),
         cmocka_unit_test_setup_teardown(test_http_pipelining, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_http_pipelining_kernel_counts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_http_big_response, setup, teardown),
         cmocka_unit_test_setup_teardown(test_http_deferred, setup, teardown),
         cmocka_unit_test_setup_teardown(test_http_deferred_client_gone, setup, teardown),
