@@ -15,10 +15,26 @@
  *     commit is visible to another connection can be left in the buffer.
  * A WAL file with no database file linked (none found) is written through.
  *
+ * A database file also has a buffer, for checkpoints only (between SQLITE_FCNTL_CKPT_START and
+ * SQLITE_FCNTL_CKPT_DONE): SQLite copies the WAL's pages in ascending page order, one 1 KiB
+ * write each, and the pages a load appends are mostly consecutive, so runs of consecutive pages
+ * go out in one write. A run is written when the next page does not follow it, when the buffer
+ * is full, and at CKPT_DONE. A write that fails inside the copy fails the write SQLite is making,
+ * so the checkpoint fails and its pages stay in the WAL (the run is dropped: the next checkpoint
+ * copies them again). SQLite ignores what CKPT_DONE returns, and counts the copied frames as in
+ * the database file right after it: a last run that cannot be written there is retried, and
+ * if it still fails the process stops (abort), as PostgreSQL stops when a checkpoint's write
+ * fails, so that the recovery at the next start reads those pages from the WAL, which still
+ * holds them (readers after a partial checkpoint would read the file's stale pages instead). So
+ * that this cannot be a full disk, the space a growing database file needs is reserved
+ * (fallocate, keeping the size) when SQLite announces it (SQLITE_FCNTL_SIZE_HINT); if it cannot
+ * be, that checkpoint writes every page through as before.
+ *
  * A `struct wb_file` is used by the one thread of its connection (SQLITE_OPEN_NOMUTEX, store.h);
  * only the registry that links the two files is shared and has a mutex. */
 #include "store/walbuf.h"
 
+#include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
 #include <sqlite3.h>
@@ -26,8 +42,10 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "util/clock.h"
+#include "util/log.h"
 
 struct wb_file {
     sqlite3_file base;
@@ -42,6 +60,11 @@ struct wb_file {
                              connection never writes its WAL) */
     size_t len;           /* bytes buffered */
     sqlite3_int64 off;    /* file offset of buf[0] */
+    /* database files, during a checkpoint (see the top of the file) */
+    bool in_ckpt;        /* between CKPT_START and CKPT_DONE, with room reserved */
+    unsigned char *cbuf; /* WALBUF_SIZE bytes, from the first checkpoint */
+    size_t clen;         /* bytes of the run */
+    sqlite3_int64 coff;  /* file offset of cbuf[0] */
 };
 
 static sqlite3_vfs wb_vfs;
@@ -50,7 +73,7 @@ static pthread_once_t reg_once = PTHREAD_ONCE_INIT;
 static int reg_rc = SQLITE_ERROR;
 static pthread_mutex_t reg_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct wb_file *open_dbs;
-static atomic_ullong n_writes, n_bytes, n_flushes, n_commits, n_yields;
+static atomic_ullong n_writes, n_bytes, n_flushes, n_commits, n_yields, n_ckpt_pages, n_ckpt_writes;
 
 /* walbuf_yield_every(): this thread's slice (0: never yields) and when it last yielded. */
 static _Thread_local int64_t yield_every_ns, yielded_ns;
@@ -119,7 +142,8 @@ static int wb_close(sqlite3_file *p)
     unlink_file(f);
     rc2 = f->real->pMethods->xClose(f->real);
     free(f->buf);
-    f->buf = NULL;
+    free(f->cbuf);
+    f->buf = f->cbuf = NULL;
     return rc != SQLITE_OK ? rc : rc2;
 }
 
@@ -130,22 +154,106 @@ static int wb_read(sqlite3_file *p, void *out, int amt, sqlite3_int64 off)
     return rc != SQLITE_OK ? SQLITE_IOERR_READ : REAL(p)->pMethods->xRead(REAL(p), out, amt, off);
 }
 
-/* A write that goes straight to the file: a database file's (yielding the CPU now and then for
- * a thread that asked, walbuf_yield_every), or an unbuffered WAL's. */
+/* For a thread that asked (walbuf_yield_every): yields the CPU now and then while it writes a
+ * database file, counted in SQLite's page writes. */
+static void maybe_yield(void)
+{
+    int64_t now;
+
+    if (!yield_every_ns || ++writes_since_check < YIELD_CHECK_WRITES)
+        return;
+    writes_since_check = 0;
+    now = clock_mono_ns();
+    if (now - yielded_ns >= yield_every_ns) {
+        sched_yield();
+        yielded_ns = clock_mono_ns();
+        atomic_fetch_add_explicit(&n_yields, 1, memory_order_relaxed);
+    }
+}
+
+/* A write that goes straight to the file: a database file's, or an unbuffered WAL's. */
 static int write_through(struct wb_file *f, const void *data, int amt, sqlite3_int64 off)
 {
-    if (f->is_wal) {
+    if (f->is_wal)
         atomic_fetch_add_explicit(&n_flushes, 1, memory_order_relaxed); /* a system write too */
-    } else if (yield_every_ns && ++writes_since_check >= YIELD_CHECK_WRITES) {
-        int64_t now = clock_mono_ns();
-        writes_since_check = 0;
-        if (now - yielded_ns >= yield_every_ns) {
-            sched_yield();
-            yielded_ns = clock_mono_ns();
-            atomic_fetch_add_explicit(&n_yields, 1, memory_order_relaxed);
-        }
-    }
     return f->real->pMethods->xWrite(f->real, data, amt, off);
+}
+
+/* Writes a checkpoint's run; it is gone either way (see the top of the file). */
+static int ckpt_flush(struct wb_file *f)
+{
+    size_t n = f->clen;
+
+    if (!n)
+        return SQLITE_OK;
+    f->clen = 0;
+    atomic_fetch_add_explicit(&n_ckpt_writes, 1, memory_order_relaxed);
+    return write_through(f, f->cbuf, (int)n, f->coff);
+}
+
+static int ckpt_write(struct wb_file *f, const void *data, int amt, sqlite3_int64 off)
+{
+    int rc;
+
+    atomic_fetch_add_explicit(&n_ckpt_pages, 1, memory_order_relaxed);
+    if (f->clen && (off != f->coff + (sqlite3_int64)f->clen || f->clen + (size_t)amt > WALBUF_SIZE))
+        if ((rc = ckpt_flush(f)) != SQLITE_OK)
+            return rc;
+    if ((size_t)amt > WALBUF_SIZE) {
+        atomic_fetch_add_explicit(&n_ckpt_writes, 1, memory_order_relaxed);
+        return write_through(f, data, amt, off);
+    }
+    if (!f->clen)
+        f->coff = off;
+    memcpy(f->cbuf + f->clen, data, (size_t)amt);
+    f->clen += (size_t)amt;
+    return SQLITE_OK;
+}
+
+#define CKPT_DONE_TRIES 3
+
+/* SQLITE_FCNTL_CKPT_DONE: the last run must reach the file (see the top of the file). */
+static void ckpt_done(struct wb_file *f)
+{
+    size_t n = f->clen;
+    int rc = SQLITE_OK;
+
+    f->in_ckpt = false;
+    if (!n)
+        return;
+    f->clen = 0;
+    for (int i = 0; i < CKPT_DONE_TRIES; i++) {
+        atomic_fetch_add_explicit(&n_ckpt_writes, 1, memory_order_relaxed);
+        if ((rc = write_through(f, f->cbuf, (int)n, f->coff)) == SQLITE_OK)
+            return;
+    }
+    log_error(
+        "store_checkpoint_write_failed",
+        "rc=%d bytes=%zu action=abort reason=\"the pages are copied again from the WAL at the "
+        "next start\"",
+        rc, n);
+    abort();
+}
+
+/* SQLITE_FCNTL_CKPT_START, and SQLITE_FCNTL_SIZE_HINT within a checkpoint: the space for the
+ * database file's new pages is reserved, or the checkpoint writes through. */
+static void ckpt_start(struct wb_file *f)
+{
+    f->in_ckpt = f->cbuf || (f->cbuf = malloc(WALBUF_SIZE));
+    f->clen = 0;
+}
+
+static void ckpt_reserve(struct wb_file *f, sqlite3_int64 size)
+{
+    int fd;
+
+    if (!f->in_ckpt || size <= 0)
+        return;
+    fd = open(f->name, O_WRONLY | O_CLOEXEC);
+    if (fd < 0 || fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, (off_t)size))
+        f->in_ckpt = false;
+    if (fd >= 0)
+        close(fd);
 }
 
 static int wb_write(sqlite3_file *p, const void *data, int amt, sqlite3_int64 off)
@@ -162,6 +270,10 @@ static int wb_write(sqlite3_file *p, const void *data, int amt, sqlite3_int64 of
         atomic_fetch_add_explicit(&n_bytes, (unsigned long long)(amt > 0 ? amt : 0),
                                   memory_order_relaxed);
     }
+    if (!f->is_wal)
+        maybe_yield();
+    if (f->in_ckpt && amt > 0)
+        return ckpt_write(f, data, amt, off);
     if (!f->buf) /* not a WAL, or one with no database file */
         return write_through(f, data, amt, off);
     if (f->len && (f->through || off != f->off + (sqlite3_int64)f->len ||
@@ -233,7 +345,16 @@ static int wb_check_reserved(sqlite3_file *p, int *out)
 
 static int wb_file_control(sqlite3_file *p, int op, void *arg)
 {
-    int rc = flush(WB(p));
+    struct wb_file *f = WB(p);
+    int rc;
+
+    if (f->is_db && op == SQLITE_FCNTL_CKPT_START)
+        ckpt_start(f);
+    else if (f->is_db && op == SQLITE_FCNTL_CKPT_DONE)
+        ckpt_done(f);
+    else if (f->is_db && op == SQLITE_FCNTL_SIZE_HINT && arg)
+        ckpt_reserve(f, *(sqlite3_int64 *)arg);
+    rc = flush(f);
 
     return rc != SQLITE_OK ? rc : REAL(p)->pMethods->xFileControl(REAL(p), op, arg);
 }
@@ -487,6 +608,8 @@ void walbuf_stats(struct walbuf_stats *out)
     out->flushes = atomic_load_explicit(&n_flushes, memory_order_relaxed);
     out->commits = atomic_load_explicit(&n_commits, memory_order_relaxed);
     out->yields = atomic_load_explicit(&n_yields, memory_order_relaxed);
+    out->ckpt_pages = atomic_load_explicit(&n_ckpt_pages, memory_order_relaxed);
+    out->ckpt_writes = atomic_load_explicit(&n_ckpt_writes, memory_order_relaxed);
 }
 
 void walbuf_yield_every(int64_t ns)

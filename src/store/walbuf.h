@@ -11,8 +11,9 @@
  *   - before anything that looks at the file (read, sync, truncate, size, lock, file control,
  *     close), before a write that does not follow the buffered bytes, and when it is full.
  * A failed flush keeps the bytes and fails the call that needed them (a commit's last write fails
- * its commit). The database file, the shared-memory index and every other file go straight
- * through. */
+ * its commit). A checkpoint's copy of pages into the database file is coalesced the same way,
+ * runs of consecutive pages in one write (see walbuf.c for what a failed write does). The
+ * shared-memory index and every other file go straight through. */
 #ifndef TOCSIN_WALBUF_H
 #define TOCSIN_WALBUF_H
 
@@ -30,9 +31,10 @@ int walbuf_register(void);
 
 /* Counters over every WAL file of the process (relaxed atomics, for tests and stats): write
  * calls received and their bytes, system writes made (flushes, and the writes that went
- * straight through), commits seen, and the yields of walbuf_yield_every(). */
+ * straight through), commits seen, the yields of walbuf_yield_every(), and the pages that
+ * checkpoints wrote into database files and the system writes that took them. */
 struct walbuf_stats {
-    unsigned long long writes, bytes, flushes, commits, yields;
+    unsigned long long writes, bytes, flushes, commits, yields, ckpt_pages, ckpt_writes;
 };
 void walbuf_stats(struct walbuf_stats *out);
 

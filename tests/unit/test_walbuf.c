@@ -9,7 +9,9 @@
  *     buffers) and opened elsewhere after every commit.
  *   - A write that fails (the file-size limit) fails the commit and loses nothing committed
  *     before it; the next commit after the limit is lifted succeeds.
- *   - Appends are coalesced: far fewer system writes than SQLite's write calls. */
+ *   - Appends are coalesced: far fewer system writes than SQLite's write calls.
+ *   - Checkpoints, whose copies into the database file are coalesced too, between random
+ *     transactions leave a database file that holds every row once the WAL is emptied. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -244,6 +246,42 @@ static void test_commits_visible(void **state)
     assert_true((after.flushes - before.flushes) * 4 < after.writes - before.writes);
 }
 
+static void test_checkpoints_copy_everything(void **state)
+{
+    struct fixture *f = *state;
+    struct walbuf_stats before, after;
+    sqlite3 *ck;
+    int logged, copied;
+
+    assert_int_equal(
+        sqlite3_open_v2(f->path, &ck, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, WALBUF_VFS),
+        SQLITE_OK);
+    walbuf_stats(&before);
+    for (int i = 0; i < 60; i++) {
+        int n = 1 + (int)(rnd(f) % (i % 10 == 0 ? 2000 : 40));
+
+        assert_int_equal(transaction(f, n, rnd(f) % 10 != 0), SQLITE_OK);
+        if (i % 3 == 0) /* the maintenance thread's kind, and the reader sees the copy */
+            assert_int_equal(
+                sqlite3_wal_checkpoint_v2(ck, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL),
+                SQLITE_OK);
+        check_content(f, f->r);
+    }
+    /* the writer's kind; then the reader reads the database file alone */
+    assert_int_equal(
+        sqlite3_wal_checkpoint_v2(f->w, NULL, SQLITE_CHECKPOINT_TRUNCATE, &logged, &copied),
+        SQLITE_OK);
+    assert_int_equal(logged, 0);
+    check_content(f, f->r);
+    integrity_ok(f->r);
+    check_crash_image(f);
+    walbuf_stats(&after);
+    assert_true(after.ckpt_pages - before.ckpt_pages > 1000);
+    assert_true((after.ckpt_writes - before.ckpt_writes) * 2 <
+                after.ckpt_pages - before.ckpt_pages);
+    sqlite3_close(ck);
+}
+
 static void test_spills_recover(void **state)
 {
     struct fixture *f = *state;
@@ -335,9 +373,12 @@ static void test_other_connections(void **state)
         SQLITE_OK);
     walbuf_yield_every(0);
     walbuf_stats(&c);
-    /* 120 rows of 900 bytes: over 100 distinct pages copied, one yield per 16 writes */
+    /* 120 rows of 900 bytes: over 100 distinct pages copied, one yield per 16 page writes; the
+     * rows' pages follow one another, so the copy took far fewer system writes than pages */
     assert_true(copied > 100);
     assert_true(c.yields - b.yields >= 100 / YIELD_CHECK_WRITES - 1);
+    assert_true(c.ckpt_pages - b.ckpt_pages > 100);
+    assert_true((c.ckpt_writes - b.ckpt_writes) * 4 < c.ckpt_pages - b.ckpt_pages);
     exec_ok(w2, "INSERT INTO t(v, b) VALUES (1, x'00')");
     assert_int_equal(sqlite3_wal_checkpoint_v2(ck, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL),
                      SQLITE_OK);
@@ -354,6 +395,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_commits_visible, setup, teardown),
         cmocka_unit_test_setup_teardown(test_spills_recover, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_checkpoints_copy_everything, setup, teardown),
         cmocka_unit_test_setup_teardown(test_failed_write, setup, teardown),
         cmocka_unit_test_setup_teardown(test_other_connections, setup, teardown),
     };
