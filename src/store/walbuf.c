@@ -245,12 +245,19 @@ static void ckpt_start(struct wb_file *f)
 
 static void ckpt_reserve(struct wb_file *f, sqlite3_int64 size)
 {
+    sqlite3_int64 cur = 0;
     int fd;
 
-    if (!f->in_ckpt || size <= 0)
+    if (!f->in_ckpt)
         return;
+    if (f->real->pMethods->xFileSize(f->real, &cur) != SQLITE_OK) {
+        f->in_ckpt = false;
+        return;
+    }
+    if (size <= cur)
+        return; /* SQLite only hints a size larger than the file's */
     fd = open(f->name, O_WRONLY | O_CLOEXEC);
-    if (fd < 0 || fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, (off_t)size))
+    if (fd < 0 || fallocate(fd, FALLOC_FL_KEEP_SIZE, (off_t)cur, (off_t)(size - cur)))
         f->in_ckpt = false;
     if (fd >= 0)
         close(fd);
