@@ -15,6 +15,7 @@
 #include <sodium.h>
 
 #include "util/err.h"
+#include "util/id.h"
 #include "util/secrets.h"
 
 static const uint8_t key_a[SECRETS_KEY_BYTES] = {1, 2, 3};
@@ -348,6 +349,36 @@ static void test_key_file(void **state)
     secrets_free(s2);
 }
 
+/* util/id.c draws a pool of random bytes at a time: ids across several refills of it are
+ * well-formed version 4 UUIDs and all different. */
+static int cmp_id(const void *a, const void *b)
+{
+    return strcmp(a, b);
+}
+
+static void test_uuid4_pool(void **state)
+{
+    enum { N = 2000 }; /* about 8 pools */
+    static char ids[N][37];
+
+    (void)state;
+    for (int i = 0; i < N; i++) {
+        id_uuid4(ids[i]);
+        assert_int_equal(strlen(ids[i]), 36);
+        for (int j = 0; j < 36; j++) {
+            if (j == 8 || j == 13 || j == 18 || j == 23)
+                assert_int_equal(ids[i][j], '-');
+            else
+                assert_non_null(strchr("0123456789abcdef", ids[i][j]));
+        }
+        assert_int_equal(ids[i][14], '4');
+        assert_non_null(strchr("89ab", ids[i][19]));
+    }
+    qsort(ids, N, sizeof(ids[0]), cmp_id);
+    for (int i = 1; i < N; i++)
+        assert_string_not_equal(ids[i - 1], ids[i]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -355,6 +386,7 @@ int main(void)
         cmocka_unit_test(test_wrong_key_and_moved), cmocka_unit_test(test_tampered),
         cmocka_unit_test(test_mask_and_merge),      cmocka_unit_test(test_paths),
         cmocka_unit_test(test_sensitive_headers),   cmocka_unit_test(test_key_file),
+        cmocka_unit_test(test_uuid4_pool),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
