@@ -35,7 +35,8 @@ LAT_RESERVE=65        # seconds kept for the memory and latency part
 LAT_WORST=$((LAT_SECONDS + 17)) # a latency run: its load, a 10 s close wait, the 5 s grace
 
 A_MODES=(new dup corr batch) # alert producers, see a_mode_args
-A_FULL_MODES=(new dup batch) # the ones run again with the store full
+A_FULL_MODES=(new dup batch) # the ones run again with the store full (new RUNS times, the
+                             # others once: see a_full_runs)
 A_SECONDS=5                  # one alert throughput run
 A_CONNS=50                   # keep-alive connections of the single-alert producers
 A_BATCH=1000                 # alerts per POST /api/v1/alerts
@@ -353,6 +354,11 @@ a_run() {
     A_ERR[$store/$mode]+=" $err"
 }
 
+# Runs of MODE on the full store: the single-POST bar's own mode RUNS times, as on the fresh
+# store (its first run also pays the engine's index doubling past 2^20 alerts, a one-time cost
+# that the report shows run by run), the others once, for the time budget.
+a_full_runs() { if [[ $1 == new ]]; then printf '%s\n' "$RUNS"; else printf '1\n'; fi; }
+
 # The parser takes "labels" as a tocsin extension; if this build refuses them, run without.
 a_probe_labels() {
     if run_lg 20 alerts --mode new --port "$PORT" --conns 1 --count 1 --id-prefix probe &&
@@ -468,11 +474,13 @@ a_full() {
         A_FILE2=$(kv file_mib "$(lg_last)")
     fi
     for mode in "${A_FULL_MODES[@]}"; do
-        if ((SECONDS + A_SECONDS + 15 > A_T0 + A_BUDGET)); then
-            note "alerts full $mode run skipped to stay within the time budget"
-            continue
-        fi
-        a_run full "$mode" 1 "full-$mode"
+        for ((r = 1; r <= $(a_full_runs "$mode"); r++)); do
+            if ((SECONDS + A_SECONDS + 15 > A_T0 + A_BUDGET)); then
+                note "alerts full $mode run $r skipped to stay within the time budget"
+                continue
+            fi
+            a_run full "$mode" "$r" "full-$mode-$r"
+        done
     done
     stop_daemon "alerts-full"
 }
@@ -531,16 +539,17 @@ with \`store.durability: batch\`; every answer comes after the store commit. A r
 each connection sends, waits for the answer and sends again, for $A_SECONDS s. Alerts/s counts
 alerts answered 201; any other answer is counted under errors. p50 and p99 are per request.
 *fresh* is a new daemon (it holds $A_STORED_FRESH alerts after its runs; figures are medians of
-$RUNS runs); *full* is a second daemon after the fill below (one run each). The bars are the
-issue's, reported here, not asserted.
+$RUNS runs); *full* is a second daemon after the fill below (new alerts $RUNS runs, the others one
+run each; every full run is listed under the table). The bars are the issue's, reported here,
+not asserted.
 
 | store | producer | alerts/s | p50 (ms) | p99 (ms) | errors | runs ok | bar |
 |---|---|---:|---:|---:|---:|---:|---|
 EOF
     for store in fresh full; do
-        runs=$RUNS
-        [[ $store == full ]] && runs=1
         for mode in "${A_MODES[@]}"; do
+            runs=$RUNS
+            [[ $store == full ]] && runs=$(a_full_runs "$mode")
             [[ -n ${A_EPS[$store/$mode]:-} ]] || continue
             e=${A_EPS[$store/$mode]}
             # shellcheck disable=SC2086 # word splitting of the run lists is wanted
@@ -551,6 +560,14 @@ EOF
                 "$(a_mode_bar "$store" "$mode")"
         done
     done
+    printf '\nThe full store run by run (alerts/s, in order):'
+    for mode in "${A_FULL_MODES[@]}"; do
+        [[ -n ${A_EPS[full/$mode]:-} ]] || continue
+        # shellcheck disable=SC2086 # word splitting of the run list is wanted
+        printf ' %s %s;' "$mode" "$(printf '%s / ' ${A_EPS[full/$mode]} | sed 's| / $||')"
+    done
+    printf " the first new run pays for any doubling of the engine's hash indexes that its alerts\n"
+    printf 'cross: the 1,048,577th alert doubles them (docs/performance.md).\n'
     cat <<EOF
 
 ### Alerts: a million stored
