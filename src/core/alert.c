@@ -676,14 +676,6 @@ struct transition alert_receive_transition(const struct sevmap *m, const struct 
 
 /* ---- rendering -------------------------------------------------------------------------------- */
 
-static int put_key(struct buf *b, const char *k, bool first)
-{
-    int rc = first ? 0 : buf_putc(b, ',');
-    rc |= buf_putc(b, '"');
-    rc |= buf_puts(b, k);
-    return rc | buf_puts(b, "\":");
-}
-
 static int put_str(struct buf *b, const char *s, size_t n)
 {
     int rc = buf_putc(b, '"');
@@ -753,85 +745,91 @@ static int put_time(struct buf *b, int64_t ms)
     return put_str(b, t, strlen(t));
 }
 
-/* ,"key":<field f as JSON> (a string, a list or a map, by its kind). */
-static int put_field(struct buf *b, const char *key, const struct alert *a, enum afield f)
+/* Every field's view in one walk of the blob (alert_get walks it from the start for each). The
+ * item counts of lists and maps are left 0: put_list and put_map walk them to their end. */
+static void views_of(const struct alert *a, struct aview v[AF_COUNT])
 {
-    struct aview v = alert_get(a, f);
-    int rc = put_key(b, key, false);
+    const char *p = a->blob;
 
-    if (f < AF_FIRST_LIST)
-        return rc | put_view_str(b, &v);
-    if (f < AF_FIRST_MAP)
-        return rc | put_list(b, &v);
-    return rc | put_map(b, &v, f == AF_ATTRIBUTES);
+    for (int i = 0; i < AF_COUNT; i++) {
+        uint32_t len = p ? varint_get(&p) : 0;
+
+        v[i] = (struct aview){p ? p : "", len, 0, false};
+        if (p)
+            p += len;
+    }
+    v[AF_VALUE].null = (a->nulls & 1) != 0;
+    v[AF_CUSTOMER].null = (a->nulls & 2) != 0;
 }
+
+static int put_view(struct buf *b, const struct aview *v, enum afield f)
+{
+    if (f < AF_FIRST_LIST)
+        return put_view_str(b, v);
+    if (f < AF_FIRST_MAP)
+        return put_list(b, v);
+    return put_map(b, v, f == AF_ATTRIBUTES);
+}
+
+static int put_name(struct buf *b, const char *s)
+{
+    return put_str(b, s, strlen(s));
+}
+
+/* A constant piece of JSON (a key with its comma and colon), in one append. */
+#define LIT(b, s) buf_append((b), s, sizeof(s) - 1)
+/* ,"key":<field f> */
+#define FIELD(b, key, v, f) (LIT(b, ",\"" key "\":") | put_view(b, &(v)[f], f))
 
 int alert_render_json(struct buf *b, const struct sevmap *m, const struct alert *a,
                       const char *href_base)
 {
     char id[37], lrid[37];
-    struct aview v;
-    int rc = 0;
+    struct aview v[AF_COUNT];
+    int rc;
 
+    views_of(a, v);
     uuid_to_text(a->id, id);
     uuid_to_text(a->last_receive_id, lrid);
-    rc |= buf_puts(b, "{\"id\":\"");
-    rc |= buf_puts(b, id);
-    rc |= buf_putc(b, '"');
+    rc = buf_reserve(b, a->blob_len + a->blob_len / 4 + 768); /* one allocation, mostly */
+    rc |= LIT(b, "{\"id\":\"") | buf_append(b, id, 36) | buf_putc(b, '"');
     if (href_base) {
-        rc |= buf_puts(b, ",\"href\":\"");
-        rc |= buf_puts(b, href_base);
-        rc |= buf_puts(b, "/alert/");
-        rc |= buf_puts(b, id);
-        rc |= buf_putc(b, '"');
+        rc |= LIT(b, ",\"href\":\"") | buf_puts(b, href_base) | LIT(b, "/alert/");
+        rc |= buf_append(b, id, 36) | buf_putc(b, '"');
     }
-    rc |= put_field(b, "resource", a, AF_RESOURCE);
-    rc |= put_field(b, "event", a, AF_EVENT);
-    rc |= put_field(b, "environment", a, AF_ENVIRONMENT);
-    rc |= put_key(b, "severity", false);
-    rc |= put_str(b, m->name[a->sev_name], strlen(m->name[a->sev_name]));
-    rc |= put_field(b, "correlate", a, AF_CORRELATE);
-    rc |= put_key(b, "status", false);
-    rc |= put_str(b, astatus_name(a->status), strlen(astatus_name(a->status)));
-    rc |= put_field(b, "service", a, AF_SERVICE);
-    rc |= put_field(b, "group", a, AF_GROUP);
-    rc |= put_field(b, "value", a, AF_VALUE);
-    rc |= put_field(b, "text", a, AF_TEXT);
-    rc |= put_field(b, "tags", a, AF_TAGS);
-    rc |= put_field(b, "attributes", a, AF_ATTRIBUTES);
-    rc |= put_field(b, "origin", a, AF_ORIGIN);
-    rc |= put_field(b, "type", a, AF_TYPE);
-    rc |= put_key(b, "createTime", false);
-    rc |= put_time(b, a->create_ms);
-    rc |= buf_puts(b, ",\"timeout\":");
-    rc |= buf_put_i64(b, a->timeout_s);
-    rc |= put_field(b, "customer", a, AF_CUSTOMER);
-    rc |= buf_puts(b, ",\"duplicateCount\":");
-    rc |= buf_put_i64(b, a->duplicate_count);
-    rc |= buf_puts(b, a->repeat ? ",\"repeat\":true" : ",\"repeat\":false");
-    rc |= put_key(b, "previousSeverity", false);
-    rc |= put_str(b, m->name[a->prev_sev_name], strlen(m->name[a->prev_sev_name]));
-    rc |= put_key(b, "trendIndication", false);
-    rc |= put_str(b, trend_name(a->trend), strlen(trend_name(a->trend)));
-    rc |= put_key(b, "receiveTime", false);
-    rc |= put_time(b, a->receive_ms);
-    rc |= put_key(b, "lastReceiveId", false);
-    rc |= put_str(b, lrid, 36);
-    rc |= put_key(b, "lastReceiveTime", false);
-    rc |= put_time(b, a->last_receive_ms);
-    rc |= put_key(b, "updateTime", false);
-    rc |= put_time(b, a->update_ms);
-    rc |= put_field(b, "fingerprint", a, AF_FINGERPRINT);
-    rc |= put_field(b, "labels", a, AF_LABELS);
-    rc |= put_field(b, "annotations", a, AF_ANNOTATIONS);
-    rc |= put_field(b, "source", a, AF_SOURCE);
-    v = alert_get(a, AF_GENERATOR_URL);
-    rc |= put_key(b, "generatorURL", false);
-    rc |= v.len ? put_view_str(b, &v) : buf_puts(b, "null");
-    rc |= put_key(b, "startsAt", false);
-    rc |= put_time(b, a->starts_ms ? a->starts_ms : a->create_ms);
-    rc |= put_key(b, "endsAt", false);
-    rc |= put_time(b, a->ends_ms);
+    rc |= FIELD(b, "resource", v, AF_RESOURCE);
+    rc |= FIELD(b, "event", v, AF_EVENT);
+    rc |= FIELD(b, "environment", v, AF_ENVIRONMENT);
+    rc |= LIT(b, ",\"severity\":") | put_name(b, m->name[a->sev_name]);
+    rc |= FIELD(b, "correlate", v, AF_CORRELATE);
+    rc |= LIT(b, ",\"status\":") | put_name(b, astatus_name(a->status));
+    rc |= FIELD(b, "service", v, AF_SERVICE);
+    rc |= FIELD(b, "group", v, AF_GROUP);
+    rc |= FIELD(b, "value", v, AF_VALUE);
+    rc |= FIELD(b, "text", v, AF_TEXT);
+    rc |= FIELD(b, "tags", v, AF_TAGS);
+    rc |= FIELD(b, "attributes", v, AF_ATTRIBUTES);
+    rc |= FIELD(b, "origin", v, AF_ORIGIN);
+    rc |= FIELD(b, "type", v, AF_TYPE);
+    rc |= LIT(b, ",\"createTime\":") | put_time(b, a->create_ms);
+    rc |= LIT(b, ",\"timeout\":") | buf_put_i64(b, a->timeout_s);
+    rc |= FIELD(b, "customer", v, AF_CUSTOMER);
+    rc |= LIT(b, ",\"duplicateCount\":") | buf_put_i64(b, a->duplicate_count);
+    rc |= a->repeat ? LIT(b, ",\"repeat\":true") : LIT(b, ",\"repeat\":false");
+    rc |= LIT(b, ",\"previousSeverity\":") | put_name(b, m->name[a->prev_sev_name]);
+    rc |= LIT(b, ",\"trendIndication\":") | put_name(b, trend_name(a->trend));
+    rc |= LIT(b, ",\"receiveTime\":") | put_time(b, a->receive_ms);
+    rc |= LIT(b, ",\"lastReceiveId\":") | put_str(b, lrid, 36);
+    rc |= LIT(b, ",\"lastReceiveTime\":") | put_time(b, a->last_receive_ms);
+    rc |= LIT(b, ",\"updateTime\":") | put_time(b, a->update_ms);
+    rc |= FIELD(b, "fingerprint", v, AF_FINGERPRINT);
+    rc |= FIELD(b, "labels", v, AF_LABELS);
+    rc |= FIELD(b, "annotations", v, AF_ANNOTATIONS);
+    rc |= FIELD(b, "source", v, AF_SOURCE);
+    rc |= LIT(b, ",\"generatorURL\":");
+    rc |= v[AF_GENERATOR_URL].len ? put_view_str(b, &v[AF_GENERATOR_URL]) : LIT(b, "null");
+    rc |= LIT(b, ",\"startsAt\":") | put_time(b, a->starts_ms ? a->starts_ms : a->create_ms);
+    rc |= LIT(b, ",\"endsAt\":") | put_time(b, a->ends_ms);
     rc |= buf_putc(b, '}');
     return rc ? TOCSIN_ENOMEM : TOCSIN_OK;
 }
