@@ -724,15 +724,13 @@ static int put_map(struct buf *b, const struct aview *v, bool raw_values)
     return rc | buf_putc(b, '}');
 }
 
-int alert_field_json(struct buf *b, const struct alert *a, enum afield f)
+int alert_view_json(struct buf *b, const struct aview *v, enum afield f)
 {
-    struct aview v = alert_get(a, f);
-
     if (f < AF_FIRST_LIST)
         return TOCSIN_EINVAL;
     if (f < AF_FIRST_MAP)
-        return put_list(b, &v) ? TOCSIN_ENOMEM : TOCSIN_OK;
-    return put_map(b, &v, f == AF_ATTRIBUTES) ? TOCSIN_ENOMEM : TOCSIN_OK;
+        return put_list(b, v) ? TOCSIN_ENOMEM : TOCSIN_OK;
+    return put_map(b, v, f == AF_ATTRIBUTES) ? TOCSIN_ENOMEM : TOCSIN_OK;
 }
 
 static int put_time(struct buf *b, int64_t ms)
@@ -745,9 +743,7 @@ static int put_time(struct buf *b, int64_t ms)
     return put_str(b, t, strlen(t));
 }
 
-/* Every field's view in one walk of the blob (alert_get walks it from the start for each). The
- * item counts of lists and maps are left 0: put_list and put_map walk them to their end. */
-static void views_of(const struct alert *a, struct aview v[AF_COUNT])
+void alert_views(const struct alert *a, struct aview v[AF_COUNT])
 {
     const char *p = a->blob;
 
@@ -788,7 +784,7 @@ int alert_render_json(struct buf *b, const struct sevmap *m, const struct alert 
     struct aview v[AF_COUNT];
     int rc;
 
-    views_of(a, v);
+    alert_views(a, v);
     uuid_to_text(a->id, id);
     uuid_to_text(a->last_receive_id, lrid);
     rc = buf_reserve(b, a->blob_len + a->blob_len / 4 + 768); /* one allocation, mostly */

@@ -226,9 +226,12 @@ int alert_trend(int from, int to);
  * (e.g. "http://127.0.0.1:8072/alerta") makes "href"; NULL leaves it out. */
 int alert_render_json(struct buf *b, const struct sevmap *m, const struct alert *a,
                       const char *href_base);
-/* Appends the JSON of a list (array of strings) or map field (object; attribute values are raw
- * JSON, labels and annotations strings). */
-int alert_field_json(struct buf *b, const struct alert *a, enum afield f);
+/* Every field's view in one walk of the blob, where several fields are read (alert_get walks it
+ * from its start for each). The item counts of lists and maps (n) are left 0. */
+void alert_views(const struct alert *a, struct aview v[AF_COUNT]);
+/* Appends the JSON of a list field's view (array of strings) or a map field's (object; attribute
+ * values are raw JSON, labels and annotations strings). TOCSIN_EINVAL for a string field. */
+int alert_view_json(struct buf *b, const struct aview *v, enum afield f);
 /* ISO 8601 UTC with milliseconds, "2026-11-24T05:44:27.123Z" (24 chars + NUL). */
 void iso8601_ms(int64_t ms, char out[32]);
 /* Parses ISO 8601 ("2026-11-24T05:44:27Z", fractions, offsets "+02:00"); false if invalid. */

@@ -1879,22 +1879,20 @@ static void sq_set_sevmap(struct store *base, const struct sevmap *m)
     S(base)->sev = *m;
 }
 
-static int bind_view(sqlite3_stmt *st, int i, const struct alert *a, enum afield f)
+static int bind_view(sqlite3_stmt *st, int i, const struct aview *v)
 {
-    struct aview v = alert_get(a, f);
-
-    if (v.null)
+    if (v->null)
         return sqlite3_bind_null(st, i);
-    return sqlite3_bind_text(st, i, v.p, (int)v.len, SQLITE_STATIC);
+    return sqlite3_bind_text(st, i, v->p, (int)v->len, SQLITE_STATIC);
 }
 
-static int bind_json(sqlite3_stmt *st, int i, struct sqlite_store *s, const struct alert *a,
+static int bind_json(sqlite3_stmt *st, int i, struct sqlite_store *s, const struct aview *v,
                      enum afield f)
 {
     struct buf *b = &s->ftext[f];
 
     buf_reset(b);
-    if (alert_field_json(b, a, f))
+    if (alert_view_json(b, &v[f], f))
         return SQLITE_NOMEM;
     return sqlite3_bind_text(st, i, buf_str(b), (int)b->len, SQLITE_STATIC);
 }
@@ -1909,6 +1907,7 @@ static int ach_put(struct sqlite_store *s, const struct alert_change *c)
     const struct alert *a = c->snap;
     const struct sevmap *m = sevmap_of(s);
     sqlite3_stmt *st = NULL;
+    struct aview v[AF_COUNT];
     char id[37], lrid[37];
     void *state;
     size_t state_len = 0;
@@ -1922,23 +1921,24 @@ static int ach_put(struct sqlite_store *s, const struct alert_change *c)
         return TOCSIN_ENOMEM;
     uuid_to_text(a->id, id);
     uuid_to_text(a->last_receive_id, lrid);
+    alert_views(a, v);
     b = bind_i64(st, 1, u64_to_i64(a->rid)) | bind_text(st, 2, id) |
-        bind_view(st, 3, a, AF_RESOURCE) | bind_view(st, 4, a, AF_EVENT) |
-        bind_view(st, 5, a, AF_ENVIRONMENT) | bind_text(st, 6, m->name[a->sev_name]) |
+        bind_view(st, 3, &v[AF_RESOURCE]) | bind_view(st, 4, &v[AF_EVENT]) |
+        bind_view(st, 5, &v[AF_ENVIRONMENT]) | bind_text(st, 6, m->name[a->sev_name]) |
         sqlite3_bind_int(st, 7, a->severity) | bind_text(st, 8, astatus_name(a->status)) |
-        bind_json(st, 9, s, a, AF_SERVICE) | bind_view(st, 10, a, AF_GROUP) |
-        bind_view(st, 11, a, AF_VALUE) | bind_view(st, 12, a, AF_TEXT) |
-        bind_json(st, 13, s, a, AF_TAGS) | bind_json(st, 14, s, a, AF_ATTRIBUTES) |
-        bind_view(st, 15, a, AF_ORIGIN) | bind_view(st, 16, a, AF_TYPE) |
-        bind_view(st, 17, a, AF_CUSTOMER) | bind_json(st, 18, s, a, AF_CORRELATE) |
+        bind_json(st, 9, s, v, AF_SERVICE) | bind_view(st, 10, &v[AF_GROUP]) |
+        bind_view(st, 11, &v[AF_VALUE]) | bind_view(st, 12, &v[AF_TEXT]) |
+        bind_json(st, 13, s, v, AF_TAGS) | bind_json(st, 14, s, v, AF_ATTRIBUTES) |
+        bind_view(st, 15, &v[AF_ORIGIN]) | bind_view(st, 16, &v[AF_TYPE]) |
+        bind_view(st, 17, &v[AF_CUSTOMER]) | bind_json(st, 18, s, v, AF_CORRELATE) |
         bind_i64(st, 19, a->timeout_s) | bind_i64(st, 20, a->create_ms) |
         bind_i64(st, 21, a->receive_ms) | bind_i64(st, 22, a->last_receive_ms) |
         bind_text(st, 23, lrid) | bind_i64(st, 24, a->update_ms) |
         bind_i64(st, 25, a->duplicate_count) | sqlite3_bind_int(st, 26, a->repeat) |
         bind_text(st, 27, m->name[a->prev_sev_name]) | bind_text(st, 28, trend_name(a->trend)) |
-        bind_view(st, 29, a, AF_FINGERPRINT) | bind_json(st, 30, s, a, AF_LABELS) |
-        bind_json(st, 31, s, a, AF_ANNOTATIONS) | bind_view(st, 32, a, AF_SOURCE) |
-        bind_view(st, 33, a, AF_GENERATOR_URL) | bind_time(st, 34, a->starts_ms) |
+        bind_view(st, 29, &v[AF_FINGERPRINT]) | bind_json(st, 30, s, v, AF_LABELS) |
+        bind_json(st, 31, s, v, AF_ANNOTATIONS) | bind_view(st, 32, &v[AF_SOURCE]) |
+        bind_view(st, 33, &v[AF_GENERATOR_URL]) | bind_time(st, 34, a->starts_ms) |
         bind_time(st, 35, a->ends_ms) | bind_text(st, 36, c->raw_set ? c->raw : NULL) |
         sqlite3_bind_blob(st, 37, state, (int)state_len, SQLITE_STATIC) |
         sqlite3_bind_int(st, 38, c->raw_set);
