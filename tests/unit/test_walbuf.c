@@ -11,7 +11,10 @@
  *     before it; the next commit after the limit is lifted succeeds.
  *   - Appends are coalesced: far fewer system writes than SQLite's write calls.
  *   - Checkpoints, whose copies into the database file are coalesced too, between random
- *     transactions leave a database file that holds every row once the WAL is emptied. */
+ *     transactions leave a database file that holds every row once the WAL is emptied.
+ *   - A checkpoint whose writes fail (the file-size limit, in a child process) loses nothing:
+ *     it fails, or stops the process before SQLite counts the pages copied (walbuf.c), and
+ *     either way every committed row is read back and checkpointed afterwards. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -27,6 +30,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "sqlite_helpers.h"
@@ -330,6 +334,86 @@ static void test_failed_write(void **state)
     check_crash_image(f);
 }
 
+/* A PASSIVE checkpoint by a fresh connection in a child process whose files may not grow past
+ * `limit` bytes; its wait status. The child exits 1 when the checkpoint fails, 2 when it does not
+ * (the test is then void), 3 when it could not start. */
+static int checkpoint_in_child(struct fixture *f, off_t limit)
+{
+    int status;
+    pid_t pid = fork();
+
+    assert_true(pid >= 0);
+    if (pid == 0) { /* SQLite's connections must not cross a fork: a new one */
+        struct rlimit lim, nocore = {0, 0};
+        sqlite3 *ck;
+        int rc;
+
+        signal(SIGABRT, SIG_DFL); /* not the test runner's handler, and no core file */
+        (void)setrlimit(RLIMIT_CORE, &nocore);
+        signal(SIGXFSZ, SIG_IGN); /* a write past the limit fails (EFBIG, or short) */
+        lim.rlim_cur = lim.rlim_max = (rlim_t)limit;
+        if (setrlimit(RLIMIT_FSIZE, &lim) ||
+            sqlite3_open_v2(f->path, &ck, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
+                            WALBUF_VFS) != SQLITE_OK ||
+            sqlite3_exec(ck, "SELECT count(*) FROM t", NULL, NULL, NULL) != SQLITE_OK)
+            _exit(3); /* (a connection knows the WAL only once it has read) */
+        rc = sqlite3_wal_checkpoint_v2(ck, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+        _exit(rc == SQLITE_OK ? 2 : 1);
+    }
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    return status;
+}
+
+/* Every committed row is there, from the WAL and then, after a checkpoint that succeeds, from
+ * the database file alone. */
+static void check_then_checkpoint(struct fixture *f)
+{
+    check_content(f, f->r);
+    assert_int_equal(sqlite3_wal_checkpoint_v2(f->w, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL),
+                     SQLITE_OK);
+    check_content(f, f->r);
+    integrity_ok(f->r);
+    check_crash_image(f);
+}
+
+static int64_t page_count(struct fixture *f)
+{
+    sqlite3_stmt *st;
+    int64_t n;
+
+    assert_int_equal(sqlite3_prepare_v2(f->w, "PRAGMA page_count", -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    n = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return n;
+}
+
+static void test_failed_checkpoint(void **state)
+{
+    struct fixture *f = *state;
+    struct stat sb;
+    int status;
+
+    /* a write in the middle of the copy fails: so does the checkpoint (the WAL keeps it all) */
+    for (int i = 0; i < 8; i++)
+        assert_int_equal(transaction(f, 400, true), SQLITE_OK);
+    assert_int_equal(stat(f->path, &sb), 0);
+    status = checkpoint_in_child(f, sb.st_size + 8192);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 1);
+    check_then_checkpoint(f);
+    /* only the copy's last run, written at its end, fails: the process stops before SQLite
+     * counts the pages copied, and they are copied again afterwards */
+    for (int i = 0; i < 8; i++)
+        assert_int_equal(transaction(f, 400, true), SQLITE_OK);
+    assert_int_equal(stat(f->path, &sb), 0);
+    assert_true(page_count(f) * 1024 > sb.st_size + 65536); /* the file grows by far */
+    status = checkpoint_in_child(f, (off_t)(page_count(f) * 1024 - 512));
+    assert_true(WIFSIGNALED(status));
+    assert_int_equal(WTERMSIG(status), SIGABRT);
+    check_then_checkpoint(f);
+}
+
 /* The daemon opens its readers and its checkpointer through the VFS too (store/sqlite.c). A
  * connection opened between the writer's database file and its WAL must not take the writer's
  * link, nor a buffer of its own; the checkpointer's copy, on a thread that asked for it, yields
@@ -397,6 +481,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_spills_recover, setup, teardown),
         cmocka_unit_test_setup_teardown(test_checkpoints_copy_everything, setup, teardown),
         cmocka_unit_test_setup_teardown(test_failed_write, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_failed_checkpoint, setup, teardown),
         cmocka_unit_test_setup_teardown(test_other_connections, setup, teardown),
     };
 
