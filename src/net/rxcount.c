@@ -10,6 +10,10 @@
  * malloc): this recv() is libc's recvfrom() plus a relaxed atomic add to a per-descriptor count,
  * so the guard reads a counter instead.
  *
+ * lws reads a plain socket with recv(); the listener has no TLS (a proxy in front terminates
+ * it), and one with TLS would read through OpenSSL, with read(), which this does not count: it
+ * would need its own count before it could use this one.
+ *
  * Every caller in the process goes through it (libcurl too); the counts of other descriptors
  * are never read. A count only ever grows and is only compared with itself on one connection,
  * so a descriptor reused by a new connection needs no reset. When this recv() is not the one
