@@ -990,19 +990,28 @@ static void dispatch(struct app *a, struct smsg *m, bool committed, struct backl
     }
 }
 
-int app_store_now(struct app *a, struct smsg *sm)
+/* One transaction of the n messages' effects on the writer's connection: committed, or rolled
+ * back and said. */
+static int store_tx(struct app *a, void *const *batch, size_t n)
 {
     int rc = store_begin(a->wstore);
 
-    if (!rc)
-        rc = apply(a, a->wstore, sm);
+    for (size_t i = 0; !rc && i < n; i++)
+        rc = apply(a, a->wstore, batch[i]);
     if (!rc)
         rc = store_commit(a->wstore);
     if (rc) {
         store_rollback(a->wstore);
-        log_error("store_commit_failed", "batch=1 reason=\"%s\"", tocsin_strerror(rc));
+        log_error("store_commit_failed", "batch=%zu reason=\"%s\"", n, tocsin_strerror(rc));
     }
     return rc;
+}
+
+int app_store_now(struct app *a, struct smsg *sm)
+{
+    void *one = sm;
+
+    return store_tx(a, &one, 1);
 }
 
 static void smsg_free(struct smsg *m)
@@ -1164,17 +1173,9 @@ static void *store_main(void *arg)
         if (n < STORE_BATCH && only_outcomes(batch, n))
             n += queue_pop_batch(&a->store_q, batch + n, STORE_BATCH - n, OUTCOME_WAIT_MS);
         t0 = clock_mono_ns();
-        rc = store_begin(a->wstore);
-        for (size_t i = 0; !rc && i < n; i++)
-            rc = apply(a, a->wstore, batch[i]);
-        if (!rc)
-            rc = store_commit(a->wstore);
+        rc = store_tx(a, batch, n);
         committed++;
         writer_count(a, batch, n, rc, t0);
-        if (rc) {
-            store_rollback(a->wstore);
-            log_error("store_commit_failed", "batch=%zu reason=\"%s\"", n, tocsin_strerror(rc));
-        }
         /* answers and notifications first: the commit made them durable, and a checkpoint
          * or a purge must not hold them up */
         for (size_t i = 0; i < n; i++) {

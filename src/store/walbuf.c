@@ -179,16 +179,20 @@ static int write_through(struct wb_file *f, const void *data, int amt, sqlite3_i
     return f->real->pMethods->xWrite(f->real, data, amt, off);
 }
 
+/* One system write of a checkpoint's pages. */
+static int ckpt_put(struct wb_file *f, const void *data, size_t n, sqlite3_int64 off)
+{
+    atomic_fetch_add_explicit(&n_ckpt_writes, 1, memory_order_relaxed);
+    return write_through(f, data, (int)n, off);
+}
+
 /* Writes a checkpoint's run; it is gone either way (see the top of the file). */
 static int ckpt_flush(struct wb_file *f)
 {
     size_t n = f->clen;
 
-    if (!n)
-        return SQLITE_OK;
     f->clen = 0;
-    atomic_fetch_add_explicit(&n_ckpt_writes, 1, memory_order_relaxed);
-    return write_through(f, f->cbuf, (int)n, f->coff);
+    return n ? ckpt_put(f, f->cbuf, n, f->coff) : SQLITE_OK;
 }
 
 static int ckpt_write(struct wb_file *f, const void *data, int amt, sqlite3_int64 off)
@@ -199,10 +203,8 @@ static int ckpt_write(struct wb_file *f, const void *data, int amt, sqlite3_int6
     if (f->clen && (off != f->coff + (sqlite3_int64)f->clen || f->clen + (size_t)amt > WALBUF_SIZE))
         if ((rc = ckpt_flush(f)) != SQLITE_OK)
             return rc;
-    if ((size_t)amt > WALBUF_SIZE) {
-        atomic_fetch_add_explicit(&n_ckpt_writes, 1, memory_order_relaxed);
-        return write_through(f, data, amt, off);
-    }
+    if ((size_t)amt > WALBUF_SIZE)
+        return ckpt_put(f, data, (size_t)amt, off);
     if (!f->clen)
         f->coff = off;
     memcpy(f->cbuf + f->clen, data, (size_t)amt);
@@ -222,11 +224,9 @@ static void ckpt_done(struct wb_file *f)
     if (!n)
         return;
     f->clen = 0;
-    for (int i = 0; i < CKPT_DONE_TRIES; i++) {
-        atomic_fetch_add_explicit(&n_ckpt_writes, 1, memory_order_relaxed);
-        if ((rc = write_through(f, f->cbuf, (int)n, f->coff)) == SQLITE_OK)
+    for (int i = 0; i < CKPT_DONE_TRIES; i++)
+        if ((rc = ckpt_put(f, f->cbuf, n, f->coff)) == SQLITE_OK)
             return;
-    }
     log_error(
         "store_checkpoint_write_failed",
         "rc=%d bytes=%zu action=abort reason=\"the pages are copied again from the WAL at the "

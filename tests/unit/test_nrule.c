@@ -839,6 +839,17 @@ static void test_keys(void **state)
     assert_string_equal(f->out.v[1].rule_id, "s"); /* same change, other rule: other key */
 }
 
+/* Alert a has just made one notification: its key and a's id are kept, the intents cleared,
+ * and a deleted (what the delete makes is in f->out). */
+static void deleted_after_one(struct fx *f, const struct alert *a, char key[65], uint8_t id[16])
+{
+    assert_int_equal(f->out.n, 1);
+    snprintf(key, 65, "%s", f->out.v[0].key);
+    memcpy(id, a->id, 16);
+    clear(f);
+    del(f, id);
+}
+
 /* An alert deleted and sent again with the same id (the sender chose it) is a new alert: its
  * notifications get new keys, or the outbox would take them for the first one's, already sent. */
 static void test_keys_recreated(void **state)
@@ -850,12 +861,7 @@ static void test_keys_recreated(void **state)
     uint8_t id[16];
 
     put(f, "{\"id\":\"r\",\"on\":[\"create\"],\"channels\":[\"c\"]}");
-    a = recv_o(f, "h", "major", &o);
-    assert_int_equal(f->out.n, 1);
-    snprintf(k1, sizeof(k1), "%s", f->out.v[0].key);
-    memcpy(id, a->id, 16);
-    clear(f);
-    del(f, id);
+    deleted_after_one(f, recv_o(f, "h", "major", &o), k1, id);
     assert_int_equal(f->out.n, 0);
     a = recv_o(f, "h", "major", &o);
     assert_int_equal(f->out.n, 1);
@@ -868,7 +874,6 @@ static void test_keys_recreated(void **state)
 static void test_delete_sends_the_owed_resolve(void **state)
 {
     struct fx *f = *state;
-    struct alert *a;
     char k1[65];
     uint8_t id[16];
 
@@ -876,12 +881,7 @@ static void test_delete_sends_the_owed_resolve(void **state)
            "\"match\":[\"resource=\\\"h\\\"\"]}");
     put(f, "{\"id\":\"s\",\"on\":[\"create\"],\"channels\":[\"c\"],"
            "\"match\":[\"resource=\\\"k\\\"\"]}");
-    a = recv(f, "h", "major");
-    assert_int_equal(f->out.n, 1);
-    snprintf(k1, sizeof(k1), "%s", f->out.v[0].key);
-    memcpy(id, a->id, 16);
-    clear(f);
-    del(f, id);
+    deleted_after_one(f, recv(f, "h", "major"), k1, id);
     assert_int_equal(f->out.n, 1);
     assert_true(f->out.v[0].resolved);
     assert_int_equal(f->out.v[0].chg, CHG_RESOLVE);
@@ -889,11 +889,7 @@ static void test_delete_sends_the_owed_resolve(void **state)
     assert_string_not_equal(f->out.v[0].key, k1);
     assert_int_equal(stats(f).alert_states, 0);
     clear(f);
-    a = recv(f, "k", "major"); /* rule s: no resolve in on */
-    assert_int_equal(f->out.n, 1);
-    memcpy(id, a->id, 16);
-    clear(f);
-    del(f, id);
+    deleted_after_one(f, recv(f, "k", "major"), k1, id); /* rule s: no resolve in on */
     assert_int_equal(f->out.n, 0);
 }
 
