@@ -86,9 +86,13 @@ static void run_read(struct app *a, struct store *rs, struct rjob *j, struct htt
 {
     struct read_ctx *c = j->ctx;
     sqlite3 *db = store_native(rs);
-    struct aread_opts o = {.now_ms = c->now, .href_base = c->href, .sev = &a->sev,
-                           .customers = c->ncust ? c->custp : NULL, .ncustomers = c->ncust,
-                           .counts = c->have_counts ? &c->counts[0][0] : NULL};
+    struct aread_opts o = {.now_ms = c->now,
+                           .href_base = c->href,
+                           .sev = &a->sev,
+                           .customers = c->ncust ? c->custp : NULL,
+                           .ncustomers = c->ncust,
+                           .counts = c->have_counts ? &c->counts[0][0] : NULL,
+                           .sidx = a->sidx};
     struct qparam p[QPARAMS_MAX];
     char *scratch;
     struct verr err = {0};

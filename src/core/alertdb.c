@@ -8,6 +8,7 @@
 
 #include "util/err.h"
 #include "util/id.h"
+#include "util/sidx.h"
 
 #define HT_MIN_BUCKETS 1024
 
@@ -585,6 +586,8 @@ static void index_add(struct alertdb *db, struct alert *a)
     htab_add(&db->by_key, a, a->key_h);
     htab_add(&db->by_res, a, a->res_h);
     htab_add(&db->by_id, a, id_hash(a));
+    if (db->cfg.sidx)
+        (void)sidx_put(db->cfg.sidx, a->id, a->rid); /* a failure makes readers scan */
     db->st.alerts++;
     account(db, a, 1);
     db->st.heap_bytes += alert_heap_bytes(a);
@@ -596,6 +599,8 @@ static void index_del(struct alertdb *db, struct alert *a)
     htab_del(&db->by_key, a, a->key_h);
     htab_del(&db->by_res, a, a->res_h);
     htab_del(&db->by_id, a, id_hash(a));
+    if (db->cfg.sidx)
+        sidx_del(db->cfg.sidx, a->id, a->rid);
     db->st.alerts--;
     account(db, a, -1);
     db->st.heap_bytes -= alert_heap_bytes(a);

@@ -28,6 +28,8 @@
 #include "core/effects.h"
 #include "core/timer.h"
 
+struct sidx;
+
 struct alertdb_cfg {
     struct sevmap sev;
     int64_t default_timeout_s;      /* ALERT_TIMEOUT, 86400 */
@@ -38,6 +40,8 @@ struct alertdb_cfg {
     int64_t shelve_timeout_s;       /* SHELVE_TIMEOUT, 7200 */
     int64_t ack_timeout_s;          /* ACK_TIMEOUT, 0 (never) */
     uint64_t max_alerts;            /* retention bound */
+    struct sidx *sidx;              /* optional: told every alert's id and rid as it enters and
+                                       leaves the tables, for the readers (util/sidx.h) */
 };
 
 void alertdb_cfg_default(struct alertdb_cfg *c);

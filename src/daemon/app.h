@@ -36,6 +36,7 @@ struct hbbo;
 struct hbbo_req;
 struct nreq;
 struct nwire;
+struct sidx;
 
 enum emsg_kind {
     EM_EVENTS = 0, EM_TRIGGERS, EM_TRIGGER_DEL, EM_CLOCK, EM_ALERTS, EM_ALERT_OP, EM_OBJECT,
@@ -141,6 +142,7 @@ struct app {
     pthread_t maint_thr;
     struct engine *engine;    /* the engine thread's */
     struct alertdb *alerts;   /* the engine thread's: every stored alert */
+    struct sidx *sidx;        /* the alerts' short ids: the engine puts, readers look up */
     struct sevmap sev;        /* severities (alerts.severity_map) */
     struct hbbo *hbbo;        /* the engine thread's: heartbeats and blackouts */
     struct nwire *nwire;      /* notification rules and channels (daemon/nwire.h) */

@@ -26,6 +26,7 @@
 #include "util/heap.h"
 #include "util/id.h"
 #include "util/log.h"
+#include "util/sidx.h"
 
 /* Engine turns waiting for the store writer; beyond it the engine waits, and so do producers. */
 #define STORE_QUEUE 64
@@ -286,7 +287,7 @@ static int open_parts(struct app *a, const struct config *cfg)
     acfg.shelve_timeout_s = cfg->alert_shelve_timeout_ms / 1000;
     acfg.ack_timeout_s = cfg->alert_ack_timeout_ms / 1000;
     acfg.max_alerts = cfg->alert_max;
-    if (open_stores(a, cfg))
+    if (open_stores(a, cfg) || !(a->sidx = acfg.sidx = sidx_new()))
         return -1;
     a->alerts = alertdb_new(&acfg, app_now_ms(a));
     if (!a->alerts || hbbo_open(a) || nwire_open(a))
@@ -383,6 +384,7 @@ static void close_parts(struct app *a)
     hbbo_close(a);
     nwire_close(a);
     alertdb_free(a->alerts);
+    sidx_free(a->sidx);
     for (unsigned i = 0; a->rstores && i < a->nreaders; i++)
         store_close(a->rstores[i]);
     free(a->rstores);

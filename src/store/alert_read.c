@@ -33,6 +33,7 @@
  * them. Proposal: a table alert_count(customer, status, severity, n) updated by the writer in
  * the transaction that changes an alert (or by triggers on alert), and read here when the
  * filter is only status / customer (what consoles send); any other filter keeps the GROUP BY. */
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,6 +46,7 @@
 #include "util/err.h"
 #include "util/hex.h"
 #include "util/log.h"
+#include "util/sidx.h"
 
 #define PROGRESS_OPS 1000 /* VM steps between two looks at the clock */
 #define HISTORY_MAX 1000  /* entries of one alert's history returned (the writer caps it) */
@@ -992,34 +994,83 @@ int aread_facet(sqlite3 *db, const char *what, const struct qparam *p, size_t n,
 /* ---- one alert by id
  * ------------------------------------------------------------------------------ */
 
-/* The condition on the id's indexed key (ALERT_ID_KEY) that ids starting with lo (of len bytes;
- * hi is lo with its last byte incremented) meet: the key is the id's first ALERT_ID_KEY_LEN
- * characters, so a longer prefix gives its key, a shorter one the same range on the key. The
- * texts are bound later: lo, hi and key (the caller's buffer) must outlive the statement. */
-static void id_key_range(struct aq *q, struct buf *sql, const char *lo, const char *hi,
-                         size_t len, char key[ALERT_ID_KEY_LEN + 1])
+/* The least id (or lastReceiveId: col) that starts with lo (hi: lo with its last byte
+ * incremented) within the customer restriction, among the rows `rids` (a JSON array of rids;
+ * NULL: every row, a scan). */
+static int resolve_in(struct rd *r, const char *col, const char *lo, const char *hi,
+                      const char *rids, int64_t *rid, char out[37])
 {
-    if (len >= ALERT_ID_KEY_LEN) {
-        memcpy(key, lo, ALERT_ID_KEY_LEN);
-        key[ALERT_ID_KEY_LEN] = '\0';
-        aq_cat(q, sql, " AND " ALERT_ID_KEY " = ");
-        aq_text(q, sql, key);
-        return;
+    struct aq q;
+    struct buf sql;
+    sqlite3_stmt *st = NULL;
+    bool row = false;
+    int rc;
+
+    aq_init(&q);
+    aq_customers(&q, r->o);
+    buf_init(&sql, 2 * AQ_SQL_MAX);
+    aq_cat(&q, &sql, "SELECT alert.rid, alert.id FROM alert WHERE ");
+    if (rids) {
+        aq_cat(&q, &sql, "alert.rid IN (SELECT value FROM json_each(");
+        aq_text(&q, &sql, rids);
+        aq_cat(&q, &sql, ")) AND ");
     }
-    aq_cat(q, sql, " AND " ALERT_ID_KEY " >= ");
-    aq_text(q, sql, lo);
-    aq_cat(q, sql, " AND " ALERT_ID_KEY " < ");
-    aq_text(q, sql, hi);
+    aq_catf(&q, &sql, "%s >= ", col);
+    aq_text(&q, &sql, lo);
+    aq_catf(&q, &sql, " AND %s < ", col);
+    aq_text(&q, &sql, hi);
+    aq_catf(&q, &sql, " AND %s ORDER BY %s LIMIT 1", buf_str(&q.where), col);
+    rc = q.rc ? q.rc : rd_prepare(r, buf_str(&sql), &st);
+    if (!rc && !(rc = aq_bind_all(&q, st)) && !(rc = rd_step(r, st, &row, NULL)) && row) {
+        *rid = sqlite3_column_int64(st, 0);
+        snprintf(out, 37, "%s", col_text(st, 1));
+    }
+    if (!rc && !row)
+        rc = TOCSIN_ENOTFOUND;
+    sqlite3_finalize(st);
+    buf_free(&sql);
+    aq_free(&q);
+    return rc;
 }
 
-/* Finds the alert whose id (by the index on its first 8 characters) or else lastReceiveId (a scan: it has no index,
- * and Alerta's clients name alerts by id) starts with `id`, within the customer restriction. */
+#define RESOLVE_CHUNK 64
+
+/* resolve_in over the rows the short id index names for lo (of len bytes), a chunk at a time in
+ * id order (a chunk holds whole sids, whose ids sort before the next chunk's), so that the first
+ * chunk with a match has the least id. */
+static int resolve_indexed(struct rd *r, const char *lo, const char *hi, size_t len, int64_t *rid,
+                           char out[37])
+{
+    struct sidx_hit hits[RESOLVE_CHUNK], last;
+    uint32_t slo, shi;
+    size_t n;
+    int rc = TOCSIN_ENOTFOUND;
+
+    if (!sidx_prefix_range(lo, len, &slo, &shi))
+        return TOCSIN_ENOTFOUND;
+    for (bool first = true; rc == TOCSIN_ENOTFOUND; first = false) {
+        char rids[RESOLVE_CHUNK * 21 + 2];
+        size_t at = 0;
+        if (!(n = sidx_find(r->o->sidx, slo, shi, first ? NULL : &last, hits, RESOLVE_CHUNK)))
+            break;
+        for (size_t i = 0; i < n; i++)
+            at += (size_t)snprintf(rids + at, sizeof(rids) - at, "%c%" PRIu64, i ? ',' : '[',
+                                   hits[i].rid);
+        snprintf(rids + at, sizeof(rids) - at, "]");
+        rc = resolve_in(r, "alert.id", lo, hi, rids, rid, out);
+        last = hits[n - 1];
+    }
+    return rc;
+}
+
+/* Finds the alert whose id or else lastReceiveId (a scan: it has no index, and Alerta's clients
+ * name alerts by id) starts with `id`, within the customer restriction. Ids through the short
+ * id index when the caller has one (the daemon), else by a scan. */
 static int resolve(struct rd *r, const char *id, int64_t *rid, char out[37])
 {
-    static const char *const cols[] = {"alert.id", "alert.last_receive_id"};
-    char lo[ID_MAX + 1], hi[ID_MAX + 1], key[ALERT_ID_KEY_LEN + 1];
+    char lo[ID_MAX + 1], hi[ID_MAX + 1];
     size_t len = strlen(id);
-    int rc = TOCSIN_ENOTFOUND;
+    int rc;
 
     if (!len || len > ID_MAX)
         return TOCSIN_ENOTFOUND;
@@ -1029,32 +1080,12 @@ static int resolve(struct rd *r, const char *id, int64_t *rid, char out[37])
     if ((unsigned char)hi[len - 1] == 0xff)
         return TOCSIN_ENOTFOUND;
     hi[len - 1] = (char)((unsigned char)hi[len - 1] + 1);
-    for (size_t c = 0; c < 2 && rc == TOCSIN_ENOTFOUND; c++) {
-        struct aq q;
-        struct buf sql;
-        sqlite3_stmt *st = NULL;
-        bool row = false;
-        aq_init(&q);
-        aq_customers(&q, r->o);
-        buf_init(&sql, 2 * AQ_SQL_MAX);
-        aq_catf(&q, &sql, "SELECT alert.rid, alert.id FROM alert WHERE %s >= ", cols[c]);
-        aq_text(&q, &sql, lo);
-        aq_catf(&q, &sql, " AND %s < ", cols[c]);
-        aq_text(&q, &sql, hi);
-        if (c == 0)
-            id_key_range(&q, &sql, lo, hi, len, key);
-        aq_catf(&q, &sql, " AND %s ORDER BY %s LIMIT 1", buf_str(&q.where), cols[c]);
-        rc = q.rc ? q.rc : rd_prepare(r, buf_str(&sql), &st);
-        if (!rc && !(rc = aq_bind_all(&q, st)) && !(rc = rd_step(r, st, &row, NULL)) && row) {
-            *rid = sqlite3_column_int64(st, 0);
-            snprintf(out, 37, "%s", col_text(st, 1));
-        }
-        if (!rc && !row)
-            rc = TOCSIN_ENOTFOUND;
-        sqlite3_finalize(st);
-        buf_free(&sql);
-        aq_free(&q);
-    }
+    if (r->o->sidx && sidx_usable(r->o->sidx))
+        rc = resolve_indexed(r, lo, hi, len, rid, out);
+    else
+        rc = resolve_in(r, "alert.id", lo, hi, NULL, rid, out);
+    if (rc == TOCSIN_ENOTFOUND)
+        rc = resolve_in(r, "alert.last_receive_id", lo, hi, NULL, rid, out);
     return rc;
 }
 

@@ -67,6 +67,8 @@
 
 #define ALERT_READ_MAX_PAGE 10000
 
+struct sidx;
+
 /* One decoded query parameter; the order of the URL is kept. */
 struct qparam {
     const char *k, *v;
@@ -84,6 +86,9 @@ struct aread_opts {
      * counting rows (0.1-0.4 s at a million). They may run a few ms ahead of the page's
      * snapshot. NULL: always count rows. */
     const uint64_t *counts;
+    /* Optional: the engine's short id index (util/sidx.h), which look-ups by id or id prefix
+     * take their candidate rows from. NULL (or unusable): they scan the table. */
+    struct sidx *sidx;
 };
 
 /* Registers REGEXP (PCRE2, compiled patterns cached per statement) and sets mmap_size (index

@@ -8,9 +8,10 @@
  * `rid` is assigned by the engine and never changes; `id` is the alert's UUID. `state` holds the
  * engine's own bookkeeping (history positions, action timeouts) and is not part of the API.
  *
- * Indexes: by id (GET /alert/{id}), by last_receive_time (time filters and sorts), and by
+ * Indexes: by last_receive_time (time filters and sorts), and by
  * (status, sevcode, last_receive_time, severity) (Alerta's default list of a status, and its
- * counts). Each index costs every write: there is no other.
+ * counts). Each index costs every write: there is no other once migration 11 has dropped
+ * alert_by_id below (ids are looked up through util/sidx.h).
  *
  * History: one row per entry, newest has the highest seq, at most alerts.history_limit rows per
  * alert (the writer deletes older ones). Notes: Alerta's notes on an alert.
@@ -91,15 +92,9 @@
     " attributes TEXT NOT NULL DEFAULT '{}');"                                                   \
     "CREATE INDEX IF NOT EXISTS alert_note_by_rid ON alert_note(rid, create_time);"
 
-/* Migration 4: alert_by_id indexes the first 8 characters of the id (Alerta's short id) instead
- * of the whole 36-character UUID. Ids are random (UUIDv4), so each new alert inserts into a
- * random page of this index: at a million alerts, the 45-byte entries made a 60 MB index that no
- * page cache holds, and every new alert paid a page read and a page write for it. The 13-byte
- * entries make it about a third of that. Look-ups by id or id prefix name
- * `substr(alert.id, 1, 8)` (ALERT_ID_KEY) besides the id itself, which stays exact; ids are not
- * declared unique to SQLite any more: the engine is the only writer and assigns them. */
-#define ALERT_ID_KEY "substr(alert.id, 1, 8)"
-#define ALERT_ID_KEY_LEN 8
+/* Migration 4: alert_by_id indexed the first 8 characters of the id (Alerta's short id) instead
+ * of the whole 36-character UUID (13-byte entries instead of 45). Migration 11 (store/sqlite.c)
+ * drops it: look-ups by id take their rows from the engine's index in memory (util/sidx.h). */
 #define ALERT_SCHEMA_V4_SQL                                                                      \
     "DROP INDEX IF EXISTS alert_by_id;"                                                          \
     "CREATE INDEX alert_by_id ON alert(substr(id, 1, 8));"

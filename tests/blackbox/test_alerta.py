@@ -194,8 +194,12 @@ def test_status_endpoint(daemon):
 def test_id_prefix(daemon):
     aid = post(daemon, alert())["id"]
     assert get(daemon, aid[:8])["id"] == aid
+    assert get(daemon, aid[:6].upper())["id"] == aid  # Alerta matches any prefix, any case
     action(daemon, aid[:8], "ack")
     assert get(daemon, aid)["status"] == "ack"
+    expect_status(daemon.delete(f"/alerta/alert/{aid[:8]}"), 200)
+    expect_status(daemon.get(f"/alerta/alert/{aid[:8]}"), 404)
+    expect_status(daemon.get(f"/alerta/alert/{aid}"), 404)
 
 
 def test_tags_attributes_notes_delete(daemon):
@@ -400,6 +404,7 @@ def test_restart_keeps_alerts(daemon):
     daemon.restart()
     got = get(daemon, a["id"])
     assert got["status"] == "ack" and got["duplicateCount"] == 0
+    assert get(daemon, a["id"][:8])["id"] == a["id"]  # the short ids are rebuilt at start
     b = post(daemon, alert())["alert"]  # de-duplication goes on after the restart
     assert b["id"] == a["id"] and b["duplicateCount"] == 1 and b["status"] == "ack"
     action(daemon, a["id"], "unack")  # history bookkeeping survived too

@@ -18,6 +18,7 @@
 #include "util/buf.h"
 #include "util/err.h"
 #include "util/log.h"
+#include "util/sidx.h"
 
 #define T0 INT64_C(1795499067123) /* 2026-11-24T05:44:27.123Z */
 #define NOW (T0 + 10000)
@@ -60,6 +61,7 @@ static const struct spec rows[] = {
 
 struct fx {
     sqlite3 *db;
+    struct sidx *sidx; /* every row's id, as the engine keeps them */
     struct sevmap sev;
     struct aread_opts o;
     char longtext[5002];
@@ -92,8 +94,11 @@ static void insert_row(struct fx *f, const struct spec *s)
         " '{\"summary\":\"s\"}', 'alerta', ?25, ?26, ?28, ?27)";
     sqlite3_stmt *st = NULL;
     char id[37], lrid[37], fp[32];
+    uint8_t u[16];
 
     ids_of(s->n, id, lrid);
+    assert_true(uuid_from_text(id, 36, u));
+    assert_int_equal(sidx_put(f->sidx, u, (uint64_t)s->n), TOCSIN_OK);
     snprintf(fp, sizeof(fp), "fp%d", s->n);
     assert_int_equal(sqlite3_prepare_v2(f->db, sql, -1, &st, NULL), SQLITE_OK);
     sqlite3_bind_int(st, 1, s->n);
@@ -158,6 +163,8 @@ static int setup(void **state)
     assert_int_equal(sqlite3_open(":memory:", &f->db), SQLITE_OK);
     exec(f->db, ALERT_SCHEMA_SQL);
     assert_int_equal(aread_init_db(f->db), TOCSIN_OK);
+    assert_non_null(f->sidx = sidx_new());
+    f->o.sidx = f->sidx;
     for (size_t i = 0; i < NROWS; i++)
         insert_row(f, &rows[i]);
     history(f, 1, 1, "new", "major", "open", T0);
@@ -185,6 +192,7 @@ static int teardown(void **state)
     struct fx *f = *state;
 
     sqlite3_close(f->db);
+    sidx_free(f->sidx);
     free(f);
     return 0;
 }
@@ -1099,12 +1107,37 @@ static void test_facets(void **state)
 
 /* ---- one alert, notes ------------------------------------------------------------------------ */
 
+/* The look-ups by id and id prefix every way of finding ids must answer the same. */
+static void check_ids(struct fx *f)
+{
+    struct verr err = {0};
+    json_t *b = NULL;
+    char full[37];
+
+    assert_int_equal(aread_alert(f->db, "00000009", &f->o, &b, &err), TOCSIN_ENOTFOUND);
+    assert_int_equal(err.status, 404);
+    assert_null(b);
+    assert_int_equal(aread_alert(f->db, "", &f->o, &b, &err), TOCSIN_ENOTFOUND);
+    assert_int_equal(aread_alert(f->db, "%", &f->o, &b, &err), TOCSIN_ENOTFOUND);
+    assert_int_equal(aread_resolve_id(f->db, "00000006-0000", &f->o, full), TOCSIN_OK);
+    assert_string_equal(full, "00000006-0000-4000-8000-000000000006");
+    assert_int_equal(aread_resolve_id(f->db, "00000006-0000-4000-8000-000000000006", &f->o, full),
+                     TOCSIN_OK);
+    assert_string_equal(full, "00000006-0000-4000-8000-000000000006");
+    assert_int_equal(aread_resolve_id(f->db, "00000006-0001", &f->o, full), TOCSIN_ENOTFOUND);
+    assert_int_equal(aread_resolve_id(f->db, "0000000", &f->o, full), TOCSIN_OK); /* the first */
+    assert_string_equal(full, "00000001-0000-4000-8000-000000000001");
+    assert_int_equal(aread_resolve_id(f->db, "00000002", &f->o, full), TOCSIN_OK);
+    assert_string_equal(full, "00000002-0000-4000-8000-000000000002");
+    assert_int_equal(aread_resolve_id(f->db, "F0000004", &f->o, full), TOCSIN_OK); /* lrid */
+    assert_string_equal(full, "00000004-0000-4000-8000-000000000004");
+}
+
 static void test_alert_by_id(void **state)
 {
     struct fx *f = *state;
     struct verr err = {0};
     json_t *b = NULL, *a;
-    char full[37];
 
     assert_int_equal(aread_alert(f->db, "00000001", &f->o, &b, &err), TOCSIN_OK);
     assert_string_equal(json_string_value(json_object_get(b, "status")), "ok");
@@ -1123,16 +1156,40 @@ static void test_alert_by_id(void **state)
                         "db02");
     assert_true(json_is_null(json_object_get(json_object_get(b, "alert"), "rawData")));
     json_decref(b);
-    b = NULL;
-    assert_int_equal(aread_alert(f->db, "00000009", &f->o, &b, &err), TOCSIN_ENOTFOUND);
-    assert_int_equal(err.status, 404);
-    assert_null(b);
-    assert_int_equal(aread_alert(f->db, "", &f->o, &b, &err), TOCSIN_ENOTFOUND);
-    assert_int_equal(aread_alert(f->db, "%", &f->o, &b, &err), TOCSIN_ENOTFOUND);
-    assert_int_equal(aread_resolve_id(f->db, "00000006-0000", &f->o, full), TOCSIN_OK);
-    assert_string_equal(full, "00000006-0000-4000-8000-000000000006");
-    assert_int_equal(aread_resolve_id(f->db, "0000000", &f->o, full), TOCSIN_OK); /* the first */
+    check_ids(f);
+}
+
+/* Without the engine's short id index (or with one that missed a put) ids are found by a scan. */
+static void test_alert_by_id_scan(void **state)
+{
+    struct fx *f = *state;
+    uint8_t id[16] = {0};
+
+    f->o.sidx = NULL;
+    check_ids(f);
+    f->o.sidx = f->sidx;
+    assert_int_equal(sidx_put(f->sidx, id, SIDX_RID_MAX + 1), TOCSIN_EINVAL);
+    check_ids(f);
+}
+
+/* Ids are looked up among the rows the index names, a page of them at a time, least id first. */
+static void test_alert_by_id_follows_index(void **state)
+{
+    struct fx *f = *state;
+    uint8_t id[16];
+    char full[37];
+
+    assert_true(uuid_from_text("00000006-0000-4000-8000-000000000006", 36, id));
+    sidx_del(f->sidx, id, 6);
+    assert_int_equal(aread_resolve_id(f->db, "00000006-0000", &f->o, full), TOCSIN_ENOTFOUND);
+    assert_int_equal(sidx_put(f->sidx, id, 6), TOCSIN_OK);
+    /* 100 entries of sid 00000000 whose rows are not committed yet: two pages without a match */
+    memset(id, 0, sizeof(id));
+    for (uint64_t rid = 1000; rid < 1100; rid++)
+        assert_int_equal(sidx_put(f->sidx, id, rid), TOCSIN_OK);
+    assert_int_equal(aread_resolve_id(f->db, "0000000", &f->o, full), TOCSIN_OK);
     assert_string_equal(full, "00000001-0000-4000-8000-000000000001");
+    check_ids(f);
 }
 
 static void test_notes(void **state)
@@ -1228,6 +1285,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_history, setup, teardown),
         cmocka_unit_test_setup_teardown(test_facets, setup, teardown),
         cmocka_unit_test_setup_teardown(test_alert_by_id, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_alert_by_id_scan, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_alert_by_id_follows_index, setup, teardown),
         cmocka_unit_test_setup_teardown(test_notes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hostile_params, setup, teardown),
     };

@@ -255,7 +255,10 @@ static void check_layout(const char *dir)
 {
     char ok[16];
 
-    assert_int_equal(raw_int(dir, "PRAGMA user_version"), 10);
+    assert_int_equal(raw_int(dir, "PRAGMA user_version"), 11);
+    /* migration 11: the id index is the engine's, in memory */
+    assert_int_equal(raw_int(dir, "SELECT count(*) FROM sqlite_master WHERE name = 'alert_by_id'"),
+                     0);
     assert_int_equal(raw_int(dir, "SELECT count(*) FROM pragma_table_info('notify_ctx')"
                                   " WHERE name IN ('base', 'alen')"),
                      2);
