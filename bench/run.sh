@@ -306,6 +306,7 @@ a_mode_bar() {
 }
 
 declare -A A_EPS A_P50 A_P99 A_ERR # "store/mode" -> one value per run ("na" for a failed run)
+declare -A A_THR                   # "store/mode" -> each run's thread_split, "; " between runs
 declare -A A_Q                     # "plain|filtered/KEY" -> the query run's KEY
 A_LABELS=5         # labels per alert (0 if this build refuses them)
 A_STORED_FRESH=na  # alerts stored after the fresh daemon's runs
@@ -331,8 +332,9 @@ a_left() { printf '%s\n' $((A_T0 + A_BUDGET - SECONDS)); }
 
 # a_run STORE MODE RUN PREFIX: one alert throughput run; STORE is "fresh" or "full".
 a_run() {
-    local store=$1 mode=$2 r=$3 prefix=$4 args line eps=na p50=na p99=na err=na rc=0
+    local store=$1 mode=$2 r=$3 prefix=$4 args line eps=na p50=na p99=na err=na rc=0 t0 thr
     read -r -a args <<<"$(a_mode_args "$mode")"
+    t0=$(thread_cpu)
     run_lg $((A_SECONDS + 40)) alerts "${args[@]}" --port "$PORT" --duration "$A_SECONDS" \
         --id-prefix "$prefix" --labels "$A_LABELS" || rc=$?
     if ((rc == 0)); then
@@ -341,8 +343,10 @@ a_run() {
         p50=$(kv p50_ms "$line")
         p99=$(kv p99_ms "$line")
         err=$(kv errors "$line")
+        thr=$(thread_split "$t0" "$(thread_cpu)" "$(kv alerts "$line")")
+        A_THR[$store/$mode]+="${A_THR[$store/$mode]:+; }$thr"
         say "alerts $store $mode run $r: $eps alerts/s, p50 $p50 ms, p99 $p99 ms, errors $err," \
-            "stored $(kv stored "$line")"
+            "stored $(kv stored "$line"), µs of CPU per alert by thread: $thr"
         [[ $err == 0 ]] || note "alerts $store $mode run $r: $err answers were not 201" \
             "(the first is in bench/out/raw.txt)"
     else
@@ -567,7 +571,15 @@ EOF
         printf ' %s %s;' "$mode" "$(printf '%s / ' ${A_EPS[full/$mode]} | sed 's| / $||')"
     done
     printf " the first new run pays for any doubling of the engine's hash indexes that its alerts\n"
-    printf 'cross: the 1,048,577th alert doubles them (docs/performance.md).\n'
+    printf 'cross: the 1,048,577th alert doubles them (docs/performance.md).\n\n'
+    printf "The daemon's CPU per alert by thread (µs; \`tocsin\` is the network thread, \`tocsin-maint\` the\n"
+    printf 'checkpoints), read from /proc around each run, run by run:\n\n'
+    for store in fresh full; do
+        for mode in "${A_MODES[@]}"; do
+            [[ -n ${A_THR[$store/$mode]:-} ]] || continue
+            printf -- '- %s %s: %s\n' "$store" "$mode" "${A_THR[$store/$mode]}"
+        done
+    done
     cat <<EOF
 
 ### Alerts: a million stored
