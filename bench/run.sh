@@ -35,8 +35,8 @@ LAT_RESERVE=65        # seconds kept for the memory and latency part
 LAT_WORST=$((LAT_SECONDS + 17)) # a latency run: its load, a 10 s close wait, the 5 s grace
 
 A_MODES=(new dup corr batch) # alert producers, see a_mode_args
-A_FULL_MODES=(new dup batch) # the ones run again with the store full (new RUNS times, the
-                             # others once: see a_full_runs)
+A_FULL_MODES=(new dup corr batch) # all of them again with the store full (new RUNS times,
+                                  # the others once: see a_full_runs)
 A_SECONDS=5                  # one alert throughput run
 A_CONNS=50                   # keep-alive connections of the single-alert producers
 A_BATCH=1000                 # alerts per POST /api/v1/alerts

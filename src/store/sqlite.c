@@ -163,6 +163,8 @@ static const char *const migrations[] = {
      * as many pages as new alerts. Look-ups by id now take their rows from the engine's short
      * id index in memory (util/sidx.h), which start-up rebuilds from the alerts it loads. */
     "DROP INDEX IF EXISTS alert_by_id;",
+    /* 12: history rows in the order written (store/alert_schema.h) */
+    ALERT_HISTORY_V12_SQL,
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))

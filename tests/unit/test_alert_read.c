@@ -145,7 +145,8 @@ static void history(struct fx *f, int rid, int seq, const char *type, const char
 
     ids_of(rid, id, lrid);
     snprintf(sql, sizeof(sql),
-             "INSERT INTO alert_history VALUES (%d, %d, '%s', 'Ev%d', %s%s%s, %s%s%s, 'v',"
+             "INSERT INTO alert_history (rid, seq, id, event, severity, status, value, text,"
+             " type, update_time, user, timeout) VALUES (%d, %d, '%s', 'Ev%d', %s%s%s, %s%s%s, 'v',"
              " 'h%d', '%s', %lld, %s, %s)",
              rid, seq, id, rid, sev ? "'" : "", sev ? sev : "NULL", sev ? "'" : "",
              status ? "'" : "", status ? status : "NULL", status ? "'" : "", seq, type,
@@ -162,6 +163,7 @@ static int setup(void **state)
     f->longtext[5000] = '!';
     assert_int_equal(sqlite3_open(":memory:", &f->db), SQLITE_OK);
     exec(f->db, ALERT_SCHEMA_SQL);
+    exec(f->db, ALERT_HISTORY_V12_SQL); /* the history's layout since migration 12 */
     assert_int_equal(aread_init_db(f->db), TOCSIN_OK);
     assert_non_null(f->sidx = sidx_new());
     f->o.sidx = f->sidx;

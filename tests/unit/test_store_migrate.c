@@ -120,6 +120,11 @@ static void make_v5(struct fx *f)
     assert_int_equal(sqlite3_step(st), SQLITE_DONE);
     sqlite3_finalize(st);
     exec_ok(db, attempts); /* the second statement of v5_rows */
+    exec_ok(db, "INSERT INTO alert_history VALUES"
+                " (1, 1, 'x1', 'Ev', 'major', 'open', NULL, 'new one', 'new', 2000, NULL, NULL),"
+                " (1, 2, 'x1', 'Ev', 'critical', 'open', 'v', 'worse', 'severity', 3000,"
+                "  'bob', 60),"
+                " (2, 1, 'x2', 'Ev', 'minor', 'open', NULL, 'older', 'new', 1000, NULL, NULL)");
     exec_ok(db, "COMMIT");
     assert_int_equal(sqlite3_close(db), SQLITE_OK);
 }
@@ -255,7 +260,17 @@ static void check_layout(const char *dir)
 {
     char ok[16];
 
-    assert_int_equal(raw_int(dir, "PRAGMA user_version"), 11);
+    assert_int_equal(raw_int(dir, "PRAGMA user_version"), 12);
+    /* migration 12: history rows in the order written, by alert through a unique index */
+    assert_int_equal(raw_int(dir, "SELECT count(*) FROM pragma_table_info('alert_history')"
+                                  " WHERE name = 'hseq' AND pk = 1"),
+                     1);
+    assert_int_equal(raw_int(dir, "SELECT \"unique\" FROM pragma_index_list('alert_history')"
+                                  " WHERE name = 'alert_history_by_rid'"),
+                     1);
+    assert_int_equal(raw_int(dir, "SELECT count(*) FROM pragma_index_list('alert_history')"
+                                  " WHERE name = 'alert_history_by_time'"),
+                     1);
     /* migration 11: the id index is the engine's, in memory */
     assert_int_equal(raw_int(dir, "SELECT count(*) FROM sqlite_master WHERE name = 'alert_by_id'"),
                      0);
@@ -291,6 +306,16 @@ static void check_v5_contents(struct fx *f, struct loaded *l)
     struct notify_rec *r = NULL;
     char att[256];
 
+    /* the history rows, whole, numbered in their time order */
+    raw_text(f->dir,
+             "SELECT group_concat(r, ' ') FROM (SELECT rid || ':' || seq || ':' || id || ':' ||"
+             " severity || ':' || status || ':' || ifnull(value, '-') || ':' || text || ':' ||"
+             " type || ':' || update_time || ':' || ifnull(user, '-') || ':' ||"
+             " ifnull(timeout, '-') AS r FROM alert_history ORDER BY hseq)",
+             att, sizeof(att));
+    assert_string_equal(att, "2:1:x2:minor:open:-:older:new:1000:-:- "
+                             "1:1:x1:major:open:-:new one:new:2000:-:- "
+                             "1:2:x1:critical:open:v:worse:severity:3000:bob:60");
     assert_int_equal(raw_int(f->dir, "SELECT count(*) FROM outbox"), 4);
     assert_int_equal(raw_int(f->dir, "SELECT count(*) FROM notify_ctx"), 2);
     assert_int_equal(raw_int(f->dir, "SELECT count(*) FROM notify_attempt"), 5);
