@@ -5,7 +5,8 @@
  * It replaces an SQLite index on those 8 characters. Ids are random, so every new alert inserted
  * into a random page of that index: with a million alerts, one more page per new alert in each
  * commit's WAL frames and in each checkpoint's writes. Here an entry is 8 bytes in one of 65,536
- * sorted arrays (by the id's first 2 bytes), about 9 bytes per alert in all.
+ * sorted arrays (by the id's first 2 bytes), about 12 bytes per alert in all at a million (the
+ * arrays double).
  *
  * The engine thread puts and deletes entries as alerts enter and leave its tables (at start-up
  * it puts every stored one); any thread looks up. One mutex; a look-up holds it while it copies
