@@ -14,6 +14,7 @@
 #include "util/err.h"
 #include "util/heap.h"
 #include "util/log.h"
+#include "util/sidx.h"
 
 #define ENGINE_BATCH 64
 /* Checkpoints and the WAL's restart. The maintenance thread copies the WAL into the database
@@ -746,6 +747,7 @@ static void *engine_main(void *arg)
     struct app *a = arg;
     void *batch[ENGINE_BATCH];
     struct scratch sc = {0};
+    bool sidx_lost = false; /* said that the short id index missed a put */
 
     for (;;) {
         int64_t now = app_now_ms(a), next = engine_next_deadline(a->engine), wait;
@@ -781,6 +783,11 @@ static void *engine_main(void *arg)
         alertdb_get_stats(a->alerts, &a->ast);
         nwire_get_stats(a, &a->rst);
         pthread_mutex_unlock(&a->stats_mu);
+        if (!sidx_lost && n && !sidx_usable(a->sidx)) {
+            log_error("alert_id_index_lost", "effect=\"look-ups by id scan the store until a"
+                                             " restart\"");
+            sidx_lost = true;
+        }
         if (!sm->fx.n && !sm->ncomps) {
             free(sm->comps);
             effects_free(&sm->fx);
