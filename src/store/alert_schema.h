@@ -25,72 +25,77 @@
 #ifndef TOCSIN_ALERT_SCHEMA_H
 #define TOCSIN_ALERT_SCHEMA_H
 
-#define ALERT_SCHEMA_SQL                                                                         \
-    "CREATE TABLE IF NOT EXISTS alert ("                                                         \
-    " rid INTEGER PRIMARY KEY,"                                                                  \
-    " id TEXT NOT NULL,"                                                                         \
-    " resource TEXT NOT NULL,"                                                                   \
-    " event TEXT NOT NULL,"                                                                      \
-    " environment TEXT NOT NULL,"                                                                \
-    " severity TEXT NOT NULL,"                                                                   \
-    " sevcode INTEGER NOT NULL,"                                                                 \
-    " status TEXT NOT NULL,"                                                                     \
-    " service TEXT NOT NULL,"                                                                    \
-    " grp TEXT NOT NULL,"                                                                        \
-    " value TEXT,"                                                                               \
-    " text TEXT NOT NULL,"                                                                       \
-    " tags TEXT NOT NULL,"                                                                       \
-    " attributes TEXT NOT NULL,"                                                                 \
-    " origin TEXT NOT NULL,"                                                                     \
-    " type TEXT NOT NULL,"                                                                       \
-    " customer TEXT,"                                                                            \
-    " correlate TEXT NOT NULL,"                                                                  \
-    " timeout INTEGER NOT NULL,"                                                                 \
-    " create_time INTEGER NOT NULL,"                                                             \
-    " receive_time INTEGER NOT NULL,"                                                            \
-    " last_receive_time INTEGER NOT NULL,"                                                       \
-    " last_receive_id TEXT NOT NULL,"                                                            \
-    " update_time INTEGER NOT NULL,"                                                             \
-    " duplicate_count INTEGER NOT NULL,"                                                         \
-    " repeat INTEGER NOT NULL,"                                                                  \
-    " previous_severity TEXT NOT NULL,"                                                          \
-    " trend TEXT NOT NULL,"                                                                      \
-    " fingerprint TEXT NOT NULL,"                                                                \
-    " labels TEXT NOT NULL,"                                                                     \
-    " annotations TEXT NOT NULL,"                                                                \
-    " source TEXT NOT NULL,"                                                                     \
-    " generator_url TEXT,"                                                                       \
-    " starts_at INTEGER,"                                                                        \
-    " ends_at INTEGER,"                                                                          \
-    " raw_data TEXT,"                                                                            \
-    " state BLOB);"                                                                              \
-    "CREATE UNIQUE INDEX IF NOT EXISTS alert_by_id ON alert(id);"                                \
-    "CREATE INDEX IF NOT EXISTS alert_by_lrt ON alert(last_receive_time);"                       \
-    "CREATE INDEX IF NOT EXISTS alert_by_status_sev"                                             \
-    " ON alert(status, sevcode DESC, last_receive_time, severity);"                              \
-    "CREATE TABLE IF NOT EXISTS alert_history ("                                                 \
-    " rid INTEGER NOT NULL,"                                                                     \
-    " seq INTEGER NOT NULL,"                                                                     \
-    " id TEXT NOT NULL,"                                                                         \
-    " event TEXT NOT NULL,"                                                                      \
-    " severity TEXT,"                                                                            \
-    " status TEXT,"                                                                              \
-    " value TEXT,"                                                                               \
-    " text TEXT,"                                                                                \
-    " type TEXT NOT NULL,"                                                                       \
-    " update_time INTEGER NOT NULL,"                                                             \
-    " user TEXT,"                                                                                \
-    " timeout INTEGER,"                                                                          \
-    " PRIMARY KEY (rid, seq)) WITHOUT ROWID;"                                                    \
-    "CREATE INDEX IF NOT EXISTS alert_history_by_time ON alert_history(update_time);"            \
-    "CREATE TABLE IF NOT EXISTS alert_note ("                                                    \
-    " id TEXT PRIMARY KEY,"                                                                      \
-    " rid INTEGER NOT NULL,"                                                                     \
-    " text TEXT NOT NULL,"                                                                       \
-    " user TEXT,"                                                                                \
-    " create_time INTEGER NOT NULL,"                                                             \
-    " update_time INTEGER NOT NULL,"                                                             \
-    " attributes TEXT NOT NULL DEFAULT '{}');"                                                   \
+/* A history entry's columns (besides the table's own key), as created and as named. */
+#define ALERT_HISTORY_COLS                                                                         \
+    " rid INTEGER NOT NULL,"                                                                       \
+    " seq INTEGER NOT NULL,"                                                                       \
+    " id TEXT NOT NULL,"                                                                           \
+    " event TEXT NOT NULL,"                                                                        \
+    " severity TEXT,"                                                                              \
+    " status TEXT,"                                                                                \
+    " value TEXT,"                                                                                 \
+    " text TEXT,"                                                                                  \
+    " type TEXT NOT NULL,"                                                                         \
+    " update_time INTEGER NOT NULL,"                                                               \
+    " user TEXT,"                                                                                  \
+    " timeout INTEGER"
+#define ALERT_HISTORY_NAMES                                                                        \
+    "rid, seq, id, event, severity, status, value, text, type, update_time, user, timeout"
+
+#define ALERT_SCHEMA_SQL                                                                           \
+    "CREATE TABLE IF NOT EXISTS alert ("                                                           \
+    " rid INTEGER PRIMARY KEY,"                                                                    \
+    " id TEXT NOT NULL,"                                                                           \
+    " resource TEXT NOT NULL,"                                                                     \
+    " event TEXT NOT NULL,"                                                                        \
+    " environment TEXT NOT NULL,"                                                                  \
+    " severity TEXT NOT NULL,"                                                                     \
+    " sevcode INTEGER NOT NULL,"                                                                   \
+    " status TEXT NOT NULL,"                                                                       \
+    " service TEXT NOT NULL,"                                                                      \
+    " grp TEXT NOT NULL,"                                                                          \
+    " value TEXT,"                                                                                 \
+    " text TEXT NOT NULL,"                                                                         \
+    " tags TEXT NOT NULL,"                                                                         \
+    " attributes TEXT NOT NULL,"                                                                   \
+    " origin TEXT NOT NULL,"                                                                       \
+    " type TEXT NOT NULL,"                                                                         \
+    " customer TEXT,"                                                                              \
+    " correlate TEXT NOT NULL,"                                                                    \
+    " timeout INTEGER NOT NULL,"                                                                   \
+    " create_time INTEGER NOT NULL,"                                                               \
+    " receive_time INTEGER NOT NULL,"                                                              \
+    " last_receive_time INTEGER NOT NULL,"                                                         \
+    " last_receive_id TEXT NOT NULL,"                                                              \
+    " update_time INTEGER NOT NULL,"                                                               \
+    " duplicate_count INTEGER NOT NULL,"                                                           \
+    " repeat INTEGER NOT NULL,"                                                                    \
+    " previous_severity TEXT NOT NULL,"                                                            \
+    " trend TEXT NOT NULL,"                                                                        \
+    " fingerprint TEXT NOT NULL,"                                                                  \
+    " labels TEXT NOT NULL,"                                                                       \
+    " annotations TEXT NOT NULL,"                                                                  \
+    " source TEXT NOT NULL,"                                                                       \
+    " generator_url TEXT,"                                                                         \
+    " starts_at INTEGER,"                                                                          \
+    " ends_at INTEGER,"                                                                            \
+    " raw_data TEXT,"                                                                              \
+    " state BLOB);"                                                                                \
+    "CREATE UNIQUE INDEX IF NOT EXISTS alert_by_id ON alert(id);"                                  \
+    "CREATE INDEX IF NOT EXISTS alert_by_lrt ON alert(last_receive_time);"                         \
+    "CREATE INDEX IF NOT EXISTS alert_by_status_sev"                                               \
+    " ON alert(status, sevcode DESC, last_receive_time, severity);"                                \
+    "CREATE TABLE IF NOT EXISTS alert_history (" ALERT_HISTORY_COLS ","                            \
+    " PRIMARY KEY (rid, seq)) WITHOUT ROWID;"                                                      \
+    "CREATE INDEX IF NOT EXISTS alert_history_by_time ON alert_history(update_time);"              \
+    "CREATE TABLE IF NOT EXISTS alert_note ("                                                      \
+    " id TEXT PRIMARY KEY,"                                                                        \
+    " rid INTEGER NOT NULL,"                                                                       \
+    " text TEXT NOT NULL,"                                                                         \
+    " user TEXT,"                                                                                  \
+    " create_time INTEGER NOT NULL,"                                                               \
+    " update_time INTEGER NOT NULL,"                                                               \
+    " attributes TEXT NOT NULL DEFAULT '{}');"                                                     \
     "CREATE INDEX IF NOT EXISTS alert_note_by_rid ON alert_note(rid, create_time);"
 
 /* Migration 4: alert_by_id indexed the first 8 characters of the id (Alerta's short id) instead
@@ -109,23 +114,9 @@
  * checkpointer's CPU per correlated alert (docs/performance.md). The copy keeps the rows'
  * time order. */
 #define ALERT_HISTORY_V12_SQL                                                                      \
-    "CREATE TABLE alert_history12 ("                                                               \
-    " hseq INTEGER PRIMARY KEY,"                                                                   \
-    " rid INTEGER NOT NULL,"                                                                       \
-    " seq INTEGER NOT NULL,"                                                                       \
-    " id TEXT NOT NULL,"                                                                           \
-    " event TEXT NOT NULL,"                                                                        \
-    " severity TEXT,"                                                                              \
-    " status TEXT,"                                                                                \
-    " value TEXT,"                                                                                 \
-    " text TEXT,"                                                                                  \
-    " type TEXT NOT NULL,"                                                                         \
-    " update_time INTEGER NOT NULL,"                                                               \
-    " user TEXT,"                                                                                  \
-    " timeout INTEGER);"                                                                           \
-    "INSERT INTO alert_history12 (rid, seq, id, event, severity, status, value, text, type,"       \
-    " update_time, user, timeout) SELECT rid, seq, id, event, severity, status, value, text,"      \
-    " type, update_time, user, timeout FROM alert_history ORDER BY update_time, rid, seq;"         \
+    "CREATE TABLE alert_history12 (hseq INTEGER PRIMARY KEY," ALERT_HISTORY_COLS ");"              \
+    "INSERT INTO alert_history12 (" ALERT_HISTORY_NAMES ") SELECT " ALERT_HISTORY_NAMES            \
+    " FROM alert_history ORDER BY update_time, rid, seq;"                                          \
     "DROP TABLE alert_history;"                                                                    \
     "ALTER TABLE alert_history12 RENAME TO alert_history;"                                         \
     "CREATE UNIQUE INDEX alert_history_by_rid ON alert_history(rid, seq);"                         \

@@ -337,9 +337,8 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_ACH_DEL_HIST] = "DELETE FROM alert_history WHERE rid = ?1",
     [ST_ACH_DEL_NOTES] = "DELETE FROM alert_note WHERE rid = ?1",
     [ST_HIST_INSERT] =
-        "INSERT OR REPLACE INTO alert_history (rid, seq, id, event, severity, status, value,"
-        " text, type, update_time, user, timeout) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9,"
-        " ?10, ?11, ?12)",
+        "INSERT OR REPLACE INTO alert_history (" ALERT_HISTORY_NAMES ") VALUES (?1, ?2, ?3, ?4,"
+        " ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
     [ST_HIST_TRIM] = "DELETE FROM alert_history WHERE rid = ?1 AND seq < ?2",
     [ST_NOTE_INSERT] = ("INSERT INTO alert_note (id, rid, text, user, create_time, update_time)"
                         " VALUES (?1, ?2, ?3, ?4, ?5, ?5)"),

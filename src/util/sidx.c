@@ -1,6 +1,7 @@
 #include "util/sidx.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,8 +25,8 @@ struct sbucket {
 struct sidx {
     pthread_mutex_t mu;
     struct sbucket *b;
-    size_t count;
-    bool broken;
+    atomic_size_t count; /* written under mu; read without it */
+    atomic_bool broken;
 };
 
 struct sidx *sidx_new(void)
@@ -154,22 +155,12 @@ void sidx_del(struct sidx *x, const uint8_t id[16], uint64_t rid)
 
 bool sidx_usable(struct sidx *x)
 {
-    bool ok;
-
-    pthread_mutex_lock(&x->mu);
-    ok = !x->broken;
-    pthread_mutex_unlock(&x->mu);
-    return ok;
+    return !atomic_load_explicit(&x->broken, memory_order_relaxed);
 }
 
 size_t sidx_count(struct sidx *x)
 {
-    size_t n;
-
-    pthread_mutex_lock(&x->mu);
-    n = x->count;
-    pthread_mutex_unlock(&x->mu);
-    return n;
+    return atomic_load_explicit(&x->count, memory_order_relaxed);
 }
 
 bool sidx_prefix_range(const char *prefix, size_t len, uint32_t *lo, uint32_t *hi)

@@ -145,8 +145,8 @@ static void history(struct fx *f, int rid, int seq, const char *type, const char
 
     ids_of(rid, id, lrid);
     snprintf(sql, sizeof(sql),
-             "INSERT INTO alert_history (rid, seq, id, event, severity, status, value, text,"
-             " type, update_time, user, timeout) VALUES (%d, %d, '%s', 'Ev%d', %s%s%s, %s%s%s, 'v',"
+             "INSERT INTO alert_history (" ALERT_HISTORY_NAMES ") VALUES (%d, %d, '%s', 'Ev%d',"
+             " %s%s%s, %s%s%s, 'v',"
              " 'h%d', '%s', %lld, %s, %s)",
              rid, seq, id, rid, sev ? "'" : "", sev ? sev : "NULL", sev ? "'" : "",
              status ? "'" : "", status ? status : "NULL", status ? "'" : "", seq, type,
