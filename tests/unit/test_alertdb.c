@@ -15,6 +15,7 @@
 #include "core/alert.h"
 #include "core/alertdb.h"
 #include "util/err.h"
+#include "util/sidx.h"
 
 #define T0 1700000000000LL
 #define S 1000LL
@@ -925,6 +926,95 @@ static void test_state_roundtrip(void **state)
     buf_free(&j2);
 }
 
+/* ---- the short id index ---------------------------------------------------------------------- */
+
+/* The rids the index holds for the short id of id. */
+static size_t sids_of(struct sidx *x, const uint8_t id[16], uint64_t *rid)
+{
+    uint32_t sid = (uint32_t)id[0] << 24 | (uint32_t)id[1] << 16 | (uint32_t)id[2] << 8 | id[3];
+    struct sidx_hit h[4];
+    size_t n = sidx_find(x, sid, sid, NULL, h, 4);
+
+    if (n && rid)
+        *rid = h[0].rid;
+    return n;
+}
+
+/* What start-up reads back for a: a copy from its state column. */
+static struct alert *restored_copy(const struct alert *a)
+{
+    size_t len;
+    void *st = alert_state_pack(a, &len);
+    struct alert *r = st ? alert_from_state(st, len) : NULL;
+
+    free(st);
+    return r;
+}
+
+/* The engine tells the index of every alert entering its tables (new, restored) and leaving
+ * them (deleted, evicted); a restored rid past the index's bound makes it unusable. */
+static void test_short_id_index(void **state)
+{
+    struct fx *f = *state;
+    struct alertdb_cfg c = f->cfg;
+    struct sidx *x = sidx_new();
+    struct alertdb *db, *db2;
+    struct alert_in in = mk(f, "web01", "HttpError", "major");
+    struct alert *a, *b, *r;
+    uint64_t rid = 0;
+    uint8_t bid[16];
+    char why[64];
+    int kind;
+
+    assert_non_null(x);
+    c.sidx = x;
+    c.max_alerts = 2;
+    assert_non_null(db = alertdb_new(&c, f->now));
+    assert_int_equal(alertdb_receive(db, &in, NULL, NULL, NULL, false, f->now, &f->fx, &a, &kind),
+                     TOCSIN_OK);
+    assert_int_equal(sids_of(x, a->id, &rid), 1);
+    assert_int_equal(rid, a->rid);
+    in.resource = "web02";
+    assert_int_equal(alertdb_receive(db, &in, NULL, NULL, NULL, false, f->now, &f->fx, &b, &kind),
+                     TOCSIN_OK);
+    assert_int_equal(sidx_count(x), 2);
+    assert_int_equal(alertdb_delete(db, a->id, &f->fx), TOCSIN_OK);
+    assert_int_equal(sidx_count(x), 1);
+    assert_int_equal(sids_of(x, b->id, NULL), 1);
+    /* a closed alert evicted for a new one past alerts.max leaves the index too */
+    memcpy(bid, b->id, sizeof(bid));
+    assert_int_equal(
+        alertdb_action(db, b->id, "close", "", -1, NULL, f->now, &f->fx, why, sizeof(why)),
+        TOCSIN_OK);
+    in.resource = "web03";
+    assert_int_equal(alertdb_receive(db, &in, NULL, NULL, NULL, false, f->now, &f->fx, &a, &kind),
+                     TOCSIN_OK);
+    in.resource = "web04";
+    assert_int_equal(alertdb_receive(db, &in, NULL, NULL, NULL, false, f->now, &f->fx, &r, &kind),
+                     TOCSIN_OK);
+    assert_int_equal(sidx_count(x), 2);
+    assert_int_equal(sids_of(x, a->id, NULL), 1);
+    assert_int_equal(sids_of(x, r->id, NULL), 1);
+    assert_int_equal(sids_of(x, bid, NULL), 0);
+    /* restored at start-up: in the index (the same rid and id: one entry) */
+    assert_non_null(r = restored_copy(a));
+    c.max_alerts = 10;
+    assert_non_null(db2 = alertdb_new(&c, f->now));
+    assert_int_equal(alertdb_restore(db2, r, f->now), TOCSIN_OK);
+    assert_int_equal(sidx_count(x), 2);
+    alertdb_free(db2);
+    /* a stored rid past the index's bound makes it unusable: readers then scan */
+    assert_non_null(r = restored_copy(a));
+    r->rid = SIDX_RID_MAX + 1;
+    assert_true(sidx_usable(x));
+    assert_non_null(db2 = alertdb_new(&c, f->now));
+    assert_int_equal(alertdb_restore(db2, r, f->now), TOCSIN_OK);
+    assert_false(sidx_usable(x));
+    alertdb_free(db2);
+    alertdb_free(db);
+    sidx_free(x);
+}
+
 /* ---- many alerts ---------------------------------------------------------------------------- */
 
 static void test_many(void **state)
@@ -1335,6 +1425,7 @@ int main(void)
         T(test_index_growth),
         T(test_counts_follow_changes),
         cmocka_unit_test(test_chg_names),
+        T(test_short_id_index),
         T(test_chg_receive),
         T(test_chg_blackout_receive),
         T(test_chg_actions),
