@@ -111,6 +111,7 @@ struct shard {
 };
 
 #define NOTICES 64
+#define NOTICE_FAILING INT64_C(-1) /* a notice's blocked_until: the channel started failing */
 
 /* The notifier: its shards, each a thread with its own libcurl multi, lanes and channel
  * states (notifier_cfg.threads of them). */
@@ -123,14 +124,15 @@ struct notifier {
     void *ops_ud;
     pthread_mutex_t wmu;  /* guards waits */
     struct latring waits; /* first attempts of every shard: submitted -> started */
-    /* what one shard learnt of a channel, for the others: it delivered again after failing
-     * (their records of it waiting for a retry go now too, channel_recovered), or the service
-     * asked to wait (Retry-After: none of them starts a transfer of it before then) */
+    /* what one shard learnt of a channel, for the others: it started failing (so that
+     * whichever shard sees it deliver again first tells the rest), it delivered again after
+     * failing (their records of it waiting for a retry go now too, channel_recovered), or the
+     * service asked to wait (Retry-After: none of them starts a transfer of it before then) */
     pthread_mutex_t rmu; /* guards notices */
     struct notice {
         char *id;
         unsigned from;         /* the shard that saw it */
-        int64_t blocked_until; /* wall ms; 0: the channel delivered again */
+        int64_t blocked_until; /* wall ms; 0: the channel delivered again; NOTICE_FAILING */
     } notices[NOTICES];
     _Atomic uint64_t nnotices; /* notices ever posted; the last NOTICES are kept */
 };
@@ -642,7 +644,10 @@ static void read_notices(struct shard *n)
         struct chst *c;
         if (r->from == n->index)
             continue;
-        if (r->blocked_until) { /* the channel's state is made if this shard has none yet */
+        if (r->blocked_until == NOTICE_FAILING) {
+            if ((c = channel_state(n, r->id)))
+                c->failing = true;
+        } else if (r->blocked_until) { /* the channel's state is made if this shard has none */
             c = channel_state(n, r->id);
             if (c && r->blocked_until > c->blocked_until)
                 c->blocked_until = r->blocked_until;
@@ -666,8 +671,11 @@ static void channel_outcome(struct shard *n, struct chst *c, const struct attemp
     if (at->ok && c->failing) {
         channel_recovered(n, c, now);
         post_notice(n, c->id, 0);
-    } else if (!at->ok && !at->permanent) {
+    } else if (!at->ok && !at->permanent && !c->failing) {
+        /* the others must know: the first of them to deliver through it again may have no
+         * failure of its own to go by (another alert's record, another shard) */
         c->failing = true;
+        post_notice(n, c->id, NOTICE_FAILING);
     }
     channel_release(n, c);
 }

@@ -1383,6 +1383,53 @@ static void test_retry_after_huge_is_capped(void **state)
 
 /* ---- channel limits ---- */
 
+/* ---- a channel back from failing ---- */
+
+static void rule_first_of_r1_fails(struct tsrv *s, const char *id, const char *path, size_t nth,
+                                   struct answer *a)
+{
+    (void)s, (void)path;
+    a->status = strcmp(id, "r-1") == 0 && nth == 0 ? 503 : 200;
+}
+
+/* r-1 (alert-A) fails once through channel c and waits a backoff of 3-6 s; r-2, another alert's
+ * record of c that the notifier's other thread takes, delivers: the channel works again, so
+ * r-1's retry goes at once, though the thread that saw it deliver had seen no failure of its
+ * own. */
+static void test_recovery_seen_by_another_thread(void **state)
+{
+    struct notifier_cfg cfg = fast;
+    struct tops o = {0};
+    struct tsrv *s = tsrv_start(rule_first_of_r1_fails, NULL);
+    char *u = tsrv_url(s, "/rec"), alert_b[32];
+    struct results res;
+    struct notifier *n;
+    (void)state;
+
+    cfg.threads = 2;
+    cfg.backoff_base_ms = 6000;
+    cfg.backoff_max_ms = 6000;
+    other_shard_alert(alert_b, sizeof(alert_b));
+    results_init(&res);
+    n = start_ops(&cfg, &res, &o);
+    assert_int_equal(notifier_submit(n, mk_arec("r-1", "alert-A", "c", u, "x")), 0);
+    assert_true(wait_results(&res, 1));
+    assert_int_equal(res.r[0]->status, NOTIFY_PENDING);
+    assert_true(res.r[0]->next_ms - res.r[0]->updated_ms >= 3000);
+    assert_int_equal(notifier_submit(n, mk_arec("r-2", alert_b, "c", u, "x")), 0);
+    assert_true(wait_results(&res, 3));
+    notifier_stop(n, 1000);
+    assert_true(result_index(&res, "r-2", NOTIFY_DELIVERED) >= 0);
+    assert_true(result_index(&res, "r-1", NOTIFY_DELIVERED) >= 0);
+    /* well before its own backoff (3 s at the least) */
+    assert_true(hit_of(s, "r-1", 1)->t0 - hit_of(s, "r-2", 0)->t1 < 1500);
+    assert_int_equal(atomic_load(&o.shards_c), 3); /* r-1 and r-2 on different threads */
+    notifier_free(n);
+    results_free(&res);
+    tsrv_stop(s);
+    free(u);
+}
+
 static void rule_slow(struct tsrv *s, const char *id, const char *path, size_t nth,
                       struct answer *a)
 {
@@ -1671,6 +1718,7 @@ int main(void)
         cmocka_unit_test(test_retry_after_seconds_blocks_channel),
         cmocka_unit_test(test_retry_after_http_date_blocks_channel),
         cmocka_unit_test(test_retry_after_huge_is_capped),
+        cmocka_unit_test(test_recovery_seen_by_another_thread),
         cmocka_unit_test(test_channel_concurrency),
         cmocka_unit_test(test_channel_rate),
         cmocka_unit_test(test_channel_ops),
