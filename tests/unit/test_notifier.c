@@ -1291,6 +1291,25 @@ static void other_shard_alert(char *out, size_t cap)
     }
 }
 
+/* A notifier with two threads (cfg's other settings) whose record r-1 of alert-A through channel
+ * c has had its first answer and waits for a retry; alert_b names an alert whose records of c
+ * the other thread takes. */
+static struct notifier *r1_pending_on_two_threads(struct notifier_cfg *cfg, struct tops *o,
+                                                  struct results *res, const char *u, char *alert_b,
+                                                  size_t cap)
+{
+    struct notifier *n;
+
+    cfg->threads = 2;
+    other_shard_alert(alert_b, cap);
+    results_init(res);
+    n = start_ops(cfg, res, o);
+    assert_int_equal(notifier_submit(n, mk_arec("r-1", "alert-A", "c", u, "x")), 0);
+    assert_true(wait_results(res, 1));
+    assert_int_equal(res->r[0]->status, NOTIFY_PENDING);
+    return n;
+}
+
 /* r-1 gets a 429 asking to wait; r-2 (same channel, another alert, which the notifier's other
  * thread takes) is submitted right after that answer and must wait as well; r-3 (another
  * channel) goes at once. */
@@ -1305,14 +1324,8 @@ static void retry_after_case(const char *form, int64_t min_wait_ms)
     const struct hit *first;
     int64_t blocked_at;
 
-    cfg.threads = 2;
-    other_shard_alert(alert_b, sizeof(alert_b));
-    results_init(&res);
-    n = start_ops(&cfg, &res, &o);
-    assert_int_equal(notifier_submit(n, mk_arec("r-1", "alert-A", "c", u, "x")), 0);
-    assert_true(wait_results(&res, 1));
+    n = r1_pending_on_two_threads(&cfg, &o, &res, u, alert_b, sizeof(alert_b));
     blocked_at = clock_mono_ms();
-    assert_int_equal(res.r[0]->status, NOTIFY_PENDING);
     assert_int_equal(res.r[0]->last_http_status, 429);
     assert_string_equal(res.r[0]->last_error, "HTTP 429: slow down");
     assert_true(res.r[0]->next_ms - res.r[0]->updated_ms >= min_wait_ms);
@@ -1406,15 +1419,9 @@ static void test_recovery_seen_by_another_thread(void **state)
     struct notifier *n;
     (void)state;
 
-    cfg.threads = 2;
     cfg.backoff_base_ms = 6000;
     cfg.backoff_max_ms = 6000;
-    other_shard_alert(alert_b, sizeof(alert_b));
-    results_init(&res);
-    n = start_ops(&cfg, &res, &o);
-    assert_int_equal(notifier_submit(n, mk_arec("r-1", "alert-A", "c", u, "x")), 0);
-    assert_true(wait_results(&res, 1));
-    assert_int_equal(res.r[0]->status, NOTIFY_PENDING);
+    n = r1_pending_on_two_threads(&cfg, &o, &res, u, alert_b, sizeof(alert_b));
     assert_true(res.r[0]->next_ms - res.r[0]->updated_ms >= 3000);
     assert_int_equal(notifier_submit(n, mk_arec("r-2", alert_b, "c", u, "x")), 0);
     assert_true(wait_results(&res, 3));
