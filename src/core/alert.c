@@ -222,6 +222,12 @@ static uint32_t count_nuls(const char *p, uint32_t len)
     return n;
 }
 
+/* The two string fields that may be null (Alerta's value and customer), by a->nulls. */
+static bool view_null(const struct alert *a, enum afield f)
+{
+    return (f == AF_VALUE && (a->nulls & 1)) || (f == AF_CUSTOMER && (a->nulls & 2));
+}
+
 struct aview alert_get(const struct alert *a, enum afield f)
 {
     struct aview v = {"", 0, 0, false};
@@ -242,8 +248,8 @@ struct aview alert_get(const struct alert *a, enum afield f)
         v.n = count_nuls(v.p, v.len);
         if (f >= AF_FIRST_MAP)
             v.n /= 2;
-    } else if ((f == AF_VALUE && (a->nulls & 1)) || (f == AF_CUSTOMER && (a->nulls & 2))) {
-        v.null = true;
+    } else {
+        v.null = view_null(a, f);
     }
     return v;
 }
@@ -754,8 +760,8 @@ void alert_views(const struct alert *a, struct aview v[AF_COUNT])
         if (p)
             p += len;
     }
-    v[AF_VALUE].null = (a->nulls & 1) != 0;
-    v[AF_CUSTOMER].null = (a->nulls & 2) != 0;
+    v[AF_VALUE].null = view_null(a, AF_VALUE);
+    v[AF_CUSTOMER].null = view_null(a, AF_CUSTOMER);
 }
 
 static int put_view(struct buf *b, const struct aview *v, enum afield f)

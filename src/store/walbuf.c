@@ -47,6 +47,28 @@
 #include "util/clock.h"
 #include "util/log.h"
 
+/* Bytes for consecutive offsets of a file, held to go out in one write. */
+struct run {
+    unsigned char *p;  /* WALBUF_SIZE bytes, or NULL until first needed */
+    size_t len;        /* bytes held */
+    sqlite3_int64 off; /* file offset of p[0] */
+};
+
+/* Whether amt bytes written at off can join r: it is empty, or they follow it and fit. */
+static bool run_takes(const struct run *r, sqlite3_int64 off, size_t amt)
+{
+    return !r->len || (off == r->off + (sqlite3_int64)r->len && r->len + amt <= WALBUF_SIZE);
+}
+
+/* Adds them (run_takes said they join). */
+static void run_add(struct run *r, const void *data, size_t amt, sqlite3_int64 off)
+{
+    if (!r->len)
+        r->off = off;
+    memcpy(r->p + r->len, data, amt);
+    r->len += amt;
+}
+
 struct wb_file {
     sqlite3_file base;
     sqlite3_file *real; /* the default VFS's file, right after this struct */
@@ -56,15 +78,13 @@ struct wb_file {
     bool through;         /* a commit's frames are out: write through until it is published */
     struct wb_file *peer; /* db <-> its WAL while both are open (under reg_mu) */
     struct wb_file *next; /* in the registry of open database files */
-    unsigned char *buf;   /* WAL only: WALBUF_SIZE bytes, from its first write (a reader's
-                             connection never writes its WAL) */
-    size_t len;           /* bytes buffered */
-    sqlite3_int64 off;    /* file offset of buf[0] */
-    /* database files, during a checkpoint (see the top of the file) */
-    bool in_ckpt;        /* between CKPT_START and CKPT_DONE, with room reserved */
-    unsigned char *cbuf; /* WALBUF_SIZE bytes, from the first checkpoint */
-    size_t clen;         /* bytes of the run */
-    sqlite3_int64 coff;  /* file offset of cbuf[0] */
+    /* WAL only: its appends, the buffer from its first write (a reader's connection never
+     * writes its WAL) */
+    struct run w;
+    /* database files, during a checkpoint (see the top of the file): its run of pages, the
+     * buffer from the first checkpoint */
+    bool in_ckpt; /* between CKPT_START and CKPT_DONE, with room reserved */
+    struct run c;
 };
 
 static sqlite3_vfs wb_vfs;
@@ -92,12 +112,12 @@ static int flush(struct wb_file *f)
 {
     int rc;
 
-    if (!f->len)
+    if (!f->w.len)
         return SQLITE_OK;
-    rc = f->real->pMethods->xWrite(f->real, f->buf, (int)f->len, f->off);
+    rc = f->real->pMethods->xWrite(f->real, f->w.p, (int)f->w.len, f->w.off);
     if (rc != SQLITE_OK)
         return rc; /* kept: the caller's call fails, a later one tries again */
-    f->len = 0;
+    f->w.len = 0;
     atomic_fetch_add_explicit(&n_flushes, 1, memory_order_relaxed);
     return SQLITE_OK;
 }
@@ -141,9 +161,9 @@ static int wb_close(sqlite3_file *p)
 
     unlink_file(f);
     rc2 = f->real->pMethods->xClose(f->real);
-    free(f->buf);
-    free(f->cbuf);
-    f->buf = f->cbuf = NULL;
+    free(f->w.p);
+    free(f->c.p);
+    f->w.p = f->c.p = NULL;
     return rc != SQLITE_OK ? rc : rc2;
 }
 
@@ -189,10 +209,10 @@ static int ckpt_put(struct wb_file *f, const void *data, size_t n, sqlite3_int64
 /* Writes a checkpoint's run; it is gone either way (see the top of the file). */
 static int ckpt_flush(struct wb_file *f)
 {
-    size_t n = f->clen;
+    size_t n = f->c.len;
 
-    f->clen = 0;
-    return n ? ckpt_put(f, f->cbuf, n, f->coff) : SQLITE_OK;
+    f->c.len = 0;
+    return n ? ckpt_put(f, f->c.p, n, f->c.off) : SQLITE_OK;
 }
 
 static int ckpt_write(struct wb_file *f, const void *data, int amt, sqlite3_int64 off)
@@ -200,15 +220,11 @@ static int ckpt_write(struct wb_file *f, const void *data, int amt, sqlite3_int6
     int rc;
 
     atomic_fetch_add_explicit(&n_ckpt_pages, 1, memory_order_relaxed);
-    if (f->clen && (off != f->coff + (sqlite3_int64)f->clen || f->clen + (size_t)amt > WALBUF_SIZE))
-        if ((rc = ckpt_flush(f)) != SQLITE_OK)
-            return rc;
+    if (!run_takes(&f->c, off, (size_t)amt) && (rc = ckpt_flush(f)) != SQLITE_OK)
+        return rc;
     if ((size_t)amt > WALBUF_SIZE)
         return ckpt_put(f, data, (size_t)amt, off);
-    if (!f->clen)
-        f->coff = off;
-    memcpy(f->cbuf + f->clen, data, (size_t)amt);
-    f->clen += (size_t)amt;
+    run_add(&f->c, data, (size_t)amt, off);
     return SQLITE_OK;
 }
 
@@ -217,15 +233,15 @@ static int ckpt_write(struct wb_file *f, const void *data, int amt, sqlite3_int6
 /* SQLITE_FCNTL_CKPT_DONE: the last run must reach the file (see the top of the file). */
 static void ckpt_done(struct wb_file *f)
 {
-    size_t n = f->clen;
+    size_t n = f->c.len;
     int rc = SQLITE_OK;
 
     f->in_ckpt = false;
     if (!n)
         return;
-    f->clen = 0;
+    f->c.len = 0;
     for (int i = 0; i < CKPT_DONE_TRIES; i++)
-        if ((rc = ckpt_put(f, f->cbuf, n, f->coff)) == SQLITE_OK)
+        if ((rc = ckpt_put(f, f->c.p, n, f->c.off)) == SQLITE_OK)
             return;
     log_error(
         "store_checkpoint_write_failed",
@@ -239,8 +255,8 @@ static void ckpt_done(struct wb_file *f)
  * database file's new pages is reserved, or the checkpoint writes through. */
 static void ckpt_start(struct wb_file *f)
 {
-    f->in_ckpt = f->cbuf || (f->cbuf = malloc(WALBUF_SIZE));
-    f->clen = 0;
+    f->in_ckpt = f->c.p || (f->c.p = malloc(WALBUF_SIZE));
+    f->c.len = 0;
 }
 
 static void ckpt_reserve(struct wb_file *f, sqlite3_int64 size)
@@ -270,7 +286,7 @@ static int wb_write(sqlite3_file *p, const void *data, int amt, sqlite3_int64 of
 
     /* A linked WAL's first write takes its buffer. Without memory it is unlinked, so it is
      * written through from then on. */
-    if (!f->buf && f->is_wal && f->peer && !(f->buf = malloc(WALBUF_SIZE)))
+    if (!f->w.p && f->is_wal && f->peer && !(f->w.p = malloc(WALBUF_SIZE)))
         unlink_file(f);
     if (f->is_wal) {
         atomic_fetch_add_explicit(&n_writes, 1, memory_order_relaxed);
@@ -281,23 +297,17 @@ static int wb_write(sqlite3_file *p, const void *data, int amt, sqlite3_int64 of
         maybe_yield();
     if (f->in_ckpt && amt > 0)
         return ckpt_write(f, data, amt, off);
-    if (!f->buf) /* not a WAL, or one with no database file */
+    if (!f->w.p) /* not a WAL, or one with no database file */
         return write_through(f, data, amt, off);
-    if (f->len && (f->through || off != f->off + (sqlite3_int64)f->len ||
-                   f->len + (size_t)amt > WALBUF_SIZE)) {
-        if ((rc = flush(f)) != SQLITE_OK)
-            return rc;
-    }
+    if ((f->through || !run_takes(&f->w, off, (size_t)amt)) && (rc = flush(f)) != SQLITE_OK)
+        return rc;
     if (f->through || amt < 0 || (size_t)amt > WALBUF_SIZE)
         return write_through(f, data, amt, off);
-    if (!f->len)
-        f->off = off;
-    memcpy(f->buf + f->len, data, (size_t)amt);
-    f->len += (size_t)amt;
+    run_add(&f->w, data, (size_t)amt, off);
     if (f->commit_hdr) { /* the commit frame's page: the commit is complete */
         f->commit_hdr = false;
         if ((rc = flush(f)) != SQLITE_OK) {
-            f->len -= (size_t)amt; /* this write failed; the frames before it stay */
+            f->w.len -= (size_t)amt; /* this write failed; the frames before it stay */
             return rc;
         }
         f->through = true;
