@@ -2,8 +2,9 @@
 # tocsin benchmark: end-to-end event throughput (WebSocket and HTTP producers) with 10, 100 and
 # 1000 triggers, daemon RSS, and event -> webhook latency; then the Alerta alert store: single and
 # batch POSTs of new, duplicate and correlated alerts, a fill to 1,000,000 alerts, RSS and disk
-# per alert, and list latency with the store full; then notifications (bench/notify.sh: alert
-# change -> webhook latency, deliveries/s, a receiver down and back). See bench/README.md.
+# per alert, list latency with the store full and the time a restart on it takes to answer; then
+# notifications (bench/notify.sh: alert change -> webhook latency, deliveries/s, a receiver down
+# and back). See bench/README.md.
 #
 #   bench/run.sh [BUILD_DIR] [all|events|alerts|notify]   (normally through `make bench`: all)
 #
@@ -44,7 +45,9 @@ A_FILL=1000000               # alerts stored before the full runs (the issue's f
 A_QUERIES=200                # GETs per list run...
 A_QUERY_SECONDS=15           # ...or fewer if they take longer than this
 A_BUDGET=290                 # the alerts section ends before this, in seconds from its start
-A_AFTER_FILL=75              # seconds it keeps after the fill: RSS, du, lists, full runs, stop
+A_AFTER_FILL=100             # seconds it keeps after the fill: RSS, du, lists, full runs, stop,
+                             # restart
+A_RESTART_MAX=40             # the restart's wait for a first answer, in seconds
 
 PIDS=()     # processes started and not yet reaped; stopped by PID on exit
 TMPDIRS=()  # removed on exit
@@ -114,15 +117,22 @@ run_lg() {
 lg_last() { tail -n 1 "$WORK/lg.out"; }
 
 start_daemon() {
-    local i
     DATA=$(mktemp -d "${TMPDIR:-/tmp}/tocsin-bench.XXXXXX")
     TMPDIRS+=("$DATA")
+    launch_daemon 100 # 10 s for the port file and a first answer
+}
+
+# launch_daemon TENTHS: starts tocsin on $DATA and waits at most TENTHS tenths of a second for
+# its port file and a first answer.
+launch_daemon() {
+    local i
+    rm -f "$DATA/tocsin.port" # a previous daemon's
     "$TOCSIN" serve --listen 127.0.0.1:0 --data "$DATA" --config "$WORK/tocsin.yaml" \
         >"$DATA/daemon.log" 2>&1 &
     DAEMON_PID=$!
     PIDS+=("$DAEMON_PID")
     PORT=
-    for ((i = 0; i < 100; i++)); do # 10 s for the port file and a first answer
+    for ((i = 0; i < $1; i++)); do
         if [[ -z $PORT && -s $DATA/tocsin.port ]]; then
             PORT=$(tr -dc '0-9' <"$DATA/tocsin.port")
         fi
@@ -136,10 +146,11 @@ start_daemon() {
         sleep 0.1
     done
     tail -n 20 "$DATA/daemon.log" >&2
-    die "tocsin did not write $DATA/tocsin.port and answer /api/v1/stats within 10 s"
+    die "tocsin did not write $DATA/tocsin.port and answer /api/v1/stats within $(($1 / 10)) s"
 }
 
-# stop_daemon LABEL: SIGTERM, wait (10 s, then SIGKILL), keep its log as out/daemon-LABEL.log.
+# stop_daemon LABEL [keep]: SIGTERM, wait (10 s, then SIGKILL), keep its log as
+# out/daemon-LABEL.log; its data directory is removed unless "keep".
 stop_daemon() {
     local rc=0 i errs
     kill -TERM "$DAEMON_PID" 2>/dev/null || true
@@ -158,7 +169,7 @@ stop_daemon() {
     cp "$DATA/daemon.log" "$OUT/daemon-$1.log"
     errs=$(grep -c 'level=error' "$DATA/daemon.log" || true)
     ((errs == 0)) || note "tocsin ($1) logged $errs error-level lines (bench/out/daemon-$1.log)"
-    rm -rf -- "$DATA"
+    [[ ${2:-} == keep ]] || rm -rf -- "$DATA"
 }
 
 mode_args() {
@@ -326,6 +337,8 @@ A_DB1=na           # bytes of the database file after the fill
 A_WAL1=na          # bytes of its WAL file
 A_HEAP=na          # alerts.heapBytes after the fill
 A_STORED=na        # alerts.stored after the fill
+A_RESTART_S=na     # seconds the full store's daemon took to answer after a restart
+A_RESTART_N=na     # alerts it held then
 
 # a_left: seconds left in the alerts section.
 a_left() { printf '%s\n' $((A_T0 + A_BUDGET - SECONDS)); }
@@ -486,7 +499,25 @@ a_full() {
             a_run full "$mode" "$r" "full-$mode-$r"
         done
     done
-    stop_daemon "alerts-full"
+    stop_daemon "alerts-full" keep
+    a_restart
+}
+
+# The full store's daemon started again on its data: seconds until it answers (it loads every
+# alert first), and how many it holds then.
+a_restart() {
+    local t0
+    if ((SECONDS + A_RESTART_MAX + 15 > A_T0 + A_BUDGET)); then
+        note "alerts restart skipped to stay within the time budget"
+        rm -rf -- "$DATA"
+        return
+    fi
+    t0=$(date +%s%N)
+    launch_daemon $((A_RESTART_MAX * 10))
+    A_RESTART_S=$(awk -v t="$(($(date +%s%N) - t0))" 'BEGIN {printf "%.1f", t / 1e9}')
+    if run_lg 10 stats --port "$PORT"; then A_RESTART_N=$(kv alerts_stored "$(lg_last)"); fi
+    say "alerts restart: answering after $A_RESTART_S s with ${A_RESTART_N:-na} alerts"
+    stop_daemon "alerts-restart"
 }
 
 alerts_section() {
@@ -587,12 +618,13 @@ EOF
 The fill posts distinct alerts in arrays of $A_BATCH over 4 connections, in loadgen runs of at
 most 60 s. RSS is the daemon's VmRSS, 2 s after its start and 2 s after the fill; per alert is
 the difference divided by the alerts filled. Its anonymous part is the heap (alert records,
-indexes, SQLite's page caches, allocator slack); its file-backed part is mostly the database
-pages the readers have touched through SQLite's mmap (shared with the OS page cache, and grown
-by the lists). Disk is \`du\` of the data directory (database and WAL).
+indexes, SQLite's page caches, allocator slack); its file-backed part is the executable's and
+the libraries' pages (SQLite reads the database with \`pread\`, not through mmap). Disk is
+\`du\` of the data directory (database and WAL).
 The lists are $A_QUERIES sequential \`GET /alerta/alerts?status=open&page-size=50\` (at most
 $A_QUERY_SECONDS s), the second with \`&environment=Production&severity=critical\`, with
-$A_STORED alerts stored.
+$A_STORED alerts stored. The restart is the same daemon stopped (SIGTERM) after the full runs
+and started again on its data: it loads every alert before it listens.
 
 | figure | measured | bar |
 |---|---:|---|
@@ -616,6 +648,8 @@ EOF
         "${A_Q[plain/p50_ms]:-na}" "${A_Q[plain/p99_ms]:-na}" "${A_Q[plain/max_ms]:-na}"
     printf '| list 50 open, Production and critical: p50 / p99 / max (ms) | %s / %s / %s | |\n' \
         "${A_Q[filtered/p50_ms]:-na}" "${A_Q[filtered/p99_ms]:-na}" "${A_Q[filtered/max_ms]:-na}"
+    printf '| restart with the store full: seconds until it answers; alerts it holds then | %s; %s | |\n' \
+        "${A_RESTART_S:-na}" "${A_RESTART_N:-na}"
     printf '| GETs done; total answered (plain, filtered) | %s, %s; %s, %s | |\n' \
         "${A_Q[plain/count]:-na}" "${A_Q[filtered/count]:-na}" "${A_Q[plain/total]:-na}" \
         "${A_Q[filtered/total]:-na}"

@@ -135,6 +135,37 @@ static void htab_grow(struct htab *t)
     t->mask = nb - 1;
 }
 
+/* Makes room for n alerts at once (buckets: the power of two at or above n), moving every alert
+ * now; for the start-up load, which knows how many it restores and would otherwise double the
+ * array twenty times on the way to a million. Out of memory: the table keeps its size. */
+static void htab_reserve(struct htab *t, size_t n)
+{
+    size_t nb = t->mask + 1;
+    struct alert **b, **ob;
+
+    while (nb < n && nb <= SIZE_MAX / 2 / sizeof(*b))
+        nb *= 2;
+    if (nb == t->mask + 1)
+        return;
+    htab_settle(t);
+    if (!(b = calloc(nb, sizeof(*b))))
+        return;
+    ob = t->b;
+    for (size_t i = 0; i <= t->mask; i++) {
+        struct alert *a = ob[i];
+        while (a) {
+            struct alert *next = LINK(a, t->link);
+            size_t k = t->h(a) & (nb - 1);
+            LINK(a, t->link) = b[k];
+            b[k] = a;
+            a = next;
+        }
+    }
+    free(ob);
+    t->b = b;
+    t->mask = nb - 1;
+}
+
 static void htab_add(struct htab *t, struct alert *a, uint64_t hv)
 {
     size_t k = hv & t->mask;
@@ -580,9 +611,9 @@ static void rearm(struct alertdb *db, struct alert *a)
 
 /* ---- index ----------------------------------------------------------------------------------- */
 
+/* a's hashes set (set_hashes). */
 static void index_add(struct alertdb *db, struct alert *a)
 {
-    set_hashes(a);
     htab_add(&db->by_key, a, a->key_h);
     htab_add(&db->by_res, a, a->res_h);
     htab_add(&db->by_id, a, id_hash(a));
@@ -1030,6 +1061,7 @@ static int receive_new(struct alertdb *db, const struct alert_in *in, const char
     }
     if (in->flags & AIN_RAW)
         take_raw(c, in);
+    set_hashes(a);
     index_add(db, a);
     rearm(db, a);
     db->st.created++;
@@ -1607,20 +1639,42 @@ void alertdb_housekeeping(struct alertdb *db, int64_t expired_after_s, int64_t i
 
 /* ---- start-up and statistics ----------------------------------------------------------------- */
 
+/* An alert held with the key of a, which is not in the tables (its hashes set): compares the
+ * two records' key fields as stored, so a restore copies no string. */
+static struct alert *held_key(struct alertdb *db, const struct alert *a)
+{
+    struct aview ev = alert_get(a, AF_EVENT), e = alert_get(a, AF_ENVIRONMENT),
+                 r = alert_get(a, AF_RESOURCE), c = alert_get(a, AF_CUSTOMER);
+
+    for (int w = 0; w < 2; w++) {
+        for (struct alert *b = htab_chain(&db->by_key, a->key_h, w); b; b = b->next_key) {
+            struct aview bev, be, br, bc;
+            if (b->key_h != a->key_h)
+                continue;
+            bev = alert_get(b, AF_EVENT);
+            be = alert_get(b, AF_ENVIRONMENT);
+            br = alert_get(b, AF_RESOURCE);
+            bc = alert_get(b, AF_CUSTOMER);
+            if (view_eq(&bev, ev.p, ev.len) && view_eq(&be, e.p, e.len) &&
+                view_eq(&br, r.p, r.len) && bc.null == c.null &&
+                (c.null || view_eq(&bc, c.p, c.len)))
+                return b;
+        }
+    }
+    return NULL;
+}
+
+void alertdb_reserve(struct alertdb *db, size_t n)
+{
+    htab_reserve(&db->by_key, n);
+    htab_reserve(&db->by_res, n);
+    htab_reserve(&db->by_id, n);
+}
+
 int alertdb_restore(struct alertdb *db, struct alert *a, int64_t now_ms)
 {
-    struct aview e = alert_get(a, AF_ENVIRONMENT), r = alert_get(a, AF_RESOURCE),
-                 ev = alert_get(a, AF_EVENT), cu = alert_get(a, AF_CUSTOMER);
-    char *env = dup_or_null(e.p, e.len), *res = dup_or_null(r.p, r.len),
-         *evt = dup_or_null(ev.p, ev.len), *cust = cu.null ? NULL : dup_or_null(cu.p, cu.len);
-    bool clash = !env || !res || !evt || (!cu.null && !cust) || alertdb_find(db, a->id) ||
-                 alertdb_find_key(db, env, res, evt, cust);
-
-    free(env);
-    free(res);
-    free(evt);
-    free(cust);
-    if (clash) {
+    set_hashes(a);
+    if (alertdb_find(db, a->id) || held_key(db, a)) {
         alert_free(a);
         return TOCSIN_EEXIST;
     }

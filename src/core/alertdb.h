@@ -196,6 +196,9 @@ int alertdb_blackout_release(struct alertdb *db, alertdb_covered_fn covered, voi
 /* Start-up: takes a record read back from the store (alert_from_state), indexes it and arms
  * its timer. TOCSIN_EEXIST if its key or id is already held (the record is freed). */
 int alertdb_restore(struct alertdb *db, struct alert *a, int64_t now_ms);
+/* Start-up: sizes the tables for n alerts before they are restored (each would otherwise double
+ * its array on the way, moving every alert it holds). Out of memory: they grow as they go. */
+void alertdb_reserve(struct alertdb *db, size_t n);
 
 struct alertdb_stats {
     uint64_t alerts;

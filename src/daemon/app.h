@@ -219,6 +219,11 @@ int app_to_store(struct app *a, struct smsg *sm, bool wait);
  * writer starts (start-up's own changes: committed before the first request is served). */
 int app_store_now(struct app *a, struct smsg *sm);
 
+/* Copies the engine's statistics to where the other threads read them (est, ast, rst under
+ * stats_mu): after each of its turns, and once at start-up before any request is taken (lists
+ * and counts read the alert counts there). */
+void app_publish_stats(struct app *a);
+
 /* Engine and store writer threads (daemon.c). */
 int app_start_threads(struct app *a);
 void app_stop_threads(struct app *a);

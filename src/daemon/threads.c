@@ -778,11 +778,7 @@ static void *engine_main(void *arg)
             advance_all(a, app_now_ms(a), sm);
         handle_all(a, batch, n, sm, &sc);
         nwire_after_turn(a, &sm->fx, 0, app_now_ms(a));
-        pthread_mutex_lock(&a->stats_mu);
-        engine_get_stats(a->engine, &a->est);
-        alertdb_get_stats(a->alerts, &a->ast);
-        nwire_get_stats(a, &a->rst);
-        pthread_mutex_unlock(&a->stats_mu);
+        app_publish_stats(a);
         if (!sidx_lost && n && !sidx_usable(a->sidx)) {
             log_error("alert_id_index_lost", "effect=\"look-ups by id scan the store until a"
                                              " restart\"");
@@ -1202,6 +1198,15 @@ static void *store_main(void *arg)
     return NULL;
 }
 
+void app_publish_stats(struct app *a)
+{
+    pthread_mutex_lock(&a->stats_mu);
+    engine_get_stats(a->engine, &a->est);
+    alertdb_get_stats(a->alerts, &a->ast);
+    nwire_get_stats(a, &a->rst);
+    pthread_mutex_unlock(&a->stats_mu);
+}
+
 /* ---- readers ------------------------------------------------------------------------- */
 
 #define READ_QUEUE 1024
@@ -1328,6 +1333,8 @@ static void *maint_main(void *arg)
 
 int app_start_threads(struct app *a)
 {
+    /* what was loaded, before the first request: the engine's first turn may be a second away */
+    app_publish_stats(a);
     if (pthread_create(&a->store_thr, NULL, store_main, a))
         return -1;
     if (pthread_create(&a->engine_thr, NULL, engine_main, a)) {

@@ -342,7 +342,7 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_HIST_TRIM] = "DELETE FROM alert_history WHERE rid = ?1 AND seq < ?2",
     [ST_NOTE_INSERT] = ("INSERT INTO alert_note (id, rid, text, user, create_time, update_time)"
                         " VALUES (?1, ?2, ?3, ?4, ?5, ?5)"),
-    [ST_ACH_LOAD] = "SELECT state FROM alert ORDER BY rid",
+    [ST_ACH_LOAD] = "SELECT state FROM alert WHERE rid BETWEEN ?1 AND ?2 ORDER BY rid",
     [ST_OBJ_PUT] = "INSERT OR REPLACE INTO object (kind, id, json) VALUES (?1, ?2, ?3)",
     [ST_OBJ_DEL] = "DELETE FROM object WHERE kind = ?1 AND id = ?2",
     [ST_OBJ_LOAD] = "SELECT id, json FROM object WHERE kind = ?1 ORDER BY id",
@@ -2039,13 +2039,50 @@ static int sq_achange_apply(struct store *base, const struct alert_change *c)
     return rc;
 }
 
-static int sq_alert_load_all(struct store *base, store_xalert_cb cb, void *ud)
+/* The integer a one-value query answers, 0 for NULL (an aggregate over no rows). */
+static int query_i64(struct sqlite_store *s, const char *sql, int64_t *v)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
+
+    if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        *v = sqlite3_column_int64(st, 0);
+        rc = SQLITE_OK;
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_OK ? TOCSIN_OK : db_err(s, "alert_span", rc);
+}
+
+/* Three queries: with count(*) in it, min(rid) and max(rid) would walk the index as well
+ * instead of reading its two ends. */
+static int sq_alert_span(struct store *base, struct store_span *out)
+{
+    struct sqlite_store *s = S(base);
+    int64_t n = 0, lo = 0, hi = 0;
+    int rc = query_i64(s, "SELECT count(*) FROM alert", &n);
+
+    if (!rc)
+        rc = query_i64(s, "SELECT min(rid) FROM alert", &lo);
+    if (!rc)
+        rc = query_i64(s, "SELECT max(rid) FROM alert", &hi);
+    if (rc || n < 0 || lo < 0 || hi < lo)
+        return rc ? rc : TOCSIN_ESTORE;
+    *out = (struct store_span){(uint64_t)n, (uint64_t)lo, (uint64_t)hi};
+    return TOCSIN_OK;
+}
+
+static int sq_alert_load(struct store *base, uint64_t lo, uint64_t hi, store_xalert_cb cb, void *ud)
 {
     struct sqlite_store *s = S(base);
     sqlite3_stmt *st = NULL;
     int rc, src = SQLITE_DONE;
 
+    lo = lo > (uint64_t)INT64_MAX ? (uint64_t)INT64_MAX : lo;
+    hi = hi > (uint64_t)INT64_MAX ? (uint64_t)INT64_MAX : hi;
     rc = stmt(s, ST_ACH_LOAD, &st);
+    if (!rc && (sqlite3_bind_int64(st, 1, (sqlite3_int64)lo) != SQLITE_OK ||
+                sqlite3_bind_int64(st, 2, (sqlite3_int64)hi) != SQLITE_OK))
+        rc = db_err(s, "alert_load", SQLITE_ERROR);
     while (!rc && (src = sqlite3_step(st)) == SQLITE_ROW) {
         struct alert *a = alert_from_state(sqlite3_column_blob(st, 0),
                                            (size_t)sqlite3_column_bytes(st, 0));
@@ -2056,7 +2093,7 @@ static int sq_alert_load_all(struct store *base, store_xalert_cb cb, void *ud)
         rc = cb(ud, a);
     }
     if (!rc && src != SQLITE_DONE)
-        rc = db_err(s, "alert_load_all", src);
+        rc = db_err(s, "alert_load", src);
     done(st);
     return rc;
 }
@@ -2116,7 +2153,8 @@ const struct store_ops store_sqlite_ops = {
     .trigger_list_json = sq_trigger_list_json,
     .trigger_get_json = sq_trigger_get_json,
     .achange_apply = sq_achange_apply,
-    .alert_load_all = sq_alert_load_all,
+    .alert_span = sq_alert_span,
+    .alert_load = sq_alert_load,
     .set_sevmap = sq_set_sevmap,
     .native = sq_native,
     .object_put = sq_object_put,

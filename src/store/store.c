@@ -126,9 +126,14 @@ int store_achange_apply(struct store *s, const struct alert_change *c)
     return s->ops->achange_apply(s, c);
 }
 
-int store_alert_load_all(struct store *s, store_xalert_cb cb, void *ud)
+int store_alert_span(struct store *s, struct store_span *out)
 {
-    return s->ops->alert_load_all(s, cb, ud);
+    return s->ops->alert_span(s, out);
+}
+
+int store_alert_load(struct store *s, uint64_t lo, uint64_t hi, store_xalert_cb cb, void *ud)
+{
+    return s->ops->alert_load(s, lo, hi, cb, ud);
 }
 
 void store_set_sevmap(struct store *s, const struct sevmap *m)

@@ -66,6 +66,10 @@ struct alert;
 struct alert_change;
 struct sevmap;
 typedef int (*store_xalert_cb)(void *ud, struct alert *a); /* callee owns a, always */
+/* How many alerts are stored, and their lowest and highest rid (all 0 when there are none). */
+struct store_span {
+    uint64_t count, lo, hi;
+};
 
 struct store;
 
@@ -95,7 +99,8 @@ struct store_ops {
     /* Alerta-model alerts (core/alertdb.h): writes, start-up load; reads go through the
      * backend's native handle (store/alert_read.h for SQLite). */
     int (*achange_apply)(struct store *s, const struct alert_change *c);
-    int (*alert_load_all)(struct store *s, store_xalert_cb cb, void *ud);
+    int (*alert_span)(struct store *s, struct store_span *out);
+    int (*alert_load)(struct store *s, uint64_t lo, uint64_t hi, store_xalert_cb cb, void *ud);
     void (*set_sevmap)(struct store *s, const struct sevmap *m);
     void *(*native)(struct store *s);
     int (*object_put)(struct store *s, const char *kind, const char *id, const char *json);
@@ -179,11 +184,14 @@ int store_trigger_list_json(struct store *s, const struct store_page *p, json_t 
 /* The stored trigger JSON; TOCSIN_ENOTFOUND. */
 int store_trigger_get_json(struct store *s, const char *id, json_t **out);
 /* Alerts of core/alertdb.h. The writer applies changes (inside begin/commit); the start-up
- * load hands every stored alert to cb in rid order; set_sevmap gives the severity names (call
- * on every connection before use; Alerta's default otherwise). store_native is the backend's
- * own handle (sqlite3 * for SQLite), for the read side of store/alert_read.h. */
+ * load hands every stored alert with lo <= rid <= hi to cb in rid order (any connection: the
+ * daemon splits the rows between two threads at the rids the span gives); set_sevmap gives the
+ * severity names (call on every connection before use; Alerta's default otherwise).
+ * store_native is the backend's own handle (sqlite3 * for SQLite), for the read side of
+ * store/alert_read.h. */
 int store_achange_apply(struct store *s, const struct alert_change *c);
-int store_alert_load_all(struct store *s, store_xalert_cb cb, void *ud);
+int store_alert_span(struct store *s, struct store_span *out);
+int store_alert_load(struct store *s, uint64_t lo, uint64_t hi, store_xalert_cb cb, void *ud);
 void store_set_sevmap(struct store *s, const struct sevmap *m);
 void *store_native(struct store *s);
 /* Small objects kept whole as JSON under (kind, id): API keys, heartbeats, blackouts. json NULL

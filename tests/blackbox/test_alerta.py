@@ -2,6 +2,7 @@
 behaviour: create, duplicate, correlate, re-open, expire, history cap, filters and q=, actions and
 their 409s, shelving, tags, attributes, notes, delete, housekeeping; plus the native batch ingest,
 a restart after kill -9, and eight clients posting the same new alert at once."""
+import json
 import threading
 
 import pytest
@@ -409,6 +410,46 @@ def test_restart_keeps_alerts(daemon):
     assert b["id"] == a["id"] and b["duplicateCount"] == 1 and b["status"] == "ack"
     action(daemon, a["id"], "unack")  # history bookkeeping survived too
     assert get(daemon, a["id"])["status"] == "open"
+
+
+def test_restart_loads_a_large_store_on_two_threads(daemon):
+    """Past 4,096 stored alerts the start-up load splits the rows between two threads (the
+    later 60% of the rids read by a helper): every alert comes back once, with its state, and
+    de-duplication and correlation go on against alerts of both parts."""
+    ids = []
+    for b in range(60):  # 100 per POST: the test daemon's batch limit
+        batch = [alert(resource=f"h{b * 100 + i}", event="Load", value=str(i))
+                 for i in range(100)]
+        r = daemon.post("/api/v1/alerts", batch)
+        expect_status(r, 201, "POST /api/v1/alerts batch")
+        ids += r.json()["ids"]
+    assert len(set(ids)) == 6000
+    for gone in (ids[10], ids[3000], ids[5999]):  # gaps in the rids, the last one included
+        expect_status(daemon.delete(f"/alerta/alert/{gone}"), 200, "DELETE")
+    early, late = ids[100], ids[4500]  # read by this thread, by the helper
+    action(daemon, early, "ack")
+    action(daemon, late, "close")
+    old_base = f"127.0.0.1:{daemon.port}/"
+    before = {i: json.dumps(get(daemon, i)) for i in (ids[0], early, late, ids[5998])}
+    daemon.kill9()
+    daemon.restart()
+    assert "alerts_loaded alerts=5997 skipped=0" in daemon.log(), daemon.log_tail()
+    assert "load_helper_failed" not in daemon.log()
+    # at once: lists and counts read the engine's counters, published before the first request
+    assert daemon.get("/alerta/alerts/count").json()["total"] == 5997
+    closed = listing(daemon, status="closed")
+    assert closed["total"] == 1 and [x["id"] for x in closed["alerts"]] == [late]
+    for i, a in before.items():  # the same, but for the port in the hrefs
+        assert json.dumps(get(daemon, i)) == a.replace(old_base, f"127.0.0.1:{daemon.port}/")
+    expect_status(daemon.get(f"/alerta/alert/{ids[3000]}"), 404, "deleted alert stays deleted")
+    dup = post(daemon, alert(resource="h4600", event="Load", value="again"))["alert"]
+    assert dup["id"] == ids[4600] and dup["duplicateCount"] == 1
+    back = post(daemon, alert(resource="h4500", event="Load"))["alert"]  # closed: re-opened
+    assert back["id"] == late and back["status"] == "open"
+    corr = post(daemon, alert(resource="h100", event="Load", severity="critical"))["alert"]
+    assert corr["id"] == early and corr["previousSeverity"] == "major"
+    new = post(daemon, alert(resource="h3000", event="Load"), status=201)["alert"]
+    assert new["id"] not in ids
 
 
 def test_concurrent_first_inserts(daemon):

@@ -1015,6 +1015,52 @@ static void test_short_id_index(void **state)
     sidx_free(x);
 }
 
+/* Start-up: a stored record whose id or key is already held is refused (and freed); the key
+ * compares the records' own fields, customer included (null and "acme" are two keys). The
+ * tables sized ahead for the load keep finding every alert. */
+static void test_restore_clash_and_reserve(void **state)
+{
+    struct fx *f = *state;
+    struct alert_in in = mk(f, "web01", "HttpError", "major");
+    struct alert *a, *c, *r;
+    struct alertdb *db2;
+    char res[16];
+
+    a = recv_in(f, &in, NULL);
+    in.customer = "acme";
+    c = recv_in(f, &in, NULL);
+    in.customer = NULL;
+    assert_non_null(db2 = alertdb_new(&f->cfg, f->now));
+    assert_non_null(r = restored_copy(a));
+    assert_int_equal(alertdb_restore(db2, r, f->now), TOCSIN_OK);
+    assert_non_null(r = restored_copy(a)); /* the same id again */
+    r->rid += 100;
+    assert_int_equal(alertdb_restore(db2, r, f->now), TOCSIN_EEXIST);
+    assert_non_null(r = restored_copy(a)); /* another id, the same key */
+    r->id[0] ^= 0xff;
+    assert_int_equal(alertdb_restore(db2, r, f->now), TOCSIN_EEXIST);
+    assert_non_null(r = restored_copy(c)); /* the same resource and event for a customer */
+    assert_int_equal(alertdb_restore(db2, r, f->now), TOCSIN_OK);
+    assert_ptr_equal(alertdb_find_key(db2, "Production", "web01", "HttpError", "acme"), r);
+    /* sized for 5,000 with two held: both still found, then 3,000 more restored and found */
+    alertdb_reserve(db2, 5000);
+    assert_non_null(alertdb_find(db2, a->id));
+    assert_ptr_equal(alertdb_find(db2, c->id), r);
+    for (int i = 0; i < 3000; i++) {
+        snprintf(res, sizeof(res), "host%d", i);
+        in.resource = res;
+        a = recv_in(f, &in, NULL);
+        assert_non_null(r = restored_copy(a));
+        assert_int_equal(alertdb_restore(db2, r, f->now), TOCSIN_OK);
+    }
+    for (int i = 0; i < 3000; i += 7) {
+        snprintf(res, sizeof(res), "host%d", i);
+        assert_non_null(r = alertdb_find_key(db2, "Production", res, "HttpError", NULL));
+        assert_ptr_equal(alertdb_find(db2, r->id), r);
+    }
+    alertdb_free(db2);
+}
+
 /* ---- many alerts ---------------------------------------------------------------------------- */
 
 static void test_many(void **state)
@@ -1426,6 +1472,7 @@ int main(void)
         T(test_counts_follow_changes),
         cmocka_unit_test(test_chg_names),
         T(test_short_id_index),
+        T(test_restore_clash_and_reserve),
         T(test_chg_receive),
         T(test_chg_blackout_receive),
         T(test_chg_actions),

@@ -431,7 +431,7 @@ static void test_xalert_apply_and_load(void **state)
     assert_int_equal(raw_int(f->dir, "SELECT raw_data IS NULL FROM alert"), 1);
     assert_int_equal(raw_int(f->dir, "SELECT duplicate_count FROM alert"), 1);
     /* the state column gives back the same record */
-    assert_int_equal(store_alert_load_all(f->w, collect_xalert, &back), TOCSIN_OK);
+    assert_int_equal(store_alert_load(f->w, 0, UINT64_MAX, collect_xalert, &back), TOCSIN_OK);
     assert_non_null(back);
     buf_init(&j1, 1 << 20);
     buf_init(&j2, 1 << 20);
@@ -448,6 +448,88 @@ static void test_xalert_apply_and_load(void **state)
     assert_int_equal(raw_int(f->dir, "SELECT count(*) FROM alert"), 0);
     assert_int_equal(raw_int(f->dir, "SELECT count(*) FROM alert_history"), 0);
     assert_int_equal(raw_int(f->dir, "SELECT count(*) FROM alert_note"), 0);
+    effects_free(&fx);
+    alertdb_free(db);
+}
+
+/* The start-up load's span (count and rid bounds) and its rid ranges, read by another
+ * connection as well (the daemon splits the rows between two threads). */
+struct rids {
+    uint64_t v[8];
+    size_t n;
+};
+
+static int collect_rid(void *ud, struct alert *a)
+{
+    struct rids *r = ud;
+
+    if (r->n < 8)
+        r->v[r->n++] = a->rid;
+    alert_free(a);
+    return 0;
+}
+
+static int stop_at_first(void *ud, struct alert *a)
+{
+    (void)ud;
+    alert_free(a);
+    return TOCSIN_ENOMEM;
+}
+
+static void test_xalert_span_and_ranges(void **state)
+{
+    struct fx *f = *state;
+    struct alertdb_cfg cfg;
+    struct alertdb *db;
+    struct effects fx;
+    struct alert_in in;
+    struct alert *a = NULL;
+    struct store_span sp = {9, 9, 9};
+    struct store *r;
+    struct rids got = {0};
+    char res[16], err[256];
+    uint8_t ids[5][16];
+    int kind;
+
+    assert_int_equal(store_alert_span(f->w, &sp), TOCSIN_OK);
+    assert_true(sp.count == 0 && sp.lo == 0 && sp.hi == 0);
+    alertdb_cfg_default(&cfg);
+    db = alertdb_new(&cfg, T_MS);
+    effects_init(&fx);
+    alert_in_init(&in);
+    in.event = "Down";
+    in.severity = sevmap_find(&cfg.sev, "major", 5);
+    for (int i = 0; i < 5; i++) { /* rids 1..5 */
+        snprintf(res, sizeof(res), "host%d", i);
+        in.resource = res;
+        assert_int_equal(alertdb_receive(db, &in, NULL, NULL, NULL, false, T_MS, &fx, &a, &kind),
+                         0);
+        assert_int_equal(a->rid, i + 1);
+        memcpy(ids[i], a->id, 16);
+    }
+    assert_int_equal(alertdb_delete(db, ids[0], &fx), 0);
+    assert_int_equal(alertdb_delete(db, ids[3], &fx), 0);
+    assert_int_equal(store_begin(f->w), TOCSIN_OK);
+    for (size_t i = 0; i < fx.n; i++)
+        assert_int_equal(store_achange_apply(f->w, fx.v[i].u.achange), TOCSIN_OK);
+    assert_int_equal(store_commit(f->w), TOCSIN_OK);
+    assert_int_equal(store_alert_span(f->w, &sp), TOCSIN_OK);
+    assert_true(sp.count == 3 && sp.lo == 2 && sp.hi == 5);
+    /* bounds are inclusive, rows come in rid order */
+    assert_int_equal(store_alert_load(f->w, 3, 5, collect_rid, &got), TOCSIN_OK);
+    assert_int_equal(got.n, 2);
+    assert_true(got.v[0] == 3 && got.v[1] == 5);
+    assert_int_equal(store_open(f->dir, DURABILITY_BATCH, true, &r, err, sizeof(err)), TOCSIN_OK);
+    got.n = 0;
+    assert_int_equal(store_alert_load(r, 0, 3, collect_rid, &got), TOCSIN_OK);
+    assert_int_equal(got.n, 2);
+    assert_true(got.v[0] == 2 && got.v[1] == 3);
+    got.n = 0;
+    assert_int_equal(store_alert_load(r, 6, UINT64_MAX, collect_rid, &got), TOCSIN_OK);
+    assert_int_equal(got.n, 0);
+    /* the callback's error ends the load and is returned */
+    assert_int_equal(store_alert_load(r, 0, UINT64_MAX, stop_at_first, NULL), TOCSIN_ENOMEM);
+    store_close(r);
     effects_free(&fx);
     alertdb_free(db);
 }
@@ -1133,6 +1215,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_triggers, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_transactions_and_callback_stop, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_xalert_apply_and_load, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_xalert_span_and_ranges, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_alert_upsert_update_unique_and_load, fx_setup,
                                         fx_teardown),
         cmocka_unit_test_setup_teardown(test_outbox_insert_update_load, fx_setup, fx_teardown),
