@@ -36,6 +36,7 @@ struct start {
     struct app *a;
     int64_t now;
     size_t loaded, skipped;
+    uint64_t helper; /* alerts the start-up load's helper thread read */
 };
 
 static int load_trigger(void *ud, const char *id, const char *text)
@@ -323,94 +324,36 @@ static int load_xalert(void *ud, struct alert *al)
 
 /* The start-up load of the alerts. Reading a row and decoding it into a record is about three
  * quarters of the work, restoring it into the engine's tables the rest (a million alerts took
- * 10.6-12.8 s on one thread here, docs/performance.md). So the rids are split: this thread reads
- * the first LOAD_OWN_PCT percent of their range and restores what it reads, while a helper thread
- * reads and decodes the rest on a read-only connection of its own (closed after, with its page
- * cache) into a list, which this thread restores after its own part: the tables are filled in
- * rid order, as by one thread. One thread does it all below LOAD_SPLIT_MIN alerts, or when the
- * helper cannot be started. */
+ * 10.4-11.6 s on one thread here, docs/performance.md). So a helper thread reads and decodes rows
+ * down from the highest rid on a read-only connection of its own while this thread reads up from
+ * the lowest and restores each, until they meet; then this thread restores the helper's, so that
+ * the tables are filled in rid order as by one thread (store_alert_load_meet). Meeting wherever
+ * they meet balances the two whatever the rids' spread (on a store that has run for months the
+ * live alerts sit at the top of the range, the old ones deleted). Below LOAD_SPLIT_MIN alerts,
+ * or without the helper's connection, one thread does it all. */
 #define LOAD_SPLIT_MIN 4096
-#define LOAD_OWN_PCT 40
-
-struct load_part {
-    struct store *st;
-    uint64_t lo, hi;
-    struct alert **v;
-    size_t n, cap;
-    int rc;
-};
-
-static int keep_alert(void *ud, struct alert *al)
-{
-    struct load_part *p = ud;
-
-    if (p->n == p->cap) {
-        size_t cap = p->cap ? p->cap * 2 : 4096;
-        struct alert **v = realloc(p->v, cap * sizeof(*v));
-        if (!v) {
-            alert_free(al);
-            return TOCSIN_ENOMEM;
-        }
-        p->v = v;
-        p->cap = cap;
-    }
-    p->v[p->n++] = al;
-    return TOCSIN_OK;
-}
-
-static void *load_part_main(void *ud)
-{
-    struct load_part *p = ud;
-
-    p->rc = store_alert_load(p->st, p->lo, p->hi, keep_alert, p);
-    store_close(p->st); /* its page cache with it */
-    return NULL;
-}
-
-static int load_on_one_thread(struct app *a, const struct store_span *sp, struct start *s)
-{
-    return store_alert_load(a->wstore, sp->lo, sp->hi, load_xalert, s) ? -1 : 0;
-}
 
 static int load_alerts(struct app *a, struct start *s)
 {
     struct store_span sp;
-    struct load_part p = {0};
-    pthread_t thr;
-    uint64_t own_hi;
+    struct store *down = NULL;
+    uint64_t helper_rows = 0;
     char err[512];
     int rc;
 
     if (store_alert_span(a->wstore, &sp))
         return -1;
     alertdb_reserve(a->alerts, sp.count > SIZE_MAX ? SIZE_MAX : (size_t)sp.count);
-    if (sp.count < LOAD_SPLIT_MIN)
-        return load_on_one_thread(a, &sp, s);
-    own_hi = sp.lo + (sp.hi - sp.lo) / 100 * LOAD_OWN_PCT;
-    p.lo = own_hi + 1;
-    p.hi = sp.hi;
-    if (store_open(a->cfg->data_dir, (enum durability)a->cfg->durability, true, &p.st, err,
-                   sizeof(err))) {
+    if (sp.count >= LOAD_SPLIT_MIN &&
+        store_open(a->cfg->data_dir, (enum durability)a->cfg->durability, true, &down, err,
+                   sizeof(err)))
         log_warn("load_helper_failed", "reason=store detail=\"%s\"", err);
-        return load_on_one_thread(a, &sp, s);
-    }
-    if (pthread_create(&thr, NULL, load_part_main, &p)) {
-        log_warn("load_helper_failed", "reason=thread errno=%d", errno);
-        store_close(p.st);
-        return load_on_one_thread(a, &sp, s);
-    }
-    pthread_setname_np(thr, "tocsin-load");
-    rc = store_alert_load(a->wstore, sp.lo, own_hi, load_xalert, s);
-    pthread_join(thr, NULL);
-    for (size_t i = 0; i < p.n; i++) {
-        if (rc || p.rc)
-            alert_free(p.v[i]);
-        else
-            rc = load_xalert(s, p.v[i]);
-    }
-    free(p.v);
-    heap_trim(); /* the list, and what the helper thread's arena kept */
-    return rc || p.rc ? -1 : 0;
+    if (!down)
+        return store_alert_load(a->wstore, 0, UINT64_MAX, false, load_xalert, s) ? -1 : 0;
+    rc = store_alert_load_meet(a->wstore, down, load_xalert, s, &helper_rows);
+    s->helper = helper_rows;
+    heap_trim(); /* the helper's list, and what its thread's arena kept */
+    return rc ? -1 : 0;
 }
 
 static int load_key(void *ud, const char *id, const char *text)
@@ -449,8 +392,8 @@ static int load_state(struct app *a)
     t0 = clock_mono_ms();
     if (load_alerts(a, &s))
         return -1;
-    log_info("alerts_loaded", "alerts=%zu skipped=%zu ms=%lld", s.loaded, s.skipped,
-             (long long)(clock_mono_ms() - t0));
+    log_info("alerts_loaded", "alerts=%zu skipped=%zu ms=%lld helper=%llu", s.loaded, s.skipped,
+             (long long)(clock_mono_ms() - t0), (unsigned long long)s.helper);
     s.loaded = s.skipped = 0;
     if (store_object_load(a->wstore, "key", load_key, &s))
         return -1;

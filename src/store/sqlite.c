@@ -233,6 +233,7 @@ enum stmt_id {
     ST_HIST_TRIM,
     ST_NOTE_INSERT,
     ST_ACH_LOAD,
+    ST_ACH_LOAD_DESC,
     ST_OBJ_PUT,
     ST_OBJ_DEL,
     ST_OBJ_LOAD,
@@ -343,6 +344,7 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_NOTE_INSERT] = ("INSERT INTO alert_note (id, rid, text, user, create_time, update_time)"
                         " VALUES (?1, ?2, ?3, ?4, ?5, ?5)"),
     [ST_ACH_LOAD] = "SELECT state FROM alert WHERE rid BETWEEN ?1 AND ?2 ORDER BY rid",
+    [ST_ACH_LOAD_DESC] = "SELECT state FROM alert WHERE rid BETWEEN ?1 AND ?2 ORDER BY rid DESC",
     [ST_OBJ_PUT] = "INSERT OR REPLACE INTO object (kind, id, json) VALUES (?1, ?2, ?3)",
     [ST_OBJ_DEL] = "DELETE FROM object WHERE kind = ?1 AND id = ?2",
     [ST_OBJ_LOAD] = "SELECT id, json FROM object WHERE kind = ?1 ORDER BY id",
@@ -2071,7 +2073,8 @@ static int sq_alert_span(struct store *base, struct store_span *out)
     return TOCSIN_OK;
 }
 
-static int sq_alert_load(struct store *base, uint64_t lo, uint64_t hi, store_xalert_cb cb, void *ud)
+static int sq_alert_load(struct store *base, uint64_t lo, uint64_t hi, bool desc,
+                         store_xalert_cb cb, void *ud)
 {
     struct sqlite_store *s = S(base);
     sqlite3_stmt *st = NULL;
@@ -2079,7 +2082,7 @@ static int sq_alert_load(struct store *base, uint64_t lo, uint64_t hi, store_xal
 
     lo = lo > (uint64_t)INT64_MAX ? (uint64_t)INT64_MAX : lo;
     hi = hi > (uint64_t)INT64_MAX ? (uint64_t)INT64_MAX : hi;
-    rc = stmt(s, ST_ACH_LOAD, &st);
+    rc = stmt(s, desc ? ST_ACH_LOAD_DESC : ST_ACH_LOAD, &st);
     if (!rc && (sqlite3_bind_int64(st, 1, (sqlite3_int64)lo) != SQLITE_OK ||
                 sqlite3_bind_int64(st, 2, (sqlite3_int64)hi) != SQLITE_OK))
         rc = db_err(s, "alert_load", SQLITE_ERROR);

@@ -1,7 +1,10 @@
 #include "store/store.h"
 
+#include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 
+#include "core/alertdb.h"
 #include "util/err.h"
 
 int store_open(const char *data_dir, enum durability d, bool readonly, struct store **out,
@@ -131,9 +134,136 @@ int store_alert_span(struct store *s, struct store_span *out)
     return s->ops->alert_span(s, out);
 }
 
-int store_alert_load(struct store *s, uint64_t lo, uint64_t hi, store_xalert_cb cb, void *ud)
+int store_alert_load(struct store *s, uint64_t lo, uint64_t hi, bool desc, store_xalert_cb cb,
+                     void *ud)
 {
-    return s->ops->alert_load(s, lo, hi, cb, ud);
+    return s->ops->alert_load(s, lo, hi, desc, cb, ud);
+}
+
+/* ---- the load from both ends ---- */
+
+/* Where the two scans are: `up` is the highest rid the ascending one took (0: none), `down` the
+ * lowest the descending one took (UINT64_MAX: none). A rid is taken, under the mutex, only if it
+ * lies strictly between them, so each row goes to one side; a side stops at its first refusal,
+ * the other having taken everything beyond it. */
+struct meet {
+    pthread_mutex_t mu;
+    uint64_t up, down;
+};
+
+/* What a refused row returns to end a scan; the side's `stopped` tells it from cb's errors. */
+#define MEET_STOP TOCSIN_EEXIST
+
+struct meet_up {
+    struct meet *m;
+    store_xalert_cb cb;
+    void *ud;
+    bool stopped;
+};
+
+struct meet_down {
+    struct meet *m;
+    struct store *st;
+    struct alert **v; /* highest rid first */
+    size_t n, cap;
+    int rc;
+    bool stopped;
+};
+
+static bool take(struct meet *m, uint64_t rid, bool up)
+{
+    bool ok;
+
+    pthread_mutex_lock(&m->mu);
+    ok = rid > m->up && rid < m->down;
+    if (ok && up)
+        m->up = rid;
+    else if (ok)
+        m->down = rid;
+    pthread_mutex_unlock(&m->mu);
+    return ok;
+}
+
+static int take_up(void *ud, struct alert *a)
+{
+    struct meet_up *u = ud;
+
+    if (!take(u->m, a->rid, true)) {
+        alert_free(a);
+        u->stopped = true;
+        return MEET_STOP;
+    }
+    return u->cb(u->ud, a);
+}
+
+static int take_down(void *ud, struct alert *a)
+{
+    struct meet_down *d = ud;
+
+    if (!take(d->m, a->rid, false)) {
+        alert_free(a);
+        d->stopped = true;
+        return MEET_STOP;
+    }
+    if (d->n == d->cap) {
+        size_t cap = d->cap ? d->cap * 2 : 4096;
+        struct alert **v = realloc(d->v, cap * sizeof(*v));
+        if (!v) {
+            alert_free(a);
+            return TOCSIN_ENOMEM;
+        }
+        d->v = v;
+        d->cap = cap;
+    }
+    d->v[d->n++] = a;
+    return TOCSIN_OK;
+}
+
+static void *down_main(void *arg)
+{
+    struct meet_down *d = arg;
+
+    d->rc = store_alert_load(d->st, 0, UINT64_MAX, true, take_down, d);
+    store_close(d->st); /* its page cache with it */
+    return NULL;
+}
+
+int store_alert_load_meet(struct store *up, struct store *down, store_xalert_cb cb, void *ud,
+                          uint64_t *helper_rows)
+{
+    struct meet m = {.up = 0, .down = UINT64_MAX};
+    struct meet_up u = {.m = &m, .cb = cb, .ud = ud};
+    struct meet_down d = {.m = &m, .st = down};
+    pthread_t thr;
+    int rc;
+
+    if (helper_rows)
+        *helper_rows = 0;
+    pthread_mutex_init(&m.mu, NULL);
+    if (pthread_create(&thr, NULL, down_main, &d)) {
+        store_close(down);
+        pthread_mutex_destroy(&m.mu);
+        return store_alert_load(up, 0, UINT64_MAX, false, cb, ud);
+    }
+    pthread_setname_np(thr, "tocsin-load");
+    rc = store_alert_load(up, 0, UINT64_MAX, false, take_up, &u);
+    pthread_join(thr, NULL);
+    pthread_mutex_destroy(&m.mu);
+    if (u.stopped)
+        rc = TOCSIN_OK;
+    if (!rc && !d.stopped)
+        rc = d.rc;
+    if (helper_rows)
+        *helper_rows = d.n;
+    while (d.n > 0) { /* the helper's rows, lowest rid first */
+        struct alert *a = d.v[--d.n];
+        if (rc)
+            alert_free(a);
+        else
+            rc = cb(ud, a);
+    }
+    free(d.v);
+    return rc;
 }
 
 void store_set_sevmap(struct store *s, const struct sevmap *m)

@@ -100,7 +100,8 @@ struct store_ops {
      * backend's native handle (store/alert_read.h for SQLite). */
     int (*achange_apply)(struct store *s, const struct alert_change *c);
     int (*alert_span)(struct store *s, struct store_span *out);
-    int (*alert_load)(struct store *s, uint64_t lo, uint64_t hi, store_xalert_cb cb, void *ud);
+    int (*alert_load)(struct store *s, uint64_t lo, uint64_t hi, bool desc, store_xalert_cb cb,
+                      void *ud);
     void (*set_sevmap)(struct store *s, const struct sevmap *m);
     void *(*native)(struct store *s);
     int (*object_put)(struct store *s, const char *kind, const char *id, const char *json);
@@ -184,14 +185,23 @@ int store_trigger_list_json(struct store *s, const struct store_page *p, json_t 
 /* The stored trigger JSON; TOCSIN_ENOTFOUND. */
 int store_trigger_get_json(struct store *s, const char *id, json_t **out);
 /* Alerts of core/alertdb.h. The writer applies changes (inside begin/commit); the start-up
- * load hands every stored alert with lo <= rid <= hi to cb in rid order (any connection: the
- * daemon splits the rows between two threads at the rids the span gives); set_sevmap gives the
- * severity names (call on every connection before use; Alerta's default otherwise).
- * store_native is the backend's own handle (sqlite3 * for SQLite), for the read side of
- * store/alert_read.h. */
+ * load hands every stored alert with lo <= rid <= hi to cb in rid order (descending if desc),
+ * on any connection, until cb returns an error, which it returns; set_sevmap gives the severity
+ * names (call on every connection before use; Alerta's default otherwise). store_native is the
+ * backend's own handle (sqlite3 * for SQLite), for the read side of store/alert_read.h. */
 int store_achange_apply(struct store *s, const struct alert_change *c);
 int store_alert_span(struct store *s, struct store_span *out);
-int store_alert_load(struct store *s, uint64_t lo, uint64_t hi, store_xalert_cb cb, void *ud);
+int store_alert_load(struct store *s, uint64_t lo, uint64_t hi, bool desc, store_xalert_cb cb,
+                     void *ud);
+/* The same load on two connections and two threads, for start-up: this thread reads rows up
+ * from the lowest rid on `up` and hands each to cb as it reads it, while a helper thread reads
+ * down from the highest on `down` (which it closes when done) into a list; the two stop where
+ * they meet, whatever the rids' spread, and cb then gets the helper's rows. So cb sees every
+ * row once, in rid order, as from store_alert_load. If the helper cannot be started, this
+ * thread reads them all (and closes `down`). *helper_rows (may be NULL): the rows the helper
+ * read. TOCSIN_OK, cb's error, or the store's. */
+int store_alert_load_meet(struct store *up, struct store *down, store_xalert_cb cb, void *ud,
+                          uint64_t *helper_rows);
 void store_set_sevmap(struct store *s, const struct sevmap *m);
 void *store_native(struct store *s);
 /* Small objects kept whole as JSON under (kind, id): API keys, heartbeats, blackouts. json NULL

@@ -431,7 +431,8 @@ static void test_xalert_apply_and_load(void **state)
     assert_int_equal(raw_int(f->dir, "SELECT raw_data IS NULL FROM alert"), 1);
     assert_int_equal(raw_int(f->dir, "SELECT duplicate_count FROM alert"), 1);
     /* the state column gives back the same record */
-    assert_int_equal(store_alert_load(f->w, 0, UINT64_MAX, collect_xalert, &back), TOCSIN_OK);
+    assert_int_equal(store_alert_load(f->w, 0, UINT64_MAX, false, collect_xalert, &back),
+                     TOCSIN_OK);
     assert_non_null(back);
     buf_init(&j1, 1 << 20);
     buf_init(&j2, 1 << 20);
@@ -516,20 +517,108 @@ static void test_xalert_span_and_ranges(void **state)
     assert_int_equal(store_alert_span(f->w, &sp), TOCSIN_OK);
     assert_true(sp.count == 3 && sp.lo == 2 && sp.hi == 5);
     /* bounds are inclusive, rows come in rid order */
-    assert_int_equal(store_alert_load(f->w, 3, 5, collect_rid, &got), TOCSIN_OK);
+    assert_int_equal(store_alert_load(f->w, 3, 5, false, collect_rid, &got), TOCSIN_OK);
     assert_int_equal(got.n, 2);
     assert_true(got.v[0] == 3 && got.v[1] == 5);
     assert_int_equal(store_open(f->dir, DURABILITY_BATCH, true, &r, err, sizeof(err)), TOCSIN_OK);
     got.n = 0;
-    assert_int_equal(store_alert_load(r, 0, 3, collect_rid, &got), TOCSIN_OK);
+    assert_int_equal(store_alert_load(r, 0, 3, false, collect_rid, &got), TOCSIN_OK);
     assert_int_equal(got.n, 2);
     assert_true(got.v[0] == 2 && got.v[1] == 3);
     got.n = 0;
-    assert_int_equal(store_alert_load(r, 6, UINT64_MAX, collect_rid, &got), TOCSIN_OK);
+    assert_int_equal(store_alert_load(r, 6, UINT64_MAX, false, collect_rid, &got), TOCSIN_OK);
     assert_int_equal(got.n, 0);
+    got.n = 0; /* descending */
+    assert_int_equal(store_alert_load(r, 0, UINT64_MAX, true, collect_rid, &got), TOCSIN_OK);
+    assert_int_equal(got.n, 3);
+    assert_true(got.v[0] == 5 && got.v[1] == 3 && got.v[2] == 2);
     /* the callback's error ends the load and is returned */
-    assert_int_equal(store_alert_load(r, 0, UINT64_MAX, stop_at_first, NULL), TOCSIN_ENOMEM);
+    assert_int_equal(store_alert_load(r, 0, UINT64_MAX, false, stop_at_first, NULL), TOCSIN_ENOMEM);
     store_close(r);
+    effects_free(&fx);
+    alertdb_free(db);
+}
+
+/* The load from both ends (start-up's, two threads): every row once, in rid order, whatever the
+ * rids' spread; a callback's error ends it and is returned, every record freed either way. */
+struct seen {
+    uint64_t *rid;
+    size_t n, fail_at;
+};
+
+static int see_rid(void *ud, struct alert *a)
+{
+    struct seen *s = ud;
+
+    if (s->n == s->fail_at) {
+        alert_free(a);
+        return TOCSIN_ENOMEM;
+    }
+    s->rid[s->n++] = a->rid;
+    alert_free(a);
+    return 0;
+}
+
+static void test_xalert_load_from_both_ends(void **state)
+{
+    struct fx *f = *state;
+    struct alertdb_cfg cfg;
+    struct alertdb *db;
+    struct effects fx;
+    struct alert_in in;
+    struct alert *a = NULL;
+    struct store *down;
+    struct seen seen = {calloc(9000, sizeof(uint64_t)), 0, SIZE_MAX};
+    static uint8_t ids[9000][16];
+    uint64_t helper = 0;
+    char res[16], err[256];
+    int kind;
+
+    alertdb_cfg_default(&cfg);
+    db = alertdb_new(&cfg, T_MS);
+    effects_init(&fx);
+    alert_in_init(&in);
+    in.event = "Down";
+    in.severity = sevmap_find(&cfg.sev, "major", 5);
+    for (int i = 0; i < 9000; i++) { /* rids 1..9000, then 2..4000 deleted: the top is dense */
+        snprintf(res, sizeof(res), "host%d", i);
+        in.resource = res;
+        assert_int_equal(alertdb_receive(db, &in, NULL, NULL, NULL, false, T_MS, &fx, &a, &kind),
+                         0);
+        memcpy(ids[i], a->id, 16);
+    }
+    for (int i = 1; i < 4000; i++)
+        assert_int_equal(alertdb_delete(db, ids[i], &fx), 0);
+    assert_int_equal(store_begin(f->w), TOCSIN_OK);
+    for (size_t i = 0; i < fx.n; i++)
+        assert_int_equal(store_achange_apply(f->w, fx.v[i].u.achange), TOCSIN_OK);
+    assert_int_equal(store_commit(f->w), TOCSIN_OK);
+    assert_non_null(seen.rid);
+    for (int round = 0; round < 3; round++) { /* where they meet varies; the outcome may not */
+        seen.n = 0;
+        assert_int_equal(store_open(f->dir, DURABILITY_BATCH, true, &down, err, sizeof(err)),
+                         TOCSIN_OK);
+        assert_int_equal(store_alert_load_meet(f->w, down, see_rid, &seen, &helper), TOCSIN_OK);
+        assert_int_equal(seen.n, 5001);
+        assert_int_equal(seen.rid[0], 1);
+        for (size_t i = 1; i < seen.n; i++)
+            assert_int_equal(seen.rid[i], 4000 + i);
+        assert_true(helper <= 5001);
+    }
+    /* an error from the callback, in the helper's part or the main thread's */
+    seen.n = 0;
+    seen.fail_at = 4000;
+    assert_int_equal(store_open(f->dir, DURABILITY_BATCH, true, &down, err, sizeof(err)),
+                     TOCSIN_OK);
+    assert_int_equal(store_alert_load_meet(f->w, down, see_rid, &seen, NULL), TOCSIN_ENOMEM);
+    assert_int_equal(seen.n, 4000);
+    seen.n = 0;
+    seen.fail_at = 0;
+    assert_int_equal(store_open(f->dir, DURABILITY_BATCH, true, &down, err, sizeof(err)),
+                     TOCSIN_OK);
+    assert_int_equal(store_alert_load_meet(f->w, down, see_rid, &seen, NULL), TOCSIN_ENOMEM);
+    assert_int_equal(seen.n, 0);
+    free(seen.rid);
     effects_free(&fx);
     alertdb_free(db);
 }
@@ -1216,6 +1305,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_transactions_and_callback_stop, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_xalert_apply_and_load, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_xalert_span_and_ranges, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_xalert_load_from_both_ends, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_alert_upsert_update_unique_and_load, fx_setup,
                                         fx_teardown),
         cmocka_unit_test_setup_teardown(test_outbox_insert_update_load, fx_setup, fx_teardown),
