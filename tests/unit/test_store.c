@@ -477,30 +477,27 @@ static int stop_at_first(void *ud, struct alert *a)
     return TOCSIN_ENOMEM;
 }
 
-static void test_xalert_span_and_ranges(void **state)
+/* Stores n alerts (resources host0.., rids 1..n), then deletes those for which gone(rid) says
+ * so, in one transaction of the writer. */
+static void store_hosts(struct fx *f, int n, bool (*gone)(uint64_t rid))
 {
-    struct fx *f = *state;
     struct alertdb_cfg cfg;
     struct alertdb *db;
     struct effects fx;
     struct alert_in in;
     struct alert *a = NULL;
-    struct store_span sp = {9, 9, 9};
-    struct store *r;
-    struct rids got = {0};
-    char res[16], err[256];
-    uint8_t ids[5][16];
+    uint8_t(*ids)[16] = calloc((size_t)n, 16);
+    char res[16];
     int kind;
 
-    assert_int_equal(store_alert_span(f->w, &sp), TOCSIN_OK);
-    assert_true(sp.count == 0 && sp.lo == 0 && sp.hi == 0);
+    assert_non_null(ids);
     alertdb_cfg_default(&cfg);
     db = alertdb_new(&cfg, T_MS);
     effects_init(&fx);
     alert_in_init(&in);
     in.event = "Down";
     in.severity = sevmap_find(&cfg.sev, "major", 5);
-    for (int i = 0; i < 5; i++) { /* rids 1..5 */
+    for (int i = 0; i < n; i++) {
         snprintf(res, sizeof(res), "host%d", i);
         in.resource = res;
         assert_int_equal(alertdb_receive(db, &in, NULL, NULL, NULL, false, T_MS, &fx, &a, &kind),
@@ -508,12 +505,34 @@ static void test_xalert_span_and_ranges(void **state)
         assert_int_equal(a->rid, i + 1);
         memcpy(ids[i], a->id, 16);
     }
-    assert_int_equal(alertdb_delete(db, ids[0], &fx), 0);
-    assert_int_equal(alertdb_delete(db, ids[3], &fx), 0);
+    for (int i = 0; i < n; i++)
+        if (gone((uint64_t)i + 1))
+            assert_int_equal(alertdb_delete(db, ids[i], &fx), 0);
     assert_int_equal(store_begin(f->w), TOCSIN_OK);
     for (size_t i = 0; i < fx.n; i++)
         assert_int_equal(store_achange_apply(f->w, fx.v[i].u.achange), TOCSIN_OK);
     assert_int_equal(store_commit(f->w), TOCSIN_OK);
+    effects_free(&fx);
+    alertdb_free(db);
+    free(ids);
+}
+
+static bool gone_1_and_4(uint64_t rid)
+{
+    return rid == 1 || rid == 4;
+}
+
+static void test_xalert_span_and_ranges(void **state)
+{
+    struct fx *f = *state;
+    struct store_span sp = {9, 9, 9};
+    struct store *r;
+    struct rids got = {0};
+    char err[256];
+
+    assert_int_equal(store_alert_span(f->w, &sp), TOCSIN_OK);
+    assert_true(sp.count == 0 && sp.lo == 0 && sp.hi == 0);
+    store_hosts(f, 5, gone_1_and_4);
     assert_int_equal(store_alert_span(f->w, &sp), TOCSIN_OK);
     assert_true(sp.count == 3 && sp.lo == 2 && sp.hi == 5);
     /* bounds are inclusive, rows come in rid order */
@@ -535,8 +554,6 @@ static void test_xalert_span_and_ranges(void **state)
     /* the callback's error ends the load and is returned */
     assert_int_equal(store_alert_load(r, 0, UINT64_MAX, false, stop_at_first, NULL), TOCSIN_ENOMEM);
     store_close(r);
-    effects_free(&fx);
-    alertdb_free(db);
 }
 
 /* The load from both ends (start-up's, two threads): every row once, in rid order, whatever the
@@ -559,40 +576,20 @@ static int see_rid(void *ud, struct alert *a)
     return 0;
 }
 
+static bool gone_2_to_4000(uint64_t rid)
+{
+    return rid >= 2 && rid <= 4000;
+}
+
 static void test_xalert_load_from_both_ends(void **state)
 {
     struct fx *f = *state;
-    struct alertdb_cfg cfg;
-    struct alertdb *db;
-    struct effects fx;
-    struct alert_in in;
-    struct alert *a = NULL;
     struct store *down;
     struct seen seen = {calloc(9000, sizeof(uint64_t)), 0, SIZE_MAX};
-    static uint8_t ids[9000][16];
     uint64_t helper = 0;
-    char res[16], err[256];
-    int kind;
+    char err[256];
 
-    alertdb_cfg_default(&cfg);
-    db = alertdb_new(&cfg, T_MS);
-    effects_init(&fx);
-    alert_in_init(&in);
-    in.event = "Down";
-    in.severity = sevmap_find(&cfg.sev, "major", 5);
-    for (int i = 0; i < 9000; i++) { /* rids 1..9000, then 2..4000 deleted: the top is dense */
-        snprintf(res, sizeof(res), "host%d", i);
-        in.resource = res;
-        assert_int_equal(alertdb_receive(db, &in, NULL, NULL, NULL, false, T_MS, &fx, &a, &kind),
-                         0);
-        memcpy(ids[i], a->id, 16);
-    }
-    for (int i = 1; i < 4000; i++)
-        assert_int_equal(alertdb_delete(db, ids[i], &fx), 0);
-    assert_int_equal(store_begin(f->w), TOCSIN_OK);
-    for (size_t i = 0; i < fx.n; i++)
-        assert_int_equal(store_achange_apply(f->w, fx.v[i].u.achange), TOCSIN_OK);
-    assert_int_equal(store_commit(f->w), TOCSIN_OK);
+    store_hosts(f, 9000, gone_2_to_4000); /* rid 1, then 4001..9000: the top is dense */
     assert_non_null(seen.rid);
     for (int round = 0; round < 3; round++) { /* where they meet varies; the outcome may not */
         seen.n = 0;
@@ -619,8 +616,6 @@ static void test_xalert_load_from_both_ends(void **state)
     assert_int_equal(store_alert_load_meet(f->w, down, see_rid, &seen, NULL), TOCSIN_ENOMEM);
     assert_int_equal(seen.n, 0);
     free(seen.rid);
-    effects_free(&fx);
-    alertdb_free(db);
 }
 
 /* ---- outbox ---- */
