@@ -757,13 +757,14 @@ static int add_group(struct areq *r, const struct qparam *p, size_t n, struct ve
     return TOCSIN_OK;
 }
 
-/* Whether alert_by_status_sev alone decides every condition of the request (status filters,
- * from-date / to-date): then the counts stream over it and the page may walk it status by
- * status and stop after the page (alert_read.c). With a condition on another column (id=, q=,
- * another filter, a customer restriction) every index entry would need its row read, and
- * SQLite, which prefers an index order to a sort, would read the rows one by one in index order
- * (3 s at a million rows where a scan and a sort takes 0.5 s): the SQL then hides the index
- * order from it. `walk` also needs an order the indexes give: the default one or lastReceiveTime.
+/* Whether alert_by_status_sev alone decides every condition of the request (filters on status,
+ * severity and environment, the columns it holds; from-date / to-date): then the counts stream
+ * over it and the page may walk it status by status and stop after the page (alert_read.c). With a
+ * condition on another column (id=, q=, another filter, a customer restriction) every index entry
+ * would need its row read, and SQLite, which prefers an index order to a sort, would read the rows
+ * one by one in index order (3 s at a million rows where a scan and a sort takes 0.5 s): the SQL
+ * then hides the index order from it. `walk` also needs an order the indexes give: the default one
+ * or lastReceiveTime.
  */
 static void index_use(struct areq *r, const struct qparam *p, size_t n, const struct aread_opts *o)
 {
@@ -789,6 +790,8 @@ static void index_use(struct areq *r, const struct qparam *p, size_t n, const st
         if (!strcmp(k, "sort-by")) {
             v += *v == '-';
             r->walk &= !strcmp(v, "lastReceiveTime") && ++sorts == 1;
+        } else if (name_is("severity", k, base) || name_is("environment", k, base)) {
+            r->counts_simple = false; /* the engine counts by status and severity only */
         } else if ((!strcmp(k, "q") && *v) || !strcmp(k, "id") ||
                    (!excluded(k, base) && !name_is("status", k, base))) {
             r->index_only = r->walk = r->counts_simple = false;

@@ -165,6 +165,8 @@ static const char *const migrations[] = {
     "DROP INDEX IF EXISTS alert_by_id;",
     /* 12: history rows in the order written (store/alert_schema.h) */
     ALERT_HISTORY_V12_SQL,
+    /* 13: the environment in alert_by_status_sev (store/alert_schema.h) */
+    ALERT_SCHEMA_V13_SQL,
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))

@@ -612,6 +612,35 @@ static void test_filters_regex(void **state)
     bad(f, EP_ALERTS, "duplicateCount=~3", 400, "duplicateCount");
 }
 
+/* Filters on the columns alert_by_status_sev holds (environment, severity; migration 13) are
+ * decided on the index: the default order, paging and counts must come out as from the rows. */
+static void test_filters_on_the_index(void **state)
+{
+    struct fx *f = *state;
+    json_t *b;
+
+    assert_string_equal(list(f, "environment=Production"), "web03,web01,web04,web02,app01");
+    assert_string_equal(list(f, "environment!=Production"), "db02,db01,app02");
+    assert_string_equal(list(f, "environment=~%5Edev"), "db02,db01");
+    assert_string_equal(list(f, "environment=Staging&environment=Development"), "db02,db01,app02");
+    assert_string_equal(list(f, "status=open&environment=Production&severity=major"),
+                        "web04,web02");
+    assert_string_equal(list(f, "severity!=critical&status=open"), "web04,web02,app02");
+    assert_string_equal(list(f, "environment=Production&page=2&page-size=2"), "web04,web02");
+    assert_string_equal(list(f, "environment=Production&sort-by=lastReceiveTime"),
+                        "web04,web03,app01,web02,web01");
+    b = ok(f, EP_ALERTS, NULL, "environment=Production&status=open&page-size=1");
+    assert_int_equal(json_integer_value(json_object_get(b, "total")), 4);
+    assert_int_equal(json_integer_value(json_object_get(b, "pages")), 4);
+    assert_json(json_object_get(b, "statusCounts"), "{\"open\":4}");
+    assert_json(json_object_get(b, "severityCounts"), "{\"critical\":2,\"major\":2}");
+    json_decref(b);
+    b = ok(f, EP_COUNT, NULL, "environment=Development&severity=minor&severity=warning");
+    assert_json(b, "{\"status\":\"ok\",\"total\":2,\"statusCounts\":{\"ack\":1,\"closed\":1},"
+                   "\"severityCounts\":{\"minor\":1,\"warning\":1},\"autoRefresh\":true}");
+    json_decref(b);
+}
+
 static void test_filters_lists_maps_ids(void **state)
 {
     struct fx *f = *state;
@@ -1274,6 +1303,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_history_per_alert, setup, teardown),
         cmocka_unit_test_setup_teardown(test_filters_fields, setup, teardown),
         cmocka_unit_test_setup_teardown(test_filters_regex, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_filters_on_the_index, setup, teardown),
         cmocka_unit_test_setup_teardown(test_filters_lists_maps_ids, setup, teardown),
         cmocka_unit_test_setup_teardown(test_customer_restriction, setup, teardown),
         cmocka_unit_test_setup_teardown(test_q_grammar, setup, teardown),

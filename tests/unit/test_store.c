@@ -149,7 +149,7 @@ static void test_migrations_fresh_and_reopen(void **state)
     char path[256], err[256] = "";
     struct stat sb;
 
-    assert_int_equal(raw_int(f->dir, "PRAGMA user_version"), 12);
+    assert_int_equal(raw_int(f->dir, "PRAGMA user_version"), 13);
     assert_int_equal(raw_int(f->dir, "SELECT count(*) FROM sqlite_master WHERE type = 'table'"
                                      " AND name IN ('triggers', 'alerts', 'outbox', 'alert',"
                                      " 'alert_history', 'alert_note', 'notify_attempt')"),
@@ -180,7 +180,7 @@ static void test_migrations_fresh_and_reopen(void **state)
                      TOCSIN_OK);
     assert_string_equal(store_backend_name(again), "sqlite");
     store_close(again);
-    assert_int_equal(raw_int(f->dir, "PRAGMA user_version"), 12);
+    assert_int_equal(raw_int(f->dir, "PRAGMA user_version"), 13);
 }
 
 static void test_journal_is_wal(void **state)

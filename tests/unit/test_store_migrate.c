@@ -260,7 +260,13 @@ static void check_layout(const char *dir)
 {
     char ok[16];
 
-    assert_int_equal(raw_int(dir, "PRAGMA user_version"), 12);
+    assert_int_equal(raw_int(dir, "PRAGMA user_version"), 13);
+    /* migration 13: the list's index carries the environment, last */
+    assert_int_equal(raw_int(dir, "SELECT count(*) FROM pragma_index_info('alert_by_status_sev')"),
+                     5);
+    assert_int_equal(raw_int(dir, "SELECT seqno FROM pragma_index_info('alert_by_status_sev')"
+                                  " WHERE name = 'environment'"),
+                     4);
     /* migration 12: history rows in the order written, by alert through a unique index */
     assert_int_equal(raw_int(dir, "SELECT count(*) FROM pragma_table_info('alert_history')"
                                   " WHERE name = 'hseq' AND pk = 1"),
