@@ -335,18 +335,17 @@ static int load_xalert(void *ud, struct alert *al)
 
 static int load_alerts(struct app *a, struct start *s)
 {
-    struct store_span sp;
+    uint64_t count = 0;
     struct store *down = NULL;
     uint64_t helper_rows = 0;
     char err[512];
     int rc;
 
-    if (store_alert_span(a->wstore, &sp))
+    if (store_alert_count(a->wstore, &count))
         return -1;
-    alertdb_reserve(a->alerts, sp.count > SIZE_MAX ? SIZE_MAX : (size_t)sp.count);
-    if (sp.count >= LOAD_SPLIT_MIN &&
-        store_open(a->cfg->data_dir, (enum durability)a->cfg->durability, true, &down, err,
-                   sizeof(err)))
+    alertdb_reserve(a->alerts, count > SIZE_MAX ? SIZE_MAX : (size_t)count);
+    if (count >= LOAD_SPLIT_MIN && store_open(a->cfg->data_dir, (enum durability)a->cfg->durability,
+                                              true, &down, err, sizeof(err)))
         log_warn("load_helper_failed", "reason=store detail=\"%s\"", err);
     if (!down)
         return store_alert_load(a->wstore, 0, UINT64_MAX, false, load_xalert, s) ? -1 : 0;

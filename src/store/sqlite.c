@@ -2043,36 +2043,19 @@ static int sq_achange_apply(struct store *base, const struct alert_change *c)
     return rc;
 }
 
-/* The integer a one-value query answers, 0 for NULL (an aggregate over no rows). */
-static int query_i64(struct sqlite_store *s, const char *sql, int64_t *v)
+static int sq_alert_count(struct store *base, uint64_t *n)
 {
+    struct sqlite_store *s = S(base);
     sqlite3_stmt *st = NULL;
-    int rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
+    int rc = sqlite3_prepare_v2(s->db, "SELECT count(*) FROM alert", -1, &st, NULL);
 
     if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-        *v = sqlite3_column_int64(st, 0);
+        sqlite3_int64 v = sqlite3_column_int64(st, 0);
+        *n = v > 0 ? (uint64_t)v : 0;
         rc = SQLITE_OK;
     }
     sqlite3_finalize(st);
-    return rc == SQLITE_OK ? TOCSIN_OK : db_err(s, "alert_span", rc);
-}
-
-/* Three queries: with count(*) in it, min(rid) and max(rid) would walk the index as well
- * instead of reading its two ends. */
-static int sq_alert_span(struct store *base, struct store_span *out)
-{
-    struct sqlite_store *s = S(base);
-    int64_t n = 0, lo = 0, hi = 0;
-    int rc = query_i64(s, "SELECT count(*) FROM alert", &n);
-
-    if (!rc)
-        rc = query_i64(s, "SELECT min(rid) FROM alert", &lo);
-    if (!rc)
-        rc = query_i64(s, "SELECT max(rid) FROM alert", &hi);
-    if (rc || n < 0 || lo < 0 || hi < lo)
-        return rc ? rc : TOCSIN_ESTORE;
-    *out = (struct store_span){(uint64_t)n, (uint64_t)lo, (uint64_t)hi};
-    return TOCSIN_OK;
+    return rc == SQLITE_OK ? TOCSIN_OK : db_err(s, "alert_count", rc);
 }
 
 static int sq_alert_load(struct store *base, uint64_t lo, uint64_t hi, bool desc,
@@ -2158,7 +2141,7 @@ const struct store_ops store_sqlite_ops = {
     .trigger_list_json = sq_trigger_list_json,
     .trigger_get_json = sq_trigger_get_json,
     .achange_apply = sq_achange_apply,
-    .alert_span = sq_alert_span,
+    .alert_count = sq_alert_count,
     .alert_load = sq_alert_load,
     .set_sevmap = sq_set_sevmap,
     .native = sq_native,

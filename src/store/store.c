@@ -129,9 +129,9 @@ int store_achange_apply(struct store *s, const struct alert_change *c)
     return s->ops->achange_apply(s, c);
 }
 
-int store_alert_span(struct store *s, struct store_span *out)
+int store_alert_count(struct store *s, uint64_t *n)
 {
-    return s->ops->alert_span(s, out);
+    return s->ops->alert_count(s, n);
 }
 
 int store_alert_load(struct store *s, uint64_t lo, uint64_t hi, bool desc, store_xalert_cb cb,

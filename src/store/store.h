@@ -66,10 +66,6 @@ struct alert;
 struct alert_change;
 struct sevmap;
 typedef int (*store_xalert_cb)(void *ud, struct alert *a); /* callee owns a, always */
-/* How many alerts are stored, and their lowest and highest rid (all 0 when there are none). */
-struct store_span {
-    uint64_t count, lo, hi;
-};
 
 struct store;
 
@@ -99,7 +95,7 @@ struct store_ops {
     /* Alerta-model alerts (core/alertdb.h): writes, start-up load; reads go through the
      * backend's native handle (store/alert_read.h for SQLite). */
     int (*achange_apply)(struct store *s, const struct alert_change *c);
-    int (*alert_span)(struct store *s, struct store_span *out);
+    int (*alert_count)(struct store *s, uint64_t *n);
     int (*alert_load)(struct store *s, uint64_t lo, uint64_t hi, bool desc, store_xalert_cb cb,
                       void *ud);
     void (*set_sevmap)(struct store *s, const struct sevmap *m);
@@ -190,7 +186,7 @@ int store_trigger_get_json(struct store *s, const char *id, json_t **out);
  * names (call on every connection before use; Alerta's default otherwise). store_native is the
  * backend's own handle (sqlite3 * for SQLite), for the read side of store/alert_read.h. */
 int store_achange_apply(struct store *s, const struct alert_change *c);
-int store_alert_span(struct store *s, struct store_span *out);
+int store_alert_count(struct store *s, uint64_t *n); /* how many are stored */
 int store_alert_load(struct store *s, uint64_t lo, uint64_t hi, bool desc, store_xalert_cb cb,
                      void *ud);
 /* The same load on two connections and two threads, for start-up: this thread reads rows up
