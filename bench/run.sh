@@ -122,8 +122,9 @@ start_daemon() {
     launch_daemon 100 # 10 s for the port file and a first answer
 }
 
-# launch_daemon TENTHS: starts tocsin on $DATA and waits at most TENTHS tenths of a second for
-# its port file and a first answer.
+# launch_daemon TENTHS [soft]: starts tocsin on $DATA and waits at most TENTHS tenths of a
+# second for its port file and a first answer; past that it dies, or with "soft" notes it, stops
+# the daemon and returns 1.
 launch_daemon() {
     local i
     rm -f "$DATA/tocsin.port" # a previous daemon's
@@ -146,6 +147,11 @@ launch_daemon() {
         sleep 0.1
     done
     tail -n 20 "$DATA/daemon.log" >&2
+    if [[ ${2:-} == soft ]]; then
+        note "tocsin did not answer /api/v1/stats within $(($1 / 10)) s of its start"
+        stop_daemon "slow-start"
+        return 1
+    fi
     die "tocsin did not write $DATA/tocsin.port and answer /api/v1/stats within $(($1 / 10)) s"
 }
 
@@ -513,7 +519,7 @@ a_restart() {
         return
     fi
     t0=$(date +%s%N)
-    launch_daemon $((A_RESTART_MAX * 10))
+    launch_daemon $((A_RESTART_MAX * 10)) soft || return 0
     A_RESTART_S=$(awk -v t="$(($(date +%s%N) - t0))" 'BEGIN {printf "%.1f", t / 1e9}')
     if run_lg 10 stats --port "$PORT"; then A_RESTART_N=$(kv alerts_stored "$(lg_last)"); fi
     say "alerts restart: answering after $A_RESTART_S s with ${A_RESTART_N:-na} alerts"

@@ -127,7 +127,7 @@
  * (a console's environment tab) and Alerta's /environments are decided and counted on the index
  * alone: at a million alerts they read every row (1.1 GB of pages, 2.7-3.6 s a query, two of
  * them for /environments, which then passed the read side's 5 s budget); over the index they
- * take 0.2-1.1 s. Last, it leaves the list's walk (sevcode, last_receive_time within a status)
+ * take 0.2-1.4 s. Last, it leaves the list's walk (sevcode, last_receive_time within a status)
  * and the counts' (status, sevcode) order as they were. docs/performance.md, eighth pass. */
 #define ALERT_SCHEMA_V13_SQL                                                                       \
     "DROP INDEX alert_by_status_sev;"                                                              \
