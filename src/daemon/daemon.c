@@ -337,7 +337,6 @@ static int load_alerts(struct app *a, struct start *s)
 {
     uint64_t count = 0;
     struct store *down = NULL;
-    uint64_t helper_rows = 0;
     char err[512];
     int rc;
 
@@ -348,9 +347,8 @@ static int load_alerts(struct app *a, struct start *s)
                                               true, &down, err, sizeof(err)))
         log_warn("load_helper_failed", "reason=store detail=\"%s\"", err);
     if (!down)
-        return store_alert_load(a->wstore, 0, UINT64_MAX, false, load_xalert, s) ? -1 : 0;
-    rc = store_alert_load_meet(a->wstore, down, load_xalert, s, &helper_rows);
-    s->helper = helper_rows;
+        return store_alert_load(a->wstore, false, load_xalert, s) ? -1 : 0;
+    rc = store_alert_load_meet(a->wstore, down, load_xalert, s, &s->helper);
     heap_trim(); /* the helper's list, and what its thread's arena kept */
     return rc ? -1 : 0;
 }

@@ -91,8 +91,8 @@ struct aread_opts {
     struct sidx *sidx;
 };
 
-/* Registers REGEXP (PCRE2, compiled patterns cached per statement) and sets mmap_size (index
- * walks fetch rows by rid; through mmap that is a memory read). Call once per connection. */
+/* Registers REGEXP (PCRE2, compiled patterns cached per statement). No mmap_size: see
+ * alert_read.c. Call once per connection. */
 int aread_init_db(sqlite3 *db);
 
 /* Splits a raw query string ("a=1&b=%20x") into params, URL-decoding into `scratch` (at least

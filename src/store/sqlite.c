@@ -345,8 +345,8 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_HIST_TRIM] = "DELETE FROM alert_history WHERE rid = ?1 AND seq < ?2",
     [ST_NOTE_INSERT] = ("INSERT INTO alert_note (id, rid, text, user, create_time, update_time)"
                         " VALUES (?1, ?2, ?3, ?4, ?5, ?5)"),
-    [ST_ACH_LOAD] = "SELECT state FROM alert WHERE rid BETWEEN ?1 AND ?2 ORDER BY rid",
-    [ST_ACH_LOAD_DESC] = "SELECT state FROM alert WHERE rid BETWEEN ?1 AND ?2 ORDER BY rid DESC",
+    [ST_ACH_LOAD] = "SELECT state FROM alert ORDER BY rid",
+    [ST_ACH_LOAD_DESC] = "SELECT state FROM alert ORDER BY rid DESC",
     [ST_OBJ_PUT] = "INSERT OR REPLACE INTO object (kind, id, json) VALUES (?1, ?2, ?3)",
     [ST_OBJ_DEL] = "DELETE FROM object WHERE kind = ?1 AND id = ?2",
     [ST_OBJ_LOAD] = "SELECT id, json FROM object WHERE kind = ?1 ORDER BY id",
@@ -2043,34 +2043,25 @@ static int sq_achange_apply(struct store *base, const struct alert_change *c)
     return rc;
 }
 
+/* alerts.max keeps the count within an int */
 static int sq_alert_count(struct store *base, uint64_t *n)
 {
     struct sqlite_store *s = S(base);
-    sqlite3_stmt *st = NULL;
-    int rc = sqlite3_prepare_v2(s->db, "SELECT count(*) FROM alert", -1, &st, NULL);
+    int v = 0;
 
-    if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-        sqlite3_int64 v = sqlite3_column_int64(st, 0);
-        *n = v > 0 ? (uint64_t)v : 0;
-        rc = SQLITE_OK;
-    }
-    sqlite3_finalize(st);
-    return rc == SQLITE_OK ? TOCSIN_OK : db_err(s, "alert_count", rc);
+    if (query_int(s, "SELECT count(*) FROM alert", &v))
+        return db_err(s, "alert_count", SQLITE_ERROR);
+    *n = (uint64_t)v;
+    return TOCSIN_OK;
 }
 
-static int sq_alert_load(struct store *base, uint64_t lo, uint64_t hi, bool desc,
-                         store_xalert_cb cb, void *ud)
+static int sq_alert_load(struct store *base, bool desc, store_xalert_cb cb, void *ud)
 {
     struct sqlite_store *s = S(base);
     sqlite3_stmt *st = NULL;
     int rc, src = SQLITE_DONE;
 
-    lo = lo > (uint64_t)INT64_MAX ? (uint64_t)INT64_MAX : lo;
-    hi = hi > (uint64_t)INT64_MAX ? (uint64_t)INT64_MAX : hi;
     rc = stmt(s, desc ? ST_ACH_LOAD_DESC : ST_ACH_LOAD, &st);
-    if (!rc && (sqlite3_bind_int64(st, 1, (sqlite3_int64)lo) != SQLITE_OK ||
-                sqlite3_bind_int64(st, 2, (sqlite3_int64)hi) != SQLITE_OK))
-        rc = db_err(s, "alert_load", SQLITE_ERROR);
     while (!rc && (src = sqlite3_step(st)) == SQLITE_ROW) {
         struct alert *a = alert_from_state(sqlite3_column_blob(st, 0),
                                            (size_t)sqlite3_column_bytes(st, 0));

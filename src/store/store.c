@@ -134,10 +134,9 @@ int store_alert_count(struct store *s, uint64_t *n)
     return s->ops->alert_count(s, n);
 }
 
-int store_alert_load(struct store *s, uint64_t lo, uint64_t hi, bool desc, store_xalert_cb cb,
-                     void *ud)
+int store_alert_load(struct store *s, bool desc, store_xalert_cb cb, void *ud)
 {
-    return s->ops->alert_load(s, lo, hi, desc, cb, ud);
+    return s->ops->alert_load(s, desc, cb, ud);
 }
 
 /* ---- the load from both ends ---- */
@@ -184,27 +183,29 @@ static bool take(struct meet *m, uint64_t rid, bool up)
     return ok;
 }
 
+/* Whether a's row is this side's; if not, a is freed and the side stopped. */
+static bool claimed(struct meet *m, struct alert *a, bool up, bool *stopped)
+{
+    if (take(m, a->rid, up))
+        return true;
+    alert_free(a);
+    *stopped = true;
+    return false;
+}
+
 static int take_up(void *ud, struct alert *a)
 {
     struct meet_up *u = ud;
 
-    if (!take(u->m, a->rid, true)) {
-        alert_free(a);
-        u->stopped = true;
-        return MEET_STOP;
-    }
-    return u->cb(u->ud, a);
+    return claimed(u->m, a, true, &u->stopped) ? u->cb(u->ud, a) : MEET_STOP;
 }
 
 static int take_down(void *ud, struct alert *a)
 {
     struct meet_down *d = ud;
 
-    if (!take(d->m, a->rid, false)) {
-        alert_free(a);
-        d->stopped = true;
+    if (!claimed(d->m, a, false, &d->stopped))
         return MEET_STOP;
-    }
     if (d->n == d->cap) {
         size_t cap = d->cap ? d->cap * 2 : 4096;
         struct alert **v = realloc(d->v, cap * sizeof(*v));
@@ -223,7 +224,7 @@ static void *down_main(void *arg)
 {
     struct meet_down *d = arg;
 
-    d->rc = store_alert_load(d->st, 0, UINT64_MAX, true, take_down, d);
+    d->rc = store_alert_load(d->st, true, take_down, d);
     store_close(d->st); /* its page cache with it */
     return NULL;
 }
@@ -243,10 +244,10 @@ int store_alert_load_meet(struct store *up, struct store *down, store_xalert_cb 
     if (pthread_create(&thr, NULL, down_main, &d)) {
         store_close(down);
         pthread_mutex_destroy(&m.mu);
-        return store_alert_load(up, 0, UINT64_MAX, false, cb, ud);
+        return store_alert_load(up, false, cb, ud);
     }
     pthread_setname_np(thr, "tocsin-load");
-    rc = store_alert_load(up, 0, UINT64_MAX, false, take_up, &u);
+    rc = store_alert_load(up, false, take_up, &u);
     pthread_join(thr, NULL);
     pthread_mutex_destroy(&m.mu);
     if (u.stopped)

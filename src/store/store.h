@@ -96,8 +96,7 @@ struct store_ops {
      * backend's native handle (store/alert_read.h for SQLite). */
     int (*achange_apply)(struct store *s, const struct alert_change *c);
     int (*alert_count)(struct store *s, uint64_t *n);
-    int (*alert_load)(struct store *s, uint64_t lo, uint64_t hi, bool desc, store_xalert_cb cb,
-                      void *ud);
+    int (*alert_load)(struct store *s, bool desc, store_xalert_cb cb, void *ud);
     void (*set_sevmap)(struct store *s, const struct sevmap *m);
     void *(*native)(struct store *s);
     int (*object_put)(struct store *s, const char *kind, const char *id, const char *json);
@@ -181,14 +180,13 @@ int store_trigger_list_json(struct store *s, const struct store_page *p, json_t 
 /* The stored trigger JSON; TOCSIN_ENOTFOUND. */
 int store_trigger_get_json(struct store *s, const char *id, json_t **out);
 /* Alerts of core/alertdb.h. The writer applies changes (inside begin/commit); the start-up
- * load hands every stored alert with lo <= rid <= hi to cb in rid order (descending if desc),
- * on any connection, until cb returns an error, which it returns; set_sevmap gives the severity
+ * load hands every stored alert to cb in rid order (descending if desc), on any connection,
+ * until cb returns an error, which it returns; set_sevmap gives the severity
  * names (call on every connection before use; Alerta's default otherwise). store_native is the
  * backend's own handle (sqlite3 * for SQLite), for the read side of store/alert_read.h. */
 int store_achange_apply(struct store *s, const struct alert_change *c);
 int store_alert_count(struct store *s, uint64_t *n); /* how many are stored */
-int store_alert_load(struct store *s, uint64_t lo, uint64_t hi, bool desc, store_xalert_cb cb,
-                     void *ud);
+int store_alert_load(struct store *s, bool desc, store_xalert_cb cb, void *ud);
 /* The same load on two connections and two threads, for start-up: this thread reads rows up
  * from the lowest rid on `up` and hands each to cb as it reads it, while a helper thread reads
  * down from the highest on `down` (which it closes when done) into a list; the two stop where
