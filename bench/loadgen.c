@@ -259,7 +259,7 @@ struct opts {
     long long port, conns, count, batch, webhook_port, pid;
     double duration, rate, fire_ratio, threshold; /* threshold NAN = derive from fire_ratio */
     const char *webhook, *source, *id_prefix;
-    const char *mode, *query;             /* alerts */
+    const char *mode, *query, *path;      /* alerts */
     long long keys, labels, seed, offset; /* alerts */
     const char *event;                    /* alerts --mode paced */
     long long first_seq;                  /* alerts --mode paced */
@@ -322,6 +322,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
         {"--pid", OPT_INT, &o->pid, 1, INT_MAX},
         {"--mode", OPT_STR, &o->mode, 0, 0},
         {"--query", OPT_STR, &o->query, 0, 0},
+        {"--path", OPT_STR, &o->path, 0, 0},
         {"--keys", OPT_INT, &o->keys, 1, LG_MAX_KEYS},
         {"--labels", OPT_INT, &o->labels, 0, LG_MAX_LABELS},
         {"--seed", OPT_INT, &o->seed, 0, 1e15},
@@ -2757,7 +2758,8 @@ out:
     return rc;
 }
 
-/* Sequential GET /alerta/alerts?<query>: one request at a time, as a UI refreshing would. */
+/* Sequential GET <path>?<query> (path /alerta/alerts unless --path): one request at a time, as a
+ * UI refreshing would. */
 static int alerts_query(struct opts *o)
 {
     static const char *const kt[] = {"total"};
@@ -2781,9 +2783,9 @@ static int alerts_query(struct opts *o)
     }
     lat = calloc((size_t)n, sizeof *lat);
     if (!lat || sb_printf(&req,
-                          "GET /alerta/alerts?%s HTTP/1.1\r\nHost: %s:%lld\r\n"
+                          "GET %s?%s HTTP/1.1\r\nHost: %s:%lld\r\n"
                           "User-Agent: tocsin-loadgen\r\n\r\n",
-                          q, o->host, o->port) < 0) {
+                          o->path ? o->path : "/alerta/alerts", q, o->host, o->port) < 0) {
         fail("out of memory");
         goto out;
     }
@@ -2799,10 +2801,10 @@ static int alerts_query(struct opts *o)
             total = json_num(hr.body.p, kt, 1);
     }
     qsort(lat, (size_t)done, sizeof *lat, cmp_i64);
-    printf("mode=alerts-query query=%s count=%lld seconds=%.3f errors=%lld total=%s "
+    printf("mode=alerts-query path=%s query=%s count=%lld seconds=%.3f errors=%lld total=%s "
            "avg_bytes=%.0f p50_ms=%s p99_ms=%s max_ms=%s\n",
-           q, done, (double)(now_ns() - t0) / 1e9, errors, fmt_num(tot, sizeof tot, total),
-           done ? bytes / (double)done : 0.0,
+           o->path ? o->path : "/alerta/alerts", q, done, (double)(now_ns() - t0) / 1e9, errors,
+           fmt_num(tot, sizeof tot, total), done ? bytes / (double)done : 0.0,
            fmt_ms(p50, sizeof p50, pct_ms(lat, (size_t)done, 0.5)),
            fmt_ms(p99, sizeof p99, pct_ms(lat, (size_t)done, 0.99)),
            fmt_ms(mx, sizeof mx, pct_ms(lat, (size_t)done, 1.0)));
@@ -2845,6 +2847,9 @@ static int cmd_alerts(struct opts *o)
         return fail("--event: at most 64 characters, no quote or backslash");
     if (o->query && strpbrk(o->query, " \t\r\n#"))
         return fail("--query must be a URL query string (no spaces, no '#')");
+    if (o->path && (strncmp(o->path, "/alerta/", 8) || strlen(o->path) > 64 ||
+                    strspn(o->path, "abcdefghijklmnopqrstuvwxyz0123456789/_-") != strlen(o->path)))
+        return fail("--path: a path under /alerta/ (lower-case letters, digits, '/', '_', '-')");
     if (m == AM_FILL && o->count <= 0)
         return fail("--mode fill needs --count");
     if (m == AM_QUERY)
@@ -2943,6 +2948,7 @@ static void usage(void)
           "             [--event E] [--first-seq N]   (attributes seq and sent_ns)\n"
           "           --mode batch|fill [--conns 4] [--batch 1000] [--duration S] [--count N]\n"
           "           --mode query [--count 100] [--query 'status=open&page-size=50']\n"
+          "             [--path /alerta/alerts]\n"
           "           [--id-prefix bench] [--offset 0] [--seed 1] [--labels 5]\n"
           "  stats\n"
           "  rss      --pid P\n"

@@ -446,11 +446,12 @@ a_fill() {
         "$((SECONDS - t0)) s, to stay within the time budget"
 }
 
-# a_query NAME QUERY: A_QUERIES sequential GET /alerta/alerts?QUERY.
+# a_query NAME QUERY [PATH]: A_QUERIES sequential GET PATH?QUERY (PATH /alerta/alerts).
 a_query() {
     local line k
     if run_lg $((A_QUERY_SECONDS + 15)) alerts --mode query --port "$PORT" \
-        --count "$A_QUERIES" --duration "$A_QUERY_SECONDS" --query "$2"; then
+        --count "$A_QUERIES" --duration "$A_QUERY_SECONDS" --query "$2" \
+        --path "${3:-/alerta/alerts}"; then
         line=$(lg_last)
         for k in p50_ms p99_ms max_ms count total errors; do A_Q[$1/$k]=$(kv "$k" "$line"); done
         say "alerts query $1: ${A_Q[$1/count]} GETs, p50 ${A_Q[$1/p50_ms]} ms," \
@@ -492,6 +493,8 @@ a_full() {
     say "alerts full: $A_STORED stored, RSS $A_RSS0 -> $A_RSS1 MiB, data $A_DU0 -> $A_DU1 KiB"
     a_query plain "status=open&page-size=50"
     a_query filtered "status=open&page-size=50&environment=Production&severity=critical"
+    a_query services "status=open" /alerta/services
+    a_query tags "" /alerta/alerts/tags
     if run_lg 10 rss --pid "$DAEMON_PID"; then
         A_RSS2=$(kv rss_mib "$(lg_last)")
         A_FILE2=$(kv file_mib "$(lg_last)")
@@ -629,7 +632,8 @@ the libraries' pages (SQLite reads the database with \`pread\`, not through mmap
 \`du\` of the data directory (database and WAL).
 The lists are $A_QUERIES sequential \`GET /alerta/alerts?status=open&page-size=50\` (at most
 $A_QUERY_SECONDS s), the second with \`&environment=Production&severity=critical\`, with
-$A_STORED alerts stored. The restart is the same daemon stopped (SIGTERM) after the full runs
+$A_STORED alerts stored; the facets are as many \`GET /alerta/services?status=open\` and
+\`GET /alerta/alerts/tags\` (what Alerta's console asks). The restart is the same daemon stopped (SIGTERM) after the full runs
 and started again on its data: it loads every alert before it listens.
 
 | figure | measured | bar |
@@ -654,6 +658,9 @@ EOF
         "${A_Q[plain/p50_ms]:-na}" "${A_Q[plain/p99_ms]:-na}" "${A_Q[plain/max_ms]:-na}"
     printf '| list 50 open, Production and critical: p50 / p99 / max (ms) | %s / %s / %s | |\n' \
         "${A_Q[filtered/p50_ms]:-na}" "${A_Q[filtered/p99_ms]:-na}" "${A_Q[filtered/max_ms]:-na}"
+    printf '| services of the open alerts / tags: p50 / p99 / max (ms) | %s / %s / %s; %s / %s / %s | |\n' \
+        "${A_Q[services/p50_ms]:-na}" "${A_Q[services/p99_ms]:-na}" "${A_Q[services/max_ms]:-na}" \
+        "${A_Q[tags/p50_ms]:-na}" "${A_Q[tags/p99_ms]:-na}" "${A_Q[tags/max_ms]:-na}"
     printf '| restart with the store full: seconds until it answers; alerts it holds then | %s; %s | |\n' \
         "${A_RESTART_S:-na}" "${A_RESTART_N:-na}"
     printf '| GETs done; total answered (plain, filtered) | %s, %s; %s, %s | |\n' \

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "api/common.h"
+#include "core/facets.h"
 #include "notify/notifier.h"
 #include "store/walbuf.h"
 #include "util/err.h"
@@ -61,6 +62,23 @@ static json_t *store_stats(struct app *a)
                      (json_int_t)w.checkpoint_us_max, "walBytes", (json_int_t)wb.bytes);
 }
 
+/* {"environment":{"entries","missed"},...}: the engine's facet counts (core/facets.h); a kind
+ * with missed values answers by counting rows. */
+static json_t *facets_json(struct facets *f)
+{
+    struct facets_stats fs;
+    json_t *o = json_object();
+
+    if (!f || !o)
+        return o;
+    facets_get_stats(f, &fs);
+    for (int k = 0; k < FK_COUNT; k++)
+        json_object_set_new(o, facet_kind_name((enum facet_kind)k),
+                            json_pack("{s:I,s:I}", "entries", (json_int_t)fs.entries[k], "missed",
+                                      (json_int_t)fs.missed[k]));
+    return o;
+}
+
 enum http_outcome api_stats(struct app *a, const struct http_req *req, struct http_resp *resp)
 {
     struct engine_stats es;
@@ -110,6 +128,7 @@ enum http_outcome api_stats(struct app *a, const struct http_req *req, struct ht
                                   (json_int_t)as.correlated, "expired", (json_int_t)as.expired,
                                   "deleted", (json_int_t)as.deleted, "evicted",
                                   (json_int_t)as.evicted, "refused", (json_int_t)as.refused));
+    json_object_set_new(json_object_get(o, "alerts"), "facets", facets_json(a->facets));
     json_object_set_new(o, "store", store_stats(a));
     json_object_set_new(o, "rules", rules_stats(&rs));
     json_object_set_new(json_object_get(o, "notifications"), "waitUs", latency_json(&ns.wait));

@@ -92,7 +92,8 @@ static void run_read(struct app *a, struct store *rs, struct rjob *j, struct htt
                            .customers = c->ncust ? c->custp : NULL,
                            .ncustomers = c->ncust,
                            .counts = c->have_counts ? &c->counts[0][0] : NULL,
-                           .sidx = a->sidx};
+                           .sidx = a->sidx,
+                           .facets = a->facets};
     struct qparam p[QPARAMS_MAX];
     char *scratch;
     struct verr err = {0};

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/facets.h"
 #include "util/err.h"
 #include "util/id.h"
 #include "util/sidx.h"
@@ -390,13 +391,45 @@ static int indeterminate_name(const struct alertdb *db)
     return db->cfg.sev.normal_name;
 }
 
-/* Counts a in (delta 1) or out (delta -1) of the statistics by status and severity. Every change
- * of status or severity is bracketed by the two. */
+/* Counts a in (delta 1) or out (delta -1) of the statistics by status and severity, and of the
+ * facet counts (core/facets.h), as it enters or leaves the tables. */
 static void account(struct alertdb *db, const struct alert *a, int delta)
 {
     db->st.by_status[a->status] += (uint64_t)(int64_t)delta;
     if (a->sev_name < SEVMAP_MAX)
         db->st.by_status_sev[a->status][a->sev_name] += (uint64_t)(int64_t)delta;
+    if (db->cfg.facets) {
+        struct aview v[AF_COUNT];
+        alert_views(a, v);
+        facets_add(db->cfg.facets, v, a->status, a->sev_name, delta);
+    }
+}
+
+/* Every change of status or severity of a held alert is bracketed by account_out() and
+ * account_in(): the statistics move, and so do its facet counts when either changed (a
+ * duplicate that changes neither costs no facet look-up). */
+struct cell {
+    uint8_t status, sev;
+};
+
+static struct cell account_out(struct alertdb *db, const struct alert *a)
+{
+    db->st.by_status[a->status]--;
+    if (a->sev_name < SEVMAP_MAX)
+        db->st.by_status_sev[a->status][a->sev_name]--;
+    return (struct cell){a->status, a->sev_name};
+}
+
+static void account_in(struct alertdb *db, const struct alert *a, struct cell was)
+{
+    db->st.by_status[a->status]++;
+    if (a->sev_name < SEVMAP_MAX)
+        db->st.by_status_sev[a->status][a->sev_name]++;
+    if (db->cfg.facets && (was.status != a->status || was.sev != a->sev_name)) {
+        struct aview v[AF_COUNT];
+        alert_views(a, v);
+        facets_move(db->cfg.facets, v, was.status, was.sev, a->status, a->sev_name);
+    }
 }
 
 /* ---- retention list (closed and expired alerts, oldest first) --------------------------------- */
@@ -905,12 +938,37 @@ static void set_status(struct alertdb *db, struct alert *a, int status)
     ret_sync(db, a);
 }
 
-/* Replaces a's blob with pp (keeping the statistics right). */
+/* Whether pp changes a field a facet counts (the environment never changes: it is in the key). */
+static bool facets_change(const struct aview v[AF_COUNT], const struct parts *pp)
+{
+    static const enum afield fs[] = {AF_GROUP, AF_SERVICE, AF_TAGS};
+
+    for (size_t i = 0; i < sizeof(fs) / sizeof(fs[0]); i++) {
+        const struct aview *o = &v[fs[i]], *n = &pp->p.f[fs[i]];
+        if (o->len != n->len || (o->len && memcmp(o->p, n->p, o->len)))
+            return true;
+    }
+    return false;
+}
+
+/* Replaces a's blob with pp (keeping the statistics and the facet counts right). */
 static int commit_blob(struct alertdb *db, struct alert *a, struct parts *pp)
 {
     size_t before = alert_heap_bytes(a);
-    int rc = alert_set_blob(a, &pp->p);
+    struct aview v[AF_COUNT];
+    bool refacet = false;
+    int rc;
 
+    if (db->cfg.facets) {
+        alert_views(a, v);
+        if ((refacet = facets_change(v, pp)))
+            facets_add(db->cfg.facets, v, a->status, a->sev_name, -1);
+    }
+    rc = alert_set_blob(a, &pp->p);
+    if (refacet) { /* the new values, or the old ones again if the blob could not be replaced */
+        alert_views(a, v);
+        facets_add(db->cfg.facets, v, a->status, a->sev_name, 1);
+    }
     db->st.heap_bytes = db->st.heap_bytes - before + alert_heap_bytes(a);
     return rc;
 }
@@ -1139,9 +1197,9 @@ static int receive_dup(struct alertdb *db, struct alert *a, const struct alert_i
     c->chg = chg_bits(db, old_status, t.status, a->severity, a->severity);
     if (t.status != AST_BLACKOUT)
         c->chg |= CHG_BIT(CHG_EVENTSCOUNT);
-    account(db, a, -1);
+    struct cell was = account_out(db, a);
     set_status(db, a, t.status);
-    account(db, a, 1);
+    account_in(db, a, was);
     if (t.status != old_status) {
         a->update_ms = db->now;
         rc = hist_add(db, a, c, HT_STATUS, a->sev_name, t.status, in->text, user, a->timeout_s,
@@ -1197,7 +1255,7 @@ static int receive_corr(struct alertdb *db, struct alert *a, const struct alert_
         return TOCSIN_ENOMEM;
     }
     c->chg = chg_bits(db, a->status, t.status, a->severity, sev_code(db, t.sev_name));
-    account(db, a, -1);
+    struct cell was = account_out(db, a);
     a->prev_sev_name = a->sev_name;
     a->previous_severity = a->severity;
     a->sev_name = (uint8_t)t.sev_name;
@@ -1209,7 +1267,7 @@ static int receive_corr(struct alertdb *db, struct alert *a, const struct alert_
     a->receive_ms = db->now;
     a->update_ms = db->now;
     set_status(db, a, t.status);
-    account(db, a, 1);
+    account_in(db, a, was);
     if (t.status != AST_SHELVED && t.status != AST_ACK)
         a->action_timeout_s = 0;
     rc = hist_add(db, a, c, HT_SEVERITY, a->sev_name, t.status, in->text, user, a->timeout_s,
@@ -1297,7 +1355,7 @@ static int apply_transition(struct alertdb *db, struct alert *a, int action,
     c->chg = chg_bits(db, a->status, t->status, a->severity, sev_code(db, t->sev_name));
     if (action == ACT_UNACK && t->status != AST_BLACKOUT)
         c->chg |= CHG_BIT(CHG_UNACK);
-    account(db, a, -1);
+    struct cell was = account_out(db, a);
     if (t->sev_name != a->sev_name) {
         a->prev_sev_name = a->sev_name;
         a->previous_severity = a->severity;
@@ -1306,7 +1364,7 @@ static int apply_transition(struct alertdb *db, struct alert *a, int action,
         a->trend = (uint8_t)alert_trend(a->previous_severity, a->severity);
     }
     set_status(db, a, t->status);
-    account(db, a, 1);
+    account_in(db, a, was);
     if (t->status != old)
         a->update_ms = db->now;
     if (action == ACT_ACK || action == ACT_SHELVE) {
@@ -1366,9 +1424,9 @@ int alertdb_set_status(struct alertdb *db, const uint8_t id[16], int status, con
         c->chg |= CHG_BIT(CHG_CHANGESTATE);
     if (status != a->status)
         a->update_ms = now_ms;
-    account(db, a, -1);
+    struct cell was = account_out(db, a);
     set_status(db, a, status);
-    account(db, a, 1);
+    account_in(db, a, was);
     if (status != AST_ACK && status != AST_SHELVED)
         a->action_timeout_s = 0;
     rc = hist_add(db, a, c, HT_STATUS, a->sev_name, status, text, user,
@@ -1494,9 +1552,9 @@ static int release_one(struct alertdb *db, struct alert *a)
         to = AST_OPEN;
     chg_before(c, a);
     c->chg = chg_bits(db, a->status, to, a->severity, a->severity);
-    account(db, a, -1);
+    struct cell was = account_out(db, a);
     set_status(db, a, to);
-    account(db, a, 1);
+    account_in(db, a, was);
     a->update_ms = db->now;
     if (to != AST_ACK && to != AST_SHELVED)
         a->action_timeout_s = 0;

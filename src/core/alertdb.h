@@ -28,6 +28,7 @@
 #include "core/effects.h"
 #include "core/timer.h"
 
+struct facets;
 struct sidx;
 
 struct alertdb_cfg {
@@ -42,6 +43,8 @@ struct alertdb_cfg {
     uint64_t max_alerts;            /* retention bound */
     struct sidx *sidx;              /* optional: told every alert's id and rid as it enters and
                                        leaves the tables, for the readers (util/sidx.h) */
+    struct facets *facets;          /* optional: kept counting every alert by environment,
+                                       service, group and tag, for the readers (core/facets.h) */
 };
 
 void alertdb_cfg_default(struct alertdb_cfg *c);

@@ -36,6 +36,7 @@ struct hbbo;
 struct hbbo_req;
 struct nreq;
 struct nwire;
+struct facets;
 struct sidx;
 
 enum emsg_kind {
@@ -143,6 +144,8 @@ struct app {
     struct engine *engine;    /* the engine thread's */
     struct alertdb *alerts;   /* the engine thread's: every stored alert */
     struct sidx *sidx;        /* the alerts' short ids: the engine puts, readers look up */
+    struct facets *facets;    /* alerts by environment, service, group, tag: the engine
+                                 counts, readers read (core/facets.h) */
     struct sevmap sev;        /* severities (alerts.severity_map) */
     struct hbbo *hbbo;        /* the engine thread's: heartbeats and blackouts */
     struct nwire *nwire;      /* notification rules and channels (daemon/nwire.h) */

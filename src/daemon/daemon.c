@@ -14,6 +14,7 @@
 
 #include "api/common.h"
 #include "api/router.h"
+#include "core/facets.h"
 #include "daemon/app.h"
 #include "daemon/hbbo.h"
 #include "daemon/nwire.h"
@@ -289,7 +290,8 @@ static int open_parts(struct app *a, const struct config *cfg)
     acfg.shelve_timeout_s = cfg->alert_shelve_timeout_ms / 1000;
     acfg.ack_timeout_s = cfg->alert_ack_timeout_ms / 1000;
     acfg.max_alerts = cfg->alert_max;
-    if (open_stores(a, cfg) || !(a->sidx = acfg.sidx = sidx_new()))
+    if (open_stores(a, cfg) || !(a->sidx = acfg.sidx = sidx_new()) ||
+        !(a->facets = acfg.facets = facets_new(acfg.sev.n)))
         return -1;
     a->alerts = alertdb_new(&acfg, app_now_ms(a));
     if (!a->alerts || hbbo_open(a) || nwire_open(a))
@@ -421,6 +423,7 @@ static void close_parts(struct app *a)
     nwire_close(a);
     alertdb_free(a->alerts);
     sidx_free(a->sidx);
+    facets_free(a->facets);
     for (unsigned i = 0; a->rstores && i < a->nreaders; i++)
         store_close(a->rstores[i]);
     free(a->rstores);

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "api/common.h"
+#include "core/facets.h"
 #include "daemon/app.h"
 #include "daemon/hbbo.h"
 #include "net/net.h"
@@ -742,12 +743,36 @@ static void handle_all(struct app *a, void **batch, size_t n, struct smsg *sm, s
     }
 }
 
+/* Logs a facet kind that became incomplete (a value found it full: /services and the like
+ * count rows for it) or complete again; short[] is what was said last. */
+static void say_facets(struct app *a, bool shortof[FK_COUNT])
+{
+    struct facets_stats fs;
+
+    facets_get_stats(a->facets, &fs);
+    for (int k = 0; k < FK_COUNT; k++) {
+        bool now = fs.missed[k] > 0;
+        if (now == shortof[k])
+            continue;
+        shortof[k] = now;
+        if (now)
+            log_warn("alert_facets_incomplete",
+                     "kind=%s entries=%llu effect=\"its facet counts rows until fewer distinct"
+                     " values are held\"",
+                     facet_kind_name((enum facet_kind)k), (unsigned long long)fs.entries[k]);
+        else
+            log_info("alert_facets_complete", "kind=%s entries=%llu",
+                     facet_kind_name((enum facet_kind)k), (unsigned long long)fs.entries[k]);
+    }
+}
+
 static void *engine_main(void *arg)
 {
     struct app *a = arg;
     void *batch[ENGINE_BATCH];
     struct scratch sc = {0};
     bool sidx_lost = false; /* said that the short id index missed a put */
+    bool facets_short[FK_COUNT] = {0}; /* said that a facet kind is incomplete */
 
     for (;;) {
         int64_t now = app_now_ms(a), next = engine_next_deadline(a->engine), wait;
@@ -784,6 +809,8 @@ static void *engine_main(void *arg)
                                              " restart\"");
             sidx_lost = true;
         }
+        if (n)
+            say_facets(a, facets_short);
         if (!sm->fx.n && !sm->ncomps) {
             free(sm->comps);
             effects_free(&sm->fx);

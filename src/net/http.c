@@ -242,6 +242,11 @@ static int collect_query(struct lws *wsi, struct buf *arena, size_t *off)
         fl = lws_hdr_copy_fragment(wsi, tmp, (int)sizeof(tmp), WSI_TOKEN_HTTP_URI_ARGS, i);
         if (fl < 0)
             break; /* no more fragments */
+        /* An empty parameter (a trailing "?" or "&", as clients that join an empty parameter
+         * list write) comes from lws 4.1.6 as the fragment "/": read as a parameter named "/",
+         * it failed the whole query with a 400. No parameter is named "/". */
+        if (fl == 1 && tmp[0] == '/')
+            continue;
         if (!first)
             rc = buf_putc(arena, '&');
         first = false;

@@ -67,6 +67,7 @@
 
 #define ALERT_READ_MAX_PAGE 10000
 
+struct facets;
 struct sidx;
 
 /* One decoded query parameter; the order of the URL is kept. */
@@ -89,6 +90,11 @@ struct aread_opts {
     /* Optional: the engine's short id index (util/sidx.h), which look-ups by id or id prefix
      * take their candidate rows from. NULL (or unusable): they scan the table. */
     struct sidx *sidx;
+    /* Optional: the engine's facet counts (core/facets.h). /environments, /services,
+     * /alerts/groups and /alerts/tags filtered by nothing but exact statuses, without a customer
+     * restriction, answer from them instead of counting rows (3.5-5 s at a million); like
+     * `counts`, they may run a few ms ahead of a snapshot. NULL: always count rows. */
+    struct facets *facets;
 };
 
 /* Registers REGEXP (PCRE2, compiled patterns cached per statement). No mmap_size: see

@@ -138,6 +138,7 @@ bool aq_parse_int(const char *s, size_t n, int64_t *v);
 bool aq_parse_bool(const char *s);
 
 /* ---- a parsed request ------------------------------------------------------------------------ */
+#define AREQ_ENVS_MAX 16
 struct areq {
     struct aq q;
     int64_t page, page_size;
@@ -147,6 +148,11 @@ struct areq {
     bool counts_simple;         /* filtered by exact statuses only: counts can come from
                                    aread_opts.counts */
     unsigned status_mask;       /* with counts_simple: 1u << status per status asked, 0 all */
+    /* filtered by exact statuses and exact environments only: facets can come from
+     * aread_opts.facets (the environments asked in envs, none: all) */
+    bool facets_simple;
+    const char *envs[AREQ_ENVS_MAX];
+    size_t nenvs;
     const struct qfield *group; /* group-by, NULL if none */
 };
 

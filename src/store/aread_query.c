@@ -764,7 +764,8 @@ static int add_group(struct areq *r, const struct qparam *p, size_t n, struct ve
  * would need its row read, and SQLite, which prefers an index order to a sort, would read the rows
  * one by one in index order (3 s at a million rows where a scan and a sort takes 0.5 s): the SQL
  * then hides the index order from it. `walk` also needs an order the indexes give: the default one
- * or lastReceiveTime.
+ * or lastReceiveTime. `counts_simple` (exact statuses only) and `facets_simple` (exact statuses
+ * and environments only) say what the engine's counters can answer (alert_read.h).
  */
 static void index_use(struct areq *r, const struct qparam *p, size_t n, const struct aread_opts *o)
 {
@@ -772,29 +773,33 @@ static void index_use(struct areq *r, const struct qparam *p, size_t n, const st
 
     r->index_only = !o->customers;
     r->walk = r->index_only;
-    r->counts_simple = r->index_only;
+    r->counts_simple = r->facets_simple = r->index_only;
     r->status_mask = 0;
+    r->nenvs = 0;
     for (size_t i = 0; i < n; i++) {
         const char *k = p[i].k, *v = p[i].v;
         size_t base = strcspn(k, ".!");
         if (!strcmp(k, "status")) {
             int st = astatus_parse(v, strlen(v));
             if (st < 0)
-                r->counts_simple = false;
+                r->counts_simple = r->facets_simple = false;
             else
                 r->status_mask |= 1u << st;
         } else if (name_is("status", k, base) || !strcmp(k, "from-date") ||
                    !strcmp(k, "to-date")) {
-            r->counts_simple = false;
+            r->counts_simple = r->facets_simple = false;
         }
         if (!strcmp(k, "sort-by")) {
             v += *v == '-';
             r->walk &= !strcmp(v, "lastReceiveTime") && ++sorts == 1;
-        } else if (name_is("severity", k, base) || name_is("environment", k, base)) {
+        } else if (!strcmp(k, "environment") && *v != '~' && r->nenvs < AREQ_ENVS_MAX) {
             r->counts_simple = false; /* the engine counts by status and severity only */
+            r->envs[r->nenvs++] = v;
+        } else if (name_is("severity", k, base) || name_is("environment", k, base)) {
+            r->counts_simple = r->facets_simple = false;
         } else if ((!strcmp(k, "q") && *v) || !strcmp(k, "id") ||
                    (!excluded(k, base) && !name_is("status", k, base))) {
-            r->index_only = r->walk = r->counts_simple = false;
+            r->index_only = r->walk = r->counts_simple = r->facets_simple = false;
         }
     }
 }

@@ -2,6 +2,7 @@
 behaviour: create, duplicate, correlate, re-open, expire, history cap, filters and q=, actions and
 their 409s, shelving, tags, attributes, notes, delete, housekeeping; plus the native batch ingest,
 a restart after kill -9, and eight clients posting the same new alert at once."""
+import http.client
 import json
 import threading
 
@@ -354,6 +355,98 @@ def test_counts_top10_facets(daemon):
     expect_status(r, 200)
     types = sorted(h["type"] for h in r.json()["history"])
     assert types.count("new") == 4 and "close" in types
+
+
+def raw_get(d, target):
+    """GET with the request target exactly as given (requests drops a trailing '?')."""
+    c = http.client.HTTPConnection("127.0.0.1", d.port, timeout=10)
+    try:
+        c.request("GET", target)
+        r = c.getresponse()
+        return r.status, json.loads(r.read())
+    finally:
+        c.close()
+
+
+def test_empty_query_parameters(daemon):
+    """A trailing '?' or '&' (a client joining an empty parameter list) is no parameter: it
+    once read as a parameter named '/' and failed the query with a 400."""
+    seed(daemon)
+    for target, total in (("/alerta/alerts?", 4), ("/alerta/alerts/count?", 4),
+                          ("/alerta/alerts/count?status=open&", 3),
+                          ("/alerta/alerts/count?status=open&&status=closed&", 4),
+                          ("/api/v1/alerts?&", 4)):
+        status, body = raw_get(daemon, target)
+        assert status == 200 and body["total"] == total, (target, body)
+    status, body = raw_get(daemon, "/alerta/environments?")
+    assert status == 200 and body["total"] == 2
+    status, body = raw_get(daemon, "/alerta/alerts/count?bogus=1&")
+    assert status == 400 and body["field"] == "bogus"
+
+
+FACETS = ("environments", "services", "alerts/groups", "alerts/tags")
+
+
+def facets_both_ways(d, params):
+    """Each facet as the engine's counts answer it, and as counting the rows answers it (a
+    filter that matches every alert sends it there): they must agree."""
+    out = {}
+    for path in FACETS:
+        kept = d.get(f"/alerta/{path}", params=params)
+        rows = d.get(f"/alerta/{path}", params=params + [("resource!", "no-such-resource")])
+        expect_status(kept, 200, path)
+        expect_status(rows, 200, path)
+        assert kept.json() == rows.json(), (path, params)
+        out[path] = kept.json()
+    return out
+
+
+def test_facets_follow_every_change(daemon):
+    """/environments, /services, /alerts/groups and /alerts/tags filtered by status and
+    environment alone come from the engine's counts: after creates, duplicates that change services and tags,
+    correlations, tag and untag, actions and a delete, and again after a restart, they answer
+    what counting the rows answers."""
+    d = daemon
+    a = post(d, alert(resource="w1", service=["Web", "Api"], tags=["eu"], group="Frontend"))
+    post(d, alert(resource="w2", severity="critical", service=["Web"], tags=[]))
+    b = post(d, alert(resource="db1", event="DiskFull", environment="Development",
+                      service=["Db"], tags=["disk", "eu"], group="Storage"))
+    post(d, alert(resource="w1", service=["Web"], tags=["paris"], group="Frontend"))  # dup
+    post(d, alert(resource="w2", severity="minor", service=["Api"]))  # correlated
+    expect_status(d.put(f"/alerta/alert/{b['id']}/tag", {"tags": ["ssd"]}), 200, "tag")
+    expect_status(d.put(f"/alerta/alert/{b['id']}/untag", {"tags": ["eu"]}), 200, "untag")
+    action(d, a["id"], "ack")
+    c = post(d, alert(resource="gone", service=["Tmp"], tags=["tmp"]))
+    expect_status(d.delete(f"/alerta/alert/{c['id']}"), 200, "DELETE")
+    for params in ([], [("status", "open")], [("status", "ack"), ("status", "closed")],
+                   [("environment", "Production")],
+                   [("status", "open"), ("environment", "Development")]):
+        facets_both_ways(d, params)
+    got = facets_both_ways(d, [])
+    assert {(s["environment"], s["service"]): s["count"] for s in got["services"]["services"]} \
+        == {("Production", "Web"): 1, ("Production", "Api"): 1, ("Development", "Db"): 1}
+    assert {(t["environment"], t["tag"]): t["count"] for t in got["alerts/tags"]["tags"]} == \
+        {("Production", "eu"): 1, ("Production", "paris"): 1, ("Production", "t1"): 1,
+         ("Development", "disk"): 1, ("Development", "ssd"): 1}
+    assert {(g["environment"], g["group"]): g["count"] for g in got["alerts/groups"]["groups"]} \
+        == {("Production", "Frontend"): 1, ("Production", "Misc"): 1,
+            ("Development", "Storage"): 1}
+    # the filter facets_both_ways adds to count rows does filter
+    r = d.get("/alerta/services", params=[("resource!", "w1")]).json()["services"]
+    assert {(s["environment"], s["service"]): s["count"] for s in r} == \
+        {("Production", "Web"): 0, ("Production", "Api"): 1, ("Development", "Db"): 1}
+    opened = facets_both_ways(d, [("status", "open")])["environments"]["environments"]
+    assert [(e["environment"], e["count"], e["statusCounts"]) for e in opened] == \
+        [("Development", 1, {"open": 1}), ("Production", 1, {"open": 1})]
+    kept = d.get("/api/v1/stats").json()["alerts"]["facets"]
+    assert kept == {"environment": {"entries": 2, "missed": 0},
+                    "service": {"entries": 3, "missed": 0},
+                    "group": {"entries": 3, "missed": 0},
+                    "tag": {"entries": 5, "missed": 0}}
+    d.kill9()
+    d.restart()
+    assert facets_both_ways(d, []) == got
+    assert d.get("/api/v1/stats").json()["alerts"]["facets"] == kept
 
 
 # ---- native API -----------------------------------------------------------------------------
