@@ -515,6 +515,34 @@ static void store_hosts(struct fx *f, int n, bool (*gone)(uint64_t rid))
     free(ids);
 }
 
+static int64_t mmap_size(struct store *s)
+{
+    sqlite3_stmt *st = NULL;
+    int64_t v = -1;
+
+    assert_int_equal(sqlite3_prepare_v2(store_native(s), "PRAGMA mmap_size", -1, &st, NULL),
+                     SQLITE_OK);
+    if (sqlite3_step(st) == SQLITE_ROW)
+        v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return v;
+}
+
+/* The load reads through a mapping of the file while it runs, and drops it at the end. */
+struct mapped {
+    struct store *s;
+    int64_t during;
+};
+
+static int note_mapping(void *ud, struct alert *a)
+{
+    struct mapped *m = ud;
+
+    m->during = mmap_size(m->s);
+    alert_free(a);
+    return 0;
+}
+
 static bool gone_1_and_4(uint64_t rid)
 {
     return rid == 1 || rid == 4;
@@ -544,7 +572,15 @@ static void test_xalert_count_and_load(void **state)
     assert_true(got.v[0] == 5 && got.v[1] == 3 && got.v[2] == 2);
     /* the callback's error ends the load and is returned */
     assert_int_equal(store_alert_load(r, false, stop_at_first, NULL), TOCSIN_ENOMEM);
+    assert_int_equal(mmap_size(r), 0); /* the mapping is dropped either way */
     store_close(r);
+    {
+        struct mapped m = {f->w, -1};
+        assert_int_equal(mmap_size(f->w), 0);
+        assert_int_equal(store_alert_load(f->w, false, note_mapping, &m), TOCSIN_OK);
+        assert_true(m.during > 0);
+        assert_int_equal(mmap_size(f->w), 0);
+    }
 }
 
 /* The load from both ends (start-up's, two threads): every row once, in rid order, whatever the
