@@ -151,6 +151,7 @@ struct areq {
     /* filtered by exact statuses and exact environments only: facets can come from
      * aread_opts.facets (the environments asked in envs, none: all) */
     bool facets_simple;
+    bool late_cols; /* the WHERE reads columns a row keeps on its overflow page (index_use) */
     const char *envs[AREQ_ENVS_MAX];
     size_t nenvs;
     const struct qfield *group; /* group-by, NULL if none */
@@ -179,12 +180,15 @@ struct rd {
     struct verr *err;
     int64_t deadline_ms; /* monotonic */
     bool timed_out;
-    bool began; /* this call opened the read transaction */
+    bool began;  /* this call opened the read transaction */
+    bool mapped; /* ... and mapped the file for it */
 };
 
 /* Opens a read transaction (one snapshot for the counts and the page) unless one is open, and
- * arms the time budget. rd_end() closes what rd_begin() opened and returns rc. */
-int rd_begin(struct rd *r, sqlite3 *db, const struct aread_opts *o, struct verr *err);
+ * arms the time budget; with `scan` (the request reads rows beyond its page) the file is read
+ * through a mapping until the transaction ends (alert_read.c, aread_init_db). rd_end() closes
+ * what rd_begin() opened and returns rc. */
+int rd_begin(struct rd *r, sqlite3 *db, const struct aread_opts *o, bool scan, struct verr *err);
 int rd_end(struct rd *r, int rc);
 /* Prepares sql; on failure sets the error (rd_fail). */
 int rd_prepare(struct rd *r, const char *sql, sqlite3_stmt **st);

@@ -765,7 +765,9 @@ static int add_group(struct areq *r, const struct qparam *p, size_t n, struct ve
  * one by one in index order (3 s at a million rows where a scan and a sort takes 0.5 s): the SQL
  * then hides the index order from it. `walk` also needs an order the indexes give: the default one
  * or lastReceiveTime. `counts_simple` (exact statuses only) and `facets_simple` (exact statuses
- * and environments only) say what the engine's counters can answer (alert_read.h).
+ * and environments only) say what the engine's counters can answer (alert_read.h). `late_cols`:
+ * the WHERE reads a column past the first few of the row (anything but the id, resource and
+ * event, and the index's), which a row of an alert keeps on its overflow page.
  */
 static void index_use(struct areq *r, const struct qparam *p, size_t n, const struct aread_opts *o)
 {
@@ -774,6 +776,7 @@ static void index_use(struct areq *r, const struct qparam *p, size_t n, const st
     r->index_only = !o->customers;
     r->walk = r->index_only;
     r->counts_simple = r->facets_simple = r->index_only;
+    r->late_cols = o->customers != NULL; /* the customer column is one of them */
     r->status_mask = 0;
     r->nenvs = 0;
     for (size_t i = 0; i < n; i++) {
@@ -800,6 +803,8 @@ static void index_use(struct areq *r, const struct qparam *p, size_t n, const st
         } else if ((!strcmp(k, "q") && *v) || !strcmp(k, "id") ||
                    (!excluded(k, base) && !name_is("status", k, base))) {
             r->index_only = r->walk = r->counts_simple = r->facets_simple = false;
+            r->late_cols |=
+                !name_is("resource", k, base) && !name_is("event", k, base) && strcmp(k, "id");
         }
     }
 }

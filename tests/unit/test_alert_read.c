@@ -642,6 +642,32 @@ static int runs_with(struct fx *f, enum ep ep, const char *arg, const char *qs, 
     return t.n;
 }
 
+/* A request that reads rows' later columns beyond its page maps the file for its length and
+ * drops the mapping after (the statements that do it; the fixture's database is in memory, which
+ * SQLite never maps); one the index answers, or that reads only a row's first columns, reads
+ * with pread. */
+static void test_scan_mapping(void **state)
+{
+    struct fx *f = *state;
+    static const char *const cust[] = {"acme"};
+    static const char map[] = "mmap_size = 8589934592", unmap[] = "mmap_size = 0";
+
+    assert_int_equal(runs_with(f, EP_ALERTS, NULL, "q=text:disk", map), 1);
+    assert_int_equal(runs_with(f, EP_ALERTS, NULL, "q=text:disk", unmap), 1);
+    assert_int_equal(runs_with(f, EP_COUNT, NULL, "tags=dc1", map), 1);
+    assert_int_equal(runs_with(f, EP_ALERTS, NULL, "group=Web&status=open", map), 1);
+    assert_int_equal(runs_with(f, EP_ALERTS, NULL, "status=open", "mmap_size"), 0);
+    assert_int_equal(runs_with(f, EP_ALERTS, NULL, "environment=Production", "mmap_size"), 0);
+    assert_int_equal(runs_with(f, EP_COUNT, NULL, "resource=web01&event=HttpError", "mmap_size"),
+                     0);
+    f->o.customers = cust;
+    f->o.ncustomers = 1;
+    assert_int_equal(runs_with(f, EP_ALERTS, NULL, "status=open", map), 1);
+    assert_int_equal(runs_with(f, EP_ALERTS, NULL, "status=open", unmap), 1);
+    f->o.customers = NULL;
+    f->o.ncustomers = 0;
+}
+
 /* Filters on the columns alert_by_status_sev holds (environment, severity; migration 13) are
  * decided on the index: the default order, paging and counts must come out as from the rows. */
 static void test_filters_on_the_index(void **state)
@@ -1480,6 +1506,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_facets, setup, teardown),
         cmocka_unit_test_setup_teardown(test_facets_unfiltered, setup, teardown),
         cmocka_unit_test_setup_teardown(test_facets_kept, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_scan_mapping, setup, teardown),
         cmocka_unit_test_setup_teardown(test_alert_by_id, setup, teardown),
         cmocka_unit_test_setup_teardown(test_alert_by_id_scan, setup, teardown),
         cmocka_unit_test_setup_teardown(test_alert_by_id_follows_index, setup, teardown),
