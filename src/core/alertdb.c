@@ -391,13 +391,18 @@ static int indeterminate_name(const struct alertdb *db)
     return db->cfg.sev.normal_name;
 }
 
-/* Counts a in (delta 1) or out (delta -1) of the statistics by status and severity, and of the
- * facet counts (core/facets.h), as it enters or leaves the tables. */
-static void account(struct alertdb *db, const struct alert *a, int delta)
+static void stats_add(struct alertdb *db, const struct alert *a, int delta)
 {
     db->st.by_status[a->status] += (uint64_t)(int64_t)delta;
     if (a->sev_name < SEVMAP_MAX)
         db->st.by_status_sev[a->status][a->sev_name] += (uint64_t)(int64_t)delta;
+}
+
+/* Counts a in (delta 1) or out (delta -1) of the statistics by status and severity, and of the
+ * facet counts (core/facets.h), as it enters or leaves the tables. */
+static void account(struct alertdb *db, const struct alert *a, int delta)
+{
+    stats_add(db, a, delta);
     if (db->cfg.facets) {
         struct aview v[AF_COUNT];
         alert_views(a, v);
@@ -414,17 +419,13 @@ struct cell {
 
 static struct cell account_out(struct alertdb *db, const struct alert *a)
 {
-    db->st.by_status[a->status]--;
-    if (a->sev_name < SEVMAP_MAX)
-        db->st.by_status_sev[a->status][a->sev_name]--;
+    stats_add(db, a, -1);
     return (struct cell){a->status, a->sev_name};
 }
 
 static void account_in(struct alertdb *db, const struct alert *a, struct cell was)
 {
-    db->st.by_status[a->status]++;
-    if (a->sev_name < SEVMAP_MAX)
-        db->st.by_status_sev[a->status][a->sev_name]++;
+    stats_add(db, a, 1);
     if (db->cfg.facets && (was.status != a->status || was.sev != a->sev_name)) {
         struct aview v[AF_COUNT];
         alert_views(a, v);
