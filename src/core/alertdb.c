@@ -406,7 +406,7 @@ static void account(struct alertdb *db, const struct alert *a, int delta)
     if (db->cfg.facets) {
         struct aview v[AF_COUNT];
         alert_views(a, v);
-        facets_add(db->cfg.facets, v, a->status, a->sev_name, delta);
+        facets_add(db->cfg.facets, v, a->status, a->sev_name, a->duplicate_count, delta);
     }
 }
 
@@ -429,7 +429,18 @@ static void account_in(struct alertdb *db, const struct alert *a, struct cell wa
     if (db->cfg.facets && (was.status != a->status || was.sev != a->sev_name)) {
         struct aview v[AF_COUNT];
         alert_views(a, v);
-        facets_move(db->cfg.facets, v, was.status, was.sev, a->status, a->sev_name);
+        facets_move(db->cfg.facets, v, was.status, was.sev, a->status, a->sev_name,
+                    a->duplicate_count);
+    }
+}
+
+/* a's duplicateCount changed by d, in its current status: its event's sum (top10's). */
+static void dups_changed(struct alertdb *db, const struct alert *a, int64_t d)
+{
+    if (db->cfg.facets && d) {
+        struct aview v[AF_COUNT];
+        alert_views(a, v);
+        facets_dups(db->cfg.facets, v, a->status, d);
     }
 }
 
@@ -942,7 +953,7 @@ static void set_status(struct alertdb *db, struct alert *a, int status)
 /* Whether pp changes a field a facet counts (the environment never changes: it is in the key). */
 static bool facets_change(const struct aview v[AF_COUNT], const struct parts *pp)
 {
-    static const enum afield fs[] = {AF_GROUP, AF_SERVICE, AF_TAGS};
+    static const enum afield fs[] = {AF_EVENT, AF_GROUP, AF_SERVICE, AF_TAGS};
 
     for (size_t i = 0; i < sizeof(fs) / sizeof(fs[0]); i++) {
         const struct aview *o = &v[fs[i]], *n = &pp->p.f[fs[i]];
@@ -963,12 +974,12 @@ static int commit_blob(struct alertdb *db, struct alert *a, struct parts *pp)
     if (db->cfg.facets) {
         alert_views(a, v);
         if ((refacet = facets_change(v, pp)))
-            facets_add(db->cfg.facets, v, a->status, a->sev_name, -1);
+            facets_add(db->cfg.facets, v, a->status, a->sev_name, a->duplicate_count, -1);
     }
     rc = alert_set_blob(a, &pp->p);
     if (refacet) { /* the new values, or the old ones again if the blob could not be replaced */
         alert_views(a, v);
-        facets_add(db->cfg.facets, v, a->status, a->sev_name, 1);
+        facets_add(db->cfg.facets, v, a->status, a->sev_name, a->duplicate_count, 1);
     }
     db->st.heap_bytes = db->st.heap_bytes - before + alert_heap_bytes(a);
     return rc;
@@ -1194,6 +1205,7 @@ static int receive_dup(struct alertdb *db, struct alert *a, const struct alert_i
         return TOCSIN_ENOMEM;
     }
     a->duplicate_count++;
+    dups_changed(db, a, 1);
     a->repeat = true;
     c->chg = chg_bits(db, old_status, t.status, a->severity, a->severity);
     if (t.status != AST_BLACKOUT)
@@ -1262,6 +1274,7 @@ static int receive_corr(struct alertdb *db, struct alert *a, const struct alert_
     a->sev_name = (uint8_t)t.sev_name;
     a->severity = (uint8_t)sev_code(db, t.sev_name);
     a->trend = (uint8_t)alert_trend(a->previous_severity, a->severity);
+    dups_changed(db, a, -(int64_t)a->duplicate_count);
     a->duplicate_count = 0;
     a->repeat = false;
     a->create_ms = in->create_ms ? in->create_ms : db->now;

@@ -6,14 +6,15 @@
 
 #include "util/err.h"
 
-#define FACETS_BUCKETS 16384u /* FACETS_KEYS_MAX entries of each of the FK_COUNT kinds, load 1 */
+#define FACETS_BUCKETS 32768u /* FACETS_KEYS_MAX entries of each of the FK_COUNT kinds, load 1 */
 
 /* One entry: cells[status * (nsev + 1) + sev] alerts (the last column: a severity past nsev),
- * then its key "env\0value\0". */
+ * then its key "env\0value\0" (for the event kinds "event\0value\0"). */
 struct fent {
     struct fent *next;
     uint64_t h;
-    uint64_t total; /* the sum of the cells; the entry goes at 0 */
+    uint64_t total;           /* the sum of the cells; the entry goes at 0 */
+    uint64_t dups[AST_COUNT]; /* FK_EVENT: the alerts' duplicateCount summed, by status */
     uint32_t envn, valn;
     uint8_t kind;
     uint32_t cells[];
@@ -119,12 +120,23 @@ static struct fent *ent_new(const struct facets *f, enum facet_kind kind, const 
     return e;
 }
 
-/* What to do with each value of an alert: with delta 1 or -1 count it in or out of cell `to`;
- * with delta 0 move it from cell `from` to cell `to`. */
+/* What to do with each value of an alert whose duplicateCount is `dup`: OP_ADD counts it in
+ * (delta 1) or out (-1) of cell `to`; OP_MOVE moves it from cell `from` to cell `to`; OP_DUP adds
+ * ddup to its event's duplicate sum in the status of cell `to`. */
+enum op_kind { OP_ADD, OP_MOVE, OP_DUP };
+
 struct op {
+    enum op_kind kind;
     size_t from, to;
     int delta;
+    uint32_t dup;
+    int64_t ddup;
 };
+
+static size_t status_of(const struct facets *f, size_t cell)
+{
+    return cell / (f->nsev + 1);
+}
 
 static void count1(struct facets *f, enum facet_kind kind, const struct aview *env, const char *val,
                    size_t valn, const struct op *op)
@@ -132,10 +144,16 @@ static void count1(struct facets *f, enum facet_kind kind, const struct aview *e
     uint64_t h = fhash(kind, env->p, env->len, val, valn);
     struct fent **l = find(f, kind, env->p, env->len, val, valn, h), *e = *l;
 
-    if (!op->delta) { /* a missed value has no entry to move */
-        if (e) {
+    if (op->kind != OP_ADD) { /* a missed value has no entry to change */
+        if (e && op->kind == OP_MOVE) {
             e->cells[op->from]--;
             e->cells[op->to]++;
+            if (kind == FK_EVENT) {
+                e->dups[status_of(f, op->from)] -= op->dup;
+                e->dups[status_of(f, op->to)] += op->dup;
+            }
+        } else if (e) {
+            e->dups[status_of(f, op->to)] += (uint64_t)op->ddup;
         }
         return;
     }
@@ -152,6 +170,8 @@ static void count1(struct facets *f, enum facet_kind kind, const struct aview *e
         return;
     }
     e->cells[op->to] += (uint32_t)op->delta;
+    if (kind == FK_EVENT)
+        e->dups[status_of(f, op->to)] += (uint64_t)((int64_t)op->delta * op->dup);
     e->total += (uint64_t)(int64_t)op->delta;
     if (!e->total) {
         *l = e->next;
@@ -160,40 +180,61 @@ static void count1(struct facets *f, enum facet_kind kind, const struct aview *e
     }
 }
 
-/* op on every value of the alert: its environment, group, and each service and tag. */
+/* op on every value of the alert: its environment, group, each service and tag, its event, and
+ * its event's environment and services (top10's). OP_DUP: the event alone. */
 static void count_all(struct facets *f, const struct aview v[AF_COUNT], const struct op *op)
 {
     static const struct {
         enum afield field;
-        enum facet_kind kind;
-    } lists[] = {{AF_SERVICE, FK_SERVICE}, {AF_TAGS, FK_TAG}};
-    const struct aview *env = &v[AF_ENVIRONMENT];
+        enum facet_kind kind, by_event;
+    } lists[] = {{AF_SERVICE, FK_SERVICE, FK_EVENT_SERVICE}, {AF_TAGS, FK_TAG, FK_COUNT}};
+    const struct aview *env = &v[AF_ENVIRONMENT], *ev = &v[AF_EVENT];
 
     pthread_mutex_lock(&f->mu);
+    count1(f, FK_EVENT, ev, "", 0, op);
+    if (op->kind == OP_DUP) {
+        pthread_mutex_unlock(&f->mu);
+        return;
+    }
     count1(f, FK_ENVIRONMENT, env, "", 0, op);
     count1(f, FK_GROUP, env, v[AF_GROUP].p, v[AF_GROUP].len, op);
+    count1(f, FK_EVENT_ENVIRONMENT, ev, env->p, env->len, op);
     for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++) {
         uint32_t pos = 0;
         const char *item;
-        while (aview_next(&v[lists[i].field], &pos, &item, NULL))
-            count1(f, lists[i].kind, env, item, strlen(item), op);
+        while (aview_next(&v[lists[i].field], &pos, &item, NULL)) {
+            size_t n = strlen(item);
+            count1(f, lists[i].kind, env, item, n, op);
+            if (lists[i].by_event != FK_COUNT)
+                count1(f, lists[i].by_event, ev, item, n, op);
+        }
     }
     pthread_mutex_unlock(&f->mu);
 }
 
-void facets_add(struct facets *f, const struct aview v[AF_COUNT], int status, int sev, int delta)
+void facets_add(struct facets *f, const struct aview v[AF_COUNT], int status, int sev, uint32_t dup,
+                int delta)
 {
-    struct op op = {0, cell_of(f, status, sev), delta};
+    struct op op = {OP_ADD, 0, cell_of(f, status, sev), delta, dup, 0};
 
     count_all(f, v, &op);
 }
 
 void facets_move(struct facets *f, const struct aview v[AF_COUNT], int from_status, int from_sev,
-                 int to_status, int to_sev)
+                 int to_status, int to_sev, uint32_t dup)
 {
-    struct op op = {cell_of(f, from_status, from_sev), cell_of(f, to_status, to_sev), 0};
+    struct op op = {
+        OP_MOVE, cell_of(f, from_status, from_sev), cell_of(f, to_status, to_sev), 0, dup, 0};
 
     if (op.from != op.to)
+        count_all(f, v, &op);
+}
+
+void facets_dups(struct facets *f, const struct aview v[AF_COUNT], int status, int64_t ddup)
+{
+    struct op op = {OP_DUP, 0, cell_of(f, status, 0), 0, 0, ddup};
+
+    if (ddup)
         count_all(f, v, &op);
 }
 
@@ -211,6 +252,7 @@ static void sum(const struct facets *f, const struct fent *e, uint32_t mask, str
                 r->by_sev[s] += row[s];
         }
         r->count += r->by_status[st];
+        r->dups += e->dups[st];
     }
 }
 
@@ -295,7 +337,8 @@ void facets_get_stats(struct facets *f, struct facets_stats *out)
 
 const char *facet_kind_name(enum facet_kind k)
 {
-    static const char *const names[] = {"environment", "service", "group", "tag"};
+    static const char *const names[] = {"environment", "service",          "group",       "tag",
+                                        "event",       "eventEnvironment", "eventService"};
 
     return (unsigned)k < FK_COUNT ? names[k] : "?";
 }

@@ -1,8 +1,9 @@
 /* Facet counts: how many alerts there are for each environment, (environment, service),
  * (environment, group) and (environment, tag), by status and severity, kept by the engine as
  * alerts change, so that Alerta's /environments, /services, /alerts/groups and /alerts/tags
- * answer without reading every row (a pass of json_each over a million rows takes 3.5-5 s, the
- * read side's whole budget).
+ * (and /alerts/top10/count by event: counts by event, their duplicateCount sums, environments and
+ * services) answer without reading every row (a pass of json_each over a million rows takes 3.5-5
+ * s, the read side's whole budget).
  *
  * The engine thread is the only writer: it adds an alert's values (delta 1) as the alert enters
  * its tables, takes them out (delta -1) before its environment, group, services or tags change
@@ -27,7 +28,18 @@
 
 #define FACETS_KEYS_MAX 4096
 
-enum facet_kind { FK_ENVIRONMENT = 0, FK_SERVICE, FK_GROUP, FK_TAG, FK_COUNT };
+/* Keys: (environment, "") for FK_ENVIRONMENT; (environment, service | group | tag); and for
+ * top10 by event, (event, ""), (event, environment), (event, service). */
+enum facet_kind {
+    FK_ENVIRONMENT = 0,
+    FK_SERVICE,
+    FK_GROUP,
+    FK_TAG,
+    FK_EVENT,
+    FK_EVENT_ENVIRONMENT,
+    FK_EVENT_SERVICE,
+    FK_COUNT
+};
 
 struct facets;
 
@@ -36,16 +48,22 @@ struct facets *facets_new(size_t nsev);
 void facets_free(struct facets *f);
 
 /* The alert whose fields v holds (alert_views), in status `status` and severity `sev` (index in
- * the sevmap), counted in (delta 1) or out (delta -1) of every facet it has a value in. */
-void facets_add(struct facets *f, const struct aview v[AF_COUNT], int status, int sev, int delta);
+ * the sevmap), with duplicateCount `dup`, counted in (delta 1) or out (delta -1) of every facet
+ * it has a value in. */
+void facets_add(struct facets *f, const struct aview v[AF_COUNT], int status, int sev, uint32_t dup,
+                int delta);
 /* The same alert from one (status, severity) cell to another. */
 void facets_move(struct facets *f, const struct aview v[AF_COUNT], int from_status, int from_sev,
-                 int to_status, int to_sev);
+                 int to_status, int to_sev, uint32_t dup);
+/* The same alert's duplicateCount changed by ddup (its event's sum, in its status). */
+void facets_dups(struct facets *f, const struct aview v[AF_COUNT], int status, int64_t ddup);
 
 /* One entry as read: its counts within the statuses asked. */
 struct facet_row {
-    const char *env, *value; /* NUL-terminated, in the rows' arena; value "" for environments */
+    const char *env, *value; /* NUL-terminated, in the rows' arena; value "" for environments
+                                (and events); env is the event for the event kinds */
     uint64_t count;
+    uint64_t dups; /* FK_EVENT: duplicateCount summed (0 for the other kinds) */
     uint64_t by_status[AST_COUNT];
     uint64_t by_sev[SEVMAP_MAX];
 };
@@ -69,6 +87,6 @@ struct facets_stats {
     uint64_t missed[FK_COUNT];
 };
 void facets_get_stats(struct facets *f, struct facets_stats *out);
-const char *facet_kind_name(enum facet_kind k); /* "environment", "service", "group", "tag" */
+const char *facet_kind_name(enum facet_kind k); /* "environment", "service", ..., "eventService" */
 
 #endif

@@ -280,6 +280,33 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
+static int cmp_json_str(const void *x, const void *y)
+{
+    const char *a = json_string_value(*(json_t *const *)x);
+    const char *b = json_string_value(*(json_t *const *)y);
+
+    return strcmp(a ? a : "", b ? b : "");
+}
+
+int aj_sort_strings(json_t *arr)
+{
+    size_t n = json_array_size(arr);
+    json_t **v = calloc(n ? n : 1, sizeof(*v));
+    int rc = TOCSIN_OK;
+
+    if (!v)
+        return TOCSIN_ENOMEM;
+    for (size_t i = 0; i < n; i++)
+        v[i] = json_incref(json_array_get(arr, i));
+    qsort(v, n, sizeof(*v), cmp_json_str);
+    json_array_clear(arr);
+    for (size_t i = 0; i < n; i++)
+        if (json_array_append_new(arr, v[i]))
+            rc = TOCSIN_ENOMEM;
+    free(v);
+    return rc;
+}
+
 json_t *aj_sorted(json_t *o)
 {
     size_t n = json_object_size(o), i = 0;

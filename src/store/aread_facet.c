@@ -132,15 +132,17 @@ static struct tgroup *group_of(struct tgroup *gs, int n, sqlite3_stmt *st)
     return NULL;
 }
 
-/* One alert of a group: its environment, services and resource. */
-static int add_member(const struct aread_opts *o, struct tgroup *x, sqlite3_stmt *st)
+/* One alert of a group: its environment, services and resource (the resource alone with
+ * res_only). */
+static int add_member(const struct aread_opts *o, struct tgroup *x, sqlite3_stmt *st, bool res_only)
 {
     const char *env = (const char *)sqlite3_column_text(st, 1), *id;
     json_t *svcs, *v, *res, *href;
     size_t i;
-    int rc = env ? add_distinct(x->envs, env, (size_t)sqlite3_column_bytes(st, 1)) : TOCSIN_OK;
+    int rc = env && !res_only ? add_distinct(x->envs, env, (size_t)sqlite3_column_bytes(st, 1))
+                              : TOCSIN_OK;
 
-    if (!rc && json_array_size(x->svcs) < TOP_LIST_MAX) {
+    if (!rc && !res_only && json_array_size(x->svcs) < TOP_LIST_MAX) {
         svcs = aj_col_json(st, 2, false);
         json_array_foreach(svcs, i, v) {
             if (!rc && json_is_string(v))
@@ -157,9 +159,20 @@ static int add_member(const struct aread_opts *o, struct tgroup *x, sqlite3_stmt
     return !res || json_array_append_new(x->res, res) ? TOCSIN_ENOMEM : TOCSIN_OK;
 }
 
-/* Pass 2: the alerts of the ten groups, for their lists. */
+/* Whether every group has all the resources it will list (min(count, TOP_LIST_MAX)). */
+static bool resources_done(const struct tgroup *gs, int n)
+{
+    for (int i = 0; i < n; i++)
+        if ((int64_t)json_array_size(gs[i].res) <
+            (gs[i].count < TOP_LIST_MAX ? gs[i].count : TOP_LIST_MAX))
+            return false;
+    return true;
+}
+
+/* Pass 2: the alerts of the ten groups, for their lists; with `res_only` (the environments and
+ * services known already) their resources alone, and it stops once every group has them. */
 static int top_members(struct rd *r, struct areq *q, enum top_kind k, const char *g,
-                       struct tgroup *gs, int n)
+                       struct tgroup *gs, int n, bool res_only)
 {
     struct buf sql;
     sqlite3_stmt *st = NULL;
@@ -185,11 +198,15 @@ static int top_members(struct rd *r, struct areq *q, enum top_kind k, const char
     rc = aq_check(&q->q, "query", r->err);
     if (!rc && !(rc = rd_prepare(r, buf_str(&sql), &st)))
         rc = aq_bind_all(&q->q, st);
-    while (!rc && !(rc = rd_step(r, st, &row, q->q.regex_from)) && row)
+    while (!rc && !(res_only && resources_done(gs, n)) &&
+           !(rc = rd_step(r, st, &row, q->q.regex_from)) && row)
         if ((x = group_of(gs, n, st)))
-            rc = add_member(r->o, x, st);
+            rc = add_member(r->o, x, st, res_only);
     sqlite3_finalize(st);
     buf_free(&sql);
+    for (int i = 0; !rc && !res_only && i < n; i++) /* as Alerta's array_agg(DISTINCT ...) */
+        if (aj_sort_strings(gs[i].envs) || aj_sort_strings(gs[i].svcs))
+            rc = TOCSIN_ENOMEM;
     return rc;
 }
 
@@ -213,6 +230,99 @@ static int kind_of(const char *kind, enum top_kind *k)
     return TOCSIN_ENOTFOUND;
 }
 
+/* Alerta's order (top_sql): count descending, then the key. */
+static int top_cmp(const void *x, const void *y)
+{
+    const struct facet_row *a = *(const struct facet_row *const *)x;
+    const struct facet_row *b = *(const struct facet_row *const *)y;
+
+    if (a->count != b->count)
+        return a->count < b->count ? 1 : -1;
+    return strcmp(a->env, b->env);
+}
+
+/* The count-ordered top of the event counts: gs[0..*n) with their counts and duplicate sums. */
+static int kept_groups(const struct facet_rows *ev, struct tgroup *gs, int *n)
+{
+    const struct facet_row **top = calloc(ev->n ? ev->n : 1, sizeof(*top));
+
+    if (!top)
+        return TOCSIN_ENOMEM;
+    for (size_t i = 0; i < ev->n; i++)
+        top[i] = &ev->r[i];
+    qsort(top, ev->n, sizeof(*top), top_cmp);
+    for (*n = 0; *n < TOP_N && (size_t)*n < ev->n; (*n)++) {
+        struct tgroup *x = &gs[*n];
+        x->key = aj_strn(top[*n]->env, strlen(top[*n]->env));
+        x->count = (int64_t)top[*n]->count;
+        x->dup = (int64_t)top[*n]->dups;
+        x->envs = json_array();
+        x->svcs = json_array();
+        x->res = json_array();
+        if (!x->key || !x->envs || !x->svcs || !x->res) {
+            (*n)++;
+            free(top);
+            return TOCSIN_ENOMEM;
+        }
+    }
+    free(top);
+    return TOCSIN_OK;
+}
+
+/* Each top group's environments or services from the (event, value) counts, in byte order. */
+static int kept_lists(struct facets *f, enum facet_kind k, uint32_t mask, struct tgroup *gs, int n)
+{
+    struct facet_rows rows;
+    int rc = facets_read(f, k, mask, false, &rows);
+
+    for (size_t i = 0; !rc && i < rows.n; i++) {
+        const struct facet_row *row = &rows.r[i];
+        for (int j = 0; !rc && j < n; j++) {
+            json_t *l = k == FK_EVENT_ENVIRONMENT ? gs[j].envs : gs[j].svcs;
+            if (strcmp(json_string_value(gs[j].key), row->env) ||
+                json_array_size(l) >= TOP_LIST_MAX)
+                continue;
+            if (json_array_append_new(l, aj_strn(row->value, strlen(row->value))))
+                rc = TOCSIN_ENOMEM;
+        }
+    }
+    facet_rows_free(&rows);
+    return rc;
+}
+
+/* top10/count by event, filtered by exact statuses alone (or nothing) and without a customer
+ * restriction: the groups, their counts, duplicate sums, environments and services from the
+ * engine's counts (core/facets.h), and only the resources from the rows, read until each group
+ * has its hundred (or all it has). At a million alerts counting rows ran past the read budget.
+ * TOCSIN_EAGAIN: count rows instead. */
+static int kept_top(struct rd *r, struct areq *q, enum top_kind k, const struct qfield *g,
+                    struct tgroup *gs, int *n)
+{
+    struct facets *f = r->o->facets;
+    struct facet_rows ev;
+    int rc;
+
+    *n = 0;
+    if (!f || k != TOP_COUNT || strcmp(g->name, "event") || !q->counts_simple || r->o->customers)
+        return TOCSIN_EAGAIN;
+    rc = facets_read(f, FK_EVENT, q->status_mask, false, &ev);
+    if (!rc)
+        rc = kept_groups(&ev, gs, n);
+    facet_rows_free(&ev);
+    if (!rc)
+        rc = kept_lists(f, FK_EVENT_ENVIRONMENT, q->status_mask, gs, *n);
+    if (!rc)
+        rc = kept_lists(f, FK_EVENT_SERVICE, q->status_mask, gs, *n);
+    if (rc == TOCSIN_EAGAIN) { /* a kind past its bound: all from the rows */
+        groups_free(gs, *n);
+        memset(gs, 0, sizeof(*gs) * TOP_N);
+        *n = 0;
+    } else if (!rc && *n) {
+        rc = top_members(r, q, k, g->expr, gs, *n, true);
+    }
+    return rc;
+}
+
 int aread_top10_run(struct rd *r, struct areq *q, const char *kind, json_t **out)
 {
     const struct qfield *g = q->group ? q->group : qfield_find("event", 5);
@@ -228,9 +338,9 @@ int aread_top10_run(struct rd *r, struct areq *q, const char *kind, json_t **out
         verr_set(r->err, "", "not found");
         return TOCSIN_ENOTFOUND;
     }
-    rc = arr ? top_groups(r, q, k, g->expr, gs, &n) : TOCSIN_ENOMEM;
-    if (!rc && n)
-        rc = top_members(r, q, k, g->expr, gs, n);
+    rc = arr ? kept_top(r, q, k, g, gs, &n) : TOCSIN_ENOMEM;
+    if (rc == TOCSIN_EAGAIN && !(rc = top_groups(r, q, k, g->expr, gs, &n)) && n)
+        rc = top_members(r, q, k, g->expr, gs, n, false);
     for (int i = 0; !rc && i < n; i++)
         if (!(e = top_entry(&gs[i], g->name)) || json_array_append_new(arr, e))
             rc = TOCSIN_ENOMEM;

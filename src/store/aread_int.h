@@ -212,6 +212,8 @@ json_t *aj_href(const struct aread_opts *o, const char *fmt, ...)
 /* A copy of a counts object with its keys sorted (Flask sorts keys; answers stay stable). NULL
  * gives an empty object. */
 json_t *aj_sorted(json_t *o);
+/* Sorts an array of strings in byte order, in place. TOCSIN_ENOMEM. */
+int aj_sort_strings(json_t *arr);
 /* Adds n to o[k] (an integer). */
 int aj_add(json_t *o, const char *k, json_int_t n);
 

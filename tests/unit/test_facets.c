@@ -48,6 +48,7 @@ static struct vals *mkv(struct vals *x, const char *env, const char *grp, const 
                         const char *tags)
 {
     memset(x, 0, sizeof(*x));
+    x->v[AF_EVENT] = (struct aview){"Ev", 2, 0, false};
     x->v[AF_ENVIRONMENT] = (struct aview){env, (uint32_t)strlen(env), 0, false};
     x->v[AF_GROUP] = (struct aview){grp, (uint32_t)strlen(grp), 0, false};
     list_view(&x->v[AF_SERVICE], x->svc, svc);
@@ -73,9 +74,9 @@ static void test_count_move_read(void **state)
     assert_non_null(f);
     mkv(&a, "Production", "Web", "svc-b,svc-a", "t1");
     mkv(&b, "Dev", "Web", "svc-a", "");
-    facets_add(f, a.v, AST_OPEN, 2, 1);
-    facets_add(f, b.v, AST_ACK, 5, 1);
-    facets_add(f, b.v, AST_ACK, 5, 1); /* a second alert with the same values */
+    facets_add(f, a.v, AST_OPEN, 2, 0, 1);
+    facets_add(f, b.v, AST_ACK, 5, 0, 1);
+    facets_add(f, b.v, AST_ACK, 5, 0, 1); /* a second alert with the same values */
 
     r = rows_of(f, FK_SERVICE, 0, true); /* sorted by (env, value) in byte order */
     assert_int_equal(r.n, 3);
@@ -104,7 +105,7 @@ static void test_count_move_read(void **state)
     facet_rows_free(&r);
 
     /* a move changes the cells, not the entries */
-    facets_move(f, b.v, AST_ACK, 5, AST_CLOSED, 7);
+    facets_move(f, b.v, AST_ACK, 5, AST_CLOSED, 7, 0);
     r = rows_of(f, FK_GROUP, 0, false);
     assert_int_equal(r.n, 2);
     assert_string_equal(r.r[0].value, "Web");
@@ -115,7 +116,7 @@ static void test_count_move_read(void **state)
     facet_rows_free(&r);
 
     /* a severity past the map is in the totals and in no severity */
-    facets_add(f, a.v, AST_OPEN, 40, 1);
+    facets_add(f, a.v, AST_OPEN, 40, 0, 1);
     r = rows_of(f, FK_TAG, 0, false);
     assert_int_equal(r.n, 1);
     assert_int_equal(r.r[0].count, 2);
@@ -123,10 +124,10 @@ static void test_count_move_read(void **state)
     for (size_t i = 3; i < SEVMAP_MAX; i++)
         assert_int_equal(r.r[0].by_sev[i], 0);
     facet_rows_free(&r);
-    facets_add(f, a.v, AST_OPEN, 40, -1);
+    facets_add(f, a.v, AST_OPEN, 40, 0, -1);
 
     /* out again: an entry with no alert left is gone */
-    facets_add(f, a.v, AST_OPEN, 2, -1);
+    facets_add(f, a.v, AST_OPEN, 2, 0, -1);
     r = rows_of(f, FK_TAG, 0, true);
     assert_int_equal(r.n, 0);
     facet_rows_free(&r);
@@ -148,14 +149,14 @@ static void test_bound(void **state)
     (void)state;
     for (int i = 0; i < FACETS_KEYS_MAX; i++) {
         snprintf(tag, sizeof(tag), "t%05d", i);
-        facets_add(f, mkv(&v, "P", "G", "", tag)->v, AST_OPEN, 1, 1);
+        facets_add(f, mkv(&v, "P", "G", "", tag)->v, AST_OPEN, 1, 0, 1);
     }
     r = rows_of(f, FK_TAG, 0, true);
     assert_int_equal(r.n, FACETS_KEYS_MAX);
     facet_rows_free(&r);
 
     /* one more value: missed, the kind incomplete; the other kinds answer */
-    facets_add(f, mkv(&v, "P", "G", "", "x")->v, AST_OPEN, 1, 1);
+    facets_add(f, mkv(&v, "P", "G", "", "x")->v, AST_OPEN, 1, 0, 1);
     facets_get_stats(f, &fs);
     assert_int_equal(fs.entries[FK_TAG], FACETS_KEYS_MAX);
     assert_int_equal(fs.missed[FK_TAG], 1);
@@ -171,14 +172,14 @@ static void test_bound(void **state)
 
     /* room again, but "x" has a missed holder: a second holder is missed too, not kept (the
      * entry would count one of its two holders); moving a missed value changes nothing */
-    facets_add(f, mkv(&v, "P", "G", "", "t00000")->v, AST_OPEN, 1, -1);
-    facets_add(f, mkv(&v, "P", "G", "", "x")->v, AST_OPEN, 1, 1);
-    facets_move(f, mkv(&v, "P", "G", "", "x")->v, AST_OPEN, 1, AST_ACK, 1);
-    facets_move(f, mkv(&v, "P", "G", "", "x")->v, AST_ACK, 1, AST_OPEN, 1);
+    facets_add(f, mkv(&v, "P", "G", "", "t00000")->v, AST_OPEN, 1, 0, -1);
+    facets_add(f, mkv(&v, "P", "G", "", "x")->v, AST_OPEN, 1, 0, 1);
+    facets_move(f, mkv(&v, "P", "G", "", "x")->v, AST_OPEN, 1, AST_ACK, 1, 0);
+    facets_move(f, mkv(&v, "P", "G", "", "x")->v, AST_ACK, 1, AST_OPEN, 1, 0);
     assert_int_equal(facets_read(f, FK_TAG, 0, true, &r), TOCSIN_EAGAIN);
-    facets_add(f, mkv(&v, "P", "G", "", "x")->v, AST_OPEN, 1, -1);
+    facets_add(f, mkv(&v, "P", "G", "", "x")->v, AST_OPEN, 1, 0, -1);
     assert_int_equal(facets_read(f, FK_TAG, 0, true, &r), TOCSIN_EAGAIN);
-    facets_add(f, mkv(&v, "P", "G", "", "x")->v, AST_OPEN, 1, -1);
+    facets_add(f, mkv(&v, "P", "G", "", "x")->v, AST_OPEN, 1, 0, -1);
 
     /* every missed holder gone: complete again, and "x" is not there */
     facets_get_stats(f, &fs);
@@ -188,7 +189,7 @@ static void test_bound(void **state)
     for (size_t i = 0; i < r.n; i++)
         assert_string_not_equal(r.r[i].value, "x");
     facet_rows_free(&r);
-    facets_add(f, mkv(&v, "P", "G", "", "x")->v, AST_OPEN, 1, 1);
+    facets_add(f, mkv(&v, "P", "G", "", "x")->v, AST_OPEN, 1, 0, 1);
     r = rows_of(f, FK_TAG, 0, true);
     assert_int_equal(r.n, FACETS_KEYS_MAX);
     assert_string_equal(r.r[0].value, "t00001");
@@ -206,6 +207,7 @@ struct ref {
         int kind;
         char env[16], val[16];
         uint64_t cells[AST_COUNT][SEVMAP_MAX];
+        uint64_t dups[AST_COUNT];
     } e[REF_MAX];
     size_t n;
 };
@@ -228,22 +230,28 @@ static void ref_add(struct ref *r, int kind, const char *env, size_t envn, const
         r->n++;
     }
     r->e[i].cells[a->status][a->sev_name]++;
+    r->e[i].dups[a->status] += a->duplicate_count;
 }
 
 static void recount(void *ud, const struct alert *a)
 {
     struct ref *r = ud;
     struct aview v[AF_COUNT];
-    char grp[16];
+    char grp[16], env[16];
     uint32_t pos = 0;
     const char *item;
 
     alert_views(a, v);
     snprintf(grp, sizeof(grp), "%.*s", (int)v[AF_GROUP].len, v[AF_GROUP].p);
+    snprintf(env, sizeof(env), "%.*s", (int)v[AF_ENVIRONMENT].len, v[AF_ENVIRONMENT].p);
     ref_add(r, FK_ENVIRONMENT, v[AF_ENVIRONMENT].p, v[AF_ENVIRONMENT].len, "", a);
     ref_add(r, FK_GROUP, v[AF_ENVIRONMENT].p, v[AF_ENVIRONMENT].len, grp, a);
-    while (aview_next(&v[AF_SERVICE], &pos, &item, NULL))
+    ref_add(r, FK_EVENT, v[AF_EVENT].p, v[AF_EVENT].len, "", a);
+    ref_add(r, FK_EVENT_ENVIRONMENT, v[AF_EVENT].p, v[AF_EVENT].len, env, a);
+    while (aview_next(&v[AF_SERVICE], &pos, &item, NULL)) {
         ref_add(r, FK_SERVICE, v[AF_ENVIRONMENT].p, v[AF_ENVIRONMENT].len, item, a);
+        ref_add(r, FK_EVENT_SERVICE, v[AF_EVENT].p, v[AF_EVENT].len, item, a);
+    }
     pos = 0;
     while (aview_next(&v[AF_TAGS], &pos, &item, NULL))
         ref_add(r, FK_TAG, v[AF_ENVIRONMENT].p, v[AF_ENVIRONMENT].len, item, a);
@@ -280,6 +288,13 @@ static void check_against(struct facets *f, const struct alertdb *db)
                             break;
                     assert_true(j < r.n);
                     assert_int_equal(r.r[j].count, n);
+                    if (k == FK_EVENT) { /* the duplicateCount sum in the statuses asked */
+                        uint64_t d = 0;
+                        for (int st = 0; st < AST_COUNT; st++)
+                            if (!masks[m] || masks[m] & (1u << st))
+                                d += ref->e[i].dups[st];
+                        assert_int_equal(r.r[j].dups, d);
+                    }
                     for (int st = 0; st < AST_COUNT; st++) {
                         uint64_t in_st = 0;
                         for (int s = 0; s < SEVMAP_MAX; s++)
