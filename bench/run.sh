@@ -495,6 +495,7 @@ a_full() {
     a_query filtered "status=open&page-size=50&environment=Production&severity=critical"
     a_query services "status=open" /alerta/services
     a_query tags "" /alerta/alerts/tags
+    a_query top10 "status=open" /alerta/alerts/top10/count
     if run_lg 10 rss --pid "$DAEMON_PID"; then
         A_RSS2=$(kv rss_mib "$(lg_last)")
         A_FILE2=$(kv file_mib "$(lg_last)")
@@ -632,8 +633,9 @@ the libraries' pages (SQLite reads the database with \`pread\`, not through mmap
 \`du\` of the data directory (database and WAL).
 The lists are $A_QUERIES sequential \`GET /alerta/alerts?status=open&page-size=50\` (at most
 $A_QUERY_SECONDS s), the second with \`&environment=Production&severity=critical\`, with
-$A_STORED alerts stored; the facets are as many \`GET /alerta/services?status=open\` and
-\`GET /alerta/alerts/tags\` (what Alerta's console asks). The restart is the same daemon stopped (SIGTERM) after the full runs
+$A_STORED alerts stored; the facets are as many \`GET /alerta/services?status=open\`,
+\`GET /alerta/alerts/tags\` and \`GET /alerta/alerts/top10/count?status=open\` (what Alerta's
+console asks). The restart is the same daemon stopped (SIGTERM) after the full runs
 and started again on its data: it loads every alert before it listens.
 
 | figure | measured | bar |
@@ -661,6 +663,8 @@ EOF
     printf '| services of the open alerts / tags: p50 / p99 / max (ms) | %s / %s / %s; %s / %s / %s | |\n' \
         "${A_Q[services/p50_ms]:-na}" "${A_Q[services/p99_ms]:-na}" "${A_Q[services/max_ms]:-na}" \
         "${A_Q[tags/p50_ms]:-na}" "${A_Q[tags/p99_ms]:-na}" "${A_Q[tags/max_ms]:-na}"
+    printf '| top10 of the open alerts: p50 / p99 / max (ms) | %s / %s / %s | |\n' \
+        "${A_Q[top10/p50_ms]:-na}" "${A_Q[top10/p99_ms]:-na}" "${A_Q[top10/max_ms]:-na}"
     printf '| restart with the store full: seconds until it answers; alerts it holds then | %s; %s | |\n' \
         "${A_RESTART_S:-na}" "${A_RESTART_N:-na}"
     printf '| GETs done; total answered (plain, filtered) | %s, %s; %s, %s | |\n' \
