@@ -8,6 +8,7 @@
 
 #include "core/facets.h"
 #include "util/err.h"
+#include "util/fnv.h"
 #include "util/id.h"
 #include "util/sidx.h"
 
@@ -121,14 +122,15 @@ static void htab_settle(struct htab *t)
     htab_move(t, SIZE_MAX);
 }
 
-static void htab_grow(struct htab *t)
+/* Starts moving the alerts to an array of nb buckets (htab_move carries it on). Out of memory:
+ * the table keeps its size (longer chains, still correct). */
+static void htab_resize(struct htab *t, size_t nb)
 {
-    size_t nb = (t->mask + 1) * 2;
     struct alert **b;
 
     htab_settle(t);
     if (!(b = calloc(nb, sizeof(*b))))
-        return; /* longer chains, still correct */
+        return;
     t->old = t->b;
     t->old_mask = t->mask;
     t->moved = 0;
@@ -136,35 +138,24 @@ static void htab_grow(struct htab *t)
     t->mask = nb - 1;
 }
 
+static void htab_grow(struct htab *t)
+{
+    htab_resize(t, (t->mask + 1) * 2);
+}
+
 /* Makes room for n alerts at once (buckets: the power of two at or above n), moving every alert
  * now; for the start-up load, which knows how many it restores and would otherwise double the
- * array twenty times on the way to a million. Out of memory: the table keeps its size. */
+ * array twenty times on the way to a million. */
 static void htab_reserve(struct htab *t, size_t n)
 {
     size_t nb = t->mask + 1;
-    struct alert **b, **ob;
 
-    while (nb < n && nb <= SIZE_MAX / 2 / sizeof(*b))
+    while (nb < n && nb <= SIZE_MAX / 2 / sizeof(*t->b))
         nb *= 2;
     if (nb == t->mask + 1)
         return;
+    htab_resize(t, nb);
     htab_settle(t);
-    if (!(b = calloc(nb, sizeof(*b))))
-        return;
-    ob = t->b;
-    for (size_t i = 0; i <= t->mask; i++) {
-        struct alert *a = ob[i];
-        while (a) {
-            struct alert *next = LINK(a, t->link);
-            size_t k = t->h(a) & (nb - 1);
-            LINK(a, t->link) = b[k];
-            b[k] = a;
-            a = next;
-        }
-    }
-    free(ob);
-    t->b = b;
-    t->mask = nb - 1;
 }
 
 static void htab_add(struct htab *t, struct alert *a, uint64_t hv)
@@ -221,25 +212,12 @@ static void htab_del(struct htab *t, struct alert *a, uint64_t hv)
     }
 }
 
-/* FNV-1a over fields separated by a byte that never occurs in them (strings hold no NUL). */
-static uint64_t fnv(uint64_t h, const char *p, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        h ^= (unsigned char)p[i];
-        h *= 1099511628211ULL;
-    }
-    h ^= 0xff; /* field separator */
-    return h * 1099511628211ULL;
-}
-
-#define FNV0 14695981039346656037ULL
-
 static uint64_t res_hash_parts(const char *env, size_t envn, const char *res, size_t resn,
                                const char *cust, size_t custn, bool cust_null)
 {
-    uint64_t h = fnv(FNV0, env, envn);
-    h = fnv(h, res, resn);
-    return cust_null ? h : fnv(h ^ 1, cust, custn);
+    uint64_t h = fnv1a_field(FNV1A_BASIS, env, envn);
+    h = fnv1a_field(h, res, resn);
+    return cust_null ? h : fnv1a_field(h ^ 1, cust, custn);
 }
 
 static uint64_t res_hash(const struct alert *a)
@@ -251,7 +229,7 @@ static uint64_t res_hash(const struct alert *a)
 
 static uint64_t key_hash_parts(uint64_t rh, const char *ev, size_t evn)
 {
-    return fnv(rh * 31 + 7, ev, evn);
+    return fnv1a_field(rh * 31 + 7, ev, evn);
 }
 
 /* Keeps the two hashes the chains place a by, so that moving or unlinking it does not read its
@@ -438,9 +416,8 @@ static void account_in(struct alertdb *db, const struct alert *a, struct cell wa
 static void dups_changed(struct alertdb *db, const struct alert *a, int64_t d)
 {
     if (db->cfg.facets && d) {
-        struct aview v[AF_COUNT];
-        alert_views(a, v);
-        facets_dups(db->cfg.facets, v, a->status, d);
+        struct aview ev = alert_get(a, AF_EVENT);
+        facets_dups(db->cfg.facets, &ev, a->status, d);
     }
 }
 
@@ -704,24 +681,56 @@ static bool same_res(const struct alert *a, const char *env, const char *res, co
     return view_eq(&e, env, strlen(env)) && view_eq(&r, res, strlen(res)) && cust_eq(a, cust);
 }
 
+/* A key as views of its four fields; the customer's null when there is none. */
+struct keyv {
+    struct aview ev, env, res, cust;
+};
+
+static bool view_same(const struct aview *a, const struct aview *b)
+{
+    return a->null == b->null && (a->null || view_eq(a, b->p, b->len));
+}
+
+/* Whether a's key is k (the event first: it tells most keys of one resource apart). */
+static bool key_is(const struct alert *a, const struct keyv *k)
+{
+    struct aview v = alert_get(a, AF_EVENT);
+
+    if (!view_same(&v, &k->ev))
+        return false;
+    v = alert_get(a, AF_ENVIRONMENT);
+    if (!view_same(&v, &k->env))
+        return false;
+    v = alert_get(a, AF_RESOURCE);
+    if (!view_same(&v, &k->res))
+        return false;
+    v = alert_get(a, AF_CUSTOMER);
+    return view_same(&v, &k->cust);
+}
+
+/* The held alert with key k, whose key hash is kh. */
+static struct alert *key_find(struct alertdb *db, uint32_t kh, const struct keyv *k)
+{
+    for (int w = 0; w < 2; w++)
+        for (struct alert *a = htab_chain(&db->by_key, kh, w); a; a = a->next_key)
+            if (a->key_h == kh && key_is(a, k)) /* another hash: its blob is not read */
+                return a;
+    return NULL;
+}
+
+static struct aview view_of(const char *s)
+{
+    return s ? (struct aview){s, (uint32_t)strlen(s), 0, false} : (struct aview){"", 0, 0, true};
+}
+
 struct alert *alertdb_find_key(struct alertdb *db, const char *env, const char *res,
                                const char *event, const char *cust)
 {
-    uint64_t rh = res_hash_parts(env, strlen(env), res, strlen(res), cust ? cust : "",
-                                 cust ? strlen(cust) : 0, !cust);
-    uint32_t kh = (uint32_t)key_hash_parts(rh, event, strlen(event));
+    struct keyv k = {view_of(event), view_of(env), view_of(res), view_of(cust)};
+    uint64_t rh =
+        res_hash_parts(k.env.p, k.env.len, k.res.p, k.res.len, k.cust.p, k.cust.len, k.cust.null);
 
-    for (int w = 0; w < 2; w++) {
-        for (struct alert *a = htab_chain(&db->by_key, kh, w); a; a = a->next_key) {
-            struct aview ev;
-            if (a->key_h != kh) /* another key in this bucket: its blob is not read */
-                continue;
-            ev = alert_get(a, AF_EVENT);
-            if (view_eq(&ev, event, strlen(event)) && same_res(a, env, res, cust))
-                return a;
-        }
-    }
-    return NULL;
+    return key_find(db, (uint32_t)key_hash_parts(rh, k.ev.p, k.ev.len), &k);
 }
 
 /* An alert of (env, res, cust) with another event whose correlate list holds `event`. */
@@ -1715,25 +1724,10 @@ void alertdb_housekeeping(struct alertdb *db, int64_t expired_after_s, int64_t i
  * two records' key fields as stored, so a restore copies no string. */
 static struct alert *held_key(struct alertdb *db, const struct alert *a)
 {
-    struct aview ev = alert_get(a, AF_EVENT), e = alert_get(a, AF_ENVIRONMENT),
-                 r = alert_get(a, AF_RESOURCE), c = alert_get(a, AF_CUSTOMER);
+    struct keyv k = {alert_get(a, AF_EVENT), alert_get(a, AF_ENVIRONMENT),
+                     alert_get(a, AF_RESOURCE), alert_get(a, AF_CUSTOMER)};
 
-    for (int w = 0; w < 2; w++) {
-        for (struct alert *b = htab_chain(&db->by_key, a->key_h, w); b; b = b->next_key) {
-            struct aview bev, be, br, bc;
-            if (b->key_h != a->key_h)
-                continue;
-            bev = alert_get(b, AF_EVENT);
-            be = alert_get(b, AF_ENVIRONMENT);
-            br = alert_get(b, AF_RESOURCE);
-            bc = alert_get(b, AF_CUSTOMER);
-            if (view_eq(&bev, ev.p, ev.len) && view_eq(&be, e.p, e.len) &&
-                view_eq(&br, r.p, r.len) && bc.null == c.null &&
-                (c.null || view_eq(&bc, c.p, c.len)))
-                return b;
-        }
-    }
-    return NULL;
+    return key_find(db, a->key_h, &k);
 }
 
 void alertdb_reserve(struct alertdb *db, size_t n)

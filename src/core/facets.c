@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "util/err.h"
+#include "util/fnv.h"
 
 #define FACETS_BUCKETS 32768u /* FACETS_KEYS_MAX entries of each of the FK_COUNT kinds, load 1 */
 
@@ -68,20 +69,16 @@ static char *ekey(const struct facets *f, const struct fent *e)
     return (char *)(uintptr_t)(e->cells + f->ncell);
 }
 
-static uint64_t fhash(enum facet_kind kind, const char *env, size_t envn, const char *val, size_t valn)
+static uint64_t fhash(enum facet_kind kind, const char *env, size_t envn, const char *val,
+                      size_t valn)
 {
-    uint64_t h = UINT64_C(14695981039346656037) ^ (uint64_t)kind;
+    uint64_t h = fnv1a_field(fnv1a_field(FNV1A_BASIS ^ (uint64_t)kind, env, envn), val, valn);
 
-    for (size_t i = 0; i < envn; i++)
-        h = (h ^ (unsigned char)env[i]) * UINT64_C(1099511628211);
-    h = (h ^ 0xff) * UINT64_C(1099511628211); /* separator */
-    for (size_t i = 0; i < valn; i++)
-        h = (h ^ (unsigned char)val[i]) * UINT64_C(1099511628211);
     return h ^ (h >> 29);
 }
 
-static struct fent **find(struct facets *f, enum facet_kind kind, const char *env, size_t envn, const char *val,
-                          size_t valn, uint64_t h)
+static struct fent **find(struct facets *f, enum facet_kind kind, const char *env, size_t envn,
+                          const char *val, size_t valn, uint64_t h)
 {
     struct fent **l = &f->b[h & (FACETS_BUCKETS - 1)];
 
@@ -102,8 +99,8 @@ static size_t cell_of(const struct facets *f, int status, int sev)
     return (size_t)(status >= 0 && status < AST_COUNT ? status : AST_UNKNOWN) * (f->nsev + 1) + s;
 }
 
-static struct fent *ent_new(const struct facets *f, enum facet_kind kind, const char *env, size_t envn,
-                            const char *val, size_t valn, uint64_t h)
+static struct fent *ent_new(const struct facets *f, enum facet_kind kind, const char *env,
+                            size_t envn, const char *val, size_t valn, uint64_t h)
 {
     struct fent *e = calloc(1, sizeof(*e) + f->ncell * sizeof(uint32_t) + envn + valn + 2);
     char *k;
@@ -181,7 +178,7 @@ static void count1(struct facets *f, enum facet_kind kind, const struct aview *e
 }
 
 /* op on every value of the alert: its environment, group, each service and tag, its event, and
- * its event's environment and services (top10's). OP_DUP: the event alone. */
+ * its event's environment and services (top10's). */
 static void count_all(struct facets *f, const struct aview v[AF_COUNT], const struct op *op)
 {
     static const struct {
@@ -192,10 +189,6 @@ static void count_all(struct facets *f, const struct aview v[AF_COUNT], const st
 
     pthread_mutex_lock(&f->mu);
     count1(f, FK_EVENT, ev, "", 0, op);
-    if (op->kind == OP_DUP) {
-        pthread_mutex_unlock(&f->mu);
-        return;
-    }
     count1(f, FK_ENVIRONMENT, env, "", 0, op);
     count1(f, FK_GROUP, env, v[AF_GROUP].p, v[AF_GROUP].len, op);
     count1(f, FK_EVENT_ENVIRONMENT, ev, env->p, env->len, op);
@@ -230,12 +223,15 @@ void facets_move(struct facets *f, const struct aview v[AF_COUNT], int from_stat
         count_all(f, v, &op);
 }
 
-void facets_dups(struct facets *f, const struct aview v[AF_COUNT], int status, int64_t ddup)
+void facets_dups(struct facets *f, const struct aview *event, int status, int64_t ddup)
 {
     struct op op = {OP_DUP, 0, cell_of(f, status, 0), 0, 0, ddup};
 
-    if (ddup)
-        count_all(f, v, &op);
+    if (!ddup)
+        return;
+    pthread_mutex_lock(&f->mu);
+    count1(f, FK_EVENT, event, "", 0, &op);
+    pthread_mutex_unlock(&f->mu);
 }
 
 /* e's counts within the statuses of mask into r (strings not set). */

@@ -55,8 +55,9 @@ void facets_add(struct facets *f, const struct aview v[AF_COUNT], int status, in
 /* The same alert from one (status, severity) cell to another. */
 void facets_move(struct facets *f, const struct aview v[AF_COUNT], int from_status, int from_sev,
                  int to_status, int to_sev, uint32_t dup);
-/* The same alert's duplicateCount changed by ddup (its event's sum, in its status). */
-void facets_dups(struct facets *f, const struct aview v[AF_COUNT], int status, int64_t ddup);
+/* The duplicateCount of an alert of this event (its field's view) changed by ddup: the event's
+ * sum, in the alert's status. */
+void facets_dups(struct facets *f, const struct aview *event, int status, int64_t ddup);
 
 /* One entry as read: its counts within the statuses asked. */
 struct facet_row {

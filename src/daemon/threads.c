@@ -744,7 +744,7 @@ static void handle_all(struct app *a, void **batch, size_t n, struct smsg *sm, s
 }
 
 /* Logs a facet kind that became incomplete (a value found it full: /services and the like
- * count rows for it) or complete again; short[] is what was said last. */
+ * count rows for it) or complete again; shortof[] is what was said last. */
 static void say_facets(struct app *a, bool shortof[FK_COUNT])
 {
     struct facets_stats fs;

@@ -49,7 +49,6 @@
 #include "util/sidx.h"
 
 #define PROGRESS_OPS 1000 /* VM steps between two looks at the clock */
-#define SCAN_MMAP_BYTES "8589934592" /* a scan's mapping (SQLite caps it: 2 GB in Debian's) */
 #define HISTORY_MAX 1000  /* entries of one alert's history returned (the writer caps it) */
 #define NOTES_MAX 1000
 #define COUNT_ROWS_MAX 100000 /* (status, severity) pairs read for the counts */
@@ -135,16 +134,6 @@ int rd_fail(struct rd *r, const char *op, int code, const char *param)
     return TOCSIN_ESTORE;
 }
 
-/* Whether a request reads, beyond its page, columns that a row keeps on its overflow page: the
- * reads that a mapping of the file makes cheaper (see aread_init_db). A scan of the first columns
- * only (resource=, event=) reads from the row's own page, and mapping the file for it costs
- * more (the mapping's page faults, then its teardown: a count of resource= over a million rows
- * took 0.89 s mapped against 0.55 s with pread). */
-static bool scans_late(const struct areq *q)
-{
-    return !q->index_only && q->late_cols;
-}
-
 int rd_begin(struct rd *r, sqlite3 *db, const struct aread_opts *o, bool scan, struct verr *err)
 {
     int rc;
@@ -157,9 +146,7 @@ int rd_begin(struct rd *r, sqlite3 *db, const struct aread_opts *o, bool scan, s
     sqlite3_progress_handler(db, PROGRESS_OPS, on_progress, r);
     if (!sqlite3_get_autocommit(db))
         return TOCSIN_OK; /* the caller's transaction is the snapshot */
-    /* best effort: unmapped, the scan reads as the other requests do */
-    if (scan)
-        r->mapped = sqlite3_exec(db, "PRAGMA mmap_size = " SCAN_MMAP_BYTES, 0, 0, 0) == SQLITE_OK;
+    r->mapped = scan && aread_map(db, true);
     rc = sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
     if (rc != SQLITE_OK) {
         rc = rd_fail(r, "begin", rc, NULL);
@@ -174,8 +161,8 @@ int rd_end(struct rd *r, int rc)
     /* a read transaction has nothing to keep: COMMIT and ROLLBACK both just end it */
     if (r->began && sqlite3_exec(r->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
         sqlite3_exec(r->db, "ROLLBACK", NULL, NULL, NULL);
-    if (r->mapped) /* unmaps the file: its pages leave the RSS */
-        sqlite3_exec(r->db, "PRAGMA mmap_size = 0", NULL, NULL, NULL);
+    if (r->mapped)
+        aread_map(r->db, false);
     sqlite3_progress_handler(r->db, 0, NULL, NULL);
     return rc;
 }
@@ -848,7 +835,7 @@ int aread_alerts(sqlite3 *db, const struct qparam *p, size_t n, const struct are
 
     if (!rc && !alerts)
         rc = TOCSIN_ENOMEM;
-    if (!rc && !(rc = rd_begin(&r, db, o, scans_late(&q), err))) {
+    if (!rc && !(rc = rd_begin(&r, db, o, q.late_cols, err))) {
         if (!(rc = run_counts(&r, &q, &c)) && !(rc = check_page(&r, &q, c.total, &pages)) &&
             c.total)
             rc = page_alerts(&r, &q, alerts, &last);
@@ -874,7 +861,7 @@ int aread_count(sqlite3 *db, const struct qparam *p, size_t n, const struct area
     struct rd r;
     int rc = areq_parse(&q, p, n, o, err);
 
-    if (!rc && !(rc = rd_begin(&r, db, o, scans_late(&q), err)))
+    if (!rc && !(rc = rd_begin(&r, db, o, q.late_cols, err)))
         rc = rd_end(&r, run_counts(&r, &q, &c));
     if (!rc) {
         *out = json_pack("{s:s,s:I,s:O,s:O,s:b}", "status", "ok", "total", (json_int_t)c.total,
@@ -989,7 +976,7 @@ int aread_history(sqlite3 *db, const struct qparam *p, size_t n, const struct ar
 
     if (!rc && !arr)
         rc = TOCSIN_ENOMEM;
-    if (!rc && !(rc = rd_begin(&r, db, o, scans_late(&q), err))) {
+    if (!rc && !(rc = rd_begin(&r, db, o, q.late_cols, err))) {
         /* Alerta pages the history without a total: only a page below 1 is a 416 */
         if (!(rc = check_page(&r, &q, 0, &pages)))
             rc = history_page(&r, &q, arr);
@@ -1015,7 +1002,7 @@ static int parse_and_run(sqlite3 *db, named_run run, const char *name, const str
     struct rd r;
     int rc = areq_parse(&q, p, n, o, err);
 
-    if (!rc && !(rc = rd_begin(&r, db, o, scans_late(&q), err)))
+    if (!rc && !(rc = rd_begin(&r, db, o, q.late_cols, err)))
         rc = rd_end(&r, run(&r, &q, name, out));
     areq_free(&q);
     return rc;
@@ -1269,18 +1256,30 @@ int aread_notes(sqlite3 *db, const char *alert_id, const struct aread_opts *o, j
 /* ---- set-up and the query string
  * ------------------------------------------------------------------ */
 
-/* No mmap (PRAGMA mmap_size) but for the length of a request that reads rows beyond its page
- * (rd_begin's `scan`: a filter the list's index does not decide, q=, top10, the history): every
- * page a mapping touches counts in the daemon's RSS (a 1 GB database would show as 1 GB) while
- * it is mapped, and an I/O error on the file becomes SIGBUS. So requests the index answers (the
- * lists consoles send, by status and environment) read with pread through SQLite's page cache
- * (store/sqlite.c sets its size), and a scan maps the file and drops the mapping as it ends.
- * Read with pread, a scan of a million rows paid a system call or two per row (its columns
- * spill to an overflow page), a microsecond each on this VM: a text search of the 1M store
- * took 4.0 s with pread and 0.85 s mapped (Python's sqlite3, the same query and file). */
 int aread_init_db(sqlite3 *db)
 {
     return aread_regexp_register(db);
+}
+
+/* No mmap but for the length of a read that scans rows' later columns (rd_begin's `scan`,
+ * areq.late_cols: q=, text, tags, attributes, group, a customer restriction) and of the
+ * start-up load (store/sqlite.c): every page a mapping touches counts in the daemon's RSS (a
+ * 1 GB database would show as 1 GB) while it is mapped, and an I/O error on the file becomes
+ * SIGBUS. So what the index answers (the lists consoles send, by status and environment) reads
+ * with pread through SQLite's page cache (store/sqlite.c sets its size). Read with pread, a scan
+ * of a million rows paid a system call or two per row (its columns spill to an overflow page),
+ * a microsecond each on this VM: a text search of the 1M store took 4.0 s with pread and 0.85 s
+ * mapped, reading every row's state 4.0-6.5 s and 1.0-1.3 s (Python's sqlite3, the same file).
+ * A scan of the first columns only (resource=, event=) reads from the row's own page, and
+ * mapping for it costs more (the mapping's faults, then its teardown: a count of resource= over
+ * a million rows took 0.89 s mapped, 0.55 s with pread), so it is not mapped. SQLite maps at
+ * most its compile-time maximum (2 GiB in Debian's build); past it the rest is read as before. */
+#define MAP_BYTES "8589934592"
+
+bool aread_map(sqlite3 *db, bool on)
+{
+    return sqlite3_exec(db, on ? "PRAGMA mmap_size = " MAP_BYTES : "PRAGMA mmap_size = 0", NULL,
+                        NULL, NULL) == SQLITE_OK;
 }
 
 /* Decodes s[0..n) (form encoding: + is a space, %XX a byte) into d with a NUL; returns the

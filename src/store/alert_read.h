@@ -91,15 +91,20 @@ struct aread_opts {
      * take their candidate rows from. NULL (or unusable): they scan the table. */
     struct sidx *sidx;
     /* Optional: the engine's facet counts (core/facets.h). /environments, /services,
-     * /alerts/groups and /alerts/tags filtered by nothing but exact statuses, without a customer
-     * restriction, answer from them instead of counting rows (3.5-5 s at a million); like
-     * `counts`, they may run a few ms ahead of a snapshot. NULL: always count rows. */
+     * /alerts/groups and /alerts/tags filtered by nothing but exact statuses and environments,
+     * and /alerts/top10/count by event filtered by exact statuses, without a customer
+     * restriction, answer from them instead of counting rows (3.5 s to past the 5 s budget at a
+     * million); like `counts`, they may run a few ms ahead of a snapshot. NULL: count rows. */
     struct facets *facets;
 };
 
 /* Registers REGEXP (PCRE2, compiled patterns cached per statement). No mmap_size: see
- * alert_read.c. Call once per connection. */
+ * aread_map. Call once per connection. */
 int aread_init_db(sqlite3 *db);
+/* Maps the connection's database file for its reads (on), or drops the mapping (off), for the
+ * length of one scan of rows' later columns or of the start-up load (alert_read.c says why no
+ * longer). Best effort: false if SQLite refused, and the reads then use pread as ever. */
+bool aread_map(sqlite3 *db, bool on);
 
 /* Splits a raw query string ("a=1&b=%20x") into params, URL-decoding into `scratch` (at least
  * strlen(query) + 1 bytes). Returns the count (at most max); excess is ignored. */

@@ -303,8 +303,8 @@ static int kept_top(struct rd *r, struct areq *q, enum top_kind k, const struct 
     int rc;
 
     *n = 0;
-    if (!f || k != TOP_COUNT || strcmp(g->name, "event") || !q->counts_simple || r->o->customers)
-        return TOCSIN_EAGAIN;
+    if (!f || k != TOP_COUNT || strcmp(g->name, "event") || !q->counts_simple)
+        return TOCSIN_EAGAIN; /* counts_simple: no customer restriction either (index_use) */
     rc = facets_read(f, FK_EVENT, q->status_mask, false, &ev);
     if (!rc)
         rc = kept_groups(&ev, gs, n);
@@ -600,7 +600,7 @@ static int from_kept(const struct rd *r, const struct areq *q, int w, json_t *ar
     size_t out = 0;
     int rc;
 
-    if (!r->o->facets || !r->o->sev || !q->facets_simple || r->o->customers)
+    if (!r->o->facets || !r->o->sev || !q->facets_simple) /* no customers either (index_use) */
         return TOCSIN_EAGAIN;
     rc = facets_read(r->o->facets, kinds[w], q->status_mask, w < 2, &rows);
     for (size_t i = 0; !rc && i < rows.n && out < FACET_MAX; i++) {

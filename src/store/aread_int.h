@@ -151,7 +151,9 @@ struct areq {
     /* filtered by exact statuses and exact environments only: facets can come from
      * aread_opts.facets (the environments asked in envs, none: all) */
     bool facets_simple;
-    bool late_cols; /* the WHERE reads columns a row keeps on its overflow page (index_use) */
+    /* the WHERE reads columns a row keeps on its overflow page (index_use): such a scan reads
+     * through a mapping (aread_map) */
+    bool late_cols;
     const char *envs[AREQ_ENVS_MAX];
     size_t nenvs;
     const struct qfield *group; /* group-by, NULL if none */
@@ -185,9 +187,8 @@ struct rd {
 };
 
 /* Opens a read transaction (one snapshot for the counts and the page) unless one is open, and
- * arms the time budget; with `scan` (the request reads rows beyond its page) the file is read
- * through a mapping until the transaction ends (alert_read.c, aread_init_db). rd_end() closes
- * what rd_begin() opened and returns rc. */
+ * arms the time budget; with `scan` (areq.late_cols) the file is read through a mapping until
+ * the transaction ends (aread_map). rd_end() closes what rd_begin() opened and returns rc. */
 int rd_begin(struct rd *r, sqlite3 *db, const struct aread_opts *o, bool scan, struct verr *err);
 int rd_end(struct rd *r, int rc);
 /* Prepares sql; on failure sets the error (rd_fail). */

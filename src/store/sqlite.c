@@ -36,6 +36,7 @@
 #include "store/walbuf.h"
 #include "util/buf.h"
 #include "util/err.h"
+#include "util/fnv.h"
 #include "util/log.h"
 
 #define DB_FILE "tocsin.db"
@@ -485,14 +486,9 @@ static int64_t u64_to_i64(uint64_t v)
  * stored (columns idk and alertk), so this must never change. */
 int64_t store_outbox_key(const void *p, size_t n)
 {
-    const unsigned char *c = p;
-    uint64_t h = 14695981039346656037ULL;
+    uint64_t h = fnv1a(FNV1A_BASIS, p, n);
     int64_t k;
 
-    for (size_t i = 0; i < n; i++) {
-        h ^= c[i];
-        h *= 1099511628211ULL;
-    }
     memcpy(&k, &h, sizeof(k)); /* every bit: the key space is all of int64 */
     return k;
 }
@@ -2055,24 +2051,16 @@ static int sq_alert_count(struct store *base, uint64_t *n)
     return TOCSIN_OK;
 }
 
-/* The start-up load reads the file through a mapping (PRAGMA mmap_size), dropped when it ends.
- * Read with pread, every row cost a system call or two (its state spills to an overflow page),
- * a microsecond each on this VM: reading the state of a million rows took 4.0-6.5 s with pread
- * and 1.0-1.3 s mapped (Python's sqlite3, the same file). The mapping is why the other
- * connections do without it (alert_read.c: its pages count in the RSS, and an I/O error on the
- * file is a SIGBUS); for the load those last only as long as the load, before any request, on a
- * file the daemon holds locked. SQLite maps at most its compile-time maximum (2 GB in Debian's
- * build); past it the rest is read as before. */
-#define LOAD_MMAP_BYTES "8589934592"
-
+/* The start-up load reads the file through a mapping (aread_map: a system call or two per row
+ * saved), dropped when it ends: its drawbacks last only as long as the load, before any request,
+ * on a file the daemon holds locked. */
 static int sq_alert_load(struct store *base, bool desc, store_xalert_cb cb, void *ud)
 {
     struct sqlite_store *s = S(base);
     sqlite3_stmt *st = NULL;
     int rc, src = SQLITE_DONE;
 
-    /* best effort: without the mapping the load reads as every connection does */
-    sqlite3_exec(s->db, "PRAGMA mmap_size = " LOAD_MMAP_BYTES, NULL, NULL, NULL);
+    aread_map(s->db, true);
     rc = stmt(s, desc ? ST_ACH_LOAD_DESC : ST_ACH_LOAD, &st);
     while (!rc && (src = sqlite3_step(st)) == SQLITE_ROW) {
         struct alert *a = alert_from_state(sqlite3_column_blob(st, 0),
@@ -2086,7 +2074,7 @@ static int sq_alert_load(struct store *base, bool desc, store_xalert_cb cb, void
     if (!rc && src != SQLITE_DONE)
         rc = db_err(s, "alert_load", src);
     done(st);
-    sqlite3_exec(s->db, "PRAGMA mmap_size = 0", NULL, NULL, NULL); /* unmaps the file */
+    aread_map(s->db, false);
     return rc;
 }
 
